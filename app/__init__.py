@@ -1,0 +1,1 @@
+"""PMS: the Player Management System service (settings, ASGI app, CLI and domain modules)."""

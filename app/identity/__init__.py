@@ -1,0 +1,1 @@
+"""Identity: credentials, tokens, MFA and the principals that call PMS."""

@@ -1,0 +1,6 @@
+"""Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
+
+from app.players.models import Player
+from app.wallets.models import Wallet
+
+__all__ = ["Player", "Wallet"]

@@ -1,0 +1,50 @@
+"""Decimal strings on the API <-> integer minor units inside PMS. No float ever touches money."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from app.currencies import CURRENCY_EXPONENTS, exponent
+from app.errors import ValidationFailed
+
+# Plain decimal notation only: no exponent ("1e400"), no sign other than a leading "-",
+# no thousands separators, no whitespace. Bounded length keeps hostile input cheap.
+_AMOUNT = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.([0-9]{1,18}))?$")
+MAX_MINOR_UNITS = 2**63 - 1
+
+
+def parse_amount(
+    text: str, currency: str, *, field: str = "amount", allow_zero: bool = False
+) -> int:
+    """Parse a positive decimal string into minor units of ``currency``.
+
+    Raises ValidationFailed for non-numeric input, negative (or zero, unless allowed)
+    amounts, more decimal places than the currency's exponent, or out-of-range values.
+    """
+    if currency not in CURRENCY_EXPONENTS:
+        raise ValidationFailed.single("currency", f"unsupported currency {currency!r}")
+    match = _AMOUNT.match(text) if isinstance(text, str) and len(text) <= 40 else None
+    if match is None:
+        raise ValidationFailed.single(field, "must be a decimal number such as 10.50")
+    places = match.group(1) or ""
+    if len(places) > exponent(currency):
+        raise ValidationFailed.single(
+            field, f"{currency} allows at most {exponent(currency)} decimal places"
+        )
+    minor = int(Decimal(text).scaleb(exponent(currency)))
+    if minor < 0 or (minor == 0 and not allow_zero):
+        raise ValidationFailed.single(field, "must be greater than zero")
+    if minor > MAX_MINOR_UNITS:
+        raise ValidationFailed.single(field, "is too large")
+    return minor
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Minor units as a decimal string with exactly the currency's number of places."""
+    places = exponent(currency)
+    if places == 0:
+        return str(minor)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**places)
+    return f"{sign}{whole}.{frac:0{places}d}"

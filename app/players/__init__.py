@@ -1,0 +1,1 @@
+"""Players: registration, profile rows and the queries over them."""

@@ -1,0 +1,82 @@
+"""Player rules: registration and lookups. Services take a session and never commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.currencies import FREE_SPINS_UNIT
+from app.db import unique_violation_constraint
+from app.errors import AlreadyExists, ValidationFailed
+from app.identity.passwords import hash_password
+from app.players import repository
+from app.players.models import Player
+from app.players.repository import PlayerFilter, PlayerPosition
+from app.players.validation import RegistrationData, normalise_email, registration_problems
+from app.settings import Settings
+from app.wallets.models import Wallet, WalletKind
+
+_DUPLICATE_FIELDS = {
+    "uq_players_email": ("email", "a player with this email already exists"),
+    "uq_players_login_lower": ("login", "this login is taken"),
+}
+
+
+def wallet_currency(kind: WalletKind, player_currency: str) -> str:
+    """Money wallets hold the player's currency; the free-spin wallet counts spins."""
+    return FREE_SPINS_UNIT if kind is WalletKind.FREESPINS else player_currency
+
+
+async def register_player(
+    session: AsyncSession, data: RegistrationData, settings: Settings, today: date | None = None
+) -> Player:
+    """Create a player and its four wallets in the caller's transaction.
+
+    Uniqueness of email and login is enforced by unique indexes, not by a prior read, so
+    two concurrent registrations with one email yield exactly one player.
+    """
+    problems = registration_problems(data, settings, today or datetime.now(UTC).date())
+    if problems:
+        raise ValidationFailed(problems)
+    # Hash before the first statement: the session holds no pooled connection yet.
+    password_hash = await hash_password(data.password, settings)
+    player = Player(
+        id=uuid.uuid4(),
+        email=normalise_email(data.email) or "",
+        login=data.login,
+        password_hash=password_hash,
+        country=data.country,
+        currency=data.currency,
+        birth_date=data.birth_date,
+        locale=data.locale,
+        traffic_source=data.traffic_source,
+        affiliate_code=data.affiliate_code,
+    )
+    session.add(player)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        field, message = _DUPLICATE_FIELDS.get(unique_violation_constraint(exc) or "", (None, None))
+        if field is None:
+            raise
+        raise AlreadyExists(field, message) from None
+    session.add_all(
+        Wallet(player_id=player.id, kind=kind, currency=wallet_currency(kind, data.currency))
+        for kind in WalletKind
+    )
+    await session.flush()
+    return player
+
+
+async def get_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
+    return await repository.get(session, player_id)
+
+
+async def list_players(
+    session: AsyncSession, flt: PlayerFilter, limit: int, after: PlayerPosition | None
+) -> tuple[list[Player], bool, int]:
+    rows, has_next = await repository.page(session, flt, limit, after)
+    return rows, has_next, await repository.count(session, flt)

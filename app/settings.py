@@ -1,0 +1,70 @@
+"""All configuration of the service, read once from the environment (prefix ``PMS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SUPPORTED_CURRENCIES = (
+    "EUR", "USD", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK",
+    "PLN", "CZK", "HUF", "BRL", "MXN", "JPY", "INR", "ZAR", "TRY",
+)  # fmt: skip
+
+
+class Settings(BaseSettings):
+    """Settings of one PMS process. Every field can be set as ``PMS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PMS_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    log_level: str = "INFO"
+
+    # --- storage and infrastructure -------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg:// URL; unset = embedded PostgreSQL under data_dir",
+    )
+    data_dir: Path = Path(".pms")
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    redis_url: str | None = None
+    amqp_url: str | None = None
+
+    # --- HTTP server ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 1024 * 1024
+
+    # --- GraphQL limits (run as validation rules, so the caches keep them in force) -------
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_page_size: int = 100
+    document_cache_size: int = 1024
+
+    # --- players -------------------------------------------------------------------------
+    supported_currencies: tuple[str, ...] = DEFAULT_SUPPORTED_CURRENCIES
+    min_age_default: int = 18
+    min_age_by_country: dict[str, int] = Field(default_factory=lambda: {"US": 21, "EE": 21})
+    password_min_length: int = 10
+    password_max_length: int = 128
+    # argon2id cost parameters (OWASP: m=19 MiB, t=2, p=1 is the floor; we default above it).
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 2
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    def min_age_for(self, country: str) -> int:
+        return self.min_age_by_country.get(country, self.min_age_default)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Wallets: the player's balances (REAL, BONUS, FREESPINS, TOURNAMENT)."""

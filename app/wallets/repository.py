@@ -1,0 +1,17 @@
+"""SQL of the wallets domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.wallets.models import Wallet
+
+
+async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
+    """All wallets of the given players in one statement, in id order."""
+    stmt = select(Wallet).where(Wallet.player_id.in_(player_ids)).order_by(Wallet.id)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,9 @@
+"""The root Query and Mutation types: one class per domain, merged."""
+
+from strawberry.tools import merge_types
+
+from resolvers.mutations.players import PlayerMutations
+from resolvers.queries.players import PlayerQueries
+
+Query = merge_types("Query", (PlayerQueries,))
+Mutation = merge_types("Mutation", (PlayerMutations,))

@@ -1,0 +1,37 @@
+"""The ONE GraphQL schema of PMS: an Apollo Federation v2 subgraph, with the parse and
+validation caches and the security limits installed as validation rules."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from app.settings import Settings
+from schema.errors import should_mask_error
+
+
+def build_schema(settings: Settings) -> strawberry.federation.Schema:
+    # Imported here: resolvers import schema.types, so a module-level import would be circular.
+    from resolvers.root import Mutation, Query
+
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        federation_version="2.7",
+        extensions=[
+            # Order matters: limits are validation rules, so a cached validation keeps them.
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: ParserCache(maxsize=settings.document_cache_size),
+            lambda: ValidationCache(maxsize=settings.document_cache_size),
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+        ],
+    )

@@ -1,0 +1,27 @@
+"""The per-request context every resolver receives (``strawberry.Info[Context, None]``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from app.db import Database
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from resolvers.loaders import Loaders
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    loaders: Loaders
+    request_id: str
+    request: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,87 @@
+"""Typed errors of the API.
+
+Expected failures are union members of a mutation's result (``UserError`` implementors,
+each with a stable ``code``). Query-level input mistakes raise ``InputError``, which is
+shown to the client as it is. Every other exception is masked (see ``should_mask_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+
+from app import errors as domain
+from app.logging import request_id_var
+
+log = logging.getLogger("pms.errors")
+
+
+class InputError(Exception):
+    """A query argument the client got wrong (bad cursor, page size out of range)."""
+
+
+@strawberry.interface(description="An expected failure; `code` is stable for machines.")
+class UserError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class FieldError:
+    field: str
+    message: str
+
+
+@strawberry.type(description="The input was rejected; nothing was written.")
+class ValidationError(UserError):
+    field: str
+    field_errors: list[FieldError]
+
+    @classmethod
+    def from_domain(cls, exc: domain.ValidationFailed) -> ValidationError:
+        first = exc.problems[0]
+        return cls(
+            code=exc.code,
+            message=exc.message,
+            field=first.field,
+            field_errors=[FieldError(field=p.field, message=p.message) for p in exc.problems],
+        )
+
+
+@strawberry.type
+class AlreadyExists(UserError):
+    field: str
+
+    @classmethod
+    def from_domain(cls, exc: domain.AlreadyExists) -> AlreadyExists:
+        return cls(code=exc.code, message=exc.message, field=exc.field)
+
+
+@strawberry.type
+class NotFound(UserError):
+    @classmethod
+    def from_domain(cls, exc: domain.NotFound) -> NotFound:
+        return cls(code=exc.code, message=exc.message)
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Mask unexpected exceptions; keep GraphQL syntax/validation errors and InputError.
+
+    A masked error is logged here with the request id and the stack trace, so the
+    operator can find what the client only sees as "Unexpected error.".
+    """
+    original = error.original_error
+    if original is None or isinstance(original, InputError | GraphQLError):
+        return False
+    if error.path is None:
+        # Raised before execution (variable coercion of a bad Date, say): about the input.
+        return False
+    log.error(
+        "unexpected error in %s [request_id=%s]",
+        ".".join(map(str, error.path or [])) or "operation",
+        request_id_var.get(),
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return True

@@ -1,0 +1,50 @@
+"""Inputs of the players domain."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from app.players.repository import PlayerFilter as PlayerFilterData
+from app.players.validation import RegistrationData
+from schema.types.enums import PlayerStatusEnum
+
+
+@strawberry.input
+class RegisterPlayerInput:
+    email: str
+    login: str
+    password: str
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2, e.g. DE")
+    currency: str = strawberry.field(description="ISO 4217, one of the supported currencies")
+    birth_date: date
+    locale: str = "en"
+    traffic_source: str | None = None
+    affiliate_code: str | None = None
+
+    def to_data(self) -> RegistrationData:
+        return RegistrationData(
+            email=self.email,
+            login=self.login,
+            password=self.password,
+            country=self.country,
+            currency=self.currency,
+            birth_date=self.birth_date,
+            locale=self.locale,
+            traffic_source=self.traffic_source,
+            affiliate_code=self.affiliate_code,
+        )
+
+
+@strawberry.input
+class PlayerFilter:
+    country: str | None = None
+    status: PlayerStatusEnum | None = None
+    search: str | None = strawberry.field(default=None, description="Part of email or login")
+
+    def to_data(self) -> PlayerFilterData:
+        search = (self.search or "").strip()[:254] or None
+        return PlayerFilterData(
+            country=self.country, status=self.status.value if self.status else None, search=search
+        )

@@ -1,0 +1,51 @@
+"""The Player type."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.players.models import Player as PlayerRow
+from schema.context import Info
+from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
+from schema.types.wallet import Wallet
+
+
+@strawberry.federation.type(keys=["id"], description="A player of the casino.")
+class Player:
+    id: strawberry.ID
+    email: str
+    login: str
+    country: str
+    currency: str
+    status: PlayerStatusEnum
+    confirm_status: ConfirmStatusEnum
+    risk_level: RiskLevelEnum
+    vip_level: int
+    created_at: datetime
+    preferences: JSON
+
+    @strawberry.field(description="REAL, BONUS, FREESPINS and TOURNAMENT balances.")
+    async def wallets(self, info: Info) -> list[Wallet]:
+        rows = await info.context.loaders.wallets_by_player.load(uuid.UUID(str(self.id)))
+        return [Wallet.from_model(row) for row in rows]
+
+    @classmethod
+    def from_model(cls, row: PlayerRow) -> Player:
+        assert row.created_at is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            email=row.email,
+            login=row.login,
+            country=row.country,
+            currency=row.currency,
+            status=PlayerStatusEnum(row.status),
+            confirm_status=ConfirmStatusEnum(row.confirm_status),
+            risk_level=RiskLevelEnum(row.risk_level),
+            vip_level=row.vip_level,
+            created_at=row.created_at,
+            preferences=row.preferences,
+        )

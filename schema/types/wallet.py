@@ -1,0 +1,37 @@
+"""The Wallet type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.wallets.models import Wallet as WalletRow
+from schema.scalars import Money
+from schema.types.enums import WalletKindEnum
+
+
+@strawberry.federation.type(keys=["id"], description="One balance of a player.")
+class Wallet:
+    id: strawberry.ID
+    kind: WalletKindEnum
+    currency: str
+    balance: Money
+    held: Money = strawberry.field(
+        description="Reserved by pending holds (open bets, withdrawals)."
+    )
+    available: Money = strawberry.field(description="balance - held: what can be spent now.")
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: WalletRow) -> Wallet:
+        assert row.id is not None and row.updated_at is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            kind=WalletKindEnum(row.kind),
+            currency=row.currency,
+            balance=Money.of(row.balance, row.currency),
+            held=Money.of(row.held, row.currency),
+            available=Money.of(row.available, row.currency),
+            updated_at=row.updated_at,
+        )

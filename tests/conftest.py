@@ -1,0 +1,159 @@
+"""Shared fixtures: a real PostgreSQL with the migrated schema, the ASGI app and clients.
+
+Isolation. Service-level tests use ``session``: one connection inside an outer
+transaction that is rolled back, so nothing they write survives them. Tests that go
+through the app (HTTP, concurrent transactions, several connections) use ``db``, which
+commits for real; its teardown truncates every table, so each test starts from an
+empty database whatever ran before it. The app uses many connections at once (sibling
+resolvers, DataLoaders, race tests), which one outer transaction cannot cover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+import app.models
+from app import migrations
+from app.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
+from app.main import create_app
+from app.settings import Settings
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if services.REQUIRE_SERVICES:
+        problems = services.missing_required_services()
+        if problems:
+            pytest.exit("required services missing: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A database with a freshly migrated schema (dropped and rebuilt for every run)."""
+    embedded = None
+    if services.DATABASE_URL:
+        url = normalize_url(services.DATABASE_URL)
+    else:
+        embedded = EmbeddedPostgres(ROOT / ".pms" / "test")
+        url = embedded.start()
+    asyncio.run(_rebuild_schema(url))
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _rebuild_schema(url: str) -> None:
+    await ensure_database_exists(url)
+    database = Database(url)
+    async with database.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await database.dispose()
+    await asyncio.to_thread(migrations.upgrade, url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        env="test",
+        database_url=database_url,
+        # Cheap hashing in tests; production cost is asserted in a unit test.
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=1024,
+        argon2_parallelism=1,
+    )
+
+
+@pytest.fixture(scope="session")
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url or "", pool_size=20, max_overflow=80)
+    yield database
+    await database.dispose()
+
+
+async def truncate_all(database: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def db(_database: Database) -> AsyncIterator[Database]:
+    """The real database, committing; emptied after the test."""
+    yield _database
+    await truncate_all(_database)
+
+
+@pytest.fixture
+async def session(_database: Database) -> AsyncIterator[AsyncSession]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    async with _database.engine.connect() as conn:
+        outer = await conn.begin()
+        async with AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as sess:
+            yield sess
+        await outer.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> Any:
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pms.test") as http:
+        yield http
+
+
+class GraphQLClient:
+    """Posts GraphQL documents through the real ASGI app and returns the JSON body."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+@contextmanager
+def count_statements(database: Database) -> Iterator[list[str]]:
+    """Collects every SQL statement the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
