@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from app.db import resolve_database_url
 from app.logging import configure_logging
@@ -52,6 +52,28 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Background tasks without the HTTP server (for a separate worker deployment)."""
+    import asyncio
+
+    from app.db import Database
+    from app.tasks import TaskRunner, registered_tasks
+
+    async def work(url: str) -> None:
+        db = Database.from_settings(settings, url)
+        runner = TaskRunner(db, settings, registered_tasks(settings))
+        runner.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.stop()
+            await db.dispose()
+
+    with database_url(settings) as url, suppress(KeyboardInterrupt):
+        asyncio.run(work(url))
+    return 0
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +87,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="run background tasks only (no HTTP)")
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 

@@ -21,6 +21,7 @@ from app.db import Database, EmbeddedPostgres, resolve_database_url
 from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
+from app.tasks import TaskRunner, registered_tasks
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if database is None:
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
+        runner = TaskRunner(state.db, settings, registered_tasks(settings))
+        if settings.run_background_tasks:
+            runner.start()
         try:
             yield
         finally:
+            await runner.stop()
             if database is None:
                 await state.db.dispose()
             if embedded is not None:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1024 * 1024
+    run_background_tasks: bool = True
 
     # --- GraphQL limits (run as validation rules, so the caches keep them in force) -------
     max_query_depth: int = 10

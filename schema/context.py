@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from app.db import Database
+from app.identity.principal import Principal
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class Context:
     loaders: Loaders
     request_id: str
     request: Any = None
+    principal: Principal = field(default_factory=Principal.anonymous)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

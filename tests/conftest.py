@@ -72,6 +72,7 @@ def settings(database_url: str) -> Settings:
         _env_file=None,
         env="test",
         database_url=database_url,
+        run_background_tasks=False,
         # Cheap hashing in tests; production cost is asserted in a unit test.
         argon2_time_cost=1,
         argon2_memory_cost_kib=1024,

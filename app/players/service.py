@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.currencies import FREE_SPINS_UNIT
 from app.db import unique_violation_constraint
 from app.errors import AlreadyExists, ValidationFailed
+from app.events import outbox
 from app.identity.passwords import hash_password
 from app.players import repository
 from app.players.models import Player
@@ -68,6 +69,18 @@ async def register_player(
         for kind in WalletKind
     )
     await session.flush()
+    await outbox.record(
+        session,
+        "player.registered",
+        str(player.id),
+        {
+            "playerId": str(player.id),
+            "country": player.country,
+            "currency": player.currency,
+            "trafficSource": player.traffic_source,
+            "affiliateCode": player.affiliate_code,
+        },
+    )
     return player
 
 

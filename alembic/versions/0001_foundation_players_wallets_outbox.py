@@ -1,4 +1,4 @@
-"""foundation: players and wallets
+"""foundation: players, wallets, outbox
 
 Revision ID: 0001
 Revises:
@@ -20,6 +20,30 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "outbox_events",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("type", sa.String(length=128), nullable=False),
+        sa.Column("source", sa.String(length=128), nullable=False),
+        sa.Column("subject", sa.String(length=128), nullable=True),
+        sa.Column(
+            "time", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_events_event_id")),
+    )
+    op.create_index(
+        "ix_outbox_events_pending",
+        "outbox_events",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index("ix_outbox_events_subject_id", "outbox_events", ["subject", "id"], unique=False)
     op.create_table(
         "players",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -119,3 +143,10 @@ def downgrade() -> None:
     op.drop_index("ix_players_created_at_id", table_name="players")
     op.drop_index(op.f("ix_players_country"), table_name="players")
     op.drop_table("players")
+    op.drop_index("ix_outbox_events_subject_id", table_name="outbox_events")
+    op.drop_index(
+        "ix_outbox_events_pending",
+        table_name="outbox_events",
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.drop_table("outbox_events")
