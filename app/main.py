@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         try:
             async with state.db.engine.connect() as conn:
                 current = await migrations.current_revisions(conn)
+        except ProgrammingError:  # no alembic_version table: never migrated
+            current = frozenset()
         except (SQLAlchemyError, OSError) as exc:
             log.warning("readiness: database unreachable: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)

@@ -1,0 +1,121 @@
+"""player / players queries, pagination and the wallets DataLoader."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import count_statements
+from tests.factories import create_player
+
+PLAYER = """
+query($id: ID!) { player(id: $id) { id login email country currency status vipLevel
+                                   preferences createdAt wallets { kind } } }
+"""
+
+PLAYERS = """
+query($filter: PlayerFilter, $first: Int!, $after: String) {
+  players(filter: $filter, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id login country status } }
+  }
+}
+"""
+
+PLAYERS_WITH_WALLETS = """
+query { players(first: 50) { edges { node { id wallets { kind balance { amount } } } } } }
+"""
+
+
+async def test_player_by_id_returns_profile(gql, db, settings):
+    row = await create_player(db, settings, login="Lucky7", country="AT")
+
+    body = await gql(PLAYER, {"id": str(row.id)})
+
+    player = body["data"]["player"]
+    assert player["id"] == str(row.id)
+    assert (player["login"], player["country"], player["currency"]) == ("Lucky7", "AT", "EUR")
+    assert player["preferences"] == {}
+    assert sorted(w["kind"] for w in player["wallets"]) == [
+        "BONUS", "FREESPINS", "REAL", "TOURNAMENT",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("player_id", [str(uuid.uuid4()), "not-a-uuid"])
+async def test_unknown_player_is_null(gql, db, player_id):
+    body = await gql(PLAYER, {"id": player_id})
+
+    assert body == {"data": {"player": None}}
+
+
+async def test_pages_walk_all_players_once_in_stable_order(gql, db, settings):
+    created = [await create_player(db, settings) for _ in range(7)]
+
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        body = await gql(PLAYERS, {"first": 3, "after": after})
+        connection = body["data"]["players"]
+        assert connection["totalCount"] == 7
+        assert connection["pageInfo"]["hasPreviousPage"] == (after is not None)
+        seen += [edge["node"]["id"] for edge in connection["edges"]]
+        pages += 1
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+
+    assert pages == 3
+    assert seen == [str(p.id) for p in reversed(created)]  # newest first, each exactly once
+
+
+async def test_filter_by_country_status_and_search(gql, db, settings):
+    await create_player(db, settings, country="DE", login="berlin_bear")
+    await create_player(db, settings, country="AT", login="vienna_wolf", email="wolf@example.at")
+    await create_player(db, settings, country="AT", login="graz_fox")
+
+    by_country = await gql(PLAYERS, {"first": 10, "filter": {"country": "AT"}})
+    by_search = await gql(PLAYERS, {"first": 10, "filter": {"search": "WOLF@"}})
+    by_status = await gql(PLAYERS, {"first": 10, "filter": {"status": "BLOCKED"}})
+    wildcard = await gql(PLAYERS, {"first": 10, "filter": {"search": "%"}})
+
+    assert by_country["data"]["players"]["totalCount"] == 2
+    assert {e["node"]["login"] for e in by_country["data"]["players"]["edges"]} == {
+        "vienna_wolf", "graz_fox",
+    }  # fmt: skip
+    assert [e["node"]["login"] for e in by_search["data"]["players"]["edges"]] == ["vienna_wolf"]
+    assert by_status["data"]["players"]["totalCount"] == 0
+    assert wildcard["data"]["players"]["totalCount"] == 0  # % is matched literally
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"first": 0}, "first must be between 1 and 100"),
+        ({"first": 101}, "first must be between 1 and 100"),
+        ({"first": 5, "after": "garbage!"}, "invalid cursor"),
+        ({"first": 5, "after": "WyJ4Il0="}, "invalid cursor"),  # base64 of ["x"]
+    ],
+)
+async def test_bad_page_arguments_are_clear_errors(gql, db, variables, message):
+    body = await gql(PLAYERS, variables)
+
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == message
+
+
+async def test_fifty_players_with_wallets_take_a_bounded_number_of_statements(gql, db, settings):
+    for _ in range(50):
+        await create_player(db, settings)
+
+    with count_statements(db) as statements:
+        body = await gql(PLAYERS_WITH_WALLETS)
+
+    nodes = [edge["node"] for edge in body["data"]["players"]["edges"]]
+    assert len(nodes) == 50
+    assert all(len(node["wallets"]) == 4 for node in nodes)
+    # one page query, one count, ONE batched wallets query: not 50 of them.
+    assert len(statements) == 3, statements
+    assert sum("FROM wallets" in s for s in statements) == 1

@@ -1,0 +1,93 @@
+"""`pms serve --migrate` (what `make run` runs) with the embedded PostgreSQL: it starts,
+serves GraphQL, stops the database on Ctrl-C, and a second start reuses the data."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.factories import registration
+
+REGISTER = "mutation($i: RegisterPlayerInput!) { registerPlayer(input: $i) { __typename } }"
+COUNT = "{ players(first: 1) { totalCount } }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_running_on(pgdata: Path) -> bool:
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or []):
+            return True
+    return False
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+        env.update(PMS_DATA_DIR=str(data_dir), PMS_ENV="dev", PMS_ARGON2_MEMORY_COST_KIB="1024",
+                   PMS_ARGON2_TIME_COST="1", PMS_ARGON2_PARALLELISM="1")  # fmt: skip
+        cmd = [sys.executable, "-m", "app.cli", "serve", "--migrate", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stdout.read().decode()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("server did not become ready")
+
+    def gql(self, query: str, variables: dict | None = None) -> dict:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables})
+        return response.json()
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.mark.timeout_sensitive
+def test_serve_stops_embedded_database_on_ctrl_c_and_reuses_data(tmp_path):
+    data_dir = tmp_path / "pms"
+    pgdata = (data_dir / "pgdata").resolve()
+
+    first = Server(data_dir)
+    try:
+        first.wait_ready()
+        graphiql = httpx.get(f"{first.url}/graphql", headers={"accept": "text/html"})
+        body = first.gql(REGISTER, {"i": registration()})
+    finally:
+        code = first.interrupt()
+
+    assert "graphiql" in graphiql.text.lower()
+    assert body["data"]["registerPlayer"]["__typename"] == "RegisterPlayerSuccess"
+    assert code == 0
+    assert not postgres_running_on(pgdata)
+
+    second = Server(data_dir)
+    try:
+        second.wait_ready()
+        count = second.gql(COUNT)
+    finally:
+        assert second.interrupt() == 0
+    assert count["data"]["players"]["totalCount"] == 1
+    assert not postgres_running_on(pgdata)
