@@ -80,3 +80,27 @@ async def test_downgrade_base_removes_everything_and_upgrade_again_works(scratch
 
 async def test_migrations_have_a_single_head():
     assert len(migrations.head_revisions()) == 1
+
+
+async def test_readyz_is_503_until_migrations_are_at_head(scratch_url, settings):
+    import httpx
+
+    from app.main import create_app
+
+    database = Database(scratch_url)
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://pms.test") as http:
+            before = await http.get("/readyz")
+            await asyncio.to_thread(migrations.upgrade, scratch_url, "base")
+            still_empty = await http.get("/readyz")
+            await asyncio.to_thread(migrations.upgrade, scratch_url)
+            after = await http.get("/readyz")
+    finally:
+        await database.dispose()
+
+    assert (before.status_code, before.json()["database"]) == (503, "migrations pending")
+    assert before.json()["current"] == []
+    assert still_empty.status_code == 503
+    assert after.status_code == 200
