@@ -106,7 +106,8 @@ WITH wal AS (
     INSERT INTO ledger_holds (id, player_id, purpose, client, game_round_id, transaction_id,
                               reference, currency, real_wallet_id, bonus_wallet_id,
                               real_amount, bonus_amount, expires_at)
-    SELECT $19::bigint, $9::uuid, $20::text, $16::text, (SELECT id FROM rnd), $21::text, $10::text, $18::text, $22::bigint, $23::bigint, $24::bigint, $25::bigint,
+    SELECT $19::bigint, $9::uuid, $20::text, $16::text, (SELECT id FROM rnd), $21::text, $10::text,
+           $18::text, $22::bigint, $23::bigint, $24::bigint, $25::bigint,
            now() + make_interval(secs => $26::float8)
     WHERE $19::bigint IS NOT NULL AND ($17::text IS NULL OR EXISTS (SELECT 1 FROM rnd))
     RETURNING id
@@ -117,7 +118,8 @@ WITH wal AS (
     RETURNING h.id
 ), rup AS (
     UPDATE game_rounds g
-    SET status = $30::text, stake_real = $31::bigint, stake_bonus = $32::bigint, win_real = $33::bigint, win_bonus = $34::bigint,
+    SET status = $30::text, stake_real = $31::bigint, stake_bonus = $32::bigint,
+        win_real = $33::bigint, win_bonus = $34::bigint,
         updated_at = now()
     WHERE g.id = $29::bigint
     RETURNING g.id
@@ -338,3 +340,64 @@ async def apply(
 
 def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _history_conditions(
+    flt: HistoryFilter, wallet_id: int | None, player_id: uuid.UUID | None
+) -> list[Any]:
+    from app.ledger.models import LedgerTransfer as T
+
+    conditions: list[Any] = []
+    if wallet_id is not None:
+        conditions.append(T.wallet_id == wallet_id)
+    if player_id is not None:
+        conditions.append(T.player_id == player_id)
+    if flt.kind:
+        conditions.append(T.kind == flt.kind)
+    if flt.since:
+        conditions.append(T.created_at >= flt.since)
+    if flt.until:
+        conditions.append(T.created_at < flt.until)
+    return conditions
+
+
+async def history(
+    session: AsyncSession,
+    flt: HistoryFilter,
+    limit: int,
+    before_id: int | None,
+    *,
+    wallet_id: int | None = None,
+    player_id: uuid.UUID | None = None,
+) -> tuple[list[tuple[Any, str]], bool, int]:
+    """Transfers newest first (keyset on id) with their wallet's kind, whether more
+    follow, and the total matching the filter."""
+    from sqlalchemy import and_, func, select
+
+    from app.ledger.models import LedgerTransfer as T
+    from app.wallets.models import Wallet
+
+    conditions = _history_conditions(flt, wallet_id, player_id)
+    page = conditions + ([T.id < before_id] if before_id is not None else [])
+    stmt = (
+        select(T, Wallet.kind)
+        .join(Wallet, Wallet.id == T.wallet_id)
+        .where(and_(True, *page))
+        .order_by(T.id.desc())
+        .limit(limit + 1)
+    )
+    rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+    total = (
+        await session.execute(select(func.count()).select_from(T).where(and_(True, *conditions)))
+    ).scalar_one()
+    return rows[:limit], len(rows) > limit, int(total)
