@@ -14,12 +14,15 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def driver(session: AsyncSession) -> asyncpg.Connection:
+async def driver(session: AsyncSession | Any) -> asyncpg.Connection:
     """The asyncpg connection under ``session``, inside the session's transaction.
 
     SQLAlchemy begins the driver-level transaction lazily on its first statement; the
-    money path bypasses SQLAlchemy's statement layer, so it starts it here.
+    money path bypasses SQLAlchemy's statement layer, so it starts it here. A bare
+    asyncpg connection (already in a transaction) is taken as it is (bench/wallet.py).
     """
+    if not isinstance(session, AsyncSession):
+        return session
     conn = await session.connection()
     adapted = (await conn.get_raw_connection()).dbapi_connection
     if adapted._transaction is None:  # type: ignore[attr-defined]
