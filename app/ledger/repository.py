@@ -11,7 +11,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ledger.models import LedgerTransfer as T
+from app.wallets.models import Wallet
 
 
 async def driver(session: AsyncSession | Any) -> asyncpg.Connection:
@@ -358,8 +362,6 @@ class HistoryFilter:
 def _history_conditions(
     flt: HistoryFilter, wallet_id: int | None, player_id: uuid.UUID | None
 ) -> list[Any]:
-    from app.ledger.models import LedgerTransfer as T
-
     conditions: list[Any] = []
     if wallet_id is not None:
         conditions.append(T.wallet_id == wallet_id)
@@ -385,11 +387,6 @@ async def history(
 ) -> tuple[list[tuple[Any, str]], bool, int]:
     """Transfers newest first (keyset on id) with their wallet's kind, whether more
     follow, and the total matching the filter."""
-    from sqlalchemy import and_, func, select
-
-    from app.ledger.models import LedgerTransfer as T
-    from app.wallets.models import Wallet
-
     conditions = _history_conditions(flt, wallet_id, player_id)
     page = conditions + ([T.id < before_id] if before_id is not None else [])
     stmt = (
