@@ -74,6 +74,33 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute every wallet and currency from the ledger; non-zero exit on a mismatch."""
+    import asyncio
+
+    from app.db import Database
+    from app.ledger.reconcile import verify
+
+    async def run(url: str) -> int:
+        db = Database.from_settings(settings, url)
+        try:
+            async with db.transaction() as session:
+                report = await verify(session)
+        finally:
+            await db.dispose()
+        for mismatch in report.mismatches:
+            print(f"MISMATCH {mismatch.describe()}")
+        print(
+            f"checked {report.wallets_checked} wallets, {report.transfers_checked} transfers, "
+            f"{report.currencies_checked} currencies: "
+            + ("OK" if report.ok else f"{len(report.mismatches)} mismatch(es)")
+        )
+        return 0 if report.ok else 1
+
+    with database_url(settings) as url:
+        return asyncio.run(run(url))
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +117,11 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run background tasks only (no HTTP)")
     worker.set_defaults(handler=cmd_worker)
+
+    ledger = sub.add_parser("ledger", help="wallet ledger administration")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_sub.add_parser("verify", help="reconcile every account with the ledger")
+    verify.set_defaults(handler=cmd_ledger_verify)
     return parser
 
 

@@ -1,7 +1,25 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
 from app.events.models import OutboxEvent
+from app.ledger.models import (
+    GameRound,
+    GameTransaction,
+    HouseAccount,
+    IdempotencyRecord,
+    LedgerHold,
+    LedgerTransfer,
+)
 from app.players.models import Player
 from app.wallets.models import Wallet
 
-__all__ = ["OutboxEvent", "Player", "Wallet"]
+__all__ = [
+    "GameRound",
+    "GameTransaction",
+    "HouseAccount",
+    "IdempotencyRecord",
+    "LedgerHold",
+    "LedgerTransfer",
+    "OutboxEvent",
+    "Player",
+    "Wallet",
+]

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 2
 
+    # --- ledger --------------------------------------------------------------------------
+    # Which wallets fund a bet, in order (the split is recorded on the hold).
+    bet_funding_order: tuple[Literal["REAL", "BONUS"], ...] = ("REAL", "BONUS")
+    hold_timeout_seconds: int = 30 * 60
+    hold_expiry_interval_seconds: float = 30.0
+    idempotency_retention_days: int = 30
+    idempotency_purge_interval_seconds: float = 3600.0
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

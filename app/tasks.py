@@ -30,7 +30,18 @@ class PeriodicTask:
 
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
-    return []
+    from app.ledger import tasks as ledger_tasks
+
+    return [
+        PeriodicTask(
+            "ledger.expire_holds", settings.hold_expiry_interval_seconds, ledger_tasks.expire_holds
+        ),
+        PeriodicTask(
+            "ledger.purge_idempotency_keys",
+            settings.idempotency_purge_interval_seconds,
+            ledger_tasks.purge_idempotency_keys,
+        ),
+    ]
 
 
 class TaskRunner:

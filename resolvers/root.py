@@ -2,8 +2,10 @@
 
 from strawberry.tools import merge_types
 
+from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
 
-Query = merge_types("Query", (PlayerQueries,))
-Mutation = merge_types("Mutation", (PlayerMutations,))
+Query = merge_types("Query", (PlayerQueries, LedgerQueries))
+Mutation = merge_types("Mutation", (PlayerMutations, LedgerMutations))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,6 +22,11 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
     # Imported here: resolvers import schema.types, so a module-level import would be circular.
     from resolvers.root import Mutation, Query
 
+    # The limiters create their rule classes in __init__. Built once here, the rules are
+    # the same objects on every request, so ValidationCache (keyed by the rules) hits;
+    # per-request limiter instances made every request a cache miss.
+    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
     return strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
@@ -28,8 +34,8 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         extensions=[
             # Order matters: limits are validation rules, so a cached validation keeps them.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: AddValidationRules(depth_rules),
+            lambda: AddValidationRules(alias_rules),
             lambda: ParserCache(maxsize=settings.document_cache_size),
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             lambda: MaskErrors(should_mask_error=should_mask_error),

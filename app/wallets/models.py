@@ -39,6 +39,11 @@ class Wallet(SQLModel, table=True):
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
     held: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    # Stakes posted from this wallet (settled bets, less rolled-back rounds): derived data
+    # kept beside the balance so a settle needs no extra statement.
+    turnover: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
     updated_at: datetime | None = Field(default=None, sa_column=updated_at_column())
 

@@ -10,7 +10,10 @@ from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
 from schema.context import Info
+from schema.inputs.ledger import LedgerFilter
+from schema.pagination import Connection
 from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
+from schema.types.ledger import LedgerEntry
 from schema.types.wallet import Wallet
 
 
@@ -32,6 +35,18 @@ class Player:
     async def wallets(self, info: Info) -> list[Wallet]:
         rows = await info.context.loaders.wallets_by_player.load(uuid.UUID(str(self.id)))
         return [Wallet.from_model(row) for row in rows]
+
+    @strawberry.field(description="Ledger rows of all this player's wallets, newest first.")
+    async def ledger(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: LedgerFilter | None = None,
+    ) -> Connection[LedgerEntry]:
+        from resolvers.queries.ledger import ledger_page
+
+        return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
 
     @classmethod
     def from_model(cls, row: PlayerRow) -> Player:

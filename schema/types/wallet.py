@@ -7,8 +7,12 @@ from datetime import datetime
 import strawberry
 
 from app.wallets.models import Wallet as WalletRow
+from schema.context import Info
+from schema.inputs.ledger import LedgerFilter
+from schema.pagination import Connection
 from schema.scalars import Money
 from schema.types.enums import WalletKindEnum
+from schema.types.ledger import LedgerEntry
 
 
 @strawberry.federation.type(keys=["id"], description="One balance of a player.")
@@ -22,6 +26,18 @@ class Wallet:
     )
     available: Money = strawberry.field(description="balance - held: what can be spent now.")
     updated_at: datetime
+
+    @strawberry.field(description="This wallet's ledger rows, newest first.")
+    async def transactions(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: LedgerFilter | None = None,
+    ) -> Connection[LedgerEntry]:
+        from resolvers.queries.ledger import ledger_page
+
+        return await ledger_page(info, filter, first, after, wallet_id=int(self.id))
 
     @classmethod
     def from_model(cls, row: WalletRow) -> Wallet:

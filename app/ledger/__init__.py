@@ -1,0 +1,1 @@
+"""The wallet ledger: double-entry transfers, holds, game rounds, idempotency, reconciliation."""

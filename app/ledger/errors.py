@@ -1,0 +1,47 @@
+"""Expected failures of the ledger, each with a stable ``code``."""
+
+from __future__ import annotations
+
+from app.errors import DomainError
+
+
+class InsufficientFunds(DomainError):
+    code = "INSUFFICIENT_FUNDS"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RequestInProgress(DomainError):
+    code = "REQUEST_IN_PROGRESS"
+
+
+class ReservationNotFound(DomainError):
+    code = "RESERVATION_NOT_FOUND"
+
+
+class HoldNotPending(DomainError):
+    code = "HOLD_NOT_PENDING"
+
+
+class RoundNotFound(DomainError):
+    code = "ROUND_NOT_FOUND"
+
+
+class AccountBlocked(DomainError):
+    code = "ACCOUNT_BLOCKED"
+
+
+class CurrencyMismatch(DomainError):
+    code = "CURRENCY_MISMATCH"
+
+
+class DuplicateTransaction(DomainError):
+    code = "DUPLICATE_TRANSACTION"
+
+
+# Business errors that are part of an operation's stored outcome: the idempotency record
+# commits with them and a retry with the same key replays them. Every other error rolls
+# the transaction back, so nothing at all is written.
+STORED_ERRORS: dict[str, type[DomainError]] = {InsufficientFunds.code: InsufficientFunds}

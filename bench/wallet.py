@@ -1,0 +1,253 @@
+"""Wallet benchmark: reserve+settle pairs through the real GraphQL endpoint (uvicorn on
+127.0.0.1, a free port, its own database) against the same service code run directly on
+asyncpg connections (the ceiling: same statements, same Python rules, no HTTP/GraphQL).
+
+    .venv/bin/python bench/wallet.py [--seconds 6] [--wallets 10000]
+
+Prints throughput (pairs/s) and p50/p99 latency of one pair, per client count, for
+(a) bets spread over many wallets and (b) one hot wallet. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import migrations  # noqa: E402
+from app.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
+from app.identity.principal import Principal  # noqa: E402
+from app.ledger import service  # noqa: E402
+from app.settings import Settings  # noqa: E402
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
+CLIENTS = (1, 8, 32, 64)
+POOL = 48  # server pool and direct pool alike (the PostgreSQL server is shared)
+_seq = itertools.count()
+
+RESERVE = """mutation($input: ReserveBetInput!) { reserveBet(input: $input) {
+  __typename ... on WalletOperation { reservationId } } }"""
+SETTLE = """mutation($input: SettleBetInput!) { settleBet(input: $input) {
+  __typename } }"""
+
+
+async def prepare(url: str, wallets: int) -> list[uuid.UUID]:
+    await ensure_database_exists(url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    await conn.close()
+    await asyncio.to_thread(migrations.upgrade, url)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    # Players, their four wallets and a funding deposit each, written as the ledger
+    # would (balance = sum of transfers), in a few set-based statements.
+    await conn.execute(
+        """
+        INSERT INTO players (id, email, login, password_hash, country, currency, birth_date)
+        SELECT gen_random_uuid(), 'b' || i || '@bench.test', 'b' || i, 'x', 'DE', 'EUR',
+               '1990-01-01' FROM generate_series(1, $1) AS i;
+        """.replace("$1", str(wallets))
+    )
+    await conn.execute(
+        """
+        INSERT INTO wallets (player_id, kind, currency, balance)
+        SELECT p.id, k.kind, CASE WHEN k.kind = 'FREESPINS' THEN 'XFS' ELSE 'EUR' END,
+               CASE WHEN k.kind = 'REAL' THEN 100000000 ELSE 0 END
+        FROM players p CROSS JOIN (VALUES ('REAL'), ('BONUS'), ('FREESPINS'), ('TOURNAMENT'))
+             AS k(kind);
+        INSERT INTO house_accounts (currency, kind) VALUES ('EUR', 'CASH_CLEARING');
+        INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account,
+                                      currency, amount, kind, balance_after, actor)
+        SELECT gen_random_uuid(), player_id, id, 'CASH_CLEARING', 'EUR', balance, 'DEPOSIT',
+               balance, 'bench'
+        FROM wallets WHERE kind = 'REAL';
+        ANALYZE;
+        """
+    )
+    ids = [r["id"] for r in await conn.fetch("SELECT id FROM players ORDER BY created_at, id")]
+    await conn.close()
+    return ids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HttpClient:
+    """A minimal keep-alive HTTP/1.1 client: the load generator shares the 2 cores with
+    the server and PostgreSQL, so it must cost as little CPU as possible."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, query: str, variables: dict) -> dict:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        head = (f"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        self.writer.write(head + body)
+        headers = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in headers.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return json.loads(await self.reader.readexactly(length))
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def pick(players: list[uuid.UUID], hot: bool) -> uuid.UUID:
+    return players[0] if hot else random.choice(players)
+
+
+async def graphql_pair(client: HttpClient, player: uuid.UUID) -> None:
+    n = next(_seq)
+    reserved = await client.post(RESERVE, {"input": {
+        "playerId": str(player), "amount": "0.01", "currency": "EUR", "gameRoundId": f"g{n}",
+        "transactionId": f"gb{n}", "idempotencyKey": f"gr{n}"}})  # fmt: skip
+    rid = reserved["data"]["reserveBet"]["reservationId"]
+    settled = await client.post(SETTLE, {"input": {
+        "playerId": str(player), "reservationId": rid, "winAmount": "0.01", "currency": "EUR",
+        "transactionId": f"gw{n}", "idempotencyKey": f"gs{n}"}})  # fmt: skip
+    assert settled["data"]["settleBet"]["__typename"] == "WalletOperation", settled
+
+
+async def direct_pair(pool: asyncpg.Pool, settings: Settings, player: uuid.UUID) -> None:
+    n = next(_seq)
+    caller = Principal.anonymous()
+    async with pool.acquire() as conn, conn.transaction():
+        out = await service.reserve_bet(
+            conn, settings, caller, player_id=player, amount="0.01", currency="EUR",
+            game_round_id=f"d{n}", transaction_id=f"db{n}", idempotency_key=f"dr{n}",
+        )  # fmt: skip
+    rid = int(out.body["reservationId"])
+    async with pool.acquire() as conn, conn.transaction():
+        out = await service.settle_bet(
+            conn, settings, caller, player_id=player, reservation_id=rid, game_round_id=None,
+            win_amount="0.01", currency="EUR", transaction_id=f"dw{n}", idempotency_key=f"ds{n}",
+        )  # fmt: skip
+    assert out.body["status"] == "OK"
+
+
+async def measure(clients: int, seconds: float, one_pair) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(i: int) -> None:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            await one_pair(i)
+            latencies.append(time.perf_counter() - start)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000
+
+
+async def run_direct(url: str, players: list[uuid.UUID], seconds: float) -> dict:
+    settings = Settings(_env_file=None, database_url=url)
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=POOL, max_size=POOL)
+    results = {}
+    try:
+        for hot in (False, True):
+            for clients in CLIENTS:
+                results[(hot, clients)] = await measure(
+                    clients,
+                    seconds,
+                    lambda i, hot=hot: direct_pair(pool, settings, pick(players, hot)),
+                )
+    finally:
+        await pool.close()
+    return results
+
+
+async def run_graphql(port: int, players: list[uuid.UUID], seconds: float) -> dict:
+    results = {}
+    for hot in (False, True):
+        for clients in CLIENTS:
+            http = [HttpClient(port) for _ in range(clients)]
+            results[(hot, clients)] = await measure(
+                clients,
+                seconds,
+                lambda i, hot=hot, http=http: graphql_pair(http[i], pick(players, hot)),
+            )
+            for c in http:
+                await c.close()
+    return results
+
+
+def start_server(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
+           "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(POOL),
+           "PMS_DATABASE_MAX_OVERFLOW": "0"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+         "--loop", "uvloop", "--http", "httptools"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("uvicorn did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default=os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--wallets", type=int, default=10_000)
+    args = parser.parse_args()
+
+    players = asyncio.run(prepare(args.url, args.wallets))
+    print(f"seeded {len(players)} players; {args.seconds:.0f} s per cell", flush=True)
+    direct = asyncio.run(run_direct(args.url, players, args.seconds))
+    port = free_port()
+    server = start_server(args.url, port)
+    try:
+        graphql = asyncio.run(run_graphql(port, players, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print("\nreserve+settle pairs/s and latency of one pair (p50 / p99 ms)")
+    print(f"{'scenario':<8} {'clients':>7} | {'direct asyncpg':>26} | {'GraphQL':>26} | ratio")
+    for hot in (False, True):
+        for clients in CLIENTS:
+            d, g = direct[(hot, clients)], graphql[(hot, clients)]
+            print(f"{'hot' if hot else 'spread':<8} {clients:>7} | "
+                  f"{d[0]:8.0f}/s {d[1]:6.1f} {d[2]:7.1f}  | "
+                  f"{g[0]:8.0f}/s {g[1]:6.1f} {g[2]:7.1f}  | {g[0] / d[0]:5.0%}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Money mutations: parse ids, run one service call in one transaction, map the result
+document or the DomainError to the typed union."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import DomainError, NotFound, ValidationFailed
+from app.ledger import service
+from app.ledger.service import Outcome
+from app.wallets.models import WalletKind
+from schema.context import Info
+from schema.inputs import ledger as inputs
+from schema.types.ledger import from_document, from_error, result_union
+
+
+def _player(raw: strawberry.ID) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise NotFound("player not found") from None
+
+
+def _int_id(raw: strawberry.ID | None, field: str) -> int | None:
+    if raw is None:
+        return None
+    text = str(raw)
+    if not text.isdigit() or len(text) > 18:
+        raise ValidationFailed.single(field, "is not a valid id")
+    return int(text)
+
+
+async def _execute(info: Info, call: Callable[[AsyncSession], Awaitable[Outcome]]) -> Any:
+    try:
+        async with info.context.db.transaction() as session:
+            outcome = await call(session)
+    except DomainError as exc:
+        return from_error(exc)
+    return from_document(outcome.body)
+
+
+@strawberry.type
+class LedgerMutations:
+    @strawberry.mutation(description="Hold a stake: REAL first, then BONUS (configurable).")
+    async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> result_union(
+        "ReserveBetResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.reserve_bet(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            amount=input.amount, currency=input.currency, game_round_id=input.game_round_id,
+            transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Post a round's held stakes and credit the win.")
+    async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> result_union(
+        "SettleBetResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.settle_bet(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            reservation_id=_int_id(input.reservation_id, "reservationId"),
+            game_round_id=input.game_round_id, win_amount=input.win_amount,
+            currency=input.currency, transaction_id=input.transaction_id,
+            idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Void a pending bet; its money is available again.")
+    async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> result_union(
+        "CancelBetResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.cancel_bet(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            reservation_id=_int_id(input.reservation_id, "reservationId") or 0,
+            idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Provider rollback of one bet (tombstone if unseen).")
+    async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> result_union(
+        "RollbackBetResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.rollback_bet(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Provider refund of a settled round.")
+    async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> result_union(
+        "RollbackRoundResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.rollback_round(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            game_round_id=input.game_round_id, transaction_id=input.transaction_id,
+            idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Credit REAL from the payments service.")
+    async def deposit(self, info: Info, input: inputs.DepositInput) -> result_union(
+        "DepositResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.deposit(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            amount=input.amount, currency=input.currency,
+            payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Hold REAL money for a payout until confirmed/rejected.")
+    async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> result_union(
+        "WithdrawResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.withdraw(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            amount=input.amount, currency=input.currency,
+            payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="The payout went out: post the held money.")
+    async def confirm_withdrawal(
+        self, info: Info, input: inputs.WithdrawalDecisionInput
+    ) -> result_union("ConfirmWithdrawalResult"):  # type: ignore[valid-type]
+        return await _decide(info, input, confirm=True)
+
+    @strawberry.mutation(description="The payout failed: release the held money.")
+    async def reject_withdrawal(
+        self, info: Info, input: inputs.WithdrawalDecisionInput
+    ) -> result_union("RejectWithdrawalResult"):  # type: ignore[valid-type]
+        return await _decide(info, input, confirm=False)
+
+    @strawberry.mutation(description="Take a commission from REAL to the house fees account.")
+    async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> result_union(
+        "ChargeFeeResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.charge_fee(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            amount=input.amount, currency=input.currency, reason=input.reason,
+            idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Staff correction of a wallet (signed amount, reason).")
+    async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> result_union(
+        "AdjustBalanceResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.adjust_balance(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            wallet_kind=WalletKind(input.wallet_kind.value), amount=input.amount,
+            currency=input.currency, reason=input.reason, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Add spins to the FREESPINS wallet.")
+    async def grant_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
+        "GrantFreeSpinsResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.grant_free_spins(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Use spins from the FREESPINS wallet.")
+    async def consume_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
+        "ConsumeFreeSpinsResult"
+    ):  # type: ignore[valid-type]
+        ctx = info.context
+        return await _execute(info, lambda s: service.consume_free_spins(
+            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+            spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
+        ))  # fmt: skip
+
+    @strawberry.mutation(description="Credit the TOURNAMENT wallet (prize, buy-in refund).")
+    async def credit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
+        "CreditTournamentResult"
+    ):  # type: ignore[valid-type]
+        return await _tournament(info, input, credit=True)
+
+    @strawberry.mutation(description="Debit the TOURNAMENT wallet (buy-in).")
+    async def debit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
+        "DebitTournamentResult"
+    ):  # type: ignore[valid-type]
+        return await _tournament(info, input, credit=False)
+
+
+async def _decide(info: Info, input: inputs.WithdrawalDecisionInput, *, confirm: bool) -> Any:
+    ctx = info.context
+    return await _execute(info, lambda s: service.decide_withdrawal(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        withdrawal_id=_int_id(input.withdrawal_id, "withdrawalId") or 0, confirm=confirm,
+        idempotency_key=input.idempotency_key,
+    ))  # fmt: skip
+
+
+async def _tournament(info: Info, input: inputs.TournamentInput, *, credit: bool) -> Any:
+    ctx = info.context
+    return await _execute(info, lambda s: service.tournament_transfer(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        amount=input.amount, currency=input.currency, reference=input.reference, credit=credit,
+        idempotency_key=input.idempotency_key,
+    ))  # fmt: skip

@@ -1,0 +1,126 @@
+"""Inputs of the ledger. Amounts are decimal strings in the currency's units."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.ledger.repository import HistoryFilter
+from schema.types.enums import WalletKindEnum
+
+KEY = "Unique per caller and operation, 1-128 characters; a retry must reuse it."
+
+
+@strawberry.input
+class ReserveBetInput:
+    player_id: strawberry.ID
+    amount: str
+    currency: str
+    game_round_id: str
+    transaction_id: str = strawberry.field(description="The game engine's bet id.")
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class SettleBetInput:
+    player_id: strawberry.ID
+    win_amount: str = strawberry.field(description="0 for a lost round.")
+    currency: str
+    transaction_id: str = strawberry.field(description="The game engine's win id.")
+    idempotency_key: str = strawberry.field(description=KEY)
+    reservation_id: strawberry.ID | None = None
+    game_round_id: str | None = None
+
+
+@strawberry.input
+class CancelBetInput:
+    player_id: strawberry.ID
+    reservation_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class RollbackBetInput:
+    player_id: strawberry.ID
+    transaction_id: str = strawberry.field(description="The id of the bet to roll back.")
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class RollbackRoundInput:
+    player_id: strawberry.ID
+    game_round_id: str
+    transaction_id: str = strawberry.field(description="The game engine's refund id.")
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class DepositInput:
+    player_id: strawberry.ID
+    amount: str
+    currency: str
+    payment_reference: str = strawberry.field(description="A payment token, never card data.")
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class WithdrawInput:
+    player_id: strawberry.ID
+    amount: str
+    currency: str
+    idempotency_key: str = strawberry.field(description=KEY)
+    payment_reference: str | None = None
+
+
+@strawberry.input
+class WithdrawalDecisionInput:
+    player_id: strawberry.ID
+    withdrawal_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class ChargeFeeInput:
+    player_id: strawberry.ID
+    amount: str
+    currency: str
+    reason: str
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class AdjustBalanceInput:
+    player_id: strawberry.ID
+    wallet_kind: WalletKindEnum
+    amount: str = strawberry.field(description="Signed: '-5.00' takes money away.")
+    currency: str
+    reason: str
+    idempotency_key: str = strawberry.field(description=KEY)
+
+
+@strawberry.input
+class FreeSpinsInput:
+    player_id: strawberry.ID
+    spins: int
+    idempotency_key: str = strawberry.field(description=KEY)
+    reference: str | None = None
+
+
+@strawberry.input
+class TournamentInput:
+    player_id: strawberry.ID
+    amount: str
+    currency: str
+    idempotency_key: str = strawberry.field(description=KEY)
+    reference: str | None = None
+
+
+@strawberry.input
+class LedgerFilter:
+    kind: str | None = None
+    from_: datetime | None = strawberry.field(default=None, name="from")
+    to: datetime | None = None
+
+    def to_data(self) -> HistoryFilter:
+        return HistoryFilter(kind=self.kind, since=self.from_, until=self.to)

@@ -1,0 +1,140 @@
+"""Fixtures of the wallet/ledger tests. Every GraphQL call goes through ``wallet_gql``,
+so access control (a service token with ``wallet:operate``) is added in one place."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.db import Database
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.factories import create_player
+
+_keys = itertools.count(1)
+
+OPERATION_FIELDS = """
+    __typename
+    ... on WalletOperation {
+      operation operationId playerId reservationId gameRoundId
+      transfers { kind walletKind amount { amount currency } }
+      holds { walletKind amount { amount currency } }
+      wallets { kind currency balance { amount } held { amount } available { amount } }
+    }
+    ... on InsufficientFunds { code message wallets { kind available { amount } } }
+    ... on ValidationError { code field message }
+    ... on UserError { code message }
+"""
+
+MUTATIONS = {
+    name: f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {OPERATION_FIELDS} }} }}"
+    for name, input_type in {
+        "reserveBet": "ReserveBetInput",
+        "settleBet": "SettleBetInput",
+        "cancelBet": "CancelBetInput",
+        "rollbackBet": "RollbackBetInput",
+        "rollbackRound": "RollbackRoundInput",
+        "deposit": "DepositInput",
+        "withdraw": "WithdrawInput",
+        "confirmWithdrawal": "WithdrawalDecisionInput",
+        "rejectWithdrawal": "WithdrawalDecisionInput",
+        "chargeFee": "ChargeFeeInput",
+        "adjustBalance": "AdjustBalanceInput",
+        "grantFreeSpins": "FreeSpinsInput",
+        "consumeFreeSpins": "FreeSpinsInput",
+        "creditTournament": "TournamentInput",
+        "debitTournament": "TournamentInput",
+    }.items()
+}
+
+
+def new_key() -> str:
+    return f"key-{next(_keys)}-{uuid.uuid4().hex[:8]}"
+
+
+class WalletGQL:
+    """Posts wallet operations through the real ASGI app."""
+
+    def __init__(self, gql: GraphQLClient) -> None:
+        self.gql = gql
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.gql(query, variables)
+
+    async def op(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Run mutation ``name``; a fresh idempotency key unless one is given."""
+        fields.setdefault("idempotencyKey", new_key())
+        body = await self.gql(MUTATIONS[name], {"input": fields})
+        assert "errors" not in body, body
+        return body["data"][name]
+
+
+def make_wallet_gql(http: httpx.AsyncClient) -> WalletGQL:
+    return WalletGQL(GraphQLClient(http))
+
+
+@pytest.fixture
+async def wallet_gql(client: httpx.AsyncClient) -> WalletGQL:
+    return make_wallet_gql(client)
+
+
+@pytest.fixture
+async def isolated_wallet_gql(settings: Settings, db: Database) -> AsyncIterator[WalletGQL]:
+    """The app on its own small pool (race tests: bounded connections on a shared server)."""
+    database = Database(settings.database_url or "", pool_size=16, max_overflow=0)
+    app = create_app(settings, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pms.test") as http:
+        yield make_wallet_gql(http)
+    await database.dispose()
+
+
+@pytest.fixture
+def player_factory(db: Database, settings: Settings):
+    async def make(**overrides: Any) -> str:
+        return str((await create_player(db, settings, **overrides)).id)
+
+    return make
+
+
+async def scalar(db: Database, sql: str, **params: Any) -> Any:
+    async with db.read_session() as session:
+        return (await session.execute(text(sql), params)).scalar()
+
+
+async def table_counts(db: Database) -> dict[str, int]:
+    tables = ["ledger_transfers", "ledger_holds", "game_rounds", "game_transactions",
+              "idempotency_keys", "outbox_events", "house_accounts"]  # fmt: skip
+    return {t: await scalar(db, f"SELECT count(*) FROM {t}") for t in tables}
+
+
+async def wallets_of(db: Database, player_id: str) -> dict[str, dict[str, int]]:
+    async with db.read_session() as session:
+        rows = await session.execute(
+            text("SELECT kind, balance, held, turnover FROM wallets WHERE player_id = :p"),
+            {"p": uuid.UUID(player_id)},
+        )
+        return {
+            r.kind: {"balance": r.balance, "held": r.held, "turnover": r.turnover} for r in rows
+        }
+
+
+async def assert_ledger_consistent(db: Database) -> None:
+    """balance = sum of entries per wallet, held = pending holds, every currency sums to
+    zero, no negative figure anywhere."""
+    from app.ledger.reconcile import verify
+
+    async with db.transaction() as session:
+        report = await verify(session)
+    assert report.ok, [m.describe() for m in report.mismatches]
+    negatives = await scalar(
+        db, "SELECT count(*) FROM wallets WHERE balance < 0 OR held < 0 OR balance < held"
+    )
+    assert negatives == 0
