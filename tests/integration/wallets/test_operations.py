@@ -192,6 +192,34 @@ async def test_history_pages_and_filters(wallet_gql, db, player_factory):
     assert real["transactions"]["totalCount"] == 5
 
 
+async def test_history_filters_by_time_window(wallet_gql, db, player_factory):
+    player = await player_factory()
+    await deposit(wallet_gql, player, "1.00")
+    start = await scalar(db, "SELECT clock_timestamp()")
+    await deposit(wallet_gql, player, "2.00")
+    await deposit(wallet_gql, player, "3.00")
+    end = await scalar(db, "SELECT clock_timestamp()")
+    await deposit(wallet_gql, player, "4.00")
+    query = """
+    query($id: ID!, $filter: LedgerFilter) {
+      player(id: $id) { ledger(first: 10, filter: $filter) {
+        totalCount edges { node { amount { amount } } } } }
+    }"""
+
+    def amounts(body):
+        return [e["node"]["amount"]["amount"] for e in body["data"]["player"]["ledger"]["edges"]]
+
+    window = await wallet_gql.raw(
+        query, {"id": player, "filter": {"from": start.isoformat(), "to": end.isoformat()}}
+    )
+    since = await wallet_gql.raw(query, {"id": player, "filter": {"from": end.isoformat()}})
+    until = await wallet_gql.raw(query, {"id": player, "filter": {"to": start.isoformat()}})
+
+    assert amounts(window) == ["3.00", "2.00"]
+    assert amounts(since) == ["4.00"]
+    assert amounts(until) == ["1.00"]
+
+
 async def run_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "app.cli", "ledger", "verify"]
     return await asyncio.to_thread(
