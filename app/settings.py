@@ -58,9 +58,33 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 2
 
+    # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
+    events_channel: str = "pms.events"
+    amqp_exchange: str = "pms.events"
+    amqp_publish_timeout_seconds: float = 5.0
+    outbox_poll_seconds: float = 0.05
+    outbox_batch_size: int = 200
+    subscription_queue_size: int = 256
+    ws_max_message_bytes: int = 64 * 1024
+    ws_max_subscriptions: int = 20
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 2.0
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 0.5
+    # Loopback/private receivers are refused in prod; link-local/metadata always are.
+    webhook_allow_private_targets: bool | None = None
+    player_cache_ttl_seconds: int = 30
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def webhooks_may_target_private(self) -> bool:
+        if self.webhook_allow_private_targets is not None:
+            return self.webhook_allow_private_targets
+        return self.env != "prod"
 
     def min_age_for(self, country: str) -> int:
         return self.min_age_by_country.get(country, self.min_age_default)

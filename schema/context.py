@@ -24,6 +24,9 @@ class Context:
     request: Any = None
     principal: Principal = field(default_factory=Principal.anonymous)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Realtime: the process's EventsRuntime (hub, cache) and a WebSocket's connection_init.
+    events: Any = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
 
 
 Info = strawberry.Info[Context, None]

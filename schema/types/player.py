@@ -34,6 +34,13 @@ class Player:
         return [Wallet.from_model(row) for row in rows]
 
     @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:
+        """Federation ``_entities``: the same read (and permissions) as ``player(id)``."""
+        from resolvers.queries.players import fetch_player  # resolvers import this module
+
+        return await fetch_player(info, id)
+
+    @classmethod
     def from_model(cls, row: PlayerRow) -> Player:
         assert row.created_at is not None
         return cls(

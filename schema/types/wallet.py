@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.wallets.models import Wallet as WalletRow
+from schema.context import Info
 from schema.scalars import Money
 from schema.types.enums import WalletKindEnum
 
@@ -22,6 +23,13 @@ class Wallet:
     )
     available: Money = strawberry.field(description="balance - held: what can be spent now.")
     updated_at: datetime
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Wallet | None:
+        """Federation ``_entities``: a wallet is visible exactly when its player is."""
+        from resolvers.queries.players import fetch_wallet  # resolvers import this module
+
+        return await fetch_wallet(info, id)
 
     @classmethod
     def from_model(cls, row: WalletRow) -> Wallet:
