@@ -19,6 +19,10 @@ from strawberry.asgi import GraphQL
 from app import migrations
 from app.db import Database, EmbeddedPostgres, resolve_database_url
 from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
+from app.identity.principal import Principal
+from app.identity.routes import identity_routes
+from app.identity.runtime import IdentityRuntime
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
@@ -32,6 +36,7 @@ class AppState:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self._db = db
+        self.identity = IdentityRuntime(lambda: self.db, settings)
 
     @property
     def db(self) -> Database:
@@ -56,6 +61,9 @@ class PMSGraphQL(GraphQL):
             loaders=Loaders(db),
             request_id=request_id_var.get(),
             request=request,
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY) or Principal.anonymous(),
+            claims=request.scope.get(CLAIMS_SCOPE_KEY),
+            identity=self.state.identity,
         )
 
 
@@ -77,6 +85,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if database is None:
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
+        await state.identity.start()
         runner = TaskRunner(state.db, settings, registered_tasks(settings))
         if settings.run_background_tasks:
             runner.start()
@@ -84,6 +93,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             yield
         finally:
             await runner.stop()
+            await state.identity.stop()
             if database is None:
                 await state.db.dispose()
             if embedded is not None:
@@ -112,7 +122,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds),
+                methods=["GET", "POST"],
+            ),
+            *identity_routes(lambda: state.identity),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[
