@@ -24,6 +24,12 @@ from app.db import Database, EmbeddedPostgres, resolve_database_url
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
 from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.identity.auth import authenticate_token
+from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
+from app.identity.principal import Principal
+from app.identity.routes import identity_routes
+from app.identity.runtime import IdentityRuntime
+from app.identity.tokens import InvalidToken
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
@@ -38,8 +44,15 @@ class AppState:
         self.settings = settings
         self._db = db
         self.events: EventsRuntime | None = None
-        # Verifies bearer tokens (WebSocket connection_init, REST); set by the identity module.
-        self.authenticator: ws.Authenticator = ws.no_authenticator
+        self.identity = IdentityRuntime(lambda: self.db, settings)
+
+    async def authenticator(self, token: str) -> ws.Caller:
+        """Bearer-token check for WebSocket ``connection_init`` and the REST paths."""
+        try:
+            claims = await authenticate_token(token, self.identity)
+        except InvalidToken as exc:
+            raise ws.InvalidCredentials(exc.message) from None
+        return ws.Caller(claims.principal, claims.expires_at)
 
     @property
     def db(self) -> Database:
@@ -95,6 +108,9 @@ class PMSGraphQL(GraphQL):
             loaders=Loaders(db),
             request_id=request_id_var.get(),
             request=request,
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY) or Principal.anonymous(),
+            claims=request.scope.get(CLAIMS_SCOPE_KEY),
+            identity=self.state.identity,
             events=self.state.events,
         )
 
@@ -118,6 +134,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if database is None:
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
+        await state.identity.start()
         state.events = EventsRuntime(state.db, settings)
         await state.events.start()
         runner = TaskRunner(
@@ -130,6 +147,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             await runner.stop()
             await state.events.stop()
+            await state.identity.stop()
             if database is None:
                 await state.db.dispose()
             if embedded is not None:
@@ -158,7 +176,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds),
+                methods=["GET", "POST"],
+            ),
+            *identity_routes(lambda: state.identity),
             WebSocketRoute(
                 "/graphql",
                 ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
@@ -75,6 +75,32 @@ class Settings(BaseSettings):
     # Loopback/private receivers are refused in prod; link-local/metadata always are.
     webhook_allow_private_targets: bool | None = None
     player_cache_ttl_seconds: int = 30
+
+    # --- identity and access (app/identity) ----------------------------------------------
+    token_issuer: str = "urn:pms"  # noqa: S105
+    token_audience: str = "urn:pms:api"  # noqa: S105
+    token_algorithm: Literal["ES256", "EdDSA"] = "ES256"  # noqa: S105
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    token_leeway_seconds: int = 30
+    # Encrypts private key material and MFA secrets at rest (AES-256-GCM). Required in prod.
+    secret_key: SecretStr | None = None
+    redis_key_prefix: str = "pms:"
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 50
+    login_lockout_seconds: int = 900
+    mfa_challenge_ttl_seconds: int = 300
+    mfa_max_attempts: int = 5
+    sms_code_ttl_seconds: int = 300
+    sms_code_max_attempts: int = 3
+    sms_sender: str = Field(
+        default="log", description="'log' (log + sms_outbox table) or 'module:Class' of a gateway"
+    )
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "PMS"
+    webauthn_origins: tuple[str, ...] = ("http://localhost:8000",)
+    max_directives_per_location: int = 5
+    request_timeout_seconds: float = 10.0
 
     @property
     def is_dev(self) -> bool:

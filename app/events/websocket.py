@@ -50,10 +50,6 @@ class Caller:
 Authenticator = Callable[[str], Awaitable[Caller]]
 
 
-async def no_authenticator(token: str) -> Caller:
-    raise InvalidCredentials("token verification is not configured")
-
-
 def bearer_token(value: object) -> str | None:
     """The token of an ``authorization`` value ``Bearer <token>`` (None if absent/empty)."""
     if not isinstance(value, str):
