@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ _ALWAYS_BLOCKED = [
     ipaddress.ip_network("224.0.0.0/4"),  # multicast
     ipaddress.ip_network("ff00::/8"),
 ]
+_EVENT_TYPE = re.compile(r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?)$")
 _BLOCKED_NAMES = {"metadata.google.internal", "metadata", "instance-data"}
 
 
@@ -174,11 +176,10 @@ async def register_endpoint(
         problems.append(FieldProblem("url", problem))
     if not data.event_types or len(data.event_types) > 50:
         problems.append(FieldProblem("eventTypes", "give between 1 and 50 event types"))
-    elif any(
-        not t or len(t) > 128 or not t.replace(".", "").replace("_", "").replace("*", "").isalnum()
-        for t in data.event_types
-    ):
-        problems.append(FieldProblem("eventTypes", "event types look like player.registered"))
+    elif any(len(t) > 128 or not _EVENT_TYPE.match(t) for t in data.event_types):
+        problems.append(
+            FieldProblem("eventTypes", "use types like player.registered, wallet.* or *")
+        )
     if not 16 <= len(data.secret) <= 256:
         problems.append(FieldProblem("secret", "the secret must be 16 to 256 characters"))
     if len(data.description) > 256:
@@ -248,7 +249,7 @@ async def redeliver(session: AsyncSession, delivery_id: int) -> WebhookDelivery:
 
 
 def backoff_seconds(attempt: int, settings: Settings) -> float:
-    """Exponential backoff with full jitter: uniform(0, min(max, base * 2^(n-1)))."""
+    """Exponential backoff with jitter: uniform(c/2, c), c = min(max, base * 2^(n-1))."""
     ceiling = min(
         settings.webhook_backoff_max_seconds,
         settings.webhook_backoff_base_seconds * 2 ** max(0, attempt - 1),
