@@ -168,18 +168,18 @@ class WsClient:
             }
         )
 
-    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
-        return json.loads(await asyncio.wait_for(self.conn.recv(), timeout))
+    async def recv(self, wait: float = 10.0) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.conn.recv(), wait))
 
-    async def next_payload(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def next_payload(self, wait: float = 10.0) -> dict[str, Any]:
         while True:
-            message = await self.recv(timeout)
+            message = await self.recv(wait)
             if message["type"] in ("next", "error", "complete"):
                 return message
 
-    async def closed_with(self, timeout: float = 10.0) -> int | None:
+    async def closed_with(self, wait: float = 10.0) -> int | None:
         try:
-            await asyncio.wait_for(self._drain(), timeout)
+            await asyncio.wait_for(self._drain(), wait)
         except TimeoutError:
             return None
         return self.conn.close_code

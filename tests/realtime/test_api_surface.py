@@ -25,7 +25,7 @@ query E($reps: [_Any!]!) {
 
 async def test_service_sdl_is_a_federation_v2_subgraph(gql):
     sdl = (await gql("{ _service { sdl } }"))["data"]["_service"]["sdl"]
-    assert "@link(url: \"https://specs.apollo.dev/federation/v2" in sdl
+    assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
     assert 'type Player @key(fields: "id")' in sdl and 'type Wallet @key(fields: "id")' in sdl
 
 
@@ -42,8 +42,16 @@ async def test_entities_resolve_players_and_wallets(gql, db, settings):
         {"__typename": "Player", "id": "not-a-uuid"},
     ]
     entities = (await gql(ENTITIES, {"reps": reps}))["data"]["_entities"]
-    assert entities[0] == {"__typename": "Player", "id": str(player.id), "login": "fedplayer", "country": "DE"}
-    assert entities[1]["kind"] == "REAL" and entities[1]["balance"] == {"amount": "0.00", "currency": "EUR"}
+    assert entities[0] == {
+        "__typename": "Player",
+        "id": str(player.id),
+        "login": "fedplayer",
+        "country": "DE",
+    }
+    assert entities[1]["kind"] == "REAL" and entities[1]["balance"] == {
+        "amount": "0.00",
+        "currency": "EUR",
+    }
     assert entities[2] is None and entities[3] is None
 
 
@@ -61,7 +69,11 @@ async def test_rest_player_paths(client, app, db, settings, auth):
     service = await auth.service_headers("players:read")
 
     body = (await client.get(f"/players/{player.id}", headers=mine)).json()
-    assert (body["id"], body["country"], body["confirmStatus"]) == (str(player.id), "DE", "UNVERIFIED")
+    assert (body["id"], body["country"], body["confirmStatus"]) == (
+        str(player.id),
+        "DE",
+        "UNVERIFIED",
+    )
     assert "passwordHash" not in body and "password_hash" not in body
     assert (await client.get(f"/players/{other.id}", headers=mine)).status_code == 403
     assert (await client.get("/players", headers=mine)).status_code == 403
@@ -73,7 +85,9 @@ async def test_rest_player_paths(client, app, db, settings, auth):
 
     page = (await client.get("/players?limit=1", headers=service)).json()
     assert page["total"] == 2 and len(page["items"]) == 1 and page["nextCursor"]
-    rest = (await client.get(f"/players?limit=1&after={page['nextCursor']}", headers=service)).json()
+    rest = (
+        await client.get(f"/players?limit=1&after={page['nextCursor']}", headers=service)
+    ).json()
     assert rest["nextCursor"] is None and rest["items"][0]["id"] != page["items"][0]["id"]
     assert (await client.get("/players?limit=0", headers=service)).status_code == 400
     assert (await client.get(f"/players/{uuid.uuid4()}", headers=service)).status_code == 404
@@ -82,7 +96,12 @@ async def test_rest_player_paths(client, app, db, settings, auth):
 async def test_openapi_document_is_openapi_3_1(client):
     doc = (await client.get("/openapi.json")).json()
     assert doc["openapi"] == "3.1.0"
-    assert set(doc["paths"]) == {"/players", "/players/{id}", "/players/{id}/balance", "/players/{id}/segment"}
+    assert set(doc["paths"]) == {
+        "/players",
+        "/players/{id}",
+        "/players/{id}/balance",
+        "/players/{id}/segment",
+    }
 
 
 async def test_cached_player_is_never_stale_after_commit(db, settings, redis_url):
@@ -127,8 +146,13 @@ async def test_graphql_player_query_goes_through_the_cache(live, db, settings):
 
     player = await create_player(db, settings)
     token = await token_for(live.app, player_principal(player))
-    query = {"query": "query P($id: ID!) { player(id: $id) { id vipLevel } }", "variables": {"id": str(player.id)}}
-    async with httpx.AsyncClient(base_url=live.url, headers={"authorization": f"Bearer {token}"}) as http:
+    query = {
+        "query": "query P($id: ID!) { player(id: $id) { id vipLevel } }",
+        "variables": {"id": str(player.id)},
+    }
+    async with httpx.AsyncClient(
+        base_url=live.url, headers={"authorization": f"Bearer {token}"}
+    ) as http:
         first = (await http.post("/graphql", json=query)).json()
         await http.post("/graphql", json=query)
         cache = live.app.state.pms.events.cache

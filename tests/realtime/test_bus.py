@@ -101,7 +101,9 @@ async def test_nothing_is_lost_while_rabbitmq_is_unreachable(db, amqp_url):
     parts = urlsplit(amqp_url)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
     await proxy.start()
-    via_proxy = urlunsplit(parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
+    via_proxy = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    )
     exchange = f"pms.events.test.{uuid.uuid4().hex[:8]}"
     connection, queue = await bound_queue(amqp_url, exchange)
     bus = EventBus(via_proxy, exchange, timeout=2.0)

@@ -25,12 +25,12 @@ def test_deliverable_keeps_only_each_subjects_oldest_pending_run():
 async def test_concurrent_relays_deliver_everything_once_in_subject_order(db):
     subjects = [f"player-{i}" for i in range(8)]
     for n in range(240):
-        await record_event(db, "test.seq", random.choice(subjects), {"n": n})  # noqa: S311
+        await record_event(db, "test.seq", random.choice(subjects), {"n": n})
 
     seen: list[tuple[str, int]] = []
 
     async def collect(session, envelopes):
-        await asyncio.sleep(random.uniform(0, 0.01))  # noqa: S311 - interleave the relays
+        await asyncio.sleep(random.uniform(0, 0.01))
         seen.extend((e["subject"], e["data"]["n"]) for e in envelopes)
 
     relays = [Relay(db, [CallableSink("collect", collect)], batch_size=7) for _ in range(4)]

@@ -47,18 +47,32 @@ async def test_player_receives_committed_balance_change_and_never_a_rolled_back_
     client = await subscribed(live, player_principal(player), BALANCE, {"id": str(player.id)})
 
     # given a change that rolls back, then one that commits
-    await record_event(db, "wallet.balance_changed", str(player.id),
-                       balance_data(player.id, "tx-rolled-back", "99.00"), commit=False)  # fmt: skip
-    await record_event(db, "wallet.balance_changed", str(player.id),
-                       balance_data(player.id, "tx-1", "10.00", "2.50"))  # fmt: skip
+    await record_event(
+        db,
+        "wallet.balance_changed",
+        str(player.id),
+        balance_data(player.id, "tx-rolled-back", "99.00"),
+        commit=False,
+    )
+    await record_event(
+        db,
+        "wallet.balance_changed",
+        str(player.id),
+        balance_data(player.id, "tx-1", "10.00", "2.50"),
+    )
 
     message = await client.next_payload()
     change = message["payload"]["data"]["balanceChanged"]
     assert change["transactionId"] == "tx-1"
     assert change["playerId"] == str(player.id)
     real = next(w for w in change["wallets"] if w["kind"] == "REAL")
-    assert real == {"kind": "REAL", "currency": "EUR", "balance": {"amount": "10.00", "currency": "EUR"},
-                    "held": {"amount": "2.50"}, "available": {"amount": "7.50"}}  # fmt: skip
+    assert real == {
+        "kind": "REAL",
+        "currency": "EUR",
+        "balance": {"amount": "10.00", "currency": "EUR"},
+        "held": {"amount": "2.50"},
+        "available": {"amount": "7.50"},
+    }
     # and nothing else arrives: the rolled-back change is never seen
     await record_event(
         db, "wallet.balance_changed", str(player.id), balance_data(player.id, "tx-2")
@@ -72,10 +86,22 @@ async def test_player_receives_committed_balance_change_and_never_a_rolled_back_
 async def test_legacy_graphql_ws_protocol_works_too(live, db, settings):
     player = await create_player(db, settings)
     client = await WsClient.open(live.ws_url, "graphql-ws")
-    await client.send({"type": "connection_init",
-                       "payload": {"authorization": f"Bearer {await token_for(live.app, player_principal(player))}"}})  # fmt: skip
+    await client.send(
+        {
+            "type": "connection_init",
+            "payload": {
+                "authorization": f"Bearer {await token_for(live.app, player_principal(player))}"
+            },
+        }
+    )
     assert (await client.recv())["type"] == "connection_ack"
-    await client.send({"id": "1", "type": "start", "payload": {"query": BALANCE, "variables": {"id": str(player.id)}}})  # fmt: skip
+    await client.send(
+        {
+            "id": "1",
+            "type": "start",
+            "payload": {"query": BALANCE, "variables": {"id": str(player.id)}},
+        }
+    )
     await asyncio.sleep(0.2)
     await record_event(
         db, "wallet.balance_changed", str(player.id), balance_data(player.id, "tx-legacy")
@@ -139,22 +165,30 @@ async def test_socket_closes_when_token_expires(live, db, settings):
     token = await token_for(live.app, player_principal(player), ttl_seconds=2)
     client = await WsClient.open(live.ws_url)
     assert (await client.init(token))["type"] == "connection_ack"
-    assert await client.closed_with(timeout=8) == 4401
+    assert await client.closed_with(wait=8) == 4401
 
 
 async def test_verification_status_changes_are_delivered(live, db, settings):
     player = await create_player(db, settings)
     client = await subscribed(live, player_principal(player), KYC, {"id": str(player.id)})
-    await record_event(db, "kyc.status_changed", str(player.id),
-                       {"playerId": str(player.id), "confirmStatus": "VERIFIED", "riskLevel": "MEDIUM"})  # fmt: skip
+    await record_event(
+        db,
+        "kyc.status_changed",
+        str(player.id),
+        {"playerId": str(player.id), "confirmStatus": "VERIFIED", "riskLevel": "MEDIUM"},
+    )
     data = (await client.next_payload())["payload"]["data"]["verificationStatusChanged"]
     assert data == {"playerId": str(player.id), "confirmStatus": "VERIFIED", "riskLevel": "MEDIUM"}
 
 
 async def test_back_office_feed_filters_by_type_and_player(live, db, settings):
     a, b = await create_player(db, settings), await create_player(db, settings)
-    feed = await subscribed(live, staff_principal("COMPLIANCE"), FEED,
-                            {"filter": {"types": ["kyc.status_changed"], "playerId": str(b.id)}})  # fmt: skip
+    feed = await subscribed(
+        live,
+        staff_principal("COMPLIANCE"),
+        FEED,
+        {"filter": {"types": ["kyc.status_changed"], "playerId": str(b.id)}},
+    )
     player_feed = await subscribed(live, player_principal(a), FEED, {})
 
     await record_event(db, "kyc.status_changed", str(a.id), {"playerId": str(a.id)})

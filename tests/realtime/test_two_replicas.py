@@ -68,24 +68,34 @@ async def test_subscriber_on_a_sees_changes_made_through_b(app, db, settings, re
         player = await create_player(db, settings)
         ws_a = url_a.replace("http", "ws") + "/graphql"
         balance = await WsClient.open(ws_a)
-        assert (await balance.init(await token_for(app, player_principal(player))))["type"] == "connection_ack"
+        assert (await balance.init(await token_for(app, player_principal(player))))[
+            "type"
+        ] == "connection_ack"
         await balance.subscribe("1", BALANCE, {"id": str(player.id)})
         feed = await WsClient.open(ws_a)
-        assert (await feed.init(await token_for(app, staff_principal("ADMIN"))))["type"] == "connection_ack"
+        assert (await feed.init(await token_for(app, staff_principal("ADMIN"))))[
+            "type"
+        ] == "connection_ack"
         await feed.subscribe("1", FEED, {"filter": {"types": ["player.registered"]}})
         await asyncio.sleep(0.3)
 
         async with httpx.AsyncClient(base_url=url_b) as http:
-            body = (await http.post("/graphql", json={"query": REGISTER, "variables": {"input": registration()}})).json()
+            body = (
+                await http.post(
+                    "/graphql", json={"query": REGISTER, "variables": {"input": registration()}}
+                )
+            ).json()
         new_id = body["data"]["registerPlayer"]["player"]["id"]
-        await record_event(db, "wallet.balance_changed", str(player.id), balance_data(player.id, "tx-b"))
+        await record_event(
+            db, "wallet.balance_changed", str(player.id), balance_data(player.id, "tx-b")
+        )
 
         subjects = set()
         while new_id not in subjects:  # the first player's registration may come first
-            event = (await feed.next_payload(timeout=15))["payload"]["data"]["playerEvents"]
+            event = (await feed.next_payload(wait=15))["payload"]["data"]["playerEvents"]
             assert event["type"] == "player.registered"
             subjects.add(event["subject"])
-        change = (await balance.next_payload(timeout=15))["payload"]["data"]["balanceChanged"]
+        change = (await balance.next_payload(wait=15))["payload"]["data"]["balanceChanged"]
         assert change["transactionId"] == "tx-b"
         await balance.close()
         await feed.close()

@@ -59,7 +59,9 @@ class Receiver:
             return Response("ok")
 
         app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
 
     @property
     def url(self) -> str:
@@ -67,7 +69,9 @@ class Receiver:
 
     async def __aenter__(self) -> Receiver:
         self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
+        for _ in range(500):
+            if self.server.started:
+                break
             await asyncio.sleep(0.01)
         return self
 
@@ -79,7 +83,11 @@ class Receiver:
 @pytest.fixture
 def fast_settings(settings):
     return settings.model_copy(
-        update={"webhook_backoff_base_seconds": 0.05, "webhook_max_attempts": 3, "webhook_timeout_seconds": 2}
+        update={
+            "webhook_backoff_base_seconds": 0.05,
+            "webhook_max_attempts": 3,
+            "webhook_timeout_seconds": 2,
+        }
     )
 
 
@@ -100,7 +108,10 @@ async def test_signed_delivery_is_retried_until_it_succeeds(gql, auth, db, fast_
     async with Receiver(failures=2) as receiver:
         body = await gql(REGISTER, {"input": {"url": receiver.url, "eventTypes": ["player.*"],
                                               "secret": SECRET}}, **admin)  # fmt: skip
-        assert body["data"]["registerWebhookEndpoint"]["__typename"] == "RegisterWebhookEndpointSuccess"
+        assert (
+            body["data"]["registerWebhookEndpoint"]["__typename"]
+            == "RegisterWebhookEndpointSuccess"
+        )
         await record_event(db, "player.registered", "p1", {"playerId": "p1"})
         await record_event(db, "wallet.balance_changed", "p1", {"n": 1})  # not subscribed
         await deliver_all(db, fast_settings, rounds=20)
@@ -123,7 +134,11 @@ async def test_signed_delivery_is_retried_until_it_succeeds(gql, auth, db, fast_
 async def test_dead_letter_then_manual_redelivery(gql, auth, db, fast_settings):
     admin = await auth.staff_headers("ADMIN")
     async with Receiver(failures=3) as receiver:
-        await gql(REGISTER, {"input": {"url": receiver.url, "eventTypes": ["*"], "secret": SECRET}}, **admin)
+        await gql(
+            REGISTER,
+            {"input": {"url": receiver.url, "eventTypes": ["*"], "secret": SECRET}},
+            **admin,
+        )
         await record_event(db, "kyc.status_changed", "p1", {"playerId": "p1"})
         await deliver_all(db, fast_settings, rounds=20)
         deliveries = (await gql(DELIVERIES, **admin))["data"]["webhookDeliveries"]
@@ -156,7 +171,9 @@ async def test_unreachable_receiver_is_recorded_and_dead_lettered(gql, auth, db,
 )  # fmt: skip
 async def test_bad_webhook_urls_are_rejected(gql, auth, db, url):
     admin = await auth.staff_headers("ADMIN")
-    body = await gql(REGISTER, {"input": {"url": url, "eventTypes": ["*"], "secret": SECRET}}, **admin)
+    body = await gql(
+        REGISTER, {"input": {"url": url, "eventTypes": ["*"], "secret": SECRET}}, **admin
+    )
     result = body["data"]["registerWebhookEndpoint"]
     assert result["__typename"] == "ValidationError" and result["field"] == "url"
 
