@@ -92,6 +92,11 @@ class PMSGraphQL(GraphQL):
         except ws.InvalidCredentials:
             await ws.close_websocket(socket, ws.CLOSE_INVALID_TOKEN, "Unauthorized: bad token")
             raise ConnectionRejectionError from None
+        except Exception:
+            # A dependency failed (session store down or saturated): not the client's fault.
+            log.exception("WebSocket authentication failed unexpectedly")
+            await ws.close_websocket(socket, 1011, "Authentication unavailable, retry")
+            raise ConnectionRejectionError from None
         context.principal = caller.principal
         if caller.expires_at is not None:
             ws.close_at(socket, caller.expires_at, ws.CLOSE_TOKEN_EXPIRED, "Token expired")
