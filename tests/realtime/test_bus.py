@@ -61,6 +61,13 @@ async def bound_queue(amqp_url: str, exchange: str):
     return connection, queue
 
 
+async def drop_exchange(amqp_url: str, exchange: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.exchange_delete(exchange)
+
+
 async def consume(queue, count: int, within: float = 20.0) -> list[aio_pika.IncomingMessage]:
     got: list = []
     deadline = asyncio.get_running_loop().time() + within
@@ -95,6 +102,7 @@ async def test_relay_publishes_cloudevents_to_the_topic_exchange(db, amqp_url):
     finally:
         await bus.close()
         await connection.close()
+        await drop_exchange(amqp_url, exchange)
 
 
 async def test_nothing_is_lost_while_rabbitmq_is_unreachable(db, amqp_url):
@@ -128,5 +136,6 @@ async def test_nothing_is_lost_while_rabbitmq_is_unreachable(db, amqp_url):
     finally:
         await bus.close()
         await connection.close()
+        await drop_exchange(amqp_url, exchange)
         if proxy._server is not None:
             await proxy.stop()
