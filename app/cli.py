@@ -60,13 +60,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.tasks import TaskRunner, registered_tasks
 
     async def work(url: str) -> None:
+        from app.events.runtime import EventsRuntime
+
         db = Database.from_settings(settings, url)
-        runner = TaskRunner(db, settings, registered_tasks(settings))
+        events = EventsRuntime(db, settings)
+        await events.start()
+        runner = TaskRunner(db, settings, [*registered_tasks(settings), *events.tasks()])
         runner.start()
         try:
             await asyncio.Event().wait()
         finally:
             await runner.stop()
+            await events.stop()
             await db.dispose()
 
     with database_url(settings) as url, suppress(KeyboardInterrupt):

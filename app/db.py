@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +22,12 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE_NAME = "pms"
+CHANGED_SUBJECTS_KEY = "pms.changed_subjects"
+
+
+def mark_changed(session: AsyncSession, subject: str) -> None:
+    """Note that this transaction changes ``subject`` (a player id) for after-commit hooks."""
+    session.info.setdefault(CHANGED_SUBJECTS_KEY, set()).add(subject)
 
 
 def normalize_url(url: str) -> str:
@@ -104,6 +110,10 @@ class Database:
             self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Awaited after every committed ``transaction()`` with the ids of the players it
+        # changed (``mark_changed``): cache invalidation that is done before the caller
+        # answers its client, so no stale read follows a completed write.
+        self.after_commit: list[Callable[[set[str]], Awaitable[None]]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings, url: str) -> Database:
@@ -118,6 +128,10 @@ class Database:
         """One unit of work: commits when the block exits normally, rolls back otherwise."""
         async with self.sessionmaker.begin() as session:
             yield session
+        changed: set[str] = session.info.get(CHANGED_SUBJECTS_KEY, set())
+        if changed and self.after_commit:
+            for hook in self.after_commit:
+                await hook(changed)
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:

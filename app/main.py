@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
@@ -15,10 +16,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 
 from app import migrations
 from app.db import Database, EmbeddedPostgres, resolve_database_url
+from app.events import websocket as ws
+from app.events.runtime import EventsRuntime
 from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.identity.auth import authenticate_token
+from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
+from app.identity.principal import Principal
+from app.identity.routes import identity_routes
+from app.identity.runtime import IdentityRuntime
+from app.identity.tokens import InvalidToken
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
@@ -32,6 +43,16 @@ class AppState:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self._db = db
+        self.events: EventsRuntime | None = None
+        self.identity = IdentityRuntime(lambda: self.db, settings)
+
+    async def authenticator(self, token: str) -> ws.Caller:
+        """Bearer-token check for WebSocket ``connection_init`` and the REST paths."""
+        try:
+            claims = await authenticate_token(token, self.identity)
+        except InvalidToken as exc:
+            raise ws.InvalidCredentials(exc.message) from None
+        return ws.Caller(claims.principal, claims.expires_at)
 
     @property
     def db(self) -> Database:
@@ -41,9 +62,45 @@ class AppState:
 
 
 class PMSGraphQL(GraphQL):
+    websocket_adapter_class = ws.IdempotentCloseAdapter  # type: ignore[assignment]
+
     def __init__(self, schema: Any, state: AppState, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.state = state
+        self.max_subscriptions_per_connection = state.settings.ws_max_subscriptions
+        self.connection_init_wait_timeout = timedelta(seconds=10)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        tasks: list[asyncio.Task[Any]] = []
+        token = ws.connection_tasks.set(tasks)
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            ws.connection_tasks.reset(token)
+            for task in tasks:
+                task.cancel()
+
+    async def on_ws_connect(self, context: Any) -> Any:
+        """Authenticate ``connection_init``'s ``{"authorization": "Bearer <jwt>"}``."""
+        token = ws.bearer_token(context.connection_params.get("authorization"))
+        socket = context.request
+        if token is None:
+            await ws.close_websocket(socket, ws.CLOSE_NO_CREDENTIALS, "Forbidden: no token")
+            raise ConnectionRejectionError
+        try:
+            caller = await self.state.authenticator(token)
+        except ws.InvalidCredentials:
+            await ws.close_websocket(socket, ws.CLOSE_INVALID_TOKEN, "Unauthorized: bad token")
+            raise ConnectionRejectionError from None
+        except Exception:
+            # A dependency failed (session store down or saturated): not the client's fault.
+            log.exception("WebSocket authentication failed unexpectedly")
+            await ws.close_websocket(socket, 1011, "Authentication unavailable, retry")
+            raise ConnectionRejectionError from None
+        context.principal = caller.principal
+        if caller.expires_at is not None:
+            ws.close_at(socket, caller.expires_at, ws.CLOSE_TOKEN_EXPIRED, "Token expired")
+        return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Any:
         from resolvers.loaders import Loaders  # resolvers depend on app, not the reverse
@@ -56,11 +113,16 @@ class PMSGraphQL(GraphQL):
             loaders=Loaders(db),
             request_id=request_id_var.get(),
             request=request,
+            principal=request.scope.get(PRINCIPAL_SCOPE_KEY) or Principal.anonymous(),
+            claims=request.scope.get(CLAIMS_SCOPE_KEY),
+            identity=self.state.identity,
+            events=self.state.events,
         )
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
+    from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
     from schema import build_schema
 
     settings = settings or get_settings()
@@ -77,13 +139,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if database is None:
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
-        runner = TaskRunner(state.db, settings, registered_tasks(settings))
+        await state.identity.start()
+        state.events = EventsRuntime(state.db, settings)
+        await state.events.start()
+        runner = TaskRunner(
+            state.db, settings, [*registered_tasks(settings), *state.events.tasks()]
+        )
         if settings.run_background_tasks:
             runner.start()
         try:
             yield
         finally:
             await runner.stop()
+            await state.events.stop()
+            await state.identity.stop()
             if database is None:
                 await state.db.dispose()
             if embedded is not None:
@@ -114,8 +183,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            Route(
+                "/graphql",
+                GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds),
+                methods=["GET", "POST"],
+            ),
+            *identity_routes(lambda: state.identity),
+            WebSocketRoute(
+                "/graphql",
+                ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),
+            ),
+            *rest_routes(state),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
@@ -65,10 +65,59 @@ class Settings(BaseSettings):
     hold_expiry_interval_seconds: float = 30.0
     idempotency_retention_days: int = 30
     idempotency_purge_interval_seconds: float = 3600.0
+    # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
+    events_channel: str = "pms.events"
+    amqp_exchange: str = "pms.events"
+    amqp_publish_timeout_seconds: float = 5.0
+    outbox_poll_seconds: float = 0.05
+    outbox_batch_size: int = 200
+    subscription_queue_size: int = 256
+    ws_max_message_bytes: int = 64 * 1024
+    ws_max_subscriptions: int = 20
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 2.0
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 0.5
+    # Loopback/private receivers are refused in prod; link-local/metadata always are.
+    webhook_allow_private_targets: bool | None = None
+    player_cache_ttl_seconds: int = 30
+
+    # --- identity and access (app/identity) ----------------------------------------------
+    token_issuer: str = "urn:pms"  # noqa: S105
+    token_audience: str = "urn:pms:api"  # noqa: S105
+    token_algorithm: Literal["ES256", "EdDSA"] = "ES256"  # noqa: S105
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    token_leeway_seconds: int = 30
+    # Encrypts private key material and MFA secrets at rest (AES-256-GCM). Required in prod.
+    secret_key: SecretStr | None = None
+    redis_key_prefix: str = "pms:"
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 50
+    login_lockout_seconds: int = 900
+    mfa_challenge_ttl_seconds: int = 300
+    mfa_max_attempts: int = 5
+    sms_code_ttl_seconds: int = 300
+    sms_code_max_attempts: int = 3
+    sms_sender: str = Field(
+        default="log", description="'log' (log + sms_outbox table) or 'module:Class' of a gateway"
+    )
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "PMS"
+    webauthn_origins: tuple[str, ...] = ("http://localhost:8000",)
+    max_directives_per_location: int = 5
+    request_timeout_seconds: float = 10.0
 
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def webhooks_may_target_private(self) -> bool:
+        if self.webhook_allow_private_targets is not None:
+            return self.webhook_allow_private_targets
+        return self.env != "prod"
 
     def min_age_for(self, country: str) -> int:
         return self.min_age_by_country.get(country, self.min_age_default)

@@ -1,11 +1,15 @@
-"""The root Query and Mutation types: one class per domain, merged."""
+"""The root Query, Mutation and Subscription types: one class per domain, merged."""
 
 from strawberry.tools import merge_types
 
 from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.mutations.webhooks import WebhookMutations
 from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
+from resolvers.queries.webhooks import WebhookQueries
+from resolvers.subscriptions.players import PlayerSubscriptions
 
-Query = merge_types("Query", (PlayerQueries, LedgerQueries))
-Mutation = merge_types("Mutation", (PlayerMutations, LedgerMutations))
+Query = merge_types("Query", (PlayerQueries, LedgerQueries, WebhookQueries))
+Mutation = merge_types("Mutation", (PlayerMutations, LedgerMutations, WebhookMutations))
+Subscription = merge_types("Subscription", (PlayerSubscriptions,))

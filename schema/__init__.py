@@ -20,7 +20,7 @@ from schema.errors import should_mask_error
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
     # Imported here: resolvers import schema.types, so a module-level import would be circular.
-    from resolvers.root import Mutation, Query
+    from resolvers.root import Mutation, Query, Subscription
 
     # The limiters create their rule classes in __init__. Built once here, the rules are
     # the same objects on every request, so ValidationCache (keyed by the rules) hits;
@@ -30,6 +30,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
     return strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         federation_version="2.7",
         extensions=[
             # Order matters: limits are validation rules, so a cached validation keeps them.

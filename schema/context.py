@@ -9,6 +9,8 @@ import strawberry
 
 from app.db import Database
 from app.identity.principal import Principal
+from app.identity.runtime import IdentityRuntime
+from app.identity.tokens import AccessClaims
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +25,12 @@ class Context:
     request_id: str
     request: Any = None
     principal: Principal = field(default_factory=Principal.anonymous)
+    claims: AccessClaims | None = None
+    identity: IdentityRuntime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Realtime: the process's EventsRuntime (hub, cache) and a WebSocket's connection_init.
+    events: Any = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
 
 
 Info = strawberry.Info[Context, None]

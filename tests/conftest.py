@@ -28,6 +28,7 @@ from app.db import Database, EmbeddedPostgres, ensure_database_exists, normalize
 from app.main import create_app
 from app.settings import Settings
 from tests import services
+from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column
+from app.orm import bigint_pk_column, created_at_column, enum_check
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -38,3 +51,82 @@ class OutboxEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    DEAD = "DEAD"  # gave up after the configured number of attempts
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A receiver registered by staff: which event types go to which URL, signed how."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, sa_column=bigint_pk_column())
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    event_types: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String(128)), nullable=False)
+    )
+    # Needed in clear to sign each delivery; never exposed through the API.
+    secret: str = Field(sa_column=Column(String(256), nullable=False))
+    description: str = Field(default="", sa_column=Column(String(256), nullable=False))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    created_by: str = Field(default="", sa_column=Column(String(160), nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event owed to one endpoint. Unique per (endpoint, event): the relay delivers at
+    least once, so a replayed fan-out must not queue the event twice."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        enum_check("status", DeliveryStatus),
+    )
+
+    id: int | None = Field(default=None, sa_column=bigint_pk_column())
+    endpoint_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    event_id: uuid.UUID = Field(nullable=False)
+    event_type: str = Field(sa_column=Column(String(128), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    status: str = Field(
+        default=DeliveryStatus.PENDING,
+        sa_column=Column(String(16), nullable=False, server_default=DeliveryStatus.PENDING.value),
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    next_attempt_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One HTTP try of a delivery: kept for the operator (and the API) to see."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=bigint_pk_column())
+    delivery_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    attempted_at: datetime | None = Field(default=None, sa_column=created_at_column())
+    succeeded: bool = Field(sa_column=Column(Boolean, nullable=False))
+    response_code: int | None = Field(default=None, sa_column=Column(Integer))
+    latency_ms: int = Field(sa_column=Column(Integer, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(String(512)))

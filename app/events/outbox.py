@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import mark_changed
 from app.events.models import OutboxEvent
 
 SOURCE = "urn:pms"
@@ -22,6 +23,8 @@ async def record(
     event = OutboxEvent(event_id=uuid.uuid4(), type=type, source=SOURCE, subject=subject, data=data)
     session.add(event)
     await session.flush()
+    if subject is not None:
+        mark_changed(session, subject)
     return event
 
 

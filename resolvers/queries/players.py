@@ -8,12 +8,15 @@ from datetime import datetime
 import strawberry
 
 from app.players import service
+from app.players.models import Player as PlayerRow
 from app.players.repository import PlayerPosition
+from app.wallets import repository as wallets
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
 from schema.types.player import Player
+from schema.types.wallet import Wallet
 
 
 def parse_player_id(raw: strawberry.ID) -> uuid.UUID | None:
@@ -34,16 +37,39 @@ def _position(cursor: str | None) -> PlayerPosition | None:
         raise InputError("invalid cursor") from None
 
 
+async def fetch_player(info: Info, id: strawberry.ID) -> Player | None:
+    """THE way a player is read by id: the ``player`` query, federation's ``_entities``
+    and REST all come here, so a permission added here applies to all of them."""
+    player_id = parse_player_id(id)
+    if player_id is None:
+        return None
+
+    async def load() -> PlayerRow | None:
+        async with info.context.db.read_session() as session:
+            return await service.get_player(session, player_id)
+
+    events = info.context.events
+    row = await events.cache.get(player_id, load) if events is not None else await load()
+    return Player.from_model(row) if row else None
+
+
+async def fetch_wallet(info: Info, id: strawberry.ID) -> Wallet | None:
+    """A wallet by id, only if its player can be read through ``fetch_player``."""
+    text = str(id)
+    if not text.isdigit() or len(text) > 18:
+        return None
+    async with info.context.db.read_session() as session:
+        row = await wallets.get(session, int(text))
+    if row is None or await fetch_player(info, strawberry.ID(str(row.player_id))) is None:
+        return None
+    return Wallet.from_model(row)
+
+
 @strawberry.type
 class PlayerQueries:
     @strawberry.field(description="A player by id; null if there is none.")
     async def player(self, info: Info, id: strawberry.ID) -> Player | None:
-        player_id = parse_player_id(id)
-        if player_id is None:
-            return None
-        async with info.context.db.read_session() as session:
-            row = await service.get_player(session, player_id)
-        return Player.from_model(row) if row else None
+        return await fetch_player(info, id)
 
     @strawberry.field(description="Players, newest first, with cursor pagination.")
     async def players(

@@ -14,26 +14,7 @@ from app.ledger.models import LedgerTransfer
 from app.ledger.reconcile import Report
 from schema.errors import NotFound, UserError, ValidationError
 from schema.scalars import Money
-
-
-@strawberry.type(description="A wallet's figures at the moment an operation finished.")
-class WalletBalance:
-    kind: str
-    currency: str
-    balance: Money
-    held: Money
-    available: Money
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, str]) -> WalletBalance:
-        cur = doc["currency"]
-        return cls(
-            kind=doc["kind"],
-            currency=cur,
-            balance=Money(amount=doc["balance"], currency=cur),
-            held=Money(amount=doc["held"], currency=cur),
-            available=Money(amount=doc["available"], currency=cur),
-        )
+from schema.types.balances import WalletBalance
 
 
 @strawberry.type(description="One posted transfer of an operation (signed, wallet side).")

@@ -49,6 +49,13 @@ class Player:
         return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
 
     @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:
+        """Federation ``_entities``: the same read (and permissions) as ``player(id)``."""
+        from resolvers.queries.players import fetch_player  # resolvers import this module
+
+        return await fetch_player(info, id)
+
+    @classmethod
     def from_model(cls, row: PlayerRow) -> Player:
         assert row.created_at is not None
         return cls(

@@ -40,6 +40,13 @@ class Wallet:
         return await ledger_page(info, filter, first, after, wallet_id=int(self.id))
 
     @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Wallet | None:
+        """Federation ``_entities``: a wallet is visible exactly when its player is."""
+        from resolvers.queries.players import fetch_wallet  # resolvers import this module
+
+        return await fetch_wallet(info, id)
+
+    @classmethod
     def from_model(cls, row: WalletRow) -> Wallet:
         assert row.id is not None and row.updated_at is not None
         return cls(

@@ -1,0 +1,64 @@
+"""Writing audit records. ``record`` joins the caller's transaction (the record commits with
+the change it describes); ``record_now`` commits on its own, for refusals and failures
+where nothing else is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEntry
+from app.db import Database
+
+SUCCESS = "success"
+FAILURE = "failure"
+DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: the principal key, client ip and request id."""
+
+    key: str
+    ip: str | None = None
+    request_id: str | None = None
+
+
+def _entry(
+    actor: Actor, action: str, target: str | None, outcome: str, details: dict[str, Any] | None
+) -> AuditEntry:
+    return AuditEntry(
+        actor=actor.key[:120],
+        action=action,
+        target=target[:120] if target else None,
+        outcome=outcome,
+        ip=actor.ip,
+        request_id=actor.request_id,
+        details=details or {},
+    )
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    target: str | None = None,
+    outcome: str = SUCCESS,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(_entry(actor, action, target, outcome, details))
+    await session.flush()
+
+
+async def record_now(
+    db: Database,
+    actor: Actor,
+    action: str,
+    target: str | None = None,
+    outcome: str = FAILURE,
+    details: dict[str, Any] | None = None,
+) -> None:
+    async with db.transaction() as session:
+        session.add(_entry(actor, action, target, outcome, details))

@@ -1,0 +1,180 @@
+"""In-process fan-out of committed domain events to live subscribers.
+
+broadcaster is only the transport between replicas (``memory://`` or Redis pub/sub): each
+process holds ONE broadcaster subscription to one channel and dispatches every event to
+its local subscribers itself. That avoids broadcaster 0.3.1's first-subscriber race and
+its unbounded per-subscriber queues: here every subscriber has a bounded queue, and one
+that falls behind is dropped (its ``overflowed`` callback closes the client's socket)
+instead of making the process grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from broadcaster import Broadcast
+from broadcaster._backends.redis import RedisBackend
+
+log = logging.getLogger(__name__)
+
+ALL = "*"  # the routing key of subscribers that want every subject (back office feed)
+
+
+class SlowConsumer(Exception):
+    """The subscriber's queue overflowed: it missed events and must reconnect."""
+
+
+class _SafeRedisBackend(RedisBackend):
+    """broadcaster's Redis backend with its start-up race fixed.
+
+    The original sets the ready flag *before* SUBSCRIBE completes; its listener can then
+    enter ``listen()`` with no channel subscribed, return at once and wait forever.
+    """
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._ready.set()
+
+
+def make_broadcast(redis_url: str | None) -> Broadcast:
+    if redis_url:
+        return Broadcast(backend=_SafeRedisBackend(redis_url))
+    return Broadcast("memory://")
+
+
+class Subscription:
+    """One live consumer: a bounded queue of matching event envelopes."""
+
+    def __init__(
+        self,
+        key: str,
+        types: frozenset[str] | None,
+        maxsize: int,
+        on_overflow: Callable[[], None] | None,
+    ) -> None:
+        self.key = key
+        self.types = types
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+        self._on_overflow = on_overflow
+
+    def offer(self, envelope: dict[str, Any]) -> bool:
+        """Queue the event without waiting; False (and marked overflowed) when full."""
+        if self.types is not None and envelope.get("type") not in self.types:
+            return True
+        try:
+            self.queue.put_nowait(envelope)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            if self._on_overflow is not None:
+                self._on_overflow()
+            return False
+        return True
+
+    async def get(self) -> dict[str, Any]:
+        if self.overflowed:
+            raise SlowConsumer
+        return await self.queue.get()
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            yield await self.get()
+
+
+class EventHub:
+    """Publishes envelopes through broadcaster and fans them out in this process."""
+
+    def __init__(self, broadcast: Broadcast, channel: str, queue_size: int) -> None:
+        self.broadcast = broadcast
+        self.channel = channel
+        self.queue_size = queue_size
+        self._routes: dict[str, set[Subscription]] = {}
+        self._lock = asyncio.Lock()
+        self._stack: AsyncExitStack | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self.dropped = 0  # subscribers disconnected for being too slow
+
+    @classmethod
+    def from_settings(cls, redis_url: str | None, channel: str, queue_size: int) -> EventHub:
+        return cls(make_broadcast(redis_url), channel, queue_size)
+
+    async def start(self) -> None:
+        """Connect and take this process's single broadcaster subscription."""
+        async with self._lock:
+            if self._stack is not None:
+                return
+            stack = AsyncExitStack()
+            await self.broadcast.connect()
+            stack.push_async_callback(self.broadcast.disconnect)
+            subscriber = await stack.enter_async_context(self.broadcast.subscribe(self.channel))
+            self._pump = asyncio.create_task(self._run(subscriber), name="pms:event-hub")
+            self._stack = stack
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if self._pump is not None:
+                self._pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._pump
+                self._pump = None
+            if self._stack is not None:
+                await self._stack.aclose()
+                self._stack = None
+
+    async def publish(self, envelope: dict[str, Any]) -> None:
+        await self.broadcast.publish(self.channel, json.dumps(envelope, separators=(",", ":")))
+
+    async def _run(self, subscriber: Any) -> None:
+        async for event in subscriber:
+            try:
+                envelope = json.loads(event.message)
+            except ValueError:
+                log.warning("ignoring a malformed event on %s", self.channel)
+                continue
+            self.dispatch(envelope)
+
+    def dispatch(self, envelope: dict[str, Any]) -> None:
+        """Hand one event to every matching local subscriber; never waits."""
+        subject = envelope.get("subject")
+        for key in (subject, ALL):
+            subs = self._routes.get(key) if key is not None else None
+            if not subs:
+                continue
+            for sub in list(subs):
+                if not sub.offer(envelope):
+                    self.dropped += 1
+                    self._remove(sub)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self,
+        subject: str | None = None,
+        types: frozenset[str] | None = None,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> AsyncIterator[Subscription]:
+        """Receive events about ``subject`` (None = every subject) of ``types`` (None = all)."""
+        sub = Subscription(subject or ALL, types, self.queue_size, on_overflow)
+        async with self._lock:
+            self._routes.setdefault(sub.key, set()).add(sub)
+        try:
+            yield sub
+        finally:
+            async with self._lock:
+                self._remove(sub)
+
+    def _remove(self, sub: Subscription) -> None:
+        subs = self._routes.get(sub.key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._routes[sub.key]
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._routes.values())

@@ -1,0 +1,161 @@
+"""The outbox relay: delivers committed outbox events to the bus, the subscription hub,
+the webhook queue and the cache, at least once and in order per subject (player).
+
+Every replica runs it. A pass claims the oldest pending rows with ``FOR UPDATE SKIP
+LOCKED`` (so relays never wait on each other), then keeps, for each subject, only the
+claimed rows that are the *oldest pending rows of that subject*: if an older row of the
+subject is still pending (claimed by another relay, or not claimed at all), this pass
+leaves the subject alone. A row stays locked until its relay has delivered it and
+committed ``published_at``, so a later row of the same subject can never overtake it.
+
+Events reach subscribers only through here, i.e. only after the transaction that wrote
+them committed: a rolled-back change has no outbox row and is never seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import func
+
+from app.db import Database
+from app.events.models import OutboxEvent
+from app.events.outbox import envelope
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Something the relay hands each batch to. ``deliver`` raising leaves the batch
+    pending (the whole pass rolls back) and it is retried later."""
+
+    name: str
+
+    async def deliver(self, session: AsyncSession, envelopes: list[dict[str, Any]]) -> None: ...
+
+
+class CallableSink:
+    def __init__(
+        self, name: str, fn: Callable[[AsyncSession, list[dict[str, Any]]], Awaitable[None]]
+    ) -> None:
+        self.name = name
+        self._fn = fn
+
+    async def deliver(self, session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
+        await self._fn(session, envelopes)
+
+
+def deliverable(
+    claimed: Sequence[tuple[int, str | None]], pending: Sequence[tuple[int, str]]
+) -> list[int]:
+    """The claimed ids that may be delivered now, in id order.
+
+    ``claimed``: (id, subject) rows this relay locked; ``pending``: every pending (id,
+    subject) of those subjects up to the largest claimed id, as committed right now. For
+    each subject only the longest run of claimed ids that starts at its oldest pending id
+    qualifies; subject-less events have no order to keep.
+    """
+    mine: dict[str, list[int]] = defaultdict(list)
+    free: list[int] = []
+    for event_id, subject in claimed:
+        if subject is None:
+            free.append(event_id)
+        else:
+            mine[subject].append(event_id)
+    queue: dict[str, list[int]] = defaultdict(list)
+    for event_id, subject in pending:
+        queue[subject].append(event_id)
+    ok = list(free)
+    for subject, ids in mine.items():
+        ids.sort()
+        for mine_id, next_pending in zip(ids, queue[subject], strict=False):
+            if mine_id != next_pending:
+                break
+            ok.append(mine_id)
+    return sorted(ok)
+
+
+class Relay:
+    def __init__(self, db: Database, sinks: list[Sink], batch_size: int = 200) -> None:
+        self.db = db
+        self.sinks = sinks
+        self.batch_size = batch_size
+        self._retry_at = 0.0
+        self._failures = 0
+        self.delivered = 0
+
+    async def run(self) -> int:
+        """Deliver until nothing deliverable is left; the number of events delivered.
+
+        After a sink failure the relay waits (exponential backoff, at most 5 s) before
+        trying again, instead of hammering an unreachable bus every poll."""
+        if time.monotonic() < self._retry_at:
+            return 0
+        total = 0
+        while True:
+            try:
+                delivered, claimed = await self.pass_once()
+            except Exception as exc:
+                self._failures += 1
+                delay = min(5.0, 0.1 * 2 ** min(self._failures, 6))
+                self._retry_at = time.monotonic() + delay
+                level = logging.WARNING if self._failures in (1, 10) else logging.DEBUG
+                log.log(level, "outbox relay pass failed (%s); retrying in %.1fs", exc, delay)
+                return total
+            self._failures = 0
+            total += delivered
+            if claimed < self.batch_size or delivered == 0:
+                return total
+
+    async def pass_once(self) -> tuple[int, int]:
+        """One transaction: claim, deliver, mark. (delivered, claimed)."""
+        async with self.db.transaction() as session:
+            claimed = (
+                (
+                    await session.execute(
+                        select(OutboxEvent)
+                        .where(OutboxEvent.published_at.is_(None))
+                        .order_by(OutboxEvent.id)
+                        .limit(self.batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not claimed:
+                return 0, 0
+            subjects = sorted({e.subject for e in claimed if e.subject is not None})
+            pending: list[tuple[int, str]] = []
+            if subjects:
+                max_id = max(e.id or 0 for e in claimed)
+                rows = await session.execute(
+                    select(OutboxEvent.id, OutboxEvent.subject)
+                    .where(
+                        OutboxEvent.published_at.is_(None),
+                        OutboxEvent.subject.in_(subjects),
+                        OutboxEvent.id <= max_id,
+                    )
+                    .order_by(OutboxEvent.id)
+                )
+                pending = [(r[0], r[1]) for r in rows]
+            ids = set(deliverable([(e.id or 0, e.subject) for e in claimed], pending))
+            batch = [e for e in claimed if e.id in ids]
+            if not batch:
+                return 0, len(claimed)
+            envelopes = [envelope(e) for e in batch]
+            for sink in self.sinks:
+                await sink.deliver(session, envelopes)
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids))
+                .values(published_at=func.now(), attempts=OutboxEvent.attempts + 1)
+            )
+        self.delivered += len(batch)
+        return len(batch), len(claimed)

@@ -1,0 +1,39 @@
+"""Sending SMS. ``LogSmsSender`` (the default) writes the message to the log and to the
+``sms_outbox`` table, where dev tools and tests read it; a real gateway is a class with the
+same ``send`` method named by ``PMS_SMS_SENDER=module:Class`` (constructed with settings)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Protocol
+
+from app.db import Database
+from app.identity.models import SmsMessage
+from app.settings import Settings
+
+log = logging.getLogger("pms.sms")
+
+
+class SmsSender(Protocol):
+    async def send(self, phone: str, body: str) -> None: ...
+
+
+class LogSmsSender:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def send(self, phone: str, body: str) -> None:
+        log.info("SMS to %s***: %d characters", phone[:4], len(body))
+        async with self._db.transaction() as session:
+            session.add(SmsMessage(phone=phone, body=body))
+
+
+def sender_from_settings(settings: Settings, db: Database) -> SmsSender:
+    if settings.sms_sender == "log":
+        if settings.env == "prod":
+            log.warning("PMS_SMS_SENDER=log in prod: SMS codes are only written to sms_outbox")
+        return LogSmsSender(db)
+    module_name, _, class_name = settings.sms_sender.partition(":")
+    sender_cls = getattr(importlib.import_module(module_name), class_name)
+    return sender_cls(settings)

@@ -1,0 +1,68 @@
+"""Webhook queries (staff): endpoints and deliveries with their attempts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import select
+
+from app.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from permissions.realtime import may_manage_webhooks
+from schema.context import Info
+from schema.pagination import check_page_size
+from schema.types.webhooks import WebhookDelivery as DeliveryType
+from schema.types.webhooks import WebhookDeliveryStatusEnum
+from schema.types.webhooks import WebhookEndpoint as EndpointType
+
+
+def require_webhook_admin(info: Info) -> None:
+    if not may_manage_webhooks(info.context.principal):
+        raise GraphQLError("Forbidden", extensions={"code": "FORBIDDEN"})
+
+
+def parse_int_id(raw: strawberry.ID) -> int | None:
+    text = str(raw)
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+@strawberry.type
+class WebhookQueries:
+    @strawberry.field(description="Registered webhook endpoints (staff).")
+    async def webhook_endpoints(self, info: Info) -> list[EndpointType]:
+        require_webhook_admin(info)
+        async with info.context.db.read_session() as session:
+            rows = (
+                await session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+            ).scalars()
+            return [EndpointType.from_model(r) for r in rows]
+
+    @strawberry.field(description="Webhook deliveries, newest first, with every attempt.")
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        endpoint_id: strawberry.ID | None = None,
+        status: WebhookDeliveryStatusEnum | None = None,
+        first: int = 50,
+    ) -> list[DeliveryType]:
+        require_webhook_admin(info)
+        limit = check_page_size(first, info.context.settings.max_page_size)
+        stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+        if endpoint_id is not None:
+            stmt = stmt.where(WebhookDelivery.endpoint_id == (parse_int_id(endpoint_id) or -1))
+        if status is not None:
+            stmt = stmt.where(WebhookDelivery.status == status.value)
+        async with info.context.db.read_session() as session:
+            deliveries = list((await session.execute(stmt)).scalars())
+            attempts = (
+                await session.execute(
+                    select(WebhookAttempt)
+                    .where(WebhookAttempt.delivery_id.in_([d.id for d in deliveries]))
+                    .order_by(WebhookAttempt.id)
+                )
+            ).scalars()
+        by_delivery: dict[int, list[WebhookAttempt]] = defaultdict(list)
+        for attempt in attempts:
+            by_delivery[attempt.delivery_id].append(attempt)
+        return [DeliveryType.from_model(d, by_delivery[d.id or 0]) for d in deliveries]

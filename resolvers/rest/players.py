@@ -1,0 +1,173 @@
+"""``GET /players``, ``/players/{id}``, ``/players/{id}/balance``, ``/players/{id}/segment``
+and ``/openapi.json``. JSON, bearer-token auth (the app's authenticator), the same
+service calls and permission predicates as GraphQL.
+
+``/segment`` returns the player's segment-relevant attributes and ``segments: []``: the
+segmentation engine (SPEC 2) fills the list later without changing the shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.events import websocket as ws
+from app.identity.principal import Principal
+from app.money import format_amount
+from app.players import service
+from app.players.models import Player
+from app.players.repository import PlayerFilter, PlayerPosition
+from app.wallets import repository as wallets
+from permissions.realtime import may_read_player
+from resolvers.rest.openapi import OPENAPI
+from schema.pagination import encode_cursor
+
+Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
+
+
+def problem(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def player_json(row: Player) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "email": row.email,
+        "login": row.login,
+        "country": row.country,
+        "currency": row.currency,
+        "status": row.status,
+        "confirmStatus": row.confirm_status,
+        "riskLevel": row.risk_level,
+        "vipLevel": row.vip_level,
+        "createdAt": row.created_at.isoformat() if row.created_at else None,
+    }
+
+
+def rest_routes(state: Any) -> list[Route]:
+    def authenticated(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+        async def endpoint(request: Request) -> JSONResponse:
+            token = ws.bearer_token(request.headers.get("authorization"))
+            if token is None:
+                return problem(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+            try:
+                caller = await state.authenticator(token)
+            except ws.InvalidCredentials:
+                return problem(401, "INVALID_TOKEN", "the access token is invalid or expired")
+            return await handler(request, caller.principal)
+
+        return endpoint
+
+    async def load_player(request: Request, principal: Principal) -> Player | JSONResponse:
+        try:
+            player_id = uuid.UUID(request.path_params["id"])
+        except ValueError:
+            return problem(404, "NOT_FOUND", "no such player")
+        if not may_read_player(principal, str(player_id)):
+            return problem(403, "FORBIDDEN", "not allowed to read this player")
+
+        async def load() -> Player | None:
+            async with state.db.read_session() as session:
+                return await service.get_player(session, player_id)
+
+        row = await state.events.cache.get(player_id, load) if state.events else await load()
+        if row is None:
+            return problem(404, "NOT_FOUND", "no such player")
+        return row
+
+    async def list_players(request: Request, principal: Principal) -> JSONResponse:
+        if not may_read_player(principal, None):
+            return problem(403, "FORBIDDEN", "not allowed to list players")
+        params = request.query_params
+        try:
+            limit = int(params.get("limit", "20"))
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= state.settings.max_page_size:
+            return problem(400, "BAD_INPUT", f"limit must be 1..{state.settings.max_page_size}")
+        after = None
+        if params.get("after"):
+            from schema.errors import InputError
+            from schema.pagination import decode_cursor
+
+            try:
+                created_at, pid = decode_cursor(params["after"])
+                after = PlayerPosition(datetime.fromisoformat(created_at), uuid.UUID(pid))
+            except (InputError, TypeError, ValueError):
+                return problem(400, "BAD_INPUT", "invalid cursor")
+        flt = PlayerFilter(country=params.get("country"), status=params.get("status"))
+        async with state.db.read_session() as session:
+            rows, has_next, total = await service.list_players(session, flt, limit, after)
+        return JSONResponse(
+            {
+                "items": [player_json(r) for r in rows],
+                "total": total,
+                "nextCursor": encode_cursor(rows[-1].created_at, rows[-1].id)
+                if has_next and rows
+                else None,
+            }
+        )
+
+    async def get_player(request: Request, principal: Principal) -> JSONResponse:
+        row = await load_player(request, principal)
+        return row if isinstance(row, JSONResponse) else JSONResponse(player_json(row))
+
+    async def get_balance(request: Request, principal: Principal) -> JSONResponse:
+        row = await load_player(request, principal)
+        if isinstance(row, JSONResponse):
+            return row
+        async with state.db.read_session() as session:
+            rows = await wallets.for_players(session, [row.id])
+        return JSONResponse(
+            {
+                "playerId": str(row.id),
+                "wallets": [
+                    {
+                        "id": str(w.id),
+                        "kind": w.kind,
+                        "currency": w.currency,
+                        "balance": format_amount(w.balance, w.currency),
+                        "held": format_amount(w.held, w.currency),
+                        "available": format_amount(w.available, w.currency),
+                    }
+                    for w in rows
+                ],
+            }
+        )
+
+    async def get_segment(request: Request, principal: Principal) -> JSONResponse:
+        row = await load_player(request, principal)
+        if isinstance(row, JSONResponse):
+            return row
+        return JSONResponse(
+            {
+                "playerId": str(row.id),
+                "attributes": {
+                    "country": row.country,
+                    "currency": row.currency,
+                    "trafficSource": row.traffic_source,
+                    "affiliateCode": row.affiliate_code,
+                    "status": row.status,
+                    "vipLevel": row.vip_level,
+                    "registeredAt": row.created_at.isoformat() if row.created_at else None,
+                },
+                "segments": [],
+            }
+        )
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(OPENAPI)
+
+    return [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/players", authenticated(list_players), methods=["GET"]),
+        Route("/players/{id}", authenticated(get_player), methods=["GET"]),
+        Route("/players/{id}/balance", authenticated(get_balance), methods=["GET"]),
+        Route("/players/{id}/segment", authenticated(get_segment), methods=["GET"]),
+    ]

@@ -1,0 +1,168 @@
+"""Federation entities, the REST paths with bearer auth, and the player cache."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+
+from app.players.cache import PlayerCache
+from app.players.models import Player
+from app.wallets.models import Wallet
+from tests.auth import player_principal, token_for
+from tests.factories import create_player
+
+ENTITIES = """
+query E($reps: [_Any!]!) {
+  _entities(representations: $reps) {
+    __typename
+    ... on Player { id login country }
+    ... on Wallet { id kind balance { amount currency } }
+  }
+}
+"""
+
+
+async def test_service_sdl_is_a_federation_v2_subgraph(gql):
+    sdl = (await gql("{ _service { sdl } }"))["data"]["_service"]["sdl"]
+    assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
+    assert 'type Player @key(fields: "id")' in sdl and 'type Wallet @key(fields: "id")' in sdl
+
+
+async def test_entities_resolve_players_and_wallets(gql, db, settings):
+    player = await create_player(db, settings, login="fedplayer")
+    async with db.read_session() as s:
+        from sqlalchemy import select
+
+        wallet = (await s.execute(select(Wallet).where(Wallet.kind == "REAL"))).scalar_one()
+    reps = [
+        {"__typename": "Player", "id": str(player.id)},
+        {"__typename": "Wallet", "id": str(wallet.id)},
+        {"__typename": "Player", "id": str(uuid.uuid4())},
+        {"__typename": "Player", "id": "not-a-uuid"},
+    ]
+    entities = (await gql(ENTITIES, {"reps": reps}))["data"]["_entities"]
+    assert entities[0] == {
+        "__typename": "Player",
+        "id": str(player.id),
+        "login": "fedplayer",
+        "country": "DE",
+    }
+    assert entities[1]["kind"] == "REAL" and entities[1]["balance"] == {
+        "amount": "0.00",
+        "currency": "EUR",
+    }
+    assert entities[2] is None and entities[3] is None
+
+
+async def test_rest_requires_a_valid_bearer_token(client, app, db, settings):
+    player = await create_player(db, settings)
+    assert (await client.get(f"/players/{player.id}")).status_code == 401
+    bad = await client.get(f"/players/{player.id}", headers={"authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "INVALID_TOKEN"
+
+
+async def test_rest_player_paths(client, app, db, settings, auth):
+    player = await create_player(db, settings, traffic_source="seo")
+    other = await create_player(db, settings)
+    mine = await auth.player_headers(player)
+    service = await auth.service_headers("players:read")
+
+    body = (await client.get(f"/players/{player.id}", headers=mine)).json()
+    assert (body["id"], body["country"], body["confirmStatus"]) == (
+        str(player.id),
+        "DE",
+        "UNVERIFIED",
+    )
+    assert "passwordHash" not in body and "password_hash" not in body
+    assert (await client.get(f"/players/{other.id}", headers=mine)).status_code == 403
+    assert (await client.get("/players", headers=mine)).status_code == 403
+
+    balance = (await client.get(f"/players/{player.id}/balance", headers=mine)).json()
+    assert {w["kind"] for w in balance["wallets"]} == {"REAL", "BONUS", "FREESPINS", "TOURNAMENT"}
+    segment = (await client.get(f"/players/{player.id}/segment", headers=service)).json()
+    assert segment["segments"] == [] and segment["attributes"]["trafficSource"] == "seo"
+
+    page = (await client.get("/players?limit=1", headers=service)).json()
+    assert page["total"] == 2 and len(page["items"]) == 1 and page["nextCursor"]
+    rest = (
+        await client.get(f"/players?limit=1&after={page['nextCursor']}", headers=service)
+    ).json()
+    assert rest["nextCursor"] is None and rest["items"][0]["id"] != page["items"][0]["id"]
+    assert (await client.get("/players?limit=0", headers=service)).status_code == 400
+    assert (await client.get(f"/players/{uuid.uuid4()}", headers=service)).status_code == 404
+
+
+async def test_openapi_document_is_openapi_3_1(client):
+    doc = (await client.get("/openapi.json")).json()
+    assert doc["openapi"] == "3.1.0"
+    assert set(doc["paths"]) == {
+        "/players",
+        "/players/{id}",
+        "/players/{id}/balance",
+        "/players/{id}/segment",
+    }
+
+
+async def test_cached_player_is_never_stale_after_commit(db, settings, redis_url):
+    cache = PlayerCache(redis_url, ttl_seconds=60, prefix=f"pms:test:{uuid.uuid4().hex}")
+    db.after_commit.append(cache.invalidate)
+    try:
+        player = await create_player(db, settings)
+
+        async def load():
+            async with db.read_session() as s:
+                return await s.get(Player, player.id)
+
+        assert (await cache.get(player.id, load)).vip_level == 0
+        assert (await cache.get(player.id, load)).vip_level == 0
+        assert cache.hits == 1
+
+        from app.db import mark_changed
+
+        async with db.transaction() as s:
+            await s.execute(update(Player).where(Player.id == player.id).values(vip_level=3))
+            mark_changed(s, str(player.id))
+        assert (await cache.get(player.id, load)).vip_level == 3
+
+        # a read that began before a write cannot put the old row back afterwards
+        async def racing_load():
+            row = await load()
+            async with db.transaction() as s:
+                await s.execute(update(Player).where(Player.id == player.id).values(vip_level=4))
+                mark_changed(s, str(player.id))
+            return row
+
+        await cache.invalidate([str(player.id)])
+        assert (await cache.get(player.id, racing_load)).vip_level == 3
+        assert (await cache.get(player.id, load)).vip_level == 4
+    finally:
+        db.after_commit.remove(cache.invalidate)
+        await cache.close()
+
+
+async def test_graphql_player_query_goes_through_the_cache(live, db, settings):
+    import httpx
+
+    player = await create_player(db, settings)
+    token = await token_for(live.app, player_principal(player))
+    query = {
+        "query": "query P($id: ID!) { player(id: $id) { id vipLevel } }",
+        "variables": {"id": str(player.id)},
+    }
+    async with httpx.AsyncClient(
+        base_url=live.url, headers={"authorization": f"Bearer {token}"}
+    ) as http:
+        first = (await http.post("/graphql", json=query)).json()
+        await http.post("/graphql", json=query)
+        cache = live.app.state.pms.events.cache
+        assert cache.hits >= 1
+        async with db.transaction() as s:
+            from app.events import outbox
+
+            await s.execute(update(Player).where(Player.id == player.id).values(vip_level=7))
+            await outbox.record(s, "player.updated", str(player.id), {"vipLevel": 7})
+        # the app's after-commit hook invalidated before the transaction block returned
+        body = (await http.post("/graphql", json=query)).json()
+    assert first["data"]["player"]["vipLevel"] == 0
+    assert body["data"]["player"]["vipLevel"] == 7
