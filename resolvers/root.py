@@ -2,8 +2,10 @@
 
 from strawberry.tools import merge_types
 
+from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.players import PlayerQueries
 
-Query = merge_types("Query", (PlayerQueries,))
-Mutation = merge_types("Mutation", (PlayerMutations,))
+Query = merge_types("Query", (PlayerQueries, IdentityQueries))
+Mutation = merge_types("Mutation", (PlayerMutations, IdentityMutations))

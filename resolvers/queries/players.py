@@ -7,8 +7,12 @@ from datetime import datetime
 
 import strawberry
 
+from app.audit import service as audit
+from app.identity.principal import PrincipalKind
 from app.players import service
 from app.players.repository import PlayerPosition
+from permissions.roles import Permission as P
+from permissions.rules import actor_of, nullable, required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
@@ -36,16 +40,26 @@ def _position(cursor: str | None) -> PlayerPosition | None:
 
 @strawberry.type
 class PlayerQueries:
-    @strawberry.field(description="A player by id; null if there is none.")
+    @strawberry.field(
+        description="A player by id; null if there is none or the caller may not see it.",
+        extensions=[nullable(P.PLAYER_READ, owner_ok=True)],
+    )
     async def player(self, info: Info, id: strawberry.ID) -> Player | None:
         player_id = parse_player_id(id)
         if player_id is None:
             return None
         async with info.context.db.read_session() as session:
             row = await service.get_player(session, player_id)
+        if row is not None and info.context.principal.kind is PrincipalKind.STAFF:
+            await audit.record_now(
+                info.context.db, actor_of(info), "player.read", str(row.id), audit.SUCCESS
+            )
         return Player.from_model(row) if row else None
 
-    @strawberry.field(description="Players, newest first, with cursor pagination.")
+    @strawberry.field(
+        description="Players, newest first, with cursor pagination.",
+        extensions=[required(P.PLAYER_READ)],
+    )
     async def players(
         self,
         info: Info,
@@ -58,6 +72,11 @@ class PlayerQueries:
         flt = (filter or PlayerFilter()).to_data()
         async with info.context.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, position)
+        if info.context.principal.kind is PrincipalKind.STAFF:
+            await audit.record_now(
+                info.context.db, actor_of(info), "player.list", None, audit.SUCCESS,
+                {"count": len(rows), "ids": [str(r.id) for r in rows]},
+            )  # fmt: skip
         return Connection[Player].build(
             [(encode_cursor(r.created_at, r.id), Player.from_model(r)) for r in rows],
             has_next=has_next,
