@@ -90,6 +90,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run background tasks only (no HTTP)")
     worker.set_defaults(handler=cmd_worker)
+
+    from app.identity.cli import register as register_identity_commands
+
+    register_identity_commands(sub)
     return parser
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -15,17 +17,24 @@ from strawberry.extensions import (
 
 from app.settings import Settings
 from schema.errors import should_mask_error
+from schema.security import HideSuggestions, max_directives_rule
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
     # Imported here: resolvers import schema.types, so a module-level import would be circular.
     from resolvers.root import Mutation, Query
 
+    # Outside dev: no introspection and no "Did you mean" hints. DisableValidation is
+    # never installed (tests/e2e/test_hardening.py checks the schema's extensions).
+    exposure = [] if settings.is_dev else [DisableIntrospection, HideSuggestions]
+    directives_rule = max_directives_rule(settings.max_directives_per_location)
     return strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
         federation_version="2.7",
         extensions=[
+            *exposure,
+            lambda: AddValidationRules([directives_rule]),
             # Order matters: limits are validation rules, so a cached validation keeps them.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
