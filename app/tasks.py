@@ -30,7 +30,16 @@ class PeriodicTask:
 
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
-    return []
+    tasks = []
+    if not settings.redis_url:  # Redis expires session state itself
+        tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
+    return tasks
+
+
+async def _purge_session_state(db: Database, settings: Settings) -> None:
+    from app.identity.store import purge_expired
+
+    await purge_expired(db)
 
 
 class TaskRunner:
