@@ -127,6 +127,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_sub.add_parser("verify", help="reconcile every account with the ledger")
     verify.set_defaults(handler=cmd_ledger_verify)
+    from app.identity.cli import register as register_identity_commands
+
+    register_identity_commands(sub)
     return parser
 
 

@@ -32,7 +32,7 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
     from app.ledger import tasks as ledger_tasks
 
-    return [
+    tasks = [
         PeriodicTask(
             "ledger.expire_holds", settings.hold_expiry_interval_seconds, ledger_tasks.expire_holds
         ),
@@ -42,6 +42,15 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             ledger_tasks.purge_idempotency_keys,
         ),
     ]
+    if not settings.redis_url:  # Redis expires session state itself
+        tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
+    return tasks
+
+
+async def _purge_session_state(db: Database, settings: Settings) -> None:
+    from app.identity.store import purge_expired
+
+    await purge_expired(db)
 
 
 class TaskRunner:

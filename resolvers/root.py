@@ -2,14 +2,18 @@
 
 from strawberry.tools import merge_types
 
+from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
 
-Query = merge_types("Query", (PlayerQueries, LedgerQueries, WebhookQueries))
-Mutation = merge_types("Mutation", (PlayerMutations, LedgerMutations, WebhookMutations))
+Query = merge_types("Query", (PlayerQueries, IdentityQueries, LedgerQueries, WebhookQueries))
+Mutation = merge_types(
+    "Mutation", (PlayerMutations, IdentityMutations, LedgerMutations, WebhookMutations)
+)
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -16,6 +17,7 @@ from strawberry.extensions import (
 
 from app.settings import Settings
 from schema.errors import should_mask_error
+from schema.security import HideSuggestions, max_directives_rule
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
@@ -27,12 +29,18 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
     # per-request limiter instances made every request a cache miss.
     depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
     alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
+    # Outside dev: no introspection and no "Did you mean" hints. DisableValidation is
+    # never installed (tests/e2e/test_hardening.py checks the schema's extensions).
+    exposure = [] if settings.is_dev else [DisableIntrospection, HideSuggestions]
+    directives_rule = max_directives_rule(settings.max_directives_per_location)
     return strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         federation_version="2.7",
         extensions=[
+            *exposure,
+            lambda: AddValidationRules([directives_rule]),
             # Order matters: limits are validation rules, so a cached validation keeps them.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(depth_rules),

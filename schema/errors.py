@@ -66,6 +66,21 @@ class NotFound(UserError):
         return cls(code=exc.code, message=exc.message)
 
 
+@strawberry.type(description="The caller may not do this; nothing was changed (it is audited).")
+class Forbidden(UserError):
+    required_permission: str
+
+
+@strawberry.type(description="Too many attempts; try again after `retryAfterSeconds`.")
+class TooManyAttempts(UserError):
+    retry_after_seconds: int
+
+
+@strawberry.type(description="Sign-in failed: unknown account, wrong password or code.")
+class InvalidCredentials(UserError):
+    pass
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Mask unexpected exceptions; keep GraphQL syntax/validation errors and InputError.
 

@@ -53,6 +53,12 @@ class GraphQLGate:
                     send, 415, _error("only application/json bodies are accepted", "UNSUPPORTED")
                 )
                 return
+            if media_type != "application/json":
+                # The GraphQL-over-HTTP media type is JSON too; Strawberry only reads this one.
+                scope = {**scope, "headers": [
+                    (k, b"application/json" if k.lower() == b"content-type" else v)
+                    for k, v in scope["headers"]
+                ]}  # fmt: skip
         try:
             principal, claims = await principal_from_header(
                 headers.get("authorization"), self.runtime()

@@ -14,6 +14,8 @@ from app.errors import DomainError, NotFound, ValidationFailed
 from app.ledger import service
 from app.ledger.service import Outcome
 from app.wallets.models import WalletKind
+from permissions.roles import Permission as P
+from permissions.rules import forbidden_result
 from schema.context import Info
 from schema.inputs import ledger as inputs
 from schema.types.ledger import from_document, from_error, result_union
@@ -46,7 +48,10 @@ async def _execute(info: Info, call: Callable[[AsyncSession], Awaitable[Outcome]
 
 @strawberry.type
 class LedgerMutations:
-    @strawberry.mutation(description="Hold a stake: REAL first, then BONUS (configurable).")
+    @strawberry.mutation(
+        description="Hold a stake: REAL first, then BONUS (configurable).",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> result_union(
         "ReserveBetResult"
     ):  # type: ignore[valid-type]
@@ -57,7 +62,10 @@ class LedgerMutations:
             transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Post a round's held stakes and credit the win.")
+    @strawberry.mutation(
+        description="Post a round's held stakes and credit the win.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> result_union(
         "SettleBetResult"
     ):  # type: ignore[valid-type]
@@ -70,7 +78,10 @@ class LedgerMutations:
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Void a pending bet; its money is available again.")
+    @strawberry.mutation(
+        description="Void a pending bet; its money is available again.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> result_union(
         "CancelBetResult"
     ):  # type: ignore[valid-type]
@@ -81,7 +92,10 @@ class LedgerMutations:
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Provider rollback of one bet (tombstone if unseen).")
+    @strawberry.mutation(
+        description="Provider rollback of one bet (tombstone if unseen).",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> result_union(
         "RollbackBetResult"
     ):  # type: ignore[valid-type]
@@ -91,7 +105,10 @@ class LedgerMutations:
             transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Provider refund of a settled round.")
+    @strawberry.mutation(
+        description="Provider refund of a settled round.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> result_union(
         "RollbackRoundResult"
     ):  # type: ignore[valid-type]
@@ -102,7 +119,10 @@ class LedgerMutations:
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Credit REAL from the payments service.")
+    @strawberry.mutation(
+        description="Credit REAL from the payments service.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> result_union(
         "DepositResult"
     ):  # type: ignore[valid-type]
@@ -113,7 +133,10 @@ class LedgerMutations:
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Hold REAL money for a payout until confirmed/rejected.")
+    @strawberry.mutation(
+        description="Hold REAL money for a payout until confirmed/rejected.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> result_union(
         "WithdrawResult"
     ):  # type: ignore[valid-type]
@@ -124,19 +147,28 @@ class LedgerMutations:
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="The payout went out: post the held money.")
+    @strawberry.mutation(
+        description="The payout went out: post the held money.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def confirm_withdrawal(
         self, info: Info, input: inputs.WithdrawalDecisionInput
     ) -> result_union("ConfirmWithdrawalResult"):  # type: ignore[valid-type]
         return await _decide(info, input, confirm=True)
 
-    @strawberry.mutation(description="The payout failed: release the held money.")
+    @strawberry.mutation(
+        description="The payout failed: release the held money.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def reject_withdrawal(
         self, info: Info, input: inputs.WithdrawalDecisionInput
     ) -> result_union("RejectWithdrawalResult"):  # type: ignore[valid-type]
         return await _decide(info, input, confirm=False)
 
-    @strawberry.mutation(description="Take a commission from REAL to the house fees account.")
+    @strawberry.mutation(
+        description="Take a commission from REAL to the house fees account.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> result_union(
         "ChargeFeeResult"
     ):  # type: ignore[valid-type]
@@ -147,7 +179,10 @@ class LedgerMutations:
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Staff correction of a wallet (signed amount, reason).")
+    @strawberry.mutation(
+        description="Staff correction of a wallet (signed amount, reason).",
+        extensions=[forbidden_result(P.WALLET_ADJUST)],
+    )
     async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> result_union(
         "AdjustBalanceResult"
     ):  # type: ignore[valid-type]
@@ -158,7 +193,10 @@ class LedgerMutations:
             currency=input.currency, reason=input.reason, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Add spins to the FREESPINS wallet.")
+    @strawberry.mutation(
+        description="Add spins to the FREESPINS wallet.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def grant_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
         "GrantFreeSpinsResult"
     ):  # type: ignore[valid-type]
@@ -168,7 +206,10 @@ class LedgerMutations:
             spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Use spins from the FREESPINS wallet.")
+    @strawberry.mutation(
+        description="Use spins from the FREESPINS wallet.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def consume_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
         "ConsumeFreeSpinsResult"
     ):  # type: ignore[valid-type]
@@ -178,13 +219,19 @@ class LedgerMutations:
             spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
-    @strawberry.mutation(description="Credit the TOURNAMENT wallet (prize, buy-in refund).")
+    @strawberry.mutation(
+        description="Credit the TOURNAMENT wallet (prize, buy-in refund).",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def credit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
         "CreditTournamentResult"
     ):  # type: ignore[valid-type]
         return await _tournament(info, input, credit=True)
 
-    @strawberry.mutation(description="Debit the TOURNAMENT wallet (buy-in).")
+    @strawberry.mutation(
+        description="Debit the TOURNAMENT wallet (buy-in).",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
     async def debit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
         "DebitTournamentResult"
     ):  # type: ignore[valid-type]

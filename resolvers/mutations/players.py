@@ -7,7 +7,9 @@ from typing import Annotated
 import strawberry
 
 from app import errors
+from app.audit import service as audit
 from app.players import service
+from permissions.rules import actor_of, public
 from schema.context import Info
 from schema.errors import AlreadyExists, ValidationError
 from schema.inputs.players import RegisterPlayerInput
@@ -27,14 +29,22 @@ RegisterPlayerResult = Annotated[
 
 @strawberry.type
 class PlayerMutations:
-    @strawberry.mutation(description="Sign up a player; creates its four wallets too.")
+    @strawberry.mutation(
+        description="Sign up a player; creates its four wallets too.", extensions=[public()]
+    )
     async def register_player(self, info: Info, input: RegisterPlayerInput) -> RegisterPlayerResult:
         ctx = info.context
         try:
             async with ctx.db.transaction() as session:
                 row = await service.register_player(session, input.to_data(), ctx.settings)
+                await audit.record(session, actor_of(info), "player.register", f"player:{row.id}")
         except errors.ValidationFailed as exc:
+            fields = [p.field for p in exc.problems]
+            await audit.record_now(ctx.db, actor_of(info), "player.register", None, audit.FAILURE,
+                                   {"code": exc.code, "fields": fields})  # fmt: skip
             return ValidationError.from_domain(exc)
         except errors.AlreadyExists as exc:
+            await audit.record_now(ctx.db, actor_of(info), "player.register", None, audit.FAILURE,
+                                   {"code": exc.code, "field": exc.field})  # fmt: skip
             return AlreadyExists.from_domain(exc)
-        return RegisterPlayerSuccess(player=Player.from_model(row))
+        return RegisterPlayerSuccess(player=Player.from_model(row, owner_view=True))

@@ -8,9 +8,11 @@ import strawberry
 
 from app import errors
 from app.events import webhooks
-from resolvers.queries.webhooks import parse_int_id, require_webhook_admin
+from permissions.roles import Permission as P
+from permissions.rules import forbidden_result
+from resolvers.queries.webhooks import parse_int_id
 from schema.context import Info
-from schema.errors import NotFound, ValidationError
+from schema.errors import Forbidden, NotFound, ValidationError
 from schema.types.webhooks import WebhookDelivery, WebhookEndpoint
 
 
@@ -35,21 +37,23 @@ class RedeliverWebhookSuccess:
 
 
 RegisterWebhookEndpointResult = Annotated[
-    RegisterWebhookEndpointSuccess | ValidationError,
+    RegisterWebhookEndpointSuccess | ValidationError | Forbidden,
     strawberry.union("RegisterWebhookEndpointResult"),
 ]
 RedeliverWebhookResult = Annotated[
-    RedeliverWebhookSuccess | NotFound, strawberry.union("RedeliverWebhookResult")
+    RedeliverWebhookSuccess | NotFound | Forbidden, strawberry.union("RedeliverWebhookResult")
 ]
 
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation(description="Register a webhook receiver (staff).")
+    @strawberry.mutation(
+        description="Register a webhook receiver (staff).",
+        extensions=[forbidden_result(P.WEBHOOK_MANAGE)],
+    )
     async def register_webhook_endpoint(
         self, info: Info, input: RegisterWebhookEndpointInput
     ) -> RegisterWebhookEndpointResult:
-        require_webhook_admin(info)
         ctx = info.context
         data = webhooks.EndpointData(
             url=input.url.strip(),
@@ -66,11 +70,13 @@ class WebhookMutations:
             return ValidationError.from_domain(exc)
         return RegisterWebhookEndpointSuccess(endpoint=WebhookEndpoint.from_model(row))
 
-    @strawberry.mutation(description="Send a delivery again now (also a dead-lettered one).")
+    @strawberry.mutation(
+        description="Send a delivery again now (also a dead-lettered one).",
+        extensions=[forbidden_result(P.WEBHOOK_MANAGE)],
+    )
     async def redeliver_webhook(
         self, info: Info, delivery_id: strawberry.ID
     ) -> RedeliverWebhookResult:
-        require_webhook_admin(info)
         try:
             async with info.context.db.transaction() as session:
                 row = await webhooks.redeliver(session, parse_int_id(delivery_id) or -1)

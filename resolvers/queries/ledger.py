@@ -8,6 +8,8 @@ import strawberry
 
 from app.ledger import reconcile
 from app.ledger import repository as ledger
+from permissions.roles import Permission as P
+from permissions.rules import nullable, required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.ledger import LedgerFilter
@@ -51,7 +53,10 @@ async def ledger_page(
 
 @strawberry.type
 class LedgerQueries:
-    @strawberry.field(description="A player's wallets; empty if there is no such player.")
+    @strawberry.field(
+        description="A player's wallets; empty if there is no such player or no access.",
+        extensions=[nullable(P.WALLET_READ, owner_ok=True)],
+    )
     async def balance(self, info: Info, player_id: strawberry.ID) -> list[Wallet]:
         try:
             pid = uuid.UUID(str(player_id))
@@ -60,7 +65,10 @@ class LedgerQueries:
         rows = await info.context.loaders.wallets_by_player.load(pid)
         return [Wallet.from_model(row) for row in rows]
 
-    @strawberry.field(description="Recompute every account from the ledger and check sums.")
+    @strawberry.field(
+        description="Recompute every account from the ledger and check sums (finance).",
+        extensions=[required(P.WALLET_ADJUST)],
+    )
     async def ledger_verification(self, info: Info) -> LedgerVerification:
         async with info.context.db.transaction() as session:
             report = await reconcile.verify(session)

@@ -7,10 +7,15 @@ from datetime import datetime
 
 import strawberry
 
+from app.audit import service as audit
+from app.identity.principal import PrincipalKind
 from app.players import service
 from app.players.models import Player as PlayerRow
 from app.players.repository import PlayerPosition
 from app.wallets import repository as wallets
+from permissions.roles import Permission as P
+from permissions.roles import is_allowed
+from permissions.rules import actor_of, nullable, required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
@@ -41,7 +46,10 @@ async def fetch_player(info: Info, id: strawberry.ID) -> Player | None:
     """THE way a player is read by id: the ``player`` query, federation's ``_entities``
     and REST all come here, so a permission added here applies to all of them."""
     player_id = parse_player_id(id)
-    if player_id is None:
+    principal = info.context.principal
+    if player_id is None or not is_allowed(
+        principal, P.PLAYER_READ, owner_ok=True, owner=str(player_id)
+    ):
         return None
 
     async def load() -> PlayerRow | None:
@@ -50,6 +58,10 @@ async def fetch_player(info: Info, id: strawberry.ID) -> Player | None:
 
     events = info.context.events
     row = await events.cache.get(player_id, load) if events is not None else await load()
+    if row is not None and principal.kind is PrincipalKind.STAFF:
+        await audit.record_now(
+            info.context.db, actor_of(info), "player.read", str(row.id), audit.SUCCESS
+        )
     return Player.from_model(row) if row else None
 
 
@@ -67,11 +79,17 @@ async def fetch_wallet(info: Info, id: strawberry.ID) -> Wallet | None:
 
 @strawberry.type
 class PlayerQueries:
-    @strawberry.field(description="A player by id; null if there is none.")
+    @strawberry.field(
+        description="A player by id; null if there is none or the caller may not see it.",
+        extensions=[nullable(P.PLAYER_READ, owner_ok=True)],
+    )
     async def player(self, info: Info, id: strawberry.ID) -> Player | None:
         return await fetch_player(info, id)
 
-    @strawberry.field(description="Players, newest first, with cursor pagination.")
+    @strawberry.field(
+        description="Players, newest first, with cursor pagination.",
+        extensions=[required(P.PLAYER_READ)],
+    )
     async def players(
         self,
         info: Info,
@@ -84,6 +102,11 @@ class PlayerQueries:
         flt = (filter or PlayerFilter()).to_data()
         async with info.context.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, position)
+        if info.context.principal.kind is PrincipalKind.STAFF:
+            await audit.record_now(
+                info.context.db, actor_of(info), "player.list", None, audit.SUCCESS,
+                {"count": len(rows), "ids": [str(r.id) for r in rows]},
+            )  # fmt: skip
         return Connection[Player].build(
             [(encode_cursor(r.created_at, r.id), Player.from_model(r)) for r in rows],
             has_next=has_next,

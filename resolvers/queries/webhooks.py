@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 import strawberry
-from graphql import GraphQLError
 from sqlalchemy import select
 
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from permissions.realtime import may_manage_webhooks
+from permissions.roles import Permission as P
+from permissions.rules import required
 from schema.context import Info
 from schema.pagination import check_page_size
 from schema.types.webhooks import WebhookDelivery as DeliveryType
 from schema.types.webhooks import WebhookDeliveryStatusEnum
 from schema.types.webhooks import WebhookEndpoint as EndpointType
-
-
-def require_webhook_admin(info: Info) -> None:
-    if not may_manage_webhooks(info.context.principal):
-        raise GraphQLError("Forbidden", extensions={"code": "FORBIDDEN"})
 
 
 def parse_int_id(raw: strawberry.ID) -> int | None:
@@ -29,16 +24,21 @@ def parse_int_id(raw: strawberry.ID) -> int | None:
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(description="Registered webhook endpoints (staff).")
+    @strawberry.field(
+        description="Registered webhook endpoints (staff).",
+        extensions=[required(P.WEBHOOK_MANAGE)],
+    )
     async def webhook_endpoints(self, info: Info) -> list[EndpointType]:
-        require_webhook_admin(info)
         async with info.context.db.read_session() as session:
             rows = (
                 await session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
             ).scalars()
             return [EndpointType.from_model(r) for r in rows]
 
-    @strawberry.field(description="Webhook deliveries, newest first, with every attempt.")
+    @strawberry.field(
+        description="Webhook deliveries, newest first, with every attempt.",
+        extensions=[required(P.WEBHOOK_MANAGE)],
+    )
     async def webhook_deliveries(
         self,
         info: Info,
@@ -46,7 +46,6 @@ class WebhookQueries:
         status: WebhookDeliveryStatusEnum | None = None,
         first: int = 50,
     ) -> list[DeliveryType]:
-        require_webhook_admin(info)
         limit = check_page_size(first, info.context.settings.max_page_size)
         stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
         if endpoint_id is not None:

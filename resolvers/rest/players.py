@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from strawberry.utils.str_converters import to_camel_case
 
 from app.events import websocket as ws
 from app.identity.principal import Principal
@@ -24,7 +26,8 @@ from app.players import service
 from app.players.models import Player
 from app.players.repository import PlayerFilter, PlayerPosition
 from app.wallets import repository as wallets
-from permissions.realtime import may_read_player
+from permissions.realtime import may_read_balance, may_read_player, may_read_segments
+from permissions.rules import shown_value
 from resolvers.rest.openapi import OPENAPI
 from schema.pagination import encode_cursor
 
@@ -35,19 +38,27 @@ def problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
 
 
-def player_json(row: Player) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "email": row.email,
-        "login": row.login,
-        "country": row.country,
-        "currency": row.currency,
-        "status": row.status,
-        "confirmStatus": row.confirm_status,
-        "riskLevel": row.risk_level,
-        "vipLevel": row.vip_level,
-        "createdAt": row.created_at.isoformat() if row.created_at else None,
-    }
+def player_json(row: Player, principal: Principal) -> dict[str, Any]:
+    """The GraphQL Player's plain fields, each shown, masked or null by the same rule."""
+    from schema.types.player import Player as PlayerType
+
+    view = PlayerType.from_model(row)
+    owner = str(row.id)
+    out: dict[str, Any] = {}
+    for field in PlayerType.__strawberry_definition__.fields:
+        if field.base_resolver is not None:  # wallets, ledger: their own endpoints
+            continue
+        value = shown_value(field, getattr(view, field.python_name), principal, owner)
+        out[to_camel_case(field.python_name)] = _jsonable(value)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
 
 
 def rest_routes(state: Any) -> list[Route]:
@@ -106,7 +117,7 @@ def rest_routes(state: Any) -> list[Route]:
             rows, has_next, total = await service.list_players(session, flt, limit, after)
         return JSONResponse(
             {
-                "items": [player_json(r) for r in rows],
+                "items": [player_json(r, principal) for r in rows],
                 "total": total,
                 "nextCursor": encode_cursor(rows[-1].created_at, rows[-1].id)
                 if has_next and rows
@@ -116,12 +127,14 @@ def rest_routes(state: Any) -> list[Route]:
 
     async def get_player(request: Request, principal: Principal) -> JSONResponse:
         row = await load_player(request, principal)
-        return row if isinstance(row, JSONResponse) else JSONResponse(player_json(row))
+        return row if isinstance(row, JSONResponse) else JSONResponse(player_json(row, principal))
 
     async def get_balance(request: Request, principal: Principal) -> JSONResponse:
         row = await load_player(request, principal)
         if isinstance(row, JSONResponse):
             return row
+        if not may_read_balance(principal, str(row.id)):
+            return problem(403, "FORBIDDEN", "not allowed to read this player's balance")
         async with state.db.read_session() as session:
             rows = await wallets.for_players(session, [row.id])
         return JSONResponse(
@@ -145,6 +158,8 @@ def rest_routes(state: Any) -> list[Route]:
         row = await load_player(request, principal)
         if isinstance(row, JSONResponse):
             return row
+        if not may_read_segments(principal, str(row.id)):
+            return problem(403, "FORBIDDEN", "not allowed to read this player's segments")
         return JSONResponse(
             {
                 "playerId": str(row.id),

@@ -14,7 +14,7 @@ from graphql import GraphQLError
 
 from app.events import websocket as ws
 from app.events.hub import SlowConsumer
-from permissions.realtime import may_watch_feed, may_watch_player
+from permissions.realtime import may_watch_balance, may_watch_feed, may_watch_verification
 from schema.context import Info
 from schema.types.events import (
     BalanceChange,
@@ -71,7 +71,7 @@ class PlayerSubscriptions:
         self, info: Info, player_id: strawberry.ID
     ) -> AsyncGenerator[BalanceChange, None]:
         pid = _player_id(player_id)
-        if not may_watch_player(info.context.principal, pid):
+        if not may_watch_balance(info.context.principal, pid):
             raise forbidden()
         async for envelope in _events(info, pid, frozenset({BALANCE_CHANGED})):
             yield BalanceChange.from_event(envelope)
@@ -81,7 +81,7 @@ class PlayerSubscriptions:
         self, info: Info, player_id: strawberry.ID
     ) -> AsyncGenerator[VerificationStatusChange, None]:
         pid = _player_id(player_id)
-        if not may_watch_player(info.context.principal, pid):
+        if not may_watch_verification(info.context.principal, pid):
             raise forbidden()
         async for envelope in _events(info, pid, frozenset({KYC_STATUS_CHANGED})):
             yield VerificationStatusChange.from_event(envelope)

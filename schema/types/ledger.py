@@ -12,7 +12,7 @@ from app.errors import DomainError
 from app.ledger import errors as ledger_errors
 from app.ledger.models import LedgerTransfer
 from app.ledger.reconcile import Report
-from schema.errors import NotFound, UserError, ValidationError
+from schema.errors import Forbidden, NotFound, UserError, ValidationError
 from schema.scalars import Money
 from schema.types.balances import WalletBalance
 
@@ -116,6 +116,7 @@ WalletOperationResult = (
     | DuplicateTransaction
     | ValidationError
     | NotFound
+    | Forbidden
 )
 
 

@@ -1,14 +1,16 @@
-"""The Player type."""
+"""The Player type. Every field declares who may see it (permissions/rules.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
+from permissions.roles import Permission as P
+from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
@@ -19,31 +21,60 @@ from schema.types.wallet import Wallet
 
 @strawberry.federation.type(keys=["id"], description="A player of the casino.")
 class Player:
-    id: strawberry.ID
-    email: str
-    login: str
-    country: str
-    currency: str
-    status: PlayerStatusEnum
-    confirm_status: ConfirmStatusEnum
-    risk_level: RiskLevelEnum
-    vip_level: int
-    created_at: datetime
-    preferences: JSON
+    id: strawberry.ID = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    login: str = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    country: str = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    currency: str = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    locale: str = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    status: PlayerStatusEnum = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    confirm_status: ConfirmStatusEnum = strawberry.field(
+        extensions=[required(P.PLAYER_READ, owner_ok=True)]
+    )
+    vip_level: int = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    created_at: datetime = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    preferences: JSON = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+    email: str | None = strawberry.field(
+        description="Full for the player and staff with player:read_pii; masked "
+        "(j***@example.com) with player:read_masked; null otherwise.",
+        extensions=[masked(P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, mask_email)],
+    )
+    birth_date: date | None = strawberry.field(
+        extensions=[nullable(P.PLAYER_READ_PII, owner_ok=True)]
+    )
+    risk_level: RiskLevelEnum | None = strawberry.field(
+        extensions=[nullable(P.KYC_READ, owner_ok=True)]
+    )
+    traffic_source: str | None = strawberry.field(
+        extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
+    )
+    affiliate_code: str | None = strawberry.field(
+        extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
+    )
+    # Set on the object a registration returns: the registrant sees what they just sent.
+    owner_view: strawberry.Private[bool] = False
 
-    @strawberry.field(description="REAL, BONUS, FREESPINS and TOURNAMENT balances.")
+    def owner_id(self) -> str:
+        return str(self.id)
+
+    @strawberry.field(
+        description="REAL, BONUS, FREESPINS and TOURNAMENT balances.",
+        extensions=[nullable(P.WALLET_READ, owner_ok=True)],
+    )
     async def wallets(self, info: Info) -> list[Wallet]:
         rows = await info.context.loaders.wallets_by_player.load(uuid.UUID(str(self.id)))
         return [Wallet.from_model(row) for row in rows]
 
-    @strawberry.field(description="Ledger rows of all this player's wallets, newest first.")
+    @strawberry.field(
+        description="Ledger rows of all this player's wallets, newest first.",
+        extensions=[nullable(P.WALLET_READ, owner_ok=True)],
+    )
     async def ledger(
         self,
         info: Info,
         first: int = 20,
         after: str | None = None,
         filter: LedgerFilter | None = None,
-    ) -> Connection[LedgerEntry]:
+    ) -> Connection[LedgerEntry] | None:
         from resolvers.queries.ledger import ledger_page
 
         return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
@@ -56,7 +87,7 @@ class Player:
         return await fetch_player(info, id)
 
     @classmethod
-    def from_model(cls, row: PlayerRow) -> Player:
+    def from_model(cls, row: PlayerRow, *, owner_view: bool = False) -> Player:
         assert row.created_at is not None
         return cls(
             id=strawberry.ID(str(row.id)),
@@ -64,10 +95,15 @@ class Player:
             login=row.login,
             country=row.country,
             currency=row.currency,
+            locale=row.locale,
             status=PlayerStatusEnum(row.status),
             confirm_status=ConfirmStatusEnum(row.confirm_status),
             risk_level=RiskLevelEnum(row.risk_level),
             vip_level=row.vip_level,
             created_at=row.created_at,
             preferences=row.preferences,
+            birth_date=row.birth_date,
+            traffic_source=row.traffic_source,
+            affiliate_code=row.affiliate_code,
+            owner_view=owner_view,
         )

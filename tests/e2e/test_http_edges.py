@@ -99,15 +99,17 @@ async def test_depth_limit_refuses_documents_nested_too_deep(settings, db):
     import httpx
 
     from app.main import create_app
+    from tests.auth import staff_principal, token_for
     from tests.conftest import GraphQLClient
 
     app = create_app(settings.model_copy(update={"max_query_depth": 3}), database=db)
+    auth = {"authorization": f"Bearer {await token_for(app, staff_principal('ADMIN'))}"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://pms.test"
     ) as http:
         gql = GraphQLClient(http)
-        ok = await gql("{ players(first: 1) { edges { node { id } } } }")
-        refused = await gql("{ players(first: 1) { edges { node { wallets { kind } } } } }")
+        ok = await gql("{ players(first: 1) { edges { node { id } } } }", **auth)
+        refused = await gql("{ players(first: 1) { edges { node { wallets { kind } } } } }", **auth)
 
     assert "errors" not in ok
     assert "exceeds maximum operation depth of 3" in refused["errors"][0]["message"]

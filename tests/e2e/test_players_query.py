@@ -9,6 +9,18 @@ import pytest
 from tests.conftest import count_statements
 from tests.factories import create_player
 
+
+@pytest.fixture
+async def staff_gql(gql, auth):
+    """Queries as a SUPPORT staff member: sees profiles, contact data and balances."""
+    headers = await auth.staff_headers("SUPPORT")
+
+    async def run(query, variables=None):
+        return await gql(query, variables, **headers)
+
+    return run
+
+
 PLAYER = """
 query($id: ID!) { player(id: $id) { id login email country currency status vipLevel
                                    preferences createdAt wallets { kind } } }
@@ -29,10 +41,10 @@ query { players(first: 50) { edges { node { id wallets { kind balance { amount }
 """
 
 
-async def test_player_by_id_returns_profile(gql, db, settings):
+async def test_player_by_id_returns_profile(staff_gql, db, settings):
     row = await create_player(db, settings, login="Lucky7", country="AT")
 
-    body = await gql(PLAYER, {"id": str(row.id)})
+    body = await staff_gql(PLAYER, {"id": str(row.id)})
 
     player = body["data"]["player"]
     assert player["id"] == str(row.id)
@@ -44,20 +56,20 @@ async def test_player_by_id_returns_profile(gql, db, settings):
 
 
 @pytest.mark.parametrize("player_id", [str(uuid.uuid4()), "not-a-uuid"])
-async def test_unknown_player_is_null(gql, db, player_id):
-    body = await gql(PLAYER, {"id": player_id})
+async def test_unknown_player_is_null(staff_gql, db, player_id):
+    body = await staff_gql(PLAYER, {"id": player_id})
 
     assert body == {"data": {"player": None}}
 
 
-async def test_pages_walk_all_players_once_in_stable_order(gql, db, settings):
+async def test_pages_walk_all_players_once_in_stable_order(staff_gql, db, settings):
     created = [await create_player(db, settings) for _ in range(7)]
 
     seen: list[str] = []
     after = None
     pages = 0
     while True:
-        body = await gql(PLAYERS, {"first": 3, "after": after})
+        body = await staff_gql(PLAYERS, {"first": 3, "after": after})
         connection = body["data"]["players"]
         assert connection["totalCount"] == 7
         assert connection["pageInfo"]["hasPreviousPage"] == (after is not None)
@@ -71,15 +83,15 @@ async def test_pages_walk_all_players_once_in_stable_order(gql, db, settings):
     assert seen == [str(p.id) for p in reversed(created)]  # newest first, each exactly once
 
 
-async def test_filter_by_country_status_and_search(gql, db, settings):
+async def test_filter_by_country_status_and_search(staff_gql, db, settings):
     await create_player(db, settings, country="DE", login="berlin_bear")
     await create_player(db, settings, country="AT", login="vienna_wolf", email="wolf@example.at")
     await create_player(db, settings, country="AT", login="graz_fox")
 
-    by_country = await gql(PLAYERS, {"first": 10, "filter": {"country": "AT"}})
-    by_search = await gql(PLAYERS, {"first": 10, "filter": {"search": "WOLF@"}})
-    by_status = await gql(PLAYERS, {"first": 10, "filter": {"status": "BLOCKED"}})
-    wildcard = await gql(PLAYERS, {"first": 10, "filter": {"search": "%"}})
+    by_country = await staff_gql(PLAYERS, {"first": 10, "filter": {"country": "AT"}})
+    by_search = await staff_gql(PLAYERS, {"first": 10, "filter": {"search": "WOLF@"}})
+    by_status = await staff_gql(PLAYERS, {"first": 10, "filter": {"status": "BLOCKED"}})
+    wildcard = await staff_gql(PLAYERS, {"first": 10, "filter": {"search": "%"}})
 
     assert by_country["data"]["players"]["totalCount"] == 2
     assert {e["node"]["login"] for e in by_country["data"]["players"]["edges"]} == {
@@ -99,23 +111,29 @@ async def test_filter_by_country_status_and_search(gql, db, settings):
         ({"first": 5, "after": "WyJ4Il0="}, "invalid cursor"),  # base64 of ["x"]
     ],
 )
-async def test_bad_page_arguments_are_clear_errors(gql, db, variables, message):
-    body = await gql(PLAYERS, variables)
+async def test_bad_page_arguments_are_clear_errors(staff_gql, db, variables, message):
+    body = await staff_gql(PLAYERS, variables)
 
     assert body["data"] is None
     assert body["errors"][0]["message"] == message
 
 
-async def test_fifty_players_with_wallets_take_a_bounded_number_of_statements(gql, db, settings):
+async def test_fifty_players_with_wallets_take_a_bounded_number_of_statements(
+    staff_gql, db, settings
+):
     for _ in range(50):
         await create_player(db, settings)
 
     with count_statements(db) as statements:
-        body = await gql(PLAYERS_WITH_WALLETS)
+        body = await staff_gql(PLAYERS_WITH_WALLETS)
 
     nodes = [edge["node"] for edge in body["data"]["players"]["edges"]]
     assert len(nodes) == 50
     assert all(len(node["wallets"]) == 4 for node in nodes)
     # one page query, one count, ONE batched wallets query: not 50 of them.
-    assert len(statements) == 3, statements
+    # Constant, whatever the page size: the token's revocation check, the page, the count,
+    # ONE audit row for the staff read of the list, and ONE batched wallets query.
+    kinds = [" ".join(s.split()[:4]) for s in statements]
+    assert len(statements) == 5, kinds
     assert sum("FROM wallets" in s for s in statements) == 1
+    assert sum(s.startswith("INSERT INTO audit_log") for s in statements) == 1

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from app.db import Database
+from app.identity.principal import Principal
 from app.main import create_app
 from app.settings import Settings
+from tests.auth import service_principal, staff_principal, token_for
 from tests.conftest import GraphQLClient
 from tests.factories import create_player
 
@@ -59,30 +61,51 @@ def new_key() -> str:
     return f"key-{next(_keys)}-{uuid.uuid4().hex[:8]}"
 
 
+GAME_ENGINE = service_principal(
+    "wallet:operate", "wallet:read", "player:read", client_id="game-engine"
+)
+FINANCE = staff_principal("FINANCE", "finance-officer")
+# Staff-only money operations (wallet:adjust is never a service scope).
+STAFF_OPERATIONS = {"adjustBalance"}
+
+
 class WalletGQL:
-    """Posts wallet operations through the real ASGI app."""
+    """Posts wallet operations through the real ASGI app with real access tokens: the game
+    engine (a service client with wallet:operate) for money operations, a FINANCE staff
+    member for staff operations and reads (history, reconciliation)."""
 
-    def __init__(self, gql: GraphQLClient) -> None:
+    def __init__(self, gql: GraphQLClient, app: Any) -> None:
         self.gql = gql
+        self.app = app
+        self._headers: dict[str, dict[str, str]] = {}
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return await self.gql(query, variables)
+    async def headers(self, principal: Principal) -> dict[str, str]:
+        if principal.key not in self._headers:
+            token = await token_for(self.app, principal)
+            self._headers[principal.key] = {"authorization": f"Bearer {token}"}
+        return self._headers[principal.key]
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: Principal = FINANCE
+    ) -> dict[str, Any]:
+        return await self.gql(query, variables, **await self.headers(as_))
 
     async def op(self, name: str, **fields: Any) -> dict[str, Any]:
         """Run mutation ``name``; a fresh idempotency key unless one is given."""
         fields.setdefault("idempotencyKey", new_key())
-        body = await self.gql(MUTATIONS[name], {"input": fields})
+        caller = FINANCE if name in STAFF_OPERATIONS else GAME_ENGINE
+        body = await self.raw(MUTATIONS[name], {"input": fields}, as_=caller)
         assert "errors" not in body, body
         return body["data"][name]
 
 
-def make_wallet_gql(http: httpx.AsyncClient) -> WalletGQL:
-    return WalletGQL(GraphQLClient(http))
+def make_wallet_gql(http: httpx.AsyncClient, app: Any) -> WalletGQL:
+    return WalletGQL(GraphQLClient(http), app)
 
 
 @pytest.fixture
-async def wallet_gql(client: httpx.AsyncClient) -> WalletGQL:
-    return make_wallet_gql(client)
+async def wallet_gql(client: httpx.AsyncClient, app: Any) -> WalletGQL:
+    return make_wallet_gql(client, app)
 
 
 @pytest.fixture
@@ -92,7 +115,7 @@ async def isolated_wallet_gql(settings: Settings, db: Database) -> AsyncIterator
     app = create_app(settings, database=database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://pms.test") as http:
-        yield make_wallet_gql(http)
+        yield make_wallet_gql(http, app)
     await database.dispose()
 
 

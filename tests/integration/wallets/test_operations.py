@@ -186,7 +186,7 @@ async def test_history_pages_and_filters(wallet_gql, db, player_factory):
         ("DEPOSIT", "3.00", "6.00"), ("DEPOSIT", "2.00", "3.00"), ("DEPOSIT", "1.00", "1.00"),
     ]  # fmt: skip
     assert nodes[1]["reference"] == "tok_abc" and nodes[1]["idempotencyKey"]
-    assert nodes[1]["actor"] == "anonymous"
+    assert nodes[1]["actor"] == "service:game-engine"
     assert fees["data"]["player"]["ledger"]["totalCount"] == 1
     real = next(w for w in page1["wallets"] if w["kind"] == "REAL")
     assert real["transactions"]["totalCount"] == 5

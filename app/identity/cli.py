@@ -1,0 +1,126 @@
+"""``pms client create``, ``pms staff create`` and ``pms keys rotate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+from typing import Any
+
+from app.settings import Settings
+
+
+def _run(settings: Settings, work: Any) -> int:
+    from app.cli import database_url
+    from app.db import Database
+
+    async def main(url: str) -> int:
+        db = Database.from_settings(settings, url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    with database_url(settings) as url:
+        return asyncio.run(main(url))
+
+
+def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import service as audit
+    from app.errors import DomainError
+    from app.identity import accounts
+    from permissions.roles import SERVICE_SCOPES
+
+    async def work(db: Any) -> int:
+        try:
+            async with db.transaction() as session:
+                client, secret = await accounts.create_client(
+                    session, args.name, args.scope, "system:cli", settings,
+                    frozenset(map(str, SERVICE_SCOPES)),
+                )  # fmt: skip
+                target = f"service:{client.client_id}"
+                await audit.record(session, audit.Actor("system:cli"), "client.create", target,
+                                   details={"scopes": client.scopes})  # fmt: skip
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"client_id: {client.client_id}")
+        print(f"client_secret: {secret}")
+        print(f"scopes: {' '.join(client.scopes)}")
+        print("The secret is shown only now; it is stored hashed.", file=sys.stderr)
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import service as audit
+    from app.errors import DomainError
+    from app.identity import accounts
+
+    password = args.password or (
+        secrets.token_urlsafe(18) if args.generate else getpass.getpass("password: ")
+    )
+
+    async def work(db: Any) -> int:
+        try:
+            async with db.transaction() as session:
+                staff, uri, codes = await accounts.create_staff(
+                    session, args.email, args.name or args.email, args.role, password, settings
+                )
+                await audit.record(session, audit.Actor("system:cli"), "staff.create",
+                                   f"staff:{staff.id}", details={"role": staff.role})  # fmt: skip
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"staff id: {staff.id} ({staff.role})")
+        if args.generate:
+            print(f"password: {password}")
+        print(f"TOTP (scan as QR code): {uri}")
+        print("recovery codes: " + " ".join(codes))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from app.identity import keys
+
+    async def work(db: Any) -> int:
+        async with db.transaction() as session:
+            row = await keys.rotate(session, settings)
+        print(f"new signing key: {row.kid}")
+        return 0
+
+    return _run(settings, work)
+
+
+def register(sub: Any) -> None:
+    from app.identity.models import StaffRole
+
+    client = sub.add_parser("client", help="OAuth2 service clients").add_subparsers(
+        dest="client_command", required=True
+    )
+    create = client.add_parser("create", help="create a client; prints its id and secret once")
+    create.add_argument("name")
+    create.add_argument("--scope", action="append", default=[], help="repeat for each scope")
+    create.set_defaults(handler=cmd_client_create)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(
+        dest="staff_command", required=True
+    )
+    screate = staff.add_parser("create", help="create a staff member with TOTP")
+    screate.add_argument("email")
+    screate.add_argument("--role", required=True, choices=[r.value for r in StaffRole])
+    screate.add_argument("--name", default=None)
+    screate.add_argument("--password", default=None, help="default: prompt")
+    screate.add_argument("--generate", action="store_true", help="generate and print a password")
+    screate.set_defaults(handler=cmd_staff_create)
+
+    keys_parser = sub.add_parser("keys", help="JWT signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys_parser.add_parser("rotate", help="retire the signing key and make a new one")
+    rotate.set_defaults(handler=cmd_keys_rotate)

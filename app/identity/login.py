@@ -1,0 +1,225 @@
+"""Sign-in: password check with brute-force throttling, then MFA when enrolled (always for
+staff), ending in a token pair. Unknown accounts cost the same argon2 verification (against
+a dummy hash) and get the same error and the same lockout as known ones."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app.identity import mfa, sessions
+from app.identity.crypto import token_hash
+from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
+from app.identity.models import MfaKind, StaffMember, StaffStatus
+from app.identity.passwords import hash_password, verify_password
+from app.identity.principal import Principal, PrincipalKind
+from app.identity.runtime import IdentityRuntime
+from app.players.models import Player, PlayerStatus
+from app.players.validation import normalise_email
+from app.settings import Settings
+
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+LOGIN_ALLOWED_PLAYER_STATUSES = {PlayerStatus.ACTIVE.value, PlayerStatus.SELF_EXCLUDED.value}
+
+
+@dataclass(frozen=True)
+class MfaChallenge:
+    challenge_id: str
+    methods: list[str]
+    webauthn_options: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    principal: Principal
+    password_hash: str
+    active: bool
+    mfa_required: bool = False
+    phone_factors: list[Any] = field(default_factory=list)
+
+
+async def _dummy_hash(settings: Settings) -> str:
+    params = (
+        settings.argon2_time_cost,
+        settings.argon2_memory_cost_kib,
+        settings.argon2_parallelism,
+    )
+    if params not in _dummy_hashes:
+        _dummy_hashes[params] = await hash_password(secrets.token_urlsafe(16), settings)
+    return _dummy_hashes[params]
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, dict):
+        return int(value.get("n", 0))
+    return int(value) if isinstance(value, int) else 0
+
+
+def _throttle_keys(kind: str, identifier: str, ip: str | None) -> tuple[str, str]:
+    return (f"thr:{kind}:a:{token_hash(identifier.strip().lower())}", f"thr:ip:{ip or '-'}")
+
+
+async def _check_throttle(runtime: IdentityRuntime, keys: tuple[str, str]) -> None:
+    settings = runtime.settings
+    account, ip = await runtime.store.get_many(list(keys))
+    if _count(account) >= settings.login_max_failures_per_account:
+        raise TooManyAttempts(max(await runtime.store.ttl(keys[0]), 1))
+    if _count(ip) >= settings.login_max_failures_per_ip:
+        raise TooManyAttempts(max(await runtime.store.ttl(keys[1]), 1))
+
+
+async def _record_failure(runtime: IdentityRuntime, keys: tuple[str, str]) -> None:
+    window = runtime.settings.login_lockout_seconds
+    for key in keys:
+        await runtime.store.incr(key, window)
+
+
+async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | None:
+    email = normalise_email(identifier) if "@" in identifier else None
+    condition = Player.email == email if email else func.lower(Player.login) == identifier.lower()
+    async with runtime.db.read_session() as session:
+        row = (await session.execute(select(Player).where(condition))).scalar_one_or_none()
+    if row is None:
+        return None
+    return Account(
+        principal=Principal(PrincipalKind.PLAYER, id=str(row.id)),
+        password_hash=row.password_hash,
+        active=row.status in LOGIN_ALLOWED_PLAYER_STATUSES,
+    )
+
+
+async def _find_staff(runtime: IdentityRuntime, identifier: str) -> Account | None:
+    email = normalise_email(identifier) or identifier.strip().lower()
+    async with runtime.db.read_session() as session:
+        stmt = select(StaffMember).where(or_(StaffMember.email == email))
+        row = (await session.execute(stmt)).scalar_one_or_none()
+    if row is None:
+        return None
+    return Account(
+        principal=Principal(PrincipalKind.STAFF, id=str(row.id), roles=frozenset({row.role})),
+        password_hash=row.password_hash,
+        active=row.status == StaffStatus.ACTIVE,
+        mfa_required=True,
+    )
+
+
+async def login(
+    runtime: IdentityRuntime, identifier: str, password: str, ip: str | None, *, staff: bool = False
+) -> tuple[sessions.TokenPair | MfaChallenge, Principal]:
+    """Check the password; tokens, or an MFA challenge when the account has factors.
+
+    Raises ``TooManyAttempts`` (locked identifier or ip, known or not) or
+    ``InvalidCredentials`` (unknown account, wrong password, inactive account).
+    """
+    settings = runtime.settings
+    keys = _throttle_keys("staff" if staff else "player", identifier, ip)
+    await _check_throttle(runtime, keys)
+    if len(identifier) > 254 or len(password) > settings.password_max_length:
+        account = None
+    else:
+        account = await (_find_staff if staff else _find_player)(runtime, identifier)
+    stored = account.password_hash if account else await _dummy_hash(settings)
+    password_ok = await verify_password(stored, password, settings)
+    if account is None or not password_ok or not account.active:
+        await _record_failure(runtime, keys)
+        raise InvalidCredentials()
+    await runtime.store.delete(keys[0])
+    challenge = await _challenge_for(runtime, account)
+    if challenge is not None:
+        return challenge, account.principal
+    if account.mfa_required:
+        raise MfaError("staff sign-in needs an enrolled second factor")
+    return await sessions.start_session(runtime, account.principal, ("pwd",)), account.principal
+
+
+async def _challenge_for(runtime: IdentityRuntime, account: Account) -> MfaChallenge | None:
+    subject = account.principal.key
+    async with runtime.db.read_session() as session:
+        rows = await mfa.factors(session, subject)
+        recovery = await mfa.has_recovery_codes(session, subject)
+    if not rows:
+        return None
+    challenge_id = secrets.token_urlsafe(24)
+    data: dict[str, Any] = {"principal": {"kind": account.principal.kind.value,
+                                          "id": account.principal.id,
+                                          "roles": sorted(account.principal.roles)}}  # fmt: skip
+    options = None
+    keys = [r for r in rows if r.kind == MfaKind.WEBAUTHN]
+    if keys:
+        options, data["webauthn_challenge"] = mfa.webauthn_authentication_options(
+            keys, runtime.settings
+        )
+    await runtime.store.put(f"mfa:{challenge_id}", data, runtime.settings.mfa_challenge_ttl_seconds)
+    return MfaChallenge(challenge_id, mfa.methods_of(rows, recovery), options)
+
+
+async def _challenge(runtime: IdentityRuntime, challenge_id: str) -> tuple[dict, Principal]:
+    data = await runtime.store.get(f"mfa:{challenge_id}") if len(challenge_id) < 100 else None
+    if data is None:
+        raise InvalidCredentials("the sign-in challenge is unknown or expired")
+    p = data["principal"]
+    return data, Principal(PrincipalKind(p["kind"]), id=p["id"], roles=frozenset(p["roles"]))
+
+
+async def send_sms_for_challenge(runtime: IdentityRuntime, challenge_id: str) -> None:
+    _, principal = await _challenge(runtime, challenge_id)
+    async with runtime.db.read_session() as session:
+        phones = [f for f in await mfa.factors(session, principal.key) if f.kind == MfaKind.SMS]
+    if not phones:
+        raise MfaError("no phone is enrolled")
+    await mfa.send_sms_code(
+        runtime, f"mfa:{challenge_id}:sms", mfa.phone_of(phones[0], runtime.settings)
+    )
+
+
+async def verify_mfa(
+    runtime: IdentityRuntime,
+    challenge_id: str,
+    method: str,
+    code: str | None,
+    assertion: dict[str, Any] | None,
+) -> tuple[sessions.TokenPair, Principal]:
+    settings = runtime.settings
+    data, principal = await _challenge(runtime, challenge_id)
+    attempts = await runtime.store.incr(f"mfa:{challenge_id}:n", settings.mfa_challenge_ttl_seconds)
+    if attempts > settings.mfa_max_attempts:
+        await runtime.store.delete(f"mfa:{challenge_id}")
+        raise TooManyAttempts(1)
+    subject = principal.key
+    ok = False
+    async with runtime.db.transaction() as session:
+        if method == MfaKind.TOTP and code:
+            for factor in await mfa.factors(session, subject):
+                if factor.kind == MfaKind.TOTP and await mfa.check_totp(
+                    session, factor, code, settings
+                ):
+                    ok = True
+                    break
+        elif method == MfaKind.SMS and code:
+            ok = await mfa.check_sms_code(runtime, f"mfa:{challenge_id}:sms", code)
+        elif method == "RECOVERY_CODE" and code:
+            ok = await mfa.use_recovery_code(session, subject, code)
+        elif method == MfaKind.WEBAUTHN and assertion and data.get("webauthn_challenge"):
+            ok = await mfa.check_webauthn(
+                session, subject, assertion, data["webauthn_challenge"], settings
+            )
+        # The challenge is consumed atomically: of two concurrent successes one wins.
+        if ok and await runtime.store.take(f"mfa:{challenge_id}") is None:
+            ok = False
+        if not ok:
+            raise InvalidCredentials("the code or security key was not accepted")
+    pair = await sessions.start_session(runtime, principal, ("pwd", method.lower()))
+    return pair, principal
+
+
+async def staff_by_id(runtime: IdentityRuntime, staff_id: str) -> StaffMember | None:
+    try:
+        key = uuid.UUID(staff_id)
+    except ValueError:
+        return None
+    async with runtime.db.read_session() as session:
+        return await session.get(StaffMember, key)

@@ -1,0 +1,106 @@
+"""Refresh-token families. A refresh token is opaque (random), stored only as its SHA-256,
+and single use: every refresh rotates it inside its family. Presenting a token that was
+already used means it leaked: the whole family is revoked (RFC 9700 4.14.2).
+
+Store keys: ``rt:<hash>`` live token -> family; ``ru:<hash>`` used token -> family;
+``rf:<family>`` live family -> subject; ``rs:<family>`` revoked family (access tokens
+carrying it as ``sid`` are refused); ``gen:<subject>`` session generation (auth.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from app.identity.auth import current_generation, generation_key, revoked_session_key
+from app.identity.crypto import token_hash
+from app.identity.errors import InvalidRefreshToken
+from app.identity.principal import Principal, PrincipalKind
+from app.identity.runtime import IdentityRuntime
+from app.identity.tokens import issue_access_token
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    principal: Principal
+
+
+def _principal_data(principal: Principal) -> dict:
+    return {"kind": principal.kind.value, "id": principal.id, "roles": sorted(principal.roles)}
+
+
+def _principal_from(data: dict) -> Principal:
+    return Principal(PrincipalKind(data["kind"]), id=data["id"], roles=frozenset(data["roles"]))
+
+
+async def _new_refresh(runtime: IdentityRuntime, family: str, data: dict) -> str:
+    token = "rt_" + secrets.token_urlsafe(32)
+    ttl = runtime.settings.refresh_token_ttl_seconds
+    await runtime.store.put(f"rt:{token_hash(token)}", {**data, "family": family}, ttl)
+    return token
+
+
+async def start_session(
+    runtime: IdentityRuntime, principal: Principal, methods: tuple[str, ...]
+) -> TokenPair:
+    """A new family: an access token and its first refresh token."""
+    family = secrets.token_urlsafe(16)
+    generation = await current_generation(runtime, principal.key)
+    data = {"principal": _principal_data(principal), "generation": generation,
+            "methods": list(methods), "created": int(time.time())}  # fmt: skip
+    await runtime.store.put(f"rf:{family}", data, runtime.settings.refresh_token_ttl_seconds)
+    refresh = await _new_refresh(runtime, family, data)
+    access, expires_in = await issue_access_token(
+        principal, runtime.keyring, runtime.settings,
+        session_id=family, methods=methods, generation=generation,
+    )  # fmt: skip
+    return TokenPair(access, refresh, expires_in, family, principal)
+
+
+async def revoke_family(runtime: IdentityRuntime, family: str) -> None:
+    settings = runtime.settings
+    await runtime.store.delete(f"rf:{family}")
+    await runtime.store.put(
+        revoked_session_key(family), {"revoked": int(time.time())},
+        settings.access_token_ttl_seconds + settings.token_leeway_seconds,
+    )  # fmt: skip
+
+
+async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
+    """Rotate: the presented token is consumed atomically; a second use revokes the family."""
+    digest = token_hash(refresh_token)
+    ttl = runtime.settings.refresh_token_ttl_seconds
+    data = await runtime.store.take(f"rt:{digest}")
+    if data is None:
+        used = await runtime.store.get(f"ru:{digest}")
+        if used is not None:
+            await revoke_family(runtime, used["family"])
+            raise InvalidRefreshToken("the refresh token was already used; the session is revoked")
+        raise InvalidRefreshToken()
+    family = data["family"]
+    await runtime.store.put(f"ru:{digest}", {"family": family}, ttl)
+    live = await runtime.store.get(f"rf:{family}")
+    principal = _principal_from(data["principal"])
+    if live is None or data["generation"] < await current_generation(runtime, principal.key):
+        raise InvalidRefreshToken("the session has ended")
+    await runtime.store.put(f"rf:{family}", live, ttl)
+    new_refresh = await _new_refresh(runtime, family, live)
+    methods = tuple(data.get("methods", ()))
+    access, expires_in = await issue_access_token(
+        principal, runtime.keyring, runtime.settings,
+        session_id=family, methods=methods, generation=data["generation"],
+    )  # fmt: skip
+    return TokenPair(access, new_refresh, expires_in, family, principal)
+
+
+async def end_everywhere(runtime: IdentityRuntime, subject: str) -> None:
+    """Every session and access token of ``subject`` stops working."""
+    generation = await current_generation(runtime, subject)
+    await runtime.store.put(
+        generation_key(subject), {"n": generation + 1}, runtime.settings.refresh_token_ttl_seconds
+    )

@@ -1,0 +1,113 @@
+"""THE role -> permission matrix. Every access decision in PMS comes from here.
+
+- Staff carry one role (``StaffRole``); their permissions are ``ROLE_PERMISSIONS[role]``.
+- Service clients carry OAuth scopes; a scope IS a permission name (``wallet:operate``) and
+  only ``SERVICE_SCOPES`` can be granted to a client.
+- Players hold no permission over others; rules declared ``owner_ok=True`` let a player
+  reach their own data (``OWNER_PERMISSIONS`` lists what ownership can grant).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.identity.models import StaffRole
+from app.identity.principal import Principal, PrincipalKind
+
+
+class Permission(StrEnum):
+    PLAYER_READ = "player:read"  # profile basics: login, country, status, VIP, preferences
+    PLAYER_READ_PII = "player:read_pii"  # contact data in full: email, birth date, phone, address
+    PLAYER_READ_MASKED = "player:read_masked"  # contact data masked (j***@example.com)
+    PLAYER_WRITE = "player:write"
+    PLAYER_BLOCK = "player:block"
+    SEGMENT_READ = "segment:read"  # segments, traffic source, affiliate, activity
+    SEGMENT_MANAGE = "segment:manage"
+    WALLET_READ = "wallet:read"
+    WALLET_OPERATE = "wallet:operate"  # bets, wins, deposits by the game engine / payments
+    WALLET_ADJUST = "wallet:adjust"  # manual corrections by finance staff
+    BONUS_MANAGE = "bonus:manage"
+    KYC_READ = "kyc:read"  # documents and verification details
+    KYC_REVIEW = "kyc:review"
+    AUDIT_READ = "audit:read"
+    EVENT_READ = "event:read"  # the back-office live feed of domain events
+    WEBHOOK_MANAGE = "webhook:manage"  # webhook endpoints, deliveries, redelivery
+    STAFF_MANAGE = "staff:manage"
+    CLIENT_MANAGE = "client:manage"  # OAuth service clients
+    REGISTER = "player:register"  # sign-up: everyone, including anonymous callers
+    SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
+
+
+P = Permission
+
+ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
+    StaffRole.ADMIN: frozenset(P) - {P.SELF, P.REGISTER},
+    StaffRole.SUPPORT: frozenset(
+        {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
+         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ}
+    ),
+    StaffRole.MARKETER: frozenset(
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_MANAGE,
+         P.EVENT_READ}
+    ),
+    StaffRole.COMPLIANCE: frozenset(
+        {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
+         P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ}
+    ),
+    StaffRole.FINANCE: frozenset(
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST}
+    ),
+}  # fmt: skip
+
+# What an OAuth client may be granted (and so hold as scopes).
+SERVICE_SCOPES: frozenset[Permission] = frozenset(
+    {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
+     P.SEGMENT_READ, P.SEGMENT_MANAGE, P.WALLET_READ, P.WALLET_OPERATE, P.BONUS_MANAGE,
+     P.KYC_READ, P.KYC_REVIEW}
+)  # fmt: skip
+
+# What a player may do to their OWN data, where the rule says owner_ok=True.
+OWNER_PERMISSIONS: frozenset[Permission] = frozenset(
+    {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.SEGMENT_READ,
+     P.WALLET_READ, P.KYC_READ}
+)  # fmt: skip
+
+ANONYMOUS_PERMISSIONS: frozenset[Permission] = frozenset({P.REGISTER})
+SIGNED_IN_PERMISSIONS: frozenset[Permission] = frozenset({P.SELF, P.REGISTER})
+
+
+def permissions_of(principal: Principal) -> frozenset[Permission]:
+    """Everything ``principal`` may do regardless of ownership."""
+    if principal.kind is PrincipalKind.SYSTEM:
+        return frozenset(P)
+    if principal.kind is PrincipalKind.STAFF:
+        granted: frozenset[Permission] = frozenset()
+        for role in principal.roles:
+            if role in StaffRole.__members__:
+                granted |= ROLE_PERMISSIONS[StaffRole(role)]
+        return granted | SIGNED_IN_PERMISSIONS
+    if principal.kind is PrincipalKind.SERVICE:
+        scopes = {P(s) for s in principal.scopes if s in P._value2member_map_}
+        return frozenset(scopes & SERVICE_SCOPES) | SIGNED_IN_PERMISSIONS
+    if principal.kind is PrincipalKind.PLAYER:
+        return SIGNED_IN_PERMISSIONS
+    return ANONYMOUS_PERMISSIONS
+
+
+def is_allowed(
+    principal: Principal,
+    permission: Permission,
+    *,
+    owner_ok: bool = False,
+    owner: str | None = None,
+) -> bool:
+    """May ``principal`` use ``permission`` on data owned by player ``owner`` (a player id)?"""
+    if permission in permissions_of(principal):
+        return True
+    return (
+        owner_ok
+        and owner is not None
+        and principal.kind is PrincipalKind.PLAYER
+        and principal.id == owner
+        and permission in OWNER_PERMISSIONS
+    )

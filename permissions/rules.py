@@ -1,0 +1,222 @@
+"""Strawberry permission classes that enforce permissions/roles.py on fields and mutations.
+
+How a resolver declares its requirement (every field of Query, Mutation and of the data
+types needs one; tests/integration/identity/test_permission_matrix.py fails otherwise):
+
+    # A nullable field or query: null (or [] for lists) when denied.
+    @strawberry.field(extensions=[nullable(P.KYC_READ, owner_ok=True)])
+    def risk_level(self) -> RiskLevel | None: ...
+
+    # A non-null field: a FORBIDDEN GraphQL error when denied.
+    login: str = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])
+
+    # Contact data: full with one permission, masked with another, else null.
+    @strawberry.field(extensions=[masked(P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, mask_email)])
+
+    # A mutation: its result union includes `Forbidden`; a denied call returns it and is
+    # audited, the resolver never runs.
+    @strawberry.mutation(extensions=[forbidden_result(P.WALLET_OPERATE)])
+    async def debit(self, info: Info, input: DebitInput) -> DebitResult: ...
+
+    # Open to everyone (login, registerPlayer): say so explicitly.
+    @strawberry.mutation(extensions=[public()])
+
+``owner_ok=True`` lets a player reach their own data: the owner is the ``owner_id()`` of
+the source object (Player), else the field's ``id``/``playerId`` argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types.field import StrawberryField
+
+from app.audit import service as audit
+from app.identity.principal import Principal
+from permissions.roles import Permission, is_allowed
+from schema.errors import Forbidden
+
+OWNER_ARGUMENTS = ("id", "player_id")
+
+
+def owner_of(source: Any, kwargs: dict[str, Any]) -> str | None:
+    """The player id owning the data a field shows, if any."""
+    if source is not None and hasattr(source, "owner_id"):
+        owner = source.owner_id()
+        if owner is not None:
+            return str(owner)
+    for name in OWNER_ARGUMENTS:
+        if kwargs.get(name) is not None:
+            return str(kwargs[name])
+    return None
+
+
+def actor_of(info: strawberry.Info) -> audit.Actor:
+    ctx = info.context
+    request = getattr(ctx, "request", None)
+    client = getattr(request, "client", None)
+    return audit.Actor(
+        key=ctx.principal.key, ip=client.host if client else None, request_id=ctx.request_id
+    )
+
+
+class Require(BasePermission):
+    """Allowed when the caller holds ``permission`` (or owns the data and ``owner_ok``)."""
+
+    message = "Forbidden"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def __init__(self, permission: Permission | None, *, owner_ok: bool = False) -> None:
+        self.permission = permission
+        self.owner_ok = owner_ok
+
+    def allows(self, principal: Principal, owner: str | None) -> bool:
+        if self.permission is None:  # public
+            return True
+        return is_allowed(principal, self.permission, owner_ok=self.owner_ok, owner=owner)
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        principal: Principal = info.context.principal
+        owner = owner_of(source, kwargs)
+        if self.owner_ok and owner is not None and getattr(source, "owner_view", False):
+            # The object was just created by this caller (registration): show it back.
+            return True
+        return self.allows(principal, owner)
+
+    def __repr__(self) -> str:
+        return f"Require({self.permission}, owner_ok={self.owner_ok})"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the matrix test reads: the requirement and what a denial looks like."""
+
+    require: Require
+    on_deny: str  # "null" | "error" | "forbidden" | "masked" | "public"
+    masked_by: Require | None = None
+
+
+class RuleExtension(FieldExtension):
+    rule: Rule
+
+
+class _PermissionRule(PermissionExtension, RuleExtension):
+    def __init__(self, rule: Rule) -> None:
+        super().__init__(permissions=[rule.require], fail_silently=rule.on_deny == "null")
+        self.rule = rule
+
+
+def nullable(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:
+    return _PermissionRule(Rule(Require(permission, owner_ok=owner_ok), "null"))
+
+
+def required(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:
+    return _PermissionRule(Rule(Require(permission, owner_ok=owner_ok), "error"))
+
+
+class _Public(RuleExtension):
+    def __init__(self) -> None:
+        self.rule = Rule(Require(None), "public")
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any):
+        return next_(source, info, **kw)
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
+        return await next_(source, info, **kw)
+
+
+def public() -> FieldExtension:
+    return _Public()
+
+
+class _Masked(RuleExtension):
+    def __init__(self, rule: Rule, mask: Callable[[Any], Any]) -> None:
+        self.rule = rule
+        self.mask = mask
+
+    def _shown(self, value: Any, source: Any, info: strawberry.Info, kwargs: dict) -> Any:
+        if value is None or self.rule.require.has_permission(source, info, **kwargs):
+            return value
+        if self.rule.masked_by and self.rule.masked_by.has_permission(source, info, **kwargs):
+            return self.mask(value)
+        return None
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any):
+        return self._shown(next_(source, info, **kw), source, info, kw)
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
+        return self._shown(await next_(source, info, **kw), source, info, kw)
+
+
+def masked(
+    full: Permission, masked_with: Permission, mask: Callable[[Any], Any], *, owner_ok: bool = True
+) -> FieldExtension:
+    rule = Rule(Require(full, owner_ok=owner_ok), "masked", Require(masked_with, owner_ok=owner_ok))
+    return _Masked(rule, mask)
+
+
+class _ForbiddenResult(RuleExtension):
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def apply(self, field: StrawberryField) -> None:
+        self.field_name = field.python_name
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
+        if self.rule.require.has_permission(source, info, **kw):
+            return await next_(source, info, **kw)
+        permission = self.rule.require.permission
+        await audit.record_now(
+            info.context.db,
+            actor_of(info),
+            f"graphql.{info.field_name}",
+            owner_of(source, kw),
+            audit.DENIED,
+            {"required": str(permission)},
+        )
+        return Forbidden(
+            code="FORBIDDEN", message="you may not do this", required_permission=str(permission)
+        )
+
+
+def forbidden_result(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:
+    """For mutations whose result union contains ``Forbidden``."""
+    return _ForbiddenResult(Rule(Require(permission, owner_ok=owner_ok), "forbidden"))
+
+
+def rule_of(field: StrawberryField) -> Rule | None:
+    for extension in field.extensions:
+        if isinstance(extension, RuleExtension):
+            return extension.rule
+    return None
+
+
+def shown_value(field: StrawberryField, value: Any, principal: Principal, owner: str | None) -> Any:
+    """What ``principal`` may see of a plain (resolver-less) field's ``value`` outside
+    GraphQL (REST): the field's own rule applied, so both APIs show exactly the same."""
+    rule = rule_of(field)
+    if rule is None:
+        return None
+    if rule.require.allows(principal, owner):
+        return value
+    masker = next((e for e in field.extensions if isinstance(e, _Masked)), None)
+    if masker and rule.masked_by and rule.masked_by.allows(principal, owner) and value is not None:
+        return masker.mask(value)
+    return None
+
+
+def mask_email(email: str) -> str:
+    """``jane.doe@example.com`` -> ``j***@example.com``."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"

@@ -1,0 +1,105 @@
+"""The session store contract, on PostgreSQL and on the real Redis; and a full sign-in
+session (rotation, reuse detection, logout) with the app configured for Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from app.identity.store import PostgresStore, RedisStore, purge_expired
+from app.main import create_app
+from tests import services
+from tests.factories import create_player
+from tests.identity_helpers import LOGIN, ME, PASSWORD, bearer
+
+
+@pytest.fixture(params=["postgres", "redis"])
+async def store(request, db):
+    if request.param == "postgres":
+        yield PostgresStore(db)
+        return
+    url = services.require_url("Redis (PMS_TEST_REDIS_URL)", services.REDIS_URL)
+    redis_store = RedisStore(url, f"pms-test:{uuid.uuid4().hex}:")
+    yield redis_store
+    await redis_store.close()
+
+
+async def test_put_get_delete(store):
+    await store.put("a", {"x": 1}, 60)
+    assert await store.get("a") == {"x": 1}
+    assert await store.get_many(["a", "missing"]) == [{"x": 1}, None]
+    await store.delete("a")
+    assert await store.get("a") is None
+
+
+async def test_take_is_atomic(store):
+    await store.put("once", {"v": 1}, 60)
+    results = await asyncio.gather(*(store.take("once") for _ in range(20)))
+    assert results.count({"v": 1}) == 1 and results.count(None) == 19
+
+
+async def test_add_only_when_absent(store):
+    assert await store.add("k", {"v": 1}, 60) is True
+    assert await store.add("k", {"v": 2}, 60) is False
+    assert await store.get("k") == {"v": 1}
+
+
+async def test_incr_counts_concurrently_with_a_window(store):
+    counts = await asyncio.gather(*(store.incr("c", 60) for _ in range(25)))
+    assert sorted(counts) == list(range(1, 26))
+    assert 0 < await store.ttl("c") <= 60
+
+
+async def test_values_expire(store):
+    await store.put("short", {"v": 1}, 1)
+    await asyncio.sleep(1.2)
+    assert await store.get("short") is None
+    assert await store.take("short") is None
+    assert await store.ttl("short") == 0
+
+
+async def test_postgres_purge_removes_old_rows(db):
+    store = PostgresStore(db)
+    await store.put("old", {"v": 1}, 1)
+    await asyncio.sleep(1.1)
+    assert await purge_expired(db) == 0  # kept a minute past expiry, then purged
+    assert await store.get("old") is None
+
+
+async def test_sign_in_session_lives_in_redis(settings, db):
+    url = services.require_url("Redis (PMS_TEST_REDIS_URL)", services.REDIS_URL)
+    prefix = f"pms-test:{uuid.uuid4().hex}:"
+    redis_settings = settings.model_copy(update={"redis_url": url, "redis_key_prefix": prefix})
+    app = create_app(redis_settings, database=db)
+    await create_player(db, settings, login="redis-user")
+    refresh = """mutation R($t: String!) { refreshTokens(refreshToken: $t) {
+      __typename ... on AuthTokens { accessToken refreshToken } } }"""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+        async def gql(query, variables=None, **headers):
+            r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                  headers=headers)  # fmt: skip
+            return r
+
+        tokens = (await gql(LOGIN, {"id": "redis-user", "pw": PASSWORD})).json()["data"]["login"]
+        rotated = (await gql(refresh, {"t": tokens["refreshToken"]})).json()["data"]
+        replay = (await gql(refresh, {"t": tokens["refreshToken"]})).json()["data"]
+        me_after = await gql(ME, **bearer(rotated["refreshTokens"]["accessToken"]))
+
+    store = app.state.pms.identity.store
+    assert isinstance(store, RedisStore)
+    assert rotated["refreshTokens"]["__typename"] == "AuthTokens"
+    assert replay["refreshTokens"]["__typename"] == "InvalidCredentials"
+    assert me_after.status_code == 401  # the family was revoked by the replay
+    raw = store._redis
+    assert await raw.keys(prefix + "rf:*") == []  # the family is gone
+    assert await raw.keys(prefix + "rs:*")  # and its access tokens are refused
+    assert await raw.keys(prefix + "ru:*")  # the used ones remembered, hashed
+    assert not any(tokens["refreshToken"] in k.decode() for k in await raw.keys(prefix + "*"))
+    for key in await raw.keys(prefix + "*"):
+        await raw.delete(key)
+    await store.close()
