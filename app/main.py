@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 from app import migrations
 from app.db import Database, EmbeddedPostgres, resolve_database_url
 from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.kyc.callbacks import callback_endpoint
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
@@ -115,6 +116,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/kyc/callbacks/{provider}",
+                callback_endpoint(lambda: state.db, settings),
+                methods=["POST"],
+            ),
             WebSocketRoute("/graphql", graphql),
         ],
         middleware=[

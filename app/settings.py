@@ -6,13 +6,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
     "EUR", "USD", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK",
     "PLN", "CZK", "HUF", "BRL", "MXN", "JPY", "INR", "ZAR", "TRY",
 )  # fmt: skip
+
+
+class KycProviderSettings(BaseModel):
+    base_url: str
+    api_key: str
+    callback_secret: str
 
 
 class Settings(BaseSettings):
@@ -57,6 +63,19 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 2
+
+    # --- KYC, profiles, segments (issue 6) -----------------------------------------------
+    kyc_default_provider: str = "sandbox"
+    # {name: {"base_url": ..., "api_key": ..., "callback_secret": ...}}; JSON in the env.
+    kyc_providers: dict[str, KycProviderSettings] = Field(default_factory=dict)
+    kyc_callback_max_age_seconds: int = 300
+    kyc_provider_timeout_seconds: float = 10.0
+    kyc_high_risk_countries: tuple[str, ...] = ("AF", "IR", "KP", "MM", "SY", "YE")
+    # Keyed hash of document numbers (dedup without storing the number); set in prod.
+    kyc_document_hash_key: str = "dev-only-document-hash-key"
+    activity_active_days: int = 30
+    activity_churned_days: int = 90
+    segment_recompute_interval_seconds: float = 3600.0
 
     @property
     def is_dev(self) -> bool:

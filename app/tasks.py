@@ -30,7 +30,9 @@ class PeriodicTask:
 
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
-    return []
+    from app.segments.tasks import recompute_segments_task
+
+    return [recompute_segments_task(settings)]
 
 
 class TaskRunner:
