@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
@@ -196,12 +196,19 @@ async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:
 
 async def history_page(
     session: AsyncSession, player_id: uuid.UUID, limit: int, before_id: int | None
-) -> tuple[list[SettingsChange], bool]:
-    """Newest first, keyset on id."""
+) -> tuple[list[SettingsChange], bool, int]:
+    """Newest first, keyset on id; and the total number of changes."""
     stmt = select(SettingsChange).where(SettingsChange.player_id == player_id)
     if before_id is not None:
         stmt = stmt.where(SettingsChange.id < before_id)
     rows = list(
         (await session.execute(stmt.order_by(SettingsChange.id.desc()).limit(limit + 1))).scalars()
     )
-    return rows[:limit], len(rows) > limit
+    total = (
+        await session.execute(
+            select(func.count())
+            .select_from(SettingsChange)
+            .where(SettingsChange.player_id == player_id)
+        )
+    ).scalar_one()
+    return rows[:limit], len(rows) > limit, int(total)
