@@ -42,10 +42,10 @@ def median_from_histogram(histogram: list[int]) -> int | None:
 
 def _counted(column: str, param: str) -> str:
     # Increment {key: n}; once TOP_KEYS keys are held, new keys are not added.
-    return f"""CASE WHEN player_metrics.{column} ? :{param}
+    return f"""CASE WHEN player_metrics.{column} ? CAST(:{param} AS text)
                  OR (SELECT count(*) FROM jsonb_object_keys(player_metrics.{column})) < {TOP_KEYS}
-            THEN jsonb_set(player_metrics.{column}, ARRAY[:{param}],
-                 to_jsonb(coalesce((player_metrics.{column} ->> :{param})::bigint, 0) + 1))
+            THEN jsonb_set(player_metrics.{column}, ARRAY[CAST(:{param} AS text)],
+                 to_jsonb(coalesce((player_metrics.{column} ->> CAST(:{param} AS text))::bigint, 0) + 1))
             ELSE player_metrics.{column} END"""  # noqa: S608 - names are module constants
 
 
@@ -59,8 +59,8 @@ VALUES (:player_id, :currency, 1, :stake, 1, :at, :at, :at,
        FROM generate_series(0, {HOURS - 1}) h),
     (SELECT array_agg(CASE WHEN b = :bucket THEN 1 ELSE 0 END::bigint ORDER BY b)
        FROM generate_series(0, {STAKE_BUCKETS - 1}) b),
-    jsonb_build_object(:game, 1), jsonb_build_object(:provider, 1),
-    jsonb_build_object(:category, 1))
+    jsonb_build_object(CAST(:game AS text), 1), jsonb_build_object(CAST(:provider AS text), 1),
+    jsonb_build_object(CAST(:category AS text), 1))
 ON CONFLICT (player_id) DO UPDATE SET
     bet_count = player_metrics.bet_count + 1,
     stake_total = player_metrics.stake_total + :stake,
