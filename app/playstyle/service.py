@@ -45,7 +45,8 @@ def _counted(column: str, param: str) -> str:
     return f"""CASE WHEN player_metrics.{column} ? CAST(:{param} AS text)
                  OR (SELECT count(*) FROM jsonb_object_keys(player_metrics.{column})) < {TOP_KEYS}
             THEN jsonb_set(player_metrics.{column}, ARRAY[CAST(:{param} AS text)],
-                 to_jsonb(coalesce((player_metrics.{column} ->> CAST(:{param} AS text))::bigint, 0) + 1))
+                 to_jsonb(coalesce(
+                     (player_metrics.{column} ->> CAST(:{param} AS text))::bigint, 0) + 1))
             ELSE player_metrics.{column} END"""  # noqa: S608 - names are module constants
 
 

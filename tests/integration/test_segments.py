@@ -118,8 +118,10 @@ async def test_invalid_rule_or_duplicate_name_saves_nothing(session, settings):
                                      rule={"attr": "nope", "op": "eq", "value": 1})  # fmt: skip
     with pytest.raises(AlreadyExists):
         async with session.begin_nested():
-            await service.create_segment(session, name="one", actor="a", settings=settings,
-                                     rule={"attr": "country", "op": "eq", "value": "AT"})  # fmt: skip
+            rule = {"attr": "country", "op": "eq", "value": "AT"}
+            await service.create_segment(
+                session, name="one", actor="a", settings=settings, rule=rule
+            )
     count = (await session.execute(select(func.count()).select_from(Segment))).scalar_one()
     assert count == 1
 
@@ -136,7 +138,8 @@ MEMBERS = """
 query($id: ID!, $after: String) { segment(id: $id) { name players(first: 2, after: $after) {
   totalCount edges { node { id segments { name } } } pageInfo { hasNextPage endCursor } } } }
 """
-DELETE = "mutation($id: ID!) { deleteSegment(id: $id) { __typename ... on DeleteSegmentSuccess { membersRemoved } } }"
+DELETE = """mutation($id: ID!) { deleteSegment(id: $id) {
+  __typename ... on DeleteSegmentSuccess { membersRemoved } } }"""
 
 
 async def test_segment_api_create_paginate_delete(gql, db, settings):
