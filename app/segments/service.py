@@ -262,7 +262,7 @@ async def segments_of_players(
         .where(SM.c.player_id.in_(player_ids))
         .order_by(Segment.name)
     )
-    return [(player_id, segment) for player_id, segment in rows.tuples()]
+    return [(player_id, segment) for player_id, segment in rows]
 
 
 async def member_page(
