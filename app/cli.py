@@ -106,6 +106,36 @@ def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(run(url))
 
 
+def cmd_kyc_sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from app.kyc import sandbox
+
+    sandbox.run(host=args.host, port=args.port, callback_url=args.callback_url,
+                secret=args.secret, api_key=args.api_key, delay=args.delay)  # fmt: skip
+    return 0
+
+
+def cmd_segments_recompute(settings: Settings, args: argparse.Namespace) -> int:
+    """Full, set-based recompute of every segment's membership."""
+    import asyncio
+
+    from app.db import Database
+    from app.segments.service import recompute_all
+
+    async def work(url: str) -> None:
+        db = Database.from_settings(settings, url)
+        try:
+            async with db.transaction() as session:
+                for result in await recompute_all(session, settings):
+                    log.info("segment %s: %d entered, %d left",
+                             result.segment_id, result.entered, result.left)  # fmt: skip
+        finally:
+            await db.dispose()
+
+    with database_url(settings) as url:
+        asyncio.run(work(url))
+    return 0
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +160,19 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     from app.identity.cli import register as register_identity_commands
 
     register_identity_commands(sub)
+    kyc = sub.add_parser("kyc-sandbox", help="run the sandbox KYC vendor (tests, demos)")
+    kyc.add_argument("--host", default="127.0.0.1")
+    kyc.add_argument("--port", type=int, required=True)
+    kyc.add_argument("--callback-url", required=True, help="e.g. http://h:p/kyc/callbacks/sandbox")
+    kyc.add_argument("--secret", required=True, help="HMAC secret for signing callbacks")
+    kyc.add_argument("--api-key", default="sandbox-key")
+    kyc.add_argument("--delay", type=float, default=0.3, help="seconds before the callback")
+    kyc.set_defaults(handler=cmd_kyc_sandbox)
+
+    segments = sub.add_parser("segments", help="segment administration")
+    segments_sub = segments.add_subparsers(dest="segments_command", required=True)
+    recompute = segments_sub.add_parser("recompute", help="recompute every segment (set-based)")
+    recompute.set_defaults(handler=cmd_segments_recompute)
     return parser
 
 

@@ -30,6 +30,7 @@ from app.identity.principal import Principal
 from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
+from app.kyc.callbacks import callback_endpoint
 from app.logging import request_id_var
 from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
@@ -194,6 +195,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),
             ),
             *rest_routes(state),
+            Route(
+                "/kyc/callbacks/{provider}",
+                callback_endpoint(lambda: state.db, settings),
+                methods=["POST"],
+            ),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

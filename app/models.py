@@ -11,6 +11,7 @@ from app.identity.models import (
     SmsMessage,
     StaffMember,
 )
+from app.kyc.models import KycCase, KycCaseEvent
 from app.ledger.models import (
     GameRound,
     GameTransaction,
@@ -20,6 +21,9 @@ from app.ledger.models import (
     LedgerTransfer,
 )
 from app.players.models import Player
+from app.playstyle.models import PlayerMetrics
+from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
 __all__ = [
@@ -28,14 +32,22 @@ __all__ = [
     "GameTransaction",
     "HouseAccount",
     "IdempotencyRecord",
+    "KycCase",
+    "KycCaseEvent",
     "LedgerHold",
     "LedgerTransfer",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",
     "Player",
+    "PlayerMetrics",
+    "PlayerProfile",
+    "PlayerTag",
     "RecoveryCode",
+    "Segment",
+    "SegmentMember",
     "SessionState",
+    "SettingsChange",
     "SigningKey",
     "SmsMessage",
     "StaffMember",

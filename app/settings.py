@@ -6,13 +6,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
     "EUR", "USD", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK",
     "PLN", "CZK", "HUF", "BRL", "MXN", "JPY", "INR", "ZAR", "TRY",
 )  # fmt: skip
+
+
+class KycProviderSettings(BaseModel):
+    base_url: str
+    api_key: str
+    callback_secret: str
 
 
 class Settings(BaseSettings):
@@ -108,6 +114,18 @@ class Settings(BaseSettings):
     webauthn_origins: tuple[str, ...] = ("http://localhost:8000",)
     max_directives_per_location: int = 5
     request_timeout_seconds: float = 10.0
+    # --- KYC, profiles, segments (issue 6) -----------------------------------------------
+    kyc_default_provider: str = "sandbox"
+    # {name: {"base_url": ..., "api_key": ..., "callback_secret": ...}}; JSON in the env.
+    kyc_providers: dict[str, KycProviderSettings] = Field(default_factory=dict)
+    kyc_callback_max_age_seconds: int = 300
+    kyc_provider_timeout_seconds: float = 10.0
+    kyc_high_risk_countries: tuple[str, ...] = ("AF", "IR", "KP", "MM", "SY", "YE")
+    # Keyed hash of document numbers (dedup without storing the number); set in prod.
+    kyc_document_hash_key: str = "dev-only-document-hash-key"
+    activity_active_days: int = 30
+    activity_churned_days: int = 90
+    segment_recompute_interval_seconds: float = 3600.0
 
     @property
     def is_dev(self) -> bool:

@@ -31,6 +31,7 @@ class PeriodicTask:
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
     from app.ledger import tasks as ledger_tasks
+    from app.segments.tasks import recompute_segments_task
 
     tasks = [
         PeriodicTask(
@@ -41,6 +42,7 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             settings.idempotency_purge_interval_seconds,
             ledger_tasks.purge_idempotency_keys,
         ),
+        recompute_segments_task(settings),
     ]
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))

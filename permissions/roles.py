@@ -21,6 +21,7 @@ class Permission(StrEnum):
     PLAYER_READ_MASKED = "player:read_masked"  # contact data masked (j***@example.com)
     PLAYER_WRITE = "player:write"
     PLAYER_BLOCK = "player:block"
+    PLAYER_VIP = "player:vip"  # VIP level (it triggers VIP bonuses, so not plain player:write)
     SEGMENT_READ = "segment:read"  # segments, traffic source, affiliate, activity
     SEGMENT_MANAGE = "segment:manage"
     WALLET_READ = "wallet:read"
@@ -48,7 +49,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_MANAGE,
-         P.EVENT_READ}
+         P.EVENT_READ, P.PLAYER_VIP}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Date, Index, String, text
+from sqlalchemy import Column, Date, DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -26,6 +26,7 @@ class ConfirmStatus(StrEnum):
     PENDING = "PENDING"
     VERIFIED = "VERIFIED"
     REJECTED = "REJECTED"
+    MANUAL_REVIEW = "MANUAL_REVIEW"
 
 
 class RiskLevel(StrEnum):
@@ -71,6 +72,7 @@ class Player(SQLModel, table=True):
         sa_column=Column(String(8), nullable=False, server_default=RiskLevel.LOW.value),
     )
     vip_level: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    vip_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     preferences: dict[str, Any] = Field(
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),

@@ -14,8 +14,12 @@ from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
+from schema.types import player_extra as extra
 from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
+from schema.types.kyc import KycCase
 from schema.types.ledger import LedgerEntry
+from schema.types.profile import PlayerProfile, PlayStyle, SettingsChange, VipStatus
+from schema.types.segment import Segment
 from schema.types.wallet import Wallet
 
 
@@ -52,6 +56,8 @@ class Player:
     )
     # Set on the object a registration returns: the registrant sees what they just sent.
     owner_view: strawberry.Private[bool] = False
+    # The row it was built from, so profile/VIP fields need no second read.
+    _row: strawberry.Private[PlayerRow | None] = None
 
     def owner_id(self) -> str:
         return str(self.id)
@@ -78,6 +84,35 @@ class Player:
         from resolvers.queries.ledger import ledger_page
 
         return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
+
+    # --- profile, VIP, segments, play style, KYC: resolvers in schema/types/player_extra.py
+    profile: PlayerProfile | None = strawberry.field(
+        resolver=extra.profile,
+        description="Names, phone, address: personal data (player:read_pii or the player).",
+        extensions=[nullable(P.PLAYER_READ_PII, owner_ok=True)],
+    )
+    vip: VipStatus | None = strawberry.field(
+        resolver=extra.vip, extensions=[nullable(P.PLAYER_READ, owner_ok=True)]
+    )
+    segments: list[Segment] = strawberry.field(
+        resolver=extra.segments, extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
+    )
+    play_style: PlayStyle | None = strawberry.field(
+        resolver=extra.play_style,
+        description="Betting habits for targeting; no personal data.",
+        extensions=[nullable(P.SEGMENT_READ, owner_ok=True)],
+    )
+    settings_history: Connection[SettingsChange] | None = strawberry.field(
+        resolver=extra.settings_history,
+        description="Who changed what and when; personal values masked without player:read_pii.",
+        extensions=[nullable(P.PLAYER_READ, owner_ok=True)],
+    )
+    kyc_cases: list[KycCase] = strawberry.field(
+        resolver=extra.kyc_cases, extensions=[nullable(P.KYC_READ, owner_ok=True)]
+    )
+    tags: list[str] = strawberry.field(
+        resolver=extra.tags, extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
+    )
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:
@@ -106,4 +141,5 @@ class Player:
             traffic_source=row.traffic_source,
             affiliate_code=row.affiliate_code,
             owner_view=owner_view,
+            _row=row,
         )

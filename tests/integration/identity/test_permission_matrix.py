@@ -46,6 +46,12 @@ ENVELOPE_TYPES = {
     # webhooks, behind webhook:manage fields
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",
+    # KYC, profile, segments: behind kyc:read/review, player:read(_pii), segment:* fields
+    "KycCase", "KycDocument", "SubmitKycSuccess", "ReviewKycSuccess", "KycCaseOpen",
+    "AlreadyVerified", "KycProviderUnavailable", "KycCaseNotReviewable", "PlayerProfile",
+    "VipStatus", "PlayStyle", "SettingsChange", "SettingsChangeEdge",
+    "SettingsChangeConnection", "UpdatePlayerSuccess", "Segment", "SegmentSuccess",
+    "DeleteSegmentSuccess", "InvalidSegmentRule",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip

@@ -1,0 +1,1 @@
+"""KYC: document checks through third-party providers, cases, reviews and risk levels."""

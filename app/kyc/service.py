@@ -1,0 +1,327 @@
+"""The verification flow: submit -> PENDING -> provider result -> VERIFIED / REJECTED /
+MANUAL_REVIEW -> (review by compliance). Services take a session and never commit, except
+``submit_kyc``, which must commit the case before calling the vendor (the vendor may call
+back at once) and therefore owns its two short transactions.
+
+Every status change updates the player's confirmStatus and riskLevel, appends a
+``kyc_case_events`` row, writes a ``kyc.status_changed`` outbox event and re-evaluates the
+player's segments, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Database, unique_violation_constraint
+from app.errors import NotFound, ValidationFailed
+from app.events import outbox
+from app.kyc.errors import (
+    AlreadyVerified,
+    CaseNotReviewable,
+    KycCaseOpen,
+    ProviderUnavailable,
+    VerificationRequired,
+)
+from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
+from app.kyc.provider import DocumentSubmission, KycProvider, ProviderResult
+from app.kyc.validation import document_metadata, document_problems
+from app.players.models import ConfirmStatus, Player, RiskLevel
+from app.segments.service import recompute_player_segments
+from app.settings import Settings
+
+SANCTIONS_HIT = "SANCTIONS_HIT"
+REVIEW_DECISIONS = ("APPROVE", "REJECT")
+_RISK_ORDER = [RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH]
+
+
+def assess_risk(
+    score: int | None, country: str, pep: bool, sanctions: bool, settings: Settings
+) -> RiskLevel:
+    """Provider score band (<30 LOW, <70 MEDIUM, else HIGH), raised to HIGH by a
+    high-risk country, a PEP match or a sanctions hit."""
+    if score is None or score < 30:
+        level = RiskLevel.LOW
+    elif score < 70:
+        level = RiskLevel.MEDIUM
+    else:
+        level = RiskLevel.HIGH
+    if pep or sanctions or country in settings.kyc_high_risk_countries:
+        level = RiskLevel.HIGH
+    return level
+
+
+async def _set_status(
+    session: AsyncSession,
+    case: KycCase,
+    player: Player,
+    status: KycCaseStatus,
+    *,
+    actor: str,
+    action: str,
+    settings: Settings,
+    confirm_status: ConfirmStatus | None = None,
+    note: str | None = None,
+) -> None:
+    previous = None if action == "submitted" else case.status
+    case.status = status
+    if status.is_final:
+        case.decided_at = datetime.now(UTC)
+    player.confirm_status = confirm_status or ConfirmStatus(status.value)
+    if case.risk_level is not None:
+        player.risk_level = case.risk_level
+    session.add(
+        KycCaseEvent(
+            case_id=case.id,
+            player_id=player.id,
+            actor=actor,
+            action=action,
+            from_status=previous,
+            to_status=status.value,
+            risk_level=case.risk_level,
+            reasons=list(case.reasons),
+            note=note,
+        )
+    )
+    await session.flush()
+    await outbox.record(
+        session,
+        "kyc.status_changed",
+        str(player.id),
+        {
+            "playerId": str(player.id),
+            "caseId": str(case.id),
+            "confirmStatus": player.confirm_status,
+            "riskLevel": player.risk_level,
+            "reasons": list(case.reasons),
+        },
+    )
+    await recompute_player_segments(session, player.id, settings)
+
+
+async def _locked_player(session: AsyncSession, player_id: uuid.UUID) -> Player:
+    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    if player is None:
+        raise NotFound("no such player")
+    return player
+
+
+async def open_case(
+    session: AsyncSession,
+    player_id: uuid.UUID,
+    documents: list[DocumentSubmission],
+    *,
+    provider: str,
+    actor: str,
+    settings: Settings,
+    today: date | None = None,
+) -> KycCase:
+    """Validate the documents and open a PENDING case (no vendor call yet)."""
+    problems = document_problems(documents, today or datetime.now(UTC).date())
+    if problems:
+        raise ValidationFailed(problems)
+    player = await _locked_player(session, player_id)
+    if player.confirm_status == ConfirmStatus.VERIFIED:
+        raise AlreadyVerified("the player is already verified")
+    if player.confirm_status in (ConfirmStatus.PENDING, ConfirmStatus.MANUAL_REVIEW):
+        raise KycCaseOpen("a verification is already in progress")
+    case = KycCase(
+        id=uuid.uuid4(),
+        player_id=player.id,
+        provider=provider,
+        status=KycCaseStatus.PENDING,
+        documents=[document_metadata(d, settings.kyc_document_hash_key, None) for d in documents],
+    )
+    session.add(case)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if unique_violation_constraint(exc) == "uq_kyc_cases_open_per_player":
+            raise KycCaseOpen("a verification is already in progress") from None
+        raise
+    await _set_status(
+        session, case, player, KycCaseStatus.PENDING,
+        actor=actor, action="submitted", settings=settings,
+    )  # fmt: skip
+    return case
+
+
+async def submit_kyc(
+    db: Database,
+    provider: KycProvider,
+    player_id: uuid.UUID,
+    documents: list[DocumentSubmission],
+    *,
+    actor: str,
+    settings: Settings,
+) -> KycCase:
+    """Open the case, commit, start the vendor check, store its reference.
+
+    If the vendor cannot be reached the case becomes FAILED and the player's status goes
+    back to what it was; ProviderUnavailable is raised.
+    """
+    async with db.transaction() as session:
+        case = await open_case(
+            session, player_id, documents, provider=provider.name, actor=actor, settings=settings
+        )
+    try:
+        started = await provider.start_check(str(case.id), documents)
+    except ProviderUnavailable as exc:
+        async with db.transaction() as session:
+            await _fail_case(session, case.id, str(exc), settings)
+        raise
+    async with db.transaction() as session:
+        locked = await session.get(KycCase, case.id, with_for_update=True, populate_existing=True)
+        assert locked is not None
+        if locked.provider_ref is None:
+            locked.provider_ref = started.provider_ref
+        locked.documents = [
+            {**doc, "providerDocumentRef": ref}
+            for doc, ref in zip(locked.documents, started.document_refs, strict=False)
+        ]
+        await session.flush()
+        return locked
+
+
+async def _fail_case(
+    session: AsyncSession, case_id: uuid.UUID, reason: str, settings: Settings
+) -> None:
+    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    assert case is not None
+    player = await _locked_player(session, case.player_id)
+    if case.status != KycCaseStatus.PENDING:
+        return
+    earlier = (
+        await session.execute(
+            select(KycCase.status)
+            .where(
+                KycCase.player_id == player.id,
+                KycCase.id != case.id,
+                KycCase.status.in_([KycCaseStatus.REJECTED, KycCaseStatus.VERIFIED]),
+            )
+            .order_by(KycCase.created_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    case.reasons = ["PROVIDER_UNAVAILABLE"]
+    await _set_status(
+        session, case, player, KycCaseStatus.FAILED,
+        actor="system:kyc", action="provider_failed", settings=settings,
+        confirm_status=ConfirmStatus(earlier) if earlier else ConfirmStatus.UNVERIFIED,
+        note=reason[:500],
+    )  # fmt: skip
+
+
+async def apply_provider_result(
+    session: AsyncSession, provider_name: str, result: ProviderResult, settings: Settings
+) -> tuple[KycCase, bool]:
+    """Apply a verified vendor callback. Idempotent: once the case has left PENDING a
+    repeated or late callback changes nothing (returns ``changed=False``).
+
+    Raises NotFound for a case that does not exist or belongs to another provider/check.
+    """
+    try:
+        case_id = uuid.UUID(result.reference)
+    except ValueError:
+        raise NotFound("unknown KYC case") from None
+    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    if (
+        case is None
+        or case.provider != provider_name
+        or (case.provider_ref is not None and case.provider_ref != result.provider_ref)
+    ):
+        raise NotFound("unknown KYC case")
+    if case.status != KycCaseStatus.PENDING:
+        return case, False
+    player = await _locked_player(session, case.player_id)
+    if case.provider_ref is None:  # the callback overtook submit_kyc's last step
+        case.provider_ref = result.provider_ref
+    reasons = list(result.reasons)
+    status = {
+        "verified": KycCaseStatus.VERIFIED,
+        "rejected": KycCaseStatus.REJECTED,
+        "review": KycCaseStatus.MANUAL_REVIEW,
+    }[result.outcome]
+    if result.sanctions and status == KycCaseStatus.VERIFIED:
+        status = KycCaseStatus.MANUAL_REVIEW
+    if result.sanctions and SANCTIONS_HIT not in reasons:
+        reasons.append(SANCTIONS_HIT)
+    if result.pep and "PEP_MATCH" not in reasons:
+        reasons.append("PEP_MATCH")
+    case.score, case.pep, case.sanctions, case.reasons = (
+        result.score, result.pep, result.sanctions, reasons,
+    )  # fmt: skip
+    case.risk_level = assess_risk(
+        result.score, player.country, result.pep, result.sanctions, settings
+    ).value
+    await _set_status(
+        session, case, player, status,
+        actor=f"provider:{provider_name}", action="provider_result", settings=settings,
+    )  # fmt: skip
+    return case, True
+
+
+async def review_case(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    decision: str,
+    note: str,
+    *,
+    actor: str,
+    settings: Settings,
+) -> KycCase:
+    """A compliance officer's decision on a case in MANUAL_REVIEW."""
+    if decision not in REVIEW_DECISIONS:
+        raise ValidationFailed.single("decision", "must be APPROVE or REJECT")
+    note = note.strip()
+    if not 1 <= len(note) <= 2000:
+        raise ValidationFailed.single("note", "1-2000 characters explaining the decision")
+    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    if case is None:
+        raise NotFound("unknown KYC case")
+    if case.status != KycCaseStatus.MANUAL_REVIEW:
+        raise CaseNotReviewable(f"the case is {case.status}, not in manual review")
+    player = await _locked_player(session, case.player_id)
+    case.reviewed_by = actor
+    case.review_note = note
+    if decision == "REJECT":
+        case.reasons = [*case.reasons, "REJECTED_BY_REVIEW"]
+    status = KycCaseStatus.VERIFIED if decision == "APPROVE" else KycCaseStatus.REJECTED
+    await _set_status(
+        session, case, player, status,
+        actor=actor, action="reviewed", settings=settings, note=note,
+    )  # fmt: skip
+    return case
+
+
+async def require_verified(session: AsyncSession, player_id: uuid.UUID) -> None:
+    """Raise VerificationRequired unless the player is VERIFIED (ledger: withdrawals)."""
+    status = (
+        await session.execute(select(Player.confirm_status).where(Player.id == player_id))
+    ).scalar_one_or_none()
+    if status is None:
+        raise NotFound("no such player")
+    if status != ConfirmStatus.VERIFIED:
+        raise VerificationRequired(status)
+
+
+async def get_case(session: AsyncSession, case_id: uuid.UUID) -> KycCase | None:
+    return await session.get(KycCase, case_id)
+
+
+async def cases_of_player(session: AsyncSession, player_id: uuid.UUID) -> list[KycCase]:
+    rows = await session.execute(
+        select(KycCase).where(KycCase.player_id == player_id).order_by(KycCase.created_at.desc())
+    )
+    return list(rows.scalars())
+
+
+async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[KycCaseEvent]:
+    rows = await session.execute(
+        select(KycCaseEvent).where(KycCaseEvent.case_id == case_id).order_by(KycCaseEvent.id)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,1 @@
+"""Play-style profiling and lifetime value: per-player metrics kept from bet and payment events."""

@@ -1,0 +1,1 @@
+"""Player profiles: personal data, interface preferences, VIP status and settings history."""

@@ -1,0 +1,214 @@
+"""Profile rules: personal data, preferences, VIP status and tags, each change recorded in
+the settings history (who, when, field, old -> new). Services never commit."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound, ValidationFailed
+from app.events import outbox
+from app.players.models import Player
+from app.players.validation import TAG
+from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.profiles.validation import (
+    PROFILE_FIELDS,
+    ProfileUpdate,
+    flatten,
+    merged_preferences,
+    preference_problems,
+    profile_problems,
+)
+from app.segments.service import recompute_player_segments
+from app.settings import Settings
+
+MAX_VIP_LEVEL = 10
+MAX_TAGS = 20
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return json.dumps(value)
+
+
+async def _player(session: AsyncSession, player_id: uuid.UUID) -> Player:
+    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    if player is None:
+        raise NotFound("no such player")
+    return player
+
+
+def _history(player_id: uuid.UUID, actor: str, field: str, old: Any, new: Any, pii: bool):
+    return SettingsChange(
+        player_id=player_id, actor=actor, field=field,
+        old_value=_text(old), new_value=_text(new), pii=pii,
+    )  # fmt: skip
+
+
+async def get_profile(session: AsyncSession, player_id: uuid.UUID) -> PlayerProfile | None:
+    return await session.get(PlayerProfile, player_id)
+
+
+async def update_profile(
+    session: AsyncSession,
+    player_id: uuid.UUID,
+    update: ProfileUpdate,
+    *,
+    actor: str,
+    settings: Settings,
+    today: date | None = None,
+) -> tuple[Player, PlayerProfile, list[str]]:
+    """Apply a partial profile update; returns the changed field names."""
+    player = await _player(session, player_id)
+    problems = profile_problems(update, player.country, settings, today or datetime.now(UTC).date())
+    if problems:
+        raise ValidationFailed(problems)
+    profile = await session.get(PlayerProfile, player_id, with_for_update=True)
+    if profile is None:
+        profile = PlayerProfile(player_id=player_id)
+        session.add(profile)
+    changed: list[str] = []
+    for name, value in update.given().items():
+        if isinstance(value, str):
+            value = value.strip()
+        target, column = (player, "birth_date") if name == "birthDate" else (
+            profile, PROFILE_FIELDS[name][0]
+        )  # fmt: skip
+        old = getattr(target, column)
+        if old == value:
+            continue
+        setattr(target, column, value)
+        session.add(_history(player_id, actor, name, old, value, pii=True))
+        changed.append(name)
+    await session.flush()
+    if changed:
+        # Field names only: personal values never travel in events.
+        await outbox.record(
+            session, "player.profile_updated", str(player_id),
+            {"playerId": str(player_id), "fields": changed, "actor": actor},
+        )  # fmt: skip
+        await recompute_player_segments(session, player_id, settings)
+    return player, profile, changed
+
+
+async def update_preferences(
+    session: AsyncSession,
+    player_id: uuid.UUID,
+    patch: dict[str, Any],
+    *,
+    actor: str,
+    settings: Settings,
+) -> tuple[Player, list[str]]:
+    """Merge ``patch`` into the validated preferences; returns the changed paths."""
+    player = await _player(session, player_id)
+    try:
+        merged = merged_preferences(player.preferences, patch).model_dump()
+    except ValidationError as exc:
+        raise ValidationFailed(preference_problems(exc)) from None
+    old_flat = flatten("preferences", player.preferences or {})
+    new_flat = flatten("preferences", merged)
+    changed = [key for key, value in new_flat.items() if old_flat.get(key) != value]
+    if not changed:
+        return player, []
+    for key in changed:
+        session.add(_history(player_id, actor, key, old_flat.get(key), new_flat[key], pii=False))
+    player.preferences = merged
+    await session.flush()
+    await outbox.record(
+        session, "player.profile_updated", str(player_id),
+        {"playerId": str(player_id), "fields": changed, "actor": actor},
+    )  # fmt: skip
+    await recompute_player_segments(session, player_id, settings)
+    return player, changed
+
+
+async def set_vip_level(
+    session: AsyncSession, player_id: uuid.UUID, level: int, *, actor: str, settings: Settings
+) -> Player:
+    """Staff set the VIP level; ``vip.activated`` when it goes up (0 -> n or n -> n+k)."""
+    if not 0 <= level <= MAX_VIP_LEVEL:
+        raise ValidationFailed.single("level", f"must be between 0 and {MAX_VIP_LEVEL}")
+    player = await _player(session, player_id)
+    old = player.vip_level
+    if old == level:
+        return player
+    player.vip_level = level
+    if level == 0:
+        player.vip_since = None
+    elif old == 0:
+        player.vip_since = datetime.now(UTC)
+    session.add(_history(player_id, actor, "vipLevel", old, level, pii=False))
+    await session.flush()
+    if level > old:
+        await outbox.record(
+            session, "vip.activated", str(player_id),
+            {"playerId": str(player_id), "level": level, "previousLevel": old,
+             "since": player.vip_since.isoformat() if player.vip_since else None},
+        )  # fmt: skip
+    await outbox.record(
+        session, "player.profile_updated", str(player_id),
+        {"playerId": str(player_id), "fields": ["vipLevel"], "actor": actor},
+    )  # fmt: skip
+    await recompute_player_segments(session, player_id, settings)
+    return player
+
+
+async def set_tags(
+    session: AsyncSession, player_id: uuid.UUID, tags: list[str], *, actor: str,
+    settings: Settings,
+) -> list[str]:  # fmt: skip
+    """Replace the player's custom tags."""
+    wanted = sorted(set(tags))
+    if len(wanted) > MAX_TAGS:
+        raise ValidationFailed.single("tags", f"at most {MAX_TAGS} tags")
+    bad = [t for t in wanted if not TAG.match(t)]
+    if bad:
+        raise ValidationFailed.single("tags", f"invalid tag {bad[0][:70]!r}")
+    await _player(session, player_id)
+    old = await tags_of(session, player_id)
+    if old == wanted:
+        return wanted
+    await session.execute(delete(PlayerTag).where(PlayerTag.player_id == player_id))
+    session.add_all(PlayerTag(player_id=player_id, tag=t) for t in wanted)
+    session.add(_history(player_id, actor, "tags", old, wanted, pii=False))
+    await session.flush()
+    await recompute_player_segments(session, player_id, settings)
+    return wanted
+
+
+async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:
+    rows = await session.execute(
+        select(PlayerTag.tag).where(PlayerTag.player_id == player_id).order_by(PlayerTag.tag)
+    )
+    return list(rows.scalars())
+
+
+async def history_page(
+    session: AsyncSession, player_id: uuid.UUID, limit: int, before_id: int | None
+) -> tuple[list[SettingsChange], bool, int]:
+    """Newest first, keyset on id; and the total number of changes."""
+    stmt = select(SettingsChange).where(SettingsChange.player_id == player_id)
+    if before_id is not None:
+        stmt = stmt.where(SettingsChange.id < before_id)
+    rows = list(
+        (await session.execute(stmt.order_by(SettingsChange.id.desc()).limit(limit + 1))).scalars()
+    )
+    total = (
+        await session.execute(
+            select(func.count())
+            .select_from(SettingsChange)
+            .where(SettingsChange.player_id == player_id)
+        )
+    ).scalar_one()
+    return rows[:limit], len(rows) > limit, int(total)

@@ -1,0 +1,1 @@
+"""Segments: named rules over player attributes and metrics, and their stored membership."""

@@ -1,0 +1,57 @@
+"""Segment and KYC case queries."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from app.kyc import service as kyc
+from app.segments import service
+from permissions.roles import Permission as P
+from permissions.rules import nullable
+from schema.context import Info
+from schema.types.kyc import KycCase
+from schema.types.segment import Segment
+
+
+def _uuid(raw: strawberry.ID) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class SegmentQueries:
+    @strawberry.field(
+        description="A segment by id; null if there is none.",
+        extensions=[nullable(P.SEGMENT_READ)],
+    )
+    async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
+        segment_id = _uuid(id)
+        if segment_id is None:
+            return None
+        async with info.context.db.read_session() as session:
+            row = await service.get_segment(session, segment_id)
+        return Segment.from_model(row) if row else None
+
+    @strawberry.field(
+        description="Every segment, by name.",
+        extensions=[nullable(P.SEGMENT_READ)],
+    )
+    async def segments(self, info: Info) -> list[Segment]:
+        async with info.context.db.read_session() as session:
+            return [Segment.from_model(r) for r in await service.list_segments(session)]
+
+    @strawberry.field(
+        description="A KYC case by id; null if there is none.",
+        extensions=[nullable(P.KYC_READ)],
+    )
+    async def kyc_case(self, info: Info, id: strawberry.ID) -> KycCase | None:
+        case_id = _uuid(id)
+        if case_id is None:
+            return None
+        async with info.context.db.read_session() as session:
+            row = await kyc.get_case(session, case_id)
+        return KycCase.from_model(row) if row else None

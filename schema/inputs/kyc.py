@@ -1,0 +1,110 @@
+"""Inputs of KYC, profile and segment mutations."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.kyc.provider import DocumentSubmission
+from app.profiles.validation import UNSET, ProfileUpdate
+
+
+@strawberry.input(description="One identity document. The number goes to the provider only.")
+class KycDocumentInput:
+    type: str = strawberry.field(
+        description="PASSPORT, ID_CARD, DRIVING_LICENCE or RESIDENCE_PERMIT"
+    )
+    country: str = strawberry.field(description="Issuing country, ISO 3166-1 alpha-2")
+    number: str
+    expiry: str = strawberry.field(description="YYYY-MM-DD")
+
+    def to_data(self) -> DocumentSubmission:
+        return DocumentSubmission(
+            type=self.type, country=self.country, number=self.number, expiry=self.expiry
+        )
+
+
+@strawberry.input(description="Omitted fields stay; null clears a field (not birthDate).")
+class UpdateProfileInput:
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="E.164")
+    address_line1: str | None = strawberry.UNSET
+    address_line2: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    address_country: str | None = strawberry.UNSET
+    birth_date: date | None = strawberry.UNSET
+
+    def to_data(self) -> ProfileUpdate:
+        def v(value: Any) -> Any:
+            return UNSET if value is strawberry.UNSET else value
+
+        return ProfileUpdate(
+            firstName=v(self.first_name),
+            lastName=v(self.last_name),
+            phone=v(self.phone),
+            addressLine1=v(self.address_line1),
+            addressLine2=v(self.address_line2),
+            city=v(self.city),
+            postalCode=v(self.postal_code),
+            addressCountry=v(self.address_country),
+            birthDate=v(self.birth_date),
+        )
+
+
+@strawberry.input
+class ChannelsInput:
+    email: bool | None = None
+    sms: bool | None = None
+    push: bool | None = None
+    phone: bool | None = None
+
+    def to_patch(self) -> dict[str, bool]:
+        return {
+            k: v
+            for k, v in (
+                ("email", self.email),
+                ("sms", self.sms),
+                ("push", self.push),
+                ("phone", self.phone),
+            )
+            if v is not None
+        }
+
+
+@strawberry.input(description="Omitted fields stay as they are.")
+class UpdatePreferencesInput:
+    language: str | None = None
+    theme: str | None = strawberry.field(default=None, description="light, dark or system")
+    notifications: ChannelsInput | None = None
+    marketing_consents: ChannelsInput | None = None
+
+    def to_patch(self) -> dict[str, Any]:
+        patch: dict[str, Any] = {}
+        if self.language is not None:
+            patch["language"] = self.language
+        if self.theme is not None:
+            patch["theme"] = self.theme
+        if self.notifications is not None:
+            patch["notifications"] = self.notifications.to_patch()
+        if self.marketing_consents is not None:
+            patch["marketingConsents"] = self.marketing_consents.to_patch()
+        return patch
+
+
+@strawberry.input
+class SegmentInput:
+    name: str
+    rule: JSON = strawberry.field(description="See the rule language in app/segments/rules.py")
+    description: str | None = None
+
+
+@strawberry.input(description="Omitted fields stay as they are.")
+class UpdateSegmentInput:
+    name: str | None = None
+    rule: JSON | None = None
+    description: str | None = None

@@ -1,0 +1,85 @@
+"""The Segment type and the typed error of an invalid rule."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.players import repository as players
+from app.segments import service
+from app.segments.models import Segment as SegmentRow
+from app.segments.rules import InvalidRule
+from schema.context import Info
+from schema.errors import InputError, UserError
+from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from schema.types.player import Player
+
+
+@strawberry.type(description="A segment rule was rejected; nothing was saved.")
+class InvalidSegmentRule(UserError):
+    reason: str = strawberry.field(
+        description="UNKNOWN_ATTRIBUTE, UNKNOWN_OPERATOR, UNSUPPORTED_OPERATOR, "
+        "INVALID_VALUE, TOO_DEEP, TOO_MANY_NODES or MALFORMED"
+    )
+    path: str = strawberry.field(description="JSON path of the offending node, e.g. $.and[1]")
+
+    @classmethod
+    def from_domain(cls, exc: InvalidRule) -> InvalidSegmentRule:
+        return cls(code=exc.code, message=exc.message, reason=exc.reason, path=exc.path)
+
+
+@strawberry.federation.type(keys=["id"], description="A named rule over player attributes.")
+class Segment:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    rule: JSON
+    created_by: str
+    computed_at: datetime | None
+    created_at: datetime
+
+    # permission: segment:read + player:read (members are players)
+    @strawberry.field(description="Members in id order, with cursor pagination.")
+    async def players(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> Connection[Annotated[Player, strawberry.lazy("schema.types.player")]]:
+        from schema.types.player import Player
+
+        limit = check_page_size(first, info.context.settings.max_page_size)
+        position = None
+        if after is not None:
+            parts = decode_cursor(after)
+            try:
+                position = uuid.UUID(parts[0])
+            except (IndexError, TypeError, ValueError):
+                raise InputError("invalid cursor") from None
+        async with info.context.db.read_session() as session:
+            ids, has_next, total = await service.member_page(
+                session, uuid.UUID(str(self.id)), limit, position
+            )
+            rows = {p.id: p for p in await players.get_many(session, ids)}
+        return Connection[Player].build(
+            [(encode_cursor(i), Player.from_model(rows[i])) for i in ids if i in rows],
+            has_next=has_next,
+            has_previous=position is not None,
+            total=total,
+        )
+
+    @classmethod
+    def from_model(cls, row: SegmentRow) -> Segment:
+        assert row.created_at is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            description=row.description,
+            rule=row.rule,
+            created_by=row.created_by,
+            computed_at=row.computed_at,
+            created_at=row.created_at,
+        )
