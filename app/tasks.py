@@ -30,6 +30,7 @@ class PeriodicTask:
 
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
+    from app.bonuses import tasks as bonus_tasks
     from app.ledger import tasks as ledger_tasks
 
     return [
@@ -40,6 +41,17 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             "ledger.purge_idempotency_keys",
             settings.idempotency_purge_interval_seconds,
             ledger_tasks.purge_idempotency_keys,
+        ),
+        PeriodicTask(
+            "bonus.expire", settings.bonus_expiry_interval_seconds, bonus_tasks.expire_bonuses
+        ),
+        PeriodicTask(
+            "bonus.triggers", settings.bonus_trigger_interval_seconds, bonus_tasks.run_triggers
+        ),
+        PeriodicTask(
+            "bonus.cashback",
+            settings.bonus_cashback_interval_seconds,
+            bonus_tasks.yesterdays_cashback,
         ),
     ]
 

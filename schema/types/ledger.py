@@ -110,6 +110,9 @@ CurrencyMismatch = _error_type("CurrencyMismatch", "The wallet holds another cur
 DuplicateTransaction = _error_type(
     "DuplicateTransaction", "This game transaction id was used before (or rolled back)."
 )
+MaxBetExceeded = _error_type(
+    "MaxBetExceeded", "The stake is above the maximum bet of an active bonus; nothing held."
+)
 
 _BY_CODE: dict[str, Any] = {
     ledger_errors.IdempotencyKeyReused.code: IdempotencyKeyReused,
@@ -120,6 +123,7 @@ _BY_CODE: dict[str, Any] = {
     ledger_errors.AccountBlocked.code: AccountBlocked,
     ledger_errors.CurrencyMismatch.code: CurrencyMismatch,
     ledger_errors.DuplicateTransaction.code: DuplicateTransaction,
+    "MAX_BET_EXCEEDED": MaxBetExceeded,  # app.bonuses.errors.MaxBetExceeded (reserveBet)
 }
 
 WalletOperationResult = (
@@ -133,6 +137,7 @@ WalletOperationResult = (
     | AccountBlocked
     | CurrencyMismatch
     | DuplicateTransaction
+    | MaxBetExceeded
     | ValidationError
     | NotFound
 )

@@ -12,6 +12,7 @@ from app.players.models import Player as PlayerRow
 from schema.context import Info
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
+from schema.types.bonus import BonusStatusEnum, Loyalty, PlayerBonus
 from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
 from schema.types.ledger import LedgerEntry
 from schema.types.wallet import Wallet
@@ -47,6 +48,22 @@ class Player:
         from resolvers.queries.ledger import ledger_page
 
         return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
+
+    # permission: player:read or owner
+    @strawberry.field(description="This player's bonuses, newest first.")
+    async def bonuses(self, info: Info, status: BonusStatusEnum | None = None) -> list[PlayerBonus]:
+        rows = await info.context.loaders.bonuses_by_player.load(uuid.UUID(str(self.id)))
+        return [PlayerBonus.from_model(r) for r in reversed(rows)
+                if status is None or r.status == status.value]  # fmt: skip
+
+    # permission: player:read or owner
+    @strawberry.field(description="Loyalty points, tier and progress to the next tier.")
+    async def loyalty(self, info: Info) -> Loyalty:
+        from app.bonuses import repository as bonus_repository
+
+        async with info.context.db.read_session() as session:
+            row = await bonus_repository.loyalty(session, uuid.UUID(str(self.id)))
+        return Loyalty.build(row.points if row else 0, info.context.settings)
 
     @classmethod
     def from_model(cls, row: PlayerRow) -> Player:
