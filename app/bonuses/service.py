@@ -114,7 +114,7 @@ def occurrence_key(campaign: BonusCampaign, occurrence: str, today: datetime) ->
 def award_amount(campaign: BonusCampaign, base: int, amount: int | None) -> int:
     """Minor units (spins for FREE_SPINS) a campaign pays on ``base`` (deposit/net loss)."""
     kind = campaign.kind
-    if kind == CampaignKind.FREE_SPINS:
+    if kind == CampaignKind.FREE_SPINS and amount is None:
         return campaign.free_spins or 0
     if amount is None:
         if kind in (CampaignKind.DEPOSIT_MATCH, CampaignKind.CASHBACK):
@@ -166,12 +166,16 @@ async def award(
     transaction). Replays the stored outcome if this occurrence was already awarded."""
     if campaign.status != CampaignStatus.ACTIVE:
         raise CampaignNotActive(f"campaign {campaign.id} is {campaign.status}")
-    now = datetime.now(UTC)
-    occ = occurrence_key(campaign, occurrence, now)
+    bonus_kind = kind or BonusKind(campaign.kind)
+    # Each free-spin win is its own occurrence, whatever limits the spins themselves.
+    occ = (
+        occurrence[:96]
+        if bonus_kind == BonusKind.FREE_SPINS_WIN
+        else occurrence_key(campaign, occurrence, datetime.now(UTC))
+    )
     conn = await ledger_repo.driver(session)
     await _check_eligible(conn, campaign, player_id)
     minor = award_amount(campaign, base, amount)
-    bonus_kind = kind or BonusKind(campaign.kind)
     spins = campaign.kind == CampaignKind.FREE_SPINS and bonus_kind == BonusKind.FREE_SPINS
     currency = FREE_SPINS_UNIT if spins else campaign.currency
     basis = minor + (deposit if campaign.wagering_base == WageringBase.BONUS_AND_DEPOSIT else 0)

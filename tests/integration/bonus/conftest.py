@@ -1,0 +1,93 @@
+"""Fixtures of the bonus tests. Every GraphQL call goes through ``bonus_gql`` (which
+wraps the wallets' ``wallet_gql``), so access control is added in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.wallets.conftest import (  # noqa: F401  (fixtures)
+    WalletGQL,
+    isolated_wallet_gql,
+    new_key,
+    player_factory,
+    wallet_gql,
+)
+
+BONUS_FIELDS = """
+    __typename
+    ... on PlayerBonus {
+      id campaignId playerId kind status amount { amount currency }
+      wagering { required { amount } wagered { amount } remaining { amount } percent fulfilled }
+      released { amount } returned { amount } expiresAt
+    }
+    ... on ValidationError { code field message fieldErrors { field message } }
+    ... on UserError { code message }
+"""
+
+CAMPAIGN_FIELDS = """
+    __typename
+    ... on BonusCampaign { id name kind trigger status percent currency
+                           contributions { category percent } }
+    ... on ValidationError { code field message fieldErrors { field message } }
+    ... on UserError { code message }
+"""
+
+MUTATIONS = {
+    "createBonusCampaign": "mutation($input: CreateBonusCampaignInput!) "
+    f"{{ createBonusCampaign(input: $input) {{ {CAMPAIGN_FIELDS} }} }}",
+    "pauseBonusCampaign": f"mutation($id: ID!) {{ pauseBonusCampaign(id: $id) {{ {CAMPAIGN_FIELDS} }} }}",
+    "resumeBonusCampaign": f"mutation($id: ID!) {{ resumeBonusCampaign(id: $id) {{ {CAMPAIGN_FIELDS} }} }}",
+} | {
+    name: f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {BONUS_FIELDS} }} }}"
+    for name, input_type in {
+        "grantBonus": "GrantBonusInput",
+        "cancelBonus": "EndBonusInput",
+        "forfeitBonus": "EndBonusInput",
+        "creditFreeSpinsWin": "FreeSpinsWinInput",
+    }.items()
+}
+
+
+class BonusGQL:
+    def __init__(self, wallet: WalletGQL) -> None:
+        self.wallet = wallet
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.wallet.raw(query, variables)
+
+    async def campaign(self, **fields: Any) -> dict[str, Any]:
+        fields = {"name": "Welcome", "currency": "EUR", **fields}
+        body = await self.raw(MUTATIONS["createBonusCampaign"], {"input": fields})
+        assert "errors" not in body, body
+        return body["data"]["createBonusCampaign"]
+
+    async def status(self, name: str, campaign_id: str) -> dict[str, Any]:
+        body = await self.raw(MUTATIONS[name], {"id": campaign_id})
+        assert "errors" not in body, body
+        return body["data"][name]
+
+    async def op(self, name: str, **fields: Any) -> dict[str, Any]:
+        if name not in MUTATIONS:
+            return await self.wallet.op(name, **fields)
+        fields.setdefault("idempotencyKey", new_key())
+        body = await self.raw(MUTATIONS[name], {"input": fields})
+        assert "errors" not in body, body
+        return body["data"][name]
+
+
+@pytest.fixture
+def bonus_gql(wallet_gql: WalletGQL) -> BonusGQL:
+    return BonusGQL(wallet_gql)
+
+
+@pytest.fixture
+def isolated_bonus_gql(isolated_wallet_gql: WalletGQL) -> BonusGQL:
+    return BonusGQL(isolated_wallet_gql)
+
+
+DEPOSIT_MATCH = {
+    "kind": "DEPOSIT_MATCH", "trigger": "FIRST_DEPOSIT", "percent": "100",
+    "maxAmount": "100.00", "minDeposit": "10.00", "wageringMultiplier": "10",
+}  # fmt: skip
