@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.wallets.conftest import (  # noqa: F401  (fixtures)
-    WalletGQL,
-    isolated_wallet_gql,
-    new_key,
-    player_factory,
-    wallet_gql,
-)
+from tests.integration.wallets import conftest as wallets
+from tests.integration.wallets.conftest import WalletGQL, new_key
+
+# The wallets' fixtures, shared (this package is not below tests/integration/wallets).
+wallet_gql = wallets.wallet_gql
+isolated_wallet_gql = wallets.isolated_wallet_gql
+player_factory = wallets.player_factory
 
 BONUS_FIELDS = """
     __typename
@@ -34,20 +34,25 @@ CAMPAIGN_FIELDS = """
     ... on UserError { code message }
 """
 
-MUTATIONS = {
-    "createBonusCampaign": "mutation($input: CreateBonusCampaignInput!) "
-    f"{{ createBonusCampaign(input: $input) {{ {CAMPAIGN_FIELDS} }} }}",
-    "pauseBonusCampaign": f"mutation($id: ID!) {{ pauseBonusCampaign(id: $id) {{ {CAMPAIGN_FIELDS} }} }}",
-    "resumeBonusCampaign": f"mutation($id: ID!) {{ resumeBonusCampaign(id: $id) {{ {CAMPAIGN_FIELDS} }} }}",
-} | {
-    name: f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {BONUS_FIELDS} }} }}"
-    for name, input_type in {
-        "grantBonus": "GrantBonusInput",
-        "cancelBonus": "EndBonusInput",
-        "forfeitBonus": "EndBonusInput",
-        "creditFreeSpinsWin": "FreeSpinsWinInput",
-    }.items()
-}
+MUTATIONS = (
+    {
+        "createBonusCampaign": "mutation($input: CreateBonusCampaignInput!) "
+        f"{{ createBonusCampaign(input: $input) {{ {CAMPAIGN_FIELDS} }} }}",
+    }
+    | {
+        name: f"mutation($id: ID!) {{ {name}(id: $id) {{ {CAMPAIGN_FIELDS} }} }}"
+        for name in ("pauseBonusCampaign", "resumeBonusCampaign")
+    }
+    | {
+        name: f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {BONUS_FIELDS} }} }}"
+        for name, input_type in {
+            "grantBonus": "GrantBonusInput",
+            "cancelBonus": "EndBonusInput",
+            "forfeitBonus": "EndBonusInput",
+            "creditFreeSpinsWin": "FreeSpinsWinInput",
+        }.items()
+    }
+)
 
 
 class BonusGQL:

@@ -30,8 +30,10 @@ async def test_first_deposit_match_pays_bonus_money_with_its_wagering(
                            "FROM player_bonuses WHERE campaign_id = :c",
                        c=int(campaign["id"]))  # fmt: skip
     assert row == "5000/50000/ACTIVE"
-    entries = await scalar(db, "SELECT string_agg(kind || ':' || house_account || ':' || amount, ',')"
-                               " FROM ledger_transfers WHERE kind = 'BONUS_AWARD'")  # fmt: skip
+    entries = await scalar(
+        db, "SELECT string_agg(kind || ':' || house_account || ':' || amount, ',') "
+        "FROM ledger_transfers WHERE kind = 'BONUS_AWARD'",
+    )  # fmt: skip
     assert entries == "BONUS_AWARD:BONUS_LIABILITY:5000"
     assert await scalar(db, "SELECT count(*) FROM outbox_events WHERE type = 'bonus.awarded'") == 1
     await assert_ledger_consistent(db)
@@ -160,8 +162,10 @@ async def test_ineligible_country_and_second_once_per_player_grant_are_typed_err
 
 
 async def test_grant_replays_with_the_same_key(bonus_gql, db, player_factory):
-    campaign = await bonus_gql.campaign(kind="FIXED", trigger="MANUAL", fixedAmount="10.00",
-                                        wageringMultiplier="5", awardLimit="EVERY_OCCURRENCE")  # fmt: skip
+    campaign = await bonus_gql.campaign(
+        kind="FIXED", trigger="MANUAL", fixedAmount="10.00", wageringMultiplier="5",
+        awardLimit="EVERY_OCCURRENCE",
+    )  # fmt: skip
     player = await player_factory()
     args = {"campaignId": campaign["id"], "playerId": player, "idempotencyKey": "g-1"}
 

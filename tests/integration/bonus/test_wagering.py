@@ -23,8 +23,10 @@ async def play(gql, player, stake, win="0", n=[0], **extra):  # noqa: B006 (a co
                      gameRoundId=f"r{n[0]}", transactionId=f"b{n[0]}")  # fmt: skip
     if r["__typename"] != "WalletOperation":
         return r
-    return await gql.op("settleBet", playerId=player, reservationId=r["reservationId"],
-                        winAmount=win, currency="EUR", transactionId=f"w{n[0]}", **extra)  # fmt: skip
+    return await gql.op(
+        "settleBet", playerId=player, reservationId=r["reservationId"], winAmount=win,
+        currency="EUR", transactionId=f"w{n[0]}", **extra,
+    )  # fmt: skip
 
 
 async def transfers(db, kind):
