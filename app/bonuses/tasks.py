@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from app.bonuses import engine, triggers
@@ -90,4 +90,4 @@ async def run_triggers(db: Database, settings: Settings) -> int:
 
 
 async def yesterdays_cashback(db: Database, settings: Settings) -> int:
-    return await triggers.cashback(db, settings, datetime.now(UTC).date() - timedelta(days=1))
+    return await triggers.cashback(db, settings, None, ended_on=datetime.now(UTC).date())

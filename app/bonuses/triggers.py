@@ -214,16 +214,24 @@ ORDER BY t.player_id
 """
 
 
-async def cashback(db: Database, settings: Settings, period: date) -> int:
+async def cashback(
+    db: Database, settings: Settings, period: date | None, *, ended_on: date | None = None
+) -> int:
     """Cashback of every CASHBACK campaign for the period starting on ``period`` (UTC,
-    the campaign's ``period_days`` long). Safe to run twice: one award per (campaign,
-    player, period) by the unique key."""
+    the campaign's ``period_days`` long). With ``ended_on`` instead (the periodic task),
+    each campaign pays the period that ended that day, if its periods (aligned on day
+    ordinals) end then. Safe to run twice: one award per (campaign, player, period)."""
     async with db.read_session() as session:
         campaigns = await repo.active_campaigns(
             session, kind=CampaignKind.CASHBACK, trigger=CampaignTrigger.CASHBACK_PERIOD
         )
     awarded = 0
     for campaign in campaigns:
+        if ended_on is not None:
+            period = ended_on - timedelta(days=campaign.period_days or 1)
+            if period.toordinal() % (campaign.period_days or 1):
+                continue
+        assert period is not None
         since = datetime(period.year, period.month, period.day, tzinfo=UTC)
         until = since + timedelta(days=campaign.period_days or 1)
         occ = f"cashback:{period.isoformat()}"
