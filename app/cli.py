@@ -136,6 +136,33 @@ def cmd_segments_recompute(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bonus(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one bonus job now: cashback for a period, the trigger jobs, or expiry."""
+    import asyncio
+    from datetime import date
+
+    from app.bonuses import tasks, triggers
+    from app.db import Database
+
+    async def run(url: str) -> int:
+        db = Database.from_settings(settings, url)
+        try:
+            if args.bonus_command == "cashback":
+                period = date.fromisoformat(args.period)
+                count = await triggers.cashback(db, settings, period)
+            elif args.bonus_command == "triggers":
+                count = await tasks.run_triggers(db, settings)
+            else:
+                count = await tasks.expire_bonuses(db, settings)
+        finally:
+            await db.dispose()
+        print(f"{args.bonus_command}: {count} bonus(es)")
+        return 0
+
+    with database_url(settings) as url:
+        return asyncio.run(run(url))
+
+
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +200,16 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     segments_sub = segments.add_subparsers(dest="segments_command", required=True)
     recompute = segments_sub.add_parser("recompute", help="recompute every segment (set-based)")
     recompute.set_defaults(handler=cmd_segments_recompute)
+
+    bonus = sub.add_parser("bonus", help="bonus engine jobs")
+    bonus_sub = bonus.add_subparsers(dest="bonus_command", required=True)
+    cashback = bonus_sub.add_parser("cashback", help="grant cashback for one period (idempotent)")
+    cashback.add_argument("--period", required=True, help="first day of the period, YYYY-MM-DD")
+    cashback.set_defaults(handler=cmd_bonus)
+    bonus_sub.add_parser("triggers", help="birthday, turnover, VIP awards").set_defaults(
+        handler=cmd_bonus
+    )
+    bonus_sub.add_parser("expire", help="expire overdue bonuses").set_defaults(handler=cmd_bonus)
     return parser
 
 

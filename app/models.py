@@ -1,6 +1,7 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
 from app.audit.models import AuditEntry
+from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
 from app.events.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.identity.models import (
     MfaFactor,
@@ -28,6 +29,8 @@ from app.wallets.models import Wallet
 
 __all__ = [
     "AuditEntry",
+    "BonusCampaign",
+    "BonusTriggerCursor",
     "GameRound",
     "GameTransaction",
     "HouseAccount",
@@ -36,10 +39,12 @@ __all__ = [
     "KycCaseEvent",
     "LedgerHold",
     "LedgerTransfer",
+    "LoyaltyAccount",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",
     "Player",
+    "PlayerBonus",
     "PlayerMetrics",
     "PlayerProfile",
     "PlayerTag",

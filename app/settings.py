@@ -127,6 +127,32 @@ class Settings(BaseSettings):
     activity_churned_days: int = 90
     segment_recompute_interval_seconds: float = 3600.0
 
+    # --- bonuses and loyalty -------------------------------------------------------------
+    bonus_game_categories: tuple[str, ...] = (
+        "slots", "table", "live", "video_poker", "jackpot", "crash", "bingo",
+    )  # fmt: skip
+    bonus_default_game_category: str = "slots"
+    bonus_expiry_interval_seconds: float = 60.0
+    bonus_trigger_interval_seconds: float = 300.0  # birthday, turnover, VIP activation
+    bonus_cashback_interval_seconds: float = 3600.0  # yesterday's cashback, idempotent
+    # Loyalty points per 1 unit of stake (per currency), weighted by game category (%).
+    loyalty_default_points_per_unit: int = 1
+    loyalty_points_per_unit: dict[str, int] = Field(default_factory=lambda: {"JPY": 0})
+    loyalty_category_percent: dict[str, int] = Field(
+        default_factory=lambda: {"slots": 100, "table": 20, "live": 20, "video_poker": 20}
+    )
+    # (tier, points threshold) ascending; the first tier starts at 0.
+    loyalty_tiers: tuple[tuple[str, int], ...] = (
+        ("BRONZE", 0), ("SILVER", 1_000), ("GOLD", 10_000), ("PLATINUM", 50_000),
+    )  # fmt: skip
+    loyalty_tier_benefits: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {
+            "SILVER": ("5% weekly cashback",),
+            "GOLD": ("10% weekly cashback", "priority withdrawals"),
+            "PLATINUM": ("15% weekly cashback", "priority withdrawals", "personal manager"),
+        }
+    )
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

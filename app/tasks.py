@@ -30,6 +30,7 @@ class PeriodicTask:
 
 def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
+    from app.bonuses import tasks as bonus_tasks
     from app.ledger import tasks as ledger_tasks
     from app.segments.tasks import recompute_segments_task
 
@@ -43,6 +44,17 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             ledger_tasks.purge_idempotency_keys,
         ),
         recompute_segments_task(settings),
+        PeriodicTask(
+            "bonus.expire", settings.bonus_expiry_interval_seconds, bonus_tasks.expire_bonuses
+        ),
+        PeriodicTask(
+            "bonus.triggers", settings.bonus_trigger_interval_seconds, bonus_tasks.run_triggers
+        ),
+        PeriodicTask(
+            "bonus.cashback",
+            settings.bonus_cashback_interval_seconds,
+            bonus_tasks.yesterdays_cashback,
+        ),
     ]
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))

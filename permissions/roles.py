@@ -27,6 +27,7 @@ class Permission(StrEnum):
     WALLET_READ = "wallet:read"
     WALLET_OPERATE = "wallet:operate"  # bets, wins, deposits by the game engine / payments
     WALLET_ADJUST = "wallet:adjust"  # manual corrections by finance staff
+    BONUS_READ = "bonus:read"  # campaigns and players' bonuses, wagering progress
     BONUS_MANAGE = "bonus:manage"
     KYC_READ = "kyc:read"  # documents and verification details
     KYC_REVIEW = "kyc:review"
@@ -45,32 +46,33 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.ADMIN: frozenset(P) - {P.SELF, P.REGISTER},
     StaffRole.SUPPORT: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
-         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ}
+         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ}
     ),
     StaffRole.MARKETER: frozenset(
-        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_MANAGE,
-         P.EVENT_READ, P.PLAYER_VIP}
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
+         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
-         P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ}
+         P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ, P.BONUS_READ}
     ),
     StaffRole.FINANCE: frozenset(
-        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST}
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ}
     ),
 }  # fmt: skip
 
 # What an OAuth client may be granted (and so hold as scopes).
 SERVICE_SCOPES: frozenset[Permission] = frozenset(
     {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
-     P.SEGMENT_READ, P.SEGMENT_MANAGE, P.WALLET_READ, P.WALLET_OPERATE, P.BONUS_MANAGE,
+     P.SEGMENT_READ, P.SEGMENT_MANAGE, P.WALLET_READ, P.WALLET_OPERATE, P.BONUS_READ,
+     P.BONUS_MANAGE,
      P.KYC_READ, P.KYC_REVIEW}
 )  # fmt: skip
 
 # What a player may do to their OWN data, where the rule says owner_ok=True.
 OWNER_PERMISSIONS: frozenset[Permission] = frozenset(
     {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.SEGMENT_READ,
-     P.WALLET_READ, P.KYC_READ}
+     P.WALLET_READ, P.KYC_READ, P.BONUS_READ}
 )  # fmt: skip
 
 ANONYMOUS_PERMISSIONS: frozenset[Permission] = frozenset({P.REGISTER})

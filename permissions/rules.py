@@ -22,7 +22,8 @@ types needs one; tests/integration/identity/test_permission_matrix.py fails othe
     @strawberry.mutation(extensions=[public()])
 
 ``owner_ok=True`` lets a player reach their own data: the owner is the ``owner_id()`` of
-the source object (Player), else the field's ``id``/``playerId`` argument.
+the source object (Player), else the field's ``id``/``playerId`` argument, else the
+``playerId`` of its ``input`` object.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def owner_of(source: Any, kwargs: dict[str, Any]) -> str | None:
     for name in OWNER_ARGUMENTS:
         if kwargs.get(name) is not None:
             return str(kwargs[name])
-    return None
+    nested = getattr(kwargs.get("input"), "player_id", None)  # mutations taking `input`
+    return str(nested) if nested is not None else None
 
 
 def actor_of(info: strawberry.Info) -> audit.Actor:

@@ -68,12 +68,25 @@ WITH claim AS (
     WHERE (SELECT c FROM n) > 0
       AND ((client = $7 AND round_ref = $8) OR id IN (SELECT game_round_id FROM h))
     ORDER BY id FOR UPDATE
+), pb AS (
+    -- Active bonuses (wagering, max bet): one probe of a partial index when there are none.
+    SELECT id, campaign_id, kind, currency, amount, wagering_required, wagered, max_bet,
+           max_conversion, contributions, forfeit_on_withdrawal, status
+    FROM player_bonuses
+    WHERE player_id = $5 AND status = 'ACTIVE' AND (SELECT c FROM n) > 0
+    ORDER BY id FOR UPDATE
+), lo AS (
+    SELECT points, tier FROM loyalty_accounts
+    WHERE player_id = $5 AND (SELECT c FROM n) > 0
+    FOR UPDATE
 )
 SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
        (SELECT status FROM players WHERE id = $5) AS player_status,
        (SELECT jsonb_agg(to_jsonb(w) ORDER BY id) FROM w)::text AS wallets,
        (SELECT jsonb_agg(to_jsonb(h) ORDER BY id) FROM h)::text AS holds,
        (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM r)::text AS rounds,
+       (SELECT jsonb_agg(to_jsonb(pb) ORDER BY id) FROM pb)::text AS bonuses,
+       (SELECT to_jsonb(lo) FROM lo)::text AS loyalty,
        (SELECT kind FROM game_transactions WHERE client = $7 AND transaction_id = $10)
            AS seen_transaction,
        CASE WHEN $11 THEN nextval(pg_get_serial_sequence('ledger_holds', 'id')) END
@@ -143,12 +156,28 @@ WITH wal AS (
 ), idem AS (
     UPDATE idempotency_keys SET response = $39::text
     WHERE scope = $40::text AND operation = $41::text AND key = $42::text
+), pbu AS (
+    UPDATE player_bonuses b
+    SET wagered = v.wagered, status = v.status, released = b.released + v.released,
+        forfeited = b.forfeited + v.forfeited,
+        finished_at = CASE WHEN v.status <> 'ACTIVE' THEN now() END, updated_at = now()
+    FROM unnest($43::bigint[], $44::bigint[], $45::text[], $46::bigint[], $47::bigint[])
+         AS v(id, wagered, status, released, forfeited)
+    WHERE b.id = v.id AND b.status = 'ACTIVE'
+    RETURNING b.id
+), loy AS (
+    INSERT INTO loyalty_accounts (player_id, points, tier)
+    SELECT $9::uuid, $48::bigint, $49::text WHERE $48::bigint IS NOT NULL
+    ON CONFLICT (player_id) DO UPDATE
+    SET points = loyalty_accounts.points + excluded.points, tier = excluded.tier,
+        updated_at = now()
 )
 SELECT (SELECT count(*) FROM wal) AS wallets,
        (SELECT count(*) FROM rnd) AS rounds,
        (SELECT count(*) FROM hin) AS holds_inserted,
        (SELECT count(*) FROM hup) AS holds_updated,
-       (SELECT count(*) FROM gtx) AS game_transactions
+       (SELECT count(*) FROM gtx) AS game_transactions,
+       (SELECT count(*) FROM pbu) AS bonuses_updated
 """
 
 REPLAY_SQL = """
@@ -174,6 +203,8 @@ class Loaded:
     rounds: list[dict[str, Any]]
     seen_transaction: str | None
     new_hold_id: int | None
+    bonuses: list[dict[str, Any]] = field(default_factory=list)  # ACTIVE, locked, by id
+    loyalty: dict[str, Any] | None = None
 
 
 async def load(
@@ -211,6 +242,8 @@ async def load(
         rounds=json.loads(row["rounds"] or "[]"),
         seen_transaction=row["seen_transaction"],
         new_hold_id=row["new_hold_id"],
+        bonuses=json.loads(row["bonuses"] or "[]"),
+        loyalty=json.loads(row["loyalty"]) if row["loyalty"] else None,
     )
 
 
@@ -275,6 +308,9 @@ class Writes:
     round_update: RoundUpdate | None = None
     game_transaction: tuple[str, str] | None = None  # (transaction id, kind)
     events: list[tuple[str, str]] = field(default_factory=list)  # (type, JSON data)
+    # bonus id -> (wagered, status, released+, forfeited+)
+    bonus_updates: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
+    loyalty: tuple[int, str] | None = None  # (points+, tier)
 
 
 @dataclass(frozen=True)
@@ -284,6 +320,7 @@ class Applied:
     holds_inserted: int
     holds_updated: int
     game_transactions: int
+    bonuses_updated: int
 
 
 async def apply(
@@ -296,6 +333,7 @@ async def apply(
     hold = w.new_hold
     rnd = w.round_update
     gtx = w.game_transaction
+    bonus_ids = sorted(w.bonus_updates)
     row = await conn.fetchrow(
         APPLY_SQL,
         ids,
@@ -340,6 +378,13 @@ async def apply(
         claim.scope if claim else None,
         claim.operation if claim else None,
         claim.key if claim else None,
+        list(bonus_ids),
+        [w.bonus_updates[i][0] for i in bonus_ids],
+        [w.bonus_updates[i][1] for i in bonus_ids],
+        [w.bonus_updates[i][2] for i in bonus_ids],
+        [w.bonus_updates[i][3] for i in bonus_ids],
+        w.loyalty[0] if w.loyalty else None,
+        w.loyalty[1] if w.loyalty else None,
     )
     assert row is not None
     return Applied(**dict(row))

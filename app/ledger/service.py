@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bonuses import engine as bonus_engine
 from app.currencies import FREE_SPINS_UNIT
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.identity.principal import Principal
@@ -210,6 +211,8 @@ class _Op:
 
 
 Plan = Callable[[_Op], dict[str, Any]]
+# Runs between plan and APPLY on a successful plan (bonus awards insert their row here).
+BeforeApply = Callable[[Any, _Op, dict[str, Any]], Awaitable[None]]
 
 
 async def _run(
@@ -222,6 +225,7 @@ async def _run(
     plan: Plan,
     *,
     reference: str | None = None,
+    before_apply: BeforeApply | None = None,
     **load: Any,
 ) -> Outcome:
     claim = IdempotencyClaim(caller.key, operation, key, request_hash(operation, request))
@@ -245,6 +249,8 @@ async def _run(
     )
     op = _Op(operation, player_id, loaded, writes, wallets)
     body = plan(op)
+    if before_apply is not None and body["status"] == "OK":
+        await before_apply(conn, op, body)
     text = canonical_json(body)
     applied = await repository.apply(conn, op.writes, text, claim)
     # A race LOAD could not see (its snapshot predates the wallet lock) shows here; the
@@ -331,6 +337,7 @@ async def reserve_bet(
         op.require_debit_allowed()
         real, bonus = op.wallet(WalletKind.REAL), op.wallet(WalletKind.BONUS)
         op.require_currency(real, currency)
+        bonus_engine.check_max_bet(op, minor, currency)
         if op.loaded.seen_transaction is not None:
             raise DuplicateTransaction(
                 "this bet was rolled back before it arrived"
@@ -399,8 +406,12 @@ async def settle_bet(
     currency: str,
     transaction_id: str,
     idempotency_key: str,
+    game_category: str | None = None,
 ) -> Outcome:
     _common(idempotency_key)
+    if game_category is not None and game_category not in settings.bonus_game_categories:
+        raise ValidationFailed.single("gameCategory", f"unknown game category {game_category!r}")
+    category = game_category or settings.bonus_default_game_category
     if (reservation_id is None) == (game_round_id is None):
         raise ValidationFailed.single(
             "reservationId", "give exactly one of reservationId, gameRoundId"
@@ -447,6 +458,10 @@ async def settle_bet(
             op.move(kind, -stake, game, TransferKind.BET)
             op.count_turnover(kind, stake)
             op.move(kind, won, game, TransferKind.WIN)
+        stake = stake_real + stake_bonus
+        if op.loaded.bonuses:  # wagering: only players holding an active bonus pay for it
+            op.extra["bonusProgress"] = bonus_engine.contribute(op, stake, currency, category)
+        bonus_engine.accrue_loyalty(op, stake, currency, category, settings)
         op.writes.hold_updates = [(h["id"], HoldStatus.POSTED) for h in pending]
         op.writes.round_update = RoundUpdate(
             rnd["id"], RoundStatus.SETTLED, stake_real, stake_bonus, win_real, win_bonus
@@ -461,15 +476,22 @@ async def settle_bet(
         })  # fmt: skip
         return op.finish()
 
-    return await _run(
-        session, caller, "settleBet", idempotency_key,
-        {"playerId": str(player_id), "reservationId": reservation_id,
-         "gameRoundId": game_round_id, "winAmount": win, "currency": currency,
-         "transactionId": transaction_id},
-        player_id, plan,
+    request = {"playerId": str(player_id), "reservationId": reservation_id,
+               "gameRoundId": game_round_id, "winAmount": win, "currency": currency,
+               "transactionId": transaction_id}  # fmt: skip
+    if game_category is not None:
+        request["gameCategory"] = game_category
+    outcome = await _run(
+        session, caller, "settleBet", idempotency_key, request, player_id, plan,
         hold_ids=[reservation_id] if reservation_id is not None else [],
         round_ref=game_round_id, new_transaction_id=transaction_id,
     )  # fmt: skip
+    tier = outcome.body.get("loyaltyTierChanged")
+    if tier:  # rare: a tier reward campaign may pay out, in this same transaction
+        from app.bonuses import triggers
+
+        await triggers.after_tier_change(session, settings, player_id, tier)
+    return outcome
 
 
 async def cancel_bet(
@@ -645,11 +667,13 @@ async def _single_wallet(
 async def deposit(
     session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, payment_reference: str, idempotency_key: str,
+    promo_code: str | None = None,
 ) -> Outcome:  # fmt: skip
     _common(idempotency_key)
     check_payment_reference("paymentReference", payment_reference, required=True)
+    check_text("promoCode", promo_code, required=False, max_len=64)
     minor = _amount(amount, currency, settings)
-    return await _single_wallet(
+    outcome = await _single_wallet(
         session, caller, "deposit", player_id=player_id, kind=WalletKind.REAL, minor=minor,
         currency=currency, house=HouseAccountKind.CASH_CLEARING,
         transfer_kind=TransferKind.DEPOSIT, event="wallet.deposited",
@@ -658,6 +682,12 @@ async def deposit(
         request={"playerId": str(player_id), "amount": minor, "currency": currency,
                  "paymentReference": payment_reference},
     )  # fmt: skip
+    if outcome.body["status"] == "OK":
+        from app.bonuses import triggers  # deposit triggers, in this same transaction
+
+        await triggers.after_deposit(session, settings, player_id, outcome.body, minor,
+                                     currency, promo_code)  # fmt: skip
+    return outcome
 
 
 async def charge_fee(
@@ -782,6 +812,7 @@ async def withdraw(
         op.require_currency(real, currency)
         if real.available < minor:
             return op.stored_error(InsufficientFunds, "not enough available funds to withdraw")
+        bonus_engine.forfeit_on_withdrawal(op, currency)
         op.hold(WalletKind.REAL, minor)
         op.holds.append(
             {"walletKind": "REAL", "amount": format_amount(minor, currency), "currency": currency}

@@ -75,7 +75,7 @@ class LedgerMutations:
             reservation_id=_int_id(input.reservation_id, "reservationId"),
             game_round_id=input.game_round_id, win_amount=input.win_amount,
             currency=input.currency, transaction_id=input.transaction_id,
-            idempotency_key=input.idempotency_key,
+            idempotency_key=input.idempotency_key, game_category=input.game_category,
         ))  # fmt: skip
 
     @strawberry.mutation(
@@ -131,6 +131,7 @@ class LedgerMutations:
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
+            promo_code=input.promo_code,
         ))  # fmt: skip
 
     @strawberry.mutation(

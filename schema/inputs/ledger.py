@@ -31,6 +31,9 @@ class SettleBetInput:
     idempotency_key: str = strawberry.field(description=KEY)
     reservation_id: strawberry.ID | None = None
     game_round_id: str | None = None
+    game_category: str | None = strawberry.field(
+        default=None, description="Weights bonus wagering and loyalty points (default: slots)."
+    )
 
 
 @strawberry.input
@@ -62,6 +65,7 @@ class DepositInput:
     currency: str
     payment_reference: str = strawberry.field(description="A payment token, never card data.")
     idempotency_key: str = strawberry.field(description=KEY)
+    promo_code: str | None = strawberry.field(default=None, description="A bonus promo code.")
 
 
 @strawberry.input

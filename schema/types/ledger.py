@@ -91,6 +91,9 @@ CurrencyMismatch = _error_type("CurrencyMismatch", "The wallet holds another cur
 DuplicateTransaction = _error_type(
     "DuplicateTransaction", "This game transaction id was used before (or rolled back)."
 )
+MaxBetExceeded = _error_type(
+    "MaxBetExceeded", "The stake is above the maximum bet of an active bonus; nothing held."
+)
 
 _BY_CODE: dict[str, Any] = {
     ledger_errors.IdempotencyKeyReused.code: IdempotencyKeyReused,
@@ -101,6 +104,7 @@ _BY_CODE: dict[str, Any] = {
     ledger_errors.AccountBlocked.code: AccountBlocked,
     ledger_errors.CurrencyMismatch.code: CurrencyMismatch,
     ledger_errors.DuplicateTransaction.code: DuplicateTransaction,
+    "MAX_BET_EXCEEDED": MaxBetExceeded,  # app.bonuses.errors.MaxBetExceeded (reserveBet)
 }
 
 WalletOperationResult = (
@@ -114,6 +118,7 @@ WalletOperationResult = (
     | AccountBlocked
     | CurrencyMismatch
     | DuplicateTransaction
+    | MaxBetExceeded
     | ValidationError
     | NotFound
     | Forbidden

@@ -15,6 +15,7 @@ from schema.context import Info
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
 from schema.types import player_extra as extra
+from schema.types.bonus import BonusStatusEnum, Loyalty, PlayerBonus
 from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
 from schema.types.kyc import KycCase
 from schema.types.ledger import LedgerEntry
@@ -113,6 +114,26 @@ class Player:
     tags: list[str] = strawberry.field(
         resolver=extra.tags, extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
     )
+
+    @strawberry.field(
+        description="This player's bonuses, newest first.",
+        extensions=[nullable(P.BONUS_READ, owner_ok=True)],
+    )
+    async def bonuses(self, info: Info, status: BonusStatusEnum | None = None) -> list[PlayerBonus]:
+        rows = await info.context.loaders.bonuses_by_player.load(uuid.UUID(str(self.id)))
+        return [PlayerBonus.from_model(r) for r in reversed(rows)
+                if status is None or r.status == status.value]  # fmt: skip
+
+    @strawberry.field(
+        description="Loyalty points, tier and progress to the next tier.",
+        extensions=[nullable(P.PLAYER_READ, owner_ok=True)],
+    )
+    async def loyalty(self, info: Info) -> Loyalty | None:
+        from app.bonuses import repository as bonus_repository
+
+        async with info.context.db.read_session() as session:
+            row = await bonus_repository.loyalty(session, uuid.UUID(str(self.id)))
+        return Loyalty.build(row.points if row else 0, info.context.settings)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:

@@ -52,6 +52,10 @@ ENVELOPE_TYPES = {
     "VipStatus", "PlayStyle", "SettingsChange", "SettingsChangeEdge",
     "SettingsChangeConnection", "UpdatePlayerSuccess", "Segment", "SegmentSuccess",
     "DeleteSegmentSuccess", "InvalidSegmentRule",
+    # bonuses and loyalty, behind bonus:* / player:read fields
+    "BonusCampaign", "GameContribution", "PlayerBonus", "PlayerBonusEdge",
+    "PlayerBonusConnection", "WageringProgress", "Loyalty", "CampaignNotActive",
+    "BonusNotEligible", "BonusAlreadyAwarded", "BonusNotActive", "MaxBetExceeded",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip

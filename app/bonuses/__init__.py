@@ -1,0 +1,1 @@
+"""Bonus campaigns, player bonuses with wagering, cashback and loyalty."""
