@@ -66,7 +66,17 @@ async def _expire_player(conn: Any, player_id: uuid.UUID) -> int:
     bonuses = json.loads(row["bonuses"] or "[]")
     if len(wallets) != row["wallet_count"] or not any(b["expired"] for b in bonuses):
         return 0  # another replica or a live operation has this player right now
-    loaded = repository.Loaded(True, None, wallets, [], [], None, None, bonuses=bonuses)
+    loaded = repository.Loaded(
+        claimed=True,
+        player_status=None,
+        confirm_status=None,
+        wallets=wallets,
+        holds=[],
+        rounds=[],
+        seen_transaction=None,
+        new_hold_id=None,
+        bonuses=bonuses,
+    )
     writes = repository.Writes(uuid.uuid4(), player_id, Principal.system("bonus-expiry").key)
     op = _Op("expireBonuses", player_id, loaded, writes, {
         w["kind"]: _Wallet(w["id"], w["kind"], w["currency"], w["balance"], w["held"])

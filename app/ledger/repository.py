@@ -82,6 +82,7 @@ WITH claim AS (
 )
 SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
        (SELECT status FROM players WHERE id = $5) AS player_status,
+       (SELECT confirm_status FROM players WHERE id = $5) AS confirm_status,
        (SELECT jsonb_agg(to_jsonb(w) ORDER BY id) FROM w)::text AS wallets,
        (SELECT jsonb_agg(to_jsonb(h) ORDER BY id) FROM h)::text AS holds,
        (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM r)::text AS rounds,
@@ -198,6 +199,7 @@ class IdempotencyClaim:
 class Loaded:
     claimed: bool
     player_status: str | None
+    confirm_status: str | None
     wallets: list[dict[str, Any]]
     holds: list[dict[str, Any]]
     rounds: list[dict[str, Any]]
@@ -237,6 +239,7 @@ async def load(
     return Loaded(
         claimed=row["claimed"],
         player_status=row["player_status"],
+        confirm_status=row["confirm_status"],
         wallets=json.loads(row["wallets"] or "[]"),
         holds=json.loads(row["holds"] or "[]"),
         rounds=json.loads(row["rounds"] or "[]"),

@@ -23,6 +23,7 @@ from app.bonuses import engine as bonus_engine
 from app.currencies import FREE_SPINS_UNIT
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.identity.principal import Principal
+from app.kyc.errors import VerificationRequired
 from app.ledger import repository
 from app.ledger.errors import (
     AccountBlocked,
@@ -50,7 +51,7 @@ from app.ledger.validation import (
     check_text,
 )
 from app.money import format_amount, parse_amount
-from app.players.models import PlayerStatus
+from app.players.models import ConfirmStatus, PlayerStatus
 from app.settings import Settings
 from app.wallets.models import WalletKind
 
@@ -808,6 +809,10 @@ async def withdraw(
 
     def plan(op: _Op) -> dict[str, Any]:
         op.require_debit_allowed()
+        # KYC (SPEC 1): no payout before the player is verified. Raised, not stored, so the
+        # same key can be retried once verification is done.
+        if op.loaded.confirm_status != ConfirmStatus.VERIFIED:
+            raise VerificationRequired(op.loaded.confirm_status or "unknown")
         real = op.wallet(WalletKind.REAL)
         op.require_currency(real, currency)
         if real.available < minor:

@@ -65,7 +65,7 @@ OPENAPI: dict[str, Any] = {
         "/players/{id}": _op("A player", "#/components/schemas/Player"),
         "/players/{id}/balance": _op("A player's wallets", "#/components/schemas/Balance"),
         "/players/{id}/segment": _op(
-            "A player's segment attributes and segments (segments: empty until segmentation ships)",
+            "A player's segment attributes and the segments the player belongs to",
             "#/components/schemas/Segment",
         ),
     },
@@ -168,7 +168,14 @@ OPENAPI: dict[str, Any] = {
                 "properties": {
                     "playerId": {"type": "string", "format": "uuid"},
                     "attributes": {"type": "object"},
-                    "segments": {"type": "array", "items": {"type": "string"}},
+                    "segments": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["id", "name"],
+                            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                        },
+                    },
                 },
             },
         },

@@ -2,8 +2,8 @@
 and ``/openapi.json``. JSON, bearer-token auth (the app's authenticator), the same
 service calls and permission predicates as GraphQL.
 
-``/segment`` returns the player's segment-relevant attributes and ``segments: []``: the
-segmentation engine (SPEC 2) fills the list later without changing the shape.
+``/segment`` returns the player's segment-relevant attributes and the segments the player
+is a member of (kept current by the segmentation engine, app/segments).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from app.money import format_amount
 from app.players import service
 from app.players.models import Player
 from app.players.repository import PlayerFilter, PlayerPosition
+from app.segments import service as segments
 from app.wallets import repository as wallets
 from permissions.realtime import may_read_balance, may_read_player, may_read_segments
 from permissions.rules import shown_value
@@ -160,6 +161,8 @@ def rest_routes(state: Any) -> list[Route]:
             return row
         if not may_read_segments(principal, str(row.id)):
             return problem(403, "FORBIDDEN", "not allowed to read this player's segments")
+        async with state.db.read_session() as session:
+            memberships = await segments.segments_of_players(session, [row.id])
         return JSONResponse(
             {
                 "playerId": str(row.id),
@@ -172,7 +175,9 @@ def rest_routes(state: Any) -> list[Route]:
                     "vipLevel": row.vip_level,
                     "registeredAt": row.created_at.isoformat() if row.created_at else None,
                 },
-                "segments": [],
+                "segments": [
+                    {"id": str(segment.id), "name": segment.name} for _, segment in memberships
+                ],
             }
         )
 

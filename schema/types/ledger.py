@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from app.errors import DomainError
+from app.kyc import errors as kyc_errors
 from app.ledger import errors as ledger_errors
 from app.ledger.models import LedgerTransfer
 from app.ledger.reconcile import Report
@@ -95,7 +96,14 @@ MaxBetExceeded = _error_type(
     "MaxBetExceeded", "The stake is above the maximum bet of an active bonus; nothing held."
 )
 
+
+@strawberry.type(description="The player must be KYC-verified first (withdrawals).")
+class VerificationRequired(UserError):
+    pass
+
+
 _BY_CODE: dict[str, Any] = {
+    kyc_errors.VerificationRequired.code: VerificationRequired,
     ledger_errors.IdempotencyKeyReused.code: IdempotencyKeyReused,
     ledger_errors.RequestInProgress.code: RequestInProgress,
     ledger_errors.ReservationNotFound.code: ReservationNotFound,
@@ -121,6 +129,7 @@ WalletOperationResult = (
     | MaxBetExceeded
     | ValidationError
     | NotFound
+    | VerificationRequired
     | Forbidden
 )
 

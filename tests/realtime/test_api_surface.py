@@ -211,3 +211,18 @@ async def test_rest_shows_each_field_by_the_same_rule_as_graphql(client, gql, db
     assert views["MARKETER"]["trafficSource"] == "seo"
     assert views["FINANCE"]["trafficSource"] is None
     assert marketer_balance.status_code == 403  # marketers never see balances
+
+
+async def test_rest_segment_lists_the_players_segments(client, gql, db, settings, auth):
+    player = await create_player(db, settings, country="AT")
+    marketer = await auth.staff_headers("MARKETER")
+    create = """mutation($i: SegmentInput!) { createSegment(input: $i) {
+      __typename ... on SegmentSuccess { segment { id } } } }"""
+    rule = {"attr": "country", "op": "eq", "value": "AT"}
+    made = await gql(create, {"i": {"name": "Austria", "rule": rule}}, **marketer)
+    segment_id = made["data"]["createSegment"]["segment"]["id"]
+
+    body = (await client.get(f"/players/{player.id}/segment", headers=marketer)).json()
+
+    assert body["segments"] == [{"id": segment_id, "name": "Austria"}]
+    assert body["attributes"]["country"] == "AT"

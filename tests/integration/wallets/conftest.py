@@ -121,8 +121,17 @@ async def isolated_wallet_gql(settings: Settings, db: Database) -> AsyncIterator
 
 @pytest.fixture
 def player_factory(db: Database, settings: Settings):
-    async def make(**overrides: Any) -> str:
-        return str((await create_player(db, settings, **overrides)).id)
+    """Registered players, KYC-verified unless ``verified=False`` (withdrawals need it)."""
+
+    async def make(*, verified: bool = True, **overrides: Any) -> str:
+        player = await create_player(db, settings, **overrides)
+        if verified:
+            async with db.transaction() as session:
+                await session.execute(
+                    text("UPDATE players SET confirm_status = 'VERIFIED' WHERE id = :id"),
+                    {"id": player.id},
+                )
+        return str(player.id)
 
     return make
 

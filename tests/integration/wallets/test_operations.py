@@ -24,6 +24,35 @@ async def deposit(wallet_gql, player, amount="100.00", **extra):
                                paymentReference="tok_abc", **extra)  # fmt: skip
 
 
+@pytest.mark.parametrize("status", ["UNVERIFIED", "PENDING", "MANUAL_REVIEW", "REJECTED"])
+async def test_withdrawal_needs_a_verified_player_and_writes_nothing(
+    wallet_gql, db, player_factory, status
+):
+    player = await player_factory(verified=False)
+    await deposit(wallet_gql, player)
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE players SET confirm_status = :s WHERE id = :id"),
+            {"s": status, "id": player},
+        )
+    before = await table_counts(db)
+    args = {"playerId": player, "amount": "30.00", "currency": "EUR", "idempotencyKey": "wd-1"}
+
+    refused = await wallet_gql.op("withdraw", **args)
+
+    assert refused["__typename"] == "VerificationRequired"
+    assert refused["code"] == "VERIFICATION_REQUIRED" and status in refused["message"]
+    assert await table_counts(db) == before
+    assert (await wallets_of(db, player))["REAL"]["held"] == 0
+    # once verified, the same key goes through: the refusal was not stored
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE players SET confirm_status = 'VERIFIED' WHERE id = :id"), {"id": player}
+        )
+    assert (await wallet_gql.op("withdraw", **args))["__typename"] == "WalletOperation"
+    assert (await wallets_of(db, player))["REAL"]["held"] == 3000
+
+
 async def test_withdrawal_holds_until_confirmed_or_rejected(wallet_gql, db, player_factory):
     player = await player_factory()
     await deposit(wallet_gql, player)
