@@ -40,7 +40,7 @@ from strawberry.types.field import StrawberryField
 from app.audit import service as audit
 from app.identity.principal import Principal
 from permissions.roles import Permission, is_allowed
-from schema.errors import Forbidden
+from schema.errors import Forbidden, UserError
 
 OWNER_ARGUMENTS = ("id", "player_id")
 
@@ -167,8 +167,9 @@ def masked(
 
 
 class _ForbiddenResult(RuleExtension):
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, *, audit_outcome: bool = False) -> None:
         self.rule = rule
+        self.audit_outcome = audit_outcome
 
     def apply(self, field: StrawberryField) -> None:
         self.field_name = field.python_name
@@ -177,7 +178,10 @@ class _ForbiddenResult(RuleExtension):
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kw: Any
     ) -> Any:
         if self.rule.require.has_permission(source, info, **kw):
-            return await next_(source, info, **kw)
+            result = await next_(source, info, **kw)
+            if self.audit_outcome:
+                await _audit_outcome(info, owner_of(source, kw), result)
+            return result
         permission = self.rule.require.permission
         await audit.record_now(
             info.context.db,
@@ -192,9 +196,28 @@ class _ForbiddenResult(RuleExtension):
         )
 
 
-def forbidden_result(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:
-    """For mutations whose result union contains ``Forbidden``."""
-    return _ForbiddenResult(Rule(Require(permission, owner_ok=owner_ok), "forbidden"))
+def forbidden_result(
+    permission: Permission, *, owner_ok: bool = False, audit: bool = False
+) -> FieldExtension:
+    """For mutations whose result union contains ``Forbidden``. A denial is always audited;
+    with ``audit=True`` so is the outcome of every allowed call (resolvers that write their
+    own, richer audit records — identity's — leave it off)."""
+    rule = Rule(Require(permission, owner_ok=owner_ok), "forbidden")
+    return _ForbiddenResult(rule, audit_outcome=audit)
+
+
+async def _audit_outcome(info: strawberry.Info, target: str | None, result: Any) -> None:
+    """One audit row per mutation: who, what, on whom, and whether it succeeded (a typed
+    error is a failure, with its code). Written after the mutation's own transaction."""
+    failed = isinstance(result, UserError)
+    await audit.record_now(
+        info.context.db,
+        actor_of(info),
+        f"graphql.{info.field_name}",
+        target,
+        audit.FAILURE if failed else audit.SUCCESS,
+        {"code": result.code} if failed else None,
+    )
 
 
 def rule_of(field: StrawberryField) -> Rule | None:

@@ -65,7 +65,7 @@ async def _set_status(info: Info, raw: strawberry.ID, status: CampaignStatus) ->
 class BonusMutations:
     @strawberry.mutation(
         description="Create a bonus campaign (validated; typed errors).",
-        extensions=[forbidden_result(P.BONUS_MANAGE)],
+        extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def create_bonus_campaign(
         self, info: Info, input: inputs.CreateBonusCampaignInput
@@ -84,21 +84,21 @@ class BonusMutations:
 
     @strawberry.mutation(
         description="Stop a campaign from awarding (held bonuses go on).",
-        extensions=[forbidden_result(P.BONUS_MANAGE)],
+        extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def pause_bonus_campaign(self, info: Info, id: strawberry.ID) -> CampaignResult:
         return await _set_status(info, id, CampaignStatus.PAUSED)
 
     @strawberry.mutation(
         description="Let a paused campaign award again.",
-        extensions=[forbidden_result(P.BONUS_MANAGE)],
+        extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def resume_bonus_campaign(self, info: Info, id: strawberry.ID) -> CampaignResult:
         return await _set_status(info, id, CampaignStatus.ACTIVE)
 
     @strawberry.mutation(
         description="Grant a campaign's bonus to a player by hand.",
-        extensions=[forbidden_result(P.BONUS_MANAGE)],
+        extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def grant_bonus(self, info: Info, input: inputs.GrantBonusInput) -> BonusOperationResult:
         ctx = info.context
@@ -110,21 +110,21 @@ class BonusMutations:
 
     @strawberry.mutation(
         description="Cancel an active bonus; its money returns to the house.",
-        extensions=[forbidden_result(P.BONUS_MANAGE)],
+        extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def cancel_bonus(self, info: Info, input: inputs.EndBonusInput) -> BonusOperationResult:
         return await _end(info, input, BonusStatus.CANCELLED)
 
     @strawberry.mutation(
         description="The player gives up an active bonus and its money.",
-        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True)],
+        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def forfeit_bonus(self, info: Info, input: inputs.EndBonusInput) -> BonusOperationResult:
         return await _end(info, input, BonusStatus.FORFEITED)
 
     @strawberry.mutation(
         description="Credit free-spin winnings as bonus money with wagering.",
-        extensions=[forbidden_result(P.WALLET_OPERATE)],
+        extensions=[forbidden_result(P.WALLET_OPERATE, audit=True)],
     )
     async def credit_free_spins_win(
         self, info: Info, input: inputs.FreeSpinsWinInput

@@ -95,7 +95,7 @@ def _map(exc: errors.DomainError) -> object:
 class KycMutations:
     @strawberry.mutation(
         description="Start identity verification with the KYC provider.",
-        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True)],
+        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def submit_kyc(
         self, info: Info, player_id: strawberry.ID, documents: list[KycDocumentInput]
@@ -113,7 +113,7 @@ class KycMutations:
 
     @strawberry.mutation(
         description="Decide a case that is in manual review.",
-        extensions=[forbidden_result(P.KYC_REVIEW)],
+        extensions=[forbidden_result(P.KYC_REVIEW, audit=True)],
     )
     async def review_kyc(
         self, info: Info, case_id: strawberry.ID, decision: KycReviewDecision, note: str
@@ -135,7 +135,7 @@ class KycMutations:
 
     @strawberry.mutation(
         description="Edit personal data; every change goes to the history.",
-        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True)],
+        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def update_player_profile(
         self, info: Info, player_id: strawberry.ID, input: UpdateProfileInput
@@ -153,7 +153,7 @@ class KycMutations:
 
     @strawberry.mutation(
         description="Edit interface preferences and marketing consents.",
-        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True)],
+        extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def update_player_preferences(
         self, info: Info, player_id: strawberry.ID, input: UpdatePreferencesInput
@@ -171,7 +171,7 @@ class KycMutations:
 
     @strawberry.mutation(
         description="Set the VIP level (0 = none).",
-        extensions=[forbidden_result(P.PLAYER_VIP)],
+        extensions=[forbidden_result(P.PLAYER_VIP, audit=True)],
     )
     async def set_vip_level(
         self, info: Info, player_id: strawberry.ID, level: int
@@ -189,7 +189,7 @@ class KycMutations:
 
     @strawberry.mutation(
         description="Replace a player's custom tags.",
-        extensions=[forbidden_result(P.SEGMENT_MANAGE)],
+        extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def set_player_tags(
         self, info: Info, player_id: strawberry.ID, tags: list[str]

@@ -1,5 +1,10 @@
 """Money mutations: parse ids, run one service call in one transaction, map the result
-document or the DomainError to the typed union."""
+document or the DomainError to the typed union.
+
+Audit: the game engine's and payments' operations are recorded by the ledger itself
+(append-only transfer rows with actor, idempotency key, reference and time, written in
+the same statement), which keeps the hot path at one write statement; staff adjustments
+also get an audit_log row. Denials of any of them are audited (permissions/rules.py)."""
 
 from __future__ import annotations
 
@@ -182,7 +187,7 @@ class LedgerMutations:
 
     @strawberry.mutation(
         description="Staff correction of a wallet (signed amount, reason).",
-        extensions=[forbidden_result(P.WALLET_ADJUST)],
+        extensions=[forbidden_result(P.WALLET_ADJUST, audit=True)],
     )
     async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> result_union(
         "AdjustBalanceResult"

@@ -63,7 +63,7 @@ def _segment_id(raw: strawberry.ID) -> uuid.UUID:
 class SegmentMutations:
     @strawberry.mutation(
         description="Create a segment and compute its members.",
-        extensions=[forbidden_result(P.SEGMENT_MANAGE)],
+        extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def create_segment(self, info: Info, input: SegmentInput) -> SegmentResult:
         ctx = info.context
@@ -81,7 +81,7 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description="Change a segment; its members are recomputed.",
-        extensions=[forbidden_result(P.SEGMENT_MANAGE)],
+        extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
@@ -101,7 +101,7 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description="Delete a segment; every member leaves it.",
-        extensions=[forbidden_result(P.SEGMENT_MANAGE)],
+        extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def delete_segment(self, info: Info, id: strawberry.ID) -> DeleteSegmentResult:
         try:

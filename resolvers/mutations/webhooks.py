@@ -49,7 +49,7 @@ RedeliverWebhookResult = Annotated[
 class WebhookMutations:
     @strawberry.mutation(
         description="Register a webhook receiver (staff).",
-        extensions=[forbidden_result(P.WEBHOOK_MANAGE)],
+        extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
     async def register_webhook_endpoint(
         self, info: Info, input: RegisterWebhookEndpointInput
@@ -72,7 +72,7 @@ class WebhookMutations:
 
     @strawberry.mutation(
         description="Send a delivery again now (also a dead-lettered one).",
-        extensions=[forbidden_result(P.WEBHOOK_MANAGE)],
+        extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
     async def redeliver_webhook(
         self, info: Info, delivery_id: strawberry.ID
