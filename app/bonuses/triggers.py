@@ -162,9 +162,15 @@ _LOCK_CURSOR = """
 SELECT last_event_id FROM bonus_trigger_cursors WHERE name = :name FOR UPDATE SKIP LOCKED
 """
 _EVENTS = """
-SELECT id, event_id, subject, data FROM outbox_events
+SELECT id, event_id, subject, data, time < now() - make_interval(secs => :lag) AS settled
+FROM outbox_events
 WHERE type = :type AND id > :after ORDER BY id LIMIT :n
 """
+# Outbox ids are taken at INSERT but become visible at COMMIT, so a slower transaction's
+# lower id can appear after a higher one was read. The cursor therefore only passes events
+# older than this lag (no transaction here runs that long); newer ones are read again next
+# round, which is harmless: each award's occurrence key (``vip:<event id>``) is unique.
+CURSOR_LAG_SECONDS = 300.0
 
 
 async def vip_activations(db: Database, settings: Settings, batch: int = 200) -> int:
@@ -177,9 +183,9 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
         after = (await session.execute(text(_LOCK_CURSOR), {"name": "vip.activated"})).scalar()
         if after is None:
             return 0
-        events = (await session.execute(
-            text(_EVENTS), {"type": "vip.activated", "after": after, "n": batch}
-        )).all()  # fmt: skip
+        events = (await session.execute(text(_EVENTS), {
+            "type": "vip.activated", "after": after, "n": batch, "lag": CURSOR_LAG_SECONDS,
+        })).all()  # fmt: skip
         if not events:
             return 0
         campaigns = await repo.active_campaigns(session, trigger=CampaignTrigger.VIP_ACTIVATION)
@@ -193,10 +199,12 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
             for campaign in campaigns:
                 awarded += await try_award(session, settings, campaign, player_id,
                                            f"vip:{event.event_id}")  # fmt: skip
-        await session.execute(
-            text("UPDATE bonus_trigger_cursors SET last_event_id = :id WHERE name = :name"),
-            {"id": events[-1].id, "name": "vip.activated"},
-        )
+        settled = [e.id for e in events if e.settled]
+        if settled:
+            await session.execute(
+                text("UPDATE bonus_trigger_cursors SET last_event_id = :id WHERE name = :name"),
+                {"id": max(settled), "name": "vip.activated"},
+            )
     return awarded
 
 
