@@ -6,6 +6,8 @@ import logging
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# The caller's address as the server saw it (audit records written below the API layer).
+client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
 
 
 class RequestIdFilter(logging.Filter):

@@ -157,6 +157,10 @@ WITH wal AS (
 ), idem AS (
     UPDATE idempotency_keys SET response = $39::text
     WHERE scope = $40::text AND operation = $41::text AND key = $42::text
+), aud AS (
+    INSERT INTO audit_log (actor, action, target, outcome, ip, request_id, details)
+    SELECT $12::text, $50::text, $9::text, $51::text, $52::text, $53::text, $54::jsonb
+    WHERE $50::text IS NOT NULL
 ), pbu AS (
     UPDATE player_bonuses b
     SET wagered = v.wagered, status = v.status, released = b.released + v.released,
@@ -311,6 +315,8 @@ class Writes:
     round_update: RoundUpdate | None = None
     game_transaction: tuple[str, str] | None = None  # (transaction id, kind)
     events: list[tuple[str, str]] = field(default_factory=list)  # (type, JSON data)
+    # (action, outcome, ip, request id, JSON details): the operation's audit_log row
+    audit: tuple[str, str, str | None, str | None, str] | None = None
     # bonus id -> (wagered, status, released+, forfeited+)
     bonus_updates: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
     loyalty: tuple[int, str] | None = None  # (points+, tier)
@@ -388,6 +394,7 @@ async def apply(
         [w.bonus_updates[i][3] for i in bonus_ids],
         w.loyalty[0] if w.loyalty else None,
         w.loyalty[1] if w.loyalty else None,
+        *(w.audit or (None, None, None, None, None)),
     )
     assert row is not None
     return Applied(**dict(row))

@@ -50,6 +50,7 @@ from app.ledger.validation import (
     check_payment_reference,
     check_text,
 )
+from app.logging import client_ip_var, request_id_var
 from app.money import format_amount, parse_amount
 from app.players.models import ConfirmStatus, PlayerStatus
 from app.settings import Settings
@@ -253,6 +254,7 @@ async def _run(
     if before_apply is not None and body["status"] == "OK":
         await before_apply(conn, op, body)
     text = canonical_json(body)
+    op.writes.audit = _audit_row(operation, body)
     applied = await repository.apply(conn, op.writes, text, claim)
     # A race LOAD could not see (its snapshot predates the wallet lock) shows here; the
     # unique indexes decided it, and raising rolls the whole operation back.
@@ -264,6 +266,20 @@ async def _run(
     if w.game_transaction is not None and applied.game_transactions != 1:
         raise DuplicateTransaction("this transaction id was already used")
     return Outcome(text)
+
+
+def _audit_row(operation: str, body: dict[str, Any]) -> tuple[str, str, str | None, str, str]:
+    """The operation's audit_log row, written by the same APPLY statement (no extra round
+    trip): a stored business error (InsufficientFunds) is a failure with its code."""
+    ok = body["status"] == "OK"
+    details = {"operationId": body.get("operationId")} if ok else {"code": body["status"]}
+    return (
+        f"ledger.{operation}",
+        "success" if ok else "failure",
+        client_ip_var.get(),
+        request_id_var.get(),
+        canonical_json(details),
+    )
 
 
 async def _replay(conn: Any, claim: IdempotencyClaim) -> Outcome:

@@ -332,3 +332,24 @@ async def test_purge_removes_only_keys_past_retention(wallet_gql, db, player_fac
 
     assert purged == 1
     assert await scalar(db, "SELECT string_agg(key, ',') FROM idempotency_keys") == "new"
+
+
+async def test_money_operations_write_their_audit_row_in_the_same_statement(
+    wallet_gql, db, player_factory
+):
+    player = await player_factory()
+    await deposit(wallet_gql, player, "5.00")
+    refused = await wallet_gql.op("withdraw", playerId=player, amount="9.00", currency="EUR")
+
+    async with db.read_session() as session:
+        rows = list(await session.execute(text(
+            "SELECT action, actor, target, outcome, ip, request_id, details FROM audit_log "
+            "WHERE action LIKE 'ledger.%' ORDER BY id"
+        )))  # fmt: skip
+    assert refused["__typename"] == "InsufficientFunds"
+    assert [(r.action, r.actor, r.target, r.outcome) for r in rows] == [
+        ("ledger.deposit", "service:game-engine", player, "success"),
+        ("ledger.withdraw", "service:game-engine", player, "failure"),
+    ]
+    assert rows[0].details["operationId"] and rows[1].details == {"code": "INSUFFICIENT_FUNDS"}
+    assert all(r.ip == "127.0.0.1" and r.request_id not in (None, "-") for r in rows)
