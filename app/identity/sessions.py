@@ -75,6 +75,11 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
     """Rotate: the presented token is consumed atomically; a second use revokes the family."""
     digest = token_hash(refresh_token)
     ttl = runtime.settings.refresh_token_ttl_seconds
+    current = await runtime.store.get(f"rt:{digest}")
+    if current is not None:
+        # Marked used BEFORE it is consumed: of two concurrent uses, the one that loses the
+        # take below always finds the mark, so a reuse revokes the family even in a race.
+        await runtime.store.put(f"ru:{digest}", {"family": current["family"]}, ttl)
     data = await runtime.store.take(f"rt:{digest}")
     if data is None:
         used = await runtime.store.get(f"ru:{digest}")
@@ -83,7 +88,6 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
             raise InvalidRefreshToken("the refresh token was already used; the session is revoked")
         raise InvalidRefreshToken()
     family = data["family"]
-    await runtime.store.put(f"ru:{digest}", {"family": family}, ttl)
     live = await runtime.store.get(f"rf:{family}")
     principal = _principal_from(data["principal"])
     if live is None or data["generation"] < await current_generation(runtime, principal.key):

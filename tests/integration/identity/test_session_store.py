@@ -103,3 +103,40 @@ async def test_sign_in_session_lives_in_redis(settings, db):
     for key in await raw.keys(prefix + "*"):
         await raw.delete(key)
     await store.close()
+
+
+@pytest.mark.race
+@pytest.mark.parametrize("backend", ["postgres", "redis"])
+async def test_concurrent_uses_of_one_refresh_token_revoke_the_family(settings, db, backend):
+    overrides: dict = {}
+    if backend == "redis":
+        url = services.require_url("Redis (PMS_TEST_REDIS_URL)", services.REDIS_URL)
+        overrides = {"redis_url": url, "redis_key_prefix": f"pms-test:{uuid.uuid4().hex}:"}
+    app = create_app(settings.model_copy(update=overrides), database=db)
+    await create_player(db, settings, login=f"racer-{backend}")
+    refresh = """mutation R($t: String!) { refreshTokens(refreshToken: $t) {
+      __typename ... on AuthTokens { accessToken refreshToken } } }"""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+        async def gql(query, variables=None, **headers):
+            body = {"query": query, "variables": variables or {}}
+            return (await client.post("/graphql", json=body, headers=headers)).json()
+
+        login = await gql(LOGIN, {"id": f"racer-{backend}", "pw": PASSWORD})
+        token = login["data"]["login"]["refreshToken"]
+        results = await asyncio.gather(*(gql(refresh, {"t": token}) for _ in range(10)))
+        winners = [r["data"]["refreshTokens"] for r in results
+                   if r["data"]["refreshTokens"]["__typename"] == "AuthTokens"]  # fmt: skip
+        # whatever won the race belongs to a revoked family now
+        after = [await gql(refresh, {"t": w["refreshToken"]}) for w in winners]
+        me = [await gql(ME, **bearer(w["accessToken"])) for w in winners]
+
+    assert len(winners) <= 1
+    assert all(a["data"]["refreshTokens"]["__typename"] == "InvalidCredentials" for a in after)
+    assert all("errors" in m or m.get("data", {}).get("me") is None for m in me)
+    store = app.state.pms.identity.store
+    if backend == "redis":
+        for key in await store._redis.keys(overrides["redis_key_prefix"] + "*"):
+            await store._redis.delete(key)
+        await store.close()
