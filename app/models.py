@@ -2,7 +2,14 @@
 
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
-from app.events.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.events.models import (
+    EventConsumerCursor,
+    EventConsumption,
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -31,6 +38,8 @@ __all__ = [
     "AuditEntry",
     "BonusCampaign",
     "BonusTriggerCursor",
+    "EventConsumerCursor",
+    "EventConsumption",
     "GameRound",
     "GameTransaction",
     "HouseAccount",

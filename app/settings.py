@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     activity_active_days: int = 30
     activity_churned_days: int = 90
     segment_recompute_interval_seconds: float = 3600.0
+    # Play-style metrics and segment membership follow bets and payments this far behind.
+    playstyle_consume_interval_seconds: float = 5.0
 
     # --- bonuses and loyalty -------------------------------------------------------------
     bonus_game_categories: tuple[str, ...] = (

@@ -32,6 +32,7 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
     """Every domain's periodic tasks. Add yours here."""
     from app.bonuses import tasks as bonus_tasks
     from app.ledger import tasks as ledger_tasks
+    from app.playstyle.consumer import consume_money_events
     from app.segments.tasks import recompute_segments_task
 
     tasks = [
@@ -44,6 +45,11 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             ledger_tasks.purge_idempotency_keys,
         ),
         recompute_segments_task(settings),
+        PeriodicTask(
+            "playstyle.consume_money_events",
+            settings.playstyle_consume_interval_seconds,
+            consume_money_events,
+        ),
         PeriodicTask(
             "bonus.expire", settings.bonus_expiry_interval_seconds, bonus_tasks.expire_bonuses
         ),

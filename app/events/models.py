@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -130,3 +131,23 @@ class WebhookAttempt(SQLModel, table=True):
     response_code: int | None = Field(default=None, sa_column=Column(Integer))
     latency_ms: int = Field(sa_column=Column(Integer, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(String(512)))
+
+
+class EventConsumerCursor(SQLModel, table=True):
+    """How far an in-process outbox consumer has settled (app/events/consumer.py)."""
+
+    __tablename__ = "event_consumer_cursors"
+
+    consumer: str = Field(sa_column=Column(String(64), primary_key=True))
+    last_event_id: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+class EventConsumption(SQLModel, table=True):
+    """An event a consumer has taken effect for (pruned once the cursor passes it)."""
+
+    __tablename__ = "event_consumptions"
+
+    consumer: str = Field(sa_column=Column(String(64), primary_key=True))
+    event_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ class Outcome:
     @property
     def body(self) -> dict[str, Any]:
         return json.loads(self.text)
+
+
+# Game and provider ids as the game engine names them (profiling, segments).
+GAME_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def canonical_json(value: Any) -> str:
@@ -424,10 +429,15 @@ async def settle_bet(
     transaction_id: str,
     idempotency_key: str,
     game_category: str | None = None,
+    game_id: str | None = None,
+    game_provider: str | None = None,
 ) -> Outcome:
     _common(idempotency_key)
     if game_category is not None and game_category not in settings.bonus_game_categories:
         raise ValidationFailed.single("gameCategory", f"unknown game category {game_category!r}")
+    for name, value in (("gameId", game_id), ("gameProvider", game_provider)):
+        if value is not None and not GAME_TAG.match(value):
+            raise ValidationFailed.single(name, "1-64 letters, digits, '_', '.', ':' or '-'")
     category = game_category or settings.bonus_default_game_category
     if (reservation_id is None) == (game_round_id is None):
         raise ValidationFailed.single(
@@ -490,14 +500,19 @@ async def settle_bet(
             "reservationIds": [str(h["id"]) for h in pending],
             "stake": amount_text(stake_real + stake_bonus, currency),
             "win": amount_text(win, currency), "currency": currency,
+            "gameId": game_id, "gameProvider": game_provider, "gameCategory": category,
         })  # fmt: skip
         return op.finish()
 
     request = {"playerId": str(player_id), "reservationId": reservation_id,
                "gameRoundId": game_round_id, "winAmount": win, "currency": currency,
                "transactionId": transaction_id}  # fmt: skip
-    if game_category is not None:
-        request["gameCategory"] = game_category
+    # Optional descriptors join the request (and so the idempotency hash) only when given,
+    # so keys stored before they existed still replay.
+    for name, value in (("gameCategory", game_category), ("gameId", game_id),
+                        ("gameProvider", game_provider)):  # fmt: skip
+        if value is not None:
+            request[name] = value
     outcome = await _run(
         session, caller, "settleBet", idempotency_key, request, player_id, plan,
         hold_ids=[reservation_id] if reservation_id is not None else [],

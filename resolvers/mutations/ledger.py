@@ -81,6 +81,7 @@ class LedgerMutations:
             game_round_id=input.game_round_id, win_amount=input.win_amount,
             currency=input.currency, transaction_id=input.transaction_id,
             idempotency_key=input.idempotency_key, game_category=input.game_category,
+            game_id=input.game_id, game_provider=input.game_provider,
         ))  # fmt: skip
 
     @strawberry.mutation(

@@ -34,6 +34,10 @@ class SettleBetInput:
     game_category: str | None = strawberry.field(
         default=None, description="Weights bonus wagering and loyalty points (default: slots)."
     )
+    game_id: str | None = strawberry.field(default=None, description="For play-style profiles.")
+    game_provider: str | None = strawberry.field(
+        default=None, description="For play-style profiles."
+    )
 
 
 @strawberry.input

@@ -1,0 +1,58 @@
+"""Feeds play-style metrics and segment membership from committed money events.
+
+Runs as a background task off the outbox (app/events/consumer.py), so the wallet hot path
+pays nothing for profiling, and each event counts exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Database
+from app.money import parse_amount
+from app.playstyle import service
+from app.segments.service import recompute_player_segments
+from app.settings import Settings
+
+CONSUMER = "playstyle"
+TYPES = ("bet.settled", "wallet.deposited", "wallet.withdrawal_confirmed")
+
+
+def _minor(data: dict[str, Any], key: str) -> int:
+    return parse_amount(data[key], data["currency"], field=key, allow_zero=True)
+
+
+async def apply_event(session: AsyncSession, event: Any, settings: Settings) -> None:
+    data = event.data if isinstance(event.data, dict) else json.loads(event.data)
+    player_id = uuid.UUID(str(data.get("playerId") or event.subject))
+    currency = data["currency"]
+    if event.type == "bet.settled":
+        await service.record_bet(
+            session, player_id,
+            game_id=data.get("gameId") or "unknown",
+            provider=data.get("gameProvider") or "unknown",
+            category=data.get("gameCategory") or settings.bonus_default_game_category,
+            stake_minor=_minor(data, "stake"), currency=currency, placed_at=event.time,
+        )  # fmt: skip
+        await service.record_win(session, player_id, _minor(data, "win"), currency, event.time)
+    elif event.type == "wallet.deposited":
+        await service.record_deposit(session, player_id, _minor(data, "amount"), currency,
+                                     event.time)  # fmt: skip
+    else:
+        await service.record_withdrawal(session, player_id, _minor(data, "amount"), currency,
+                                        event.time)  # fmt: skip
+    # A new bet or payment can move the player into or out of activity/LTV segments.
+    await recompute_player_segments(session, player_id, settings)
+
+
+async def consume_money_events(db: Database, settings: Settings) -> int:
+    from app.events.consumer import consume
+
+    async def handle(session: AsyncSession, event: Any) -> None:
+        await apply_event(session, event, settings)
+
+    return await consume(db, CONSUMER, TYPES, handle)
