@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     mfa_max_attempts: int = 5
     sms_code_ttl_seconds: int = 300
     sms_code_max_attempts: int = 3
+    # SMS cost money and can be abused (SMS pumping): cap re-sends of one code and texts
+    # to one number.
+    sms_max_sends_per_code: int = 3
+    sms_max_sends_per_phone_per_hour: int = 5
     sms_sender: str = Field(
         default="log", description="'log' (log + sms_outbox table) or 'module:Class' of a gateway"
     )

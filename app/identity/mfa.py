@@ -21,7 +21,7 @@ from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRe
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 from app.identity.crypto import seal, token_hash, unseal
-from app.identity.errors import MfaError
+from app.identity.errors import MfaError, TooManyAttempts
 from app.identity.models import MfaFactor, MfaKind, RecoveryCode
 from app.identity.runtime import IdentityRuntime
 from app.settings import Settings
@@ -162,8 +162,18 @@ def sms_code_hash(salt: str, code: str) -> str:
 
 
 async def send_sms_code(runtime: IdentityRuntime, key: str, phone: str) -> None:
-    """Send a fresh 6-digit code and keep only its salted hash under ``key``."""
+    """Send a fresh 6-digit code and keep only its salted hash under ``key``.
+
+    Raises TooManyAttempts past ``sms_max_sends_per_code`` sends for one key (a re-send does
+    not reset the try counter either) or ``sms_max_sends_per_phone_per_hour`` to one number.
+    """
     settings = runtime.settings
+    sends = await runtime.store.incr(f"{key}:sends", settings.sms_code_ttl_seconds)
+    if sends > settings.sms_max_sends_per_code:
+        raise TooManyAttempts(await runtime.store.ttl(f"{key}:sends"))
+    phone_key = f"smsphone:{token_hash(phone)}"
+    if await runtime.store.incr(phone_key, 3600) > settings.sms_max_sends_per_phone_per_hour:
+        raise TooManyAttempts(await runtime.store.ttl(phone_key))
     code = f"{secrets.randbelow(10**6):06d}"
     await runtime.store.put(
         key, {"hash": sms_code_hash(key, code), "tries": 0}, settings.sms_code_ttl_seconds

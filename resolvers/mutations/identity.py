@@ -53,12 +53,13 @@ VerifyMfaResult = Annotated[
     AuthTokens | InvalidCredentials | TooManyAttempts, strawberry.union("VerifyMfaResult")
 ]
 SendMfaCodeResult = Annotated[
-    Done | InvalidCredentials | MfaFailed, strawberry.union("SendMfaCodeResult")
+    Done | InvalidCredentials | MfaFailed | TooManyAttempts, strawberry.union("SendMfaCodeResult")
 ]
 LogoutResult = Annotated[Done | Forbidden, strawberry.union("LogoutResult")]
 BeginTotpResult = Annotated[TotpEnrollment | Forbidden, strawberry.union("BeginTotpResult")]
 BeginSmsResult = Annotated[
-    SmsEnrollment | ValidationError | Forbidden, strawberry.union("BeginSmsResult")
+    SmsEnrollment | ValidationError | TooManyAttempts | Forbidden,
+    strawberry.union("BeginSmsResult"),
 ]
 WebauthnOptionsResult = Annotated[
     WebauthnRegistration | Forbidden, strawberry.union("WebauthnOptionsResult")
@@ -166,6 +167,9 @@ class IdentityMutations:
             return _invalid(exc)
         except MfaError as exc:
             return _mfa_failed(exc)
+        except TooManyAttemptsError as exc:
+            await audit.record_now(runtime.db, actor_of(info), "auth.mfa_sms", None, audit.DENIED)
+            return _too_many(exc)
         await audit.record_now(runtime.db, actor_of(info), "auth.mfa_sms", None, audit.SUCCESS)
         return Done()
 
@@ -261,9 +265,12 @@ class IdentityMutations:
                 errors.ValidationFailed.single("phone", "E.164 format, e.g. +4915112345678")
             )
         subject = info.context.principal.key
-        async with info.context.db.transaction() as session:
-            row = await mfa.begin_sms(session, _runtime(info), subject, normalised)
-            await audit.record(session, actor_of(info), "mfa.sms.begin", subject)
+        try:
+            async with info.context.db.transaction() as session:
+                row = await mfa.begin_sms(session, _runtime(info), subject, normalised)
+                await audit.record(session, actor_of(info), "mfa.sms.begin", subject)
+        except TooManyAttemptsError as exc:
+            return _too_many(exc)
         return SmsEnrollment(factor_id=strawberry.ID(str(row.id)))
 
     @strawberry.mutation(extensions=[forbidden_result(P.SELF)])

@@ -6,7 +6,7 @@ import time
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.identity.models import MfaFactor
 from tests.factories import create_player
@@ -168,6 +168,28 @@ async def test_sms_code_allows_three_tries(gql, db, player, settings):
     late = await gql(CONFIRM_SMS, {"f": begun["factorId"], "c": code}, **headers)
 
     assert late["data"]["confirmSmsEnrollment"]["__typename"] == "InvalidCredentials"
+
+
+async def test_sms_resends_are_capped_per_code_and_per_number(gql, db, player, settings):
+    headers = bearer((await _tokens(gql))["accessToken"])
+    begun = (await gql(BEGIN_SMS, {"p": PHONE}, **headers))["data"]["beginSmsEnrollment"]
+    code = await last_sms_code(db, PHONE)
+    await gql(CONFIRM_SMS, {"f": begun["factorId"], "c": code}, **headers)
+    challenge = (await _tokens(gql))["challengeId"]
+
+    sends = [(await gql(SEND_SMS, {"c": challenge}))["data"]["sendMfaSmsCode"]["__typename"]
+             for _ in range(settings.sms_max_sends_per_code + 1)]  # fmt: skip
+    other_numbers = [
+        (await gql(BEGIN_SMS, {"p": PHONE}, **headers))["data"]["beginSmsEnrollment"]["__typename"]
+        for _ in range(2)
+    ]
+
+    assert sends == ["Done"] * settings.sms_max_sends_per_code + ["TooManyAttempts"]
+    # 1 enrolment + 3 sign-in codes = 4 texts to this number; the 6th in the hour is refused
+    assert other_numbers == ["SmsEnrollment", "TooManyAttempts"]
+    async with db.read_session() as session:
+        texts = await session.execute(text("SELECT count(*) FROM sms_outbox"))
+        assert texts.scalar_one() == 1 + settings.sms_max_sends_per_code + 1
 
 
 async def test_bad_phone_number_is_a_validation_error(gql, db, player):
