@@ -17,7 +17,7 @@ from strawberry.extensions import (
 
 from app.settings import Settings
 from schema.errors import should_mask_error
-from schema.security import HideSuggestions, max_directives_rule
+from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
@@ -31,7 +31,9 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
     alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
     # Outside dev: no introspection and no "Did you mean" hints. DisableValidation is
     # never installed (tests/e2e/test_hardening.py checks the schema's extensions).
-    exposure = [] if settings.is_dev else [DisableIntrospection, HideSuggestions]
+    exposure = (
+        [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
+    )
     directives_rule = max_directives_rule(settings.max_directives_per_location)
     return strawberry.federation.Schema(
         query=Query,

@@ -7,7 +7,18 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, ValidationContext
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    ValidationContext,
+)
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
@@ -52,3 +63,54 @@ class HideSuggestions(SchemaExtension):
         result = self.execution_context.result
         if result is not None:
             self._scrub(result.errors)
+
+
+class FederationSdlAccess(SchemaExtension):
+    """Outside dev, ``_service { sdl }`` — the whole schema — answers only service clients
+    (the federation gateway) and staff: introspection is off, and the SDL would otherwise
+    bring it back for anyone. Setting the result before execution skips the resolvers."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        principal = getattr(ctx.context, "principal", None)
+        if _selects_root_field(ctx.graphql_document, "_service") and not _may_read_sdl(principal):
+            error = GraphQLError("Forbidden", extensions={"code": "FORBIDDEN"})
+            ctx.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
+def _may_read_sdl(principal: Any) -> bool:
+    from app.identity.principal import PrincipalKind
+
+    kinds = {PrincipalKind.SERVICE, PrincipalKind.STAFF, PrincipalKind.SYSTEM}
+    return principal is not None and principal.kind in kinds
+
+
+def _selects_root_field(document: DocumentNode | None, name: str) -> bool:
+    if document is None:
+        return False
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def selects(selection_set: Any, seen: frozenset[str]) -> bool:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value == name:
+                return True
+            if isinstance(selection, InlineFragmentNode) and selects(selection.selection_set, seen):
+                return True
+            if isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if (
+                    fragment
+                    and fragment.name.value not in seen
+                    and selects(fragment.selection_set, seen | {fragment.name.value})
+                ):
+                    return True
+        return False
+
+    return any(
+        selects(d.selection_set, frozenset())
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )

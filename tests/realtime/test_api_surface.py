@@ -23,8 +23,17 @@ query E($reps: [_Any!]!) {
 """
 
 
-async def test_service_sdl_is_a_federation_v2_subgraph(gql):
-    sdl = (await gql("{ _service { sdl } }"))["data"]["_service"]["sdl"]
+async def test_service_sdl_is_a_federation_v2_subgraph(gql, auth):
+    gateway = await auth.service_headers("player:read", client_id="federation-gateway")
+    anonymous = await gql("{ _service { sdl } }")
+    as_player = await gql(
+        "{ ... on Query { _service { sdl } } }",
+        **await auth.player_headers("33333333-3333-4333-8333-333333333333"),
+    )
+    # introspection is off outside dev: the SDL is for the gateway (and staff) only
+    assert anonymous["data"] is None and anonymous["errors"][0]["message"] == "Forbidden"
+    assert as_player["data"] is None
+    sdl = (await gql("{ _service { sdl } }", **gateway))["data"]["_service"]["sdl"]
     assert '@link(url: "https://specs.apollo.dev/federation/v2' in sdl
     assert 'type Player @key(fields: "id")' in sdl and 'type Wallet @key(fields: "id")' in sdl
 
