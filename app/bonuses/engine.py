@@ -120,6 +120,8 @@ def contribute(op: _Op, stake: int, currency: str, category: str) -> list[dict[s
         if taken <= 0:
             continue
         b["wagered"] += taken
+        wagering = op.derived.setdefault("wagering", {})
+        wagering[str(b["id"])] = wagering.get(str(b["id"]), 0) + taken
         # The part of the stake this bonus used up (rounded up); the rest flows on.
         rest = 0 if taken == counted else rest - -(-taken * FULL_BP // weight)
         _record(op, b)
@@ -128,6 +130,22 @@ def contribute(op: _Op, stake: int, currency: str, category: str) -> list[dict[s
         if b["wagered"] >= b["wagering_required"]:
             release(op, b)
     return progress
+
+
+def reverse_derived(op: _Op, derived: dict[str, Any], settings: Settings) -> None:
+    """A refunded (rolled-back) round takes back what its settlement counted: wagering on
+    bonuses still ACTIVE (a released bonus stays released; its money already moved) and the
+    loyalty points it earned. Without this a refunded round would still count."""
+    taken = {int(k): int(v) for k, v in derived.get("wagering", {}).items()}
+    for b in op.loaded.bonuses:
+        if b["id"] in taken and b["status"] == BonusStatus.ACTIVE:
+            b["wagered"] = max(0, b["wagered"] - taken[b["id"]])
+            _record(op, b)
+    points = int(derived.get("points", 0))
+    if points > 0 and op.loaded.loyalty:
+        before = int(op.loaded.loyalty.get("points", 0))
+        back = min(points, before)
+        op.writes.loyalty = (-back, tier_for(before - back, settings))
 
 
 def forfeit_on_withdrawal(op: _Op, currency: str) -> None:
@@ -161,6 +179,7 @@ def accrue_loyalty(op: _Op, stake: int, currency: str, category: str, settings: 
     old_tier = (op.loaded.loyalty or {}).get("tier") or tier_for(before, settings)
     new_tier = tier_for(before + points, settings)
     op.writes.loyalty = (points, new_tier)
+    op.derived["points"] = points
     op.extra["loyaltyPoints"] = points
     if new_tier != old_tier:
         op.extra["loyaltyTierChanged"] = new_tier

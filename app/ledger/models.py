@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from app.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
@@ -165,6 +167,12 @@ class GameRound(SQLModel, table=True):
     )
     win_bonus: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    # What the settlement added to derived state: {"wagering": {bonus id: minor units},
+    # "points": loyalty points}; a rollback of the round takes exactly this back.
+    derived: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
     updated_at: datetime | None = Field(default=None, sa_column=updated_at_column())

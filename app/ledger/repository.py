@@ -63,7 +63,8 @@ WITH claim AS (
         OR (client = $7 AND transaction_id = $9 AND purpose = 'BET'))
     ORDER BY id FOR UPDATE
 ), r AS (
-    SELECT id, player_id, round_ref, currency, status, stake_real, stake_bonus, win_real, win_bonus
+    SELECT id, player_id, round_ref, currency, status, stake_real, stake_bonus, win_real, win_bonus,
+           derived
     FROM game_rounds
     WHERE (SELECT c FROM n) > 0
       AND ((client = $7 AND round_ref = $8) OR id IN (SELECT game_round_id FROM h))
@@ -141,7 +142,7 @@ WITH wal AS (
     UPDATE game_rounds g
     SET status = $30::text, stake_real = $31::bigint, stake_bonus = $32::bigint,
         win_real = $33::bigint, win_bonus = $34::bigint,
-        updated_at = now()
+        derived = coalesce($55::jsonb, g.derived), updated_at = now()
     WHERE g.id = $29::bigint
     RETURNING g.id
 ), gtx AS (
@@ -292,6 +293,7 @@ class RoundUpdate:
     stake_bonus: int
     win_real: int
     win_bonus: int
+    derived: str | None = None  # JSON text; None keeps what the round has
 
 
 @dataclass
@@ -395,6 +397,7 @@ async def apply(
         w.loyalty[0] if w.loyalty else None,
         w.loyalty[1] if w.loyalty else None,
         *(w.audit or (None, None, None, None, None)),
+        rnd.derived if rnd else None,
     )
     assert row is not None
     return Applied(**dict(row))

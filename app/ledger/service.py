@@ -119,6 +119,9 @@ class _Op:
     transfers: list[dict[str, str]] = field(default_factory=list)
     holds: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # What this operation adds to derived state (bonus wagering, loyalty points), kept on
+    # the game round so a rollback can take exactly that back.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def wallet(self, kind: str) -> _Wallet:
         return self.wallets[kind]
@@ -491,7 +494,13 @@ async def settle_bet(
         bonus_engine.accrue_loyalty(op, stake, currency, category, settings)
         op.writes.hold_updates = [(h["id"], HoldStatus.POSTED) for h in pending]
         op.writes.round_update = RoundUpdate(
-            rnd["id"], RoundStatus.SETTLED, stake_real, stake_bonus, win_real, win_bonus
+            rnd["id"],
+            RoundStatus.SETTLED,
+            stake_real,
+            stake_bonus,
+            win_real,
+            win_bonus,
+            canonical_json(op.derived),
         )
         op.writes.game_transaction = (transaction_id, GameTransactionKind.WIN)
         op.extra.update(gameRoundId=rnd["round_ref"])
@@ -628,6 +637,7 @@ async def rollback_round(
             (WalletKind.REAL, rnd["stake_real"], rnd["win_real"]),
             (WalletKind.BONUS, rnd["stake_bonus"], rnd["win_bonus"]),
         )
+        bonus_engine.reverse_derived(op, rnd["derived"] or {}, settings)
         for kind, stake, won in parts:
             op.move(kind, stake, game, TransferKind.BET_REFUND)
             op.count_turnover(kind, -stake)

@@ -260,3 +260,33 @@ async def test_player_bonuses_query_filters_and_pages(bonus_gql, db, player_fact
     page = body["data"]["playerBonuses"]
     assert (page["totalCount"], page["pageInfo"]["hasNextPage"], len(page["edges"])) == (3, True, 2)
     assert [c["name"] for c in body["data"]["bonusCampaigns"]] == ["C", "B", "A"]
+
+
+async def test_a_refunded_round_takes_back_its_wagering_and_loyalty_points(
+    bonus_gql, db, player_factory
+):
+    player = await player_factory()
+    await bonus_gql.op("deposit", playerId=player, amount="100.00", currency="EUR",
+                       paymentReference="tok")  # fmt: skip
+    await setup_bonus(bonus_gql, player, multiplier="10")  # 100.00 to wager
+    await play(bonus_gql, player, "5.00")
+    kept = (await scalar(db, "SELECT wagered FROM player_bonuses"),
+            await scalar(db, "SELECT points FROM loyalty_accounts"))  # fmt: skip
+    r = await bonus_gql.op("reserveBet", playerId=player, amount="20.00", currency="EUR",
+                           gameRoundId="refunded", transactionId="b-refunded")  # fmt: skip
+    await bonus_gql.op("settleBet", playerId=player, reservationId=r["reservationId"],
+                       winAmount="0", currency="EUR", transactionId="w-refunded")  # fmt: skip
+    counted = (await scalar(db, "SELECT wagered FROM player_bonuses"),
+               await scalar(db, "SELECT points FROM loyalty_accounts"))  # fmt: skip
+
+    refund = await bonus_gql.op("rollbackRound", playerId=player, gameRoundId="refunded",
+                                transactionId="rb-refunded")  # fmt: skip
+    again = await bonus_gql.op("rollbackRound", playerId=player, gameRoundId="refunded",
+                               transactionId="rb-refunded-2")  # fmt: skip
+
+    assert refund["__typename"] == "WalletOperation" and again["__typename"] == "WalletOperation"
+    assert counted[0] == kept[0] + 2000 and counted[1] > kept[1]
+    after = (await scalar(db, "SELECT wagered FROM player_bonuses"),
+             await scalar(db, "SELECT points FROM loyalty_accounts"))  # fmt: skip
+    assert after == kept  # exactly what the refunded round added is gone, once
+    await assert_ledger_consistent(db)

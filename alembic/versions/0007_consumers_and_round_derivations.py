@@ -1,4 +1,4 @@
-"""outbox consumers
+"""outbox consumers; what a settled round added to derived state
 
 Revision ID: 0007
 Revises: 0006
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
@@ -31,8 +32,18 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_event_consumptions")),
     )
+    op.add_column(
+        "game_rounds",
+        sa.Column(
+            "derived",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("game_rounds", "derived")
     op.drop_table("event_consumptions")
     op.drop_table("event_consumer_cursors")
