@@ -1,4 +1,4 @@
-"""outbox consumers; what a settled round added to derived state
+"""outbox consumers; what a settled round added to derived state; sealed webhook secrets
 
 Revision ID: 0007
 Revises: 0006
@@ -32,6 +32,13 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_event_consumptions")),
     )
+    op.alter_column(
+        "webhook_endpoints",
+        "secret",
+        type_=sa.String(length=512),
+        existing_type=sa.String(length=256),
+        existing_nullable=False,
+    )
     op.add_column(
         "game_rounds",
         sa.Column(
@@ -45,5 +52,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("game_rounds", "derived")
+    op.alter_column(
+        "webhook_endpoints",
+        "secret",
+        type_=sa.String(length=256),
+        existing_type=sa.String(length=512),
+        existing_nullable=False,
+    )
     op.drop_table("event_consumptions")
     op.drop_table("event_consumer_cursors")

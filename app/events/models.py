@@ -71,7 +71,9 @@ class WebhookEndpoint(SQLModel, table=True):
         default_factory=list, sa_column=Column(ARRAY(String(128)), nullable=False)
     )
     # Needed in clear to sign each delivery; never exposed through the API.
-    secret: str = Field(sa_column=Column(String(256), nullable=False))
+    # Sealed (AES-GCM under PMS_SECRET_KEY, app/identity/crypto.py): the receiver's HMAC key
+    # must be recoverable to sign, so it is encrypted, not hashed.
+    secret: str = Field(sa_column=Column(String(512), nullable=False))
     description: str = Field(default="", sa_column=Column(String(256), nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     created_by: str = Field(default="", sa_column=Column(String(160), nullable=False))

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.errors import FieldProblem, NotFound, ValidationFailed
 from app.events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.identity.crypto import seal, unseal
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ async def register_endpoint(
     endpoint = WebhookEndpoint(
         url=data.url,
         event_types=sorted(set(data.event_types)),
-        secret=data.secret,
+        secret=seal(data.secret.encode(), settings),
         description=data.description,
         created_by=created_by,
     )
@@ -331,7 +332,15 @@ class WebhookDispatcher:
                 .values(next_attempt_at=datetime.now(UTC) + lease)
             )
         return [
-            _Claim(d.id or 0, url, secret, str(d.event_id), d.event_type, d.payload, d.attempts)
+            _Claim(
+                d.id or 0,
+                url,
+                unseal(secret, self.settings).decode(),
+                str(d.event_id),
+                d.event_type,
+                d.payload,
+                d.attempts,
+            )
             for d, url, secret in rows
         ]
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import uvicorn
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -122,6 +123,9 @@ async def test_signed_delivery_is_retried_until_it_succeeds(gql, auth, db, fast_
     assert not verify_signature("wrong-secret-wrong", raw, headers["pms-signature"])
     assert json.loads(raw)["type"] == "player.registered"
     assert len({h["pms-event-id"] for h, _ in receiver.requests}) == 1  # same id every try
+    async with db.read_session() as session:
+        stored = (await session.execute(text("SELECT secret FROM webhook_endpoints"))).scalar()
+    assert SECRET not in stored  # sealed at rest, yet the deliveries above were signed with it
 
     deliveries = (await gql(DELIVERIES, **admin))["data"]["webhookDeliveries"]
     assert len(deliveries) == 1
