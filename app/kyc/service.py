@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.db import Database, unique_violation_constraint
 from app.errors import NotFound, ValidationFailed
 from app.events import outbox
@@ -30,6 +31,7 @@ from app.kyc.errors import (
 from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
 from app.kyc.provider import DocumentSubmission, KycProvider, ProviderResult
 from app.kyc.validation import document_metadata, document_problems
+from app.logging import client_ip_var, request_id_var
 from app.players.models import ConfirmStatus, Player, RiskLevel
 from app.segments.service import recompute_player_segments
 from app.settings import Settings
@@ -87,7 +89,13 @@ async def _set_status(
             note=note,
         )
     )
-    await session.flush()
+    # The compliance audit trail too, in the same transaction as the change.
+    await audit.record(
+        session, audit.Actor(actor, client_ip_var.get(), request_id_var.get()),
+        f"kyc.{action}", str(player.id), audit.SUCCESS,
+        {"caseId": str(case.id), "from": previous, "to": status.value,
+         "riskLevel": case.risk_level},
+    )  # fmt: skip
     await outbox.record(
         session,
         "kyc.status_changed",

@@ -8,7 +8,7 @@ from datetime import date
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.errors import NotFound, ValidationFailed
 from app.events.models import OutboxEvent
@@ -111,6 +111,11 @@ async def test_provider_result_sets_status_and_risk(session, settings, outcome, 
         "playerId": str(player.id), "caseId": str(case.id), "confirmStatus": status,
         "riskLevel": risk, "reasons": updated.reasons,
     }  # fmt: skip
+    audited = (await session.execute(text(
+        "SELECT actor, target, details FROM audit_log WHERE action = 'kyc.provider_result'"
+    ))).one()  # fmt: skip
+    assert audited.target == str(player.id)
+    assert (audited.details["from"], audited.details["to"]) == ("PENDING", status)
 
 
 async def test_high_risk_country_raises_risk(session, settings):
