@@ -10,6 +10,7 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
@@ -19,7 +20,14 @@ from app.segments.service import recompute_player_segments
 from app.settings import Settings
 
 CONSUMER = "playstyle"
-TYPES = ("bet.settled", "wallet.deposited", "wallet.withdrawal_confirmed")
+TYPES = ("bet.settled", "bet.rolled_back", "wallet.deposited", "wallet.withdrawal_confirmed")
+
+# The settlement a refunded round's rollback takes back (per-player index on subject).
+_SETTLED_ROUND = text("""
+SELECT time, data FROM outbox_events
+WHERE subject = :subject AND type = 'bet.settled' AND data ->> 'gameRoundId' = :round
+ORDER BY id DESC LIMIT 1
+""")
 
 
 def _minor(data: dict[str, Any], key: str) -> int:
@@ -29,8 +37,12 @@ def _minor(data: dict[str, Any], key: str) -> int:
 async def apply_event(session: AsyncSession, event: Any, settings: Settings) -> None:
     data = event.data if isinstance(event.data, dict) else json.loads(event.data)
     player_id = uuid.UUID(str(data.get("playerId") or event.subject))
-    currency = data["currency"]
-    if event.type == "bet.settled":
+    currency = data.get("currency", "")
+    if event.type == "bet.rolled_back":
+        if not data.get("gameRoundId"):
+            return  # an unsettled bet's rollback: nothing was counted for it
+        await _reverse_round(session, player_id, data["gameRoundId"], settings)
+    elif event.type == "bet.settled":
         await service.record_bet(
             session, player_id,
             game_id=data.get("gameId") or "unknown",
@@ -47,6 +59,25 @@ async def apply_event(session: AsyncSession, event: Any, settings: Settings) -> 
                                         event.time)  # fmt: skip
     # A new bet or payment can move the player into or out of activity/LTV segments.
     await recompute_player_segments(session, player_id, settings)
+
+
+async def _reverse_round(
+    session: AsyncSession, player_id: uuid.UUID, round_ref: str, settings: Settings
+) -> None:
+    row = (await session.execute(
+        _SETTLED_ROUND, {"subject": str(player_id), "round": round_ref}
+    )).first()  # fmt: skip
+    if row is None:
+        return  # never settled (or its event purged): nothing of it was counted
+    data = row.data if isinstance(row.data, dict) else json.loads(row.data)
+    await service.reverse_bet(
+        session, player_id,
+        game_id=data.get("gameId") or "unknown",
+        provider=data.get("gameProvider") or "unknown",
+        category=data.get("gameCategory") or settings.bonus_default_game_category,
+        stake_minor=_minor(data, "stake"), win_minor=_minor(data, "win"),
+        currency=data["currency"], placed_at=row.time,
+    )  # fmt: skip
 
 
 async def consume_money_events(db: Database, settings: Settings) -> int:

@@ -1,6 +1,6 @@
-"""Keeping play-style and lifetime-value metrics. The ledger calls ``record_*`` inside its
-own transaction (integrator wiring); each is ONE upsert statement, so it adds one round trip
-to a bet. Amounts are minor units of the player's currency."""
+"""Keeping play-style and lifetime-value metrics, fed from committed money events by
+app/playstyle/consumer.py; each ``record_*`` is ONE upsert statement. Amounts are minor
+units of the player's currency."""
 
 from __future__ import annotations
 
@@ -143,6 +143,53 @@ async def record_bet(
     _check(stake_minor, currency, placed_at, allow_zero=True)
     await _run(session, _RECORD_BET, {
         "player_id": player_id, "currency": currency, "stake": stake_minor, "at": placed_at,
+        "hour": placed_at.astimezone(UTC).hour, "bucket": stake_bucket(stake_minor),
+        "game": game_id[:64], "provider": provider[:64], "category": category[:64],
+    })  # fmt: skip
+
+
+def _uncounted(column: str, param: str) -> str:
+    # Decrement {key: n}; a key that reaches 0 is dropped, so it is no favourite any more.
+    key = f"CAST(:{param} AS text)"
+    return f"""CASE WHEN NOT player_metrics.{column} ? {key} THEN player_metrics.{column}
+            WHEN (player_metrics.{column} ->> {key})::bigint <= 1
+            THEN player_metrics.{column} - {key}
+            ELSE jsonb_set(player_metrics.{column}, ARRAY[{key}],
+                 to_jsonb((player_metrics.{column} ->> {key})::bigint - 1)) END"""
+
+
+_REVERSE_BET = text(f"""
+UPDATE player_metrics SET
+    bet_count = GREATEST(0, bet_count - 1),
+    stake_total = GREATEST(0, stake_total - :stake),
+    win_total = GREATEST(0, win_total - :win),
+    hour_histogram[:hour + 1] = GREATEST(0, hour_histogram[:hour + 1] - 1),
+    stake_histogram[:bucket + 1] = GREATEST(0, stake_histogram[:bucket + 1] - 1),
+    game_counts = {_uncounted("game_counts", "game")},
+    provider_counts = {_uncounted("provider_counts", "provider")},
+    category_counts = {_uncounted("category_counts", "category")}
+WHERE player_id = :player_id AND currency = :currency
+RETURNING player_id
+""")  # noqa: S608 - only module constants are interpolated; values are bound
+
+
+async def reverse_bet(
+    session: AsyncSession,
+    player_id: uuid.UUID,
+    *,
+    game_id: str,
+    provider: str,
+    category: str,
+    stake_minor: int,
+    win_minor: int,
+    currency: str,
+    placed_at: datetime,
+) -> None:
+    """Take back what ``record_bet`` + ``record_win`` counted for a refunded round (the
+    session count stays: the player did play then)."""
+    _check(stake_minor, currency, placed_at, allow_zero=True)
+    await _run(session, _REVERSE_BET, {
+        "player_id": player_id, "currency": currency, "stake": stake_minor, "win": win_minor,
         "hour": placed_at.astimezone(UTC).hour, "bucket": stake_bucket(stake_minor),
         "game": game_id[:64], "provider": provider[:64], "category": category[:64],
     })  # fmt: skip

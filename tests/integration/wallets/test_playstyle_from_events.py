@@ -61,3 +61,30 @@ async def test_bad_game_descriptors_are_typed_errors(wallet_gql, db, player_fact
                               currency="EUR", transactionId="ps-wx", gameId="x" * 65)  # fmt: skip
 
     assert (bad["__typename"], bad["field"]) == ("ValidationError", "gameId")
+
+
+async def test_a_refunded_round_is_taken_out_of_the_play_style(
+    wallet_gql, db, settings, player_factory
+):
+    player = await player_factory()
+    marketer = staff_principal("MARKETER", "m-ps3")
+    await wallet_gql.op("deposit", playerId=player, amount="50.00", currency="EUR",
+                        paymentReference="tok_ps3")  # fmt: skip
+    for i, (stake, game) in enumerate([("2.00", "book-of-ra"), ("6.00", "roulette")]):
+        await wallet_gql.op("reserveBet", playerId=player, amount=stake, currency="EUR",
+                            gameRoundId=f"rf-{i}", transactionId=f"rf-b{i}")  # fmt: skip
+        await wallet_gql.op("settleBet", playerId=player, gameRoundId=f"rf-{i}", winAmount="1.00",
+                            currency="EUR", transactionId=f"rf-w{i}", gameId=game)  # fmt: skip
+    await consume_money_events(db, settings)
+
+    refund = await wallet_gql.op("rollbackRound", playerId=player, gameRoundId="rf-1",
+                                 transactionId="rf-rb1")  # fmt: skip
+    await consume_money_events(db, settings)
+    await consume_money_events(db, settings)  # a second pass changes nothing
+    body = await wallet_gql.raw(PLAY_STYLE, {"id": player}, as_=marketer)
+
+    assert refund["__typename"] == "WalletOperation"
+    style = body["data"]["player"]["playStyle"]
+    assert style["betCount"] == 1
+    assert style["averageBet"] == {"amount": "2.00"}
+    assert style["favouriteGames"] == ["book-of-ra"]
