@@ -28,12 +28,6 @@ PLAYER_FACTS_SQL = """
 SELECT status, country, confirm_status, currency FROM players WHERE id = $1
 """
 
-# Segment membership lives in the segments module (another branch); checked only if
-# its table exists here.
-SEGMENT_MEMBER_SQL = """
-SELECT to_regclass('segment_memberships') IS NOT NULL AS present
-"""
-
 
 @dataclass(frozen=True)
 class PlayerFacts:
@@ -49,10 +43,9 @@ async def player_facts(conn: Any, player_id: uuid.UUID) -> PlayerFacts | None:
 
 
 async def in_segments(conn: Any, player_id: uuid.UUID, segment_ids: list[str]) -> bool:
-    if not await conn.fetchval(SEGMENT_MEMBER_SQL):
-        return False
+    """Member of any of the campaign's segments (app/segments keeps membership current)."""
     found = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM segment_memberships "
+        "SELECT EXISTS (SELECT 1 FROM segment_members "
         "WHERE player_id = $1 AND segment_id::text = ANY($2::text[]))",
         player_id,
         segment_ids,
@@ -63,9 +56,6 @@ async def in_segments(conn: Any, player_id: uuid.UUID, segment_ids: list[str]) -
 async def unknown_segments(session: AsyncSession, segment_ids: list[str]) -> list[str]:
     if not segment_ids:
         return []
-    present = (await session.execute(text("SELECT to_regclass('segments') IS NOT NULL"))).scalar()
-    if not present:
-        return list(segment_ids)
     rows = await session.execute(
         text("SELECT id::text FROM segments WHERE id::text = ANY(:ids)"), {"ids": segment_ids}
     )

@@ -15,12 +15,13 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.ledger import service
 from app.ledger.service import Outcome
 from app.wallets.models import WalletKind
 from permissions.roles import Permission as P
-from permissions.rules import forbidden_result
+from permissions.rules import actor_of, forbidden_result
 from schema.context import Info
 from schema.inputs import ledger as inputs
 from schema.types.ledger import from_document, from_error, result_union
@@ -47,6 +48,10 @@ async def _execute(info: Info, call: Callable[[AsyncSession], Awaitable[Outcome]
         async with info.context.db.transaction() as session:
             outcome = await call(session)
     except DomainError as exc:
+        # Rolled back, so the APPLY statement's audit row was never written: record the
+        # refusal on its own.
+        await audit.record_now(info.context.db, actor_of(info), f"ledger.{info.field_name}",
+                               None, audit.FAILURE, {"code": exc.code})  # fmt: skip
         return from_error(exc)
     return from_document(outcome.body)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.bonus.conftest import DEPOSIT_MATCH
+from tests.integration.bonus.conftest import DEPOSIT_MATCH, MARKETER
 from tests.integration.wallets.conftest import assert_ledger_consistent, scalar, wallets_of
 
 
@@ -173,4 +173,24 @@ async def test_grant_replays_with_the_same_key(bonus_gql, db, player_factory):
     second = await bonus_gql.op("grantBonus", **args)
 
     assert first == second
+    assert await scalar(db, "SELECT count(*) FROM player_bonuses") == 1
+
+
+async def test_segment_eligibility_follows_real_segment_membership(bonus_gql, db, player_factory):
+    austrian = await player_factory(country="AT")
+    german = await player_factory(country="DE")
+    create = """mutation($i: SegmentInput!) { createSegment(input: $i) {
+      __typename ... on SegmentSuccess { segment { id } } } }"""
+    rule = {"attr": "country", "op": "eq", "value": "AT"}
+    made = await bonus_gql.raw(create, {"i": {"name": "Austria", "rule": rule}},
+                               as_=MARKETER)  # fmt: skip
+    segment_id = made["data"]["createSegment"]["segment"]["id"]
+    campaign = await bonus_gql.campaign(kind="FIXED", trigger="MANUAL", fixedAmount="10.00",
+                                        segmentIds=[segment_id])  # fmt: skip
+
+    member = await bonus_gql.op("grantBonus", campaignId=campaign["id"], playerId=austrian)
+    outsider = await bonus_gql.op("grantBonus", campaignId=campaign["id"], playerId=german)
+
+    assert member["__typename"] == "PlayerBonus"
+    assert outsider["__typename"] == "BonusNotEligible"
     assert await scalar(db, "SELECT count(*) FROM player_bonuses") == 1

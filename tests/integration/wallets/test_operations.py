@@ -353,3 +353,14 @@ async def test_money_operations_write_their_audit_row_in_the_same_statement(
     ]
     assert rows[0].details["operationId"] and rows[1].details == {"code": "INSUFFICIENT_FUNDS"}
     assert all(r.ip == "127.0.0.1" and r.request_id not in (None, "-") for r in rows)
+
+    # a refusal that writes nothing else (rolled back) is still audited
+    bad = await wallet_gql.op("deposit", playerId=player, amount="-1", currency="EUR",
+                              paymentReference="tok_x")  # fmt: skip
+    async with db.read_session() as session:
+        refused = (await session.execute(text(
+            "SELECT outcome, details FROM audit_log WHERE action = 'ledger.deposit' "
+            "ORDER BY id DESC LIMIT 1"
+        ))).one()  # fmt: skip
+    assert bad["__typename"] == "ValidationError"
+    assert (refused.outcome, refused.details) == ("failure", {"code": "VALIDATION_ERROR"})
