@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = "PMS"
     webauthn_origins: tuple[str, ...] = ("http://localhost:8000",)
     max_directives_per_location: int = 5
+    # How long this process trusts a revocation lookup (logout elsewhere lands within it).
+    revocation_cache_seconds: float = 1.0
     request_timeout_seconds: float = 10.0
     # --- KYC, profiles, segments (issue 6) -----------------------------------------------
     kyc_default_provider: str = "sandbox"

@@ -31,13 +31,17 @@ sys.path.insert(0, str(ROOT))
 
 from app import migrations  # noqa: E402
 from app.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
-from app.identity.principal import Principal  # noqa: E402
+from app.identity.principal import Principal, PrincipalKind  # noqa: E402
 from app.ledger import service  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
 CLIENTS = (1, 8, 32, 64)
 POOL = 48  # server pool and direct pool alike (the PostgreSQL server is shared)
+# The server runs as in production (PMS_ENV=prod), which needs a sealing key.
+BENCH_SECRET_KEY = "bench-only-sealing-key-0123456789abcdef"
+GAME_ENGINE = Principal(PrincipalKind.SERVICE, id="bench-game-engine",
+                        scopes=frozenset({"wallet:operate"}))  # fmt: skip
 _seq = itertools.count()
 
 RESERVE = """mutation($input: ReserveBetInput!) { reserveBet(input: $input) {
@@ -93,8 +97,9 @@ class HttpClient:
     """A minimal keep-alive HTTP/1.1 client: the load generator shares the 2 cores with
     the server and PostgreSQL, so it must cost as little CPU as possible."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str) -> None:
         self.port = port
+        self.auth = f"Authorization: Bearer {token}\r\n"
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -104,7 +109,7 @@ class HttpClient:
         assert self.reader is not None
         body = json.dumps({"query": query, "variables": variables}).encode()
         head = (f"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+                f"{self.auth}Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
         self.writer.write(head + body)
         headers = await self.reader.readuntil(b"\r\n\r\n")
         length = 0
@@ -136,7 +141,7 @@ async def graphql_pair(client: HttpClient, player: uuid.UUID) -> None:
 
 async def direct_pair(pool: asyncpg.Pool, settings: Settings, player: uuid.UUID) -> None:
     n = next(_seq)
-    caller = Principal.anonymous()
+    caller = GAME_ENGINE
     async with pool.acquire() as conn, conn.transaction():
         out = await service.reserve_bet(
             conn, settings, caller, player_id=player, amount="0.01", currency="EUR",
@@ -186,11 +191,39 @@ async def run_direct(url: str, players: list[uuid.UUID], seconds: float) -> dict
     return results
 
 
-async def run_graphql(port: int, players: list[uuid.UUID], seconds: float) -> dict:
+async def service_token(url: str, port: int) -> str:
+    """A real access token for a game-engine service client, the way the engine gets one:
+    the client is created (as `pms client create` does), then OAuth2 client_credentials."""
+    import httpx
+
+    from app.db import Database
+    from app.identity import accounts
+
+    settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY)
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            client, secret = await accounts.create_client(
+                session, f"bench-{uuid.uuid4().hex[:6]}", ["wallet:operate"], "system:bench",
+                settings, frozenset({"wallet:operate"}),
+            )  # fmt: skip
+    finally:
+        await db.dispose()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        response = await http.post(
+            "/oauth/token", auth=(client.client_id, secret),
+            data={"grant_type": "client_credentials", "scope": "wallet:operate"},
+        )  # fmt: skip
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+async def run_graphql(url: str, port: int, players: list[uuid.UUID], seconds: float) -> dict:
+    token = await service_token(url, port)
     results = {}
     for hot in (False, True):
         for clients in CLIENTS:
-            http = [HttpClient(port) for _ in range(clients)]
+            http = [HttpClient(port, token) for _ in range(clients)]
             results[(hot, clients)] = await measure(
                 clients,
                 seconds,
@@ -203,6 +236,7 @@ async def run_graphql(port: int, players: list[uuid.UUID], seconds: float) -> di
 
 def start_server(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
+           "PMS_SECRET_KEY": BENCH_SECRET_KEY,
            "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(POOL),
            "PMS_DATABASE_MAX_OVERFLOW": "0"}  # fmt: skip
     server = subprocess.Popen(
@@ -234,7 +268,7 @@ def main() -> None:
     port = free_port()
     server = start_server(args.url, port)
     try:
-        graphql = asyncio.run(run_graphql(port, players, args.seconds))
+        graphql = asyncio.run(run_graphql(args.url, port, players, args.seconds))
     finally:
         server.terminate()
         server.wait(timeout=10)

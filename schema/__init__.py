@@ -3,7 +3,10 @@ validation caches and the security limits installed as validation rules."""
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -14,10 +17,25 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from app.settings import Settings
-from schema.errors import should_mask_error
+from schema.errors import is_unexpected, should_mask_error
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
+
+log = logging.getLogger("pms.graphql")
+
+
+class PMSSchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error at ERROR level. Unexpected ones are logged (with the
+        request id and the trace) where they are masked, schema/errors.py; what is left is the
+        client's doing (a refused field, a bad argument, a validation error): INFO."""
+        for error in errors:
+            if not is_unexpected(error):
+                log.info("graphql error for the client: %s", error.message)
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
@@ -35,7 +53,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
     )
     directives_rule = max_directives_rule(settings.max_directives_per_location)
-    return strawberry.federation.Schema(
+    return PMSSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -81,18 +81,25 @@ class InvalidCredentials(UserError):
     pass
 
 
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception from our code, not a GraphQL syntax/validation error, a coercion error
+    of the input, a permission refusal or an InputError: those are the client's to see."""
+    original = error.original_error
+    if original is None or isinstance(original, InputError | GraphQLError):
+        return False
+    # Raised before execution (variable coercion of a bad Date, say): about the input.
+    return error.path is not None
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Mask unexpected exceptions; keep GraphQL syntax/validation errors and InputError.
 
     A masked error is logged here with the request id and the stack trace, so the
     operator can find what the client only sees as "Unexpected error.".
     """
+    if not is_unexpected(error):
+        return False
     original = error.original_error
-    if original is None or isinstance(original, InputError | GraphQLError):
-        return False
-    if error.path is None:
-        # Raised before execution (variable coercion of a bad Date, say): about the input.
-        return False
     log.error(
         "unexpected error in %s [request_id=%s]",
         ".".join(map(str, error.path or [])) or "operation",

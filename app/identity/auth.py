@@ -3,11 +3,14 @@ revocations kept in the session store (logout of one session, logout everywhere)
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from app.identity.principal import Principal
-from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import AccessClaims, InvalidToken, verify_access_token
+
+if TYPE_CHECKING:  # runtime.py builds the RevocationCache defined here
+    from app.identity.runtime import IdentityRuntime
 
 
 def revoked_session_key(session_id: str) -> str:
@@ -29,13 +32,42 @@ async def current_generation(runtime: IdentityRuntime, subject: str) -> int:
     return generation_of(await runtime.store.get(generation_key(subject)))
 
 
+class RevocationCache:
+    """Revocation facts looked up in the session store, kept for ``ttl`` seconds in this
+    process: every authenticated request needs them, and a store round trip on each request
+    cost the money path a tenth of its throughput (bench/README.md). A logout through this
+    replica evicts at once; another replica sees it within ``ttl`` (default 1 s)."""
+
+    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    async def get_many(self, runtime: IdentityRuntime, keys: list[str]) -> list[Any]:
+        now = time.monotonic()
+        cached = [self._entries.get(k) for k in keys]
+        if self.ttl > 0 and all(c is not None and c[0] > now for c in cached):
+            return [c[1] for c in cached if c is not None]
+        found = await runtime.store.get_many(keys)
+        if self.ttl > 0:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            for key, value in zip(keys, found, strict=True):
+                self._entries[key] = (now + self.ttl, value)
+        return found
+
+    def evict(self, *keys: str) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+
 async def authenticate_token(token: str, runtime: IdentityRuntime) -> AccessClaims:
     """Verified, unrevoked claims of an access token, or ``InvalidToken``/``TokenExpired``."""
     claims = await verify_access_token(token, runtime.keyring, runtime.settings)
     keys = [generation_key(claims.principal.key)]
     if claims.session_id:
         keys.append(revoked_session_key(claims.session_id))
-    found = await runtime.store.get_many(keys)
+    found = await runtime.revocations.get_many(runtime, keys)
     if claims.generation < generation_of(found[0]):
         raise InvalidToken("the session was ended")
     if len(found) > 1 and found[1] is not None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from app.db import Database
 from app.identity.keys import KeyRing
 from app.identity.sms import SmsSender, sender_from_settings
 from app.identity.store import PostgresStore, RedisStore, SessionStore
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.identity.auth import RevocationCache
 
 
 class IdentityRuntime:
@@ -31,6 +35,12 @@ class IdentityRuntime:
         if self.settings.redis_url:
             return RedisStore(self.settings.redis_url, self.settings.redis_key_prefix)
         return PostgresStore(self.db)
+
+    @cached_property
+    def revocations(self) -> RevocationCache:
+        from app.identity.auth import RevocationCache  # auth.py uses this runtime's store
+
+        return RevocationCache(self.settings.revocation_cache_seconds)
 
     @cached_property
     def sms(self) -> SmsSender:

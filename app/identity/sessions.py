@@ -65,6 +65,7 @@ async def start_session(
 async def revoke_family(runtime: IdentityRuntime, family: str) -> None:
     settings = runtime.settings
     await runtime.store.delete(f"rf:{family}")
+    runtime.revocations.evict(revoked_session_key(family))
     await runtime.store.put(
         revoked_session_key(family), {"revoked": int(time.time())},
         settings.access_token_ttl_seconds + settings.token_leeway_seconds,
@@ -105,6 +106,7 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
 async def end_everywhere(runtime: IdentityRuntime, subject: str) -> None:
     """Every session and access token of ``subject`` stops working."""
     generation = await current_generation(runtime, subject)
+    runtime.revocations.evict(generation_key(subject))
     await runtime.store.put(
         generation_key(subject), {"n": generation + 1}, runtime.settings.refresh_token_ttl_seconds
     )

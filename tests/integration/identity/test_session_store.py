@@ -140,3 +140,31 @@ async def test_concurrent_uses_of_one_refresh_token_revoke_the_family(settings, 
         for key in await store._redis.keys(overrides["redis_key_prefix"] + "*"):
             await store._redis.delete(key)
         await store.close()
+
+
+async def test_logout_is_immediate_here_and_reaches_other_replicas_within_the_cache_ttl(
+    settings, db
+):
+    replica_a = create_app(settings, database=db)
+    replica_b = create_app(settings, database=db)
+    await create_player(db, settings, login="two-replicas")
+    logout = "mutation { logout { __typename } }"
+
+    async def me_status(app, token) -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            r = await http.post("/graphql", json={"query": ME}, headers=bearer(token))
+            return r.status_code
+
+    transport = httpx.ASGITransport(app=replica_a)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        login = await http.post(
+            "/graphql", json={"query": LOGIN, "variables": {"id": "two-replicas", "pw": PASSWORD}}
+        )
+        token = login.json()["data"]["login"]["accessToken"]
+        assert (await me_status(replica_a, token), await me_status(replica_b, token)) == (200, 200)
+        await http.post("/graphql", json={"query": logout}, headers=bearer(token))
+
+    assert await me_status(replica_a, token) == 401  # evicted where the logout happened
+    await asyncio.sleep(settings.revocation_cache_seconds + 0.1)
+    assert await me_status(replica_b, token) == 401  # and everywhere after the ttl
