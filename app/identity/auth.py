@@ -4,6 +4,7 @@ revocations kept in the session store (logout of one session, logout everywhere)
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.identity.principal import Principal
@@ -61,9 +62,33 @@ class RevocationCache:
             self._entries.pop(key, None)
 
 
+class VerifiedTokens:
+    """Claims of access tokens this process has already verified, until they expire.
+
+    Parsing and checking a JWT cost about 0.6 ms, a tenth of a money mutation's time in the
+    server; a client sends the same token with every request. Only a token whose signature
+    and claims passed is kept, keyed by its exact text, and its expiry is checked again on
+    every use; revocation is looked up every time regardless (``authenticate_token``).
+    """
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._claims: dict[str, AccessClaims] = {}
+
+    async def verify(self, token: str, runtime: IdentityRuntime) -> AccessClaims:
+        claims = self._claims.get(token)
+        if claims is not None and claims.expires_at > datetime.now(UTC):
+            return claims
+        claims = await verify_access_token(token, runtime.keyring, runtime.settings)
+        if len(self._claims) >= self.max_entries:
+            self._claims.clear()
+        self._claims[token] = claims
+        return claims
+
+
 async def authenticate_token(token: str, runtime: IdentityRuntime) -> AccessClaims:
     """Verified, unrevoked claims of an access token, or ``InvalidToken``/``TokenExpired``."""
-    claims = await verify_access_token(token, runtime.keyring, runtime.settings)
+    claims = await runtime.verified_tokens.verify(token, runtime)
     keys = [generation_key(claims.principal.key)]
     if claims.session_id:
         keys.append(revoked_session_key(claims.session_id))

@@ -14,7 +14,7 @@ from app.identity.store import PostgresStore, RedisStore, SessionStore
 from app.settings import Settings
 
 if TYPE_CHECKING:
-    from app.identity.auth import RevocationCache
+    from app.identity.auth import RevocationCache, VerifiedTokens
 
 
 class IdentityRuntime:
@@ -35,6 +35,12 @@ class IdentityRuntime:
         if self.settings.redis_url:
             return RedisStore(self.settings.redis_url, self.settings.redis_key_prefix)
         return PostgresStore(self.db)
+
+    @cached_property
+    def verified_tokens(self) -> VerifiedTokens:
+        from app.identity.auth import VerifiedTokens
+
+        return VerifiedTokens()
 
     @cached_property
     def revocations(self) -> RevocationCache:

@@ -168,3 +168,19 @@ async def test_logout_is_immediate_here_and_reaches_other_replicas_within_the_ca
     assert await me_status(replica_a, token) == 401  # evicted where the logout happened
     await asyncio.sleep(settings.revocation_cache_seconds + 0.1)
     assert await me_status(replica_b, token) == 401  # and everywhere after the ttl
+
+
+async def test_a_cached_verified_token_still_expires(settings, db):
+    from tests.auth import player_principal, token_for
+
+    app = create_app(settings.model_copy(update={"token_leeway_seconds": 0}), database=db)
+    player = await create_player(db, settings)
+    token = await token_for(app, player_principal(player), ttl_seconds=1)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        fresh = await http.post("/graphql", json={"query": ME}, headers=bearer(token))
+        await asyncio.sleep(1.2)
+        stale = await http.post("/graphql", json={"query": ME}, headers=bearer(token))
+
+    assert fresh.status_code == 200
+    assert stale.status_code == 401
