@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.currencies import FREE_SPINS_UNIT
 from app.db import unique_violation_constraint
-from app.errors import AlreadyExists, ValidationFailed
+from app.errors import AlreadyExists, NotFound, ValidationFailed
 from app.events import outbox
 from app.identity.passwords import hash_password
 from app.players import repository
-from app.players.models import Player
+from app.players.models import Player, PlayerStatus
 from app.players.repository import PlayerFilter, PlayerPosition
 from app.players.validation import RegistrationData, normalise_email, registration_problems
 from app.settings import Settings
@@ -93,3 +93,33 @@ async def list_players(
 ) -> tuple[list[Player], bool, int]:
     rows, has_next = await repository.page(session, flt, limit, after)
     return rows, has_next, await repository.count(session, flt)
+
+
+async def set_status(
+    session: AsyncSession, player_id: uuid.UUID, status: PlayerStatus, reason: str, actor: str
+) -> Player:
+    """Block, unblock, self-exclude or close an account; writes ``player.status_changed``.
+
+    The player row is locked, so the event order matches the order of the changes. A
+    closed account stays closed. The ledger reads the status on every debit (AccountBlocked).
+    """
+    reason = reason.strip()
+    if not 3 <= len(reason) <= 500:
+        raise ValidationFailed.single("reason", "say why, in 3 to 500 characters")
+    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    if player is None:
+        raise NotFound("no such player")
+    if player.status == status:
+        return player
+    if player.status == PlayerStatus.CLOSED:
+        raise ValidationFailed.single("status", "a closed account cannot be reopened")
+    previous, player.status = player.status, status
+    await session.flush()
+    await outbox.record(
+        session,
+        "player.status_changed",
+        str(player.id),
+        {"playerId": str(player.id), "from": previous, "to": status.value, "reason": reason,
+         "actor": actor},
+    )  # fmt: skip
+    return player

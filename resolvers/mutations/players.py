@@ -9,10 +9,13 @@ import strawberry
 from app import errors
 from app.audit import service as audit
 from app.players import service
-from permissions.rules import actor_of, public
+from permissions.roles import Permission as P
+from permissions.rules import actor_of, forbidden_result, public
+from resolvers.queries.players import parse_player_id
 from schema.context import Info
-from schema.errors import AlreadyExists, ValidationError
+from schema.errors import AlreadyExists, Forbidden, NotFound, ValidationError
 from schema.inputs.players import RegisterPlayerInput
+from schema.types.enums import PlayerStatusEnum
 from schema.types.player import Player
 
 
@@ -24,6 +27,17 @@ class RegisterPlayerSuccess:
 RegisterPlayerResult = Annotated[
     RegisterPlayerSuccess | ValidationError | AlreadyExists,
     strawberry.union("RegisterPlayerResult"),
+]
+
+
+@strawberry.type
+class SetPlayerStatusSuccess:
+    player: Player
+
+
+SetPlayerStatusResult = Annotated[
+    SetPlayerStatusSuccess | ValidationError | NotFound | Forbidden,
+    strawberry.union("SetPlayerStatusResult"),
 ]
 
 
@@ -48,3 +62,24 @@ class PlayerMutations:
                                    {"code": exc.code, "field": exc.field})  # fmt: skip
             return AlreadyExists.from_domain(exc)
         return RegisterPlayerSuccess(player=Player.from_model(row, owner_view=True))
+
+    @strawberry.mutation(
+        description="Block, unblock, self-exclude or close an account (a reason is required). "
+        "Blocked and self-excluded players can place no new debits.",
+        extensions=[forbidden_result(P.PLAYER_BLOCK, audit=True)],
+    )
+    async def set_player_status(
+        self, info: Info, player_id: strawberry.ID, status: PlayerStatusEnum, reason: str
+    ) -> SetPlayerStatusResult:
+        ctx = info.context
+        pid = parse_player_id(player_id)
+        if pid is None:
+            return NotFound(code="NOT_FOUND", message="no such player")
+        try:
+            async with ctx.db.transaction() as session:
+                row = await service.set_status(session, pid, status, reason, ctx.principal.key)
+        except errors.ValidationFailed as exc:
+            return ValidationError.from_domain(exc)
+        except errors.NotFound as exc:
+            return NotFound.from_domain(exc)
+        return SetPlayerStatusSuccess(player=Player.from_model(row))

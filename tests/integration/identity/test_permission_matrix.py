@@ -36,7 +36,7 @@ ENVELOPE_TYPES = {
     "Forbidden", "TooManyAttempts", "InvalidCredentials", "AuthTokens", "MfaRequired",
     "MfaFailed", "Done", "TotpEnrollment", "SmsEnrollment", "WebauthnRegistration",
     "MfaEnrolled", "RecoveryCodes", "StaffUser", "ServiceClient", "StaffCreated",
-    "ServiceClientCreated", "AuditRecord", "MfaFactorInfo",
+    "ServiceClientCreated", "AuditRecord", "MfaFactorInfo", "SetPlayerStatusSuccess",
     # ledger: results and history, behind the money mutations / wallet:read fields
     "WalletOperation", "WalletBalance", "TransferLine", "HoldLine", "InsufficientFunds",
     "IdempotencyKeyReused", "RequestInProgress", "ReservationNotFound", "HoldNotPending",

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app.ledger import tasks
+from tests.auth import staff_principal
 from tests.integration.wallets.conftest import (
     assert_ledger_consistent,
     scalar,
@@ -364,3 +365,44 @@ async def test_money_operations_write_their_audit_row_in_the_same_statement(
         ))).one()  # fmt: skip
     assert bad["__typename"] == "ValidationError"
     assert (refused.outcome, refused.details) == ("failure", {"code": "VALIDATION_ERROR"})
+
+
+SET_STATUS = """mutation($id: ID!, $s: PlayerStatus!, $r: String!) {
+  setPlayerStatus(playerId: $id, status: $s, reason: $r) {
+    __typename ... on SetPlayerStatusSuccess { player { status } } ... on UserError { code } } }"""
+
+
+async def test_staff_block_stops_new_bets_emits_the_event_and_is_audited(
+    wallet_gql, db, player_factory
+):
+    player = await player_factory()
+    await deposit(wallet_gql, player, "10.00")
+    support = staff_principal("SUPPORT", "s-block")
+    args = {"id": player, "s": "BLOCKED", "r": "chargeback fraud suspected"}
+
+    marketer = await wallet_gql.raw(SET_STATUS, args, as_=staff_principal("MARKETER", "m-block"))
+    blocked = await wallet_gql.raw(SET_STATUS, args, as_=support)
+    bet = await wallet_gql.op("reserveBet", playerId=player, amount="1.00", currency="EUR",
+                              gameRoundId="blk", transactionId="blk-1")  # fmt: skip
+    no_reason = await wallet_gql.raw(SET_STATUS, {**args, "s": "ACTIVE", "r": ""}, as_=support)
+
+    assert marketer["data"]["setPlayerStatus"]["__typename"] == "Forbidden"
+    assert blocked["data"]["setPlayerStatus"] == {
+        "__typename": "SetPlayerStatusSuccess", "player": {"status": "BLOCKED"},
+    }  # fmt: skip
+    assert bet["__typename"] == "AccountBlocked"
+    assert no_reason["data"]["setPlayerStatus"]["code"] == "VALIDATION_ERROR"
+    async with db.read_session() as session:
+        event = (await session.execute(text(
+            "SELECT data FROM outbox_events WHERE type = 'player.status_changed'"
+        ))).scalar_one()  # fmt: skip
+        audited = (await session.execute(text(
+            "SELECT actor, outcome FROM audit_log WHERE action = 'graphql.setPlayerStatus' "
+            "ORDER BY id"
+        ))).all()  # fmt: skip
+    assert (event["from"], event["to"], event["actor"]) == ("ACTIVE", "BLOCKED", "staff:s-block")
+    assert [tuple(a) for a in audited] == [
+        ("staff:m-block", "denied"),
+        ("staff:s-block", "success"),
+        ("staff:s-block", "failure"),
+    ]
