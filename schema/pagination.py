@@ -65,6 +65,16 @@ def decode_cursor(cursor: str) -> list[Any]:
     return parts
 
 
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """The row id an id-ordered page continues after (lists newest first by id)."""
+    if cursor is None:
+        return None
+    parts = decode_cursor(cursor)
+    if len(parts) != 1 or not isinstance(parts[0], int):
+        raise InputError("invalid cursor")
+    return parts[0]
+
+
 def check_page_size(first: int, maximum: int) -> int:
     if not 1 <= first <= maximum:
         raise InputError(f"first must be between 1 and {maximum}")

@@ -12,17 +12,13 @@ from permissions.rules import required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.bonus import PlayerBonusFilter
-from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+from schema.pagination import (
+    Connection,
+    check_page_size,
+    decode_id_cursor,
+    encode_cursor,
+)
 from schema.types.bonus import BonusCampaign, CampaignStatusEnum, PlayerBonus
-
-
-def _before(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    parts = decode_cursor(cursor)
-    if len(parts) != 1 or not isinstance(parts[0], int):
-        raise InputError("invalid cursor")
-    return parts[0]
 
 
 def _filter(flt: PlayerBonusFilter | None) -> repository.BonusFilter:
@@ -60,7 +56,7 @@ class BonusQueries:
         after: str | None = None,
     ) -> Connection[PlayerBonus]:  # fmt: skip
         limit = check_page_size(first, info.context.settings.max_page_size)
-        before = _before(after)
+        before = decode_id_cursor(after)
         async with info.context.db.read_session() as session:
             rows, has_next, total = await repository.bonus_page(
                 session, _filter(filter), limit, before

@@ -11,20 +11,15 @@ from app.ledger import repository as ledger
 from permissions.roles import Permission as P
 from permissions.rules import nullable, required
 from schema.context import Info
-from schema.errors import InputError
 from schema.inputs.ledger import LedgerFilter
-from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+from schema.pagination import (
+    Connection,
+    check_page_size,
+    decode_id_cursor,
+    encode_cursor,
+)
 from schema.types.ledger import LedgerEntry, LedgerVerification
 from schema.types.wallet import Wallet
-
-
-def _before(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    parts = decode_cursor(cursor)
-    if len(parts) != 1 or not isinstance(parts[0], int):
-        raise InputError("invalid cursor")
-    return parts[0]
 
 
 async def ledger_page(
@@ -37,7 +32,7 @@ async def ledger_page(
     player_id: uuid.UUID | None = None,
 ) -> Connection[LedgerEntry]:
     limit = check_page_size(first, info.context.settings.max_page_size)
-    before = _before(after)
+    before = decode_id_cursor(after)
     data = (flt or LedgerFilter()).to_data()
     async with info.context.db.read_session() as session:
         rows, has_next, total = await ledger.history(

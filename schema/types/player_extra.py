@@ -10,8 +10,12 @@ from app.kyc import service as kyc
 from app.players.models import Player as PlayerRow
 from app.profiles import service as profiles
 from schema.context import Info
-from schema.errors import InputError
-from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+from schema.pagination import (
+    Connection,
+    check_page_size,
+    decode_id_cursor,
+    encode_cursor,
+)
 from schema.types.kyc import KycCase
 from schema.types.profile import (
     PlayerProfile,
@@ -70,12 +74,7 @@ async def settings_history(
 ) -> Connection[SettingsChange] | None:
     """permission: player:read (owner ok); PII values masked without player:read_pii."""
     limit = check_page_size(first, info.context.settings.max_page_size)
-    before: int | None = None
-    if after is not None:
-        parts = decode_cursor(after)
-        if len(parts) != 1 or not isinstance(parts[0], int):
-            raise InputError("invalid cursor")
-        before = parts[0]
+    before = decode_id_cursor(after)
     async with info.context.db.read_session() as session:
         rows, has_next, total = await profiles.history_page(session, _id(root), limit, before)
     visible = can_see_pii(info, root.id)
