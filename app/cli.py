@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from app.db import resolve_database_url
-from app.logging import configure_logging
-from app.settings import Settings, get_settings
+from app.core.db import resolve_database_url
+from app.core.logging import configure_logging
+from app.core.settings import Settings, get_settings
 
 log = logging.getLogger("pms")
 
@@ -27,7 +27,7 @@ def database_url(settings: Settings) -> Iterator[str]:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from app import migrations
+    from app.core import migrations
 
     with database_url(settings) as url:
         migrations.upgrade(url, args.revision)
@@ -38,7 +38,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app import migrations
+    from app.core import migrations
     from app.main import create_app
 
     with database_url(settings) as url:
@@ -56,7 +56,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Background tasks without the HTTP server (for a separate worker deployment)."""
     import asyncio
 
-    from app.db import Database
+    from app.core.db import Database
     from app.tasks import TaskRunner, registered_tasks
 
     async def work(url: str) -> None:
@@ -83,7 +83,7 @@ def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every wallet and currency from the ledger; non-zero exit on a mismatch."""
     import asyncio
 
-    from app.db import Database
+    from app.core.db import Database
     from app.ledger.reconcile import verify
 
     async def run(url: str) -> int:
@@ -118,7 +118,7 @@ def cmd_segments_recompute(settings: Settings, args: argparse.Namespace) -> int:
     """Full, set-based recompute of every segment's membership."""
     import asyncio
 
-    from app.db import Database
+    from app.core.db import Database
     from app.segments.service import recompute_all
 
     async def work(url: str) -> None:
@@ -142,7 +142,7 @@ def cmd_bonus(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import date
 
     from app.bonuses import tasks, triggers
-    from app.db import Database
+    from app.core.db import Database
 
     async def run(url: str) -> int:
         db = Database.from_settings(settings, url)

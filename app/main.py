@@ -19,20 +19,20 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
-from app import migrations
-from app.db import Database, EmbeddedPostgres, resolve_database_url
+from app.core import migrations
+from app.core.db import Database, EmbeddedPostgres, resolve_database_url
+from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.logging import request_id_var
+from app.core.principal import Principal
+from app.core.settings import Settings, get_settings
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
-from app.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.identity.auth import authenticate_token
 from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
-from app.identity.principal import Principal
 from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
-from app.logging import request_id_var
-from app.settings import Settings, get_settings
 from app.tasks import TaskRunner, registered_tasks
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.db import Database
-from app.settings import Settings
+from app.core.db import Database
+from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

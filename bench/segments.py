@@ -18,11 +18,11 @@ import time
 
 from sqlalchemy import func, select, text
 
-from app import migrations
-from app.db import Database, ensure_database_exists
+from app.core import migrations
+from app.core.db import Database, ensure_database_exists
+from app.core.settings import Settings
 from app.segments import rules
 from app.segments.service import create_segment, recompute_all
-from app.settings import Settings
 
 SEGMENTS = {
     "dach": {"attr": "country", "op": "in", "value": ["DE", "AT", "CH"]},

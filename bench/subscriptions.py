@@ -30,12 +30,12 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import migrations  # noqa: E402
-from app.db import Database, ensure_database_exists  # noqa: E402
+from app.core import migrations  # noqa: E402
+from app.core.db import Database, ensure_database_exists  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 from app.events import outbox  # noqa: E402
 from app.identity.runtime import IdentityRuntime  # noqa: E402
 from app.identity.tokens import issue_access_token  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from tests.auth import player_principal  # noqa: E402
 from tests.factories import create_player  # noqa: E402
 

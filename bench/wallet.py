@@ -29,11 +29,11 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import migrations  # noqa: E402
-from app.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
-from app.identity.principal import Principal, PrincipalKind  # noqa: E402
+from app.core import migrations  # noqa: E402
+from app.core.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
+from app.core.principal import Principal, PrincipalKind  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 from app.ledger import service  # noqa: E402
-from app.settings import Settings  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
 CLIENTS = (1, 8, 32, 64)
@@ -196,7 +196,7 @@ async def service_token(url: str, port: int) -> str:
     the client is created (as `pms client create` does), then OAuth2 client_credentials."""
     import httpx
 
-    from app.db import Database
+    from app.core.db import Database
     from app.identity import accounts
 
     settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY)

@@ -4,7 +4,7 @@ a role or scope gains or loses a permission."""
 
 from __future__ import annotations
 
-from app.identity.principal import Principal
+from app.core.principal import Principal
 from permissions.roles import Permission as P
 from permissions.roles import is_allowed
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.core.principal import Principal, PrincipalKind
 from app.identity.models import StaffRole
-from app.identity.principal import Principal, PrincipalKind
 
 
 class Permission(StrEnum):

@@ -38,7 +38,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.field import StrawberryField
 
 from app.audit import service as audit
-from app.identity.principal import Principal
+from app.core.principal import Principal
 from permissions.roles import Permission, is_allowed
 from schema.errors import Forbidden, UserError
 

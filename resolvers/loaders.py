@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from app.bonuses import repository as bonuses
 from app.bonuses.models import PlayerBonus
-from app.db import Database
+from app.core.db import Database
 from app.wallets import repository as wallets
 from app.wallets.models import Wallet
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from app.db import Database
+from app.core.db import Database
 from app.playstyle.models import PlayerMetrics
 from app.playstyle.service import get_metrics
 from app.profiles.models import PlayerProfile

@@ -19,7 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from app.settings import Settings
+from app.core.settings import Settings
 from schema.errors import is_unexpected, should_mask_error
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from app.db import Database
-from app.identity.principal import Principal
+from app.core.db import Database
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import AccessClaims
-from app.settings import Settings
 
 if TYPE_CHECKING:
     from resolvers.loaders import Loaders

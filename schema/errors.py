@@ -12,8 +12,8 @@ import logging
 import strawberry
 from graphql import GraphQLError
 
-from app import errors as domain
-from app.logging import request_id_var
+from app.core import errors as domain
+from app.core.logging import request_id_var
 
 log = logging.getLogger("pms.errors")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from app.money import format_amount
+from app.core.money import format_amount
 
 
 @strawberry.type(description="An amount of money: a decimal string in the currency's units.")

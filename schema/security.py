@@ -80,7 +80,7 @@ class FederationSdlAccess(SchemaExtension):
 
 
 def _may_read_sdl(principal: Any) -> bool:
-    from app.identity.principal import PrincipalKind
+    from app.core.principal import PrincipalKind
 
     kinds = {PrincipalKind.SERVICE, PrincipalKind.STAFF, PrincipalKind.SYSTEM}
     return principal is not None and principal.kind in kinds

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.identity.principal import Principal, PrincipalKind
+from app.core.principal import Principal, PrincipalKind
 from app.identity.tokens import issue_access_token
 
 

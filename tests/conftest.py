@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 import app.models
-from app import migrations
-from app.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
+from app.core import migrations
+from app.core.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 

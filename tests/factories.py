@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
+from app.core.db import Database
+from app.core.settings import Settings
 from app.players import service
 from app.players.models import Player
 from app.players.validation import RegistrationData
-from app.settings import Settings
 
 _sequence = itertools.count(1)
 

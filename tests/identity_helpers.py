@@ -10,11 +10,11 @@ import pyotp
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
-from app.db import Database
+from app.core.crypto import unseal
+from app.core.db import Database
+from app.core.settings import Settings
 from app.identity import accounts
-from app.identity.crypto import unseal
 from app.identity.models import MfaFactor, SmsMessage
-from app.settings import Settings
 
 LOGIN = """
 mutation Login($id: String!, $pw: String!) {

@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
+from app.core.settings import KycProviderSettings, Settings
 from app.kyc.provider import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from app.settings import KycProviderSettings, Settings
 
 SECRET = "test-callback-secret"
 API_KEY = "test-api-key"

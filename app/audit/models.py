@@ -14,7 +14,7 @@ from sqlalchemy import Column, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column
+from app.core.orm import bigint_pk_column, created_at_column
 
 
 class AuditEntry(SQLModel, table=True):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
-from app.db import Database
+from app.core.db import Database
 
 SUCCESS = "success"
 FAILURE = "failure"

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from app.bonuses.errors import MaxBetExceeded
 from app.bonuses.models import BonusStatus
-from app.currencies import FREE_SPINS_UNIT, exponent
+from app.core.currencies import FREE_SPINS_UNIT, exponent
+from app.core.money import format_amount
+from app.core.settings import Settings
 from app.ledger.models import HouseAccountKind, TransferKind
-from app.money import format_amount
-from app.settings import Settings
 from app.wallets.models import WalletKind
 
 if TYPE_CHECKING:

@@ -38,17 +38,17 @@ from app.bonuses.models import (
     WageringBase,
 )
 from app.bonuses.validation import CampaignData, check_campaign
-from app.currencies import FREE_SPINS_UNIT
-from app.errors import FieldProblem, NotFound, ValidationFailed
+from app.core.currencies import FREE_SPINS_UNIT
+from app.core.errors import FieldProblem, NotFound, ValidationFailed
+from app.core.money import format_amount, parse_amount
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.events import outbox
-from app.identity.principal import Principal
 from app.ledger import repository as ledger_repo
 from app.ledger import service as ledger
 from app.ledger.errors import AccountBlocked
 from app.ledger.models import TransferKind
 from app.ledger.validation import check_idempotency_key, check_text
-from app.money import format_amount, parse_amount
-from app.settings import Settings
 from app.wallets.models import WalletKind
 
 SYSTEM = Principal.system("bonus")

@@ -15,11 +15,11 @@ from typing import Any
 
 from app.bonuses import engine, triggers
 from app.bonuses.models import BonusStatus
-from app.db import Database
-from app.identity.principal import Principal
+from app.core.db import Database
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.ledger import repository
 from app.ledger.service import _Op, _Wallet
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

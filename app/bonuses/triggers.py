@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bonuses import repository as repo
 from app.bonuses import service
 from app.bonuses.models import BonusCampaign, CampaignKind, CampaignTrigger
-from app.db import Database
-from app.errors import DomainError
-from app.settings import Settings
+from app.core.db import Database
+from app.core.errors import DomainError
+from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from app.bonuses.models import (
     CampaignTrigger,
     WageringBase,
 )
-from app.errors import FieldProblem
-from app.money import parse_amount
+from app.core.errors import FieldProblem
+from app.core.money import parse_amount
+from app.core.settings import Settings
 from app.players.models import ConfirmStatus
-from app.settings import Settings
 
 _PERCENT = re.compile(r"^-?[0-9]{1,9}(?:\.[0-9]{1,2})?$")
 _PROMO = re.compile(r"^[A-Z0-9_-]{3,32}$")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
+from app.core.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column, enum_check
+from app.core.orm import bigint_pk_column, created_at_column, enum_check
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -71,7 +71,7 @@ class WebhookEndpoint(SQLModel, table=True):
         default_factory=list, sa_column=Column(ARRAY(String(128)), nullable=False)
     )
     # Needed in clear to sign each delivery; never exposed through the API.
-    # Sealed (AES-GCM under PMS_SECRET_KEY, app/identity/crypto.py): the receiver's HMAC key
+    # Sealed (AES-GCM under PMS_SECRET_KEY, app/core/crypto.py): the receiver's HMAC key
     # must be recoverable to sign, so it is encrypted, not hashed.
     secret: str = Field(sa_column=Column(String(512), nullable=False))
     description: str = Field(default="", sa_column=Column(String(256), nullable=False))

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import mark_changed
+from app.core.db import mark_changed
 from app.events.models import OutboxEvent
 
 SOURCE = "urn:pms"

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import func
 
-from app.db import Database
+from app.core.db import Database
 from app.events.models import OutboxEvent
 from app.events.outbox import envelope
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
+from app.core.db import Database
+from app.core.settings import Settings
 from app.events.bus import EventBus
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
 from app.events.webhooks import WebhookDispatcher, queue_deliveries
 from app.players.cache import PlayerCache
-from app.settings import Settings
 from app.tasks import PeriodicTask
 
 

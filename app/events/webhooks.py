@@ -31,11 +31,11 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
-from app.errors import FieldProblem, NotFound, ValidationFailed
+from app.core.crypto import seal, unseal
+from app.core.db import Database
+from app.core.errors import FieldProblem, NotFound, ValidationFailed
+from app.core.settings import Settings
 from app.events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from app.identity.crypto import seal, unseal
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 
-from app.identity.principal import Principal
+from app.core.principal import Principal
 
 log = logging.getLogger(__name__)
 

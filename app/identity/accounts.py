@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import unique_violation_constraint
-from app.errors import AlreadyExists, ValidationFailed
+from app.core.db import unique_violation_constraint
+from app.core.errors import AlreadyExists, ValidationFailed
+from app.core.passwords import hash_password, verify_password
+from app.core.settings import Settings
 from app.identity import mfa
 from app.identity.models import OAuthClient, StaffMember, StaffRole
-from app.identity.passwords import hash_password, verify_password
 from app.players.validation import normalise_email
-from app.settings import Settings
 
 
 async def create_staff(

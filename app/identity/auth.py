@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from app.identity.principal import Principal
+from app.core.principal import Principal
 from app.identity.tokens import AccessClaims, InvalidToken, verify_access_token
 
 if TYPE_CHECKING:  # runtime.py builds the RevocationCache defined here

@@ -9,12 +9,12 @@ import secrets
 import sys
 from typing import Any
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 
 def _run(settings: Settings, work: Any) -> int:
     from app.cli import database_url
-    from app.db import Database
+    from app.core.db import Database
 
     async def main(url: str) -> int:
         db = Database.from_settings(settings, url)
@@ -29,7 +29,7 @@ def _run(settings: Settings, work: Any) -> int:
 
 def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit import service as audit
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.identity import accounts
     from permissions.roles import SERVICE_SCOPES
 
@@ -57,7 +57,7 @@ def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit import service as audit
-    from app.errors import DomainError
+    from app.core.errors import DomainError
     from app.identity import accounts
 
     password = args.password or (

@@ -14,10 +14,10 @@ from joserfc.jwk import ECKey, Key, OKPKey
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
-from app.identity.crypto import seal, unseal
+from app.core.crypto import seal, unseal
+from app.core.db import Database
+from app.core.settings import Settings
 from app.identity.models import SigningKey
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from app.core.crypto import token_hash
+from app.core.passwords import hash_password, verify_password
+from app.core.principal import Principal, PrincipalKind
+from app.core.settings import Settings
 from app.identity import mfa, sessions
-from app.identity.crypto import token_hash
 from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
 from app.identity.models import MfaKind, StaffMember, StaffStatus
-from app.identity.passwords import hash_password, verify_password
-from app.identity.principal import Principal, PrincipalKind
 from app.identity.runtime import IdentityRuntime
 from app.players.models import Player, PlayerStatus
 from app.players.validation import normalise_email
-from app.settings import Settings
 
 _dummy_hashes: dict[tuple[int, int, int], str] = {}
 LOGIN_ALLOWED_PLAYER_STATUSES = {PlayerStatus.ACTIVE.value, PlayerStatus.SELF_EXCLUDED.value}

@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
-from app.identity.crypto import seal, token_hash, unseal
+from app.core.crypto import seal, token_hash, unseal
+from app.core.settings import Settings
 from app.identity.errors import MfaError, TooManyAttempts
 from app.identity.models import MfaFactor, MfaKind, RecoveryCode
 from app.identity.runtime import IdentityRuntime
-from app.settings import Settings
 
 TOTP_STEP = 30
 RECOVERY_CODE_COUNT = 10

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
+from app.core.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
 
 
 class StaffRole(StrEnum):

@@ -24,14 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.audit import service as audit
+from app.core.logging import request_id_var
+from app.core.principal import Principal, PrincipalKind
 from app.identity import accounts, sessions
 from app.identity.auth import current_generation
 from app.identity.errors import InvalidRefreshToken
 from app.identity.models import OAuthClient
-from app.identity.principal import Principal, PrincipalKind
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import issue_access_token
-from app.logging import request_id_var
 
 log = logging.getLogger(__name__)
 FIRST_PARTY_CLIENT_ID = "pms-app"

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from app.db import Database
+from app.core.db import Database
+from app.core.settings import Settings
 from app.identity.keys import KeyRing
 from app.identity.sms import SmsSender, sender_from_settings
 from app.identity.store import PostgresStore, RedisStore, SessionStore
-from app.settings import Settings
 
 if TYPE_CHECKING:
     from app.identity.auth import RevocationCache, VerifiedTokens

@@ -13,10 +13,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from app.core.crypto import token_hash
+from app.core.principal import Principal, PrincipalKind
 from app.identity.auth import current_generation, generation_key, revoked_session_key
-from app.identity.crypto import token_hash
 from app.identity.errors import InvalidRefreshToken
-from app.identity.principal import Principal, PrincipalKind
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import issue_access_token
 

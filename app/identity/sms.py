@@ -8,9 +8,9 @@ import importlib
 import logging
 from typing import Protocol
 
-from app.db import Database
+from app.core.db import Database
+from app.core.settings import Settings
 from app.identity.models import SmsMessage
-from app.settings import Settings
 
 log = logging.getLogger("pms.sms")
 

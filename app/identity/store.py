@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
-from app.db import Database
+from app.core.db import Database
 
 
 class SessionStore(Protocol):

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
-from app.errors import DomainError
+from app.core.errors import DomainError
+from app.core.principal import Principal, PrincipalKind
+from app.core.settings import Settings
 from app.identity.keys import KeyRing
-from app.identity.principal import Principal, PrincipalKind
-from app.settings import Settings
 
 TOKEN_KINDS = {PrincipalKind.PLAYER, PrincipalKind.STAFF, PrincipalKind.SERVICE}
 

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app.db import Database
-from app.errors import NotFound
+from app.core.db import Database
+from app.core.errors import NotFound
+from app.core.settings import Settings
 from app.kyc import service
 from app.kyc.errors import CallbackRejected, UnknownProvider
 from app.kyc.provider import get_provider
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import DomainError
+from app.core.errors import DomainError
 
 
 class VerificationRequired(DomainError):

@@ -13,7 +13,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
+from app.core.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
 from app.players.models import RiskLevel
 
 

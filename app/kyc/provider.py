@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.core.settings import KycProviderSettings, Settings
 from app.kyc.errors import CallbackRejected, ProviderUnavailable, UnknownProvider
-from app.settings import KycProviderSettings, Settings
 
 SIGNATURE_HEADER = "x-kyc-signature"
 TIMESTAMP_HEADER = "x-kyc-timestamp"

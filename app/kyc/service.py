@@ -18,8 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.db import Database, unique_violation_constraint
-from app.errors import NotFound, ValidationFailed
+from app.core.db import Database, unique_violation_constraint
+from app.core.errors import NotFound, ValidationFailed
+from app.core.logging import client_ip_var, request_id_var
+from app.core.settings import Settings
 from app.events import outbox
 from app.kyc.errors import (
     AlreadyVerified,
@@ -31,10 +33,8 @@ from app.kyc.errors import (
 from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
 from app.kyc.provider import DocumentSubmission, KycProvider, ProviderResult
 from app.kyc.validation import document_metadata, document_problems
-from app.logging import client_ip_var, request_id_var
 from app.players.models import ConfirmStatus, Player, RiskLevel
 from app.segments.service import recompute_player_segments
-from app.settings import Settings
 
 SANCTIONS_HIT = "SANCTIONS_HIT"
 REVIEW_DECISIONS = ("APPROVE", "REJECT")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pycountry
 
-from app.errors import FieldProblem
+from app.core.errors import FieldProblem
 from app.kyc.provider import DocumentSubmission
 
 DOCUMENT_TYPES = ("PASSPORT", "ID_CARD", "DRIVING_LICENCE", "RESIDENCE_PERMIT")

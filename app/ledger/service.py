@@ -21,9 +21,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bonuses import engine as bonus_engine
-from app.currencies import FREE_SPINS_UNIT
-from app.errors import DomainError, NotFound, ValidationFailed
-from app.identity.principal import Principal
+from app.core.currencies import FREE_SPINS_UNIT
+from app.core.errors import DomainError, NotFound, ValidationFailed
+from app.core.logging import client_ip_var, request_id_var
+from app.core.money import format_amount, parse_amount
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.kyc.errors import VerificationRequired
 from app.ledger import repository
 from app.ledger.errors import (
@@ -51,10 +54,7 @@ from app.ledger.validation import (
     check_payment_reference,
     check_text,
 )
-from app.logging import client_ip_var, request_id_var
-from app.money import format_amount, parse_amount
 from app.players.models import ConfirmStatus, PlayerStatus
-from app.settings import Settings
 from app.wallets.models import WalletKind
 
 # Statuses in which a player may not start new debits (credits, settles, voids go on).

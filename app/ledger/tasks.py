@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from app.db import Database
-from app.identity.principal import Principal
+from app.core.db import Database
+from app.core.money import format_amount
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.ledger import repository
 from app.ledger.models import HoldStatus
 from app.ledger.service import canonical_json
-from app.money import format_amount
-from app.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""Input checks of the ledger that are not about amounts (app/money.py does those)."""
+"""Input checks of the ledger that are not about amounts (app/core/money.py does those)."""
 
 from __future__ import annotations
 
 import re
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 
 MAX_KEY_LENGTH = 128
 _DIGIT_RUN = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-]?\d)")

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Date, DateTime, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import created_at_column, enum_check, updated_at_column
+from app.core.orm import created_at_column, enum_check, updated_at_column
 
 
 class PlayerStatus(StrEnum):

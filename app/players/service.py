@@ -8,16 +8,16 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.currencies import FREE_SPINS_UNIT
-from app.db import unique_violation_constraint
-from app.errors import AlreadyExists, NotFound, ValidationFailed
+from app.core.currencies import FREE_SPINS_UNIT
+from app.core.db import unique_violation_constraint
+from app.core.errors import AlreadyExists, NotFound, ValidationFailed
+from app.core.passwords import hash_password
+from app.core.settings import Settings
 from app.events import outbox
-from app.identity.passwords import hash_password
 from app.players import repository
 from app.players.models import Player, PlayerStatus
 from app.players.repository import PlayerFilter, PlayerPosition
 from app.players.validation import RegistrationData, normalise_email, registration_problems
-from app.settings import Settings
 from app.wallets.models import Wallet, WalletKind
 
 _DUPLICATE_FIELDS = {

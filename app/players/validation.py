@@ -10,8 +10,8 @@ from datetime import date
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from app.errors import FieldProblem
-from app.settings import Settings
+from app.core.errors import FieldProblem
+from app.core.settings import Settings
 
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 LOCALE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
-from app.money import parse_amount
+from app.core.db import Database
+from app.core.money import parse_amount
+from app.core.settings import Settings
 from app.playstyle import service
 from app.segments.service import recompute_player_segments
-from app.settings import Settings
 
 CONSUMER = "playstyle"
 TYPES = ("bet.settled", "bet.rolled_back", "wallet.deposited", "wallet.withdrawal_confirmed")

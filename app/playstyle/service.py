@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 from app.playstyle.models import HOURS, STAKE_BUCKETS, PlayerMetrics
 
 SESSION_GAP_SECONDS = 30 * 60  # a bet after 30 idle minutes starts a new session

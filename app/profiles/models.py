@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Text
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column, updated_at_column
+from app.core.orm import bigint_pk_column, created_at_column, updated_at_column
 
 
 class PlayerProfile(SQLModel, table=True):

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound, ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
+from app.core.settings import Settings
 from app.events import outbox
 from app.players.models import Player
 from app.players.validation import TAG
@@ -26,7 +27,6 @@ from app.profiles.validation import (
     profile_problems,
 )
 from app.segments.service import recompute_player_segments
-from app.settings import Settings
 
 MAX_VIP_LEVEL = 10
 MAX_TAGS = 20

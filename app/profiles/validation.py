@@ -9,10 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from app.errors import FieldProblem
+from app.core.errors import FieldProblem
+from app.core.settings import Settings
 from app.kyc.validation import is_country
 from app.players.validation import LOCALE, MAX_AGE_YEARS, age_on
-from app.settings import Settings
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NAME = re.compile(r"^[^\x00-\x1f<>{}\[\]|\\^~`\"@#$%&*=+;:?!0-9]{1,100}$")

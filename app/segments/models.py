@@ -10,7 +10,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.orm import created_at_column, updated_at_column
+from app.core.orm import created_at_column, updated_at_column
 
 
 class Segment(SQLModel, table=True):

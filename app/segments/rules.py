@@ -33,11 +33,11 @@ from sqlalchemy import (
     select,
 )
 
-from app.errors import DomainError
+from app.core.errors import DomainError
+from app.core.settings import Settings
 from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerTag
-from app.settings import Settings
 
 MAX_DEPTH = 5
 MAX_NODES = 50

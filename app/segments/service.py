@@ -17,13 +17,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import unique_violation_constraint
-from app.errors import AlreadyExists, NotFound, ValidationFailed
+from app.core.db import unique_violation_constraint
+from app.core.errors import AlreadyExists, NotFound, ValidationFailed
+from app.core.settings import Settings, get_settings
 from app.events import outbox
 from app.events.models import OutboxEvent
 from app.segments import rules
 from app.segments.models import Segment, SegmentMember
-from app.settings import Settings, get_settings
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$")
 SM = SegmentMember.__table__

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from app.db import Database
-from app.settings import Settings
+from app.core.db import Database
+from app.core.settings import Settings
 
 # One replica at a time: the others skip this round instead of repeating the work.
 LOCK_KEY = 0x504D535F53454753  # "PMS_SEGS"

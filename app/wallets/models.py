@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
+from app.core.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
 
 
 class WalletKind(StrEnum):

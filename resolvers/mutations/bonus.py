@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bonuses import service
 from app.bonuses.models import BonusStatus, CampaignStatus, PlayerBonus
-from app.errors import DomainError, NotFound
+from app.core.errors import DomainError, NotFound
 from app.ledger.service import Outcome
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result

@@ -8,14 +8,14 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app import errors
 from app.audit import service as audit
+from app.core import errors
+from app.core.principal import PrincipalKind
 from app.identity import accounts, login, mfa, sessions
 from app.identity.errors import InvalidCredentials as InvalidCredentialsError
 from app.identity.errors import MfaError
 from app.identity.errors import TooManyAttempts as TooManyAttemptsError
 from app.identity.models import MfaKind
-from app.identity.principal import PrincipalKind
 from app.identity.runtime import IdentityRuntime
 from permissions.roles import SERVICE_SCOPES
 from permissions.roles import Permission as P

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from app import errors
+from app.core import errors
 from app.kyc import errors as kyc_errors
 from app.kyc import service as kyc
 from app.kyc.provider import get_provider

@@ -16,7 +16,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.errors import DomainError, NotFound, ValidationFailed
+from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.ledger import service
 from app.ledger.service import Outcome
 from app.wallets.models import WalletKind

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from app import errors
 from app.audit import service as audit
+from app.core import errors
 from app.players import service
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public

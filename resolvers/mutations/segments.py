@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from app import errors
+from app.core import errors
 from app.segments import service
 from app.segments.rules import InvalidRule
 from permissions.roles import Permission as P

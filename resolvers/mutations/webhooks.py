@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from app import errors
+from app.core import errors
 from app.events import webhooks
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result

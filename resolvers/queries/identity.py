@@ -9,8 +9,8 @@ import strawberry
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.core.principal import PrincipalKind
 from app.identity import login, mfa
-from app.identity.principal import PrincipalKind
 from app.players import service as players
 from permissions.roles import Permission as P
 from permissions.rules import nullable, required

@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from app.audit import service as audit
-from app.identity.principal import PrincipalKind
+from app.core.principal import PrincipalKind
 from app.players import service
 from app.players.models import Player as PlayerRow
 from app.players.repository import PlayerPosition

@@ -19,9 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.utils.str_converters import to_camel_case
 
+from app.core.money import format_amount
+from app.core.principal import Principal
 from app.events import websocket as ws
-from app.identity.principal import Principal
-from app.money import format_amount
 from app.players import service
 from app.players.models import Player
 from app.players.repository import PlayerFilter, PlayerPosition

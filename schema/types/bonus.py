@@ -23,9 +23,9 @@ from app.bonuses.models import (
 from app.bonuses.models import (
     PlayerBonus as BonusRow,
 )
-from app.errors import DomainError
-from app.money import format_amount
-from app.settings import Settings
+from app.core.errors import DomainError
+from app.core.money import format_amount
+from app.core.settings import Settings
 from schema.errors import Forbidden, NotFound, UserError, ValidationError
 from schema.scalars import Money
 from schema.types import ledger as ledger_types

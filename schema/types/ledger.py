@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from app.errors import DomainError
+from app.core.errors import DomainError
 from app.kyc import errors as kyc_errors
 from app.ledger import errors as ledger_errors
 from app.ledger.models import LedgerTransfer
@@ -150,7 +150,7 @@ def from_document(doc: dict[str, Any]) -> Any:
 
 
 def from_error(exc: DomainError) -> Any:
-    from app import errors
+    from app.core import errors
 
     if isinstance(exc, errors.ValidationFailed):
         return ValidationError.from_domain(exc)

@@ -25,7 +25,7 @@ async def test_healthz_answers_without_touching_the_database(client):
 
 
 async def test_readyz_reports_database_and_migrations_at_head(client):
-    from app.migrations import head_revisions
+    from app.core.migrations import head_revisions
 
     response = await client.get("/readyz")
 

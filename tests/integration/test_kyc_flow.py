@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from app.errors import NotFound, ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.events.models import OutboxEvent
 from app.kyc import service
 from app.kyc.errors import AlreadyVerified, CaseNotReviewable, KycCaseOpen, VerificationRequired

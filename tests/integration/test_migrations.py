@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from alembic import command
-from app import migrations
-from app.db import Database, asyncpg_dsn, ensure_database_exists
+from app.core import migrations
+from app.core.db import Database, asyncpg_dsn, ensure_database_exists
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 from app.playstyle import service
 from app.playstyle.models import PlayerMetrics
 from tests.factories import create_player

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 from app.events.models import OutboxEvent
 from app.profiles import service
 from app.profiles.models import PlayerProfile, SettingsChange

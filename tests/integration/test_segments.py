@@ -106,7 +106,7 @@ async def test_player_recompute_follows_vip_and_activity(session, settings):
 async def test_invalid_rule_or_duplicate_name_saves_nothing(session, settings):
     import pytest
 
-    from app.errors import AlreadyExists
+    from app.core.errors import AlreadyExists
     from app.segments.rules import InvalidRule
 
     await service.create_segment(

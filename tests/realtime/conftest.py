@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from app.db import Database
+from app.core.db import Database
+from app.core.settings import Settings
 from app.events import outbox
 from app.main import create_app
-from app.settings import Settings
 from tests import services
 
 

@@ -131,7 +131,7 @@ async def test_cached_player_is_never_stale_after_commit(db, settings, redis_url
         assert (await cache.get(player.id, load)).vip_level == 0
         assert cache.hits == 1
 
-        from app.db import mark_changed
+        from app.core.db import mark_changed
 
         async with db.transaction() as s:
             await s.execute(update(Player).where(Player.id == player.id).values(vip_level=3))

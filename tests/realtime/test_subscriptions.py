@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.identity.principal import Principal, PrincipalKind
+from app.core.principal import Principal, PrincipalKind
 from tests.auth import player_principal, staff_principal, token_for
 from tests.factories import create_player
 from tests.realtime.conftest import WsClient, balance_data, record_event

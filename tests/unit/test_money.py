@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.errors import ValidationFailed
-from app.money import format_amount, parse_amount
+from app.core.errors import ValidationFailed
+from app.core.money import format_amount, parse_amount
 
 
 @pytest.mark.parametrize(

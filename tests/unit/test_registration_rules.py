@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from app.core.settings import Settings
 from app.players.validation import age_on, normalise_email, registration_problems
-from app.settings import Settings
 from tests.factories import registration_data
 
 SETTINGS = Settings(_env_file=None)
@@ -51,7 +51,7 @@ def test_overlong_password_is_refused_before_hashing():
 
 
 def test_production_password_hashing_is_argon2id_with_real_cost():
-    from app.identity.passwords import hasher_for
+    from app.core.passwords import hasher_for
 
     hasher = hasher_for(Settings(_env_file=None))
     assert hasher.type.name == "ID"

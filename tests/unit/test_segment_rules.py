@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
+from app.core.settings import Settings
 from app.segments import rules
-from app.settings import Settings
 
 
 def leaf(attr="country", op="eq", value="DE"):

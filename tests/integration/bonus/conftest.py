@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.identity.principal import Principal
+from app.core.principal import Principal
 from tests.auth import player_principal, staff_principal
 from tests.integration.wallets import conftest as wallets
 from tests.integration.wallets.conftest import FINANCE, GAME_ENGINE, WalletGQL, new_key

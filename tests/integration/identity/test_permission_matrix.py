@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType
 
+from app.core.principal import Principal, PrincipalKind
+from app.core.settings import Settings
 from app.identity.models import StaffRole
-from app.identity.principal import Principal, PrincipalKind
-from app.settings import Settings
 from permissions.roles import (
     ANONYMOUS_PERMISSIONS,
     OWNER_PERMISSIONS,

@@ -10,9 +10,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
+from app.core.principal import Principal, PrincipalKind
 from app.identity import keys
 from app.identity.keys import KeyRing
-from app.identity.principal import Principal, PrincipalKind
 from app.identity.tokens import (
     InvalidToken,
     TokenExpired,

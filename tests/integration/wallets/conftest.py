@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.db import Database
-from app.identity.principal import Principal
+from app.core.db import Database
+from app.core.principal import Principal
+from app.core.settings import Settings
 from app.main import create_app
-from app.settings import Settings
 from tests.auth import service_principal, staff_principal, token_for
 from tests.conftest import GraphQLClient
 from tests.factories import create_player

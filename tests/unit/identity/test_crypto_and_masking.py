@@ -6,9 +6,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from pydantic import SecretStr
 
-from app.identity.crypto import MissingSecretKey, seal, unseal
-from app.identity.principal import Principal, PrincipalKind
-from app.settings import Settings
+from app.core.crypto import MissingSecretKey, seal, unseal
+from app.core.principal import Principal, PrincipalKind
+from app.core.settings import Settings
 from permissions.roles import Permission, is_allowed, permissions_of
 from permissions.rules import mask_email
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.settings import Settings
+from app.core.settings import Settings
 
 
 @lru_cache(maxsize=8)

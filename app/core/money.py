@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from app.currencies import CURRENCY_EXPONENTS, exponent
-from app.errors import ValidationFailed
+from app.core.currencies import CURRENCY_EXPONENTS, exponent
+from app.core.errors import ValidationFailed
 
 # Plain decimal notation only: no exponent ("1e400"), no sign other than a leading "-",
 # no thousands separators, no whitespace. Bounded length keeps hostile input cheap.

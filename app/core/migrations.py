@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alembic import command
-from app.db import normalize_url
+from app.core.db import normalize_url
 
 # alembic.ini sits at the project root: beside app/ in a checkout or an image's /app.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
