@@ -26,7 +26,7 @@ import app.models
 from app.core import migrations
 from app.core.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
 from app.core.settings import Settings
-from app.main import create_app
+from pms.asgi import create_app
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
