@@ -37,12 +37,6 @@ def test_cli_wires_the_hooks_before_any_command(unwired: None) -> None:
     assert hooks.registered() is True
 
 
-def test_register_all_twice_is_one_registration(unwired: None) -> None:
-    hooks.register_all()
-    hooks.register_all()
-    assert hooks.registered() is True
-
-
 @pytest.fixture
 async def events(settings: Settings, db: Database) -> AsyncIterator[EventsRuntime]:
     runtime = build_events(db, settings)
