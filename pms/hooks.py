@@ -1,0 +1,25 @@
+"""Hook wiring: every hook implementation registered into its owner's registry (ledger
+extensions, ``player_attributes_changed`` listeners, ...). Only the composition root knows
+both sides, so a domain never imports the domain that extends it."""
+
+from __future__ import annotations
+
+_registered = False
+
+
+def register_all() -> None:
+    """Wire every hook. The ASGI app factory, the CLI and the tests call it, often more than
+    once in one process: a second call is a no-op, because a hook registered twice would
+    run twice inside every transaction that fires it.
+
+    Each domain adds one ``register_<domain>()`` function below and one call here.
+    """
+    global _registered
+    if _registered:
+        return
+    _registered = True
+
+
+def registered() -> bool:
+    """Whether ``register_all`` has run in this process."""
+    return _registered
