@@ -44,7 +44,7 @@ def registered_tasks(settings: Settings) -> list[PeriodicTask]:
             settings.idempotency_purge_interval_seconds,
             ledger_tasks.purge_idempotency_keys,
         ),
-        recompute_segments_task(settings),
+        recompute_segments_task(settings, PeriodicTask),
         PeriodicTask(
             "playstyle.consume_money_events",
             settings.playstyle_consume_interval_seconds,

@@ -27,8 +27,12 @@ from app.core import migrations
 from app.core.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
 from app.core.settings import Settings
 from app.main import create_app
+from pms.hooks import register_all
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
+
+# Hook listeners (segments on player_attributes_changed, ...), wired as at app start-up.
+register_all()
 
 ROOT = Path(__file__).resolve().parent.parent
 
