@@ -1,17 +1,35 @@
-"""Hook registrations: every hook implementation is wired into its owner's registry here,
-the one place that knows both sides. ``register_all`` is idempotent; the ASGI app
-factory, the CLI and the test suite call it at start-up."""
+"""Hook wiring: every hook implementation registered into its owner's registry (ledger
+extensions, ``player_attributes_changed`` listeners, ...). Only the composition root knows
+both sides, so a domain never imports the domain that extends it."""
 
 from __future__ import annotations
 
+from app.players import hooks as player_hooks
+from app.segments.service import on_player_attributes_changed
+
+_registered = False
+
 
 def register_attribute_listeners() -> None:
-    """``player_attributes_changed`` (app/players/hooks.py) -> segment membership."""
-    from app.players import hooks
-    from app.segments.service import on_player_attributes_changed
-
-    hooks.register_listener(on_player_attributes_changed)
+    """``player_attributes_changed`` (kyc, profiles, playstyle announce it) -> segment
+    membership, re-evaluated in the announcer's transaction. Idempotent."""
+    player_hooks.register_listener(on_player_attributes_changed)
 
 
 def register_all() -> None:
+    """Wire every hook. The ASGI app factory, the CLI and the tests call it, often more than
+    once in one process: a second call is a no-op, because a hook registered twice would
+    run twice inside every transaction that fires it.
+
+    Each domain adds one ``register_<domain>()`` function below and one call here.
+    """
+    global _registered
+    if _registered:
+        return
+    _registered = True
     register_attribute_listeners()
+
+
+def registered() -> bool:
+    """Whether ``register_all`` has run in this process."""
+    return _registered

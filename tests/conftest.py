@@ -31,9 +31,6 @@ from pms.hooks import register_all
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
-# Hook listeners (segments on player_attributes_changed, ...), wired as at app start-up.
-register_all()
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +39,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         problems = services.missing_required_services()
         if problems:
             pytest.exit("required services missing: " + "; ".join(problems), returncode=3)
+    # Service-level tests call domain code without the app or the CLI: wire the hooks
+    # (ledger extensions, attribute listeners) the way the composition root does.
+    register_all()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from app.core.settings import Settings
 from app.players import hooks
-from pms.hooks import register_all
+from pms.hooks import register_all, register_attribute_listeners
 
 
 @pytest.fixture
@@ -54,9 +54,17 @@ async def test_listeners_run_in_order_with_the_change(clean_registry: None) -> N
     assert [name for name, _, _ in calls] == ["second"]
 
 
-def test_register_all_is_idempotent_and_wires_segments(clean_registry: None) -> None:
+def test_the_root_wires_segments_once(clean_registry: None) -> None:
     from app.segments.service import on_player_attributes_changed
 
-    register_all()
-    register_all()
+    register_attribute_listeners()
+    register_attribute_listeners()
     assert hooks.listeners() == (on_player_attributes_changed,)
+    register_all()  # already ran at session start: adds nothing
+    assert hooks.listeners() == (on_player_attributes_changed,)
+
+
+def test_the_session_is_wired() -> None:
+    from app.segments.service import on_player_attributes_changed
+
+    assert on_player_attributes_changed in hooks.listeners()
