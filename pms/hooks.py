@@ -4,7 +4,16 @@ both sides, so a domain never imports the domain that extends it."""
 
 from __future__ import annotations
 
+from app.players import hooks as player_hooks
+from app.segments.service import on_player_attributes_changed
+
 _registered = False
+
+
+def register_attribute_listeners() -> None:
+    """``player_attributes_changed`` (kyc, profiles, playstyle announce it) -> segment
+    membership, re-evaluated in the announcer's transaction. Idempotent."""
+    player_hooks.register_listener(on_player_attributes_changed)
 
 
 def register_all() -> None:
@@ -18,6 +27,7 @@ def register_all() -> None:
     if _registered:
         return
     _registered = True
+    register_attribute_listeners()
 
 
 def registered() -> bool:
