@@ -58,6 +58,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.core.db import Database
     from app.tasks import TaskRunner, registered_tasks
+    from pms.hooks import register_all  # moves to the composition root with this module
+
+    register_all()
 
     async def work(url: str) -> None:
         from app.events.runtime import EventsRuntime

@@ -123,8 +123,11 @@ class PMSGraphQL(GraphQL):
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
+    from pms.hooks import register_all  # moves to the composition root with this module
     from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
     from schema import build_schema
+
+    register_all()
 
     settings = settings or get_settings()
     state = AppState(settings, database)

@@ -22,6 +22,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.core.settings import Settings
 from app.players.models import Player
 
 log = logging.getLogger(__name__)
@@ -113,3 +114,8 @@ class PlayerCache:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def from_settings(settings: Settings) -> PlayerCache:
+    """The cache the events runtime keeps fresh (registered by ``pms.hooks``)."""
+    return PlayerCache(settings.redis_url, settings.player_cache_ttl_seconds)
