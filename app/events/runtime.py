@@ -18,9 +18,10 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
 from app.events.bus import EventBus
+from app.events.delivery import WebhookDispatcher
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
-from app.events.webhooks import WebhookDispatcher, queue_deliveries
+from app.events.webhooks import queue_deliveries
 
 T = TypeVar("T")
 
