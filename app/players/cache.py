@@ -43,7 +43,7 @@ def _dump(row: Player) -> str:
     return json.dumps(data, default=str)
 
 
-def _load(raw: bytes) -> Player:
+def _load(raw: bytes | str) -> Player:
     data: dict[str, Any] = json.loads(raw)
     data["id"] = uuid.UUID(data["id"])
     data["birth_date"] = date.fromisoformat(data["birth_date"])
@@ -52,6 +52,13 @@ def _load(raw: bytes) -> Player:
             data[key] = datetime.fromisoformat(data[key])
     player = Player(**data, password_hash="")
     return player
+
+
+def _generation(raw: bytes | str | None) -> str:
+    """The counter as stored (bytes: the client does not decode); 0 when never bumped."""
+    if raw is None:
+        return "0"
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class PlayerCache:
@@ -87,7 +94,7 @@ class PlayerCache:
         self.misses += 1
         row = await load()
         if row is not None:
-            seen = (generation or b"0").decode()
+            seen = _generation(generation)
             try:
                 await self._fill(keys=[value_key, gen_key], args=[seen, _dump(row), self.ttl])
             except RedisError:
