@@ -170,6 +170,11 @@ async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -
     await session.execute(stmt)
 
 
+async def flush(session: AsyncSession) -> None:
+    """Write the changes made to loaded rows (a redelivered delivery)."""
+    await session.flush()
+
+
 async def lock_delivery(session: AsyncSession, delivery_id: int) -> WebhookDelivery | None:
     return await session.get(WebhookDelivery, delivery_id, with_for_update=True)
 

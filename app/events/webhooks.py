@@ -99,5 +99,5 @@ async def redeliver(session: AsyncSession, delivery_id: int) -> WebhookDelivery:
     delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = datetime.now(UTC)
-    await session.flush()
+    await repository.flush(session)
     return delivery
