@@ -61,7 +61,7 @@ async def pending_of_subjects(
         )
         .order_by(col(OutboxEvent.id))
     )
-    rows = (await session.execute(stmt)).tuples()
+    rows = await session.execute(stmt)
     # The columns are typed nullable by the model; a key and a matched subject never are.
     return [(i, s) for i, s in rows if i is not None and s is not None]
 
@@ -156,7 +156,7 @@ async def active_endpoints(session: AsyncSession) -> list[tuple[int, list[str]]]
     stmt = select(col(WebhookEndpoint.id), col(WebhookEndpoint.event_types)).where(
         col(WebhookEndpoint.active)
     )
-    rows = (await session.execute(stmt)).tuples()
+    rows = await session.execute(stmt)
     return [(i, list(types)) for i, types in rows if i is not None]  # a key is never NULL
 
 
