@@ -30,7 +30,7 @@ from app.events.signing import (
     SIGNATURE_HEADER,
     sign,
 )
-from app.events.targets import resolved_problem
+from app.events.webhook_targets import resolved_problem
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The relay queues one ``webhook_deliveries`` row per (endpoint, event) in its own
 transaction (``queue_deliveries``, a relay sink); the dispatcher (``delivery.py``) sends
-them, signed as ``signing.py`` says, to targets ``targets.py`` accepts. Staff can queue a
+them, signed as ``signing.py`` says, to targets ``webhook_targets.py`` accepts. Staff can queue a
 delivery again by hand. Services here take a session and never commit.
 """
 
@@ -20,7 +20,7 @@ from app.core.errors import FieldProblem, NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import repository
 from app.events.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from app.events.targets import resolved_problem
+from app.events.webhook_targets import resolved_problem
 
 _EVENT_TYPE = re.compile(r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?)$")
 

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from app.events.delivery import WebhookDispatcher
 from app.events.relay import CallableSink, Relay
 from app.events.signing import sign, verify_signature
-from app.events.targets import url_problem
+from app.events.webhook_targets import url_problem
 from app.events.webhooks import queue_deliveries
 from tests.realtime.conftest import free_port, record_event
 
