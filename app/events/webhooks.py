@@ -2,8 +2,8 @@
 
 The relay queues one ``webhook_deliveries`` row per (endpoint, event) in its own
 transaction (``queue_deliveries``, a relay sink); the dispatcher (``delivery.py``) sends
-them, signed as ``signing.py`` says, to targets ``webhook_targets.py`` accepts. Staff can queue a
-delivery again by hand. Services here take a session and never commit.
+them, signed as ``signing.py`` says, to targets ``webhook_targets.py`` accepts. Staff
+can queue a delivery again by hand. Services here take a session and never commit.
 """
 
 from __future__ import annotations
