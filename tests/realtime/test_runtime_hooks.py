@@ -10,7 +10,7 @@ import pytest
 from app.events import outbox
 from app.events.runtime import EventsRuntime, NoCache, register_subject_cache
 from app.players.cache import PlayerCache
-from pms.hooks import register_all
+from pms.hooks import register_all, register_events
 
 
 class RecordingCache:
@@ -34,7 +34,8 @@ class RecordingCache:
 @pytest.fixture
 def restore_hooks() -> Iterator[None]:
     yield
-    register_all()  # the other tests expect the composition root's wiring
+    # The other tests expect the composition root's wiring (register_all may run once only).
+    register_events()
 
 
 def test_register_all_gives_the_runtime_the_player_cache(db, settings, restore_hooks):
