@@ -26,6 +26,7 @@ from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings, get_settings
+from app.core.tasks import TaskRunner
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
 from app.identity.auth import authenticate_token
@@ -34,7 +35,6 @@ from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
-from app.tasks import TaskRunner
 from pms.events import build_events
 from pms.hooks import register_all
 from pms.schema import build_schema

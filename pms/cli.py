@@ -48,7 +48,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from app.core.db import Database
-    from app.tasks import TaskRunner
+    from app.core.tasks import TaskRunner
     from pms.events import build_events
     from pms.tasks import registered_tasks
 

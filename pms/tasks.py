@@ -1,5 +1,5 @@
 """The periodic-task registry: every domain's background work, run in every replica by
-``app.tasks.TaskRunner`` (the ASGI lifespan and ``pms worker``).
+``app.core.tasks.TaskRunner`` (the ASGI lifespan and ``pms worker``).
 
 Each task must be safe to run concurrently in many replicas (row locks with SKIP LOCKED,
 advisory locks, idempotent updates): there is no leader election.
@@ -10,12 +10,12 @@ from __future__ import annotations
 from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
 from app.core.settings import Settings
+from app.core.tasks import PeriodicTask
 from app.events.runtime import EventsRuntime
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
 from app.segments.tasks import run_recompute
-from app.tasks import PeriodicTask
 
 
 def registered_tasks(settings: Settings, events: EventsRuntime) -> list[PeriodicTask]:

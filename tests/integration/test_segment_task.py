@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from app.core.db import Database
+from app.core.tasks import PeriodicTask
 from app.segments import tasks
 from app.segments.models import Segment, SegmentMember
-from app.tasks import PeriodicTask
 from tests.factories import create_player
 
 

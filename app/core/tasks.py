@@ -1,8 +1,8 @@
-"""The periodic-task runner: each task in its own loop with jittered intervals, run in
-every replica. The registry of tasks lives in the composition root (``pms.tasks``).
+"""Running periodic background work in every replica: the task shape and its runner.
 
 Each task must be safe to run concurrently in many replicas (row locks with SKIP LOCKED,
-idempotent updates): there is no leader election.
+idempotent updates): there is no leader election. Which tasks exist is decided by the
+composition root; this module knows none of them.
 """
 
 from __future__ import annotations
