@@ -15,7 +15,7 @@ from resolvers.queries.players import parse_player_id
 from schema.context import Info
 from schema.errors import AlreadyExists, Forbidden, NotFound, ValidationError
 from schema.inputs.players import RegisterPlayerInput
-from schema.types.enums import PlayerStatusEnum
+from schema.enums import PlayerStatusEnum
 from schema.types.player import Player
 
 

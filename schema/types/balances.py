@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.scalars import Money
-from schema.types.enums import WalletKindEnum
+from schema.enums import WalletKindEnum
 
 
 @strawberry.type(description="A wallet's figures right after a committed change.")

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from schema.types.balances import WalletBalance
-from schema.types.enums import ConfirmStatusEnum, RiskLevelEnum
+from schema.enums import ConfirmStatusEnum, RiskLevelEnum
 
 
 def _time(envelope: dict[str, Any]) -> datetime:

@@ -11,7 +11,7 @@ from app.kyc import errors as kyc_errors
 from app.kyc.models import KycCase as CaseRow
 from app.kyc.models import KycCaseStatus
 from schema.errors import UserError
-from schema.types.enums import RiskLevelEnum
+from schema.enums import RiskLevelEnum
 
 KycCaseStatusEnum = strawberry.enum(KycCaseStatus, name="KycCaseStatus")
 

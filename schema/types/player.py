@@ -16,7 +16,7 @@ from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
 from schema.types import player_extra as extra
 from schema.types.bonus import BonusStatusEnum, Loyalty, PlayerBonus
-from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
+from schema.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
 from schema.types.kyc import KycCase
 from schema.types.ledger import LedgerEntry
 from schema.types.profile import PlayerProfile, PlayStyle, SettingsChange, VipStatus

@@ -11,7 +11,7 @@ from schema.context import Info
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
 from schema.scalars import Money
-from schema.types.enums import WalletKindEnum
+from schema.enums import WalletKindEnum
 from schema.types.ledger import LedgerEntry
 
 
