@@ -123,8 +123,8 @@ class PMSGraphQL(GraphQL):
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
+    from pms.schema import build_schema
     from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
-    from schema import build_schema
 
     settings = settings or get_settings()
     state = AppState(settings, database)

@@ -39,8 +39,8 @@ from strawberry.types.field import StrawberryField
 
 from app.audit import service as audit
 from app.core.principal import Principal
+from permissions.errors import Forbidden, UserError
 from permissions.roles import Permission, is_allowed
-from schema.errors import Forbidden, UserError
 
 OWNER_ARGUMENTS = ("id", "player_id")
 

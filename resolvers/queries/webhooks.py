@@ -11,15 +11,11 @@ from app.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from permissions.roles import Permission as P
 from permissions.rules import required
 from schema.context import Info
+from schema.ids import try_int_id
 from schema.pagination import check_page_size
 from schema.types.webhooks import WebhookDelivery as DeliveryType
 from schema.types.webhooks import WebhookDeliveryStatusEnum
 from schema.types.webhooks import WebhookEndpoint as EndpointType
-
-
-def parse_int_id(raw: strawberry.ID) -> int | None:
-    text = str(raw)
-    return int(text) if text.isdigit() and len(text) < 19 else None
 
 
 @strawberry.type
@@ -49,7 +45,7 @@ class WebhookQueries:
         limit = check_page_size(first, info.context.settings.max_page_size)
         stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
         if endpoint_id is not None:
-            stmt = stmt.where(WebhookDelivery.endpoint_id == (parse_int_id(endpoint_id) or -1))
+            stmt = stmt.where(WebhookDelivery.endpoint_id == (try_int_id(endpoint_id) or -1))
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status.value)
         async with info.context.db.read_session() as session:

@@ -8,14 +8,14 @@ import strawberry
 
 from app.bonuses.models import AwardLimit, CampaignKind, CampaignTrigger, WageringBase
 from app.bonuses.validation import CampaignData
-from schema.inputs.ledger import KEY
-from schema.types.bonus import (
+from schema.enums import (
     AwardLimitEnum,
     BonusStatusEnum,
     CampaignKindEnum,
     CampaignTriggerEnum,
     WageringBaseEnum,
 )
+from schema.inputs.ledger import KEY
 
 
 @strawberry.input

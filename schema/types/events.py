@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.types.balances import WalletBalance
 from schema.enums import ConfirmStatusEnum, RiskLevelEnum
+from schema.types.balances import WalletBalance
 
 
 def _time(envelope: dict[str, Any]) -> datetime:

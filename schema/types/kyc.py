@@ -10,8 +10,8 @@ import strawberry
 from app.kyc import errors as kyc_errors
 from app.kyc.models import KycCase as CaseRow
 from app.kyc.models import KycCaseStatus
-from schema.errors import UserError
 from schema.enums import RiskLevelEnum
+from schema.errors import UserError
 
 KycCaseStatusEnum = strawberry.enum(KycCaseStatus, name="KycCaseStatus")
 
