@@ -50,9 +50,9 @@ class BatchLoader(DataLoader[K, V], Generic[K, V]):
 
     async def _load(self, keys: Sequence[K]) -> list[V]:
         async with self._db.read_session() as session:
-            return await self.batch(session, keys)
+            return await self.fetch(session, keys)
 
-    async def batch(self, session: AsyncSession, keys: Sequence[K]) -> list[V]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[K]) -> list[V]:
         raise NotImplementedError
 
 
@@ -69,23 +69,23 @@ def _by_key(rows: Iterable[Any], keys: Sequence[K], key_of: Any) -> list[Any]:
 
 
 class PlayerById(BatchLoader[uuid.UUID, Player | None]):
-    async def batch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[Player | None]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[Player | None]:
         return _by_key(await players.get_many(session, keys), keys, lambda r: r.id)
 
 
 class WalletById(BatchLoader[int, Wallet | None]):
-    async def batch(self, session: AsyncSession, keys: Sequence[int]) -> list[Wallet | None]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[int]) -> list[Wallet | None]:
         rows = await session.execute(select(Wallet).where(Wallet.id.in_(keys)))  # type: ignore[union-attr]
         return _by_key(rows.scalars(), keys, lambda r: r.id)
 
 
 class WalletsByPlayer(BatchLoader[uuid.UUID, list[Wallet]]):
-    async def batch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Wallet]]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Wallet]]:
         return _group(await wallets.for_players(session, keys), keys, lambda r: r.player_id)
 
 
 class BonusesByPlayer(BatchLoader[uuid.UUID, list[PlayerBonus]]):
-    async def batch(
+    async def fetch(
         self, session: AsyncSession, keys: Sequence[uuid.UUID]
     ) -> list[list[PlayerBonus]]:
         rows = await bonuses.bonuses_for_players(session, keys)
@@ -93,7 +93,7 @@ class BonusesByPlayer(BatchLoader[uuid.UUID, list[PlayerBonus]]):
 
 
 class LoyaltyByPlayer(BatchLoader[uuid.UUID, LoyaltyAccount | None]):
-    async def batch(
+    async def fetch(
         self, session: AsyncSession, keys: Sequence[uuid.UUID]
     ) -> list[LoyaltyAccount | None]:
         stmt = select(LoyaltyAccount).where(LoyaltyAccount.player_id.in_(keys))  # type: ignore[attr-defined]
@@ -101,7 +101,7 @@ class LoyaltyByPlayer(BatchLoader[uuid.UUID, LoyaltyAccount | None]):
 
 
 class ProfileByPlayer(BatchLoader[uuid.UUID, PlayerProfile | None]):
-    async def batch(
+    async def fetch(
         self, session: AsyncSession, keys: Sequence[uuid.UUID]
     ) -> list[PlayerProfile | None]:
         stmt = select(PlayerProfile).where(PlayerProfile.player_id.in_(keys))  # type: ignore[attr-defined]
@@ -109,21 +109,21 @@ class ProfileByPlayer(BatchLoader[uuid.UUID, PlayerProfile | None]):
 
 
 class MetricsByPlayer(BatchLoader[uuid.UUID, PlayerMetrics | None]):
-    async def batch(
+    async def fetch(
         self, session: AsyncSession, keys: Sequence[uuid.UUID]
     ) -> list[PlayerMetrics | None]:
         return _by_key(await get_metrics(session, list(keys)), keys, lambda r: r.player_id)
 
 
 class SegmentsByPlayer(BatchLoader[uuid.UUID, list[Segment]]):
-    async def batch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Segment]]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Segment]]:
         pairs = await segments.segments_of_players(session, list(keys))
         grouped = _group(pairs, keys, lambda pair: pair[0])
         return [[segment for _, segment in group] for group in grouped]
 
 
 class KycCasesByPlayer(BatchLoader[uuid.UUID, list[KycCase]]):
-    async def batch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[KycCase]]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[KycCase]]:
         stmt = (
             select(KycCase)
             .where(KycCase.player_id.in_(keys))  # type: ignore[attr-defined]
@@ -133,7 +133,7 @@ class KycCasesByPlayer(BatchLoader[uuid.UUID, list[KycCase]]):
 
 
 class TagsByPlayer(BatchLoader[uuid.UUID, list[str]]):
-    async def batch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[str]]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[str]]:
         stmt = (
             select(PlayerTag)
             .where(PlayerTag.player_id.in_(keys))  # type: ignore[attr-defined]
@@ -158,7 +158,7 @@ LedgerPage = tuple[list[tuple[Any, str]], bool, int]
 class LedgerPages(BatchLoader[LedgerPageKey, LedgerPage]):
     """One page per key; the keys of one batch share a session (one statement pair each)."""
 
-    async def batch(self, session: AsyncSession, keys: Sequence[LedgerPageKey]) -> list[LedgerPage]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[LedgerPageKey]) -> list[LedgerPage]:
         return [
             await ledger.history(
                 session, k.flt, k.limit, k.before, wallet_id=k.wallet_id, player_id=k.player_id
@@ -178,7 +178,7 @@ HistoryPage = tuple[list[SettingsChange], bool, int]
 
 
 class SettingsHistoryPages(BatchLoader[HistoryPageKey, HistoryPage]):
-    async def batch(
+    async def fetch(
         self, session: AsyncSession, keys: Sequence[HistoryPageKey]
     ) -> list[HistoryPage]:
         return [await profiles.history_page(session, k.player_id, k.limit, k.before) for k in keys]
@@ -195,7 +195,7 @@ MemberPage = tuple[list[Player], bool, int]
 
 
 class SegmentMemberPages(BatchLoader[MemberPageKey, MemberPage]):
-    async def batch(self, session: AsyncSession, keys: Sequence[MemberPageKey]) -> list[MemberPage]:
+    async def fetch(self, session: AsyncSession, keys: Sequence[MemberPageKey]) -> list[MemberPage]:
         pages: list[MemberPage] = []
         for k in keys:
             ids, has_next, total = await segments.member_page(
