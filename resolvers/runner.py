@@ -50,7 +50,7 @@ class MutationSpec:
                 members.append(graphql_type)
         if self.forbidden and Forbidden not in members:
             members.append(Forbidden)
-        union = Union[tuple(members)]  # noqa: UP007 - built from a runtime tuple
+        union: Any = Union.__getitem__(tuple(members))  # built from a runtime tuple
         object.__setattr__(self, "union", Annotated[union, strawberry.union(self.name)])
 
     def answer(self, exc: DomainError) -> Any:

@@ -15,15 +15,31 @@ from app.bonuses.models import (
 from app.players.models import ConfirmStatus, PlayerStatus, RiskLevel
 from app.wallets.models import WalletKind
 
-PlayerStatusEnum = strawberry.enum(PlayerStatus, name="PlayerStatus")
-ConfirmStatusEnum = strawberry.enum(ConfirmStatus, name="ConfirmStatus")
-RiskLevelEnum = strawberry.enum(RiskLevel, name="RiskLevel")
-WalletKindEnum = strawberry.enum(WalletKind, name="WalletKind")
+# ``strawberry.enum`` registers the domain enum itself (it returns the same class), so
+# the aliases below are real types for the type checker and the GraphQL enum at once.
+PlayerStatusEnum = PlayerStatus
+ConfirmStatusEnum = ConfirmStatus
+RiskLevelEnum = RiskLevel
+WalletKindEnum = WalletKind
+CampaignKindEnum = CampaignKind
+CampaignTriggerEnum = CampaignTrigger
+CampaignStatusEnum = CampaignStatus
+AwardLimitEnum = AwardLimit
+WageringBaseEnum = WageringBase
+BonusStatusEnum = BonusStatus
+BonusKindEnum = BonusKind
 
-CampaignKindEnum = strawberry.enum(CampaignKind, name="BonusCampaignKind")
-CampaignTriggerEnum = strawberry.enum(CampaignTrigger, name="BonusTrigger")
-CampaignStatusEnum = strawberry.enum(CampaignStatus, name="BonusCampaignStatus")
-AwardLimitEnum = strawberry.enum(AwardLimit, name="BonusAwardLimit")
-WageringBaseEnum = strawberry.enum(WageringBase, name="WageringBase")
-BonusStatusEnum = strawberry.enum(BonusStatus, name="BonusStatus")
-BonusKindEnum = strawberry.enum(BonusKind, name="BonusKind")
+for _enum, _name in (
+    (PlayerStatus, "PlayerStatus"),
+    (ConfirmStatus, "ConfirmStatus"),
+    (RiskLevel, "RiskLevel"),
+    (WalletKind, "WalletKind"),
+    (CampaignKind, "BonusCampaignKind"),
+    (CampaignTrigger, "BonusTrigger"),
+    (CampaignStatus, "BonusCampaignStatus"),
+    (AwardLimit, "BonusAwardLimit"),
+    (WageringBase, "WageringBase"),
+    (BonusStatus, "BonusStatus"),
+    (BonusKind, "BonusKind"),
+):
+    strawberry.enum(_enum, name=_name)

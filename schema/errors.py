@@ -92,6 +92,7 @@ def should_mask_error(error: GraphQLError) -> bool:
     if not is_unexpected(error):
         return False
     original = error.original_error
+    assert original is not None  # is_unexpected: an exception of ours
     log.error(
         "unexpected error in %s [request_id=%s]",
         ".".join(map(str, error.path or [])) or "operation",

@@ -70,12 +70,13 @@ async def _set_status(info: Info, raw: strawberry.ID, status: CampaignStatus) ->
 @strawberry.type
 class BonusMutations:
     @strawberry.mutation(
+        graphql_type=CAMPAIGN.union,
         description="Create a bonus campaign (validated; typed errors).",
         extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
     async def create_bonus_campaign(
         self, info: Info, input: inputs.CreateBonusCampaignInput
-    ) -> CAMPAIGN.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         return await run(
             info, CAMPAIGN,
@@ -84,24 +85,27 @@ class BonusMutations:
         )  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CAMPAIGN.union,
         description="Stop a campaign from awarding (held bonuses go on).",
         extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
-    async def pause_bonus_campaign(self, info: Info, id: strawberry.ID) -> CAMPAIGN.union:  # type: ignore[valid-type]
+    async def pause_bonus_campaign(self, info: Info, id: strawberry.ID) -> object:
         return await _set_status(info, id, CampaignStatus.PAUSED)
 
     @strawberry.mutation(
+        graphql_type=CAMPAIGN.union,
         description="Let a paused campaign award again.",
         extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
-    async def resume_bonus_campaign(self, info: Info, id: strawberry.ID) -> CAMPAIGN.union:  # type: ignore[valid-type]
+    async def resume_bonus_campaign(self, info: Info, id: strawberry.ID) -> object:
         return await _set_status(info, id, CampaignStatus.ACTIVE)
 
     @strawberry.mutation(
+        graphql_type=GRANT_BONUS.union,
         description="Grant a campaign's bonus to a player by hand.",
         extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
-    async def grant_bonus(self, info: Info, input: inputs.GrantBonusInput) -> GRANT_BONUS.union:  # type: ignore[valid-type]
+    async def grant_bonus(self, info: Info, input: inputs.GrantBonusInput) -> object:
         ctx = info.context
         return await _bonus_op(info, GRANT_BONUS, lambda s: service.grant(
             s, ctx.settings, ctx.principal,
@@ -111,26 +115,27 @@ class BonusMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=END_BONUS.union,
         description="Cancel an active bonus; its money returns to the house.",
         extensions=[forbidden_result(P.BONUS_MANAGE, audit=True)],
     )
-    async def cancel_bonus(self, info: Info, input: inputs.EndBonusInput) -> END_BONUS.union:  # type: ignore[valid-type]
+    async def cancel_bonus(self, info: Info, input: inputs.EndBonusInput) -> object:
         return await _end(info, input, BonusStatus.CANCELLED)
 
     @strawberry.mutation(
+        graphql_type=END_BONUS.union,
         description="The player gives up an active bonus and its money.",
         extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
-    async def forfeit_bonus(self, info: Info, input: inputs.EndBonusInput) -> END_BONUS.union:  # type: ignore[valid-type]
+    async def forfeit_bonus(self, info: Info, input: inputs.EndBonusInput) -> object:
         return await _end(info, input, BonusStatus.FORFEITED)
 
     @strawberry.mutation(
+        graphql_type=FREE_SPINS_WIN.union,
         description="Credit free-spin winnings as bonus money with wagering.",
         extensions=[forbidden_result(P.WALLET_OPERATE, audit=True)],
     )
-    async def credit_free_spins_win(
-        self, info: Info, input: inputs.FreeSpinsWinInput
-    ) -> FREE_SPINS_WIN.union:  # type: ignore[valid-type]
+    async def credit_free_spins_win(self, info: Info, input: inputs.FreeSpinsWinInput) -> object:
         ctx = info.context
         return await _bonus_op(info, FREE_SPINS_WIN, lambda s: service.credit_free_spins_win(
             s, ctx.settings, ctx.principal, player_id=parse_uuid(input.player_id, "playerId"),

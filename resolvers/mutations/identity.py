@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -133,7 +133,7 @@ async def _login(info: Info, identifier: str, password: str, staff: bool) -> Log
         return MfaRequired(
             challenge_id=outcome.challenge_id,
             methods=[MfaMethod(m) for m in outcome.methods],
-            webauthn_options=outcome.webauthn_options,
+            webauthn_options=cast("JSON | None", outcome.webauthn_options),
         )
     await audit.record_now(runtime.db, actor, action, principal.key, audit.SUCCESS)
     return _tokens(outcome)
@@ -289,7 +289,7 @@ class IdentityMutations:
                 session, _runtime(info), subject, subject
             )
             await audit.record(session, actor_of(info), "mfa.webauthn.begin", subject)
-        return WebauthnRegistration(options=options)
+        return WebauthnRegistration(options=cast(JSON, options))
 
     @strawberry.mutation(extensions=[forbidden_result(P.SELF)])
     async def register_webauthn_key(

@@ -68,12 +68,13 @@ def _updated(changed: list[str]) -> Any:
 @strawberry.type
 class KycMutations:
     @strawberry.mutation(
+        graphql_type=SUBMIT_KYC.union,
         description="Start identity verification with the KYC provider.",
         extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def submit_kyc(
         self, info: Info, player_id: strawberry.ID, documents: list[KycDocumentInput]
-    ) -> SUBMIT_KYC.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
 
         async def submit() -> Any:  # the service calls the provider between transactions
@@ -88,12 +89,13 @@ class KycMutations:
         )
 
     @strawberry.mutation(
+        graphql_type=REVIEW_KYC.union,
         description="Decide a case that is in manual review.",
         extensions=[forbidden_result(P.KYC_REVIEW, audit=True)],
     )
     async def review_kyc(
         self, info: Info, case_id: strawberry.ID, decision: KycReviewDecision, note: str
-    ) -> REVIEW_KYC.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         return await run(info, REVIEW_KYC, lambda s: kyc.review_case(
             s, parse_uuid(case_id, "caseId"), decision.value, note,
@@ -101,12 +103,13 @@ class KycMutations:
         ), lambda case: ReviewKycSuccess(case=KycCase.from_model(case)))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=UPDATE_PLAYER.union,
         description="Edit personal data; every change goes to the history.",
         extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def update_player_profile(
         self, info: Info, player_id: strawberry.ID, input: UpdateProfileInput
-    ) -> UPDATE_PLAYER.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         updated = await run(info, UPDATE_PLAYER, lambda s: profiles.update_profile(
             s, _player_id(player_id), input.to_data(),
@@ -115,12 +118,13 @@ class KycMutations:
         return updated
 
     @strawberry.mutation(
+        graphql_type=UPDATE_PLAYER.union,
         description="Edit interface preferences and marketing consents.",
         extensions=[forbidden_result(P.PLAYER_WRITE, owner_ok=True, audit=True)],
     )
     async def update_player_preferences(
         self, info: Info, player_id: strawberry.ID, input: UpdatePreferencesInput
-    ) -> UPDATE_PLAYER.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         return await run(info, UPDATE_PLAYER, lambda s: profiles.update_preferences(
             s, _player_id(player_id), input.to_patch(),
@@ -128,24 +132,24 @@ class KycMutations:
         ), lambda result: _updated(result[1])(result[0]))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=UPDATE_PLAYER.union,
         description="Set the VIP level (0 = none).",
         extensions=[forbidden_result(P.PLAYER_VIP, audit=True)],
     )
-    async def set_vip_level(
-        self, info: Info, player_id: strawberry.ID, level: int
-    ) -> UPDATE_PLAYER.union:  # type: ignore[valid-type]
+    async def set_vip_level(self, info: Info, player_id: strawberry.ID, level: int) -> object:
         ctx = info.context
         return await run(info, UPDATE_PLAYER, lambda s: profiles.set_vip_level(
             s, _player_id(player_id), level, actor=ctx.principal.key, settings=ctx.settings,
         ), _updated(["vipLevel"]))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=UPDATE_PLAYER.union,
         description="Replace a player's custom tags.",
         extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def set_player_tags(
         self, info: Info, player_id: strawberry.ID, tags: list[str]
-    ) -> UPDATE_PLAYER.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
 
         async def retag(session: AsyncSession) -> PlayerRow | None:

@@ -79,10 +79,11 @@ def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
 @strawberry.type
 class LedgerMutations:
     @strawberry.mutation(
+        graphql_type=RESERVE_BET.union,
         description="Hold a stake: REAL first, then BONUS (configurable).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> RESERVE_BET.union:  # type: ignore[valid-type]
+    async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> object:
         ctx = info.context
         return await _execute(info, RESERVE_BET, lambda s: service.reserve_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -91,10 +92,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=SETTLE_BET.union,
         description="Post a round's held stakes and credit the win.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> SETTLE_BET.union:  # type: ignore[valid-type]
+    async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> object:
         ctx = info.context
         return await _execute(info, SETTLE_BET, lambda s: service.settle_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -106,10 +108,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CANCEL_BET.union,
         description="Void a pending bet; its money is available again.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> CANCEL_BET.union:  # type: ignore[valid-type]
+    async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> object:
         ctx = info.context
         return await _execute(info, CANCEL_BET, lambda s: service.cancel_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -118,10 +121,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ROLLBACK_BET.union,
         description="Provider rollback of one bet (tombstone if unseen).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> ROLLBACK_BET.union:  # type: ignore[valid-type]
+    async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> object:
         ctx = info.context
         return await _execute(info, ROLLBACK_BET, lambda s: service.rollback_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -129,12 +133,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ROLLBACK_ROUND.union,
         description="Provider refund of a settled round.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def rollback_round(
-        self, info: Info, input: inputs.RollbackRoundInput
-    ) -> ROLLBACK_ROUND.union:  # type: ignore[valid-type]
+    async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> object:
         ctx = info.context
         return await _execute(info, ROLLBACK_ROUND, lambda s: service.rollback_round(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -143,10 +146,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=DEPOSIT.union,
         description="Credit REAL from the payments service.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def deposit(self, info: Info, input: inputs.DepositInput) -> DEPOSIT.union:  # type: ignore[valid-type]
+    async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
         ctx = info.context
         return await _execute(info, DEPOSIT, lambda s: service.deposit(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -156,10 +160,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=WITHDRAW.union,
         description="Hold REAL money for a payout until confirmed/rejected.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> WITHDRAW.union:  # type: ignore[valid-type]
+    async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> object:
         ctx = info.context
         return await _execute(info, WITHDRAW, lambda s: service.withdraw(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -168,28 +173,27 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CONFIRM_WITHDRAWAL.union,
         description="The payout went out: post the held money.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def confirm_withdrawal(
-        self, info: Info, input: inputs.WithdrawalDecisionInput
-    ) -> CONFIRM_WITHDRAWAL.union:  # type: ignore[valid-type]
+    async def confirm_withdrawal(self, info: Info, input: inputs.WithdrawalDecisionInput) -> object:
         return await _decide(info, input, CONFIRM_WITHDRAWAL, confirm=True)
 
     @strawberry.mutation(
+        graphql_type=REJECT_WITHDRAWAL.union,
         description="The payout failed: release the held money.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def reject_withdrawal(
-        self, info: Info, input: inputs.WithdrawalDecisionInput
-    ) -> REJECT_WITHDRAWAL.union:  # type: ignore[valid-type]
+    async def reject_withdrawal(self, info: Info, input: inputs.WithdrawalDecisionInput) -> object:
         return await _decide(info, input, REJECT_WITHDRAWAL, confirm=False)
 
     @strawberry.mutation(
+        graphql_type=CHARGE_FEE.union,
         description="Take a commission from REAL to the house fees account.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> CHARGE_FEE.union:  # type: ignore[valid-type]
+    async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> object:
         ctx = info.context
         return await _execute(info, CHARGE_FEE, lambda s: service.charge_fee(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -198,12 +202,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ADJUST_BALANCE.union,
         description="Staff correction of a wallet (signed amount, reason).",
         extensions=[forbidden_result(P.WALLET_ADJUST, audit=True)],
     )
-    async def adjust_balance(
-        self, info: Info, input: inputs.AdjustBalanceInput
-    ) -> ADJUST_BALANCE.union:  # type: ignore[valid-type]
+    async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> object:
         ctx = info.context
         return await _execute(info, ADJUST_BALANCE, lambda s: service.adjust_balance(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -212,12 +215,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=GRANT_FREE_SPINS.union,
         description="Add spins to the FREESPINS wallet.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def grant_free_spins(
-        self, info: Info, input: inputs.FreeSpinsInput
-    ) -> GRANT_FREE_SPINS.union:  # type: ignore[valid-type]
+    async def grant_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> object:
         ctx = info.context
         return await _execute(info, GRANT_FREE_SPINS, lambda s: service.grant_free_spins(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -225,12 +227,11 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CONSUME_FREE_SPINS.union,
         description="Use spins from the FREESPINS wallet.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def consume_free_spins(
-        self, info: Info, input: inputs.FreeSpinsInput
-    ) -> CONSUME_FREE_SPINS.union:  # type: ignore[valid-type]
+    async def consume_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> object:
         ctx = info.context
         return await _execute(info, CONSUME_FREE_SPINS, lambda s: service.consume_free_spins(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
@@ -238,21 +239,19 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CREDIT_TOURNAMENT.union,
         description="Credit the TOURNAMENT wallet (prize, buy-in refund).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def credit_tournament(
-        self, info: Info, input: inputs.TournamentInput
-    ) -> CREDIT_TOURNAMENT.union:  # type: ignore[valid-type]
+    async def credit_tournament(self, info: Info, input: inputs.TournamentInput) -> object:
         return await _tournament(info, input, CREDIT_TOURNAMENT, credit=True)
 
     @strawberry.mutation(
+        graphql_type=DEBIT_TOURNAMENT.union,
         description="Debit the TOURNAMENT wallet (buy-in).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def debit_tournament(
-        self, info: Info, input: inputs.TournamentInput
-    ) -> DEBIT_TOURNAMENT.union:  # type: ignore[valid-type]
+    async def debit_tournament(self, info: Info, input: inputs.TournamentInput) -> object:
         return await _tournament(info, input, DEBIT_TOURNAMENT, credit=False)
 
 

@@ -52,11 +52,11 @@ SET_PLAYER_STATUS = MutationSpec(
 @strawberry.type
 class PlayerMutations:
     @strawberry.mutation(
-        description="Sign up a player; creates its four wallets too.", extensions=[public()]
+        graphql_type=REGISTER_PLAYER.union,
+        description="Sign up a player; creates its four wallets too.",
+        extensions=[public()],
     )
-    async def register_player(
-        self, info: Info, input: RegisterPlayerInput
-    ) -> REGISTER_PLAYER.union:  # type: ignore[valid-type]
+    async def register_player(self, info: Info, input: RegisterPlayerInput) -> object:
         ctx = info.context
 
         async def register(session: AsyncSession) -> PlayerRow:
@@ -69,13 +69,14 @@ class PlayerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=SET_PLAYER_STATUS.union,
         description="Block, unblock, self-exclude or close an account (a reason is required). "
         "Blocked and self-excluded players can place no new debits.",
         extensions=[forbidden_result(P.PLAYER_BLOCK, audit=True)],
     )
     async def set_player_status(
         self, info: Info, player_id: strawberry.ID, status: PlayerStatusEnum, reason: str
-    ) -> SET_PLAYER_STATUS.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         return await run(info, SET_PLAYER_STATUS, lambda s: service.set_status(
             s, parse_uuid(player_id, "playerId"), status, reason, ctx.principal.key

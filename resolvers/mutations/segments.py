@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 
@@ -49,34 +49,37 @@ def _success(result: tuple[SegmentRow, Any]) -> SegmentSuccess:
 @strawberry.type
 class SegmentMutations:
     @strawberry.mutation(
+        graphql_type=SEGMENT.union,
         description="Create a segment and compute its members.",
         extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
-    async def create_segment(self, info: Info, input: SegmentInput) -> SEGMENT.union:  # type: ignore[valid-type]
+    async def create_segment(self, info: Info, input: SegmentInput) -> object:
         ctx = info.context
         return await run(info, SEGMENT, lambda s: service.create_segment(
-            s, name=input.name, rule=input.rule, description=input.description,
-            actor=ctx.principal.key, settings=ctx.settings,
+            s, name=input.name, rule=cast(dict[str, Any], input.rule),
+            description=input.description, actor=ctx.principal.key, settings=ctx.settings,
         ), _success)  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=SEGMENT.union,
         description="Change a segment; its members are recomputed.",
         extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def update_segment(
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
-    ) -> SEGMENT.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         return await run(info, SEGMENT, lambda s: service.update_segment(
-            s, parse_uuid(id, "id"), name=input.name, rule=input.rule,
+            s, parse_uuid(id, "id"), name=input.name, rule=cast(dict[str, Any] | None, input.rule),
             description=input.description, settings=ctx.settings,
         ), _success)  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=DELETE_SEGMENT.union,
         description="Delete a segment; every member leaves it.",
         extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
-    async def delete_segment(self, info: Info, id: strawberry.ID) -> DELETE_SEGMENT.union:  # type: ignore[valid-type]
+    async def delete_segment(self, info: Info, id: strawberry.ID) -> object:
         return await run(
             info, DELETE_SEGMENT,
             lambda s: service.delete_segment(s, parse_uuid(id, "id")),

@@ -45,12 +45,13 @@ REDELIVER = MutationSpec(
 @strawberry.type
 class WebhookMutations:
     @strawberry.mutation(
+        graphql_type=REGISTER_ENDPOINT.union,
         description="Register a webhook receiver (staff).",
         extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
     async def register_webhook_endpoint(
         self, info: Info, input: RegisterWebhookEndpointInput
-    ) -> REGISTER_ENDPOINT.union:  # type: ignore[valid-type]
+    ) -> object:
         ctx = info.context
         data = webhooks.EndpointData(
             url=input.url.strip(),
@@ -67,10 +68,11 @@ class WebhookMutations:
         )  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=REDELIVER.union,
         description="Send a delivery again now (also a dead-lettered one).",
         extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
-    async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> REDELIVER.union:  # type: ignore[valid-type]
+    async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> object:
         return await run(
             info, REDELIVER,
             lambda s: webhooks.redeliver(s, parse_int_id(delivery_id, "deliveryId")),

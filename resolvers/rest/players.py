@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from strawberry.types import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from app.core.errors import ValidationFailed
@@ -47,7 +48,7 @@ def player_json(row: Player, principal: Principal) -> dict[str, Any]:
     view = PlayerType.from_model(row)
     owner = str(row.id)
     out: dict[str, Any] = {}
-    for field in PlayerType.__strawberry_definition__.fields:
+    for field in get_object_definition(PlayerType, strict=True).fields:
         if field.base_resolver is not None:  # wallets, ledger: their own endpoints
             continue
         value = shown_value(field, getattr(view, field.python_name), principal, owner)

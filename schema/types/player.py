@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -152,7 +153,7 @@ class Player:
             risk_level=RiskLevelEnum(row.risk_level),
             vip_level=row.vip_level,
             created_at=row.created_at,
-            preferences=row.preferences,
+            preferences=cast(JSON, row.preferences),
             birth_date=row.birth_date,
             traffic_source=row.traffic_source,
             affiliate_code=row.affiliate_code,

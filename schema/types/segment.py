@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,7 +19,7 @@ from schema.pagination import Connection, check_page_size, decode_cursor, encode
 
 # Player and Segment refer to each other (a player's segments, a segment's members): the
 # member side names Player lazily, so segment.py never imports player.py (no cycle).
-_PLAYER_TYPE = LazyType("Player", "schema.types.player")
+_PLAYER_TYPE: LazyType[Any, Any] = LazyType("Player", "schema.types.player")
 
 
 @strawberry.type(description="A segment rule was rejected; nothing was saved.")
@@ -61,7 +61,7 @@ class Segment:
                 raise InputError("invalid cursor") from None
         key = MemberPageKey(uuid.UUID(str(self.id)), limit, position)
         rows, has_next, total = await info.context.loaders.get(SegmentMemberPages).load(key)
-        return Connection[player_type].build(  # type: ignore[valid-type]
+        return Connection[Any].build(
             [(encode_cursor(r.id), player_type.from_model(r)) for r in rows],
             has_next=has_next,
             has_previous=position is not None,
@@ -75,7 +75,7 @@ class Segment:
             id=strawberry.ID(str(row.id)),
             name=row.name,
             description=row.description,
-            rule=row.rule,
+            rule=cast(JSON, row.rule),
             created_by=row.created_by,
             computed_at=row.computed_at,
             created_at=row.created_at,

@@ -13,6 +13,8 @@ from pms.schema import build_schema
 from tests.conftest import count_statements
 from tests.factories import create_player
 
+FULLWIDTH_12 = "\uff11\uff12"  # full-width "12", as escapes (ruff flags the glyphs)
+
 PLAYERS_DEEP = """
 query($first: Int!) { players(first: $first) { edges { node {
   id wallets { kind } segments { id } loyalty { points tier } bonuses { id }
@@ -65,7 +67,7 @@ mutation($input: WithdrawalDecisionInput!) { confirmWithdrawal(input: $input) {
   __typename ... on ValidationError { code field }
 } }
 """
-BAD_INT_IDS = ["²", "①", "１２", "-1", "", "1e3", "9223372036854775808", "12 ", "0x1"]
+BAD_INT_IDS = ["²", "①", FULLWIDTH_12, "-1", "", "1e3", "9223372036854775808", "12 ", "0x1"]
 
 
 @pytest.fixture
@@ -112,7 +114,7 @@ async def test_withdrawal_id_must_be_ascii_digits(engine_gql, db, settings, raw)
     assert body["data"]["confirmWithdrawal"]["code"] == "VALIDATION_ERROR"
 
 
-@pytest.mark.parametrize("raw", ["not-a-uuid", "１２", ""])
+@pytest.mark.parametrize("raw", ["not-a-uuid", FULLWIDTH_12, ""])
 async def test_player_id_must_be_a_uuid(engine_gql, db, raw):
     before = await _transfers(db)
 

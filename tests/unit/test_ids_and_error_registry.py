@@ -13,9 +13,11 @@ from app.core.errors import DomainError, ValidationFailed
 from schema.error_registry import REGISTRY, graphql_type_of, to_graphql
 from schema.ids import BIGINT_MAX, parse_int_id, parse_uuid, try_int_id
 
+FULLWIDTH_12 = "\uff11\uff12"  # full-width "12", as escapes (ruff flags the glyphs)
+
 
 @pytest.mark.parametrize(
-    "raw", ["²", "①", "１２", "٣", "-1", "", "1e3", " 1", "1_000", "+1", str(BIGINT_MAX + 1)]
+    "raw", ["²", "①", FULLWIDTH_12, "٣", "-1", "", "1e3", " 1", "1_000", "+1", str(BIGINT_MAX + 1)]
 )
 def test_int_id_refuses_anything_but_ascii_digits(raw):
     with pytest.raises(ValidationFailed) as caught:
@@ -33,7 +35,14 @@ def test_uuid_is_canonical_only():
     value = uuid.uuid4()
     assert parse_uuid(str(value), "playerId") == value
     assert parse_uuid(str(value).upper(), "playerId") == value
-    for raw in ["", "not-a-uuid", value.hex, "{" + str(value) + "}", "１２", f"urn:uuid:{value}"]:
+    for raw in [
+        "",
+        "not-a-uuid",
+        value.hex,
+        "{" + str(value) + "}",
+        FULLWIDTH_12,
+        f"urn:uuid:{value}",
+    ]:
         with pytest.raises(ValidationFailed) as caught:
             parse_uuid(raw, "playerId")
         assert caught.value.problems[0].field == "playerId"
