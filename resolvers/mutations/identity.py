@@ -21,6 +21,7 @@ from permissions.roles import SERVICE_SCOPES
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from schema.context import Info
+from schema.error_registry import to_graphql
 from schema.errors import (
     AlreadyExists,
     Forbidden,
@@ -91,16 +92,20 @@ def _tokens(pair: sessions.TokenPair) -> AuthTokens:
     )
 
 
+# The typed answers come from the one registry (schema/error_registry.py).
 def _invalid(exc: InvalidCredentialsError) -> InvalidCredentials:
-    return InvalidCredentials(code=exc.code, message=exc.message)
+    answer: InvalidCredentials = to_graphql(exc)
+    return answer
 
 
 def _too_many(exc: TooManyAttemptsError) -> TooManyAttempts:
-    return TooManyAttempts(code=exc.code, message=exc.message, retry_after_seconds=exc.retry_after)
+    answer: TooManyAttempts = to_graphql(exc)
+    return answer
 
 
 def _mfa_failed(exc: MfaError) -> MfaFailed:
-    return MfaFailed(code=exc.code, message=exc.message)
+    answer: MfaFailed = to_graphql(exc)
+    return answer
 
 
 def _enrollable(info: Info) -> Forbidden | None:
