@@ -74,3 +74,15 @@ def test_every_domain_error_has_its_own_graphql_type():
 def test_registry_builds_the_typed_error():
     answer = to_graphql(ValidationFailed.single("withdrawalId", "is not a valid id"))
     assert (answer.code, answer.field) == ("VALIDATION_ERROR", "withdrawalId")
+
+
+def test_a_spec_answers_only_the_errors_it_declares():
+    """The union lists what the declaration lists; an undeclared domain error is a bug
+    and is re-raised (then masked), never answered with a type outside the union."""
+    from app.ledger.errors import RoundNotFound
+    from resolvers.mutations.ledger import DEPOSIT, SETTLE_BET
+
+    with pytest.raises(RoundNotFound):
+        DEPOSIT.answer(RoundNotFound("no such round"))
+    answer = SETTLE_BET.answer(RoundNotFound("no such round"))
+    assert type(answer).__name__ == "RoundNotFound" and answer.code == RoundNotFound.code
