@@ -7,7 +7,7 @@ import pytest
 from strawberry.extensions import DisableValidation
 
 from pms.asgi import create_app
-from schema import build_schema
+from pms.schema import build_schema
 
 TYPENAME = {"query": "{ __typename }"}
 

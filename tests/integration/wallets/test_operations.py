@@ -124,7 +124,7 @@ async def test_fee_adjustment_free_spins_and_tournament(wallet_gql, db, player_f
         ({"currency": "USD"}, "CurrencyMismatch", None),
         ({"currency": "ABC"}, "ValidationError", "currency"),
         ({"playerId": "00000000-0000-0000-0000-000000000000"}, "NotFound", None),
-        ({"playerId": "not-a-uuid"}, "NotFound", None),
+        ({"playerId": "not-a-uuid"}, "ValidationError", "playerId"),  # one id parser
         ({"idempotencyKey": ""}, "ValidationError", "idempotencyKey"),
         ({"idempotencyKey": "k" * 10_000}, "ValidationError", "idempotencyKey"),
         ({"gameRoundId": ""}, "ValidationError", "gameRoundId"),
