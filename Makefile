@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean lock
+.PHONY: run test lint bench clean lock env
 
 # Installs exactly what uv.lock pins (pyproject keeps the ranges). uv is bootstrapped into
 # the venv with pip, so a fresh clone needs nothing but python3; --inexact keeps uv itself.
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 # ranges: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME).
 lock: | $(UV)
 	$(UV) lock $(LOCK_ARGS)
+
+# Random secrets for docker compose (.env; kept if it exists).
+env:
+	$(or $(PYTHON),python3) deploy/make_env.py
 
 run: $(STAMP)
 	$(BIN)/pms serve --migrate
