@@ -13,6 +13,7 @@ from app.core.settings import Settings
 from app.events.bus import EventBus
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
+from app.events.topology import Topology
 from app.events.webhooks import WebhookDispatcher, queue_deliveries
 from app.players.cache import PlayerCache
 from app.tasks import PeriodicTask
@@ -23,16 +24,23 @@ class EventsRuntime:
         self.db = db
         self.settings = settings
         self.hub = EventHub.from_settings(
-            settings.redis_url, settings.events_channel, settings.subscription_queue_size
+            settings.redis_url, settings.redis_events_channel, settings.subscription_queue_size
         )
         self.bus = (
             EventBus(
-                settings.amqp_url, settings.amqp_exchange, settings.amqp_publish_timeout_seconds
+                settings.amqp_url,
+                settings.amqp_exchange,
+                settings.amqp_publish_timeout_seconds,
+                topology=Topology.from_settings(settings),
             )
             if settings.amqp_url
             else None
         )
-        self.cache = PlayerCache(settings.redis_url, settings.player_cache_ttl_seconds)
+        self.cache = PlayerCache(
+            settings.redis_url,
+            settings.player_cache_ttl_seconds,
+            prefix=f"{settings.redis_key_prefix}player",
+        )
         self.webhooks = WebhookDispatcher(db, settings)
         sinks: list[Sink] = [CallableSink("webhooks", queue_deliveries)]
         if self.bus is not None:
