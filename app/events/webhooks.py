@@ -7,6 +7,7 @@ records every attempt, retries with exponential backoff and full jitter, and giv
 
 Signature: ``PMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>``;
 receivers check it with ``verify_signature`` below and de-duplicate on ``PMS-Event-Id``.
+Or, per endpoint, the Standard Webhooks headers (app/events/signing.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from app.core.db import Database
 from app.core.errors import FieldProblem, NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.events.signing import SignatureFormat, secret_problem, standard_headers
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,7 @@ class EndpointData:
     event_types: list[str]
     secret: str
     description: str = ""
+    signature_format: SignatureFormat = SignatureFormat.PMS
 
 
 async def register_endpoint(
@@ -183,6 +186,8 @@ async def register_endpoint(
         )
     if not 16 <= len(data.secret) <= 256:
         problems.append(FieldProblem("secret", "the secret must be 16 to 256 characters"))
+    elif problem := secret_problem(data.signature_format, data.secret):
+        problems.append(FieldProblem("secret", problem))
     if len(data.description) > 256:
         problems.append(FieldProblem("description", "at most 256 characters"))
     if problems:
@@ -193,6 +198,7 @@ async def register_endpoint(
         secret=seal(data.secret.encode(), settings),
         description=data.description,
         created_by=created_by,
+        signature_format=data.signature_format.value,
     )
     session.add(endpoint)
     await session.flush()
@@ -270,6 +276,7 @@ class _Claim:
     event_type: str
     payload: dict[str, Any]
     attempts: int
+    signature_format: str = SignatureFormat.PMS.value
 
 
 @dataclass(frozen=True)
@@ -312,7 +319,12 @@ class WebhookDispatcher:
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
+                    select(
+                        WebhookDelivery,
+                        WebhookEndpoint.url,
+                        WebhookEndpoint.secret,
+                        WebhookEndpoint.signature_format,
+                    )
                     .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                     .where(
                         WebhookDelivery.status == DeliveryStatus.PENDING,
@@ -325,7 +337,7 @@ class WebhookDispatcher:
             ).all()
             if not rows:
                 return []
-            ids = [d.id for d, _, _ in rows]
+            ids = [d.id for d, _, _, _ in rows]
             await session.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.id.in_(ids))
@@ -340,8 +352,9 @@ class WebhookDispatcher:
                 d.event_type,
                 d.payload,
                 d.attempts,
+                fmt,
             )
-            for d, url, secret in rows
+            for d, url, secret, fmt in rows
         ]
 
     async def _send(self, claim: _Claim) -> _Outcome:
@@ -349,11 +362,17 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "PMS-Webhooks/1",
-            SIGNATURE_HEADER: sign(claim.secret, body, int(time.time())),
-            EVENT_ID_HEADER: claim.event_id,
             EVENT_TYPE_HEADER: claim.event_type,
             DELIVERY_ID_HEADER: str(claim.delivery_id),
         }
+        now = int(time.time())
+        if claim.signature_format == SignatureFormat.STANDARD:
+            headers |= standard_headers(claim.secret, claim.event_id, now, body)
+        else:
+            headers |= {
+                SIGNATURE_HEADER: sign(claim.secret, body, now),
+                EVENT_ID_HEADER: claim.event_id,
+            }
         started = time.perf_counter()
         problem = await resolved_problem(claim.url, self.settings.webhooks_may_target_private)
         if problem:

@@ -10,8 +10,10 @@ from app.events.models import DeliveryStatus
 from app.events.models import WebhookAttempt as AttemptRow
 from app.events.models import WebhookDelivery as DeliveryRow
 from app.events.models import WebhookEndpoint as EndpointRow
+from app.events.signing import SignatureFormat
 
 WebhookDeliveryStatusEnum = strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+WebhookSignatureFormatEnum = strawberry.enum(SignatureFormat, name="WebhookSignatureFormat")
 
 
 @strawberry.type
@@ -22,6 +24,7 @@ class WebhookEndpoint:
     description: str
     active: bool
     created_at: datetime
+    signature_format: WebhookSignatureFormatEnum
 
     @classmethod
     def from_model(cls, row: EndpointRow) -> WebhookEndpoint:
@@ -33,6 +36,7 @@ class WebhookEndpoint:
             description=row.description,
             active=row.active,
             created_at=row.created_at,
+            signature_format=SignatureFormat(row.signature_format),
         )
 
 
