@@ -87,6 +87,12 @@ def test_every_pod_gets_every_required_setting() -> None:
             assert provided >= REQUIRED, (name, container["name"], REQUIRED - provided)
             assert container["image"].startswith("registry.example.com/pms:")
             assert container["resources"]["requests"] and container["resources"]["limits"]
+            # Read-only root, non-root: the one writable place is an emptyDir at /tmp.
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            assert "emptyDir" in volumes[mounts["/tmp"]]
+        assert spec["securityContext"]["runAsNonRoot"] is True
 
 
 def test_api_worker_and_migrate_run_the_pms_command() -> None:
