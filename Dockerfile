@@ -25,8 +25,9 @@ COPY pms ./pms
 RUN uv sync --frozen --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
-RUN groupadd --system pms \
-    && useradd --system --gid pms --home-dir /app --shell /usr/sbin/nologin pms
+# A fixed numeric uid: Kubernetes' runAsNonRoot can only verify a numeric USER.
+RUN groupadd --system --gid 10001 pms \
+    && useradd --system --uid 10001 --gid pms --home-dir /app --shell /usr/sbin/nologin pms
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY alembic.ini ./
@@ -36,7 +37,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PMS_ENV=prod \
     PMS_HOST=0.0.0.0 \
     PMS_PORT=8000
-USER pms
+USER 10001:10001
 EXPOSE 8000
 # Ready = database reachable and migrated (not just "process up"): /readyz.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -3,6 +3,7 @@ resources and autoscaling an operator needs, and only settings that exist."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -15,6 +16,8 @@ from tests.deploy.conftest import ROOT, load_yaml, pms_names, setting_names
 
 KUBERNETES_VERSION = "1.33.0"  # the oldest version the manifests must work on
 BASE = ROOT / "deploy" / "base"
+# runAsNonRoot needs a numeric USER in the image; the pods run as that uid.
+IMAGE_UID = int(re.search(r"^USER (\d+):", (ROOT / "Dockerfile").read_text(), re.M)[1])
 # Settings a production pod cannot run without: every pod must get each of them.
 REQUIRED = {
     "PMS_ENV", "PMS_DATABASE_URL", "PMS_REDIS_URL", "PMS_AMQP_URL", "PMS_SECRET_KEY",
@@ -93,6 +96,7 @@ def test_every_pod_gets_every_required_setting() -> None:
             volumes = {v["name"]: v for v in spec["volumes"]}
             assert "emptyDir" in volumes[mounts["/tmp"]]
         assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == IMAGE_UID
 
 
 def test_api_worker_and_migrate_run_the_pms_command() -> None:
