@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint bench clean lock env
 
 # Installs exactly what uv.lock pins (pyproject keeps the ranges). uv is bootstrapped into
-# the venv with pip, so a fresh clone needs nothing but python3; --inexact keeps uv itself.
+# the venv with pip, so a fresh clone needs nothing but python3; --inexact keeps uv itself;
+# --locked stops when pyproject changed and uv.lock did not follow: run `make lock`.
 UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 
@@ -19,7 +20,7 @@ $(UV):
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --inexact --extra dev --extra embedded
+	$(UV) sync --locked --inexact --extra dev --extra embedded
 	@touch $@
 
 # After editing pyproject.toml: re-resolve uv.lock and commit it. Newest pins within the
