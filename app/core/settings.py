@@ -14,6 +14,13 @@ DEFAULT_SUPPORTED_CURRENCIES = (
     "PLN", "CZK", "HUF", "BRL", "MXN", "JPY", "INR", "ZAR", "TRY",
 )  # fmt: skip
 
+# External consumer groups (SPEC section 6) and the event types each takes (topic patterns).
+DEFAULT_AMQP_CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
+    "crm": ("player.#", "kyc.#", "segment.#", "loyalty.#", "bonus.#"),
+    "risk": ("player.#", "wallet.#", "bet.#", "kyc.#"),
+    "analytics": ("#",),
+}
+
 
 class KycProviderSettings(BaseModel):
     base_url: str
@@ -72,7 +79,8 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = 30
     idempotency_purge_interval_seconds: float = 3600.0
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
-    events_channel: str = "pms.events"
+    # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).
+    events_channel: str = "events"
     amqp_exchange: str = "pms.events"
     amqp_publish_timeout_seconds: float = 5.0
     outbox_poll_seconds: float = 0.05
@@ -88,6 +96,14 @@ class Settings(BaseSettings):
     # Loopback/private receivers are refused in prod; link-local/metadata always are.
     webhook_allow_private_targets: bool | None = None
     player_cache_ttl_seconds: int = 30
+    # --- deployment namespace and broker topology (issue 17) ---------------------------
+    # redis_key_prefix (PMS_REDIS_KEY_PREFIX, identity section) namespaces ALL Redis use of
+    # one deployment: keys and the events pub/sub channel (pub/sub ignores the db number).
+    # Durable queues declared at start-up per consumer group: {group: routing patterns}.
+    amqp_consumer_groups: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_AMQP_CONSUMER_GROUPS)
+    )
+    amqp_delivery_limit: int = 20  # deliveries before a message goes to the dead queue
 
     # --- identity and access (app/identity) ----------------------------------------------
     token_issuer: str = "urn:pms"  # noqa: S105
@@ -170,6 +186,10 @@ class Settings(BaseSettings):
         if self.webhook_allow_private_targets is not None:
             return self.webhook_allow_private_targets
         return self.env != "prod"
+
+    @property
+    def redis_events_channel(self) -> str:
+        return f"{self.redis_key_prefix}{self.events_channel}"
 
     def min_age_for(self, country: str) -> int:
         return self.min_age_by_country.get(country, self.min_age_default)

@@ -16,6 +16,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
+from app.events import topology as bus_topology
+
 log = logging.getLogger(__name__)
 
 
@@ -24,9 +26,17 @@ class BusUnavailable(Exception):
 
 
 class EventBus:
-    def __init__(self, url: str, exchange: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        exchange: str,
+        timeout: float = 5.0,
+        topology: bus_topology.Topology | None = None,
+    ) -> None:
         self.url = url
         self.exchange_name = exchange
+        # Declared on every (re)connect, so queues exist before the first publish.
+        self.topology = topology
         self.timeout = timeout
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -44,11 +54,14 @@ class EventBus:
                     aio_pika.connect(self.url, timeout=self.timeout), self.timeout
                 )
                 channel = await connection.channel(publisher_confirms=True)
-                exchange = await channel.declare_exchange(
-                    self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-                )
+                if self.topology is not None:
+                    exchange = await bus_topology.declare(channel, self.topology)
+                else:
+                    exchange = await bus_topology.declare_exchange(channel, self.exchange_name)
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
                 raise BusUnavailable(f"RabbitMQ unreachable: {exc!r}") from exc
+            except bus_topology.TopologyConflict as exc:
+                raise BusUnavailable(str(exc)) from exc
             self._connection, self._channel, self._exchange = connection, channel, exchange
             return exchange
 

@@ -28,7 +28,9 @@ from app.events.signing import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
+    SignatureFormat,
     sign,
+    standard_headers,
 )
 from app.events.webhook_targets import resolved_problem
 
@@ -53,6 +55,7 @@ class _Claim:
     event_type: str
     payload: dict[str, Any]
     attempts: int
+    signature_format: str = SignatureFormat.PMS.value
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class WebhookDispatcher:
             )
             if not rows:
                 return []
-            ids = [d.id or 0 for d, _, _ in rows]
+            ids = [d.id or 0 for d, _, _, _ in rows]
             await repository.postpone_deliveries(session, ids, datetime.now(UTC) + lease)
         return [
             _Claim(
@@ -109,8 +112,9 @@ class WebhookDispatcher:
                 d.event_type,
                 d.payload,
                 d.attempts,
+                fmt,
             )
-            for d, url, secret in rows
+            for d, url, secret, fmt in rows
         ]
 
     async def _send(self, claim: _Claim) -> _Outcome:
@@ -118,11 +122,17 @@ class WebhookDispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "PMS-Webhooks/1",
-            SIGNATURE_HEADER: sign(claim.secret, body, int(time.time())),
-            EVENT_ID_HEADER: claim.event_id,
             EVENT_TYPE_HEADER: claim.event_type,
             DELIVERY_ID_HEADER: str(claim.delivery_id),
         }
+        now = int(time.time())
+        if claim.signature_format == SignatureFormat.STANDARD:
+            headers |= standard_headers(claim.secret, claim.event_id, now, body)
+        else:
+            headers |= {
+                SIGNATURE_HEADER: sign(claim.secret, body, now),
+                EVENT_ID_HEADER: claim.event_id,
+            }
         started = time.perf_counter()
         problem = await resolved_problem(claim.url, self.settings.webhooks_may_target_private)
         if problem:

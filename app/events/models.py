@@ -77,6 +77,10 @@ class WebhookEndpoint(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(String(256), nullable=False))
     active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     created_by: str = Field(default="", sa_column=Column(String(160), nullable=False))
+    # 'pms' or 'standard' (Standard Webhooks headers): app/events/signing.py
+    signature_format: str = Field(
+        default="pms", sa_column=Column(String(16), nullable=False, server_default="pms")
+    )
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
 
 

@@ -181,11 +181,16 @@ async def lock_delivery(session: AsyncSession, delivery_id: int) -> WebhookDeliv
 
 async def claim_due_deliveries(
     session: AsyncSession, now: datetime, limit: int
-) -> list[tuple[WebhookDelivery, str, str]]:
-    """Lock due pending deliveries no other dispatcher holds, with the endpoint's url and
-    sealed secret."""
+) -> list[tuple[WebhookDelivery, str, str, str]]:
+    """Lock due pending deliveries no other dispatcher holds, with the endpoint's url,
+    sealed secret and signature format."""
     stmt = (
-        select(WebhookDelivery, col(WebhookEndpoint.url), col(WebhookEndpoint.secret))
+        select(
+            WebhookDelivery,
+            col(WebhookEndpoint.url),
+            col(WebhookEndpoint.secret),
+            col(WebhookEndpoint.signature_format),
+        )
         .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
         .where(
             col(WebhookDelivery.status) == DeliveryStatus.PENDING,
@@ -195,7 +200,9 @@ async def claim_due_deliveries(
         .limit(limit)
         .with_for_update(of=WebhookDelivery, skip_locked=True)
     )
-    return [(d, str(url), str(secret)) for d, url, secret in await session.execute(stmt)]
+    return [
+        (d, str(url), str(secret), str(fmt)) for d, url, secret, fmt in await session.execute(stmt)
+    ]
 
 
 async def postpone_deliveries(session: AsyncSession, ids: list[int], until: datetime) -> None:

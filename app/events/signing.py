@@ -1,14 +1,24 @@
-"""Signing webhook bodies, and checking a signature on the receiver's side.
+"""Signing webhook bodies, chosen per endpoint, and checking a PMS signature on the
+receiver's side.
 
 Signature: ``PMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>``;
 receivers check it with ``verify_signature`` and de-duplicate on ``PMS-Event-Id``.
+
+``standard`` (https://www.standardwebhooks.com): ``webhook-id`` (the event id, the same on
+every retry: receivers de-duplicate on it), ``webhook-timestamp`` (unix seconds) and
+``webhook-signature: v1,<base64 HMAC-SHA256(key, id "." timestamp "." body)>``. The key is
+the base64 after ``whsec_`` when the secret is written that way (what the Standard
+Webhooks libraries take as is), else the secret's UTF-8 bytes (libraries: pass bytes).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import re
 import time
+from enum import StrEnum
 
 SIGNATURE_HEADER = "PMS-Signature"
 EVENT_ID_HEADER = "PMS-Event-Id"
@@ -49,3 +59,47 @@ def verify_signature(
         return False
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
     return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+WHSEC_PREFIX = "whsec_"
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+MIN_KEY_BYTES = 16
+
+
+class SignatureFormat(StrEnum):
+    PMS = "pms"
+    STANDARD = "standard"
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (``whsec_<base64>`` or plain text)."""
+    if secret.startswith(WHSEC_PREFIX):
+        # Unpadded base64 is common in whsec_ secrets; extra padding is ignored.
+        return base64.b64decode(secret[len(WHSEC_PREFIX) :] + "==")
+    return secret.encode()
+
+
+def secret_problem(fmt: SignatureFormat, secret: str) -> str | None:
+    """Why ``secret`` cannot sign in ``fmt`` (a whsec_ secret must be valid base64)."""
+    if fmt is not SignatureFormat.STANDARD or not secret.startswith(WHSEC_PREFIX):
+        return None
+    encoded = secret[len(WHSEC_PREFIX) :]
+    if not _BASE64.match(encoded):
+        return "a whsec_ secret must be base64 after the prefix"
+    if len(standard_key(secret)) < MIN_KEY_BYTES:
+        return f"a whsec_ secret must encode at least {MIN_KEY_BYTES} bytes"
+    return None
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    mac = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def standard_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(secret, message_id, timestamp, body),
+    }

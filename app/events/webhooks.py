@@ -20,6 +20,7 @@ from app.core.errors import FieldProblem, NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import repository
 from app.events.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.events.signing import SignatureFormat, secret_problem
 from app.events.webhook_targets import resolved_problem
 
 _EVENT_TYPE = re.compile(r"^(\*|[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*(\.\*)?)$")
@@ -31,6 +32,7 @@ class EndpointData:
     event_types: list[str]
     secret: str
     description: str = ""
+    signature_format: SignatureFormat = SignatureFormat.PMS
 
 
 async def register_endpoint(
@@ -48,6 +50,8 @@ async def register_endpoint(
         )
     if not 16 <= len(data.secret) <= 256:
         problems.append(FieldProblem("secret", "the secret must be 16 to 256 characters"))
+    elif problem := secret_problem(data.signature_format, data.secret):
+        problems.append(FieldProblem("secret", problem))
     if len(data.description) > 256:
         problems.append(FieldProblem("description", "at most 256 characters"))
     if problems:
@@ -57,6 +61,7 @@ async def register_endpoint(
         event_types=sorted(set(data.event_types)),
         secret=seal(data.secret.encode(), settings),
         description=data.description,
+        signature_format=data.signature_format.value,
         created_by=created_by,
     )
     return await repository.insert_endpoint(session, endpoint)

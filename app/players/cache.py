@@ -125,4 +125,8 @@ class PlayerCache:
 
 def from_settings(settings: Settings) -> PlayerCache:
     """The cache the events runtime keeps fresh (registered by ``pms.hooks``)."""
-    return PlayerCache(settings.redis_url, settings.player_cache_ttl_seconds)
+    return PlayerCache(
+        settings.redis_url,
+        settings.player_cache_ttl_seconds,
+        prefix=f"{settings.redis_key_prefix}player",
+    )

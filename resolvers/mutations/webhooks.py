@@ -6,12 +6,13 @@ import strawberry
 
 from app.core import errors
 from app.events import webhooks
+from app.events.signing import SignatureFormat
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
 from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.ids import parse_int_id
-from schema.types.webhooks import WebhookDelivery, WebhookEndpoint
+from schema.types.webhooks import WebhookDelivery, WebhookEndpoint, WebhookSignatureFormatEnum
 
 
 @strawberry.input
@@ -22,6 +23,10 @@ class RegisterWebhookEndpointInput:
     )
     secret: str = strawberry.field(description="16-256 characters; signs every delivery.")
     description: str = ""
+    signature_format: WebhookSignatureFormatEnum = strawberry.field(
+        default=SignatureFormat.PMS,
+        description="PMS (PMS-Signature header) or STANDARD (Standard Webhooks headers).",
+    )
 
 
 @strawberry.type
@@ -58,6 +63,7 @@ class WebhookMutations:
             event_types=input.event_types,
             secret=input.secret,
             description=input.description,
+            signature_format=input.signature_format,
         )
         return await run(
             info, REGISTER_ENDPOINT,

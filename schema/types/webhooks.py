@@ -10,9 +10,12 @@ from app.events.models import DeliveryStatus
 from app.events.models import WebhookAttempt as AttemptRow
 from app.events.models import WebhookDelivery as DeliveryRow
 from app.events.models import WebhookEndpoint as EndpointRow
+from app.events.signing import SignatureFormat
 
 WebhookDeliveryStatusEnum = DeliveryStatus  # strawberry.enum registers the class itself
 strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+WebhookSignatureFormatEnum = SignatureFormat
+strawberry.enum(SignatureFormat, name="WebhookSignatureFormat")
 
 
 @strawberry.type
@@ -23,6 +26,7 @@ class WebhookEndpoint:
     description: str
     active: bool
     created_at: datetime
+    signature_format: WebhookSignatureFormatEnum
 
     @classmethod
     def from_model(cls, row: EndpointRow) -> WebhookEndpoint:
@@ -34,6 +38,7 @@ class WebhookEndpoint:
             description=row.description,
             active=row.active,
             created_at=row.created_at,
+            signature_format=SignatureFormat(row.signature_format),
         )
 
 

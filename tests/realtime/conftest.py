@@ -50,6 +50,9 @@ def realtime_settings(settings: Settings, **overrides: Any) -> Settings:
         "events_channel": f"pms.events.test.{suffix}",
         "amqp_exchange": f"pms.events.test.{suffix}",
         "redis_key_prefix": f"pms:test:{suffix}:",
+        # No durable consumer-group queues per test run on the shared RabbitMQ (the
+        # topology tests declare theirs and delete them).
+        "amqp_consumer_groups": {},
     }
     values.update(overrides)
     return settings.model_copy(update=values)
