@@ -21,6 +21,7 @@ from app.events.bus import EventBus
 from app.events.delivery import WebhookDispatcher
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
+from app.events.topology import Topology
 from app.events.webhooks import queue_deliveries
 
 T = TypeVar("T")
@@ -72,11 +73,14 @@ class EventsRuntime:
         self.db = db
         self.settings = settings
         self.hub = EventHub.from_settings(
-            settings.redis_url, settings.events_channel, settings.subscription_queue_size
+            settings.redis_url, settings.redis_events_channel, settings.subscription_queue_size
         )
         self.bus = (
             EventBus(
-                settings.amqp_url, settings.amqp_exchange, settings.amqp_publish_timeout_seconds
+                settings.amqp_url,
+                settings.amqp_exchange,
+                settings.amqp_publish_timeout_seconds,
+                topology=Topology.from_settings(settings),
             )
             if settings.amqp_url
             else None

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from app.events.webhooks import verify_signature
+from app.events.signing import verify_signature
 from tests.realtime.conftest import record_event
 from tests.realtime.test_webhooks import Receiver, deliver_all
 
