@@ -27,6 +27,7 @@ from app.core.principal import Principal
 from app.core.settings import Settings, get_settings
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
+from app.events.ws_handlers import TimedLegacyWSHandler, TimedTransportWSHandler
 from app.identity.auth import authenticate_token
 from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
 from app.identity.routes import identity_routes
@@ -64,12 +65,15 @@ class AppState:
 
 class PMSGraphQL(GraphQL):
     websocket_adapter_class = ws.IdempotentCloseAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TimedTransportWSHandler
+    graphql_ws_handler_class = TimedLegacyWSHandler
 
     def __init__(self, schema: Any, state: AppState, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.state = state
         self.max_subscriptions_per_connection = state.settings.ws_max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=10)
+        self.operation_timeout_seconds = state.settings.request_timeout_seconds
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         tasks: list[asyncio.Task[Any]] = []
