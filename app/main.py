@@ -22,6 +22,7 @@ from strawberry.types.unset import UNSET
 from app.core import migrations
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
 from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings, get_settings
@@ -206,7 +207,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
         ],
         middleware=[
+            Middleware(SecurityHeadersMiddleware),
             Middleware(RequestIdMiddleware),
+            Middleware(ErrorBoundaryMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

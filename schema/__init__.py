@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from app.core.settings import Settings
 from schema.errors import is_unexpected, should_mask_error
+from schema.outage import DependencyOutage
 from schema.query_cost import cost_rule
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
@@ -70,5 +71,6 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             lambda: ParserCache(maxsize=settings.document_cache_size),
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             lambda: MaskErrors(should_mask_error=should_mask_error),
+            DependencyOutage,  # after MaskErrors: it must see the errors unmasked
         ],
     )

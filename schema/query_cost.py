@@ -43,6 +43,8 @@ def max_cost_rule(max_cost: int, default_list_size: int, max_page_size: int) -> 
     """A validation rule refusing operations that may return more than ``max_cost`` nodes."""
 
     class MaxQueryCost(ASTValidationRule):
+        context: ValidationContext
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             schema = self.context.schema
             root = {
@@ -149,7 +151,7 @@ class _CostWalker:
         self, node: FieldNode, field: GraphQLField, sized_parent: bool
     ) -> tuple[int, bool]:
         """(items this field returns per parent, whether it is a sized page object)."""
-        is_list = isinstance(get_nullable_type(field.type), GraphQLList)  # type: ignore[arg-type]
+        is_list = isinstance(get_nullable_type(field.type), GraphQLList)
         for name in SIZE_ARGUMENTS:
             if name not in field.args:
                 continue

@@ -13,14 +13,24 @@ import logging
 from contextlib import suppress
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    GraphQLError,
+    GraphQLFormattedError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from graphql.error import GraphQLSyntaxError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ErrorMessage as TransportError,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +58,10 @@ def _timeout_of(view: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def _timeout_error(seconds: float) -> dict[str, Any]:
+def _timeout_error(seconds: float) -> GraphQLFormattedError:
     error = GraphQLError("the request took too long", extensions={"code": TIMEOUT_CODE})
     log.warning("WebSocket operation exceeded %.1fs and was cancelled", seconds)
-    return error.formatted  # type: ignore[return-value]
+    return error.formatted
 
 
 def is_disconnect(error: BaseException) -> bool:
@@ -80,7 +90,7 @@ class TimedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         except TimeoutError:
             with suppress(Exception):
                 await self.send_message(
-                    {"id": operation.id, "type": "error", "payload": [_timeout_error(timeout)]}
+                    TransportError(id=operation.id, type="error", payload=[_timeout_error(timeout)])
                 )
             self.operations.pop(operation.id, None)
 
@@ -113,7 +123,7 @@ class TimedLegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         except TimeoutError:
             with suppress(Exception):
                 await self.send_message(
-                    {"type": "error", "id": operation_id, "payload": _timeout_error(timeout)}  # type: ignore[typeddict-item]
+                    LegacyError(type="error", id=operation_id, payload=_timeout_error(timeout))
                 )
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
