@@ -93,10 +93,16 @@ class ErrorBoundaryMiddleware:
     async def _answer(self, exc: Exception, scope: Scope, send: Send, started: bool) -> None:
         path = str(scope.get("path", ""))
         if is_unavailable(exc):
-            log.warning("%s %s: a dependency is unavailable: %r", scope["method"], path, exc)
+            log.warning(
+                "%s %s: a dependency is unavailable: %r [request_id=%s]",
+                scope["method"], path, exc, request_id_var.get(),
+            )  # fmt: skip
             status, code, message = 503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
         else:
-            log.exception("%s %s failed unexpectedly", scope["method"], path)
+            log.exception(
+                "%s %s failed unexpectedly [request_id=%s]",
+                scope["method"], path, request_id_var.get(),
+            )  # fmt: skip
             status, code, message = 500, "INTERNAL_ERROR", "Unexpected error."
         if not started:
             await send_error(send, path, status, code, message)
