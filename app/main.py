@@ -20,10 +20,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.core import migrations
-from app.core.db import Database, EmbeddedPostgres, resolve_database_url
-from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.access_log import install_access_log_filter
+from app.core.db import Database, EmbeddedPostgres, resolve_database_url
 from app.core.graphql_http import GraphQLMediaTypes
+from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "/graphql",
                 GraphQLMediaTypes(
                     GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
-                ),  # noqa: E501
+                ),
                 methods=["GET", "POST"],
             ),
             *identity_routes(lambda: state.identity),

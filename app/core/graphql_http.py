@@ -58,10 +58,10 @@ def _request_error_status(status: int, body: bytes) -> tuple[int, bytes]:
     errors = parsed.get("errors") or []
     # Syntax, validation and coercion errors have no ``path``; execution errors do (a
     # null propagated to the root is still an executed request: 200).
-    if status == 200 and parsed.get("data") is None and errors:
-        if all(isinstance(e, dict) and "path" not in e for e in errors):
-            parsed.pop("data", None)
-            return 400, json.dumps(parsed).encode()
+    request_error = all(isinstance(e, dict) and "path" not in e for e in errors)
+    if status == 200 and parsed.get("data") is None and errors and request_error:
+        parsed.pop("data", None)
+        return 400, json.dumps(parsed).encode()
     return status, body
 
 

@@ -64,7 +64,7 @@ async def test_the_limit_is_a_setting_and_counts_aliases(settings, db, auth):
             "/graphql",
             json={"query": "{ players(first: 10) { edges { node { id } } } }"},
             headers=headers,
-        )  # noqa: E501
+        )
         large = await c.post("/graphql", json={"query": "{ " + one + " }"}, headers=headers)
         two = await c.post(
             "/graphql",
