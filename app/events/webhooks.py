@@ -19,7 +19,6 @@ import json
 import logging
 import random
 import re
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,13 @@ from app.core.db import Database
 from app.core.errors import FieldProblem, NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.events.webhook_targets import (
+    CheckedTarget,
+    not_global_problem,
+    pinned,
+    post_to,
+    resolve_addresses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +114,8 @@ def _address_problem(address: str, allow_private: bool) -> str | None:
         ip = ip.ipv4_mapped
     if any(ip in net for net in _ALWAYS_BLOCKED):
         return "link-local and metadata addresses are not allowed"
-    if not allow_private and (ip.is_loopback or ip.is_private or ip.is_reserved):
-        return "private and loopback addresses are not allowed"
+    if not allow_private:
+        return not_global_problem(str(ip))
     return None
 
 
@@ -140,21 +146,26 @@ def url_problem(url: str, allow_private: bool) -> str | None:
 
 async def resolved_problem(url: str, allow_private: bool) -> str | None:
     """``url_problem`` plus the addresses its host resolves to (DNS can point anywhere)."""
+    return (await checked_target(url, allow_private))[0]
+
+
+async def checked_target(url: str, allow_private: bool) -> tuple[str | None, CheckedTarget | None]:
+    """(why ``url`` is refused, or the target pinned to an address that passed the check)."""
     problem = url_problem(url, allow_private)
     if problem:
-        return problem
+        return problem, None
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await resolve_addresses(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        )
     except OSError:
-        return "the host does not resolve"
-    for info in infos:
-        problem = _address_problem(str(info[4][0]), allow_private)
+        return "the host does not resolve", None
+    for address in addresses:
+        problem = _address_problem(address, allow_private)
         if problem:
-            return problem
-    return None
+            return problem, None
+    return None, pinned(url, addresses[0])
 
 
 # --- endpoints and deliveries (services: take a session, never commit) -----------------
@@ -355,11 +366,11 @@ class WebhookDispatcher:
             DELIVERY_ID_HEADER: str(claim.delivery_id),
         }
         started = time.perf_counter()
-        problem = await resolved_problem(claim.url, self.settings.webhooks_may_target_private)
-        if problem:
+        problem, target = await checked_target(claim.url, self.settings.webhooks_may_target_private)
+        if problem or target is None:
             return _Outcome(False, None, 0, f"target refused: {problem}")
         try:
-            response = await self._client.post(claim.url, content=body, headers=headers)
+            response = await post_to(self._client, target, body, headers)
         except httpx.HTTPError as exc:
             latency = int((time.perf_counter() - started) * 1000)
             return _Outcome(False, None, latency, f"{type(exc).__name__}: {exc}"[:512])
