@@ -127,6 +127,8 @@ class TimedLegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 )
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if message.get("payload") is None:  # optional in the protocol: no parameters
+            message = ConnectionInitMessage(type="connection_init", payload={})
         try:
             await super().handle_connection_init(message)
         except Exception as error:
