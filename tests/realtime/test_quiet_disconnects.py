@@ -65,7 +65,10 @@ async def _subscribe_then_leave(live: LiveServer, db: Any, settings: Any) -> Non
             await client.subscribe("1", BALANCE, variables)
         await asyncio.sleep(0.2)
         await record_event(db, "wallet.balance_changed", variables["id"], balance_data(player.id, "t1"))  # noqa: E501
-        await client.next_payload()
+        message = await client.recv()
+        while message["type"] == "ka":  # legacy keep-alive
+            message = await client.recv()
+        assert message["type"] in ("next", "data"), message
         await client.close()
         await record_event(db, "wallet.balance_changed", variables["id"], balance_data(player.id, "t2"))  # noqa: E501
         await asyncio.sleep(0.3)
