@@ -67,7 +67,7 @@ async def _subscribe_then_leave(live: LiveServer, db: Any, settings: Any) -> Non
         await asyncio.sleep(0.2)
         await record_event(
             db, "wallet.balance_changed", variables["id"], balance_data(player.id, "t1")
-        )  # noqa: E501
+        )
         message = await client.recv()
         while message["type"] == "ka":  # legacy keep-alive
             message = await client.recv()
@@ -75,7 +75,7 @@ async def _subscribe_then_leave(live: LiveServer, db: Any, settings: Any) -> Non
         await client.close()
         await record_event(
             db, "wallet.balance_changed", variables["id"], balance_data(player.id, "t2")
-        )  # noqa: E501
+        )
         await asyncio.sleep(0.3)
 
 
