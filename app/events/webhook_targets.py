@@ -1,62 +1,90 @@
-"""Webhook deliveries connect to an address that was checked: the target's name is
-resolved once per delivery, every address it resolves to must be acceptable (globally
-routable outside dev/test), and the request goes to the first checked address with the
-original ``Host`` (and TLS server name), so a DNS answer that changes between the check
-and the connect (DNS rebinding) cannot point the request at an internal service."""
+"""Which URLs a webhook may target: no metadata services, no link-local or multicast
+addresses, and no private or loopback ones unless the settings allow it (SSRF). A name is
+checked again on every send, against the addresses it resolves to then."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import httpx
+from app.events.webhook_pinning import (
+    CheckedTarget,
+    not_global_problem,
+    pinned,
+    resolve_addresses,
+)
+
+# Cloud metadata services and other addresses a webhook must never reach (SSRF).
+_ALWAYS_BLOCKED = [
+    ipaddress.ip_network("169.254.0.0/16"),  # link-local, AWS/GCP/Azure metadata
+    ipaddress.ip_network("fe80::/10"),  # IPv6 link-local
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    ipaddress.ip_network("100.100.100.200/32"),  # Alibaba Cloud metadata
+    ipaddress.ip_network("0.0.0.0/8"),
+    ipaddress.ip_network("224.0.0.0/4"),  # multicast
+    ipaddress.ip_network("ff00::/8"),
+]
+_BLOCKED_NAMES = {"metadata.google.internal", "metadata", "instance-data"}
 
 
-@dataclass(frozen=True)
-class CheckedTarget:
-    url: str  # the URL with the checked address as its host
-    host_header: str
-    server_name: str
-
-
-def not_global_problem(address: str) -> str | None:
-    """Outside dev/test only globally routable addresses are targets: private, loopback,
-    shared (100.64.0.0/10), documentation, benchmarking and reserved ranges are not."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
+def _address_problem(address: str, allow_private: bool) -> str | None:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "not an IP address"
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return None if ip.is_global else "only globally routable addresses are allowed"
+    if any(ip in net for net in _ALWAYS_BLOCKED):
+        return "link-local and metadata addresses are not allowed"
+    if not allow_private:
+        return not_global_problem(str(ip))
+    return None
 
 
-async def resolve_addresses(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (OSError when it does not resolve)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+def url_problem(url: str, allow_private: bool) -> str | None:
+    """Why ``url`` is not an acceptable webhook target (syntax and literal addresses)."""
+    if len(url) > 2048:
+        return "URL longer than 2048 characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "only http and https URLs are allowed"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        return "the URL has no host"
+    if parts.username or parts.password:
+        return "credentials in the URL are not allowed"
+    if host in _BLOCKED_NAMES:
+        return "metadata hosts are not allowed"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: its addresses are checked when resolved
+    return _address_problem(host, allow_private)
 
 
-def pinned(url: str, address: str) -> CheckedTarget:
-    """``url`` rewritten to connect to ``address``."""
+async def resolved_problem(url: str, allow_private: bool) -> str | None:
+    """``url_problem`` plus the addresses its host resolves to (DNS can point anywhere)."""
+    return (await checked_target(url, allow_private))[0]
+
+
+async def checked_target(url: str, allow_private: bool) -> tuple[str | None, CheckedTarget | None]:
+    """(why ``url`` is refused, or the target pinned to an address that passed the check)."""
+    problem = url_problem(url, allow_private)
+    if problem:
+        return problem, None
     parts = urlsplit(url)
-    default_port = 443 if parts.scheme == "https" else 80
-    port = parts.port or default_port
-    host = parts.hostname or ""
-    literal = f"[{address}]" if ":" in address else address
-    netloc = literal if port == default_port else f"{literal}:{port}"
-    original = parts.netloc.rsplit("@", 1)[-1]
-    return CheckedTarget(
-        urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), original, host
-    )
-
-
-async def post_to(
-    client: httpx.AsyncClient, target: CheckedTarget, body: bytes, headers: dict[str, str]
-) -> httpx.Response:
-    return await client.post(
-        target.url,
-        content=body,
-        headers={**headers, "Host": target.host_header},
-        extensions={"sni_hostname": target.server_name},
-    )
+    try:
+        addresses = await resolve_addresses(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        )
+    except OSError:
+        return "the host does not resolve", None
+    for address in addresses:
+        problem = _address_problem(address, allow_private)
+        if problem:
+            return problem, None
+    return None, pinned(url, addresses[0])

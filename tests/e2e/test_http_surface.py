@@ -110,7 +110,7 @@ def test_pms_serve_has_no_server_banner_and_logs_no_query_strings(database_url):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
     env.update(PMS_DATABASE_URL=database_url, PMS_ENV="test", PMS_RUN_BACKGROUND_TASKS="false")
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "pms", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         response = None

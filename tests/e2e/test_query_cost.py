@@ -53,7 +53,7 @@ async def test_a_normal_query_passes_the_cost_limit(client, db, auth, settings):
 async def test_the_limit_is_a_setting_and_counts_aliases(settings, db, auth):
     from httpx import ASGITransport, AsyncClient
 
-    from app.main import create_app
+    from pms.asgi import create_app
 
     app = create_app(settings.model_copy(update={"max_query_cost": 50}), database=db)
     headers = {"authorization": f"Bearer {await token_for(app, staff_principal('SUPPORT'))}"}

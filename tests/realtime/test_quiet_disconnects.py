@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 
-from app.main import create_app
+from pms.asgi import create_app
 from tests import services
 from tests.auth import player_principal, token_for
 from tests.factories import create_player

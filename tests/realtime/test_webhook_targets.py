@@ -8,9 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from app.events.delivery import WebhookDispatcher
 from app.events.relay import CallableSink, Relay
-from app.events.webhooks import WebhookDispatcher, queue_deliveries
-from app.main import create_app
+from app.events.webhooks import queue_deliveries
+from pms.asgi import create_app
 from tests.auth import staff_principal, token_for
 from tests.realtime.conftest import record_event
 from tests.realtime.test_webhooks import REGISTER, SECRET, Receiver
