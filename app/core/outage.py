@@ -34,7 +34,7 @@ def mark_unavailable() -> None:
 
 
 def _unavailable_types() -> tuple[type[BaseException], ...]:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
     from sqlalchemy import exc as sa
 
     types: list[type[BaseException]] = [
