@@ -21,14 +21,18 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.core import migrations
+from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
+from app.core.graphql_http import GraphQLMediaTypes
 from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings, get_settings
 from app.core.tasks import TaskRunner
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
+from app.events.ws_handlers import TimedLegacyWSHandler, TimedTransportWSHandler
 from app.identity.auth import authenticate_token
 from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
 from app.identity.routes import identity_routes
@@ -72,12 +76,15 @@ class AppState:
 
 class PMSGraphQL(GraphQL):
     websocket_adapter_class = ws.IdempotentCloseAdapter
+    graphql_transport_ws_handler_class = TimedTransportWSHandler
+    graphql_ws_handler_class = TimedLegacyWSHandler
 
     def __init__(self, schema: Any, state: AppState, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self.state = state
         self.max_subscriptions_per_connection = state.settings.ws_max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=10)
+        self.operation_timeout_seconds = state.settings.request_timeout_seconds
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         tasks: list[asyncio.Task[Any]] = []
@@ -130,6 +137,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
     settings = settings or get_settings()
     register_all()
+    install_access_log_filter()
     state = AppState(settings, database)
     graphql = PMSGraphQL(
         build_schema(settings),
@@ -187,7 +195,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/readyz", readyz, methods=["GET"]),
             Route(
                 "/graphql",
-                GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds),
+                GraphQLMediaTypes(
+                    GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
+                ),
                 methods=["GET", "POST"],
             ),
             *identity_routes(lambda: state.identity),
@@ -203,7 +213,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
         ],
         middleware=[
+            Middleware(SecurityHeadersMiddleware),
             Middleware(RequestIdMiddleware),
+            Middleware(ErrorBoundaryMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,

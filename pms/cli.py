@@ -39,7 +39,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
         # uvicorn handles Ctrl-C: it drains requests and returns; the with-block then
         # stops the embedded database.
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True,
+                    server_header=False)  # fmt: skip
     return 0
 
 

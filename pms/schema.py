@@ -38,6 +38,8 @@ from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
 from schema.errors import is_unexpected, should_mask_error
+from schema.outage import DependencyOutage
+from schema.query_cost import cost_rule
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
 log = logging.getLogger("pms.graphql")
@@ -91,8 +93,10 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(depth_rules),
             lambda: AddValidationRules(alias_rules),
+            lambda: AddValidationRules([cost_rule(settings)]),
             lambda: ParserCache(maxsize=settings.document_cache_size),
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             lambda: MaskErrors(should_mask_error=should_mask_error),
+            DependencyOutage,  # after MaskErrors: it must see the errors unmasked
         ],
     )

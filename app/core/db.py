@@ -128,8 +128,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
         self.url = normalize_url(url)
         self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800
-        )
+            self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+            # A pooled connection that died with a database restart is replaced at checkout
+            # instead of failing a request; connecting gives up after 5 s, not asyncpg's 60.
+            pool_pre_ping=True, connect_args={"timeout": 5},
+        )  # fmt: skip
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Awaited after every committed ``transaction()`` with the ids of the players it
         # changed (``mark_changed``): cache invalidation that is done before the caller

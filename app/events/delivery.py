@@ -32,7 +32,8 @@ from app.events.signing import (
     sign,
     standard_headers,
 )
-from app.events.webhook_targets import resolved_problem
+from app.events.webhook_pinning import post_to
+from app.events.webhook_targets import checked_target
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,11 @@ class WebhookDispatcher:
                 EVENT_ID_HEADER: claim.event_id,
             }
         started = time.perf_counter()
-        problem = await resolved_problem(claim.url, self.settings.webhooks_may_target_private)
-        if problem:
+        problem, target = await checked_target(claim.url, self.settings.webhooks_may_target_private)
+        if problem or target is None:
             return _Outcome(False, None, 0, f"target refused: {problem}")
         try:
-            response = await self._client.post(claim.url, content=body, headers=headers)
+            response = await post_to(self._client, target, body, headers)
         except httpx.HTTPError as exc:
             latency = int((time.perf_counter() - started) * 1000)
             return _Outcome(False, None, latency, f"{type(exc).__name__}: {exc}"[:512])

@@ -4,10 +4,15 @@ checked again on every send, against the addresses it resolves to then."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
 from urllib.parse import urlsplit
+
+from app.events.webhook_pinning import (
+    CheckedTarget,
+    not_global_problem,
+    pinned,
+    resolve_addresses,
+)
 
 # Cloud metadata services and other addresses a webhook must never reach (SSRF).
 _ALWAYS_BLOCKED = [
@@ -31,8 +36,8 @@ def _address_problem(address: str, allow_private: bool) -> str | None:
         ip = ip.ipv4_mapped
     if any(ip in net for net in _ALWAYS_BLOCKED):
         return "link-local and metadata addresses are not allowed"
-    if not allow_private and (ip.is_loopback or ip.is_private or ip.is_reserved):
-        return "private and loopback addresses are not allowed"
+    if not allow_private:
+        return not_global_problem(str(ip))
     return None
 
 
@@ -63,18 +68,23 @@ def url_problem(url: str, allow_private: bool) -> str | None:
 
 async def resolved_problem(url: str, allow_private: bool) -> str | None:
     """``url_problem`` plus the addresses its host resolves to (DNS can point anywhere)."""
+    return (await checked_target(url, allow_private))[0]
+
+
+async def checked_target(url: str, allow_private: bool) -> tuple[str | None, CheckedTarget | None]:
+    """(why ``url`` is refused, or the target pinned to an address that passed the check)."""
     problem = url_problem(url, allow_private)
     if problem:
-        return problem
+        return problem, None
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await resolve_addresses(
+            parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        )
     except OSError:
-        return "the host does not resolve"
-    for info in infos:
-        problem = _address_problem(str(info[4][0]), allow_private)
+        return "the host does not resolve", None
+    for address in addresses:
+        problem = _address_problem(address, allow_private)
         if problem:
-            return problem
-    return None
+            return problem, None
+    return None, pinned(url, addresses[0])
