@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     args = build_parser(settings).parse_args(argv)
+    from pms.hooks import register_all  # the composition root's hook wiring (idempotent)
+
+    register_all()
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     return handler(settings, args)
 

@@ -124,8 +124,10 @@ class PMSGraphQL(GraphQL):
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
     from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
+    from pms.hooks import register_all  # the composition root's hook wiring (idempotent)
     from schema import build_schema
 
+    register_all()
     settings = settings or get_settings()
     state = AppState(settings, database)
     graphql = PMSGraphQL(

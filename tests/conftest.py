@@ -27,10 +27,14 @@ from app.core import migrations
 from app.core.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
 from app.core.settings import Settings
 from app.main import create_app
+from pms.hooks import register_all
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The same hook wiring as the app (ledger extensions: bonuses), for service-level tests.
+register_all()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
