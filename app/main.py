@@ -123,8 +123,8 @@ class PMSGraphQL(GraphQL):
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
-    from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
     from pms.hooks import register_all  # the composition root's hook wiring (idempotent)
+    from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
     from schema import build_schema
 
     register_all()

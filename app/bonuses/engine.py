@@ -14,6 +14,7 @@ wagering also fills first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,7 @@ def funds_of(op: Operation, bonus: dict[str, Any]) -> int:
     """The pool money owned by ``bonus`` (see the module docstring)."""
     pool = op.wallet(wallet_kind(bonus["currency"]))
     others = sum(b["amount"] for b in active(op, bonus["currency"]) if b["id"] != bonus["id"])
-    return max(0, pool.available - others)
+    return max(0, pool.available - int(others))
 
 
 def _record(op: Operation, bonus: dict[str, Any], released: int = 0, forfeited: int = 0) -> None:
@@ -86,7 +87,9 @@ def _money(minor: int, currency: str) -> str:
     return format_amount(minor, currency)
 
 
-def close(op: Operation, bonus: dict[str, Any], status: BonusStatus, reason: str | None = None) -> int:
+def close(
+    op: Operation, bonus: dict[str, Any], status: BonusStatus, reason: str | None = None
+) -> int:
     """End ``bonus`` without converting it: its money goes back to the house."""
     amount = funds_of(op, bonus)
     bonus["status"] = status
@@ -159,7 +162,7 @@ def contribute(op: Operation, stake: int, currency: str, category: str) -> list[
     return progress
 
 
-def reverse_derived(op: Operation, derived: dict[str, Any], settings: Settings) -> None:
+def reverse_derived(op: Operation, derived: Mapping[str, Any], settings: Settings) -> None:
     """A refunded (rolled-back) round takes back what its settlement counted: wagering on
     bonuses still ACTIVE (a released bonus stays released; its money already moved) and the
     loyalty points it earned. Without this a refunded round would still count."""
@@ -169,8 +172,9 @@ def reverse_derived(op: Operation, derived: dict[str, Any], settings: Settings) 
             b["wagered"] = max(0, b["wagered"] - taken[b["id"]])
             _record(op, b)
     points = int(derived.get("points", 0))
-    if points > 0 and rows(op).loyalty:
-        before = int(rows(op).loyalty.get("points", 0))
+    loyalty = rows(op).loyalty
+    if points > 0 and loyalty:
+        before = int(loyalty.get("points", 0))
         back = min(points, before)
         writes(op).loyalty = (-back, tier_for(before - back, settings))
 
@@ -195,10 +199,12 @@ def tier_for(points: int, settings: Settings) -> str:
 def loyalty_points(stake: int, currency: str, category: str, settings: Settings) -> int:
     rate = settings.loyalty_points_per_unit.get(currency, settings.loyalty_default_points_per_unit)
     percent = settings.loyalty_category_percent.get(category, 100)
-    return stake * rate * percent // (100 * 10 ** exponent(currency))
+    return int(stake * rate * percent // (100 * 10 ** exponent(currency)))
 
 
-def accrue_loyalty(op: Operation, stake: int, currency: str, category: str, settings: Settings) -> None:
+def accrue_loyalty(
+    op: Operation, stake: int, currency: str, category: str, settings: Settings
+) -> None:
     points = loyalty_points(stake, currency, category, settings)
     if points <= 0:
         return

@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.bonuses.models import BonusCampaign, LoyaltyAccount, PlayerBonus
-from app.ledger.repository import ApplyParts, LoadParts
+from app.ledger.repository import LoadParts
+from app.ledger.write_repository import ApplyParts
 
 # --- parts of the ledger's two statements (see app/ledger/hooks.py) ------------------------
 
@@ -143,36 +145,36 @@ async def deposit_campaigns(
     session: AsyncSession, currency: str, promo_code: str | None
 ) -> list[BonusCampaign]:
     stmt = select(BonusCampaign).where(
-        BonusCampaign.status == "ACTIVE",
-        BonusCampaign.currency == currency,
-        (BonusCampaign.trigger == "FIRST_DEPOSIT")
+        col(BonusCampaign.status) == "ACTIVE",
+        col(BonusCampaign.currency) == currency,
+        (col(BonusCampaign.trigger) == "FIRST_DEPOSIT")
         | (
-            (BonusCampaign.trigger == "DEPOSIT")
+            (col(BonusCampaign.trigger) == "DEPOSIT")
             & (
-                BonusCampaign.promo_code.is_(None)  # type: ignore[union-attr]
-                | (BonusCampaign.promo_code == (promo_code or "").upper())
+                col(BonusCampaign.promo_code).is_(None)
+                | (col(BonusCampaign.promo_code) == (promo_code or "").upper())
             )
             & (
-                BonusCampaign.promo_expires_at.is_(None)  # type: ignore[union-attr]
-                | (BonusCampaign.promo_expires_at > func.now())
+                col(BonusCampaign.promo_expires_at).is_(None)
+                | (col(BonusCampaign.promo_expires_at) > func.now())
             )
         ),
     )
-    return list((await session.execute(stmt.order_by(BonusCampaign.id))).scalars())
+    return list((await session.execute(stmt.order_by(col(BonusCampaign.id)))).scalars())
 
 
 async def active_campaigns(session: AsyncSession, **where: Any) -> list[BonusCampaign]:
-    conditions = [BonusCampaign.status == "ACTIVE"] + [
+    conditions = [col(BonusCampaign.status) == "ACTIVE"] + [
         getattr(BonusCampaign, k) == v for k, v in where.items()
     ]
-    stmt = select(BonusCampaign).where(and_(*conditions)).order_by(BonusCampaign.id)
+    stmt = select(BonusCampaign).where(and_(*conditions)).order_by(col(BonusCampaign.id))
     return list((await session.execute(stmt)).scalars())
 
 
 async def list_campaigns(session: AsyncSession, status: str | None) -> list[BonusCampaign]:
-    stmt = select(BonusCampaign).order_by(BonusCampaign.id.desc())  # type: ignore[union-attr]
+    stmt = select(BonusCampaign).order_by(col(BonusCampaign.id).desc())
     if status:
-        stmt = stmt.where(BonusCampaign.status == status)
+        stmt = stmt.where(col(BonusCampaign.status) == status)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -188,16 +190,16 @@ async def bonus_page(
 ) -> tuple[list[PlayerBonus], bool, int]:
     conditions: list[Any] = []
     if flt.player_id is not None:
-        conditions.append(PlayerBonus.player_id == flt.player_id)
+        conditions.append(col(PlayerBonus.player_id) == flt.player_id)
     if flt.status:
-        conditions.append(PlayerBonus.status == flt.status)
+        conditions.append(col(PlayerBonus.status) == flt.status)
     if flt.campaign_id is not None:
-        conditions.append(PlayerBonus.campaign_id == flt.campaign_id)
-    page = conditions + ([PlayerBonus.id < before_id] if before_id is not None else [])
+        conditions.append(col(PlayerBonus.campaign_id) == flt.campaign_id)
+    page = conditions + ([col(PlayerBonus.id) < before_id] if before_id is not None else [])
     stmt = (
         select(PlayerBonus)
         .where(and_(True, *page))
-        .order_by(PlayerBonus.id.desc())  # type: ignore[union-attr]
+        .order_by(col(PlayerBonus.id).desc())
         .limit(limit + 1)
     )
     rows = list((await session.execute(stmt)).scalars())
@@ -214,8 +216,8 @@ async def bonuses_for_players(
 ) -> list[PlayerBonus]:
     stmt = (
         select(PlayerBonus)
-        .where(PlayerBonus.player_id.in_(player_ids))  # type: ignore[attr-defined]
-        .order_by(PlayerBonus.id)
+        .where(col(PlayerBonus.player_id).in_(player_ids))
+        .order_by(col(PlayerBonus.id))
     )
     return list((await session.execute(stmt)).scalars())
 

@@ -47,7 +47,7 @@ from app.core.settings import Settings
 from app.events import outbox
 from app.ledger import kernel
 from app.ledger.errors import AccountBlocked
-from app.ledger.kernel import Outcome, OperationSpec
+from app.ledger.kernel import OperationSpec, Outcome
 from app.ledger.models import TransferKind
 from app.ledger.operation import DEBIT_BLOCKED, Operation
 from app.ledger.validation import check_idempotency_key, check_text

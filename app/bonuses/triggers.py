@@ -90,8 +90,6 @@ async def _award_each(
     return awarded
 
 
-
-
 async def birthdays(db: Database, settings: Settings, today: date | None = None) -> int:
     """Birthday campaigns for players born on this day (occurrence: the year)."""
     day = today or datetime.now(UTC).date()
@@ -106,8 +104,6 @@ async def birthdays(db: Database, settings: Settings, today: date | None = None)
             })  # fmt: skip
         awarded += await _award_each(db, settings, campaign, rows, f"birthday:{day.year}")
     return awarded
-
-
 
 
 async def turnover(db: Database, settings: Settings) -> int:
@@ -142,9 +138,7 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
         after = await repo.lock_cursor(session, "vip.activated")
         if after is None:
             return 0
-        events = await repo.events_after(
-            session, "vip.activated", after, batch, CURSOR_LAG_SECONDS
-        )
+        events = await repo.events_after(session, "vip.activated", after, batch, CURSOR_LAG_SECONDS)
         if not events:
             return 0
         campaigns = await repo.active_campaigns(session, trigger=CampaignTrigger.VIP_ACTIVATION)
@@ -162,8 +156,6 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
         if settled:
             await repo.advance_cursor(session, "vip.activated", max(settled))
     return awarded
-
-
 
 
 async def cashback(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.errors import DomainError
+
 # Defined in core: the ledger raises it too (withdrawals), without importing kyc.
 from app.core.verification import VerificationRequired as VerificationRequired
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import ValidationFailed
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -36,8 +35,9 @@ from app.ledger.models import (
     TransferKind,
 )
 from app.ledger.operation import Operation, canonical_json
-from app.ledger.repository import LoadArgs, NewHold, RoundUpdate
+from app.ledger.repository import LoadArgs
 from app.ledger.validation import check_idempotency_key, check_text
+from app.ledger.write_repository import NewHold, RoundUpdate
 from app.wallets.models import WalletKind
 
 Body = dict[str, Any]
@@ -119,15 +119,19 @@ async def reserve_bet(
     check_text("gameRoundId", game_round_id)
     check_text("transactionId", transaction_id)
     minor = inputs.amount(amount, currency, settings)
-    req = ReserveBet(player_id, minor, currency, game_round_id, transaction_id,
-                     tuple(settings.bet_funding_order), float(settings.hold_timeout_seconds))  # fmt: skip
+    req = ReserveBet(
+        player_id, minor, currency, game_round_id, transaction_id,
+        tuple(settings.bet_funding_order), float(settings.hold_timeout_seconds),
+    )  # fmt: skip
     spec = kernel.OperationSpec(
         "reserveBet", idempotency_key,
         {"playerId": str(player_id), "amount": minor, "currency": currency,
          "gameRoundId": game_round_id, "transactionId": transaction_id},
         player_id, load=LoadArgs(new_transaction_id=transaction_id, allocate_hold=True),
     )  # fmt: skip
-    return await kernel.run_operation(session, settings, caller, spec, partial(plan_reserve_bet, req))
+    return await kernel.run_operation(
+        session, settings, caller, spec, partial(plan_reserve_bet, req)
+    )
 
 
 # --- settle ---------------------------------------------------------------------------------
@@ -208,23 +212,6 @@ def plan_settle_bet(req: SettleBet, op: Operation) -> Body:
     return op.finish()
 
 
-def _check_settle_input(
-    settings: Settings, reservation_id: int | None, game_round_id: str | None,
-    game_category: str | None, game_id: str | None, game_provider: str | None,
-) -> None:  # fmt: skip
-    if game_category is not None and game_category not in settings.bonus_game_categories:
-        raise ValidationFailed.single("gameCategory", f"unknown game category {game_category!r}")
-    for name, value in (("gameId", game_id), ("gameProvider", game_provider)):
-        if value is not None and not inputs.GAME_TAG.match(value):
-            raise ValidationFailed.single(name, "1-64 letters, digits, '_', '.', ':' or '-'")
-    if (reservation_id is None) == (game_round_id is None):
-        raise ValidationFailed.single(
-            "reservationId", "give exactly one of reservationId, gameRoundId"
-        )
-    if game_round_id is not None:
-        check_text("gameRoundId", game_round_id)
-
-
 async def settle_bet(
     session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     reservation_id: int | None, game_round_id: str | None, win_amount: str, currency: str,
@@ -232,7 +219,7 @@ async def settle_bet(
     game_id: str | None = None, game_provider: str | None = None,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
-    _check_settle_input(settings, reservation_id, game_round_id, game_category, game_id,
+    inputs.check_settle_input(settings, reservation_id, game_round_id, game_category, game_id,
                         game_provider)  # fmt: skip
     check_text("transactionId", transaction_id)
     win = inputs.amount(win_amount, currency, settings, field="winAmount", allow_zero=True)

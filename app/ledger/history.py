@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.ledger.models import LedgerTransfer as T
 from app.wallets.models import Wallet
@@ -26,15 +27,15 @@ def _history_conditions(
 ) -> list[Any]:
     conditions: list[Any] = []
     if wallet_id is not None:
-        conditions.append(T.wallet_id == wallet_id)
+        conditions.append(col(T.wallet_id) == wallet_id)
     if player_id is not None:
-        conditions.append(T.player_id == player_id)
+        conditions.append(col(T.player_id) == player_id)
     if flt.kind:
-        conditions.append(T.kind == flt.kind)
+        conditions.append(col(T.kind) == flt.kind)
     if flt.since:
-        conditions.append(T.created_at >= flt.since)
+        conditions.append(col(T.created_at) >= flt.since)
     if flt.until:
-        conditions.append(T.created_at < flt.until)
+        conditions.append(col(T.created_at) < flt.until)
     return conditions
 
 
@@ -50,12 +51,12 @@ async def history(
     """Transfers newest first (keyset on id) with their wallet's kind, whether more
     follow, and the total matching the filter."""
     conditions = _history_conditions(flt, wallet_id, player_id)
-    page = conditions + ([T.id < before_id] if before_id is not None else [])
+    page = conditions + ([col(T.id) < before_id] if before_id is not None else [])
     stmt = (
-        select(T, Wallet.kind)
-        .join(Wallet, Wallet.id == T.wallet_id)
+        select(T, col(Wallet.kind))
+        .join(Wallet, col(Wallet.id) == col(T.wallet_id))
         .where(and_(True, *page))
-        .order_by(T.id.desc())
+        .order_by(col(T.id).desc())
         .limit(limit + 1)
     )
     rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]

@@ -8,12 +8,13 @@ An extension is registered once, at start-up, by the composition root
 registered extension, in registration order, inside the operation's transaction:
 
 * **Statements.** ``load_parts`` and ``apply_parts`` are SQL fragments composed into the
-  operation's two prepared statements (see ``repository.compose_load/compose_apply``), so
-  an extension adds CTEs and columns, never a round trip. LOAD fragments lock and read
-  the extension's rows after the core's (lock order: wallets, holds, round, then the
-  extensions') and may use ``$5`` (player id) and the CTE ``n`` (wallets locked; 0 when
-  the idempotency key was not claimed). APPLY fragments use ``$e0``..``$eN`` for their
-  own ``apply_parts.parameters``, filled by ``apply_args``.
+  operation's two prepared statements (``repository.compose_load``,
+  ``write_repository.compose_apply``), so an extension adds CTEs and columns, never a
+  round trip. LOAD fragments lock and read the extension's rows after the core's (lock
+  order: wallets, holds, round, then the extensions') and may use ``$5`` (player id)
+  and the CTE ``n`` (wallets locked; 0 when the idempotency key was not claimed). APPLY
+  fragments use ``$e0``..``$eN`` for their own ``apply_parts.parameters``, filled by
+  ``apply_args``; ``$9`` is the player id there.
 * **Rows.** ``loaded(row)`` parses the extension's LOAD columns into its state, kept in
   ``op.loaded.extensions[name]``. Its writes go to ``op.writes.extensions[name]`` (a
   stored business error drops them with every other write); ``apply_args(writes)`` turns
@@ -46,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
 from app.ledger.operation import Operation
-from app.ledger.repository import ApplyParts, LoadParts, compose_apply, compose_load
+from app.ledger.repository import LoadParts, compose_load
+from app.ledger.write_repository import ApplyParts, compose_apply
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from app.core.settings import Settings
 from app.ledger.errors import HoldNotPending, ReservationNotFound
 from app.ledger.models import HoldPurpose, HoldStatus
 from app.ledger.operation import Operation
+from app.ledger.validation import check_text
 from app.wallets.models import WalletKind
 
 # Game and provider ids as the game engine names them (profiling, segments).
@@ -28,6 +29,24 @@ def spins(count: int) -> int:
     if not isinstance(count, int) or not 1 <= count <= 1_000_000:
         raise ValidationFailed.single("spins", "must be between 1 and 1000000")
     return count
+
+
+def check_settle_input(
+    settings: Settings, reservation_id: int | None, game_round_id: str | None,
+    game_category: str | None, game_id: str | None, game_provider: str | None,
+) -> None:  # fmt: skip
+    """The settle request's descriptors and round selector, before any statement."""
+    if game_category is not None and game_category not in settings.bonus_game_categories:
+        raise ValidationFailed.single("gameCategory", f"unknown game category {game_category!r}")
+    for name, value in (("gameId", game_id), ("gameProvider", game_provider)):
+        if value is not None and not GAME_TAG.match(value):
+            raise ValidationFailed.single(name, "1-64 letters, digits, '_', '.', ':' or '-'")
+    if (reservation_id is None) == (game_round_id is None):
+        raise ValidationFailed.single(
+            "reservationId", "give exactly one of reservationId, gameRoundId"
+        )
+    if game_round_id is not None:
+        check_text("gameRoundId", game_round_id)
 
 
 def find_hold(op: Operation, hold_id: int, purpose: HoldPurpose) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from app.core.errors import NotFound
 from app.core.logging import client_ip_var, request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings
-from app.ledger import hooks, repository
+from app.ledger import hooks, repository, write_repository
 from app.ledger.errors import (
     DuplicateTransaction,
     HoldNotPending,
@@ -40,7 +40,8 @@ from app.ledger.errors import (
     RequestInProgress,
 )
 from app.ledger.operation import Operation, canonical_json, request_hash, wallets_by_kind
-from app.ledger.repository import AuditRow, IdempotencyClaim, LoadArgs, Loaded, Writes
+from app.ledger.repository import IdempotencyClaim, LoadArgs, Loaded
+from app.ledger.write_repository import AuditRow, Writes
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ async def run_operation(
         await before_apply(conn, op, body)
     text = canonical_json(body)
     op.writes.audit = audit_row(spec.name, body)
-    applied = await repository.apply(
+    applied = await write_repository.apply(
         conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
     )
     _check_races(op.writes, applied)
@@ -131,7 +132,7 @@ async def connection(session: AsyncSession | asyncpg.Connection) -> asyncpg.Conn
     return await repository.driver(session)
 
 
-def _check_races(w: Writes, applied: repository.Applied) -> None:
+def _check_races(w: Writes, applied: write_repository.Applied) -> None:
     """A race LOAD could not see (its snapshot predates the wallet lock) shows here; the
     unique indexes decided it, and raising rolls the whole operation back."""
     if w.round_ref is not None and applied.rounds != 1:
@@ -226,6 +227,8 @@ async def _system_player(
     if handled == 0:
         return 0
     op.finish()
-    await repository.apply(conn, statements.apply, op.writes, None, None, hooks.apply_args(op))
+    await write_repository.apply(
+        conn, statements.apply, op.writes, None, None, hooks.apply_args(op)
+    )
     log.info("%s: %d row(s) of player %s", system.name, handled, player_id)
     return handled

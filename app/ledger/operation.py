@@ -16,7 +16,8 @@ from app.core.errors import DomainError
 from app.core.money import format_amount
 from app.core.settings import Settings
 from app.ledger.errors import AccountBlocked, CurrencyMismatch
-from app.ledger.repository import Loaded, TransferLine, Writes
+from app.ledger.repository import Loaded
+from app.ledger.write_repository import TransferLine, Writes
 from app.players.models import PlayerStatus
 
 # Statuses in which a player may not start new debits (credits, settles, voids go on).

@@ -81,8 +81,10 @@ async def deposit(
     check_payment_reference("paymentReference", payment_reference, required=True)
     check_text("promoCode", promo_code, required=False, max_len=64)
     minor = inputs.amount(amount, currency, settings)
-    move = Move(WalletKind.REAL, minor, currency, HouseAccountKind.CASH_CLEARING,
-                TransferKind.DEPOSIT, "wallet.deposited", payment_reference, False, True)  # fmt: skip
+    move = Move(
+        WalletKind.REAL, minor, currency, HouseAccountKind.CASH_CLEARING, TransferKind.DEPOSIT,
+        "wallet.deposited", payment_reference, False, True,
+    )  # fmt: skip
     outcome = await _run_move(
         session, settings, caller, "deposit", player_id, idempotency_key,
         {"playerId": str(player_id), "amount": minor, "currency": currency,
@@ -147,8 +149,10 @@ async def grant_free_spins(
     check_idempotency_key(idempotency_key)
     check_text("reference", reference, required=False)
     count = inputs.spins(spins)
-    move = Move(WalletKind.FREESPINS, count, FREE_SPINS_UNIT, HouseAccountKind.BONUS_LIABILITY,
-                TransferKind.FREESPINS_GRANT, "freespins.granted", reference, False, False)  # fmt: skip
+    move = Move(
+        WalletKind.FREESPINS, count, FREE_SPINS_UNIT, HouseAccountKind.BONUS_LIABILITY,
+        TransferKind.FREESPINS_GRANT, "freespins.granted", reference, False, False,
+    )  # fmt: skip
     return await _run_move(
         session, settings, caller, "grantFreeSpins", player_id, idempotency_key,
         {"playerId": str(player_id), "spins": count, "reference": reference}, move,
@@ -162,8 +166,10 @@ async def consume_free_spins(
     check_idempotency_key(idempotency_key)
     check_text("reference", reference, required=False)
     count = inputs.spins(spins)
-    move = Move(WalletKind.FREESPINS, -count, FREE_SPINS_UNIT, HouseAccountKind.GAME,
-                TransferKind.FREESPINS_CONSUME, "freespins.consumed", reference, True, True)  # fmt: skip
+    move = Move(
+        WalletKind.FREESPINS, -count, FREE_SPINS_UNIT, HouseAccountKind.GAME,
+        TransferKind.FREESPINS_CONSUME, "freespins.consumed", reference, True, True,
+    )  # fmt: skip
     return await _run_move(
         session, settings, caller, "consumeFreeSpins", player_id, idempotency_key,
         {"playerId": str(player_id), "spins": count, "reference": reference}, move,

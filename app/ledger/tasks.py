@@ -29,8 +29,10 @@ def plan_expire_holds(op: Operation, holds: list[dict[str, Any]]) -> int:
             op.hold(kind_of[h["bonus_wallet_id"]], -h["bonus_amount"])
     op.writes.hold_updates = [(h["id"], HoldStatus.EXPIRED) for h in holds]
     for h in holds:
-        op.event("bet.cancelled", {"reservationId": str(h["id"]),
-                                   "transactionId": h["transaction_id"], "reason": "EXPIRED"})  # fmt: skip
+        op.event("bet.cancelled", {
+            "reservationId": str(h["id"]), "transactionId": h["transaction_id"],
+            "reason": "EXPIRED",
+        })  # fmt: skip
     return len(holds)
 
 

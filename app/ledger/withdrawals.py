@@ -18,8 +18,9 @@ from app.ledger.errors import InsufficientFunds
 from app.ledger.hooks import Debit, extensions_of
 from app.ledger.models import HoldPurpose, HoldStatus, HouseAccountKind, TransferKind
 from app.ledger.operation import Operation
-from app.ledger.repository import LoadArgs, NewHold
+from app.ledger.repository import LoadArgs
 from app.ledger.validation import check_idempotency_key, check_payment_reference
+from app.ledger.write_repository import NewHold
 from app.players.models import ConfirmStatus
 from app.wallets.models import WalletKind
 
@@ -95,9 +96,7 @@ def plan_decide_withdrawal(req: DecideWithdrawal, op: Operation) -> Body:
     op.hold(WalletKind.REAL, -amount)
     if req.confirm:
         op.move(WalletKind.REAL, -amount, HouseAccountKind.CASH_CLEARING, TransferKind.WITHDRAWAL)
-    op.writes.hold_updates = [
-        (hold["id"], HoldStatus.POSTED if req.confirm else HoldStatus.VOIDED)
-    ]
+    op.writes.hold_updates = [(hold["id"], HoldStatus.POSTED if req.confirm else HoldStatus.VOIDED)]
     op.extra.update(reservationId=str(hold["id"]))
     currency = hold["currency"]
     op.event("wallet.withdrawal_confirmed" if req.confirm else "wallet.withdrawal_rejected",
