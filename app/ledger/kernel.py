@@ -87,10 +87,11 @@ async def run_operation(
     before_apply: BeforeApply | None = None,
 ) -> Outcome:
     """Read (LOAD), plan, write (APPLY) one operation in the caller's transaction."""
-    hooks.require(*spec.requires)
+    if spec.requires:
+        hooks.require(*spec.requires)
     statements = hooks.statements()
     claim = IdempotencyClaim(
-        caller.key, spec.name, spec.idempotency_key, request_hash(spec.name, dict(spec.request))
+        caller.key, spec.name, spec.idempotency_key, request_hash(spec.name, spec.request)
     )
     conn = await repository.driver(session)
     loaded, row = await repository.load(

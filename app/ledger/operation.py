@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def request_hash(operation: str, request: dict[str, Any]) -> str:
+def request_hash(operation: str, request: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json([operation, request]).encode()).hexdigest()
 
 
