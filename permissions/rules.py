@@ -39,8 +39,8 @@ from strawberry.types.field import StrawberryField
 
 from app.audit import service as audit
 from app.core.principal import Principal
+from permissions.errors import Forbidden, UserError
 from permissions.roles import Permission, is_allowed
-from schema.errors import Forbidden, UserError
 
 OWNER_ARGUMENTS = ("id", "player_id")
 
@@ -125,7 +125,9 @@ class _Public(RuleExtension):
     def __init__(self) -> None:
         self.rule = Rule(Require(None), "public")
 
-    def resolve(self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any):
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
         return next_(source, info, **kw)
 
     async def resolve_async(
@@ -143,14 +145,16 @@ class _Masked(RuleExtension):
         self.rule = rule
         self.mask = mask
 
-    def _shown(self, value: Any, source: Any, info: strawberry.Info, kwargs: dict) -> Any:
+    def _shown(self, value: Any, source: Any, info: strawberry.Info, kwargs: dict[str, Any]) -> Any:
         if value is None or self.rule.require.has_permission(source, info, **kwargs):
             return value
         if self.rule.masked_by and self.rule.masked_by.has_permission(source, info, **kwargs):
             return self.mask(value)
         return None
 
-    def resolve(self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any):
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
         return self._shown(next_(source, info, **kw), source, info, kw)
 
     async def resolve_async(

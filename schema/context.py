@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
@@ -12,9 +12,7 @@ from app.core.principal import Principal
 from app.core.settings import Settings
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import AccessClaims
-
-if TYPE_CHECKING:
-    from resolvers.loaders import Loaders
+from schema.loaders import Loaders
 
 
 @dataclass

@@ -14,18 +14,15 @@ from graphql import GraphQLError
 
 from app.core import errors as domain
 from app.core.logging import request_id_var
+from permissions.errors import Forbidden, UserError
+
+__all__ = ["Forbidden", "UserError"]
 
 log = logging.getLogger("pms.errors")
 
 
 class InputError(Exception):
     """A query argument the client got wrong (bad cursor, page size out of range)."""
-
-
-@strawberry.interface(description="An expected failure; `code` is stable for machines.")
-class UserError:
-    code: str
-    message: str
 
 
 @strawberry.type
@@ -66,11 +63,6 @@ class NotFound(UserError):
         return cls(code=exc.code, message=exc.message)
 
 
-@strawberry.type(description="The caller may not do this; nothing was changed (it is audited).")
-class Forbidden(UserError):
-    required_permission: str
-
-
 @strawberry.type(description="Too many attempts; try again after `retryAfterSeconds`.")
 class TooManyAttempts(UserError):
     retry_after_seconds: int
@@ -100,6 +92,7 @@ def should_mask_error(error: GraphQLError) -> bool:
     if not is_unexpected(error):
         return False
     original = error.original_error
+    assert original is not None  # is_unexpected: an exception of ours
     log.error(
         "unexpected error in %s [request_id=%s]",
         ".".join(map(str, error.path or [])) or "operation",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,6 +21,7 @@ from permissions.roles import SERVICE_SCOPES
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from schema.context import Info
+from schema.error_registry import to_graphql
 from schema.errors import (
     AlreadyExists,
     Forbidden,
@@ -91,16 +92,20 @@ def _tokens(pair: sessions.TokenPair) -> AuthTokens:
     )
 
 
+# The typed answers come from the one registry (schema/error_registry.py).
 def _invalid(exc: InvalidCredentialsError) -> InvalidCredentials:
-    return InvalidCredentials(code=exc.code, message=exc.message)
+    answer: InvalidCredentials = to_graphql(exc)
+    return answer
 
 
 def _too_many(exc: TooManyAttemptsError) -> TooManyAttempts:
-    return TooManyAttempts(code=exc.code, message=exc.message, retry_after_seconds=exc.retry_after)
+    answer: TooManyAttempts = to_graphql(exc)
+    return answer
 
 
 def _mfa_failed(exc: MfaError) -> MfaFailed:
-    return MfaFailed(code=exc.code, message=exc.message)
+    answer: MfaFailed = to_graphql(exc)
+    return answer
 
 
 def _enrollable(info: Info) -> Forbidden | None:
@@ -133,7 +138,7 @@ async def _login(info: Info, identifier: str, password: str, staff: bool) -> Log
         return MfaRequired(
             challenge_id=outcome.challenge_id,
             methods=[MfaMethod(m) for m in outcome.methods],
-            webauthn_options=outcome.webauthn_options,
+            webauthn_options=cast("JSON | None", outcome.webauthn_options),
         )
     await audit.record_now(runtime.db, actor, action, principal.key, audit.SUCCESS)
     return _tokens(outcome)
@@ -289,7 +294,7 @@ class IdentityMutations:
                 session, _runtime(info), subject, subject
             )
             await audit.record(session, actor_of(info), "mfa.webauthn.begin", subject)
-        return WebauthnRegistration(options=options)
+        return WebauthnRegistration(options=cast(JSON, options))
 
     @strawberry.mutation(extensions=[forbidden_result(P.SELF)])
     async def register_webauthn_key(

@@ -1,5 +1,5 @@
-"""Money mutations: parse ids, run one service call in one transaction, map the result
-document or the DomainError to the typed union.
+"""Money mutations: parse ids, run one service call through the mutation runner, map the
+result document (or the DomainError, via the error registry) to the typed union.
 
 Audit: the game engine's and payments' operations are recorded by the ledger itself
 (append-only transfer rows with actor, idempotency key, reference and time, written in
@@ -8,81 +8,99 @@ also get an audit_log row. Denials of any of them are audited (permissions/rules
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
+from app.bonuses.errors import MaxBetExceeded
 from app.core.errors import DomainError, NotFound, ValidationFailed
+from app.kyc.errors import VerificationRequired
+from app.ledger import errors as E
 from app.ledger import service
 from app.ledger.service import Outcome
 from app.wallets.models import WalletKind
 from permissions.roles import Permission as P
-from permissions.rules import actor_of, forbidden_result
+from permissions.rules import forbidden_result
+from resolvers.runner import MutationSpec, run
 from schema.context import Info
+from schema.ids import parse_int_id, parse_uuid
 from schema.inputs import ledger as inputs
-from schema.types.ledger import from_document, from_error, result_union
+from schema.types.ledger import InsufficientFunds, WalletOperation, from_document
+
+# What every ledger operation can answer: bad input, an unknown player, the idempotency
+# outcomes, and the kernel's own checks (currency, blocked debits, a final hold, a
+# transaction id seen before).
+_KERNEL: tuple[type[DomainError], ...] = (
+    ValidationFailed, NotFound, E.IdempotencyKeyReused, E.RequestInProgress,
+    E.CurrencyMismatch, E.AccountBlocked, E.HoldNotPending, E.DuplicateTransaction,
+)  # fmt: skip
 
 
-def _player(raw: strawberry.ID) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        raise NotFound("player not found") from None
+def _spec(name: str, *errors: type[DomainError]) -> MutationSpec:
+    return MutationSpec(
+        name, (WalletOperation, InsufficientFunds), _KERNEL + errors,
+        failure_audit="ledger.{field}",
+    )  # fmt: skip
 
 
-def _int_id(raw: strawberry.ID | None, field: str) -> int | None:
-    if raw is None:
-        return None
-    text = str(raw)
-    if not text.isdigit() or len(text) > 18:
-        raise ValidationFailed.single(field, "is not a valid id")
-    return int(text)
+RESERVE_BET = _spec("ReserveBetResult", MaxBetExceeded)
+SETTLE_BET = _spec("SettleBetResult", E.ReservationNotFound, E.RoundNotFound)
+CANCEL_BET = _spec("CancelBetResult", E.ReservationNotFound)
+ROLLBACK_BET = _spec("RollbackBetResult", E.ReservationNotFound)
+ROLLBACK_ROUND = _spec("RollbackRoundResult", E.RoundNotFound)
+DEPOSIT = _spec("DepositResult")
+WITHDRAW = _spec("WithdrawResult", VerificationRequired)
+CONFIRM_WITHDRAWAL = _spec("ConfirmWithdrawalResult", E.ReservationNotFound)
+REJECT_WITHDRAWAL = _spec("RejectWithdrawalResult", E.ReservationNotFound)
+CHARGE_FEE = _spec("ChargeFeeResult")
+ADJUST_BALANCE = _spec("AdjustBalanceResult")
+GRANT_FREE_SPINS = _spec("GrantFreeSpinsResult")
+CONSUME_FREE_SPINS = _spec("ConsumeFreeSpinsResult")
+CREDIT_TOURNAMENT = _spec("CreditTournamentResult")
+DEBIT_TOURNAMENT = _spec("DebitTournamentResult")
 
 
-async def _execute(info: Info, call: Callable[[AsyncSession], Awaitable[Outcome]]) -> Any:
-    try:
-        async with info.context.db.transaction() as session:
-            outcome = await call(session)
-    except DomainError as exc:
-        # Rolled back, so the APPLY statement's audit row was never written: record the
-        # refusal on its own.
-        await audit.record_now(info.context.db, actor_of(info), f"ledger.{info.field_name}",
-                               None, audit.FAILURE, {"code": exc.code})  # fmt: skip
-        return from_error(exc)
-    return from_document(outcome.body)
+def _player(raw: strawberry.ID) -> Any:
+    return parse_uuid(raw, "playerId")
+
+
+async def _execute(
+    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]]
+) -> Any:
+    return await run(info, spec, call, lambda outcome: from_document(outcome.body))
+
+
+def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
+    return None if raw is None else parse_int_id(raw, field)
 
 
 @strawberry.type
 class LedgerMutations:
     @strawberry.mutation(
+        graphql_type=RESERVE_BET.union,
         description="Hold a stake: REAL first, then BONUS (configurable).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> result_union(
-        "ReserveBetResult"
-    ):  # type: ignore[valid-type]
+    async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.reserve_bet(
+        return await _execute(info, RESERVE_BET, lambda s: service.reserve_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency, game_round_id=input.game_round_id,
             transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=SETTLE_BET.union,
         description="Post a round's held stakes and credit the win.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> result_union(
-        "SettleBetResult"
-    ):  # type: ignore[valid-type]
+    async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.settle_bet(
+        return await _execute(info, SETTLE_BET, lambda s: service.settle_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            reservation_id=_int_id(input.reservation_id, "reservationId"),
+            reservation_id=_optional_int(input.reservation_id, "reservationId"),
             game_round_id=input.game_round_id, win_amount=input.win_amount,
             currency=input.currency, transaction_id=input.transaction_id,
             idempotency_key=input.idempotency_key, game_category=input.game_category,
@@ -90,55 +108,51 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CANCEL_BET.union,
         description="Void a pending bet; its money is available again.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> result_union(
-        "CancelBetResult"
-    ):  # type: ignore[valid-type]
+    async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.cancel_bet(
+        return await _execute(info, CANCEL_BET, lambda s: service.cancel_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            reservation_id=_int_id(input.reservation_id, "reservationId") or 0,
+            reservation_id=parse_int_id(input.reservation_id, "reservationId"),
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ROLLBACK_BET.union,
         description="Provider rollback of one bet (tombstone if unseen).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> result_union(
-        "RollbackBetResult"
-    ):  # type: ignore[valid-type]
+    async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.rollback_bet(
+        return await _execute(info, ROLLBACK_BET, lambda s: service.rollback_bet(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ROLLBACK_ROUND.union,
         description="Provider refund of a settled round.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> result_union(
-        "RollbackRoundResult"
-    ):  # type: ignore[valid-type]
+    async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.rollback_round(
+        return await _execute(info, ROLLBACK_ROUND, lambda s: service.rollback_round(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             game_round_id=input.game_round_id, transaction_id=input.transaction_id,
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=DEPOSIT.union,
         description="Credit REAL from the payments service.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def deposit(self, info: Info, input: inputs.DepositInput) -> result_union(
-        "DepositResult"
-    ):  # type: ignore[valid-type]
+    async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.deposit(
+        return await _execute(info, DEPOSIT, lambda s: service.deposit(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
@@ -146,122 +160,117 @@ class LedgerMutations:
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=WITHDRAW.union,
         description="Hold REAL money for a payout until confirmed/rejected.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> result_union(
-        "WithdrawResult"
-    ):  # type: ignore[valid-type]
+    async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.withdraw(
+        return await _execute(info, WITHDRAW, lambda s: service.withdraw(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CONFIRM_WITHDRAWAL.union,
         description="The payout went out: post the held money.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def confirm_withdrawal(
-        self, info: Info, input: inputs.WithdrawalDecisionInput
-    ) -> result_union("ConfirmWithdrawalResult"):  # type: ignore[valid-type]
-        return await _decide(info, input, confirm=True)
+    async def confirm_withdrawal(self, info: Info, input: inputs.WithdrawalDecisionInput) -> object:
+        return await _decide(info, input, CONFIRM_WITHDRAWAL, confirm=True)
 
     @strawberry.mutation(
+        graphql_type=REJECT_WITHDRAWAL.union,
         description="The payout failed: release the held money.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def reject_withdrawal(
-        self, info: Info, input: inputs.WithdrawalDecisionInput
-    ) -> result_union("RejectWithdrawalResult"):  # type: ignore[valid-type]
-        return await _decide(info, input, confirm=False)
+    async def reject_withdrawal(self, info: Info, input: inputs.WithdrawalDecisionInput) -> object:
+        return await _decide(info, input, REJECT_WITHDRAWAL, confirm=False)
 
     @strawberry.mutation(
+        graphql_type=CHARGE_FEE.union,
         description="Take a commission from REAL to the house fees account.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> result_union(
-        "ChargeFeeResult"
-    ):  # type: ignore[valid-type]
+    async def charge_fee(self, info: Info, input: inputs.ChargeFeeInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.charge_fee(
+        return await _execute(info, CHARGE_FEE, lambda s: service.charge_fee(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency, reason=input.reason,
             idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=ADJUST_BALANCE.union,
         description="Staff correction of a wallet (signed amount, reason).",
         extensions=[forbidden_result(P.WALLET_ADJUST, audit=True)],
     )
-    async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> result_union(
-        "AdjustBalanceResult"
-    ):  # type: ignore[valid-type]
+    async def adjust_balance(self, info: Info, input: inputs.AdjustBalanceInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.adjust_balance(
+        return await _execute(info, ADJUST_BALANCE, lambda s: service.adjust_balance(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             wallet_kind=WalletKind(input.wallet_kind.value), amount=input.amount,
             currency=input.currency, reason=input.reason, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=GRANT_FREE_SPINS.union,
         description="Add spins to the FREESPINS wallet.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def grant_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
-        "GrantFreeSpinsResult"
-    ):  # type: ignore[valid-type]
+    async def grant_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.grant_free_spins(
+        return await _execute(info, GRANT_FREE_SPINS, lambda s: service.grant_free_spins(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CONSUME_FREE_SPINS.union,
         description="Use spins from the FREESPINS wallet.",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def consume_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> result_union(
-        "ConsumeFreeSpinsResult"
-    ):  # type: ignore[valid-type]
+    async def consume_free_spins(self, info: Info, input: inputs.FreeSpinsInput) -> object:
         ctx = info.context
-        return await _execute(info, lambda s: service.consume_free_spins(
+        return await _execute(info, CONSUME_FREE_SPINS, lambda s: service.consume_free_spins(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             spins=input.spins, reference=input.reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=CREDIT_TOURNAMENT.union,
         description="Credit the TOURNAMENT wallet (prize, buy-in refund).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def credit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
-        "CreditTournamentResult"
-    ):  # type: ignore[valid-type]
-        return await _tournament(info, input, credit=True)
+    async def credit_tournament(self, info: Info, input: inputs.TournamentInput) -> object:
+        return await _tournament(info, input, CREDIT_TOURNAMENT, credit=True)
 
     @strawberry.mutation(
+        graphql_type=DEBIT_TOURNAMENT.union,
         description="Debit the TOURNAMENT wallet (buy-in).",
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
-    async def debit_tournament(self, info: Info, input: inputs.TournamentInput) -> result_union(
-        "DebitTournamentResult"
-    ):  # type: ignore[valid-type]
-        return await _tournament(info, input, credit=False)
+    async def debit_tournament(self, info: Info, input: inputs.TournamentInput) -> object:
+        return await _tournament(info, input, DEBIT_TOURNAMENT, credit=False)
 
 
-async def _decide(info: Info, input: inputs.WithdrawalDecisionInput, *, confirm: bool) -> Any:
+async def _decide(
+    info: Info, input: inputs.WithdrawalDecisionInput, spec: MutationSpec, *, confirm: bool
+) -> Any:
     ctx = info.context
-    return await _execute(info, lambda s: service.decide_withdrawal(
+    return await _execute(info, spec, lambda s: service.decide_withdrawal(
         s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        withdrawal_id=_int_id(input.withdrawal_id, "withdrawalId") or 0, confirm=confirm,
+        withdrawal_id=parse_int_id(input.withdrawal_id, "withdrawalId"), confirm=confirm,
         idempotency_key=input.idempotency_key,
     ))  # fmt: skip
 
 
-async def _tournament(info: Info, input: inputs.TournamentInput, *, credit: bool) -> Any:
+async def _tournament(
+    info: Info, input: inputs.TournamentInput, spec: MutationSpec, *, credit: bool
+) -> Any:
     ctx = info.context
-    return await _execute(info, lambda s: service.tournament_transfer(
+    return await _execute(info, spec, lambda s: service.tournament_transfer(
         s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
         amount=input.amount, currency=input.currency, reference=input.reference, credit=credit,
         idempotency_key=input.idempotency_key,

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from app.core import errors
 from app.events import webhooks
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
-from resolvers.queries.webhooks import parse_int_id
+from resolvers.runner import MutationSpec, run
 from schema.context import Info
-from schema.errors import Forbidden, NotFound, ValidationError
+from schema.ids import parse_int_id
 from schema.types.webhooks import WebhookDelivery, WebhookEndpoint
 
 
@@ -36,24 +34,24 @@ class RedeliverWebhookSuccess:
     delivery: WebhookDelivery
 
 
-RegisterWebhookEndpointResult = Annotated[
-    RegisterWebhookEndpointSuccess | ValidationError | Forbidden,
-    strawberry.union("RegisterWebhookEndpointResult"),
-]
-RedeliverWebhookResult = Annotated[
-    RedeliverWebhookSuccess | NotFound | Forbidden, strawberry.union("RedeliverWebhookResult")
-]
+REGISTER_ENDPOINT = MutationSpec(
+    "RegisterWebhookEndpointResult", (RegisterWebhookEndpointSuccess,), (errors.ValidationFailed,)
+)
+REDELIVER = MutationSpec(
+    "RedeliverWebhookResult", (RedeliverWebhookSuccess,), (errors.ValidationFailed, errors.NotFound)
+)
 
 
 @strawberry.type
 class WebhookMutations:
     @strawberry.mutation(
+        graphql_type=REGISTER_ENDPOINT.union,
         description="Register a webhook receiver (staff).",
         extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
     async def register_webhook_endpoint(
         self, info: Info, input: RegisterWebhookEndpointInput
-    ) -> RegisterWebhookEndpointResult:
+    ) -> object:
         ctx = info.context
         data = webhooks.EndpointData(
             url=input.url.strip(),
@@ -61,25 +59,22 @@ class WebhookMutations:
             secret=input.secret,
             description=input.description,
         )
-        try:
-            async with ctx.db.transaction() as session:
-                row = await webhooks.register_endpoint(
-                    session, data, ctx.settings, created_by=ctx.principal.key
-                )
-        except errors.ValidationFailed as exc:
-            return ValidationError.from_domain(exc)
-        return RegisterWebhookEndpointSuccess(endpoint=WebhookEndpoint.from_model(row))
+        return await run(
+            info, REGISTER_ENDPOINT,
+            lambda s: webhooks.register_endpoint(
+                s, data, ctx.settings, created_by=ctx.principal.key
+            ),
+            lambda row: RegisterWebhookEndpointSuccess(endpoint=WebhookEndpoint.from_model(row)),
+        )  # fmt: skip
 
     @strawberry.mutation(
+        graphql_type=REDELIVER.union,
         description="Send a delivery again now (also a dead-lettered one).",
         extensions=[forbidden_result(P.WEBHOOK_MANAGE, audit=True)],
     )
-    async def redeliver_webhook(
-        self, info: Info, delivery_id: strawberry.ID
-    ) -> RedeliverWebhookResult:
-        try:
-            async with info.context.db.transaction() as session:
-                row = await webhooks.redeliver(session, parse_int_id(delivery_id) or -1)
-        except errors.NotFound as exc:
-            return NotFound.from_domain(exc)
-        return RedeliverWebhookSuccess(delivery=WebhookDelivery.from_model(row, []))
+    async def redeliver_webhook(self, info: Info, delivery_id: strawberry.ID) -> object:
+        return await run(
+            info, REDELIVER,
+            lambda s: webhooks.redeliver(s, parse_int_id(delivery_id, "deliveryId")),
+            lambda row: RedeliverWebhookSuccess(delivery=WebhookDelivery.from_model(row, [])),
+        )  # fmt: skip

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 
 from app.bonuses import repository
+from app.core.errors import ValidationFailed
 from permissions.roles import Permission as P
 from permissions.rules import required
 from schema.context import Info
+from schema.enums import CampaignStatusEnum
 from schema.errors import InputError
+from schema.ids import parse_int_id, parse_uuid
 from schema.inputs.bonus import PlayerBonusFilter
 from schema.pagination import (
     Connection,
@@ -18,17 +19,19 @@ from schema.pagination import (
     decode_id_cursor,
     encode_cursor,
 )
-from schema.types.bonus import BonusCampaign, CampaignStatusEnum, PlayerBonus
+from schema.types.bonus import BonusCampaign, PlayerBonus
 
 
 def _filter(flt: PlayerBonusFilter | None) -> repository.BonusFilter:
     if flt is None:
         return repository.BonusFilter()
     try:
-        player = uuid.UUID(str(flt.player_id)) if flt.player_id is not None else None
-        campaign = int(str(flt.campaign_id)) if flt.campaign_id is not None else None
-    except ValueError:
-        raise InputError("invalid playerId or campaignId") from None
+        player = parse_uuid(flt.player_id, "playerId") if flt.player_id is not None else None
+        campaign = (
+            parse_int_id(flt.campaign_id, "campaignId") if flt.campaign_id is not None else None
+        )
+    except ValidationFailed as exc:  # a query argument: shown to the client as it is
+        raise InputError(exc.message) from None
     return repository.BonusFilter(
         player_id=player, status=flt.status.value if flt.status else None, campaign_id=campaign
     )

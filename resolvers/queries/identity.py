@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.audit.models import AuditEntry
 from app.core.principal import PrincipalKind
@@ -64,11 +65,11 @@ class IdentityQueries:
         from schema.pagination import check_page_size
 
         limit = check_page_size(first, info.context.settings.max_page_size)
-        stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        stmt = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
         if actor:
-            stmt = stmt.where(AuditEntry.actor == actor)
+            stmt = stmt.where(col(AuditEntry.actor) == actor)
         if target:
-            stmt = stmt.where(AuditEntry.target == target)
+            stmt = stmt.where(col(AuditEntry.target) == target)
         async with info.context.db.read_session() as session:
             rows = (await session.execute(stmt)).scalars()
             return [AuditRecord.from_model(r) for r in rows]

@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 
 from app.ledger import reconcile
-from app.ledger import repository as ledger
 from permissions.roles import Permission as P
 from permissions.rules import nullable, required
 from schema.context import Info
-from schema.inputs.ledger import LedgerFilter
-from schema.pagination import (
-    Connection,
-    check_page_size,
-    decode_id_cursor,
-    encode_cursor,
-)
-from schema.types.ledger import LedgerEntry, LedgerVerification
+from schema.ids import try_uuid
+from schema.loaders import WalletsByPlayer
+from schema.types.ledger import LedgerVerification
 from schema.types.wallet import Wallet
-
-
-async def ledger_page(
-    info: Info,
-    flt: LedgerFilter | None,
-    first: int,
-    after: str | None,
-    *,
-    wallet_id: int | None = None,
-    player_id: uuid.UUID | None = None,
-) -> Connection[LedgerEntry]:
-    limit = check_page_size(first, info.context.settings.max_page_size)
-    before = decode_id_cursor(after)
-    data = (flt or LedgerFilter()).to_data()
-    async with info.context.db.read_session() as session:
-        rows, has_next, total = await ledger.history(
-            session, data, limit, before, wallet_id=wallet_id, player_id=player_id
-        )
-    return Connection[LedgerEntry].build(
-        [(encode_cursor(row.id), LedgerEntry.from_row(row, kind)) for row, kind in rows],
-        has_next=has_next,
-        has_previous=before is not None,
-        total=total,
-    )
 
 
 @strawberry.type
@@ -53,11 +21,10 @@ class LedgerQueries:
         extensions=[nullable(P.WALLET_READ, owner_ok=True)],
     )
     async def balance(self, info: Info, player_id: strawberry.ID) -> list[Wallet]:
-        try:
-            pid = uuid.UUID(str(player_id))
-        except ValueError:
+        pid = try_uuid(player_id)
+        if pid is None:
             return []
-        rows = await info.context.loaders.wallets_by_player.load(pid)
+        rows = await info.context.loaders.get(WalletsByPlayer).load(pid)
         return [Wallet.from_model(row) for row in rows]
 
     @strawberry.field(

@@ -10,25 +10,14 @@ import strawberry
 from app.audit import service as audit
 from app.core.principal import PrincipalKind
 from app.players import service
-from app.players.models import Player as PlayerRow
 from app.players.repository import PlayerPosition
-from app.wallets import repository as wallets
 from permissions.roles import Permission as P
-from permissions.roles import is_allowed
 from permissions.rules import actor_of, nullable, required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
-from schema.types.player import Player
-from schema.types.wallet import Wallet
-
-
-def parse_player_id(raw: strawberry.ID) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        return None
+from schema.types.player import Player, fetch_player
 
 
 def _position(cursor: str | None) -> PlayerPosition | None:
@@ -40,41 +29,6 @@ def _position(cursor: str | None) -> PlayerPosition | None:
         return PlayerPosition(datetime.fromisoformat(created_at), uuid.UUID(player_id))
     except (TypeError, ValueError):
         raise InputError("invalid cursor") from None
-
-
-async def fetch_player(info: Info, id: strawberry.ID) -> Player | None:
-    """THE way a player is read by id: the ``player`` query, federation's ``_entities``
-    and REST all come here, so a permission added here applies to all of them."""
-    player_id = parse_player_id(id)
-    principal = info.context.principal
-    if player_id is None or not is_allowed(
-        principal, P.PLAYER_READ, owner_ok=True, owner=str(player_id)
-    ):
-        return None
-
-    async def load() -> PlayerRow | None:
-        async with info.context.db.read_session() as session:
-            return await service.get_player(session, player_id)
-
-    events = info.context.events
-    row = await events.cache.get(player_id, load) if events is not None else await load()
-    if row is not None and principal.kind is PrincipalKind.STAFF:
-        await audit.record_now(
-            info.context.db, actor_of(info), "player.read", str(row.id), audit.SUCCESS
-        )
-    return Player.from_model(row) if row else None
-
-
-async def fetch_wallet(info: Info, id: strawberry.ID) -> Wallet | None:
-    """A wallet by id, only if its player can be read through ``fetch_player``."""
-    text = str(id)
-    if not text.isdigit() or len(text) > 18:
-        return None
-    async with info.context.db.read_session() as session:
-        row = await wallets.get(session, int(text))
-    if row is None or await fetch_player(info, strawberry.ID(str(row.player_id))) is None:
-        return None
-    return Wallet.from_model(row)
 
 
 @strawberry.type

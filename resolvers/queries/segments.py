@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import strawberry
 
 from app.kyc import service as kyc
@@ -11,15 +9,9 @@ from app.segments import service
 from permissions.roles import Permission as P
 from permissions.rules import nullable
 from schema.context import Info
+from schema.ids import try_uuid
 from schema.types.kyc import KycCase
 from schema.types.segment import Segment
-
-
-def _uuid(raw: strawberry.ID) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        return None
 
 
 @strawberry.type
@@ -29,7 +21,7 @@ class SegmentQueries:
         extensions=[nullable(P.SEGMENT_READ)],
     )
     async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
-        segment_id = _uuid(id)
+        segment_id = try_uuid(id)
         if segment_id is None:
             return None
         async with info.context.db.read_session() as session:
@@ -49,7 +41,7 @@ class SegmentQueries:
         extensions=[nullable(P.KYC_READ)],
     )
     async def kyc_case(self, info: Info, id: strawberry.ID) -> KycCase | None:
-        case_id = _uuid(id)
+        case_id = try_uuid(id)
         if case_id is None:
             return None
         async with info.context.db.read_session() as session:

@@ -6,20 +6,17 @@ from collections import defaultdict
 
 import strawberry
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from permissions.roles import Permission as P
 from permissions.rules import required
 from schema.context import Info
+from schema.ids import try_int_id
 from schema.pagination import check_page_size
 from schema.types.webhooks import WebhookDelivery as DeliveryType
 from schema.types.webhooks import WebhookDeliveryStatusEnum
 from schema.types.webhooks import WebhookEndpoint as EndpointType
-
-
-def parse_int_id(raw: strawberry.ID) -> int | None:
-    text = str(raw)
-    return int(text) if text.isdigit() and len(text) < 19 else None
 
 
 @strawberry.type
@@ -31,7 +28,7 @@ class WebhookQueries:
     async def webhook_endpoints(self, info: Info) -> list[EndpointType]:
         async with info.context.db.read_session() as session:
             rows = (
-                await session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+                await session.execute(select(WebhookEndpoint).order_by(col(WebhookEndpoint.id)))
             ).scalars()
             return [EndpointType.from_model(r) for r in rows]
 
@@ -47,18 +44,18 @@ class WebhookQueries:
         first: int = 50,
     ) -> list[DeliveryType]:
         limit = check_page_size(first, info.context.settings.max_page_size)
-        stmt = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+        stmt = select(WebhookDelivery).order_by(col(WebhookDelivery.id).desc()).limit(limit)
         if endpoint_id is not None:
-            stmt = stmt.where(WebhookDelivery.endpoint_id == (parse_int_id(endpoint_id) or -1))
+            stmt = stmt.where(col(WebhookDelivery.endpoint_id) == (try_int_id(endpoint_id) or -1))
         if status is not None:
-            stmt = stmt.where(WebhookDelivery.status == status.value)
+            stmt = stmt.where(col(WebhookDelivery.status) == status.value)
         async with info.context.db.read_session() as session:
             deliveries = list((await session.execute(stmt)).scalars())
             attempts = (
                 await session.execute(
                     select(WebhookAttempt)
-                    .where(WebhookAttempt.delivery_id.in_([d.id for d in deliveries]))
-                    .order_by(WebhookAttempt.id)
+                    .where(col(WebhookAttempt.delivery_id).in_([d.id for d in deliveries]))
+                    .order_by(col(WebhookAttempt.id))
                 )
             ).scalars()
         by_delivery: dict[int, list[WebhookAttempt]] = defaultdict(list)

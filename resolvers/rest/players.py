@@ -8,7 +8,6 @@ is a member of (kept current by the segmentation engine, app/segments).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
@@ -17,8 +16,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from strawberry.types import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
+from app.core.errors import ValidationFailed
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.events import websocket as ws
@@ -30,6 +31,7 @@ from app.wallets import repository as wallets
 from permissions.realtime import may_read_balance, may_read_player, may_read_segments
 from permissions.rules import shown_value
 from resolvers.rest.openapi import OPENAPI
+from schema.ids import parse_uuid, try_int_id, try_uuid
 from schema.pagination import encode_cursor
 
 Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
@@ -46,7 +48,7 @@ def player_json(row: Player, principal: Principal) -> dict[str, Any]:
     view = PlayerType.from_model(row)
     owner = str(row.id)
     out: dict[str, Any] = {}
-    for field in PlayerType.__strawberry_definition__.fields:
+    for field in get_object_definition(PlayerType, strict=True).fields:
         if field.base_resolver is not None:  # wallets, ledger: their own endpoints
             continue
         value = shown_value(field, getattr(view, field.python_name), principal, owner)
@@ -77,9 +79,8 @@ def rest_routes(state: Any) -> list[Route]:
         return endpoint
 
     async def load_player(request: Request, principal: Principal) -> Player | JSONResponse:
-        try:
-            player_id = uuid.UUID(request.path_params["id"])
-        except ValueError:
+        player_id = try_uuid(request.path_params["id"])
+        if player_id is None:
             return problem(404, "NOT_FOUND", "no such player")
         if not may_read_player(principal, str(player_id)):
             return problem(403, "FORBIDDEN", "not allowed to read this player")
@@ -97,9 +98,8 @@ def rest_routes(state: Any) -> list[Route]:
         if not may_read_player(principal, None):
             return problem(403, "FORBIDDEN", "not allowed to list players")
         params = request.query_params
-        try:
-            limit = int(params.get("limit", "20"))
-        except ValueError:
+        limit = try_int_id(params.get("limit", "20"))  # ASCII digits only, like every id
+        if limit is None:
             limit = -1
         if not 1 <= limit <= state.settings.max_page_size:
             return problem(400, "BAD_INPUT", f"limit must be 1..{state.settings.max_page_size}")
@@ -110,8 +110,8 @@ def rest_routes(state: Any) -> list[Route]:
 
             try:
                 created_at, pid = decode_cursor(params["after"])
-                after = PlayerPosition(datetime.fromisoformat(created_at), uuid.UUID(pid))
-            except (InputError, TypeError, ValueError):
+                after = PlayerPosition(datetime.fromisoformat(created_at), parse_uuid(pid, "after"))
+            except (InputError, ValidationFailed, TypeError, ValueError):
                 return problem(400, "BAD_INPUT", "invalid cursor")
         flt = PlayerFilter(country=params.get("country"), status=params.get("status"))
         async with state.db.read_session() as session:

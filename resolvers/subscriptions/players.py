@@ -5,7 +5,6 @@ events relayed from the outbox."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from app.events import websocket as ws
 from app.events.hub import SlowConsumer
 from permissions.realtime import may_watch_balance, may_watch_feed, may_watch_verification
 from schema.context import Info
+from schema.ids import try_uuid
 from schema.types.events import (
     BalanceChange,
     DomainEvent,
@@ -33,10 +33,10 @@ def forbidden() -> GraphQLError:
 
 
 def _player_id(raw: strawberry.ID) -> str:
-    try:
-        return str(uuid.UUID(str(raw)))
-    except ValueError:
-        raise GraphQLError("invalid player id", extensions={"code": "BAD_INPUT"}) from None
+    player_id = try_uuid(raw)
+    if player_id is None:
+        raise GraphQLError("invalid player id", extensions={"code": "BAD_INPUT"})
+    return str(player_id)
 
 
 async def _events(

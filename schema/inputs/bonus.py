@@ -8,14 +8,14 @@ import strawberry
 
 from app.bonuses.models import AwardLimit, CampaignKind, CampaignTrigger, WageringBase
 from app.bonuses.validation import CampaignData
-from schema.inputs.ledger import KEY
-from schema.types.bonus import (
+from schema.enums import (
     AwardLimitEnum,
     BonusStatusEnum,
     CampaignKindEnum,
     CampaignTriggerEnum,
     WageringBaseEnum,
 )
+from schema.inputs.ledger import KEY
 
 
 @strawberry.input
@@ -47,9 +47,9 @@ class CreateBonusCampaignInput:
     countries: list[str] = strawberry.field(default_factory=list)
     segment_ids: list[str] = strawberry.field(default_factory=list)
     kyc_states: list[str] = strawberry.field(default_factory=list)
-    award_limit: AwardLimitEnum = AwardLimitEnum.ONCE_PER_PLAYER  # type: ignore[attr-defined]
+    award_limit: AwardLimitEnum = AwardLimitEnum.ONCE_PER_PLAYER
     wagering_multiplier: str = "0"
-    wagering_base: WageringBaseEnum = WageringBaseEnum.BONUS  # type: ignore[attr-defined]
+    wagering_base: WageringBaseEnum = WageringBaseEnum.BONUS
     contributions: list[GameContributionInput] = strawberry.field(default_factory=list)
     max_bet: str | None = None
     expiry_days: int = 30

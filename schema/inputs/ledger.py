@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from app.ledger.repository import HistoryFilter
-from schema.types.enums import WalletKindEnum
+from schema.enums import WalletKindEnum
 
 KEY = "Unique per caller and operation, 1-128 characters; a retry must reuse it."
 

@@ -8,7 +8,7 @@ import strawberry
 
 from app.players.repository import PlayerFilter as PlayerFilterData
 from app.players.validation import RegistrationData
-from schema.types.enums import PlayerStatusEnum
+from schema.enums import PlayerStatusEnum
 
 
 @strawberry.input

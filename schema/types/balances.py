@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.enums import WalletKindEnum
 from schema.scalars import Money
-from schema.types.enums import WalletKindEnum
 
 
 @strawberry.type(description="A wallet's figures right after a committed change.")

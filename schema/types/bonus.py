@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
 import strawberry
 
-from app.bonuses import errors as bonus_errors
-from app.bonuses.models import (
-    AwardLimit,
-    BonusKind,
-    BonusStatus,
-    CampaignKind,
-    CampaignStatus,
-    CampaignTrigger,
-    WageringBase,
-)
 from app.bonuses.models import (
     BonusCampaign as CampaignRow,
 )
 from app.bonuses.models import (
+    BonusStatus,
+)
+from app.bonuses.models import (
     PlayerBonus as BonusRow,
 )
-from app.core.errors import DomainError
 from app.core.money import format_amount
 from app.core.settings import Settings
-from schema.errors import Forbidden, NotFound, UserError, ValidationError
+from schema.enums import (
+    AwardLimitEnum,
+    BonusKindEnum,
+    BonusStatusEnum,
+    CampaignKindEnum,
+    CampaignStatusEnum,
+    CampaignTriggerEnum,
+    WageringBaseEnum,
+)
+from schema.errors import UserError
 from schema.scalars import Money
 from schema.types import ledger as ledger_types
-
-CampaignKindEnum = strawberry.enum(CampaignKind, name="BonusCampaignKind")
-CampaignTriggerEnum = strawberry.enum(CampaignTrigger, name="BonusTrigger")
-CampaignStatusEnum = strawberry.enum(CampaignStatus, name="BonusCampaignStatus")
-AwardLimitEnum = strawberry.enum(AwardLimit, name="BonusAwardLimit")
-WageringBaseEnum = strawberry.enum(WageringBase, name="WageringBase")
-BonusStatusEnum = strawberry.enum(BonusStatus, name="BonusStatus")
-BonusKindEnum = strawberry.enum(BonusKind, name="BonusKind")
 
 
 def _pct(bp: int | None) -> str | None:
@@ -205,37 +197,3 @@ AlreadyAwarded = _error_type(
 )
 BonusNotActive = _error_type("BonusNotActive", "No such active bonus for this player.")
 MaxBetExceeded = ledger_types.MaxBetExceeded
-
-_BY_CODE: dict[str, Any] = {
-    bonus_errors.CampaignNotActive.code: CampaignNotActive,
-    bonus_errors.NotEligible.code: NotEligible,
-    bonus_errors.AlreadyAwarded.code: AlreadyAwarded,
-    bonus_errors.BonusNotActive.code: BonusNotActive,
-}
-
-BonusOperationResult = Annotated[
-    PlayerBonus
-    | CampaignNotActive  # type: ignore[operator]
-    | NotEligible
-    | AlreadyAwarded
-    | BonusNotActive
-    | ledger_types.AccountBlocked
-    | ledger_types.IdempotencyKeyReused
-    | ledger_types.RequestInProgress
-    | ledger_types.CurrencyMismatch
-    | ValidationError
-    | NotFound
-    | Forbidden,
-    strawberry.union("BonusOperationResult"),
-]
-
-CampaignResult = Annotated[
-    BonusCampaign | ValidationError | NotFound | Forbidden, strawberry.union("BonusCampaignResult")
-]
-
-
-def from_error(exc: DomainError) -> Any:
-    error_type = _BY_CODE.get(exc.code)
-    if error_type is not None:
-        return error_type(code=exc.code, message=exc.message)
-    return ledger_types.from_error(exc)

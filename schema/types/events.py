@@ -8,8 +8,8 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.enums import ConfirmStatusEnum, RiskLevelEnum
 from schema.types.balances import WalletBalance
-from schema.types.enums import ConfirmStatusEnum, RiskLevelEnum
 
 
 def _time(envelope: dict[str, Any]) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -20,7 +21,8 @@ class MfaMethod(StrEnum):
     RECOVERY_CODE = "RECOVERY_CODE"
 
 
-StaffRoleEnum = strawberry.enum(StaffRole, name="StaffRole")
+StaffRoleEnum = StaffRole  # strawberry.enum registers the class itself
+strawberry.enum(StaffRole, name="StaffRole")
 
 
 @strawberry.type(description="Signed in. Send `Authorization: Bearer <accessToken>`.")
@@ -136,5 +138,5 @@ class AuditRecord:
         return cls(
             id=strawberry.ID(str(row.id)), occurred_at=row.occurred_at, actor=row.actor,
             action=row.action, target=row.target, outcome=row.outcome, ip=row.ip,
-            request_id=row.request_id, details=row.details,
+            request_id=row.request_id, details=cast(JSON, row.details),
         )  # fmt: skip

@@ -7,13 +7,14 @@ from enum import StrEnum
 
 import strawberry
 
-from app.kyc import errors as kyc_errors
+from app.core.errors import DomainError
 from app.kyc.models import KycCase as CaseRow
 from app.kyc.models import KycCaseStatus
+from schema.enums import RiskLevelEnum
 from schema.errors import UserError
-from schema.types.enums import RiskLevelEnum
 
-KycCaseStatusEnum = strawberry.enum(KycCaseStatus, name="KycCaseStatus")
+KycCaseStatusEnum = KycCaseStatus  # strawberry.enum registers the class itself
+strawberry.enum(KycCaseStatus, name="KycCaseStatus")
 
 
 @strawberry.enum
@@ -84,7 +85,7 @@ def _simple(name: str, description: str) -> type:
     @strawberry.type(name=name, description=description)
     class _Error(UserError):
         @classmethod
-        def from_domain(cls, exc: kyc_errors.DomainError) -> _Error:
+        def from_domain(cls, exc: DomainError) -> _Error:
             return cls(code=exc.code, message=exc.message)
 
     return _Error

@@ -3,17 +3,20 @@ replay is byte-identical), ledger rows, the reconciliation report and typed erro
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
-from app.core.errors import DomainError
-from app.kyc import errors as kyc_errors
 from app.ledger import errors as ledger_errors
 from app.ledger.models import LedgerTransfer
 from app.ledger.reconcile import Report
-from schema.errors import Forbidden, NotFound, UserError, ValidationError
+from schema.context import Info
+from schema.errors import UserError
+from schema.inputs.ledger import LedgerFilter
+from schema.loaders import LedgerPageKey, LedgerPages
+from schema.pagination import Connection, check_page_size, decode_id_cursor, encode_cursor
 from schema.scalars import Money
 from schema.types.balances import WalletBalance
 
@@ -102,42 +105,6 @@ class VerificationRequired(UserError):
     pass
 
 
-_BY_CODE: dict[str, Any] = {
-    kyc_errors.VerificationRequired.code: VerificationRequired,
-    ledger_errors.IdempotencyKeyReused.code: IdempotencyKeyReused,
-    ledger_errors.RequestInProgress.code: RequestInProgress,
-    ledger_errors.ReservationNotFound.code: ReservationNotFound,
-    ledger_errors.HoldNotPending.code: HoldNotPending,
-    ledger_errors.RoundNotFound.code: RoundNotFound,
-    ledger_errors.AccountBlocked.code: AccountBlocked,
-    ledger_errors.CurrencyMismatch.code: CurrencyMismatch,
-    ledger_errors.DuplicateTransaction.code: DuplicateTransaction,
-    "MAX_BET_EXCEEDED": MaxBetExceeded,  # app.bonuses.errors.MaxBetExceeded (reserveBet)
-}
-
-WalletOperationResult = (
-    WalletOperation
-    | InsufficientFunds
-    | IdempotencyKeyReused  # type: ignore[operator]
-    | RequestInProgress
-    | ReservationNotFound
-    | HoldNotPending
-    | RoundNotFound
-    | AccountBlocked
-    | CurrencyMismatch
-    | DuplicateTransaction
-    | MaxBetExceeded
-    | ValidationError
-    | NotFound
-    | VerificationRequired
-    | Forbidden
-)
-
-
-def result_union(name: str) -> Any:
-    return Annotated[WalletOperationResult, strawberry.union(name)]
-
-
 def from_document(doc: dict[str, Any]) -> Any:
     if doc["status"] == "OK":
         return WalletOperation.from_doc(doc)
@@ -147,19 +114,6 @@ def from_document(doc: dict[str, Any]) -> Any:
         message=doc["message"],
         wallets=[WalletBalance.from_doc(w) for w in doc["wallets"]],
     )
-
-
-def from_error(exc: DomainError) -> Any:
-    from app.core import errors
-
-    if isinstance(exc, errors.ValidationFailed):
-        return ValidationError.from_domain(exc)
-    if isinstance(exc, errors.NotFound):
-        return NotFound.from_domain(exc)
-    error_type = _BY_CODE.get(exc.code)
-    if error_type is None:
-        raise exc
-    return error_type(code=exc.code, message=exc.message)
 
 
 @strawberry.type(description="One ledger row: a balance change of a wallet.")
@@ -224,3 +178,25 @@ class LedgerVerification:
                 for m in report.mismatches
             ],
         )  # fmt: skip
+
+
+async def ledger_page(
+    info: Info,
+    flt: LedgerFilter | None,
+    first: int,
+    after: str | None,
+    *,
+    wallet_id: int | None = None,
+    player_id: uuid.UUID | None = None,
+) -> Connection[LedgerEntry]:
+    """A page of ledger rows of one wallet or of all a player's wallets, newest first."""
+    limit = check_page_size(first, info.context.settings.max_page_size)
+    before = decode_id_cursor(after)
+    key = LedgerPageKey((flt or LedgerFilter()).to_data(), limit, before, wallet_id, player_id)
+    rows, has_next, total = await info.context.loaders.get(LedgerPages).load(key)
+    return Connection[LedgerEntry].build(
+        [(encode_cursor(row.id), LedgerEntry.from_row(row, kind)) for row, kind in rows],
+        has_next=has_next,
+        has_previous=before is not None,
+        total=total,
+    )

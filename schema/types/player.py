@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,13 +13,15 @@ from app.players.models import Player as PlayerRow
 from permissions.roles import Permission as P
 from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
+from schema.enums import BonusStatusEnum, ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
 from schema.inputs.ledger import LedgerFilter
+from schema.loaders import BonusesByPlayer, LoyaltyByPlayer, WalletsByPlayer
 from schema.pagination import Connection
+from schema.reads import player_row
 from schema.types import player_extra as extra
-from schema.types.bonus import BonusStatusEnum, Loyalty, PlayerBonus
-from schema.types.enums import ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
+from schema.types.bonus import Loyalty, PlayerBonus
 from schema.types.kyc import KycCase
-from schema.types.ledger import LedgerEntry
+from schema.types.ledger import LedgerEntry, ledger_page
 from schema.types.profile import PlayerProfile, PlayStyle, SettingsChange, VipStatus
 from schema.types.segment import Segment
 from schema.types.wallet import Wallet
@@ -68,7 +71,7 @@ class Player:
         extensions=[nullable(P.WALLET_READ, owner_ok=True)],
     )
     async def wallets(self, info: Info) -> list[Wallet]:
-        rows = await info.context.loaders.wallets_by_player.load(uuid.UUID(str(self.id)))
+        rows = await info.context.loaders.get(WalletsByPlayer).load(uuid.UUID(str(self.id)))
         return [Wallet.from_model(row) for row in rows]
 
     @strawberry.field(
@@ -82,8 +85,6 @@ class Player:
         after: str | None = None,
         filter: LedgerFilter | None = None,
     ) -> Connection[LedgerEntry] | None:
-        from resolvers.queries.ledger import ledger_page
-
         return await ledger_page(info, filter, first, after, player_id=uuid.UUID(str(self.id)))
 
     # --- profile, VIP, segments, play style, KYC: resolvers in schema/types/player_extra.py
@@ -120,7 +121,7 @@ class Player:
         extensions=[nullable(P.BONUS_READ, owner_ok=True)],
     )
     async def bonuses(self, info: Info, status: BonusStatusEnum | None = None) -> list[PlayerBonus]:
-        rows = await info.context.loaders.bonuses_by_player.load(uuid.UUID(str(self.id)))
+        rows = await info.context.loaders.get(BonusesByPlayer).load(uuid.UUID(str(self.id)))
         return [PlayerBonus.from_model(r) for r in reversed(rows)
                 if status is None or r.status == status.value]  # fmt: skip
 
@@ -129,17 +130,12 @@ class Player:
         extensions=[nullable(P.PLAYER_READ, owner_ok=True)],
     )
     async def loyalty(self, info: Info) -> Loyalty | None:
-        from app.bonuses import repository as bonus_repository
-
-        async with info.context.db.read_session() as session:
-            row = await bonus_repository.loyalty(session, uuid.UUID(str(self.id)))
+        row = await info.context.loaders.get(LoyaltyByPlayer).load(uuid.UUID(str(self.id)))
         return Loyalty.build(row.points if row else 0, info.context.settings)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:
         """Federation ``_entities``: the same read (and permissions) as ``player(id)``."""
-        from resolvers.queries.players import fetch_player  # resolvers import this module
-
         return await fetch_player(info, id)
 
     @classmethod
@@ -157,10 +153,16 @@ class Player:
             risk_level=RiskLevelEnum(row.risk_level),
             vip_level=row.vip_level,
             created_at=row.created_at,
-            preferences=row.preferences,
+            preferences=cast(JSON, row.preferences),
             birth_date=row.birth_date,
             traffic_source=row.traffic_source,
             affiliate_code=row.affiliate_code,
             owner_view=owner_view,
             _row=row,
         )
+
+
+async def fetch_player(info: Info, id: object) -> Player | None:
+    """THE way a player is read by id (see schema/reads.py), as the GraphQL type."""
+    row = await player_row(info, id)
+    return Player.from_model(row) if row else None

@@ -1,15 +1,24 @@
 """Resolvers of the Player fields added by issue 6 (kept out of player.py so that file only
-gains a few declarations). Each names the permission the RBAC integration attaches."""
+gains a few declarations). Each names the permission the RBAC integration attaches; all
+read through the request's loaders (schema/loaders.py), never a session of their own."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from app.kyc import service as kyc
 from app.players.models import Player as PlayerRow
-from app.profiles import service as profiles
 from schema.context import Info
+from schema.loaders import (
+    HistoryPageKey,
+    KycCasesByPlayer,
+    MetricsByPlayer,
+    PlayerById,
+    ProfileByPlayer,
+    SegmentsByPlayer,
+    SettingsHistoryPages,
+    TagsByPlayer,
+)
 from schema.pagination import (
     Connection,
     check_page_size,
@@ -33,22 +42,16 @@ def _id(root: Any) -> uuid.UUID:
 
 async def _row(root: Any, info: Info) -> PlayerRow:
     if root._row is not None:
-        return root._row
-    async with info.context.db.read_session() as session:
-        row = await session.get(PlayerRow, _id(root))
-    assert row is not None
-    return row
-
-
-def _loaders(info: Info) -> Any:
-    from resolvers.profile_loaders import profile_loaders  # resolvers own the DataLoaders
-
-    return profile_loaders(info.context)
+        row: PlayerRow = root._row
+        return row
+    loaded = await info.context.loaders.get(PlayerById).load(_id(root))
+    assert loaded is not None
+    return loaded
 
 
 async def profile(root: Any, info: Info) -> PlayerProfile | None:
     """permission: player:read_pii (owner ok); values masked without it."""
-    row = await _loaders(info).profile.load(_id(root))
+    row = await info.context.loaders.get(ProfileByPlayer).load(_id(root))
     return PlayerProfile.build(await _row(root, info), row, can_see_pii(info, root.id))
 
 
@@ -60,12 +63,15 @@ async def vip(root: Any, info: Info) -> VipStatus | None:
 
 async def segments(root: Any, info: Info) -> list[Segment]:
     """permission: player:read"""
-    return [Segment.from_model(s) for s in await _loaders(info).segments.load(_id(root))]
+    return [
+        Segment.from_model(s)
+        for s in await info.context.loaders.get(SegmentsByPlayer).load(_id(root))
+    ]
 
 
 async def play_style(root: Any, info: Info) -> PlayStyle | None:
     """permission: player:read (no personal data; marketers may see it)"""
-    row = await _loaders(info).metrics.load(_id(root))
+    row = await info.context.loaders.get(MetricsByPlayer).load(_id(root))
     return PlayStyle.from_model(row) if row is not None else None
 
 
@@ -75,8 +81,8 @@ async def settings_history(
     """permission: player:read (owner ok); PII values masked without player:read_pii."""
     limit = check_page_size(first, info.context.settings.max_page_size)
     before = decode_id_cursor(after)
-    async with info.context.db.read_session() as session:
-        rows, has_next, total = await profiles.history_page(session, _id(root), limit, before)
+    key = HistoryPageKey(_id(root), limit, before)
+    rows, has_next, total = await info.context.loaders.get(SettingsHistoryPages).load(key)
     visible = can_see_pii(info, root.id)
     return Connection[SettingsChange].build(
         [(encode_cursor(r.id), SettingsChange.from_model(r, visible)) for r in rows],
@@ -88,12 +94,10 @@ async def settings_history(
 
 async def kyc_cases(root: Any, info: Info) -> list[KycCase]:
     """permission: kyc:review (owner ok)"""
-    async with info.context.db.read_session() as session:
-        rows = await kyc.cases_of_player(session, _id(root))
+    rows = await info.context.loaders.get(KycCasesByPlayer).load(_id(root))
     return [KycCase.from_model(r) for r in rows]
 
 
 async def tags(root: Any, info: Info) -> list[str]:
     """permission: player:read"""
-    async with info.context.db.read_session() as session:
-        return await profiles.tags_of(session, _id(root))
+    return await info.context.loaders.get(TagsByPlayer).load(_id(root))

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.lazy_type import LazyType
 
-from app.players import repository as players
-from app.segments import service
 from app.segments.models import Segment as SegmentRow
 from app.segments.rules import InvalidRule
 from schema.context import Info
 from schema.errors import InputError, UserError
+from schema.loaders import MemberPageKey, SegmentMemberPages
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
 
-if TYPE_CHECKING:
-    from schema.types.player import Player
+# Player and Segment refer to each other (a player's segments, a segment's members): the
+# member side names Player lazily, so segment.py never imports player.py (no cycle).
+_PLAYER_TYPE: LazyType[Any, Any] = LazyType("Player", "schema.types.player")
 
 
 @strawberry.type(description="A segment rule was rejected; nothing was saved.")
@@ -48,9 +49,8 @@ class Segment:
     @strawberry.field(description="Members in id order, with cursor pagination.")
     async def players(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[Annotated[Player, strawberry.lazy("schema.types.player")]]:
-        from schema.types.player import Player
-
+    ) -> Connection[Annotated[Player, strawberry.lazy("schema.types.player")]]:  # type: ignore[name-defined]  # noqa: F821
+        player_type: Any = _PLAYER_TYPE.resolve_type()
         limit = check_page_size(first, info.context.settings.max_page_size)
         position = None
         if after is not None:
@@ -59,13 +59,10 @@ class Segment:
                 position = uuid.UUID(parts[0])
             except (IndexError, TypeError, ValueError):
                 raise InputError("invalid cursor") from None
-        async with info.context.db.read_session() as session:
-            ids, has_next, total = await service.member_page(
-                session, uuid.UUID(str(self.id)), limit, position
-            )
-            rows = {p.id: p for p in await players.get_many(session, ids)}
-        return Connection[Player].build(
-            [(encode_cursor(i), Player.from_model(rows[i])) for i in ids if i in rows],
+        key = MemberPageKey(uuid.UUID(str(self.id)), limit, position)
+        rows, has_next, total = await info.context.loaders.get(SegmentMemberPages).load(key)
+        return Connection[Any].build(
+            [(encode_cursor(r.id), player_type.from_model(r)) for r in rows],
             has_next=has_next,
             has_previous=position is not None,
             total=total,
@@ -78,7 +75,7 @@ class Segment:
             id=strawberry.ID(str(row.id)),
             name=row.name,
             description=row.description,
-            rule=row.rule,
+            rule=cast(JSON, row.rule),
             created_by=row.created_by,
             computed_at=row.computed_at,
             created_at=row.created_at,

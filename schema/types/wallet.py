@@ -8,11 +8,12 @@ import strawberry
 
 from app.wallets.models import Wallet as WalletRow
 from schema.context import Info
+from schema.enums import WalletKindEnum
 from schema.inputs.ledger import LedgerFilter
 from schema.pagination import Connection
+from schema.reads import wallet_row
 from schema.scalars import Money
-from schema.types.enums import WalletKindEnum
-from schema.types.ledger import LedgerEntry
+from schema.types.ledger import LedgerEntry, ledger_page
 
 
 @strawberry.federation.type(keys=["id"], description="One balance of a player.")
@@ -35,15 +36,11 @@ class Wallet:
         after: str | None = None,
         filter: LedgerFilter | None = None,
     ) -> Connection[LedgerEntry]:
-        from resolvers.queries.ledger import ledger_page
-
         return await ledger_page(info, filter, first, after, wallet_id=int(self.id))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Wallet | None:
         """Federation ``_entities``: a wallet is visible exactly when its player is."""
-        from resolvers.queries.players import fetch_wallet  # resolvers import this module
-
         return await fetch_wallet(info, id)
 
     @classmethod
@@ -58,3 +55,9 @@ class Wallet:
             available=Money.of(row.available, row.currency),
             updated_at=row.updated_at,
         )
+
+
+async def fetch_wallet(info: Info, id: object) -> Wallet | None:
+    """A wallet by id, only if its player can be read (schema/reads.py)."""
+    row = await wallet_row(info, id)
+    return Wallet.from_model(row) if row else None

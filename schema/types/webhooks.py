@@ -11,7 +11,8 @@ from app.events.models import WebhookAttempt as AttemptRow
 from app.events.models import WebhookDelivery as DeliveryRow
 from app.events.models import WebhookEndpoint as EndpointRow
 
-WebhookDeliveryStatusEnum = strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+WebhookDeliveryStatusEnum = DeliveryStatus  # strawberry.enum registers the class itself
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 
 
 @strawberry.type

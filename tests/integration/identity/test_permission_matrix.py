@@ -25,7 +25,7 @@ from permissions.roles import (
     Permission,
 )
 from permissions.rules import rule_of
-from schema import build_schema
+from pms.schema import build_schema
 
 # Types whose every field carries its own rule.
 GUARDED_TYPES = {"Query", "Mutation", "Player"}

@@ -134,7 +134,7 @@ async def test_operations_that_need_an_unregistered_extension_refuse_to_run(db, 
         with pytest.raises(RuntimeError, match="bonuses"):
             await tasks.expire_bonuses(db, settings)
     finally:
-        from pms.hooks import register_all
+        from pms.hooks import register_ledger_extensions
 
-        register_all()
+        register_ledger_extensions()
     assert "bonuses" in [e.name for e in hooks.registered()]

@@ -124,7 +124,7 @@ async def test_fee_adjustment_free_spins_and_tournament(wallet_gql, db, player_f
         ({"currency": "USD"}, "CurrencyMismatch", None),
         ({"currency": "ABC"}, "ValidationError", "currency"),
         ({"playerId": "00000000-0000-0000-0000-000000000000"}, "NotFound", None),
-        ({"playerId": "not-a-uuid"}, "NotFound", None),
+        ({"playerId": "not-a-uuid"}, "ValidationError", "playerId"),  # one id parser
         ({"idempotencyKey": ""}, "ValidationError", "idempotencyKey"),
         ({"idempotencyKey": "k" * 10_000}, "ValidationError", "idempotencyKey"),
         ({"gameRoundId": ""}, "ValidationError", "gameRoundId"),
@@ -251,7 +251,7 @@ async def test_history_filters_by_time_window(wallet_gql, db, player_factory):
 
 
 async def run_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "app.cli", "ledger", "verify"]
+    command = [sys.executable, "-m", "pms", "ledger", "verify"]
     return await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
     )

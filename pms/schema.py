@@ -1,0 +1,98 @@
+"""The composition of the ONE GraphQL schema of PMS: the root Query, Mutation and
+Subscription types (one class per domain, merged) and ``build_schema``, an Apollo
+Federation v2 subgraph with the parse and validation caches and the security limits
+installed as validation rules. The only module that knows every resolver package."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from app.core.settings import Settings
+from resolvers.mutations.bonus import BonusMutations
+from resolvers.mutations.identity import IdentityMutations
+from resolvers.mutations.kyc import KycMutations
+from resolvers.mutations.ledger import LedgerMutations
+from resolvers.mutations.players import PlayerMutations
+from resolvers.mutations.segments import SegmentMutations
+from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.bonus import BonusQueries
+from resolvers.queries.identity import IdentityQueries
+from resolvers.queries.ledger import LedgerQueries
+from resolvers.queries.players import PlayerQueries
+from resolvers.queries.segments import SegmentQueries
+from resolvers.queries.webhooks import WebhookQueries
+from resolvers.subscriptions.players import PlayerSubscriptions
+from schema.errors import is_unexpected, should_mask_error
+from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
+
+log = logging.getLogger("pms.graphql")
+
+Query = merge_types(
+    "Query",
+    (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
+     WebhookQueries),
+)  # fmt: skip
+Mutation = merge_types(
+    "Mutation",
+    (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
+     SegmentMutations, WebhookMutations),
+)  # fmt: skip
+Subscription = merge_types("Subscription", (PlayerSubscriptions,))
+
+
+class PMSSchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error at ERROR level. Unexpected ones are logged (with the
+        request id and the trace) where they are masked, schema/errors.py; what is left is the
+        client's doing (a refused field, a bad argument, a validation error): INFO."""
+        for error in errors:
+            if not is_unexpected(error):
+                log.info("graphql error for the client: %s", error.message)
+
+
+def build_schema(settings: Settings) -> strawberry.federation.Schema:
+    # The limiters create their rule classes in __init__. Built once here, the rules are
+    # the same objects on every request, so ValidationCache (keyed by the rules) hits;
+    # per-request limiter instances made every request a cache miss.
+    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
+    # Outside dev: no introspection and no "Did you mean" hints. DisableValidation is
+    # never installed (tests/e2e/test_hardening.py checks the schema's extensions).
+    exposure = (
+        [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
+    )
+    directives_rule = max_directives_rule(settings.max_directives_per_location)
+    return PMSSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        federation_version="2.7",
+        extensions=[
+            *exposure,
+            lambda: AddValidationRules([directives_rule]),
+            # Order matters: limits are validation rules, so a cached validation keeps them.
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: AddValidationRules(depth_rules),
+            lambda: AddValidationRules(alias_rules),
+            lambda: ParserCache(maxsize=settings.document_cache_size),
+            lambda: ValidationCache(maxsize=settings.document_cache_size),
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+        ],
+    )

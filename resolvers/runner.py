@@ -1,0 +1,100 @@
+"""THE mutation runner: every mutation declares itself once (``MutationSpec``: its result
+union's name, its success types and the domain errors it can return) and runs its one
+service call through ``run``: one transaction, the DomainError mapped to its GraphQL type
+(schema/error_registry.py), and the refusal audited where the spec asks for it. A domain
+error the spec does not declare is a bug, not an answer: it is re-raised (and masked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar, Union
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.core.errors import DomainError
+from permissions.errors import Forbidden
+from permissions.rules import actor_of
+from schema.context import Info
+from schema.error_registry import graphql_type_of, to_graphql
+
+T = TypeVar("T")
+
+
+def _code_only(exc: DomainError) -> dict[str, Any]:
+    return {"code": exc.code}
+
+
+@dataclass(frozen=True)
+class MutationSpec:
+    """One declaration per mutation; ``union`` is its result type."""
+
+    name: str
+    success: tuple[type, ...]
+    errors: tuple[type[DomainError], ...]
+    # The action of the audit row written when the service refuses ("{field}" is the
+    # mutation's name); None where permissions/rules.py audits the outcome already.
+    failure_audit: str | None = None
+    audit_details: Callable[[DomainError], dict[str, Any]] = _code_only
+    forbidden: bool = True
+    union: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        members: list[type] = list(self.success)
+        for error in self.errors:
+            graphql_type = graphql_type_of(error)
+            if graphql_type not in members:
+                members.append(graphql_type)
+        if self.forbidden and Forbidden not in members:
+            members.append(Forbidden)
+        union: Any = Union.__getitem__(tuple(members))  # built from a runtime tuple
+        object.__setattr__(self, "union", Annotated[union, strawberry.union(self.name)])
+
+    def answer(self, exc: DomainError) -> Any:
+        """The union member answering ``exc``; an undeclared error is re-raised."""
+        if not isinstance(exc, self.errors):
+            raise exc
+        return to_graphql(exc)
+
+
+async def run(
+    info: Info,
+    spec: MutationSpec,
+    call: Callable[[AsyncSession], Awaitable[T]],
+    present: Callable[[T], Any],
+) -> Any:
+    """``call`` in one transaction; its value shown by ``present`` after the commit."""
+    try:
+        async with info.context.db.transaction() as session:
+            value = await call(session)
+    except DomainError as exc:
+        return await _refused(info, spec, exc)
+    return present(value)
+
+
+async def run_unmanaged(
+    info: Info,
+    spec: MutationSpec,
+    call: Callable[[], Awaitable[T]],
+    present: Callable[[T], Any],
+) -> Any:
+    """For the few services that own their transactions (a provider call between two)."""
+    try:
+        value = await call()
+    except DomainError as exc:
+        return await _refused(info, spec, exc)
+    return present(value)
+
+
+async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:
+    answer = spec.answer(exc)
+    if spec.failure_audit is not None:
+        # Rolled back, so no audit row of the call itself exists: record the refusal.
+        action = spec.failure_audit.format(field=info.field_name)
+        await audit.record_now(
+            info.context.db, actor_of(info), action, None, audit.FAILURE, spec.audit_details(exc)
+        )
+    return answer

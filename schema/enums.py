@@ -1,0 +1,45 @@
+"""GraphQL enums, taken from the domain's enums so there is one list of values. Below
+both schema/types and schema/inputs, so inputs never import types."""
+
+import strawberry
+
+from app.bonuses.models import (
+    AwardLimit,
+    BonusKind,
+    BonusStatus,
+    CampaignKind,
+    CampaignStatus,
+    CampaignTrigger,
+    WageringBase,
+)
+from app.players.models import ConfirmStatus, PlayerStatus, RiskLevel
+from app.wallets.models import WalletKind
+
+# ``strawberry.enum`` registers the domain enum itself (it returns the same class), so
+# the aliases below are real types for the type checker and the GraphQL enum at once.
+PlayerStatusEnum = PlayerStatus
+ConfirmStatusEnum = ConfirmStatus
+RiskLevelEnum = RiskLevel
+WalletKindEnum = WalletKind
+CampaignKindEnum = CampaignKind
+CampaignTriggerEnum = CampaignTrigger
+CampaignStatusEnum = CampaignStatus
+AwardLimitEnum = AwardLimit
+WageringBaseEnum = WageringBase
+BonusStatusEnum = BonusStatus
+BonusKindEnum = BonusKind
+
+for _enum, _name in (
+    (PlayerStatus, "PlayerStatus"),
+    (ConfirmStatus, "ConfirmStatus"),
+    (RiskLevel, "RiskLevel"),
+    (WalletKind, "WalletKind"),
+    (CampaignKind, "BonusCampaignKind"),
+    (CampaignTrigger, "BonusTrigger"),
+    (CampaignStatus, "BonusCampaignStatus"),
+    (AwardLimit, "BonusAwardLimit"),
+    (WageringBase, "WageringBase"),
+    (BonusStatus, "BonusStatus"),
+    (BonusKind, "BonusKind"),
+):
+    strawberry.enum(_enum, name=_name)
