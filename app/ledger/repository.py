@@ -6,7 +6,8 @@ operation in one data-modifying CTE: app/ledger/write_repository.py).
 Ledger extensions (app/ledger/hooks.py) add parts to both: CTE fragments and result
 columns, composed once into the statement text by ``compose_load`` / ``compose_apply``, so
 an extension never costs a round trip. Also here: the replay read, the hold-expiry
-system operation's statements and the key purge. History reads: app/ledger/history.py.
+system operation's statements and the key purge. History reads:
+app/ledger/history_repository.py.
 Raw SQL as named constants on the money path; SQLAlchemy Core where filters compose.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ledger.history import HistoryFilter, history
+from app.ledger.history_repository import HistoryFilter, history
 
 __all__ = ["HistoryFilter", "history"]  # re-exported: the GraphQL layer reads history here
 
