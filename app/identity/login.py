@@ -19,11 +19,11 @@ from app.identity import mfa, sessions
 from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
 from app.identity.models import MfaKind, StaffMember, StaffStatus
 from app.identity.runtime import IdentityRuntime
-from app.players.models import Player, PlayerStatus
+from app.identity.standing import LOGIN_ALLOWED_PLAYER_STATUSES
+from app.players.models import Player
 from app.players.validation import normalise_email
 
 _dummy_hashes: dict[tuple[int, int, int], str] = {}
-LOGIN_ALLOWED_PLAYER_STATUSES = {PlayerStatus.ACTIVE.value, PlayerStatus.SELF_EXCLUDED.value}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import strawberry
 
 from app.audit import service as audit
 from app.core import errors
+from app.identity.sessions import end_account_sessions
 from app.players import service
+from app.players.models import PlayerStatus
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from resolvers.queries.players import parse_player_id
@@ -78,6 +80,9 @@ class PlayerMutations:
         try:
             async with ctx.db.transaction() as session:
                 row = await service.set_status(session, pid, status, reason, ctx.principal.key)
+                if row.status != PlayerStatus.ACTIVE and ctx.identity is not None:
+                    # Inside the transaction: if ending the sessions fails, so does the change.
+                    await end_account_sessions(ctx.identity, f"player:{pid}", f"status {status}")
         except errors.ValidationFailed as exc:
             return ValidationError.from_domain(exc)
         except errors.NotFound as exc:
