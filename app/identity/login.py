@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from app.audit import service as audit
 from app.core.crypto import token_hash
 from app.core.passwords import hash_password, verify_password
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
-from app.identity import mfa, sessions
+from app.identity import mfa, mfa_lockout, sessions
 from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
 from app.identity.models import MfaKind, StaffMember, StaffStatus
 from app.identity.runtime import IdentityRuntime
@@ -182,14 +183,41 @@ async def verify_mfa(
     method: str,
     code: str | None,
     assertion: dict[str, Any] | None,
+    actor: audit.Actor | None = None,
 ) -> tuple[sessions.TokenPair, Principal]:
+    """Second step of sign-in. ``TooManyAttempts`` past the challenge's tries or while the
+    account's second factor is locked (mfa_lockout.py); ``InvalidCredentials`` otherwise."""
     settings = runtime.settings
     data, principal = await _challenge(runtime, challenge_id)
+    subject = principal.key
+    await mfa_lockout.ensure_unlocked(runtime, subject)
     attempts = await runtime.store.incr(f"mfa:{challenge_id}:n", settings.mfa_challenge_ttl_seconds)
     if attempts > settings.mfa_max_attempts:
         await runtime.store.delete(f"mfa:{challenge_id}")
         raise TooManyAttempts(1)
-    subject = principal.key
+    try:
+        await _check_second_factor(runtime, challenge_id, data, subject, method, code, assertion)
+    except InvalidCredentials:
+        locked = await mfa_lockout.record_failure(runtime, subject, actor or audit.Actor(subject))
+        if locked:
+            await runtime.store.delete(f"mfa:{challenge_id}")
+            raise TooManyAttempts(locked) from None
+        raise
+    await mfa_lockout.clear_failures(runtime, subject)
+    pair = await sessions.start_session(runtime, principal, ("pwd", method.lower()))
+    return pair, principal
+
+
+async def _check_second_factor(
+    runtime: IdentityRuntime,
+    challenge_id: str,
+    data: dict[str, Any],
+    subject: str,
+    method: str,
+    code: str | None,
+    assertion: dict[str, Any] | None,
+) -> None:
+    settings = runtime.settings
     ok = False
     async with runtime.db.transaction() as session:
         if method == MfaKind.TOTP and code:
@@ -212,8 +240,6 @@ async def verify_mfa(
             ok = False
         if not ok:
             raise InvalidCredentials("the code or security key was not accepted")
-    pair = await sessions.start_session(runtime, principal, ("pwd", method.lower()))
-    return pair, principal
 
 
 async def staff_by_id(runtime: IdentityRuntime, staff_id: str) -> StaffMember | None:

@@ -187,7 +187,7 @@ class IdentityMutations:
         try:
             pair, principal = await login.verify_mfa(
                 runtime, challenge_id, method.value, code,
-                assertion if isinstance(assertion, dict) else None,
+                assertion if isinstance(assertion, dict) else None, actor,
             )  # fmt: skip
         except TooManyAttemptsError as exc:
             await audit.record_now(runtime.db, actor, "auth.verify_mfa", None, audit.DENIED,
