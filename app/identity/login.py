@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 
 from app.audit import service as audit
 from app.core.crypto import token_hash
+from app.core.identifiers import normalise_identifier
 from app.core.passwords import hash_password, verify_password
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
@@ -60,8 +61,14 @@ def _count(value: Any) -> int:
     return int(value) if isinstance(value, int) else 0
 
 
-def _throttle_keys(kind: str, identifier: str, ip: str | None) -> tuple[str, str]:
-    return (f"thr:{kind}:a:{token_hash(identifier.strip().lower())}", f"thr:ip:{ip or '-'}")
+def _throttle_keys(
+    kind: str, identifier: str, account: Account | None, ip: str | None
+) -> tuple[str, str]:
+    """The account's bucket (keyed on the resolved account, so every spelling of its login
+    or email shares it; an unknown identifier gets one by its normalised text) and the
+    client ip's, a much higher ceiling since many people share one proxy."""
+    owner = account.principal.key if account else f"?{normalise_identifier(identifier)}"
+    return (f"thr:{kind}:a:{token_hash(owner)}", f"thr:ip:{ip or '-'}")
 
 
 async def _check_throttle(runtime: IdentityRuntime, keys: tuple[str, str]) -> None:
@@ -80,8 +87,9 @@ async def _record_failure(runtime: IdentityRuntime, keys: tuple[str, str]) -> No
 
 
 async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | None:
-    email = normalise_email(identifier) if "@" in identifier else None
-    condition = Player.email == email if email else func.lower(Player.login) == identifier.lower()
+    canonical = normalise_identifier(identifier)
+    email = normalise_email(canonical) if "@" in canonical else None
+    condition = Player.email == email if email else func.lower(Player.login) == canonical
     async with runtime.db.read_session() as session:
         row = (await session.execute(select(Player).where(condition))).scalar_one_or_none()
     if row is None:
@@ -94,7 +102,7 @@ async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | N
 
 
 async def _find_staff(runtime: IdentityRuntime, identifier: str) -> Account | None:
-    email = normalise_email(identifier) or identifier.strip().lower()
+    email = normalise_email(identifier) or normalise_identifier(identifier)
     async with runtime.db.read_session() as session:
         stmt = select(StaffMember).where(or_(StaffMember.email == email))
         row = (await session.execute(stmt)).scalar_one_or_none()
@@ -117,12 +125,12 @@ async def login(
     ``InvalidCredentials`` (unknown account, wrong password, inactive account).
     """
     settings = runtime.settings
-    keys = _throttle_keys("staff" if staff else "player", identifier, ip)
-    await _check_throttle(runtime, keys)
     if len(identifier) > 254 or len(password) > settings.password_max_length:
         account = None
     else:
         account = await (_find_staff if staff else _find_player)(runtime, identifier)
+    keys = _throttle_keys("staff" if staff else "player", identifier, account, ip)
+    await _check_throttle(runtime, keys)
     stored = account.password_hash if account else await _dummy_hash(settings)
     password_ok = await verify_password(stored, password, settings)
     if account is None or not password_ok or not account.active:

@@ -11,6 +11,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from app.core.errors import FieldProblem
+from app.core.identifiers import normalise_identifier
 from app.core.settings import Settings
 
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
@@ -33,14 +34,14 @@ class RegistrationData:
 
 
 def normalise_email(raw: str) -> str | None:
-    """The canonical form we store and compare (lower-case), or None if invalid."""
+    """The canonical form we store and compare (NFKC, case-folded), or None if invalid."""
     if len(raw) > 254:
         return None
     try:
-        valid = validate_email(raw.strip(), check_deliverability=False)
+        valid = validate_email(normalise_identifier(raw), check_deliverability=False)
     except EmailNotValidError:
         return None
-    return valid.normalized.lower()
+    return valid.normalized.casefold()
 
 
 def age_on(birth_date: date, today: date) -> int:

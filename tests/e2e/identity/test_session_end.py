@@ -18,7 +18,8 @@ from tests.realtime.conftest import WsClient, realtime_settings, start_server, s
 SET_STATUS = """mutation($id: ID!, $s: PlayerStatus!, $r: String!) {
   setPlayerStatus(playerId: $id, status: $s, reason: $r) {
     __typename ... on SetPlayerStatusSuccess { player { status } } ... on UserError { code } } }"""
-UPDATE = """mutation($id: ID!, $i: UpdateProfileInput!) { updatePlayerProfile(playerId: $id, input: $i) {
+UPDATE = """mutation($id: ID!, $i: UpdateProfileInput!) {
+  updatePlayerProfile(playerId: $id, input: $i) {
   __typename ... on UpdatePlayerSuccess { changedFields } } }"""
 REFRESH = """mutation($t: String!) { refreshTokens(refreshToken: $t) { __typename
   ... on AuthTokens { accessToken } ... on InvalidCredentials { code message } } }"""
@@ -116,8 +117,8 @@ async def _subscribed(live, token: str, player_id: str) -> WsClient:
 async def test_logout_closes_the_sessions_subscriptions_promptly(live_no_redis, db, settings):
     await create_player(db, settings, login="ws-logout")
     async with httpx.AsyncClient(base_url=live_no_redis.url) as http:
-        login = await http.post("/graphql", json={"query": LOGIN,
-                                                  "variables": {"id": "ws-logout", "pw": PASSWORD}})  # fmt: skip
+        variables = {"id": "ws-logout", "pw": PASSWORD}
+        login = await http.post("/graphql", json={"query": LOGIN, "variables": variables})
         tokens = login.json()["data"]["login"]
         claims = await live_no_redis.app.state.pms.identity.verified_tokens.verify(
             tokens["accessToken"], live_no_redis.app.state.pms.identity.keyring, settings
@@ -137,8 +138,8 @@ async def test_a_status_change_closes_open_subscriptions(live_no_redis, db, sett
     player = await create_player(db, settings, login="ws-blocked")
     identity = live_no_redis.app.state.pms.identity
     async with httpx.AsyncClient(base_url=live_no_redis.url) as http:
-        login = await http.post("/graphql", json={"query": LOGIN,
-                                                  "variables": {"id": "ws-blocked", "pw": PASSWORD}})  # fmt: skip
+        variables = {"id": "ws-blocked", "pw": PASSWORD}
+        login = await http.post("/graphql", json={"query": LOGIN, "variables": variables})
         ws = await _subscribed(live_no_redis, login.json()["data"]["login"]["accessToken"],
                                str(player.id))  # fmt: skip
         other = await WsClient.open(live_no_redis.ws_url)
