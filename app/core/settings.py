@@ -113,7 +113,9 @@ class Settings(BaseSettings):
     sms_max_sends_per_code: int = 3
     sms_max_sends_per_phone_per_hour: int = 5
     sms_sender: str = Field(
-        default="log", description="'log' (log + sms_outbox table) or 'module:Class' of a gateway"
+        default="log",
+        description="'log' (log + sms_outbox table; dev and test only: refused at startup in "
+        "prod) or 'module:Class' of a gateway",
     )
     webauthn_rp_id: str = "localhost"
     webauthn_rp_name: str = "PMS"
@@ -131,7 +133,7 @@ class Settings(BaseSettings):
     mfa_lockout_base_seconds: int = 900
     mfa_lockout_max_seconds: int = 24 * 3600
     # SMS sends per account and per client ip (hourly), on top of the per-code/phone caps.
-    sms_max_sends_per_account_per_hour: int = 10
+    sms_max_sends_per_account_per_hour: int = 5
     sms_max_sends_per_ip_per_hour: int = 30
     # Registrations per client ip per hour (each costs an argon2 hash).
     registrations_per_ip_per_hour: int = 20

@@ -174,15 +174,16 @@ async def _challenge(runtime: IdentityRuntime, challenge_id: str) -> tuple[dict,
     return data, Principal(PrincipalKind(p["kind"]), id=p["id"], roles=frozenset(p["roles"]))
 
 
-async def send_sms_for_challenge(runtime: IdentityRuntime, challenge_id: str) -> None:
+async def send_sms_for_challenge(
+    runtime: IdentityRuntime, challenge_id: str, ip: str | None = None
+) -> None:
     _, principal = await _challenge(runtime, challenge_id)
     async with runtime.db.read_session() as session:
         phones = [f for f in await mfa.factors(session, principal.key) if f.kind == MfaKind.SMS]
     if not phones:
         raise MfaError("no phone is enrolled")
-    await mfa.send_sms_code(
-        runtime, f"mfa:{challenge_id}:sms", mfa.phone_of(phones[0], runtime.settings)
-    )
+    phone = mfa.phone_of(phones[0], runtime.settings)
+    await mfa.send_sms_code(runtime, f"mfa:{challenge_id}:sms", phone, principal.key, ip)
 
 
 async def verify_mfa(

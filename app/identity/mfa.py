@@ -161,19 +161,27 @@ def sms_code_hash(salt: str, code: str) -> str:
     return token_hash(f"{salt}:{code}")
 
 
-async def send_sms_code(runtime: IdentityRuntime, key: str, phone: str) -> None:
+async def _within(runtime: IdentityRuntime, key: str, limit: int, window: int) -> None:
+    if await runtime.store.incr(key, window) > limit:
+        raise TooManyAttempts(max(await runtime.store.ttl(key), 1))
+
+
+async def send_sms_code(
+    runtime: IdentityRuntime, key: str, phone: str, subject: str, ip: str | None
+) -> None:
     """Send a fresh 6-digit code and keep only its salted hash under ``key``.
 
     Raises TooManyAttempts past ``sms_max_sends_per_code`` sends for one key (a re-send does
-    not reset the try counter either) or ``sms_max_sends_per_phone_per_hour`` to one number.
+    not reset the try counter either), ``sms_max_sends_per_phone_per_hour`` to one number,
+    or the hourly caps per account and per client ip (SMS pumping through many numbers).
     """
     settings = runtime.settings
-    sends = await runtime.store.incr(f"{key}:sends", settings.sms_code_ttl_seconds)
-    if sends > settings.sms_max_sends_per_code:
-        raise TooManyAttempts(await runtime.store.ttl(f"{key}:sends"))
+    await _within(runtime, f"{key}:sends", settings.sms_max_sends_per_code,
+                  settings.sms_code_ttl_seconds)  # fmt: skip
+    await _within(runtime, f"smsacct:{subject}", settings.sms_max_sends_per_account_per_hour, 3600)
+    await _within(runtime, f"smsip:{ip or '-'}", settings.sms_max_sends_per_ip_per_hour, 3600)
     phone_key = f"smsphone:{token_hash(phone)}"
-    if await runtime.store.incr(phone_key, 3600) > settings.sms_max_sends_per_phone_per_hour:
-        raise TooManyAttempts(await runtime.store.ttl(phone_key))
+    await _within(runtime, phone_key, settings.sms_max_sends_per_phone_per_hour, 3600)
     code = f"{secrets.randbelow(10**6):06d}"
     await runtime.store.put(
         key, {"hash": sms_code_hash(key, code), "tries": 0}, settings.sms_code_ttl_seconds
@@ -199,7 +207,7 @@ def phone_of(factor: MfaFactor, settings: Settings) -> str:
 
 
 async def begin_sms(
-    session: AsyncSession, runtime: IdentityRuntime, subject: str, phone: str
+    session: AsyncSession, runtime: IdentityRuntime, subject: str, phone: str, ip: str | None
 ) -> MfaFactor:
     row = MfaFactor(
         subject=subject, kind=MfaKind.SMS, label=f"***{phone[-2:]}",
@@ -207,7 +215,7 @@ async def begin_sms(
     )  # fmt: skip
     session.add(row)
     await session.flush()
-    await send_sms_code(runtime, f"smsenrol:{row.id}", phone)
+    await send_sms_code(runtime, f"smsenrol:{row.id}", phone, subject, ip)
     return row
 
 

@@ -10,7 +10,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.identity.keys import KeyRing
 from app.identity.revocation import RevocationCache, VerifiedTokens
-from app.identity.sms import SmsSender, sender_from_settings
+from app.identity.sms import SmsSender, check_sender_allowed, sender_from_settings
 from app.identity.store import PostgresStore, RedisStore, SessionStore
 
 
@@ -46,6 +46,7 @@ class IdentityRuntime:
         return sender_from_settings(self.settings, self.db)
 
     async def start(self) -> None:
+        check_sender_allowed(self.settings)  # fail at startup, not at the first SMS
         await self.keyring.load()
 
     async def stop(self) -> None:

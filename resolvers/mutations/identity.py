@@ -161,7 +161,7 @@ class IdentityMutations:
     async def send_mfa_sms_code(self, info: Info, challenge_id: str) -> SendMfaCodeResult:
         runtime = _runtime(info)
         try:
-            await login.send_sms_for_challenge(runtime, challenge_id)
+            await login.send_sms_for_challenge(runtime, challenge_id, actor_of(info).ip)
         except InvalidCredentialsError as exc:
             await audit.record_now(runtime.db, actor_of(info), "auth.mfa_sms", None, audit.FAILURE)
             return _invalid(exc)
@@ -267,7 +267,9 @@ class IdentityMutations:
         subject = info.context.principal.key
         try:
             async with info.context.db.transaction() as session:
-                row = await mfa.begin_sms(session, _runtime(info), subject, normalised)
+                row = await mfa.begin_sms(
+                    session, _runtime(info), subject, normalised, actor_of(info).ip
+                )
                 await audit.record(session, actor_of(info), "mfa.sms.begin", subject)
         except TooManyAttemptsError as exc:
             return _too_many(exc)
