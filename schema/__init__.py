@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from app.core.settings import Settings
 from schema.errors import is_unexpected, should_mask_error
+from schema.password_work import OnePasswordOperationPerDocument
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
 log = logging.getLogger("pms.graphql")
@@ -60,7 +61,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         federation_version="2.7",
         extensions=[
             *exposure,
-            lambda: AddValidationRules([directives_rule]),
+            lambda: AddValidationRules([directives_rule, OnePasswordOperationPerDocument]),
             # Order matters: limits are validation rules, so a cached validation keeps them.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(depth_rules),

@@ -8,6 +8,8 @@ import strawberry
 
 from app.audit import service as audit
 from app.core import errors
+from app.identity import registration
+from app.identity.errors import TooManyAttempts as TooManyAttemptsError
 from app.identity.sessions import end_account_sessions
 from app.players import service
 from app.players.models import PlayerStatus
@@ -15,7 +17,7 @@ from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from resolvers.queries.players import parse_player_id
 from schema.context import Info
-from schema.errors import AlreadyExists, Forbidden, NotFound, ValidationError
+from schema.errors import AlreadyExists, Forbidden, NotFound, TooManyAttempts, ValidationError
 from schema.inputs.players import RegisterPlayerInput
 from schema.types.enums import PlayerStatusEnum
 from schema.types.player import Player
@@ -27,7 +29,7 @@ class RegisterPlayerSuccess:
 
 
 RegisterPlayerResult = Annotated[
-    RegisterPlayerSuccess | ValidationError | AlreadyExists,
+    RegisterPlayerSuccess | ValidationError | AlreadyExists | TooManyAttempts,
     strawberry.union("RegisterPlayerResult"),
 ]
 
@@ -51,10 +53,17 @@ class PlayerMutations:
     async def register_player(self, info: Info, input: RegisterPlayerInput) -> RegisterPlayerResult:
         ctx = info.context
         try:
+            if ctx.identity is not None:
+                await registration.count_attempt(ctx.identity, actor_of(info).ip)
+        except TooManyAttemptsError as exc:
+            return TooManyAttempts(code=exc.code, message=exc.message,
+                                   retry_after_seconds=exc.retry_after)  # fmt: skip
+        try:
             async with ctx.db.transaction() as session:
                 row = await service.register_player(session, input.to_data(), ctx.settings)
                 await audit.record(session, actor_of(info), "player.register", f"player:{row.id}")
         except errors.ValidationFailed as exc:
+            await registration.equal_work(ctx.settings)
             fields = [p.field for p in exc.problems]
             await audit.record_now(ctx.db, actor_of(info), "player.register", None, audit.FAILURE,
                                    {"code": exc.code, "fields": fields})  # fmt: skip
