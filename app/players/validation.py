@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.core.errors import FieldProblem
 from app.core.identifiers import normalise_identifier
+from app.core.password_policy import password_problem
 from app.core.settings import Settings
 
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
@@ -65,6 +66,8 @@ def registration_problems(
         problem("password", f"must be at least {settings.password_min_length} characters")
     elif len(data.password) > settings.password_max_length:
         problem("password", f"must be at most {settings.password_max_length} characters")
+    elif weak := password_problem(data.password, login=data.login, email=data.email):
+        problem("password", weak)
     country_known = (
         len(data.country) == 2
         and data.country.isupper()
