@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.core.db import unique_violation_constraint
 from app.core.errors import AlreadyExists, ValidationFailed
@@ -89,7 +90,7 @@ async def get_client(session: AsyncSession, client_id: str) -> OAuthClient | Non
     if len(client_id) > 64:
         return None
     return (
-        await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        await session.execute(select(OAuthClient).where(col(OAuthClient.client_id) == client_id))
     ).scalar_one_or_none()
 
 

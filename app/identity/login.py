@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlmodel import col
 
 from app.audit import service as audit
 from app.core.crypto import token_hash
@@ -89,7 +90,7 @@ async def _record_failure(runtime: IdentityRuntime, keys: tuple[str, str]) -> No
 async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | None:
     canonical = normalise_identifier(identifier)
     email = normalise_email(canonical) if "@" in canonical else None
-    condition = Player.email == email if email else func.lower(Player.login) == canonical
+    condition = col(Player.email) == email if email else func.lower(col(Player.login)) == canonical
     async with runtime.db.read_session() as session:
         row = (await session.execute(select(Player).where(condition))).scalar_one_or_none()
     if row is None:
@@ -104,7 +105,7 @@ async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | N
 async def _find_staff(runtime: IdentityRuntime, identifier: str) -> Account | None:
     email = normalise_email(identifier) or normalise_identifier(identifier)
     async with runtime.db.read_session() as session:
-        stmt = select(StaffMember).where(or_(StaffMember.email == email))
+        stmt = select(StaffMember).where(or_(col(StaffMember.email) == email))
         row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         return None
@@ -166,7 +167,9 @@ async def _challenge_for(runtime: IdentityRuntime, account: Account) -> MfaChall
     return MfaChallenge(challenge_id, mfa.methods_of(rows, recovery), options)
 
 
-async def _challenge(runtime: IdentityRuntime, challenge_id: str) -> tuple[dict, Principal]:
+async def _challenge(
+    runtime: IdentityRuntime, challenge_id: str
+) -> tuple[dict[str, Any], Principal]:
     data = await runtime.store.get(f"mfa:{challenge_id}") if len(challenge_id) < 100 else None
     if data is None:
         raise InvalidCredentials("the sign-in challenge is unknown or expired")

@@ -38,7 +38,7 @@ def lock_seconds(failures: int, limit: int, base: int, cap: int) -> int:
     """0 below the limit; then base, 2*base, 4*base... per failure past it, at most cap."""
     if failures < limit:
         return 0
-    return min(base * 2 ** min(failures - limit, 32), cap)
+    return min(base * (1 << min(failures - limit, 32)), cap)
 
 
 async def record_failure(runtime: IdentityRuntime, subject: str, actor: audit.Actor) -> int:

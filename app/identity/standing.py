@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.core.db import Database
 from app.core.principal import Principal, PrincipalKind
@@ -36,9 +37,11 @@ async def may_hold_session(db: Database, principal: Principal) -> bool:
         return False
     async with db.read_session() as session:
         if principal.kind is PrincipalKind.PLAYER:
-            status = await session.scalar(select(Player.status).where(Player.id == key))
+            status = await session.scalar(select(col(Player.status)).where(col(Player.id) == key))
             return status in LOGIN_ALLOWED_PLAYER_STATUSES
         if principal.kind is PrincipalKind.STAFF:
-            staff = await session.scalar(select(StaffMember.status).where(StaffMember.id == key))
+            staff = await session.scalar(
+                select(col(StaffMember.status)).where(col(StaffMember.id) == key)
+            )
             return staff == StaffStatus.ACTIVE
     return False
