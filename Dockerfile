@@ -12,6 +12,7 @@ COPY app ./app
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY permissions ./permissions
+COPY pms ./pms
 RUN pip install .
 
 FROM python:3.12-slim AS runtime

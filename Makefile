@@ -6,7 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint check-layers bench clean
+
+# `make test` checks the layering (import-linter contracts, strict mypy) before pytest, so
+# a new upward import, cycle or type error fails the run. LINT_LAYERS=0 skips it.
+LINT_LAYERS ?= 1
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "PMS needs Python >= 3.11 (python3)"; exit 1; }
@@ -20,11 +24,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+ifeq ($(LINT_LAYERS),1)
+	$(MAKE) --no-print-directory check-layers
+endif
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory check-layers
+
+# One-way layers and cycles (pyproject [tool.importlinter]), then the type checker.
+check-layers: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

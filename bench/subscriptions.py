@@ -93,7 +93,7 @@ async def main(clients: int, rounds: int) -> None:
     else:
         env.pop("PMS_REDIS_URL", None)
     server = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "pms", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:

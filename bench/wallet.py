@@ -240,7 +240,7 @@ def start_server(url: str, port: int) -> subprocess.Popen:
            "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(POOL),
            "PMS_DATABASE_MAX_OVERFLOW": "0"}  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
+        [sys.executable, "-m", "uvicorn", "pms.asgi:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
          "--loop", "uvloop", "--http", "httptools"],
         cwd=ROOT, env=env,

@@ -26,7 +26,8 @@ import app.models
 from app.core import migrations
 from app.core.db import Database, EmbeddedPostgres, ensure_database_exists, normalize_url
 from app.core.settings import Settings
-from app.main import create_app
+from pms.asgi import create_app
+from pms.hooks import register_all
 from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
@@ -38,6 +39,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         problems = services.missing_required_services()
         if problems:
             pytest.exit("required services missing: " + "; ".join(problems), returncode=3)
+    # Service-level tests call domain code without the app or the CLI: wire the hooks
+    # (ledger extensions, attribute listeners) the way the composition root does.
+    register_all()
 
 
 @pytest.fixture(scope="session")

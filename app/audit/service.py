@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import repository
 from app.audit.models import AuditEntry
 from app.core.db import Database
 
@@ -48,8 +49,7 @@ async def record(
     outcome: str = SUCCESS,
     details: dict[str, Any] | None = None,
 ) -> None:
-    session.add(_entry(actor, action, target, outcome, details))
-    await session.flush()
+    await repository.insert(session, _entry(actor, action, target, outcome, details))
 
 
 async def record_now(
@@ -61,4 +61,4 @@ async def record_now(
     details: dict[str, Any] | None = None,
 ) -> None:
     async with db.transaction() as session:
-        session.add(_entry(actor, action, target, outcome, details))
+        await repository.insert(session, _entry(actor, action, target, outcome, details))

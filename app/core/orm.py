@@ -7,6 +7,7 @@ table is declared (Alembic autogenerate depends on stable constraint names).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, func
@@ -21,17 +22,17 @@ SQLModel.metadata.naming_convention = {
 }
 
 
-def created_at_column() -> Column:
+def created_at_column() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def updated_at_column() -> Column:
+def updated_at_column() -> Column[datetime]:
     return Column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
 
 
-def bigint_pk_column() -> Column:
+def bigint_pk_column() -> Column[int]:
     return Column(BigInteger, Identity(always=False), primary_key=True)
 
 

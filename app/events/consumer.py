@@ -12,44 +12,16 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
+from app.events import repository
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 
 CURSOR_LAG_SECONDS = 300.0
-
-_ENSURE_CURSOR = """
-INSERT INTO event_consumer_cursors (consumer, last_event_id) VALUES (:c, 0)
-ON CONFLICT DO NOTHING
-"""
-_LOCK_CURSOR = """
-SELECT last_event_id FROM event_consumer_cursors WHERE consumer = :c FOR UPDATE SKIP LOCKED
-"""
-_EVENTS = """
-SELECT o.id, o.event_id, o.type, o.subject, o.time, o.data,
-       o.time < now() - make_interval(secs => :lag) AS settled
-FROM outbox_events o
-WHERE o.id > :after AND o.type = ANY(:types)
-  AND NOT EXISTS (SELECT 1 FROM event_consumptions c
-                  WHERE c.consumer = :c AND c.event_id = o.event_id)
-ORDER BY o.id LIMIT :n
-"""
-_CLAIM = """
-INSERT INTO event_consumptions (consumer, event_id) VALUES (:c, :e)
-ON CONFLICT DO NOTHING RETURNING 1
-"""
-_ADVANCE = """
-WITH moved AS (
-    UPDATE event_consumer_cursors SET last_event_id = :id WHERE consumer = :c
-)
-DELETE FROM event_consumptions WHERE consumer = :c AND event_id IN (
-    SELECT event_id FROM outbox_events WHERE id <= :id AND type = ANY(:types))
-"""
 
 
 async def consume(
@@ -68,22 +40,20 @@ async def consume(
     without holding back the others.
     """
     async with db.transaction() as session:
-        await session.execute(text(_ENSURE_CURSOR), {"c": consumer})
+        await repository.ensure_cursor(session, consumer)
     handled = 0
     async with db.transaction() as session:
-        after = (await session.execute(text(_LOCK_CURSOR), {"c": consumer})).scalar()
+        after = await repository.lock_cursor(session, consumer)
         if after is None:
             return 0  # another replica holds this consumer now
-        events = (await session.execute(text(_EVENTS), {
-            "c": consumer, "after": after, "types": list(types), "n": batch,
-            "lag": lag_seconds,
-        })).all()  # fmt: skip
+        events = await repository.unconsumed_events(
+            session, consumer, types, after, batch, lag_seconds
+        )
         settled_upto = after
         for event in events:
             try:
                 async with session.begin_nested():
-                    claim = {"c": consumer, "e": event.event_id}
-                    if (await session.execute(text(_CLAIM), claim)).first() is not None:
+                    if await repository.claim_event(session, consumer, event.event_id):
                         await handle(session, event)
                         handled += 1
             except Exception:
@@ -92,7 +62,5 @@ async def consume(
             if event.settled:
                 settled_upto = event.id
         if settled_upto != after:
-            await session.execute(
-                text(_ADVANCE), {"c": consumer, "id": settled_upto, "types": list(types)}
-            )
+            await repository.advance_cursor(session, consumer, types, settled_upto)
     return handled

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import mark_changed
+from app.events import repository
 from app.events.models import OutboxEvent
 
 SOURCE = "urn:pms"
@@ -21,8 +22,7 @@ async def record(
     session: AsyncSession, type: str, subject: str | None, data: dict[str, Any]
 ) -> OutboxEvent:
     event = OutboxEvent(event_id=uuid.uuid4(), type=type, source=SOURCE, subject=subject, data=data)
-    session.add(event)
-    await session.flush()
+    await repository.insert_event(session, event)
     if subject is not None:
         mark_changed(session, subject)
     return event

@@ -20,12 +20,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import func
 
 from app.core.db import Database
-from app.events.models import OutboxEvent
+from app.events import repository
 from app.events.outbox import envelope
 
 log = logging.getLogger(__name__)
@@ -116,35 +114,14 @@ class Relay:
     async def pass_once(self) -> tuple[int, int]:
         """One transaction: claim, deliver, mark. (delivered, claimed)."""
         async with self.db.transaction() as session:
-            claimed = (
-                (
-                    await session.execute(
-                        select(OutboxEvent)
-                        .where(OutboxEvent.published_at.is_(None))
-                        .order_by(OutboxEvent.id)
-                        .limit(self.batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            claimed = await repository.claim_pending(session, self.batch_size)
             if not claimed:
                 return 0, 0
             subjects = sorted({e.subject for e in claimed if e.subject is not None})
             pending: list[tuple[int, str]] = []
             if subjects:
                 max_id = max(e.id or 0 for e in claimed)
-                rows = await session.execute(
-                    select(OutboxEvent.id, OutboxEvent.subject)
-                    .where(
-                        OutboxEvent.published_at.is_(None),
-                        OutboxEvent.subject.in_(subjects),
-                        OutboxEvent.id <= max_id,
-                    )
-                    .order_by(OutboxEvent.id)
-                )
-                pending = [(r[0], r[1]) for r in rows]
+                pending = await repository.pending_of_subjects(session, subjects, max_id)
             ids = set(deliverable([(e.id or 0, e.subject) for e in claimed], pending))
             batch = [e for e in claimed if e.id in ids]
             if not batch:
@@ -152,10 +129,6 @@ class Relay:
             envelopes = [envelope(e) for e in batch]
             for sink in self.sinks:
                 await sink.deliver(session, envelopes)
-            await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(ids))
-                .values(published_at=func.now(), attempts=OutboxEvent.attempts + 1)
-            )
+            await repository.mark_published(session, ids)
         self.delivered += len(batch)
         return len(batch), len(claimed)

@@ -1,21 +1,70 @@
 """What the realtime side of one process holds: the subscription hub, the outbox relay
-with its sinks (bus, hub, webhooks, cache), the webhook dispatcher and the player cache.
-Built and started by the app lifespan (or ``pms worker``)."""
+with its sinks (bus, hub, webhooks, cache), the webhook dispatcher and the subject cache.
+Built and started by the app lifespan (or ``pms worker``).
+
+Events is infrastructure that domains publish into, so it knows no domain: the cache it
+keeps fresh (the players' profile cache) is registered by the composition root with
+``register_subject_cache``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.settings import Settings
+from app.core.tasks import PeriodicTask
 from app.events.bus import EventBus
+from app.events.delivery import WebhookDispatcher
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
-from app.events.webhooks import WebhookDispatcher, queue_deliveries
-from app.players.cache import PlayerCache
-from app.tasks import PeriodicTask
+from app.events.webhooks import queue_deliveries
+
+T = TypeVar("T")
+
+
+class SubjectCache(Protocol):
+    """A read cache keyed by event subject that must never be stale after a commit: the
+    runtime invalidates a subject after every ``Database.transaction()`` that changed it
+    and for every event the relay delivers."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    async def invalidate(self, subjects: Iterable[str]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+CacheFactory = Callable[[Settings], SubjectCache]
+
+
+class NoCache:
+    """The cache when none is registered: every read goes to the loader."""
+
+    enabled = False
+
+    async def get(self, key: object, load: Callable[[], Awaitable[T]]) -> T:
+        return await load()
+
+    async def invalidate(self, subjects: Iterable[str]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+_cache_factory: CacheFactory | None = None
+
+
+def register_subject_cache(factory: CacheFactory | None) -> None:
+    """Set the cache every runtime built from now on keeps fresh (``None``: no cache).
+    Called from the composition root; registering again replaces, so it is idempotent."""
+    global _cache_factory
+    _cache_factory = factory
 
 
 class EventsRuntime:
@@ -32,7 +81,8 @@ class EventsRuntime:
             if settings.amqp_url
             else None
         )
-        self.cache = PlayerCache(settings.redis_url, settings.player_cache_ttl_seconds)
+        # Typed as the protocol; readers (GraphQL, REST) use the registered cache's own API.
+        self.cache: SubjectCache = _cache_factory(settings) if _cache_factory else NoCache()
         self.webhooks = WebhookDispatcher(db, settings)
         sinks: list[Sink] = [CallableSink("webhooks", queue_deliveries)]
         if self.bus is not None:

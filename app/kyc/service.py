@@ -5,7 +5,8 @@ back at once) and therefore owns its two short transactions.
 
 Every status change updates the player's confirmStatus and riskLevel, appends a
 ``kyc_case_events`` row, writes a ``kyc.status_changed`` outbox event and re-evaluates the
-player's segments, all in the caller's transaction.
+player's attributes as changed (``player_attributes_changed``: segments listen), all in
+the caller's transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.logging import client_ip_var, request_id_var
 from app.core.settings import Settings
 from app.events import outbox
+from app.kyc import repository
 from app.kyc.errors import (
     AlreadyVerified,
     CaseNotReviewable,
@@ -33,8 +34,8 @@ from app.kyc.errors import (
 from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
 from app.kyc.provider import DocumentSubmission, KycProvider, ProviderResult
 from app.kyc.validation import document_metadata, document_problems
+from app.players.hooks import player_attributes_changed
 from app.players.models import ConfirmStatus, Player, RiskLevel
-from app.segments.service import recompute_player_segments
 
 SANCTIONS_HIT = "SANCTIONS_HIT"
 REVIEW_DECISIONS = ("APPROVE", "REJECT")
@@ -108,11 +109,11 @@ async def _set_status(
             "reasons": list(case.reasons),
         },
     )
-    await recompute_player_segments(session, player.id, settings)
+    await player_attributes_changed(session, player.id, ("confirmStatus", "riskLevel"), settings)
 
 
 async def _locked_player(session: AsyncSession, player_id: uuid.UUID) -> Player:
-    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    player = await repository.lock_player(session, player_id)
     if player is None:
         raise NotFound("no such player")
     return player
@@ -183,7 +184,7 @@ async def submit_kyc(
             await _fail_case(session, case.id, str(exc), settings)
         raise
     async with db.transaction() as session:
-        locked = await session.get(KycCase, case.id, with_for_update=True, populate_existing=True)
+        locked = await repository.lock_case(session, case.id)
         assert locked is not None
         if locked.provider_ref is None:
             locked.provider_ref = started.provider_ref
@@ -198,23 +199,12 @@ async def submit_kyc(
 async def _fail_case(
     session: AsyncSession, case_id: uuid.UUID, reason: str, settings: Settings
 ) -> None:
-    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    case = await repository.lock_case(session, case_id)
     assert case is not None
     player = await _locked_player(session, case.player_id)
     if case.status != KycCaseStatus.PENDING:
         return
-    earlier = (
-        await session.execute(
-            select(KycCase.status)
-            .where(
-                KycCase.player_id == player.id,
-                KycCase.id != case.id,
-                KycCase.status.in_([KycCaseStatus.REJECTED, KycCaseStatus.VERIFIED]),
-            )
-            .order_by(KycCase.created_at.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    earlier = await repository.last_decided_status(session, player.id, case.id)
     case.reasons = ["PROVIDER_UNAVAILABLE"]
     await _set_status(
         session, case, player, KycCaseStatus.FAILED,
@@ -236,7 +226,7 @@ async def apply_provider_result(
         case_id = uuid.UUID(result.reference)
     except ValueError:
         raise NotFound("unknown KYC case") from None
-    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    case = await repository.lock_case(session, case_id)
     if (
         case is None
         or case.provider != provider_name
@@ -288,7 +278,7 @@ async def review_case(
     note = note.strip()
     if not 1 <= len(note) <= 2000:
         raise ValidationFailed.single("note", "1-2000 characters explaining the decision")
-    case = await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+    case = await repository.lock_case(session, case_id)
     if case is None:
         raise NotFound("unknown KYC case")
     if case.status != KycCaseStatus.MANUAL_REVIEW:
@@ -308,9 +298,7 @@ async def review_case(
 
 async def require_verified(session: AsyncSession, player_id: uuid.UUID) -> None:
     """Raise VerificationRequired unless the player is VERIFIED (ledger: withdrawals)."""
-    status = (
-        await session.execute(select(Player.confirm_status).where(Player.id == player_id))
-    ).scalar_one_or_none()
+    status = await repository.confirm_status(session, player_id)
     if status is None:
         raise NotFound("no such player")
     if status != ConfirmStatus.VERIFIED:
@@ -318,18 +306,12 @@ async def require_verified(session: AsyncSession, player_id: uuid.UUID) -> None:
 
 
 async def get_case(session: AsyncSession, case_id: uuid.UUID) -> KycCase | None:
-    return await session.get(KycCase, case_id)
+    return await repository.get_case(session, case_id)
 
 
 async def cases_of_player(session: AsyncSession, player_id: uuid.UUID) -> list[KycCase]:
-    rows = await session.execute(
-        select(KycCase).where(KycCase.player_id == player_id).order_by(KycCase.created_at.desc())
-    )
-    return list(rows.scalars())
+    return await repository.cases_of_player(session, player_id)
 
 
 async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[KycCaseEvent]:
-    rows = await session.execute(
-        select(KycCaseEvent).where(KycCaseEvent.case_id == case_id).order_by(KycCaseEvent.id)
-    )
-    return list(rows.scalars())
+    return await repository.case_history(session, case_id)

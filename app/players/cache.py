@@ -22,6 +22,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from app.core.settings import Settings
 from app.players.models import Player
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def _dump(row: Player) -> str:
     return json.dumps(data, default=str)
 
 
-def _load(raw: bytes) -> Player:
+def _load(raw: bytes | str) -> Player:
     data: dict[str, Any] = json.loads(raw)
     data["id"] = uuid.UUID(data["id"])
     data["birth_date"] = date.fromisoformat(data["birth_date"])
@@ -51,6 +52,13 @@ def _load(raw: bytes) -> Player:
             data[key] = datetime.fromisoformat(data[key])
     player = Player(**data, password_hash="")
     return player
+
+
+def _generation(raw: bytes | str | None) -> str:
+    """The counter as stored (bytes: the client does not decode); 0 when never bumped."""
+    if raw is None:
+        return "0"
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class PlayerCache:
@@ -86,7 +94,7 @@ class PlayerCache:
         self.misses += 1
         row = await load()
         if row is not None:
-            seen = (generation or b"0").decode()
+            seen = _generation(generation)
             try:
                 await self._fill(keys=[value_key, gen_key], args=[seen, _dump(row), self.ttl])
             except RedisError:
@@ -113,3 +121,8 @@ class PlayerCache:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def from_settings(settings: Settings) -> PlayerCache:
+    """The cache the events runtime keeps fresh (registered by ``pms.hooks``)."""
+    return PlayerCache(settings.redis_url, settings.player_cache_ttl_seconds)

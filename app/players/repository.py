@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.players.models import Player
+from app.wallets.models import Wallet
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,15 @@ def _escape_like(term: str) -> str:
 def _conditions(flt: PlayerFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.country:
-        conditions.append(Player.country == flt.country)
+        conditions.append(col(Player.country) == flt.country)
     if flt.status:
-        conditions.append(Player.status == flt.status)
+        conditions.append(col(Player.status) == flt.status)
     if flt.search:
         pattern = f"%{_escape_like(flt.search.lower())}%"
         conditions.append(
             or_(
-                Player.email.like(pattern, escape="\\"),
-                func.lower(Player.login).like(pattern, escape="\\"),
+                col(Player.email).like(pattern, escape="\\"),
+                func.lower(col(Player.login)).like(pattern, escape="\\"),
             )
         )
     return conditions
@@ -53,9 +55,31 @@ async def get(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
     return await session.get(Player, player_id)
 
 
+async def lock(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
+    """The player row, locked for update and read fresh (not the session's copy)."""
+    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+
+
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Player]:
-    result = await session.execute(select(Player).where(Player.id.in_(ids)))
+    result = await session.execute(select(Player).where(col(Player.id).in_(ids)))
     return list(result.scalars())
+
+
+async def insert(session: AsyncSession, player: Player) -> Player:
+    """Insert now, so a duplicate email or login raises IntegrityError here."""
+    session.add(player)
+    await session.flush()
+    return player
+
+
+async def insert_wallets(session: AsyncSession, wallets: Iterable[Wallet]) -> None:
+    session.add_all(wallets)
+    await session.flush()
+
+
+async def flush(session: AsyncSession) -> None:
+    """Write the changes made to loaded rows (before an event that describes them)."""
+    await session.flush()
 
 
 async def page(
@@ -65,11 +89,12 @@ async def page(
     whether more follow."""
     conditions = _conditions(flt)
     if after is not None:
-        conditions.append(tuple_(Player.created_at, Player.id) < (after.created_at, after.id))
+        position = tuple_(col(Player.created_at), col(Player.id))
+        conditions.append(position < (after.created_at, after.id))
     stmt = (
         select(Player)
         .where(and_(True, *conditions))
-        .order_by(Player.created_at.desc(), Player.id.desc())
+        .order_by(col(Player.created_at).desc(), col(Player.id).desc())
         .limit(limit + 1)
     )
     rows = list((await session.execute(stmt)).scalars())

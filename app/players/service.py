@@ -56,19 +56,20 @@ async def register_player(
         traffic_source=data.traffic_source,
         affiliate_code=data.affiliate_code,
     )
-    session.add(player)
     try:
-        await session.flush()
+        await repository.insert(session, player)
     except IntegrityError as exc:
-        field, message = _DUPLICATE_FIELDS.get(unique_violation_constraint(exc) or "", (None, None))
-        if field is None:
+        duplicate = _DUPLICATE_FIELDS.get(unique_violation_constraint(exc) or "")
+        if duplicate is None:
             raise
-        raise AlreadyExists(field, message) from None
-    session.add_all(
-        Wallet(player_id=player.id, kind=kind, currency=wallet_currency(kind, data.currency))
-        for kind in WalletKind
+        raise AlreadyExists(*duplicate) from None
+    await repository.insert_wallets(
+        session,
+        (
+            Wallet(player_id=player.id, kind=kind, currency=wallet_currency(kind, data.currency))
+            for kind in WalletKind
+        ),
     )
-    await session.flush()
     await outbox.record(
         session,
         "player.registered",
@@ -106,7 +107,7 @@ async def set_status(
     reason = reason.strip()
     if not 3 <= len(reason) <= 500:
         raise ValidationFailed.single("reason", "say why, in 3 to 500 characters")
-    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    player = await repository.lock(session, player_id)
     if player is None:
         raise NotFound("no such player")
     if player.status == status:
@@ -114,7 +115,7 @@ async def set_status(
     if player.status == PlayerStatus.CLOSED:
         raise ValidationFailed.single("status", "a closed account cannot be reopened")
     previous, player.status = player.status, status
-    await session.flush()
+    await repository.flush(session)
     await outbox.record(
         session,
         "player.status_changed",

@@ -1,4 +1,5 @@
-"""Feeds play-style metrics and segment membership from committed money events.
+"""Feeds play-style metrics from committed money events and announces each player's
+changed metrics (``player_attributes_changed``: segments listen).
 
 Runs as a background task off the outbox (app/events/consumer.py), so the wallet hot path
 pays nothing for profiling, and each event counts exactly once.
@@ -10,24 +11,20 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.money import parse_amount
 from app.core.settings import Settings
-from app.playstyle import service
-from app.segments.service import recompute_player_segments
+from app.players.hooks import player_attributes_changed
+from app.playstyle import repository, service
 
 CONSUMER = "playstyle"
 TYPES = ("bet.settled", "bet.rolled_back", "wallet.deposited", "wallet.withdrawal_confirmed")
 
-# The settlement a refunded round's rollback takes back (per-player index on subject).
-_SETTLED_ROUND = text("""
-SELECT time, data FROM outbox_events
-WHERE subject = :subject AND type = 'bet.settled' AND data ->> 'gameRoundId' = :round
-ORDER BY id DESC LIMIT 1
-""")
+# What each event type moves, as segment-rule attribute names.
+_BET_ATTRIBUTES = ("betCount", "betsPerDay", "avgBet", "ggr", "lastActiveDays", "activityStatus")
+_PAYMENT_ATTRIBUTES = ("depositCount", "netDeposits", "lastActiveDays", "activityStatus")
 
 
 def _minor(data: dict[str, Any], key: str) -> int:
@@ -58,25 +55,25 @@ async def apply_event(session: AsyncSession, event: Any, settings: Settings) -> 
         await service.record_withdrawal(session, player_id, _minor(data, "amount"), currency,
                                         event.time)  # fmt: skip
     # A new bet or payment can move the player into or out of activity/LTV segments.
-    await recompute_player_segments(session, player_id, settings)
+    attributes = _BET_ATTRIBUTES if event.type.startswith("bet.") else _PAYMENT_ATTRIBUTES
+    await player_attributes_changed(session, player_id, attributes, settings)
 
 
 async def _reverse_round(
     session: AsyncSession, player_id: uuid.UUID, round_ref: str, settings: Settings
 ) -> None:
-    row = (await session.execute(
-        _SETTLED_ROUND, {"subject": str(player_id), "round": round_ref}
-    )).first()  # fmt: skip
-    if row is None:
+    settled = await repository.settled_round(session, player_id, round_ref)
+    if settled is None:
         return  # never settled (or its event purged): nothing of it was counted
-    data = row.data if isinstance(row.data, dict) else json.loads(row.data)
+    settled_at, raw = settled
+    data = raw if isinstance(raw, dict) else json.loads(raw)
     await service.reverse_bet(
         session, player_id,
         game_id=data.get("gameId") or "unknown",
         provider=data.get("gameProvider") or "unknown",
         category=data.get("gameCategory") or settings.bonus_default_game_category,
         stake_minor=_minor(data, "stake"), win_minor=_minor(data, "win"),
-        currency=data["currency"], placed_at=row.time,
+        currency=data["currency"], placed_at=settled_at,
     )  # fmt: skip
 
 

@@ -8,15 +8,17 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ValidationFailed
-from app.playstyle.models import HOURS, STAKE_BUCKETS, PlayerMetrics
+from app.playstyle import repository
+from app.playstyle.models import STAKE_BUCKETS, PlayerMetrics
+from app.playstyle.repository import SESSION_GAP_SECONDS as SESSION_GAP_SECONDS
+from app.playstyle.repository import TOP_KEYS as TOP_KEYS
 
-SESSION_GAP_SECONDS = 30 * 60  # a bet after 30 idle minutes starts a new session
-TOP_KEYS = 50  # distinct games/providers/categories counted per player
 BUCKET_BASE = 2**0.25
 
 
@@ -40,75 +42,6 @@ def median_from_histogram(histogram: list[int]) -> int | None:
     return None
 
 
-def _counted(column: str, param: str) -> str:
-    # Increment {key: n}; once TOP_KEYS keys are held, new keys are not added.
-    return f"""CASE WHEN player_metrics.{column} ? CAST(:{param} AS text)
-                 OR (SELECT count(*) FROM jsonb_object_keys(player_metrics.{column})) < {TOP_KEYS}
-            THEN jsonb_set(player_metrics.{column}, ARRAY[CAST(:{param} AS text)],
-                 to_jsonb(coalesce(
-                     (player_metrics.{column} ->> CAST(:{param} AS text))::bigint, 0) + 1))
-            ELSE player_metrics.{column} END"""  # noqa: S608 - names are module constants
-
-
-_RECORD_BET = text(f"""
-INSERT INTO player_metrics AS player_metrics (
-    player_id, currency, bet_count, stake_total, session_count, first_bet_at, last_bet_at,
-    last_activity_at, hour_histogram, stake_histogram, game_counts, provider_counts,
-    category_counts)
-VALUES (:player_id, :currency, 1, :stake, 1, :at, :at, :at,
-    (SELECT array_agg(CASE WHEN h = :hour THEN 1 ELSE 0 END ORDER BY h)
-       FROM generate_series(0, {HOURS - 1}) h),
-    (SELECT array_agg(CASE WHEN b = :bucket THEN 1 ELSE 0 END::bigint ORDER BY b)
-       FROM generate_series(0, {STAKE_BUCKETS - 1}) b),
-    jsonb_build_object(CAST(:game AS text), 1), jsonb_build_object(CAST(:provider AS text), 1),
-    jsonb_build_object(CAST(:category AS text), 1))
-ON CONFLICT (player_id) DO UPDATE SET
-    bet_count = player_metrics.bet_count + 1,
-    stake_total = player_metrics.stake_total + :stake,
-    session_count = player_metrics.session_count + CASE
-        WHEN player_metrics.last_bet_at IS NULL
-          OR :at - player_metrics.last_bet_at > make_interval(secs => {SESSION_GAP_SECONDS})
-        THEN 1 ELSE 0 END,
-    first_bet_at = LEAST(player_metrics.first_bet_at, :at),
-    last_bet_at = GREATEST(player_metrics.last_bet_at, :at),
-    last_activity_at = GREATEST(player_metrics.last_activity_at, :at),
-    hour_histogram[:hour + 1] = player_metrics.hour_histogram[:hour + 1] + 1,
-    stake_histogram[:bucket + 1] = player_metrics.stake_histogram[:bucket + 1] + 1,
-    game_counts = {_counted("game_counts", "game")},
-    provider_counts = {_counted("provider_counts", "provider")},
-    category_counts = {_counted("category_counts", "category")}
-WHERE player_metrics.currency = :currency
-RETURNING player_id
-""")  # noqa: S608 - only module constants are interpolated; values are bound
-
-
-def _money_upsert(count_col: str, total_col: str) -> text:
-    return text(f"""
-INSERT INTO player_metrics AS player_metrics (player_id, currency, {count_col}, {total_col},
-    last_activity_at)
-VALUES (:player_id, :currency, :n, :amount, :at)
-ON CONFLICT (player_id) DO UPDATE SET
-    {count_col} = player_metrics.{count_col} + :n,
-    {total_col} = player_metrics.{total_col} + :amount,
-    last_activity_at = GREATEST(player_metrics.last_activity_at, :at)
-WHERE player_metrics.currency = :currency
-RETURNING player_id
-""")  # noqa: S608 - column names are constants below
-
-
-_DEPOSIT = _money_upsert("deposit_count", "deposit_total")
-_WITHDRAWAL = _money_upsert("withdrawal_count", "withdrawal_total")
-_WIN = text("""
-INSERT INTO player_metrics AS player_metrics (player_id, currency, win_total, last_activity_at)
-VALUES (:player_id, :currency, :amount, :at)
-ON CONFLICT (player_id) DO UPDATE SET
-    win_total = player_metrics.win_total + :amount,
-    last_activity_at = GREATEST(player_metrics.last_activity_at, :at)
-WHERE player_metrics.currency = :currency
-RETURNING player_id
-""")
-
-
 def _check(amount: int, currency: str, at: datetime, *, allow_zero: bool = False) -> None:
     if (
         isinstance(amount, bool)
@@ -123,9 +56,8 @@ def _check(amount: int, currency: str, at: datetime, *, allow_zero: bool = False
         raise ValidationFailed.single("at", "must be timezone-aware")
 
 
-async def _run(session: AsyncSession, stmt: text, params: dict) -> None:
-    row = (await session.execute(stmt, params)).first()
-    if row is None:
+async def _run(session: AsyncSession, stmt: TextClause, params: dict[str, Any]) -> None:
+    if not await repository.upsert(session, stmt, params):
         raise ValidationFailed.single("currency", "differs from the player's metrics currency")
 
 
@@ -141,36 +73,11 @@ async def record_bet(
     placed_at: datetime,
 ) -> None:
     _check(stake_minor, currency, placed_at, allow_zero=True)
-    await _run(session, _RECORD_BET, {
+    await _run(session, repository.RECORD_BET, {**repository.tuning(),
         "player_id": player_id, "currency": currency, "stake": stake_minor, "at": placed_at,
         "hour": placed_at.astimezone(UTC).hour, "bucket": stake_bucket(stake_minor),
         "game": game_id[:64], "provider": provider[:64], "category": category[:64],
     })  # fmt: skip
-
-
-def _uncounted(column: str, param: str) -> str:
-    # Decrement {key: n}; a key that reaches 0 is dropped, so it is no favourite any more.
-    key = f"CAST(:{param} AS text)"
-    return f"""CASE WHEN NOT player_metrics.{column} ? {key} THEN player_metrics.{column}
-            WHEN (player_metrics.{column} ->> {key})::bigint <= 1
-            THEN player_metrics.{column} - {key}
-            ELSE jsonb_set(player_metrics.{column}, ARRAY[{key}],
-                 to_jsonb((player_metrics.{column} ->> {key})::bigint - 1)) END"""
-
-
-_REVERSE_BET = text(f"""
-UPDATE player_metrics SET
-    bet_count = GREATEST(0, bet_count - 1),
-    stake_total = GREATEST(0, stake_total - :stake),
-    win_total = GREATEST(0, win_total - :win),
-    hour_histogram[:hour + 1] = GREATEST(0, hour_histogram[:hour + 1] - 1),
-    stake_histogram[:bucket + 1] = GREATEST(0, stake_histogram[:bucket + 1] - 1),
-    game_counts = {_uncounted("game_counts", "game")},
-    provider_counts = {_uncounted("provider_counts", "provider")},
-    category_counts = {_uncounted("category_counts", "category")}
-WHERE player_id = :player_id AND currency = :currency
-RETURNING player_id
-""")  # noqa: S608 - only module constants are interpolated; values are bound
 
 
 async def reverse_bet(
@@ -188,7 +95,7 @@ async def reverse_bet(
     """Take back what ``record_bet`` + ``record_win`` counted for a refunded round (the
     session count stays: the player did play then)."""
     _check(stake_minor, currency, placed_at, allow_zero=True)
-    await _run(session, _REVERSE_BET, {
+    await _run(session, repository.REVERSE_BET, {
         "player_id": player_id, "currency": currency, "stake": stake_minor, "win": win_minor,
         "hour": placed_at.astimezone(UTC).hour, "bucket": stake_bucket(stake_minor),
         "game": game_id[:64], "provider": provider[:64], "category": category[:64],
@@ -199,24 +106,26 @@ async def record_win(
     session: AsyncSession, player_id: uuid.UUID, amount_minor: int, currency: str, at: datetime
 ) -> None:
     _check(amount_minor, currency, at, allow_zero=True)
-    await _run(session, _WIN, {"player_id": player_id, "currency": currency,
-                               "amount": amount_minor, "at": at})  # fmt: skip
+    params = {"player_id": player_id, "currency": currency, "amount": amount_minor, "at": at}
+    await _run(session, repository.WIN, params)
+
+
+def _payment(player_id: uuid.UUID, amount: int, currency: str, at: datetime) -> dict[str, Any]:
+    return {"player_id": player_id, "currency": currency, "n": 1, "amount": amount, "at": at}
 
 
 async def record_deposit(
     session: AsyncSession, player_id: uuid.UUID, amount_minor: int, currency: str, at: datetime
 ) -> None:
     _check(amount_minor, currency, at)
-    await _run(session, _DEPOSIT, {"player_id": player_id, "currency": currency, "n": 1,
-                                   "amount": amount_minor, "at": at})  # fmt: skip
+    await _run(session, repository.DEPOSIT, _payment(player_id, amount_minor, currency, at))
 
 
 async def record_withdrawal(
     session: AsyncSession, player_id: uuid.UUID, amount_minor: int, currency: str, at: datetime
 ) -> None:
     _check(amount_minor, currency, at)
-    await _run(session, _WITHDRAWAL, {"player_id": player_id, "currency": currency, "n": 1,
-                                      "amount": amount_minor, "at": at})  # fmt: skip
+    await _run(session, repository.WITHDRAWAL, _payment(player_id, amount_minor, currency, at))
 
 
 @dataclass(frozen=True)
@@ -269,9 +178,4 @@ def play_style(row: PlayerMetrics, now: datetime | None = None) -> PlayStyle:
 
 
 async def get_metrics(session: AsyncSession, player_ids: list[uuid.UUID]) -> list[PlayerMetrics]:
-    from sqlalchemy import select
-
-    rows = await session.execute(
-        select(PlayerMetrics).where(PlayerMetrics.player_id.in_(player_ids))
-    )
-    return list(rows.scalars())
+    return await repository.metrics_of(session, player_ids)

@@ -1,5 +1,6 @@
 """Profile rules: personal data, preferences, VIP status and tags, each change recorded in
-the settings history (who, when, field, old -> new). Services never commit."""
+the settings history (who, when, field, old -> new), each announced as
+``player_attributes_changed`` (segments listen). Services never commit."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import outbox
+from app.players.hooks import player_attributes_changed
 from app.players.models import Player
 from app.players.validation import TAG
-from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.profiles import repository
+from app.profiles.models import PlayerProfile, SettingsChange
 from app.profiles.validation import (
     PROFILE_FIELDS,
     ProfileUpdate,
@@ -26,7 +28,6 @@ from app.profiles.validation import (
     preference_problems,
     profile_problems,
 )
-from app.segments.service import recompute_player_segments
 
 MAX_VIP_LEVEL = 10
 MAX_TAGS = 20
@@ -43,13 +44,15 @@ def _text(value: Any) -> str | None:
 
 
 async def _player(session: AsyncSession, player_id: uuid.UUID) -> Player:
-    player = await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    player = await repository.lock_player(session, player_id)
     if player is None:
         raise NotFound("no such player")
     return player
 
 
-def _history(player_id: uuid.UUID, actor: str, field: str, old: Any, new: Any, pii: bool):
+def _history(
+    player_id: uuid.UUID, actor: str, field: str, old: Any, new: Any, pii: bool
+) -> SettingsChange:
     return SettingsChange(
         player_id=player_id, actor=actor, field=field,
         old_value=_text(old), new_value=_text(new), pii=pii,
@@ -57,7 +60,7 @@ def _history(player_id: uuid.UUID, actor: str, field: str, old: Any, new: Any, p
 
 
 async def get_profile(session: AsyncSession, player_id: uuid.UUID) -> PlayerProfile | None:
-    return await session.get(PlayerProfile, player_id)
+    return await repository.get_profile(session, player_id)
 
 
 async def update_profile(
@@ -74,7 +77,7 @@ async def update_profile(
     problems = profile_problems(update, player.country, settings, today or datetime.now(UTC).date())
     if problems:
         raise ValidationFailed(problems)
-    profile = await session.get(PlayerProfile, player_id, with_for_update=True)
+    profile = await repository.lock_profile(session, player_id)
     if profile is None:
         profile = PlayerProfile(player_id=player_id)
         session.add(profile)
@@ -98,7 +101,7 @@ async def update_profile(
             session, "player.profile_updated", str(player_id),
             {"playerId": str(player_id), "fields": changed, "actor": actor},
         )  # fmt: skip
-        await recompute_player_segments(session, player_id, settings)
+        await player_attributes_changed(session, player_id, changed, settings)
     return player, profile, changed
 
 
@@ -129,7 +132,7 @@ async def update_preferences(
         session, "player.profile_updated", str(player_id),
         {"playerId": str(player_id), "fields": changed, "actor": actor},
     )  # fmt: skip
-    await recompute_player_segments(session, player_id, settings)
+    await player_attributes_changed(session, player_id, changed, settings)
     return player, changed
 
 
@@ -160,7 +163,7 @@ async def set_vip_level(
         session, "player.profile_updated", str(player_id),
         {"playerId": str(player_id), "fields": ["vipLevel"], "actor": actor},
     )  # fmt: skip
-    await recompute_player_segments(session, player_id, settings)
+    await player_attributes_changed(session, player_id, ("vipLevel",), settings)
     return player
 
 
@@ -179,36 +182,19 @@ async def set_tags(
     old = await tags_of(session, player_id)
     if old == wanted:
         return wanted
-    await session.execute(delete(PlayerTag).where(PlayerTag.player_id == player_id))
-    session.add_all(PlayerTag(player_id=player_id, tag=t) for t in wanted)
+    await repository.replace_tags(session, player_id, wanted)
     session.add(_history(player_id, actor, "tags", old, wanted, pii=False))
     await session.flush()
-    await recompute_player_segments(session, player_id, settings)
+    await player_attributes_changed(session, player_id, ("tags",), settings)
     return wanted
 
 
 async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:
-    rows = await session.execute(
-        select(PlayerTag.tag).where(PlayerTag.player_id == player_id).order_by(PlayerTag.tag)
-    )
-    return list(rows.scalars())
+    return await repository.tags_of(session, player_id)
 
 
 async def history_page(
     session: AsyncSession, player_id: uuid.UUID, limit: int, before_id: int | None
 ) -> tuple[list[SettingsChange], bool, int]:
     """Newest first, keyset on id; and the total number of changes."""
-    stmt = select(SettingsChange).where(SettingsChange.player_id == player_id)
-    if before_id is not None:
-        stmt = stmt.where(SettingsChange.id < before_id)
-    rows = list(
-        (await session.execute(stmt.order_by(SettingsChange.id.desc()).limit(limit + 1))).scalars()
-    )
-    total = (
-        await session.execute(
-            select(func.count())
-            .select_from(SettingsChange)
-            .where(SettingsChange.player_id == player_id)
-        )
-    ).scalar_one()
-    return rows[:limit], len(rows) > limit, int(total)
+    return await repository.history_page(session, player_id, limit, before_id)

@@ -35,20 +35,14 @@ from sqlalchemy import (
 
 from app.core.errors import DomainError
 from app.core.settings import Settings
-from app.players.models import Player
-from app.playstyle.models import PlayerMetrics
-from app.profiles.models import PlayerTag
+from app.segments.tables import BASE as BASE
+from app.segments.tables import M, T
+from app.segments.tables import P as P
 
 MAX_DEPTH = 5
 MAX_NODES = 50
 MAX_LIST = 100
 MAX_TEXT = 128
-
-P = Player.__table__
-M = PlayerMetrics.__table__
-T = PlayerTag.__table__
-# The FROM every rule is evaluated over: one row per player.
-BASE = P.outerjoin(M, M.c.player_id == P.c.id)
 
 
 class InvalidRule(DomainError):
@@ -207,6 +201,7 @@ def _leaf(attr: str, op: str, value: Any, settings: Settings) -> ColumnElement[b
             P
         )
     expr = attribute.expr(settings)
+    condition: ColumnElement[bool]
     if op == "contains":
         condition = expr.like(f"%{_escape_like(value)}%", escape="\\")
     elif op == "in":

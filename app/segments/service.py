@@ -12,8 +12,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, Uuid, cast, delete, exists, func, literal, select, union_all
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,13 +19,11 @@ from app.core.db import unique_violation_constraint
 from app.core.errors import AlreadyExists, NotFound, ValidationFailed
 from app.core.settings import Settings, get_settings
 from app.events import outbox
-from app.events.models import OutboxEvent
-from app.segments import rules
-from app.segments.models import Segment, SegmentMember
+from app.players.hooks import AttributesChanged
+from app.segments import repository, rules
+from app.segments.models import Segment
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$")
-SM = SegmentMember.__table__
-OE = OutboxEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -74,15 +70,15 @@ async def create_segment(
 
 
 async def get_segment(session: AsyncSession, segment_id: uuid.UUID) -> Segment | None:
-    return await session.get(Segment, segment_id)
+    return await repository.get(session, segment_id)
 
 
 async def list_segments(session: AsyncSession) -> list[Segment]:
-    return list((await session.execute(select(Segment).order_by(Segment.name))).scalars())
+    return await repository.by_name(session)
 
 
 async def _locked(session: AsyncSession, segment_id: uuid.UUID) -> Segment:
-    segment = await session.get(Segment, segment_id, with_for_update=True)
+    segment = await repository.lock(session, segment_id)
     if segment is None:
         raise NotFound("no such segment")
     return segment
@@ -112,28 +108,9 @@ async def update_segment(
 async def delete_segment(session: AsyncSession, segment_id: uuid.UUID) -> int:
     """Delete a segment; every member leaves it (``segment.left`` each). Returns members."""
     segment = await _locked(session, segment_id)
-    left = delete(SM).where(SM.c.segment_id == segment.id).returning(SM.c.player_id).cte("left")
-    stmt = _events_insert(segment, select(literal("segment.left").label("type"), left.c.player_id))
-    members = len(list((await session.execute(stmt.add_cte(left).returning(OE.c.id))).scalars()))
-    await session.delete(segment)
-    await session.flush()
+    members = await repository.remove_all_members(session, segment)
+    await repository.delete_segment(session, segment)
     return members
-
-
-def _events_insert(segment: Segment, events: Any) -> Any:
-    """INSERT INTO outbox_events SELECT one event per (type, player_id) row of ``events``."""
-    ev = events.subquery("ev")
-    player = cast(ev.c.player_id, String)
-    rows = select(
-        func.gen_random_uuid(),
-        ev.c.type,
-        literal(outbox.SOURCE),
-        player,
-        func.jsonb_build_object(
-            "playerId", player, "segmentId", str(segment.id), "segmentName", segment.name
-        ),
-    )
-    return pg_insert(OE).from_select(["event_id", "type", "source", "subject", "data"], rows)
 
 
 async def recompute_segment(
@@ -142,41 +119,8 @@ async def recompute_segment(
     """Full recompute of one segment: ONE set-based statement (target set, insert new
     members, delete former members, write their outbox events)."""
     condition = rules.compile_rule(segment.rule, settings or get_settings())
-    target = (select(rules.P.c.id.label("player_id")).select_from(rules.BASE).where(condition)).cte(
-        "target"
-    )
-    entered = (
-        pg_insert(SM)
-        .from_select(
-            ["segment_id", "player_id"],
-            select(literal(segment.id, Uuid), target.c.player_id),
-        )
-        .on_conflict_do_nothing()
-        .returning(SM.c.player_id)
-        .cte("entered")
-    )
-    left = (
-        delete(SM)
-        .where(
-            SM.c.segment_id == segment.id,
-            ~exists().where(target.c.player_id == SM.c.player_id),
-        )
-        .returning(SM.c.player_id)
-        .cte("left")
-    )
-    events = union_all(
-        select(literal("segment.entered").label("type"), entered.c.player_id),
-        select(literal("segment.left").label("type"), left.c.player_id),
-    )
-    stmt = (
-        _events_insert(segment, events)
-        .add_cte(target)
-        .add_cte(entered)
-        .add_cte(left)
-        .returning(OE.c.type)
-    )
-    types = list((await session.execute(stmt)).scalars())
-    segment.computed_at = (await session.execute(select(func.now()))).scalar_one()
+    types = await repository.recompute(session, segment, condition)
+    segment.computed_at = await repository.db_now(session)
     await session.flush()
     return RecomputeResult(
         segment_id=segment.id,
@@ -188,9 +132,7 @@ async def recompute_segment(
 async def recompute_all(
     session: AsyncSession, settings: Settings | None = None
 ) -> list[RecomputeResult]:
-    segments = list(
-        (await session.execute(select(Segment).order_by(Segment.id).with_for_update())).scalars()
-    )
+    segments = await repository.lock_all(session)
     return [await recompute_segment(session, s, settings) for s in segments]
 
 
@@ -203,41 +145,24 @@ async def recompute_player_segments(
     Returns (entered, left) segment ids.
     """
     settings = settings or get_settings()
-    segments = list((await session.execute(select(Segment))).scalars())
+    segments = await repository.all_segments(session)
     if not segments:
         return [], []
-    columns = [rules.compile_rule(s.rule, settings).label(f"s{i}") for i, s in enumerate(segments)]
-    row = (
-        await session.execute(
-            select(*columns).select_from(rules.BASE).where(rules.P.c.id == player_id)
-        )
-    ).first()
-    should = {s.id for s, member in zip(segments, row or (), strict=False) if member}
-    current = set(
-        (
-            await session.execute(select(SM.c.segment_id).where(SM.c.player_id == player_id))
-        ).scalars()
-    )
+    conditions = [rules.compile_rule(s.rule, settings) for s in segments]
+    verdicts = await repository.evaluate_for_player(session, conditions, player_id)
+    should = {s.id for s, member in zip(segments, verdicts, strict=False) if member}
+    current = await repository.segment_ids_of(session, player_id)
+    entered = [
+        segment_id
+        for segment_id in sorted(should - current)
+        if await repository.add_member(session, segment_id, player_id)
+    ]
+    left = [
+        segment_id
+        for segment_id in sorted(current - should)
+        if await repository.remove_member(session, segment_id, player_id)
+    ]
     by_id = {s.id: s for s in segments}
-    entered: list[uuid.UUID] = []
-    left: list[uuid.UUID] = []
-    for segment_id in sorted(should - current):
-        inserted = await session.execute(
-            pg_insert(SM)
-            .values(segment_id=segment_id, player_id=player_id)
-            .on_conflict_do_nothing()
-            .returning(SM.c.segment_id)
-        )
-        if inserted.first() is not None:
-            entered.append(segment_id)
-    for segment_id in sorted(current - should):
-        deleted = await session.execute(
-            delete(SM)
-            .where(SM.c.segment_id == segment_id, SM.c.player_id == player_id)
-            .returning(SM.c.segment_id)
-        )
-        if deleted.first() is not None:
-            left.append(segment_id)
     for type_, ids in (("segment.entered", entered), ("segment.left", left)):
         for segment_id in ids:
             await outbox.record(
@@ -253,29 +178,23 @@ async def recompute_player_segments(
     return entered, left
 
 
+async def on_player_attributes_changed(session: AsyncSession, change: AttributesChanged) -> None:
+    """The ``player_attributes_changed`` listener (registered by pms.hooks).
+
+    Every rule is re-evaluated whatever the attributes were: time-based attributes
+    (lastActiveDays, activityStatus) move too, and a full per-player pass is one SELECT.
+    """
+    await recompute_player_segments(session, change.player_id, change.settings)
+
+
 async def segments_of_players(
     session: AsyncSession, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
-    rows = await session.execute(
-        select(SM.c.player_id, Segment)
-        .join(Segment, Segment.id == SM.c.segment_id)
-        .where(SM.c.player_id.in_(player_ids))
-        .order_by(Segment.name)
-    )
-    return [(player_id, segment) for player_id, segment in rows]
+    return await repository.segments_of_players(session, player_ids)
 
 
 async def member_page(
     session: AsyncSession, segment_id: uuid.UUID, limit: int, after: uuid.UUID | None
 ) -> tuple[list[uuid.UUID], bool, int]:
     """Member player ids in id order (keyset), whether more follow, and the total."""
-    stmt = select(SM.c.player_id).where(SM.c.segment_id == segment_id)
-    if after is not None:
-        stmt = stmt.where(SM.c.player_id > after)
-    ids = list((await session.execute(stmt.order_by(SM.c.player_id).limit(limit + 1))).scalars())
-    total = (
-        await session.execute(
-            select(func.count()).select_from(SM).where(SM.c.segment_id == segment_id)
-        )
-    ).scalar_one()
-    return ids[:limit], len(ids) > limit, int(total)
+    return await repository.member_page(session, segment_id, limit, after)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from strawberry.extensions import DisableValidation
 
-from app.main import create_app
+from pms.asgi import create_app
 from schema import build_schema
 
 TYPENAME = {"query": "{ __typename }"}

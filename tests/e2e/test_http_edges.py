@@ -98,7 +98,7 @@ async def test_depth_limit_refuses_documents_nested_too_deep(settings, db):
     # Our own types are shallow, so prove the rule with a lower configured limit.
     import httpx
 
-    from app.main import create_app
+    from pms.asgi import create_app
     from tests.auth import staff_principal, token_for
     from tests.conftest import GraphQLClient
 

@@ -64,7 +64,7 @@ def servers(settings, db):
     pms_env = {**env, "PMS_DATABASE_URL": settings.database_url, "PMS_ENV": "test",
                "PMS_RUN_BACKGROUND_TASKS": "false",
                "PMS_KYC_PROVIDERS": json.dumps(providers)}  # fmt: skip
-    cli = [sys.executable, "-m", "app.cli"]
+    cli = [sys.executable, "-m", "pms"]
     procs = [
         start([*cli, "serve", "--port", str(pms_port)], pms_env, pms_port),
         start([*cli, "kyc-sandbox", "--port", str(vendor_port), "--secret", SECRET,
@@ -152,7 +152,7 @@ async def test_sandbox_vendor_decides_by_test_data_over_real_http(servers, db, s
 
 
 async def test_unreachable_provider_is_a_typed_error_and_status_is_restored(settings, db):
-    from app.main import create_app
+    from pms.asgi import create_app
 
     app = create_app(with_provider(settings, base_url=f"http://127.0.0.1:{free_port()}"),
                      database=db)  # fmt: skip

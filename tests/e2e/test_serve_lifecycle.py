@@ -39,7 +39,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
         env.update(PMS_DATA_DIR=str(data_dir), PMS_ENV="dev", PMS_ARGON2_MEMORY_COST_KIB="1024",
                    PMS_ARGON2_TIME_COST="1", PMS_ARGON2_PARALLELISM="1")  # fmt: skip
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--migrate", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "pms", "serve", "--migrate", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -16,8 +16,8 @@ from app.kyc import service
 from app.kyc.errors import AlreadyVerified, CaseNotReviewable, KycCaseOpen, VerificationRequired
 from app.kyc.models import KycCase, KycCaseEvent
 from app.kyc.provider import DocumentSubmission, ProviderResult
-from app.main import create_app
 from app.players.models import Player
+from pms.asgi import create_app
 from tests.factories import create_player
 from tests.kyc_helpers import signed, with_provider
 

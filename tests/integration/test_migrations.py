@@ -85,7 +85,7 @@ async def test_migrations_have_a_single_head():
 async def test_readyz_is_503_until_migrations_are_at_head(scratch_url, settings):
     import httpx
 
-    from app.main import create_app
+    from pms.asgi import create_app
 
     database = Database(scratch_url)
     app = create_app(settings, database=database)

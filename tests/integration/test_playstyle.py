@@ -72,3 +72,25 @@ def test_median_from_histogram_is_close():
     for stake in [150] * 50 + [10_000] * 49:
         hist[service.stake_bucket(stake)] += 1
     assert abs(service.median_from_histogram(hist) - 150) / 150 < 0.1
+
+
+async def test_session_gap_and_top_keys_limits(session, settings):
+    # Bound parameters now carry these limits; check they still apply.
+    from app.playstyle.repository import SESSION_GAP_SECONDS, TOP_KEYS
+
+    player = await create_player(session, settings)
+    start = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    gap = timedelta(seconds=SESSION_GAP_SECONDS)
+    await bet(session, player, 100, start, game="g0")
+    await bet(session, player, 100, start + gap - timedelta(seconds=1), game="g0")  # same
+    await bet(session, player, 100, start + 2 * gap + timedelta(seconds=1), game="g0")  # new
+    for i in range(1, TOP_KEYS + 1):  # g1..g50: the 50th distinct key is one too many
+        await bet(session, player, 100, start + 3 * gap, game=f"g{i}")
+
+    row = await session.get(PlayerMetrics, player.id, populate_existing=True)
+    assert row.session_count == 2
+    assert len(row.game_counts) == TOP_KEYS
+    assert row.game_counts["g0"] == 3
+    assert f"g{TOP_KEYS}" not in row.game_counts
+    assert len(row.hour_histogram) == 24 and len(row.stake_histogram) == 128
+    assert (row.hour_histogram[10], row.hour_histogram[11]) == (2, TOP_KEYS + 1)

@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from app.core.db import Database
 from app.core.settings import Settings
 from app.events import outbox
-from app.main import create_app
+from pms.asgi import create_app
 from tests import services
 
 

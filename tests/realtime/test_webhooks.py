@@ -15,14 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.events.delivery import WebhookDispatcher
 from app.events.relay import CallableSink, Relay
-from app.events.webhooks import (
-    WebhookDispatcher,
-    queue_deliveries,
-    sign,
-    url_problem,
-    verify_signature,
-)
+from app.events.signing import sign, verify_signature
+from app.events.webhook_targets import url_problem
+from app.events.webhooks import queue_deliveries
 from tests.realtime.conftest import free_port, record_event
 
 SECRET = "s3cret-s3cret-s3cret"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.identity.store import PostgresStore, RedisStore, purge_expired
-from app.main import create_app
+from pms.asgi import create_app
 from tests import services
 from tests.factories import create_player
 from tests.identity_helpers import LOGIN, ME, PASSWORD, bearer

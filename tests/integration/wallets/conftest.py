@@ -15,7 +15,7 @@ from sqlalchemy import text
 from app.core.db import Database
 from app.core.principal import Principal
 from app.core.settings import Settings
-from app.main import create_app
+from pms.asgi import create_app
 from tests.auth import service_principal, staff_principal, token_for
 from tests.conftest import GraphQLClient
 from tests.factories import create_player

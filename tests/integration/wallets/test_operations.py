@@ -251,7 +251,7 @@ async def test_history_filters_by_time_window(wallet_gql, db, player_factory):
 
 
 async def run_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "app.cli", "ledger", "verify"]
+    command = [sys.executable, "-m", "pms", "ledger", "verify"]
     return await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
     )

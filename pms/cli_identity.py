@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import secrets
 import sys
 from typing import Any
 
+from app.core.db import Database
 from app.core.settings import Settings
-
-
-def _run(settings: Settings, work: Any) -> int:
-    from app.cli import database_url
-    from app.core.db import Database
-
-    async def main(url: str) -> int:
-        db = Database.from_settings(settings, url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    with database_url(settings) as url:
-        return asyncio.run(main(url))
+from pms.cli_db import run_with_database
 
 
 def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -33,7 +19,7 @@ def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
     from app.identity import accounts
     from permissions.roles import SERVICE_SCOPES
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         try:
             async with db.transaction() as session:
                 client, secret = await accounts.create_client(
@@ -52,7 +38,7 @@ def cmd_client_create(settings: Settings, args: argparse.Namespace) -> int:
         print("The secret is shown only now; it is stored hashed.", file=sys.stderr)
         return 0
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,7 +50,7 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
         secrets.token_urlsafe(18) if args.generate else getpass.getpass("password: ")
     )
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         try:
             async with db.transaction() as session:
                 staff, uri, codes = await accounts.create_staff(
@@ -82,19 +68,19 @@ def cmd_staff_create(settings: Settings, args: argparse.Namespace) -> int:
         print("recovery codes: " + " ".join(codes))
         return 0
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     from app.identity import keys
 
-    async def work(db: Any) -> int:
+    async def work(db: Database) -> int:
         async with db.transaction() as session:
             row = await keys.rotate(session, settings)
         print(f"new signing key: {row.kid}")
         return 0
 
-    return _run(settings, work)
+    return run_with_database(settings, work)
 
 
 def register(sub: Any) -> None:

@@ -1,4 +1,5 @@
-"""The ASGI application: Starlette with the GraphQL endpoint, health probes and lifespan."""
+"""The ASGI application: Starlette with the GraphQL endpoint, REST paths, health probes and
+the lifespan that starts the database, identity, events and the periodic tasks."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings, get_settings
+from app.core.tasks import TaskRunner
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
 from app.identity.auth import authenticate_token
@@ -33,7 +35,13 @@ from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
-from app.tasks import TaskRunner, registered_tasks
+from pms.events import build_events
+from pms.hooks import register_all
+from pms.schema import build_schema
+from pms.tasks import registered_tasks
+from resolvers.loaders import Loaders
+from resolvers.rest import rest_routes
+from schema.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,7 @@ class AppState:
 
 
 class PMSGraphQL(GraphQL):
-    websocket_adapter_class = ws.IdempotentCloseAdapter  # type: ignore[assignment]
+    websocket_adapter_class = ws.IdempotentCloseAdapter
 
     def __init__(self, schema: Any, state: AppState, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
@@ -111,9 +119,6 @@ class PMSGraphQL(GraphQL):
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Any:
-        from resolvers.loaders import Loaders  # resolvers depend on app, not the reverse
-        from schema.context import Context
-
         db = self.state.db
         return Context(
             db=db,
@@ -130,10 +135,8 @@ class PMSGraphQL(GraphQL):
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
-    from resolvers.rest import rest_routes  # API layers depend on app, not the reverse
-    from schema import build_schema
-
     settings = settings or get_settings()
+    register_all()
     state = AppState(settings, database)
     graphql = PMSGraphQL(
         build_schema(settings),
@@ -148,11 +151,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
         await state.identity.start()
-        state.events = EventsRuntime(state.db, settings)
+        state.events = build_events(state.db, settings)
         await state.events.start()
-        runner = TaskRunner(
-            state.db, settings, [*registered_tasks(settings), *state.events.tasks()]
-        )
+        runner = TaskRunner(state.db, settings, registered_tasks(settings, state.events))
         if settings.run_background_tasks:
             runner.start()
         try:

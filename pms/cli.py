@@ -1,29 +1,20 @@
-"""The ``pms`` command: serve, migrate and admin tasks."""
+"""The ``pms`` command: serve, migrate, worker and admin tasks."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 
-from app.core.db import resolve_database_url
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
+from pms.cli_db import database_url
+from pms.cli_identity import register as register_identity_commands
+from pms.hooks import register_all
 
 log = logging.getLogger("pms")
-
-
-@contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """The configured URL, or an embedded server's, stopped again when the block ends."""
-    url, embedded = resolve_database_url(settings)
-    try:
-        yield url
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -39,7 +30,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.core import migrations
-    from app.main import create_app
+    from pms.asgi import create_app
 
     with database_url(settings) as url:
         if args.migrate:
@@ -57,15 +48,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from app.core.db import Database
-    from app.tasks import TaskRunner, registered_tasks
+    from app.core.tasks import TaskRunner
+    from pms.events import build_events
+    from pms.tasks import registered_tasks
 
     async def work(url: str) -> None:
-        from app.events.runtime import EventsRuntime
-
         db = Database.from_settings(settings, url)
-        events = EventsRuntime(db, settings)
+        events = build_events(db, settings)
         await events.start()
-        runner = TaskRunner(db, settings, [*registered_tasks(settings), *events.tasks()])
+        runner = TaskRunner(db, settings, registered_tasks(settings, events))
         runner.start()
         try:
             await asyncio.Event().wait()
@@ -184,8 +175,6 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_sub.add_parser("verify", help="reconcile every account with the ledger")
     verify.set_defaults(handler=cmd_ledger_verify)
-    from app.identity.cli import register as register_identity_commands
-
     register_identity_commands(sub)
     kyc = sub.add_parser("kyc-sandbox", help="run the sandbox KYC vendor (tests, demos)")
     kyc.add_argument("--host", default="127.0.0.1")
@@ -216,6 +205,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
+    register_all()
     args = build_parser(settings).parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     return handler(settings, args)

@@ -1,0 +1,65 @@
+"""Every SQL statement of the KYC package (ORM and Core; nothing here is on a hot path)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
+from app.players.models import Player
+
+
+async def lock_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
+    """The player row, locked and re-read (a concurrent change must not be lost)."""
+    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+
+
+async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> KycCase | None:
+    return await session.get(KycCase, case_id, with_for_update=True, populate_existing=True)
+
+
+async def get_case(session: AsyncSession, case_id: uuid.UUID) -> KycCase | None:
+    return await session.get(KycCase, case_id)
+
+
+async def last_decided_status(
+    session: AsyncSession, player_id: uuid.UUID, except_case: uuid.UUID
+) -> str | None:
+    """The status of the player's newest REJECTED or VERIFIED case other than one."""
+    stmt = (
+        select(col(KycCase.status))
+        .where(
+            col(KycCase.player_id) == player_id,
+            col(KycCase.id) != except_case,
+            col(KycCase.status).in_([KycCaseStatus.REJECTED, KycCaseStatus.VERIFIED]),
+        )
+        .order_by(col(KycCase.created_at).desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def confirm_status(session: AsyncSession, player_id: uuid.UUID) -> str | None:
+    stmt = select(col(Player.confirm_status)).where(col(Player.id) == player_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def cases_of_player(session: AsyncSession, player_id: uuid.UUID) -> list[KycCase]:
+    stmt = (
+        select(KycCase)
+        .where(col(KycCase.player_id) == player_id)
+        .order_by(col(KycCase.created_at).desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[KycCaseEvent]:
+    stmt = (
+        select(KycCaseEvent)
+        .where(col(KycCaseEvent.case_id) == case_id)
+        .order_by(col(KycCaseEvent.id))
+    )
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,59 @@
+"""Every SQL statement of the profiles package (ORM and Core; off the money path)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.players.models import Player
+from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+
+
+async def lock_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
+    """The player row, locked and re-read (a concurrent change must not be lost)."""
+    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+
+
+async def get_profile(session: AsyncSession, player_id: uuid.UUID) -> PlayerProfile | None:
+    return await session.get(PlayerProfile, player_id)
+
+
+async def lock_profile(session: AsyncSession, player_id: uuid.UUID) -> PlayerProfile | None:
+    return await session.get(PlayerProfile, player_id, with_for_update=True)
+
+
+async def replace_tags(session: AsyncSession, player_id: uuid.UUID, tags: list[str]) -> None:
+    """Delete the player's tags and add ``tags`` (written at the caller's next flush)."""
+    await session.execute(delete(PlayerTag).where(col(PlayerTag.player_id) == player_id))
+    session.add_all(PlayerTag(player_id=player_id, tag=t) for t in tags)
+
+
+async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:
+    stmt = (
+        select(col(PlayerTag.tag))
+        .where(col(PlayerTag.player_id) == player_id)
+        .order_by(col(PlayerTag.tag))
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def history_page(
+    session: AsyncSession, player_id: uuid.UUID, limit: int, before_id: int | None
+) -> tuple[list[SettingsChange], bool, int]:
+    """Newest first, keyset on id; and the total number of changes."""
+    stmt = select(SettingsChange).where(col(SettingsChange.player_id) == player_id)
+    if before_id is not None:
+        stmt = stmt.where(col(SettingsChange.id) < before_id)
+    stmt = stmt.order_by(col(SettingsChange.id).desc()).limit(limit + 1)
+    rows = list((await session.execute(stmt)).scalars())
+    total = (
+        await session.execute(
+            select(func.count())
+            .select_from(SettingsChange)
+            .where(col(SettingsChange.player_id) == player_id)
+        )
+    ).scalar_one()
+    return rows[:limit], len(rows) > limit, int(total)

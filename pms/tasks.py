@@ -1,0 +1,59 @@
+"""The periodic-task registry: every domain's background work, run in every replica by
+``app.core.tasks.TaskRunner`` (the ASGI lifespan and ``pms worker``).
+
+Each task must be safe to run concurrently in many replicas (row locks with SKIP LOCKED,
+advisory locks, idempotent updates): there is no leader election.
+"""
+
+from __future__ import annotations
+
+from app.bonuses import tasks as bonus_tasks
+from app.core.db import Database
+from app.core.settings import Settings
+from app.core.tasks import PeriodicTask
+from app.events.runtime import EventsRuntime
+from app.identity.store import purge_expired
+from app.ledger import tasks as ledger_tasks
+from app.playstyle.consumer import consume_money_events
+from app.segments.tasks import run_recompute
+
+
+def registered_tasks(settings: Settings, events: EventsRuntime) -> list[PeriodicTask]:
+    """Every periodic task of this process. Add yours here."""
+    tasks = [
+        PeriodicTask(
+            "ledger.expire_holds", settings.hold_expiry_interval_seconds, ledger_tasks.expire_holds
+        ),
+        PeriodicTask(
+            "ledger.purge_idempotency_keys",
+            settings.idempotency_purge_interval_seconds,
+            ledger_tasks.purge_idempotency_keys,
+        ),
+        PeriodicTask(
+            "segments-recompute", settings.segment_recompute_interval_seconds, run_recompute
+        ),
+        PeriodicTask(
+            "playstyle.consume_money_events",
+            settings.playstyle_consume_interval_seconds,
+            consume_money_events,
+        ),
+        PeriodicTask(
+            "bonus.expire", settings.bonus_expiry_interval_seconds, bonus_tasks.expire_bonuses
+        ),
+        PeriodicTask(
+            "bonus.triggers", settings.bonus_trigger_interval_seconds, bonus_tasks.run_triggers
+        ),
+        PeriodicTask(
+            "bonus.cashback",
+            settings.bonus_cashback_interval_seconds,
+            bonus_tasks.yesterdays_cashback,
+        ),
+        *events.tasks(),
+    ]
+    if not settings.redis_url:  # Redis expires session state itself
+        tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
+    return tasks
+
+
+async def _purge_session_state(db: Database, settings: Settings) -> None:
+    await purge_expired(db)
