@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.identity.models import MfaFactor, SmsMessage
 from app.identity.sms import SmsSenderNotAllowed
-from app.main import create_app
+from pms.asgi import create_app
 from tests.factories import create_player
 from tests.identity_helpers import LOGIN, PASSWORD, bearer
 
