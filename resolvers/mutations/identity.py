@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated, cast
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
 from app.audit import service as audit
 from app.core import errors
 from app.core.principal import PrincipalKind
-from app.identity import accounts, login, mfa, sessions
+from app.identity import accounts, login, mfa, sessions, step_up
 from app.identity.errors import InvalidCredentials as InvalidCredentialsError
 from app.identity.errors import MfaError
 from app.identity.errors import TooManyAttempts as TooManyAttemptsError
@@ -42,6 +43,7 @@ from schema.types.identity import (
     StaffCreated,
     StaffRoleEnum,
     StaffUser,
+    StepUpRequired,
     TotpEnrollment,
     WebauthnRegistration,
 )
@@ -57,19 +59,21 @@ SendMfaCodeResult = Annotated[
     Done | InvalidCredentials | MfaFailed | TooManyAttempts, strawberry.union("SendMfaCodeResult")
 ]
 LogoutResult = Annotated[Done | Forbidden, strawberry.union("LogoutResult")]
-BeginTotpResult = Annotated[TotpEnrollment | Forbidden, strawberry.union("BeginTotpResult")]
+BeginTotpResult = Annotated[
+    TotpEnrollment | StepUpRequired | Forbidden, strawberry.union("BeginTotpResult")
+]
 BeginSmsResult = Annotated[
-    SmsEnrollment | ValidationError | TooManyAttempts | Forbidden,
+    SmsEnrollment | ValidationError | TooManyAttempts | StepUpRequired | Forbidden,
     strawberry.union("BeginSmsResult"),
 ]
 WebauthnOptionsResult = Annotated[
-    WebauthnRegistration | Forbidden, strawberry.union("WebauthnOptionsResult")
+    WebauthnRegistration | StepUpRequired | Forbidden, strawberry.union("WebauthnOptionsResult")
 ]
 EnrollResult = Annotated[
     MfaEnrolled | InvalidCredentials | MfaFailed | Forbidden, strawberry.union("EnrollResult")
 ]
 RecoveryCodesResult = Annotated[
-    RecoveryCodes | MfaFailed | Forbidden, strawberry.union("RecoveryCodesResult")
+    RecoveryCodes | MfaFailed | StepUpRequired | Forbidden, strawberry.union("RecoveryCodesResult")
 ]
 CreateStaffResult = Annotated[
     StaffCreated | ValidationError | AlreadyExists | Forbidden,
@@ -106,6 +110,23 @@ def _too_many(exc: TooManyAttemptsError) -> TooManyAttempts:
 def _mfa_failed(exc: MfaError) -> MfaFailed:
     answer: MfaFailed = to_graphql(exc)
     return answer
+
+
+async def _step_up(
+    info: Info, session: AsyncSession, always: bool = False
+) -> StepUpRequired | None:
+    """A typed refusal when this factor change needs a fresh full sign-in (step_up.py)."""
+    subject = info.context.principal.key
+    try:
+        await step_up.require_for_factor_change(
+            session, info.context.claims, subject, info.context.settings, always=always
+        )
+    except step_up.StepUpRequired as exc:
+        await audit.record_now(info.context.db, actor_of(info), "mfa.step_up", subject,
+                               audit.DENIED, {"field": info.field_name})  # fmt: skip
+        return StepUpRequired(code=exc.code, message=exc.message,
+                              max_age_seconds=exc.max_age_seconds)  # fmt: skip
+    return None
 
 
 def _enrollable(info: Info) -> Forbidden | None:
@@ -166,7 +187,7 @@ class IdentityMutations:
     async def send_mfa_sms_code(self, info: Info, challenge_id: str) -> SendMfaCodeResult:
         runtime = _runtime(info)
         try:
-            await login.send_sms_for_challenge(runtime, challenge_id)
+            await login.send_sms_for_challenge(runtime, challenge_id, actor_of(info).ip)
         except InvalidCredentialsError as exc:
             await audit.record_now(runtime.db, actor_of(info), "auth.mfa_sms", None, audit.FAILURE)
             return _invalid(exc)
@@ -192,7 +213,7 @@ class IdentityMutations:
         try:
             pair, principal = await login.verify_mfa(
                 runtime, challenge_id, method.value, code,
-                assertion if isinstance(assertion, dict) else None,
+                assertion if isinstance(assertion, dict) else None, actor,
             )  # fmt: skip
         except TooManyAttemptsError as exc:
             await audit.record_now(runtime.db, actor, "auth.verify_mfa", None, audit.DENIED,
@@ -248,6 +269,8 @@ class IdentityMutations:
             return denied
         subject = info.context.principal.key
         async with info.context.db.transaction() as session:
+            if refused := await _step_up(info, session):
+                return refused
             row, uri = await mfa.begin_totp(session, subject, subject, info.context.settings)
             await audit.record(session, actor_of(info), "mfa.totp.begin", subject)
         return TotpEnrollment(factor_id=strawberry.ID(str(row.id)), otpauth_uri=uri)
@@ -272,7 +295,11 @@ class IdentityMutations:
         subject = info.context.principal.key
         try:
             async with info.context.db.transaction() as session:
-                row = await mfa.begin_sms(session, _runtime(info), subject, normalised)
+                if refused := await _step_up(info, session):
+                    return refused
+                row = await mfa.begin_sms(
+                    session, _runtime(info), subject, normalised, actor_of(info).ip
+                )
                 await audit.record(session, actor_of(info), "mfa.sms.begin", subject)
         except TooManyAttemptsError as exc:
             return _too_many(exc)
@@ -290,6 +317,8 @@ class IdentityMutations:
             return denied
         subject = info.context.principal.key
         async with info.context.db.transaction() as session:
+            if refused := await _step_up(info, session):
+                return refused
             options = await mfa.webauthn_registration_options(
                 session, _runtime(info), subject, subject
             )
@@ -327,6 +356,8 @@ class IdentityMutations:
         async with info.context.db.transaction() as session:
             if not await mfa.factors(session, subject):
                 return MfaFailed(code=MfaError.code, message="enrol a second factor first")
+            if refused := await _step_up(info, session, always=True):
+                return refused
             codes = await mfa.new_recovery_codes(session, subject)
             await audit.record(session, actor_of(info), "mfa.recovery_codes", subject)
         return RecoveryCodes(codes=codes)
