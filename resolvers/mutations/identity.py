@@ -124,8 +124,8 @@ async def _step_up(
     except step_up.StepUpRequired as exc:
         await audit.record_now(info.context.db, actor_of(info), "mfa.step_up", subject,
                                audit.DENIED, {"field": info.field_name})  # fmt: skip
-        return StepUpRequired(code=exc.code, message=exc.message,
-                              max_age_seconds=exc.max_age_seconds)  # fmt: skip
+        refused: StepUpRequired = to_graphql(exc)
+        return refused
     return None
 
 
