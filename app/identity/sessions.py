@@ -97,7 +97,10 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
     family = data["family"]
     live = await runtime.store.get(f"rf:{family}")
     principal = _principal_from(data["principal"])
-    if live is None or data["generation"] < await current_generation(runtime, principal.key):
+    revoked = await runtime.store.get(revoked_session_key(family))
+    if live is None or revoked is not None:
+        raise InvalidRefreshToken("the session has ended")
+    if data["generation"] < await current_generation(runtime, principal.key):
         raise InvalidRefreshToken("the session has ended")
     if not await may_hold_session(runtime.db, principal):
         # Blocked, closed or deleted since sign-in: the family ends here too.
@@ -105,6 +108,11 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
         raise InvalidRefreshToken("the account can no longer sign in")
     await runtime.store.put(f"rf:{family}", live, ttl)
     new_refresh = await _new_refresh(runtime, family, live)
+    if await runtime.store.get(revoked_session_key(family)) is not None:
+        # A concurrent reuse revoked the family while this call was between its checks and
+        # the put above (which would otherwise bring the family back): it ends here too.
+        await runtime.store.delete(f"rf:{family}", f"rt:{token_hash(new_refresh)}")
+        raise InvalidRefreshToken("the refresh token was already used; the session is revoked")
     methods = tuple(data.get("methods", ()))
     access, expires_in = await issue_access_token(
         principal, runtime.keyring, runtime.settings,
