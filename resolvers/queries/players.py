@@ -17,6 +17,7 @@ from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+from schema.search import player_search_fields
 from schema.types.player import Player, fetch_player
 
 
@@ -53,7 +54,7 @@ class PlayerQueries:
     ) -> Connection[Player]:
         limit = check_page_size(first, info.context.settings.max_page_size)
         position = _position(after)
-        flt = (filter or PlayerFilter()).to_data()
+        flt = (filter or PlayerFilter()).to_data(player_search_fields(info.context.principal))
         async with info.context.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, position)
         if info.context.principal.kind is PrincipalKind.STAFF:
