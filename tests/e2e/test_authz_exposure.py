@@ -158,8 +158,8 @@ async def test_player_never_sees_own_aml_screening(gql, db, settings, auth):
     player = await create_player(db, settings)
     async with db.transaction() as s:
         s.add(KycCase(player_id=player.id, provider="sandbox", status="MANUAL_REVIEW",
-                      risk_level="HIGH", score=75, pep=True, sanctions=False,
-                      reasons=["PEP_MATCH"], review_note="pep hit", reviewed_by="staff:c"))  # fmt: skip
+                      risk_level="HIGH", score=75, pep=True, sanctions=False, documents=[],
+                      reasons=["PEP_MATCH"], review_note="pep", reviewed_by="staff:c"))  # fmt: skip
     own = (await gql(KYC, {"id": str(player.id)}, **await auth.player_headers(player)))["data"]
     (case,) = own["player"]["kycCases"]
     assert case["status"] == "MANUAL_REVIEW"
