@@ -50,7 +50,6 @@ async def test_entities_show_wallets_only_with_wallet_read(gql, db, settings, au
 
 
 async def test_entities_refuse_more_than_the_configured_representations(gql, auth, settings):
-    assert settings.max_entity_representations == 100
     finance = await auth.staff_headers("FINANCE")
     reps = [{"__typename": "Wallet", "id": str(i)} for i in range(1, 102)]
     body = await gql(ENTITIES, {"reps": reps}, **finance)
@@ -58,6 +57,7 @@ async def test_entities_refuse_more_than_the_configured_representations(gql, aut
     assert body["errors"][0]["extensions"]["code"] == "TOO_MANY_REPRESENTATIONS"
     at_limit = await gql(ENTITIES, {"reps": reps[:100]}, **finance)
     assert at_limit["data"]["_entities"] == [None] * 100  # no such wallets: null each
+    assert settings.max_entity_representations == 100  # the default
 
 
 async def _segment(db, settings, rule) -> Segment:
