@@ -68,10 +68,9 @@ ENVELOPE_KEYS = frozenset(
 )  # fmt: skip
 
 KEY_RULES: Mapping[str, KeyRule] = {
-    # money, whatever event carries it
-    **dict.fromkeys(
-        ("wallets", "balance", "held", "available", "amount", "transfers", "holds"), _WALLET
-    ),
+    # wallet balances and ledger lines, whatever event carries them (a bare ``amount`` is
+    # its family's: a deposit's is wallet:read, a bonus's bonus:read as PlayerBonus.amount)
+    **dict.fromkeys(("wallets", "balance", "held", "available", "transfers", "holds"), _WALLET),
     # KYC: the level as Player.riskLevel, the screening internals staff-only
     "riskLevel": _rule(P.KYC_READ),
     **dict.fromkeys(

@@ -122,6 +122,8 @@ async def test_segment_rule_on_risk_level_needs_kyc_read(gql, db, settings, auth
         stored = (await s.get(Segment, existing.id)).rule
     assert "pep hunt" not in names  # nothing half-written
     assert stored == {"attr": "country", "op": "eq", "value": "DE"}
+    refusals = await _audit_rows(db, "graphql.createSegment", None)
+    assert [(r.outcome, r.details) for r in refusals] == [("failure", {"code": "FORBIDDEN"})]
 
     admin = await auth.staff_headers("ADMIN")
     allowed = await gql(CREATE, {"i": {"name": "pep hunt", "rule": risky}}, **admin)
