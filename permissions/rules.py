@@ -73,14 +73,25 @@ class Require(BasePermission):
     message = "Forbidden"
     error_extensions = {"code": "FORBIDDEN"}
 
-    def __init__(self, permission: Permission | None, *, owner_ok: bool = False) -> None:
+    def __init__(
+        self,
+        permission: Permission | None,
+        *,
+        owner_ok: bool = False,
+        also: tuple[Permission, ...] = (),
+    ) -> None:
         self.permission = permission
         self.owner_ok = owner_ok
+        self.also = also  # further permissions needed on top (e.g. segment members)
+
+    @property
+    def permissions(self) -> tuple[Permission, ...]:
+        return () if self.permission is None else (self.permission, *self.also)
 
     def allows(self, principal: Principal, owner: str | None) -> bool:
-        if self.permission is None:  # public
-            return True
-        return is_allowed(principal, self.permission, owner_ok=self.owner_ok, owner=owner)
+        return all(
+            is_allowed(principal, p, owner_ok=self.owner_ok, owner=owner) for p in self.permissions
+        )
 
     def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
         principal: Principal = info.context.principal
@@ -91,7 +102,8 @@ class Require(BasePermission):
         return self.allows(principal, owner)
 
     def __repr__(self) -> str:
-        return f"Require({self.permission}, owner_ok={self.owner_ok})"
+        also = f", also={[str(p) for p in self.also]}" if self.also else ""
+        return f"Require({self.permission}, owner_ok={self.owner_ok}{also})"
 
 
 @dataclass(frozen=True)
@@ -113,8 +125,10 @@ class _PermissionRule(PermissionExtension, RuleExtension):
         self.rule = rule
 
 
-def nullable(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:
-    return _PermissionRule(Rule(Require(permission, owner_ok=owner_ok), "null"))
+def nullable(
+    permission: Permission, *, owner_ok: bool = False, also: tuple[Permission, ...] = ()
+) -> FieldExtension:
+    return _PermissionRule(Rule(Require(permission, owner_ok=owner_ok, also=also), "null"))
 
 
 def required(permission: Permission, *, owner_ok: bool = False) -> FieldExtension:

@@ -19,8 +19,9 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.federation.schema import FederationAny
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, Info
 
 from app.core.settings import Settings
 from resolvers.mutations.bonus import BonusMutations
@@ -37,6 +38,7 @@ from resolvers.queries.players import PlayerQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
+from schema.entities import guarded_entities
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument
@@ -68,6 +70,13 @@ class PMSSchema(strawberry.federation.Schema):
         for error in errors:
             if not is_unexpected(error):
                 log.info("graphql error for the client: %s", error.message)
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """``_entities`` through the entity rules and the representation limit."""
+        resolve = super().entities_resolver
+        return guarded_entities(info, representations, lambda reps: resolve(info, reps))
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:

@@ -1,11 +1,17 @@
 """THE way a player (and a wallet, through its player) is read by id: the ``player``
-query, federation's ``_entities`` and the wallet reference all come here, so a
-permission added here applies to all of them. Rows come from the request's loaders."""
+query, federation's ``_entities``, the wallet reference and the REST ``/players/{id}``
+endpoints all come here, so a permission or audit rule added here applies to all of
+them. Rows come from the request's loaders."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from app.audit import service as audit
-from app.core.principal import PrincipalKind
+from app.core.db import Database
+from app.core.principal import Principal, PrincipalKind
 from app.players.models import Player as PlayerRow
 from app.wallets.models import Wallet as WalletRow
 from permissions.roles import Permission as P
@@ -13,30 +19,49 @@ from permissions.roles import is_allowed
 from permissions.rules import actor_of
 from schema.context import Info
 from schema.ids import try_int_id, try_uuid
-from schema.loaders import PlayerById, WalletById
+from schema.loaders import Loaders, PlayerById, WalletById
 
 
-async def player_row(info: Info, raw_id: object) -> PlayerRow | None:
-    """The player, if there is one and the caller may read it (staff reads are audited)."""
+@dataclass(frozen=True)
+class Reader:
+    """Who reads, and through what: what GraphQL's context and a REST request share."""
+
+    principal: Principal
+    db: Database
+    loaders: Loaders
+    actor: audit.Actor
+    events: Any = None  # the EventsRuntime (its player cache), if the process has one
+
+    @classmethod
+    def of(cls, info: Info) -> Reader:
+        ctx = info.context
+        return cls(ctx.principal, ctx.db, ctx.loaders, actor_of(info), ctx.events)
+
+
+async def read_player(reader: Reader, raw_id: object) -> PlayerRow | None:
+    """The player, if there is one and the caller may read it. A staff read is audited
+    (``player.read``), whichever API it came through."""
     player_id = try_uuid(raw_id)
-    principal = info.context.principal
+    principal = reader.principal
     if player_id is None or not is_allowed(
         principal, P.PLAYER_READ, owner_ok=True, owner=str(player_id)
     ):
         return None
 
     async def load() -> PlayerRow | None:
-        return await info.context.loaders.get(PlayerById).load(player_id)
+        return await reader.loaders.get(PlayerById).load(player_id)
 
-    events = info.context.events
+    events = reader.events
     row: PlayerRow | None = (
         await events.cache.get(player_id, load) if events is not None else await load()
     )
     if row is not None and principal.kind is PrincipalKind.STAFF:
-        await audit.record_now(
-            info.context.db, actor_of(info), "player.read", str(row.id), audit.SUCCESS
-        )
+        await audit.record_now(reader.db, reader.actor, "player.read", str(row.id), audit.SUCCESS)
     return row
+
+
+async def player_row(info: Info, raw_id: object) -> PlayerRow | None:
+    return await read_player(Reader.of(info), raw_id)
 
 
 async def wallet_row(info: Info, raw_id: object) -> WalletRow | None:
@@ -48,3 +73,12 @@ async def wallet_row(info: Info, raw_id: object) -> WalletRow | None:
     if row is None or await player_row(info, row.player_id) is None:
         return None
     return row
+
+
+async def record_list(reader: Reader, rows: Sequence[PlayerRow]) -> None:
+    """A staff listing of players is audited with the ids it showed (GraphQL and REST)."""
+    if reader.principal.kind is PrincipalKind.STAFF:
+        await audit.record_now(
+            reader.db, reader.actor, "player.list", None, audit.SUCCESS,
+            {"count": len(rows), "ids": [str(r.id) for r in rows]},
+        )  # fmt: skip

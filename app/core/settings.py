@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     max_aliases: int = 15
     max_tokens: int = 2000
     max_page_size: int = 100
+    # Federation `_entities`: representations one request may resolve (each is a read).
+    max_entity_representations: int = 100
     # Static cost: objects a document may ask for (list sizes multiplied through the
     # selection, aliases counted); lists without a size argument count this many items.
     max_query_cost: int = 10_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,12 +15,17 @@ from sqlmodel import col
 from app.players.models import Player
 from app.wallets.models import Wallet
 
+SEARCHABLE = frozenset({"id", "login", "email"})
+
 
 @dataclass(frozen=True)
 class PlayerFilter:
     country: str | None = None
     status: str | None = None
     search: str | None = None
+    # Which fields ``search`` may match: only those the caller may read in full (the
+    # GraphQL layer decides); matching a masked email would reveal it letter by letter.
+    search_in: frozenset[str] = frozenset({"id", "login"})
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,21 @@ def _conditions(flt: PlayerFilter) -> list[ColumnElement[bool]]:
     if flt.status:
         conditions.append(col(Player.status) == flt.status)
     if flt.search:
-        pattern = f"%{_escape_like(flt.search.lower())}%"
-        conditions.append(
-            or_(
-                col(Player.email).like(pattern, escape="\\"),
-                func.lower(col(Player.login)).like(pattern, escape="\\"),
-            )
-        )
+        conditions.append(_search(flt.search, flt.search_in))
     return conditions
+
+
+def _search(term: str, fields: frozenset[str]) -> ColumnElement[bool]:
+    pattern = f"%{_escape_like(term.lower())}%"
+    matches: list[ColumnElement[bool]] = []
+    if "email" in fields:
+        matches.append(col(Player.email).like(pattern, escape="\\"))
+    if "login" in fields:
+        matches.append(func.lower(col(Player.login)).like(pattern, escape="\\"))
+    if "id" in fields:
+        with suppress(ValueError):  # not an id: it can only match the other fields
+            matches.append(col(Player.id) == uuid.UUID(term))
+    return or_(False, *matches)
 
 
 async def get(session: AsyncSession, player_id: uuid.UUID) -> Player | None:

@@ -14,7 +14,7 @@ currency (``netDeposits: {"op": "gte", "value": 10000}`` is 100.00 EUR for a EUR
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,10 @@ class Attribute:
     kind: str  # "text", "int", "number", "tags"
     expr: Callable[[Settings], ColumnElement[Any]]
     description: str
+    # The permission (its name in permissions/roles.py) needed to read this attribute on
+    # a player, and so to build, change or preview a segment on it: a segment's members
+    # reveal the attribute's value.
+    permission: str = "player:read"
 
 
 def _days_since(ts: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -87,29 +91,38 @@ def _metric(column: ColumnElement[Any]) -> Callable[[Settings], ColumnElement[An
     return lambda _: func.coalesce(column, 0)
 
 
+# Play-style metrics and acquisition data are what Player.playStyle / trafficSource show
+# (segment:read); the KYC risk level is what Player.riskLevel shows (kyc:read).
+_SEGMENT = "segment:read"
+_KYC = "kyc:read"
+
 ATTRIBUTES: dict[str, Attribute] = {
     "country": Attribute("text", lambda _: P.c.country, "ISO country code"),
     "currency": Attribute("text", lambda _: P.c.currency, "account currency"),
-    "trafficSource": Attribute("text", lambda _: P.c.traffic_source, "registration source"),
-    "affiliateCode": Attribute("text", lambda _: P.c.affiliate_code, "affiliate"),
+    "trafficSource": Attribute(
+        "text", lambda _: P.c.traffic_source, "registration source", _SEGMENT
+    ),
+    "affiliateCode": Attribute("text", lambda _: P.c.affiliate_code, "affiliate", _SEGMENT),
     "status": Attribute("text", lambda _: P.c.status, "account status"),
     "confirmStatus": Attribute("text", lambda _: P.c.confirm_status, "KYC status"),
-    "riskLevel": Attribute("text", lambda _: P.c.risk_level, "KYC risk level"),
+    "riskLevel": Attribute("text", lambda _: P.c.risk_level, "KYC risk level", _KYC),
     "vipLevel": Attribute("int", lambda _: P.c.vip_level, "VIP level, 0 = none"),
     "registeredDays": Attribute("int", lambda _: _days_since(P.c.created_at), "account age"),
-    "lastActiveDays": Attribute("int", _last_active_days, "days since last bet/payment"),
-    "activityStatus": Attribute("text", _activity_status, "ACTIVE, DORMANT or CHURNED"),
-    "betCount": Attribute("int", _metric(M.c.bet_count), "bets placed"),
-    "betsPerDay": Attribute("number", _bets_per_day, "bets per day since the first bet"),
+    "lastActiveDays": Attribute("int", _last_active_days, "days since last bet/payment", _SEGMENT),
+    "activityStatus": Attribute("text", _activity_status, "ACTIVE, DORMANT or CHURNED", _SEGMENT),
+    "betCount": Attribute("int", _metric(M.c.bet_count), "bets placed", _SEGMENT),
+    "betsPerDay": Attribute("number", _bets_per_day, "bets per day since the first bet", _SEGMENT),
     "avgBet": Attribute(
-        "int", _metric(M.c.stake_total / func.nullif(M.c.bet_count, 0)), "minor units"
+        "int", _metric(M.c.stake_total / func.nullif(M.c.bet_count, 0)), "minor units", _SEGMENT
     ),
-    "depositCount": Attribute("int", _metric(M.c.deposit_count), "deposits made"),
+    "depositCount": Attribute("int", _metric(M.c.deposit_count), "deposits made", _SEGMENT),
     "netDeposits": Attribute(
-        "int", _metric(M.c.deposit_total - M.c.withdrawal_total), "minor units"
+        "int", _metric(M.c.deposit_total - M.c.withdrawal_total), "minor units", _SEGMENT
     ),
-    "ggr": Attribute("int", _metric(M.c.stake_total - M.c.win_total), "stakes - wins, minor"),
-    "tags": Attribute("tags", lambda _: P.c.id, "custom staff tags"),
+    "ggr": Attribute(
+        "int", _metric(M.c.stake_total - M.c.win_total), "stakes - wins, minor", _SEGMENT
+    ),
+    "tags": Attribute("tags", lambda _: P.c.id, "custom staff tags", _SEGMENT),
 }
 
 OPERATORS_BY_KIND = {
@@ -129,6 +142,22 @@ def _scalar_ok(kind: str, value: Any) -> bool:
     if kind == "int":
         return isinstance(value, int) and abs(value) < 2**63
     return isinstance(value, int | float) and abs(value) < 1e15
+
+
+def attributes_used(rule: Any, path: str = "$") -> Iterator[tuple[str, str]]:
+    """Every known attribute a rule uses, with the JSON path of its node (tolerant of a
+    malformed rule: ``validate`` reports those)."""
+    if not isinstance(rule, dict):
+        return
+    for op in ("and", "or"):
+        if isinstance(rule.get(op), list):
+            for i, child in enumerate(rule[op]):
+                yield from attributes_used(child, f"{path}.{op}[{i}]")
+    if "not" in rule:
+        yield from attributes_used(rule["not"], f"{path}.not")
+    attr = rule.get("attr")
+    if isinstance(attr, str) and attr in ATTRIBUTES:
+        yield attr, f"{path}.attr"
 
 
 def validate(rule: Any) -> None:

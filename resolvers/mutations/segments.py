@@ -10,8 +10,10 @@ from app.core import errors
 from app.segments import service
 from app.segments.models import Segment as SegmentRow
 from app.segments.rules import InvalidRule
+from permissions.errors import Forbidden
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
+from permissions.segments import denied_attribute
 from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.ids import parse_uuid
@@ -41,6 +43,17 @@ DELETE_SEGMENT = MutationSpec(
 )
 
 
+def _attribute_forbidden(info: Info, rule: object) -> Forbidden | None:
+    """A rule on an attribute the caller may not read (riskLevel without kyc:read) is
+    refused before anything is written; the mutation's audit row records the refusal."""
+    denied = denied_attribute(info.context.principal, rule)
+    if denied is None:
+        return None
+    return Forbidden(
+        code="FORBIDDEN", message=denied.message, required_permission=str(denied.permission)
+    )
+
+
 def _success(result: tuple[SegmentRow, Any]) -> SegmentSuccess:
     row, change = result
     return SegmentSuccess(segment=Segment.from_model(row), entered=change.entered, left=change.left)
@@ -55,6 +68,8 @@ class SegmentMutations:
     )
     async def create_segment(self, info: Info, input: SegmentInput) -> object:
         ctx = info.context
+        if refused := _attribute_forbidden(info, input.rule):
+            return refused
         return await run(info, SEGMENT, lambda s: service.create_segment(
             s, name=input.name, rule=cast(dict[str, Any], input.rule),
             description=input.description, actor=ctx.principal.key, settings=ctx.settings,
@@ -69,6 +84,8 @@ class SegmentMutations:
         self, info: Info, id: strawberry.ID, input: UpdateSegmentInput
     ) -> object:
         ctx = info.context
+        if refused := _attribute_forbidden(info, input.rule):
+            return refused
         return await run(info, SEGMENT, lambda s: service.update_segment(
             s, parse_uuid(id, "id"), name=input.name, rule=cast(dict[str, Any] | None, input.rule),
             description=input.description, settings=ctx.settings,

@@ -7,16 +7,16 @@ from datetime import datetime
 
 import strawberry
 
-from app.audit import service as audit
-from app.core.principal import PrincipalKind
 from app.players import service
 from app.players.repository import PlayerPosition
 from permissions.roles import Permission as P
-from permissions.rules import actor_of, nullable, required
+from permissions.rules import nullable, required
 from schema.context import Info
 from schema.errors import InputError
 from schema.inputs.players import PlayerFilter
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
+from schema.reads import Reader, record_list
+from schema.search import player_search_fields
 from schema.types.player import Player, fetch_player
 
 
@@ -53,14 +53,10 @@ class PlayerQueries:
     ) -> Connection[Player]:
         limit = check_page_size(first, info.context.settings.max_page_size)
         position = _position(after)
-        flt = (filter or PlayerFilter()).to_data()
+        flt = (filter or PlayerFilter()).to_data(player_search_fields(info.context.principal))
         async with info.context.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, position)
-        if info.context.principal.kind is PrincipalKind.STAFF:
-            await audit.record_now(
-                info.context.db, actor_of(info), "player.list", None, audit.SUCCESS,
-                {"count": len(rows), "ids": [str(r.id) for r in rows]},
-            )  # fmt: skip
+        await record_list(Reader.of(info), rows)
         return Connection[Player].build(
             [(encode_cursor(r.created_at, r.id), Player.from_model(r)) for r in rows],
             has_next=has_next,

@@ -11,7 +11,7 @@ from permissions.rules import nullable
 from schema.context import Info
 from schema.ids import try_uuid
 from schema.types.kyc import KycCase
-from schema.types.segment import Segment
+from schema.types.segment import Segment, fetch_segment
 
 
 @strawberry.type
@@ -21,12 +21,7 @@ class SegmentQueries:
         extensions=[nullable(P.SEGMENT_READ)],
     )
     async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
-        segment_id = try_uuid(id)
-        if segment_id is None:
-            return None
-        async with info.context.db.read_session() as session:
-            row = await service.get_segment(session, segment_id)
-        return Segment.from_model(row) if row else None
+        return await fetch_segment(info, id)
 
     @strawberry.field(
         description="Every segment, by name.",

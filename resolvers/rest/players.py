@@ -19,7 +19,9 @@ from starlette.routing import Route
 from strawberry.types import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
+from app.audit import service as audit
 from app.core.errors import ValidationFailed
+from app.core.logging import request_id_var
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.events import websocket as ws
@@ -32,7 +34,9 @@ from permissions.realtime import may_read_balance, may_read_player, may_read_seg
 from permissions.rules import shown_value
 from resolvers.rest.openapi import OPENAPI
 from schema.ids import parse_uuid, try_int_id, try_uuid
+from schema.loaders import Loaders
 from schema.pagination import encode_cursor
+from schema.reads import Reader, read_player, record_list
 
 Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
 
@@ -78,18 +82,21 @@ def rest_routes(state: Any) -> list[Route]:
 
         return endpoint
 
+    def reader(request: Request, principal: Principal) -> Reader:
+        client = request.client
+        actor = audit.Actor(
+            key=principal.key, ip=client.host if client else None, request_id=request_id_var.get()
+        )
+        return Reader(principal, state.db, Loaders(state.db), actor, state.events)
+
     async def load_player(request: Request, principal: Principal) -> Player | JSONResponse:
         player_id = try_uuid(request.path_params["id"])
         if player_id is None:
             return problem(404, "NOT_FOUND", "no such player")
         if not may_read_player(principal, str(player_id)):
             return problem(403, "FORBIDDEN", "not allowed to read this player")
-
-        async def load() -> Player | None:
-            async with state.db.read_session() as session:
-                return await service.get_player(session, player_id)
-
-        row = await state.events.cache.get(player_id, load) if state.events else await load()
+        # The same read as GraphQL's player(id): same permission, same audit row.
+        row = await read_player(reader(request, principal), player_id)
         if row is None:
             return problem(404, "NOT_FOUND", "no such player")
         return row
@@ -116,6 +123,7 @@ def rest_routes(state: Any) -> list[Route]:
         flt = PlayerFilter(country=params.get("country"), status=params.get("status"))
         async with state.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, after)
+        await record_list(reader(request, principal), rows)
         return JSONResponse(
             {
                 "items": [player_json(r, principal) for r in rows],

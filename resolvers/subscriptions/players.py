@@ -1,6 +1,7 @@
 """Live updates: balances and verification status of one player, and the back-office
 feed of every domain event. Fed by the process's EventHub, i.e. only with committed
-events relayed from the outbox."""
+events relayed from the outbox. Every envelope is projected through the caller's
+permissions (permissions/payloads.py) before it becomes a payload."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from graphql import GraphQLError
 
 from app.events import websocket as ws
 from app.events.hub import SlowConsumer
+from permissions.payloads import project_event
 from permissions.realtime import may_watch_balance, may_watch_feed, may_watch_verification
 from schema.context import Info
 from schema.ids import try_uuid
@@ -55,13 +57,14 @@ async def _events(
                 ws.close_websocket(socket, ws.CLOSE_SLOW_CONSUMER, "slow consumer")
             )
 
+    principal = info.context.principal
     async with hub.subscribe(subject, types, on_overflow) as sub:
         while True:
             try:
                 envelope = await sub.get()
             except SlowConsumer:
                 return
-            yield envelope
+            yield project_event(principal, envelope)
 
 
 @strawberry.type

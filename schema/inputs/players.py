@@ -41,10 +41,15 @@ class RegisterPlayerInput:
 class PlayerFilter:
     country: str | None = None
     status: PlayerStatusEnum | None = None
-    search: str | None = strawberry.field(default=None, description="Part of email or login")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Part of the login, or the id; part of the email too for callers who "
+        "may read emails in full (player:read_pii).",
+    )
 
-    def to_data(self) -> PlayerFilterData:
+    def to_data(self, search_in: frozenset[str] = frozenset({"id", "login"})) -> PlayerFilterData:
         search = (self.search or "").strip()[:254] or None
         return PlayerFilterData(
-            country=self.country, status=self.status.value if self.status else None, search=search
-        )
+            country=self.country, status=self.status.value if self.status else None,
+            search=search, search_in=search_in,
+        )  # fmt: skip

@@ -29,6 +29,7 @@ class BalanceChange:
 
     @classmethod
     def from_event(cls, envelope: dict[str, Any]) -> BalanceChange:
+        """From a projected envelope: without wallet:read ``wallets`` is empty."""
         data = envelope["data"]
         tx = data.get("transactionId")
         return cls(
@@ -46,7 +47,9 @@ class VerificationStatusChange:
     event_id: strawberry.ID
     player_id: strawberry.ID
     confirm_status: ConfirmStatusEnum
-    risk_level: RiskLevelEnum
+    risk_level: RiskLevelEnum | None = strawberry.field(
+        description="As Player.riskLevel: null without kyc:read (the player sees their own)."
+    )
     occurred_at: datetime
 
     @classmethod
@@ -56,12 +59,15 @@ class VerificationStatusChange:
             event_id=strawberry.ID(envelope["id"]),
             player_id=strawberry.ID(str(data.get("playerId") or envelope["subject"])),
             confirm_status=ConfirmStatusEnum(data["confirmStatus"]),
-            risk_level=RiskLevelEnum(data["riskLevel"]),
+            risk_level=RiskLevelEnum(data["riskLevel"]) if data.get("riskLevel") else None,
             occurred_at=_time(envelope),
         )
 
 
-@strawberry.type(description="A committed domain event (CloudEvents 1.0 fields).")
+@strawberry.type(
+    description="A committed domain event (CloudEvents 1.0 fields); `data` holds only the "
+    "keys the caller may read (permissions/payloads.py)."
+)
 class DomainEvent:
     id: strawberry.ID
     type: str

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import strawberry
 
 from app.core.errors import DomainError
 from app.kyc.models import KycCase as CaseRow
 from app.kyc.models import KycCaseStatus
+from permissions.roles import Permission as P
+from permissions.rules import nullable, required
 from schema.enums import RiskLevelEnum
 from schema.errors import UserError
 
@@ -32,23 +35,39 @@ class KycDocument:
     provider_document_ref: str | None
 
 
+def _case() -> Any:
+    """A KYC case field: the player may see their own case's progress (owner_ok)..."""
+    return strawberry.field(extensions=[required(P.KYC_READ, owner_ok=True)])
+
+
+def _screening() -> Any:
+    """...but never the AML screening internals (PEP/sanctions hits, score, reasons, the
+    reviewer's note): telling a player about them is tipping-off. Staff only, no owner_ok."""
+    return strawberry.field(extensions=[nullable(P.KYC_READ)])
+
+
 @strawberry.type
 class KycCase:
-    id: strawberry.ID
-    player_id: strawberry.ID
-    provider: str
-    provider_ref: str | None
-    status: KycCaseStatusEnum
-    risk_level: RiskLevelEnum | None
-    score: int | None
-    pep: bool | None
-    sanctions: bool | None
-    reasons: list[str]
-    documents: list[KycDocument]
-    reviewed_by: str | None
-    review_note: str | None
-    decided_at: datetime | None
-    created_at: datetime
+    id: strawberry.ID = _case()
+    player_id: strawberry.ID = _case()
+    provider: str = _case()
+    provider_ref: str | None = strawberry.field(extensions=[nullable(P.KYC_READ, owner_ok=True)])
+    status: KycCaseStatusEnum = _case()
+    risk_level: RiskLevelEnum | None = strawberry.field(  # as Player.riskLevel
+        extensions=[nullable(P.KYC_READ, owner_ok=True)]
+    )
+    score: int | None = _screening()
+    pep: bool | None = _screening()
+    sanctions: bool | None = _screening()
+    reasons: list[str] = _screening()
+    documents: list[KycDocument] = _case()
+    reviewed_by: str | None = _screening()
+    review_note: str | None = _screening()
+    decided_at: datetime | None = strawberry.field(extensions=[nullable(P.KYC_READ, owner_ok=True)])
+    created_at: datetime = _case()
+
+    def owner_id(self) -> str:
+        return str(self.player_id)
 
     @classmethod
     def from_model(cls, row: CaseRow) -> KycCase:

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
+from permissions.entities import entity
 from permissions.roles import Permission as P
 from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
@@ -27,6 +28,7 @@ from schema.types.segment import Segment
 from schema.types.wallet import Wallet
 
 
+@entity(P.PLAYER_READ, owner_ok=True)  # as player(id)
 @strawberry.federation.type(keys=["id"], description="A player of the casino.")
 class Player:
     id: strawberry.ID = strawberry.field(extensions=[required(P.PLAYER_READ, owner_ok=True)])

@@ -10,10 +10,15 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.lazy_type import LazyType
 
+from app.segments import service
 from app.segments.models import Segment as SegmentRow
 from app.segments.rules import InvalidRule
+from permissions.entities import entity
+from permissions.roles import Permission as P
+from permissions.rules import nullable
 from schema.context import Info
 from schema.errors import InputError, UserError
+from schema.ids import try_uuid
 from schema.loaders import MemberPageKey, SegmentMemberPages
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
 
@@ -35,6 +40,7 @@ class InvalidSegmentRule(UserError):
         return cls(code=exc.code, message=exc.message, reason=exc.reason, path=exc.path)
 
 
+@entity(P.SEGMENT_READ)  # as segment(id)
 @strawberry.federation.type(keys=["id"], description="A named rule over player attributes.")
 class Segment:
     id: strawberry.ID
@@ -45,11 +51,16 @@ class Segment:
     computed_at: datetime | None
     created_at: datetime
 
-    # permission: segment:read + player:read (members are players)
-    @strawberry.field(description="Members in id order, with cursor pagination.")
+    # Members are players: listing them needs both segment:read and player:read, never
+    # ownership (a player's own segments must not list the other members).
+    @strawberry.field(
+        description="Members in id order, with cursor pagination (segment:read and "
+        "player:read; null otherwise).",
+        extensions=[nullable(P.SEGMENT_READ, also=(P.PLAYER_READ,))],
+    )
     async def players(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> Connection[Annotated[Player, strawberry.lazy("schema.types.player")]]:  # type: ignore[name-defined]  # noqa: F821
+    ) -> Connection[Annotated[Player, strawberry.lazy("schema.types.player")]] | None:  # type: ignore[name-defined]  # noqa: F821
         player_type: Any = _PLAYER_TYPE.resolve_type()
         limit = check_page_size(first, info.context.settings.max_page_size)
         position = None
@@ -69,6 +80,11 @@ class Segment:
         )
 
     @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Segment | None:
+        """Federation ``_entities``: the same read as ``segment(id)``."""
+        return await fetch_segment(info, id)
+
+    @classmethod
     def from_model(cls, row: SegmentRow) -> Segment:
         assert row.created_at is not None
         return cls(
@@ -80,3 +96,13 @@ class Segment:
             computed_at=row.computed_at,
             created_at=row.created_at,
         )
+
+
+async def fetch_segment(info: Info, id: object) -> Segment | None:
+    """A segment by id (the caller's permission is checked by the field or entity rule)."""
+    segment_id = try_uuid(id)
+    if segment_id is None:
+        return None
+    async with info.context.db.read_session() as session:
+        row = await service.get_segment(session, segment_id)
+    return Segment.from_model(row) if row else None

@@ -7,6 +7,8 @@ from datetime import datetime
 import strawberry
 
 from app.wallets.models import Wallet as WalletRow
+from permissions.entities import entity
+from permissions.roles import Permission as P
 from schema.context import Info
 from schema.enums import WalletKindEnum
 from schema.inputs.ledger import LedgerFilter
@@ -16,6 +18,7 @@ from schema.scalars import Money
 from schema.types.ledger import LedgerEntry, ledger_page
 
 
+@entity(P.WALLET_READ, owner_ok=True)  # as Player.wallets
 @strawberry.federation.type(keys=["id"], description="One balance of a player.")
 class Wallet:
     id: strawberry.ID
@@ -27,6 +30,10 @@ class Wallet:
     )
     available: Money = strawberry.field(description="balance - held: what can be spent now.")
     updated_at: datetime
+    player_id: strawberry.Private[str | None] = None
+
+    def owner_id(self) -> str | None:
+        return self.player_id
 
     @strawberry.field(description="This wallet's ledger rows, newest first.")
     async def transactions(
@@ -54,6 +61,7 @@ class Wallet:
             held=Money.of(row.held, row.currency),
             available=Money.of(row.available, row.currency),
             updated_at=row.updated_at,
+            player_id=str(row.player_id),
         )
 
 

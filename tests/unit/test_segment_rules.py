@@ -64,3 +64,28 @@ def test_values_are_bound_parameters_never_interpolated():
     compiled = stmt.compile(dialect=postgresql.dialect())
     assert hostile not in str(compiled)
     assert hostile in compiled.params.values()
+
+
+def test_every_rule_attribute_names_a_permission_of_the_matrix():
+    from app.segments.rules import ATTRIBUTES
+    from permissions.roles import Permission
+    from permissions.segments import attribute_permission
+
+    assert {a: attribute_permission(a) for a in ("riskLevel", "country", "betCount")} == {
+        "riskLevel": Permission.KYC_READ,
+        "country": Permission.PLAYER_READ,
+        "betCount": Permission.SEGMENT_READ,
+    }
+    assert all(Permission(a.permission) for a in ATTRIBUTES.values())
+
+
+def test_attributes_used_lists_every_leaf_with_its_path():
+    from app.segments.rules import attributes_used
+
+    risk = {"attr": "riskLevel", "op": "eq", "value": "HIGH"}
+    rule = {"and": [{"attr": "country", "op": "eq", "value": "DE"}, {"not": {"or": [risk]}}]}
+    assert list(attributes_used(rule)) == [
+        ("country", "$.and[0].attr"),
+        ("riskLevel", "$.and[1].not.or[0].attr"),
+    ]
+    assert list(attributes_used("nonsense")) == []

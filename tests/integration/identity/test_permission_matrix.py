@@ -28,7 +28,9 @@ from permissions.rules import rule_of
 from pms.schema import build_schema
 
 # Types whose every field carries its own rule.
-GUARDED_TYPES = {"Query", "Mutation", "Player"}
+GUARDED_TYPES = {"Query", "Mutation", "Player", "KycCase"}
+# Types whose fields are about one player's data (the source object's owner_id()).
+OWNED_TYPES = {"Player", "KycCase"}
 # Types only reachable through a guarded field: that field's rule covers them.
 ENVELOPE_TYPES = {
     "Wallet", "Money", "PageInfo", "PlayerEdge", "PlayerConnection",
@@ -49,7 +51,7 @@ ENVELOPE_TYPES = {
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",
     # KYC, profile, segments: behind kyc:read/review, player:read(_pii), segment:* fields
-    "KycCase", "KycDocument", "SubmitKycSuccess", "ReviewKycSuccess", "KycCaseOpen",
+    "KycDocument", "SubmitKycSuccess", "ReviewKycSuccess", "KycCaseOpen",
     "AlreadyVerified", "KycProviderUnavailable", "KycCaseNotReviewable", "PlayerProfile",
     "VipStatus", "PlayStyle", "SettingsChange", "SettingsChangeEdge",
     "SettingsChangeConnection", "UpdatePlayerSuccess", "Segment", "SegmentSuccess",
@@ -95,6 +97,17 @@ def expected_permissions(principal: Principal) -> frozenset[Permission]:
         granted = {p for p in SERVICE_SCOPES if p.value in principal.scopes}
         return frozenset(granted) | SIGNED_IN_PERMISSIONS
     return SIGNED_IN_PERMISSIONS
+
+
+def expected_decision(require: Any, principal: Principal, about_owner: bool) -> bool:
+    """The matrix read directly: every permission of the rule held, or owned where the
+    rule allows ownership (``about_owner``: the data belongs to OWNER_ID)."""
+    is_owner = principal.kind is PrincipalKind.PLAYER and principal.id == OWNER_ID
+    return all(
+        p in expected_permissions(principal)
+        or bool(require.owner_ok and about_owner and is_owner and p in OWNER_PERMISSIONS)
+        for p in require.permissions
+    )
 
 
 @dataclass
@@ -150,20 +163,13 @@ def test_field_decision_matches_the_matrix(type_name, field_name, definition, wh
     principal = PRINCIPALS[who]
     info = SimpleNamespace(context=SimpleNamespace(principal=principal))
     # Player fields are about the owner's data; root fields with an id argument too.
-    source = Source(OWNER_ID) if type_name == "Player" else None
+    source = Source(OWNER_ID) if type_name in OWNED_TYPES else None
     kwargs = {"id": OWNER_ID} if any(a.python_name == "id" for a in definition.arguments) else {}
 
     actual = rule.require.has_permission(source, info, **kwargs)
 
-    permission = rule.require.permission
-    if permission is None:
-        expected = True
-    else:
-        is_owner = principal.kind is PrincipalKind.PLAYER and principal.id == OWNER_ID
-        owns = (source is not None or kwargs) and is_owner
-        expected = permission in expected_permissions(principal) or bool(
-            rule.require.owner_ok and owns and permission in OWNER_PERMISSIONS
-        )
+    owns = bool(source is not None or kwargs)
+    expected = expected_decision(rule.require, principal, owns)
     assert actual == expected, f"{type_name}.{field_name} for {who}: rule {rule}"
     if rule.masked_by is not None and not actual:
         masked = rule.masked_by.permission in expected_permissions(principal)
@@ -183,3 +189,168 @@ def test_matrix_says_what_the_spec_says():
     assert Permission.WALLET_OPERATE in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST not in SERVICE_SCOPES
     assert Permission.STAFF_MANAGE not in SERVICE_SCOPES
+
+
+def test_segment_members_need_segment_and_player_read():
+    definition = dict(((t, f), d) for t, f, d in FIELDS)[("Segment", "players")]
+    require = rule_of(definition).require
+    assert set(require.permissions) == {Permission.SEGMENT_READ, Permission.PLAYER_READ}
+    assert not require.owner_ok  # a player's own segments never list the other members
+
+
+# --- federation entities: every @key type, every principal, through `_entities` ---------
+
+# The root field each entity type is read through: its entity rule must be that field's.
+ENTITY_ROOT_FIELDS = {
+    "Player": ("Query", "player"),
+    "Wallet": ("Player", "wallets"),
+    "Segment": ("Query", "segment"),
+}
+ENTITY_QUERY = """
+query E($reps: [_Any!]!) { _entities(representations: $reps) {
+  __typename ... on Player { id } ... on Wallet { id } ... on Segment { id }
+} }
+"""
+
+
+def _entity_types() -> dict[str, Any]:
+    schema = build_schema(Settings(_env_file=None, env="test"))
+    union = schema._schema.type_map["_Entity"]
+    converter = schema.schema_converter.type_map
+    return {t.name: converter[t.name].definition.origin for t in union.types}
+
+
+ENTITY_TYPES = _entity_types()
+
+
+def test_every_entity_type_declares_the_rule_of_its_root_field():
+    from permissions.entities import entity_rule
+
+    assert set(ENTITY_TYPES) == set(ENTITY_ROOT_FIELDS), "map a new entity to its root field"
+    definitions = dict(((t, f), d) for t, f, d in FIELDS)
+    for name, origin in ENTITY_TYPES.items():
+        declared = entity_rule(origin)
+        assert declared is not None, f"{name} has no @entity rule"
+        root = rule_of(definitions[ENTITY_ROOT_FIELDS[name]]).require
+        got = (declared.require.permissions, declared.require.owner_ok)
+        assert got == (root.permissions, root.owner_ok), name
+
+
+async def _entities_as(db, settings, principal, reps) -> list[Any]:
+    from schema.context import Context
+    from schema.loaders import Loaders
+
+    schema = build_schema(settings)
+    context = Context(db=db, settings=settings, loaders=Loaders(db), request_id="matrix",
+                      principal=principal)  # fmt: skip
+    copies = [dict(r) for r in reps]  # the federation resolver pops __typename
+    result = await schema.execute(ENTITY_QUERY, {"reps": copies}, context_value=context)
+    assert result.errors is None, result.errors
+    return result.data["_entities"]
+
+
+@pytest.mark.parametrize("who", list(PRINCIPALS))
+async def test_entity_resolution_matches_the_matrix(who, db, settings):
+    from sqlalchemy import select
+
+    from app.segments import service as segments
+    from app.wallets.models import Wallet
+    from tests.factories import create_player
+
+    owner = await create_player(db, settings)
+    async with db.transaction() as s:
+        wallet = (await s.execute(select(Wallet.id).where(Wallet.player_id == owner.id))).first()
+        segment, _ = await segments.create_segment(
+            s, name="matrix", rule={"attr": "country", "op": "eq", "value": "DE"},
+            actor="staff:t", settings=settings,
+        )  # fmt: skip
+    principal = PRINCIPALS[who]
+    if who == "player-owner":  # the owner of the rows just made
+        principal = Principal(PrincipalKind.PLAYER, id=str(owner.id))
+    reps = [{"__typename": "Player", "id": str(owner.id)},
+            {"__typename": "Wallet", "id": str(wallet[0])},
+            {"__typename": "Segment", "id": str(segment.id)}]  # fmt: skip
+
+    got = await _entities_as(db, settings, principal, reps)
+
+    definitions = dict(((t, f), d) for t, f, d in FIELDS)
+    as_matrix = principal if who != "player-owner" else PRINCIPALS["player-owner"]
+    for rep, entity in zip(reps, got, strict=True):
+        root = rule_of(definitions[ENTITY_ROOT_FIELDS[rep["__typename"]]]).require
+        expected = expected_decision(root, as_matrix, rep["__typename"] != "Segment")
+        if rep["__typename"] == "Wallet":  # a wallet is read through its player, too
+            expected = expected and expected_decision(
+                rule_of(definitions[("Query", "player")]).require, as_matrix, True
+            )
+        assert (entity is not None) == expected, f"{rep['__typename']} for {who}"
+
+
+# --- subscription payloads: every event family x every principal -----------------------
+
+SAMPLE_EVENTS = {
+    "wallet.balance_changed": {"playerId": OWNER_ID, "transactionId": "t", "operation": "bet",
+                               "wallets": [{"kind": "REAL", "balance": "1.00"}]},
+    "kyc.status_changed": {"playerId": OWNER_ID, "caseId": "c", "confirmStatus": "VERIFIED",
+                           "riskLevel": "HIGH", "reasons": ["PEP_MATCH"]},
+    "player.registered": {"playerId": OWNER_ID, "country": "DE", "trafficSource": "seo",
+                          "email": "jane@example.com", "birthDate": "1990-01-01"},
+    "segment.entered": {"playerId": OWNER_ID, "segmentId": "s", "segmentName": "VIP"},
+    "bonus.awarded": {"playerId": OWNER_ID, "bonusId": "b", "amount": "5.00"},
+    "vip.activated": {"playerId": OWNER_ID, "level": 2},
+    "mystery.thing": {"playerId": OWNER_ID, "secret": "x"},
+}  # fmt: skip
+# Keys whose rule must be exactly the rule of the Player field that shows the same datum.
+PAYLOAD_FIELD_TWINS = {
+    "wallets": "wallets", "riskLevel": "risk_level", "email": "email",
+    "birthDate": "birth_date", "trafficSource": "traffic_source",
+    "affiliateCode": "affiliate_code",
+}  # fmt: skip
+
+
+def test_payload_keys_use_the_rules_of_their_fields():
+    from strawberry.types import get_object_definition
+
+    from permissions.payloads import KEY_RULES
+    from schema.types.player import Player
+
+    fields = {f.python_name: f for f in get_object_definition(Player, strict=True).fields}
+    for key, field_name in PAYLOAD_FIELD_TWINS.items():
+        field_rule = rule_of(fields[field_name])
+        payload = KEY_RULES[key]
+        assert payload.require.permissions == field_rule.require.permissions, key
+        assert payload.require.owner_ok == field_rule.require.owner_ok, key
+        if field_rule.masked_by is not None:
+            assert payload.masked_by.permissions == field_rule.masked_by.permissions, key
+
+
+def _payload_cases():
+    for event_type in SAMPLE_EVENTS:
+        for who in PRINCIPALS:
+            yield pytest.param(event_type, who, id=f"{event_type}-{who}")
+
+
+@pytest.mark.parametrize(("event_type", "who"), list(_payload_cases()))
+def test_payload_projection_matches_the_matrix(event_type, who):
+    from permissions.payloads import ENVELOPE_KEYS, key_rule, project_event
+
+    principal = PRINCIPALS[who]
+    data = SAMPLE_EVENTS[event_type]
+    envelope = {"id": "e", "type": event_type, "subject": OWNER_ID, "data": data}
+
+    shown = project_event(principal, envelope)["data"]
+
+    for key, value in data.items():
+        rule = key_rule(event_type, key)
+        if rule is None:  # an unknown family shows its identifiers only
+            assert key not in shown and key not in ENVELOPE_KEYS, key
+            continue
+        full = expected_decision(rule.require, principal, True)
+        masked = rule.masked_by is not None and expected_decision(rule.masked_by, principal, True)
+        assert (key in shown) == (full or masked), f"{event_type}.{key} for {who}"
+        if full:
+            assert shown[key] == value
+        elif masked:
+            assert shown[key] != value
+    # screening internals never reach a player, not even the owner
+    if principal.kind is PrincipalKind.PLAYER:
+        assert "reasons" not in shown
