@@ -10,6 +10,7 @@ from app.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from app.exports.models import ExportRun, ExportSigningKey
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -40,6 +41,8 @@ __all__ = [
     "BonusTriggerCursor",
     "EventConsumerCursor",
     "EventConsumption",
+    "ExportRun",
+    "ExportSigningKey",
     "GameRound",
     "GameTransaction",
     "HouseAccount",
