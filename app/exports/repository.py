@@ -34,17 +34,27 @@ async def sequence_head(session: AsyncSession, table: str) -> int:
     return int((await session.execute(stmt, {"t": table})).scalar_one())
 
 
-async def current_snapshot(session: AsyncSession) -> str:
-    return str((await session.execute(text("SELECT pg_current_snapshot()::text"))).scalar_one())
+async def writers(session: AsyncSession) -> list[str]:
+    """Transaction ids of this database's other sessions that hold one (i.e. have written).
 
-
-async def still_running(session: AsyncSession, snapshot: str) -> int:
-    """How many transactions in progress at ``snapshot`` are still in progress."""
+    A writer that took an id <= the head read just before is among them. Transaction ids
+    are cluster-wide; other databases' transactions cannot write our rows and are left
+    out. (A snapshot's xip list would not do: xids above its xmax are not listed.)"""
     stmt = text(
-        "SELECT count(*) FROM pg_snapshot_xip(CAST(:s AS pg_snapshot)) AS x "
-        "WHERE pg_xact_status(x) = 'in progress'"
+        "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
     )
-    return int((await session.execute(stmt, {"s": snapshot})).scalar_one())
+    return [str(x) for x in (await session.execute(stmt)).scalars()]
+
+
+async def still_running(session: AsyncSession, xids: list[str]) -> int:
+    """How many of ``xids`` are still running (call in a fresh transaction: PostgreSQL
+    keeps one view of pg_stat_activity per transaction)."""
+    stmt = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_xid::text = ANY(:xids)"
+    )
+    return int((await session.execute(stmt, {"xids": xids})).scalar_one())
 
 
 async def find_run(session: AsyncSession, kind: str, since: int) -> ExportRun | None:

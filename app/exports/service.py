@@ -126,12 +126,14 @@ async def settled_head(db: Database, table: str, wait_seconds: float) -> int:
     """The last id of ``table`` once no transaction can still commit a row at or below it."""
     async with db.transaction() as session:
         head = await repository.sequence_head(session, table)
-        # Taken after the head: a writer holding an id <= head is in this snapshot's list.
-        snapshot = await repository.current_snapshot(session)
+        # Read after the head: a writer holding an id <= head is among these.
+        xids = await repository.writers(session)
     deadline = time.monotonic() + wait_seconds
     while True:
+        if not xids:
+            return head
         async with db.transaction() as session:
-            if await repository.still_running(session, snapshot) == 0:
+            if await repository.still_running(session, xids) == 0:
                 return head
         if time.monotonic() > deadline:
             raise ExportBusy("long-running transactions keep the export range open; retry")
