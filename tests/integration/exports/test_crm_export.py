@@ -120,7 +120,9 @@ async def test_a_resumed_run_writes_byte_identical_files(db: Database, settings,
     assert str(later) not in (again.directory / "players.jsonl").read_text()
     async with db.transaction() as s:
         key = await signing.public_key(s, bundles.read_manifest(again.directory)["keyId"])
-        runs = (await s.execute(text("SELECT count(*), min(manifest_sha256) FROM export_runs"))).one()
+        runs = (
+            await s.execute(text("SELECT count(*), min(manifest_sha256) FROM export_runs"))
+        ).one()
     assert key is not None and bundles.verify_bundle(again.directory, key) == []
     assert tuple(runs) == (1, first.manifest_sha256)
 
