@@ -164,7 +164,8 @@ async def recompute_player_segments(
     conditions = [rules.compile_rule(s.rule, settings) for s in segments]
     verdicts = await repository.evaluate_for_player(session, conditions, player_id)
     should = {s.id for s, member in zip(segments, verdicts, strict=False) if member}
-    current = await repository.segment_ids_of(session, player_id)
+    # Static memberships are lists: a rule pass neither adds nor removes them.
+    current = await repository.segment_ids_of(session, player_id) & {s.id for s in segments}
     entered = [
         segment_id
         for segment_id in sorted(should - current)

@@ -50,7 +50,8 @@ async def test_transfers_balances_and_totals_reconcile_with_the_ledger(
     async with db.transaction() as s:
         stored = dict(
             (await s.execute(text(
-                "SELECT currency, sum(balance) FROM wallets GROUP BY currency HAVING sum(balance) <> 0"
+                "SELECT currency, sum(balance) FROM wallets GROUP BY currency "
+                "HAVING sum(balance) <> 0"
             ))).all()
         )  # fmt: skip
     async with db.transaction() as s:
