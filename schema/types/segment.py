@@ -13,6 +13,7 @@ from strawberry.types.lazy_type import LazyType
 from app.segments.models import Segment as SegmentRow
 from app.segments.rules import InvalidRule
 from schema.context import Info
+from schema.enums import SegmentKindEnum
 from schema.errors import InputError, UserError
 from schema.loaders import MemberPageKey, SegmentMemberPages
 from schema.pagination import Connection, check_page_size, decode_cursor, encode_cursor
@@ -39,6 +40,9 @@ class InvalidSegmentRule(UserError):
 class Segment:
     id: strawberry.ID
     name: str
+    kind: SegmentKindEnum = strawberry.field(
+        description="RULE: members follow the rule; STATIC: a list (imports, staff)"
+    )
     description: str | None
     rule: JSON
     created_by: str
@@ -74,6 +78,7 @@ class Segment:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
+            kind=SegmentKindEnum(row.kind),
             description=row.description,
             rule=cast(JSON, row.rule),
             created_by=row.created_by,

@@ -88,3 +88,48 @@ async def test_static_segment_bad_input_is_typed_and_adds_nothing(db: Database, 
     async with db.transaction() as s:
         count = (await s.execute(text("SELECT count(*) FROM segments"))).scalar_one()
     assert count == 2
+
+
+STATIC_CREATE = """
+mutation($i: SegmentInput!) { createSegment(input: $i) {
+  __typename ... on SegmentSuccess { segment { id kind rule } entered }
+  ... on ValidationError { code field } } }
+"""
+STATIC_ADD = """
+mutation($id: ID!, $p: [ID!]!) { addStaticSegmentMembers(id: $id, playerIds: $p) {
+  __typename ... on SegmentSuccess { segment { kind players { totalCount } } entered left }
+  ... on ValidationError { code field } } }
+"""
+STATIC_REMOVE = """
+mutation($id: ID!, $p: [ID!]!) { removeStaticSegmentMembers(id: $id, playerIds: $p) {
+  __typename ... on SegmentSuccess { entered left } } }
+"""
+
+
+async def test_static_segments_through_graphql(gql, db, settings, auth):
+    marketer = await auth.staff_headers("MARKETER")
+    player = str((await create_player(db, settings)).id)
+    created = (await gql(STATIC_CREATE, {"i": {"name": "imported", "kind": "STATIC"}},
+                         **marketer))["data"]["createSegment"]  # fmt: skip
+    assert created["segment"]["kind"] == "STATIC" and created["segment"]["rule"] == {}
+    segment_id = created["segment"]["id"]
+
+    added = (await gql(STATIC_ADD, {"id": segment_id, "p": [player]}, **marketer))["data"]
+    assert added["addStaticSegmentMembers"] == {
+        "__typename": "SegmentSuccess", "segment": {"kind": "STATIC", "players": {"totalCount": 1}},
+        "entered": 1, "left": 0,
+    }  # fmt: skip
+    bad = await gql(STATIC_ADD, {"id": segment_id, "p": ["not-an-id"]}, **marketer)
+    assert bad["data"]["addStaticSegmentMembers"] == {
+        "__typename": "ValidationError",
+        "code": "VALIDATION_ERROR",
+        "field": "playerIds",
+    }
+    support = await gql(STATIC_ADD, {"id": segment_id, "p": [player]},
+                        **await auth.staff_headers("SUPPORT"))  # fmt: skip
+    assert support["data"]["addStaticSegmentMembers"]["__typename"] == "Forbidden"
+    removed = await gql(STATIC_REMOVE, {"id": segment_id, "p": [player]}, **marketer)
+    assert removed["data"]["removeStaticSegmentMembers"] == {
+        "__typename": "SegmentSuccess", "entered": 0, "left": 1,
+    }  # fmt: skip
+    assert await _members(db, uuid.UUID(segment_id)) == set()
