@@ -20,6 +20,7 @@ from app.identity.models import (
     SmsMessage,
     StaffMember,
 )
+from app.imports.models import MarketingImport
 from app.kyc.models import KycCase, KycCaseEvent
 from app.ledger.models import (
     GameRound,
@@ -52,6 +53,7 @@ __all__ = [
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
+    "MarketingImport",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",

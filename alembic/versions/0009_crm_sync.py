@@ -1,4 +1,4 @@
-"""crm-sync: static segments (segments.kind), export runs, export signing keys
+"""crm-sync: static segments (segments.kind), export runs and signing keys, imports
 
 Revision ID: 0009_crm_sync
 Revises: 0008_webhook_format
@@ -8,6 +8,7 @@ Create Date: 2026-12-01
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
@@ -57,9 +58,24 @@ def upgrade() -> None:
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_export_signing_keys")),
     )
+    op.create_table(
+        "marketing_imports",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("file_sha256", sa.String(length=64), nullable=False),
+        sa.Column("report", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_by", sa.String(length=160), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_marketing_imports")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("marketing_imports")
     op.drop_table("export_signing_keys")
     op.drop_table("export_runs")
     op.drop_constraint(op.f("ck_segments_kind"), "segments", type_="check")

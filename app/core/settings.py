@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     export_dir: str = ".pms/exports"
     # How long an export waits for transactions that may still commit rows in its range.
     export_settle_timeout_seconds: float = 30.0
+    # Marketing-list imports larger than this are refused whole.
+    import_max_bytes: int = 10 * 1024 * 1024
 
     # --- bonuses and loyalty -------------------------------------------------------------
     bonus_game_categories: tuple[str, ...] = (
