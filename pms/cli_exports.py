@@ -1,4 +1,5 @@
-"""``pms export crm|erp --since CURSOR`` and ``pms export verify DIR``."""
+"""``pms export crm|erp --since CURSOR``, ``pms export verify DIR`` and
+``pms import marketing FILE [--confirm]``."""
 
 from __future__ import annotations
 
@@ -90,6 +91,38 @@ def cmd_export_verify(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_database(settings, work)
 
 
+def cmd_import_marketing(settings: Settings, args: argparse.Namespace) -> int:
+    """Dry run by default (the report; exit 1 on row errors); ``--confirm`` applies."""
+    import json
+
+    from app.core.errors import DomainError
+    from app.imports import service
+
+    path = Path(args.file)
+    fmt = args.format or ("jsonl" if path.suffix == ".jsonl" else "csv")
+    data = path.read_bytes()
+    progress = ProgressBar(args.progress or sys.stderr.isatty())
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.transaction() as session:
+                if args.confirm:
+                    report = await service.apply(
+                        session, data, fmt, settings, actor="system:cli",
+                        import_id=args.import_id, progress=progress,
+                    )  # fmt: skip
+                else:
+                    plan = await service.dry_run(session, data, fmt, settings)
+                    report = plan.report(args.import_id or service.file_id(data), applied=False)
+        except DomainError as exc:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 1 if report["errors"] else 0
+
+    return run_with_database(settings, work)
+
+
 def register(sub: Any) -> None:
     export = sub.add_parser("export", help="signed incremental CRM/ERP export bundles")
     export_sub = export.add_subparsers(dest="export_command", required=True)
@@ -110,3 +143,13 @@ def register(sub: Any) -> None:
     verify = export_sub.add_parser("verify", help="check a bundle's signature and hashes")
     verify.add_argument("directory")
     verify.set_defaults(handler=cmd_export_verify)
+
+    imports = sub.add_parser("import", help="marketing-list imports")
+    imports_sub = imports.add_subparsers(dest="import_command", required=True)
+    marketing = imports_sub.add_parser("marketing", help="validate (dry run) or apply a list")
+    marketing.add_argument("file", help="CSV or JSONL: player_id|email|login, action, value")
+    marketing.add_argument("--format", choices=["csv", "jsonl"], default=None)
+    marketing.add_argument("--confirm", action="store_true", help="apply (default: dry run)")
+    marketing.add_argument("--import-id", default=None, help="default: the file's SHA-256")
+    marketing.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    marketing.set_defaults(handler=cmd_import_marketing)

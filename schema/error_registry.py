@@ -14,6 +14,7 @@ from app.core import errors as core
 from app.exports import errors as exports
 from app.identity import errors as identity
 from app.identity.tokens import InvalidToken, TokenExpired
+from app.imports import errors as imports
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
 from app.segments.rules import InvalidRule
@@ -92,6 +93,9 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     exports.InvalidExportCursor: _plain(export_types.InvalidExportCursor),
     exports.ExportCursorKindMismatch: _plain(export_types.ExportCursorKindMismatch),
     exports.ExportBusy: _plain(export_types.ExportBusy),
+    imports.ImportFileInvalid: _plain(export_types.ImportFileInvalid),
+    imports.ImportHasErrors: _plain(export_types.ImportHasErrors),
+    imports.ImportIdReused: _plain(export_types.ImportIdReused),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
     # identity: one answer for every sign-in failure, so no caller learns which part failed

@@ -20,3 +20,18 @@ class ExportCursorKindMismatch(UserError):
 @strawberry.type(description="The export range could not be closed yet; retry later.")
 class ExportBusy(UserError):
     pass
+
+
+@strawberry.type(description="A marketing list that cannot be read as a whole; nothing applied.")
+class ImportFileInvalid(UserError):
+    pass
+
+
+@strawberry.type(description="The list's dry run found row errors; nothing applied.")
+class ImportHasErrors(UserError):
+    pass
+
+
+@strawberry.type(description="This import id was applied before with another file.")
+class ImportIdReused(UserError):
+    pass
