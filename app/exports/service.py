@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.core import bundles
 from app.core.db import Database
+from app.core.errors import ValidationFailed
 from app.core.settings import Settings
 from app.exports import cursor, hooks, repository, signing
 from app.exports.cursor import Cursor, ExportKind
@@ -96,14 +98,17 @@ async def run_export(
         run = await repository.find_run(session, kind.value, since.position)
         assert run is not None and run.id is not None
         await repository.complete_run(session, run.id, digest)
+        # Personal data leaving the system is a read that is audited, whatever the path.
+        await audit.record(
+            session, audit.Actor(actor), f"export.{kind.value}", f"export:{since}..{until}",
+            details={"rows": {f.name: f.rows for f in files}, "manifestSha256": digest},
+        )  # fmt: skip
     return ExportResult(directory, since, until, files, digest)
 
 
 def _channels(channels: Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(set(channels) - set(CHANNELS))
     if unknown or not channels:
-        from app.core.errors import ValidationFailed
-
         raise ValidationFailed.single("channels", f"one or more of {', '.join(CHANNELS)}")
     return tuple(c for c in CHANNELS if c in channels)
 

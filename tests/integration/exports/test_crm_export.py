@@ -125,6 +125,11 @@ async def test_a_resumed_run_writes_byte_identical_files(db: Database, settings,
         ).one()
     assert key is not None and bundles.verify_bundle(again.directory, key) == []
     assert tuple(runs) == (1, first.manifest_sha256)
+    async with db.transaction() as s:
+        audited = (
+            await s.execute(text("SELECT actor, target FROM audit_log WHERE action = 'export.crm'"))
+        ).all()
+    assert [tuple(a) for a in audited] == [("t", f"export:{first.since}..{first.until}")] * 2
 
 
 async def test_formula_cells_are_escaped_in_the_csv(db: Database, settings, tmp_path):
