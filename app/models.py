@@ -10,6 +10,7 @@ from app.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from app.exports.models import ExportRun, ExportSigningKey
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -19,6 +20,7 @@ from app.identity.models import (
     SmsMessage,
     StaffMember,
 )
+from app.imports.models import MarketingImport
 from app.kyc.models import KycCase, KycCaseEvent
 from app.ledger.models import (
     GameRound,
@@ -40,6 +42,8 @@ __all__ = [
     "BonusTriggerCursor",
     "EventConsumerCursor",
     "EventConsumption",
+    "ExportRun",
+    "ExportSigningKey",
     "GameRound",
     "GameTransaction",
     "HouseAccount",
@@ -49,6 +53,7 @@ __all__ = [
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
+    "MarketingImport",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",

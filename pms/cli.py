@@ -11,6 +11,7 @@ from contextlib import suppress
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from pms.cli_db import database_url
+from pms.cli_exports import register as register_export_commands
 from pms.cli_identity import register as register_identity_commands
 from pms.hooks import register_all
 
@@ -203,6 +204,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         handler=cmd_bonus
     )
     bonus_sub.add_parser("expire", help="expire overdue bonuses").set_defaults(handler=cmd_bonus)
+    register_export_commands(sub)
     return parser
 
 

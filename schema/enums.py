@@ -13,6 +13,7 @@ from app.bonuses.models import (
     WageringBase,
 )
 from app.players.models import ConfirmStatus, PlayerStatus, RiskLevel
+from app.segments.models import SegmentKind
 from app.wallets.models import WalletKind
 
 # ``strawberry.enum`` registers the domain enum itself (it returns the same class), so
@@ -28,6 +29,7 @@ AwardLimitEnum = AwardLimit
 WageringBaseEnum = WageringBase
 BonusStatusEnum = BonusStatus
 BonusKindEnum = BonusKind
+SegmentKindEnum = SegmentKind
 
 for _enum, _name in (
     (PlayerStatus, "PlayerStatus"),
@@ -41,5 +43,6 @@ for _enum, _name in (
     (WageringBase, "WageringBase"),
     (BonusStatus, "BonusStatus"),
     (BonusKind, "BonusKind"),
+    (SegmentKind, "SegmentKind"),
 ):
     strawberry.enum(_enum, name=_name)

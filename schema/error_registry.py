@@ -11,14 +11,17 @@ from typing import Any
 
 from app.bonuses import errors as bonus
 from app.core import errors as core
+from app.exports import errors as exports
 from app.identity import errors as identity
 from app.identity.step_up import StepUpRequired as StepUpRequiredError
 from app.identity.tokens import InvalidToken, TokenExpired
+from app.imports import errors as imports
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
 from app.segments.rules import InvalidRule
 from schema import errors as gql
 from schema.types import bonus as bonus_types
+from schema.types import export as export_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
 from schema.types.identity import MfaFailed, StepUpRequired
@@ -91,6 +94,13 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     kyc.ProviderUnavailable: _plain(kyc_types.KycProviderUnavailable),
     kyc.UnknownProvider: _plain(kyc_types.KycProviderUnavailable),
     kyc.CallbackRejected: Mapping(gql.ValidationError, _callback),
+    # exports
+    exports.InvalidExportCursor: _plain(export_types.InvalidExportCursor),
+    exports.ExportCursorKindMismatch: _plain(export_types.ExportCursorKindMismatch),
+    exports.ExportBusy: _plain(export_types.ExportBusy),
+    imports.ImportFileInvalid: _plain(export_types.ImportFileInvalid),
+    imports.ImportHasErrors: _plain(export_types.ImportHasErrors),
+    imports.ImportIdReused: _plain(export_types.ImportIdReused),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
     # identity: one answer for every sign-in failure, so no caller learns which part failed

@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     # Play-style metrics and segment membership follow bets and payments this far behind.
     playstyle_consume_interval_seconds: float = 5.0
 
+    # --- CRM/ERP exports -----------------------------------------------------------------
+    # Where `pms export` writes bundles unless told otherwise.
+    export_dir: str = ".pms/exports"
+    # How long an export waits for transactions that may still commit rows in its range.
+    export_settle_timeout_seconds: float = 30.0
+    # Marketing-list imports larger than this are refused whole.
+    import_max_bytes: int = 10 * 1024 * 1024
+
     # --- bonuses and loyalty -------------------------------------------------------------
     bonus_game_categories: tuple[str, ...] = (
         "slots", "table", "live", "video_poker", "jackpot", "crash", "bingo",

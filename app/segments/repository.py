@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.events import outbox
-from app.segments.models import Segment
+from app.segments.models import Segment, SegmentKind
 from app.segments.tables import BASE, OE, SM, P
 
 
@@ -53,13 +53,30 @@ async def by_name(session: AsyncSession) -> list[Segment]:
 
 
 async def lock_all(session: AsyncSession) -> list[Segment]:
-    """Every segment, locked in id order (the order every full recompute takes them)."""
-    stmt = select(Segment).order_by(col(Segment.id)).with_for_update()
+    """Every rule segment, locked in id order (the order every full recompute takes them);
+    static segments are lists, never recomputed."""
+    stmt = (
+        select(Segment)
+        .where(col(Segment.kind) == SegmentKind.RULE.value)
+        .order_by(col(Segment.id))
+        .with_for_update()
+    )
     return list((await session.execute(stmt)).scalars())
 
 
 async def all_segments(session: AsyncSession) -> list[Segment]:
     return list((await session.execute(select(Segment))).scalars())
+
+
+async def rule_segments(session: AsyncSession) -> list[Segment]:
+    stmt = select(Segment).where(col(Segment.kind) == SegmentKind.RULE.value)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def missing_players(session: AsyncSession, player_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids in ``player_ids`` that name no player, in order."""
+    found = set((await session.execute(select(P.c.id).where(P.c.id.in_(player_ids)))).scalars())
+    return [p for p in player_ids if p not in found]
 
 
 async def delete_segment(session: AsyncSession, segment: Segment) -> None:

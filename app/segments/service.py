@@ -21,7 +21,7 @@ from app.core.settings import Settings, get_settings
 from app.events import outbox
 from app.players.hooks import AttributesChanged
 from app.segments import repository, rules
-from app.segments.models import Segment
+from app.segments.models import Segment, SegmentKind
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$")
 
@@ -55,15 +55,23 @@ async def create_segment(
     session: AsyncSession,
     *,
     name: str,
-    rule: dict[str, Any],
+    rule: dict[str, Any] | None,
     actor: str,
     description: str | None = None,
     settings: Settings | None = None,
+    kind: SegmentKind = SegmentKind.RULE,
 ) -> tuple[Segment, RecomputeResult]:
+    """A RULE segment needs a rule (members computed now); a STATIC one takes none (members
+    are added by list: ``add_static_members``)."""
+    if kind is SegmentKind.STATIC and rule:
+        raise ValidationFailed.single("rule", "a static segment has no rule")
+    if kind is SegmentKind.RULE and rule is None:
+        raise ValidationFailed.single("rule", "a rule segment needs a rule")
     _check(name, description, rule)
     segment = Segment(
-        id=uuid.uuid4(), name=name, description=description, rule=rule, created_by=actor
-    )
+        id=uuid.uuid4(), name=name, description=description, rule=rule or {},
+        created_by=actor, kind=kind.value,
+    )  # fmt: skip
     session.add(segment)
     await _flush_unique(session)
     return segment, await recompute_segment(session, segment, settings)
@@ -95,6 +103,8 @@ async def update_segment(
 ) -> tuple[Segment, RecomputeResult]:
     _check(name, description, rule)
     segment = await _locked(session, segment_id)
+    if rule is not None and segment.kind == SegmentKind.STATIC:
+        raise ValidationFailed.single("rule", "a static segment has no rule")
     if name is not None:
         segment.name = name
     if description is not None:
@@ -117,7 +127,10 @@ async def recompute_segment(
     session: AsyncSession, segment: Segment, settings: Settings | None = None
 ) -> RecomputeResult:
     """Full recompute of one segment: ONE set-based statement (target set, insert new
-    members, delete former members, write their outbox events)."""
+    members, delete former members, write their outbox events). A static segment's list is
+    left as it is."""
+    if segment.kind == SegmentKind.STATIC:
+        return RecomputeResult(segment_id=segment.id, entered=0, left=0)
     condition = rules.compile_rule(segment.rule, settings or get_settings())
     types = await repository.recompute(session, segment, condition)
     segment.computed_at = await repository.db_now(session)
@@ -145,13 +158,14 @@ async def recompute_player_segments(
     Returns (entered, left) segment ids.
     """
     settings = settings or get_settings()
-    segments = await repository.all_segments(session)
+    segments = await repository.rule_segments(session)
     if not segments:
         return [], []
     conditions = [rules.compile_rule(s.rule, settings) for s in segments]
     verdicts = await repository.evaluate_for_player(session, conditions, player_id)
     should = {s.id for s, member in zip(segments, verdicts, strict=False) if member}
-    current = await repository.segment_ids_of(session, player_id)
+    # Static memberships are lists: a rule pass neither adds nor removes them.
+    current = await repository.segment_ids_of(session, player_id) & {s.id for s in segments}
     entered = [
         segment_id
         for segment_id in sorted(should - current)
@@ -165,17 +179,54 @@ async def recompute_player_segments(
     by_id = {s.id: s for s in segments}
     for type_, ids in (("segment.entered", entered), ("segment.left", left)):
         for segment_id in ids:
-            await outbox.record(
-                session,
-                type_,
-                str(player_id),
-                {
-                    "playerId": str(player_id),
-                    "segmentId": str(segment_id),
-                    "segmentName": by_id[segment_id].name,
-                },
-            )
+            await _membership_event(session, type_, by_id[segment_id], player_id)
     return entered, left
+
+
+async def _membership_event(
+    session: AsyncSession, type_: str, segment: Segment, player_id: uuid.UUID
+) -> None:
+    await outbox.record(
+        session, type_, str(player_id),
+        {"playerId": str(player_id), "segmentId": str(segment.id), "segmentName": segment.name},
+    )  # fmt: skip
+
+
+async def _static(session: AsyncSession, segment_id: uuid.UUID) -> Segment:
+    segment = await _locked(session, segment_id)
+    if segment.kind != SegmentKind.STATIC:
+        raise ValidationFailed.single("segmentId", "members are added to static segments only")
+    return segment
+
+
+async def add_static_members(
+    session: AsyncSession, segment_id: uuid.UUID, player_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Add players to a static segment (one ``segment.entered`` each); returns the players
+    that were not members yet. Unknown players are a ValidationFailed, nothing added."""
+    segment = await _static(session, segment_id)
+    wanted = sorted(set(player_ids))
+    missing = await repository.missing_players(session, wanted)
+    if missing:
+        raise ValidationFailed.single("playerIds", f"unknown player {missing[0]}")
+    added = [p for p in wanted if await repository.add_member(session, segment.id, p)]
+    for player_id in added:
+        await _membership_event(session, "segment.entered", segment, player_id)
+    return added
+
+
+async def remove_static_members(
+    session: AsyncSession, segment_id: uuid.UUID, player_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Remove players from a static segment (one ``segment.left`` each); returns those
+    that were members."""
+    segment = await _static(session, segment_id)
+    removed = [
+        p for p in sorted(set(player_ids)) if await repository.remove_member(session, segment.id, p)
+    ]
+    for player_id in removed:
+        await _membership_event(session, "segment.left", segment, player_id)
+    return removed
 
 
 async def on_player_attributes_changed(session: AsyncSession, change: AttributesChanged) -> None:

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from app.kyc.provider import DocumentSubmission
 from app.profiles.validation import UNSET, ProfileUpdate
+from schema.enums import SegmentKindEnum
 
 
 @strawberry.input(description="One identity document. The number goes to the provider only.")
@@ -99,8 +100,12 @@ class UpdatePreferencesInput:
 @strawberry.input
 class SegmentInput:
     name: str
-    rule: JSON = strawberry.field(description="See the rule language in app/segments/rules.py")
+    rule: JSON | None = strawberry.field(
+        default=None,
+        description="See the rule language in app/segments/rules.py; none for STATIC",
+    )
     description: str | None = None
+    kind: SegmentKindEnum = SegmentKindEnum.RULE
 
 
 @strawberry.input(description="Omitted fields stay as they are.")

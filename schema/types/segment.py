@@ -17,6 +17,7 @@ from permissions.entities import entity
 from permissions.roles import Permission as P
 from permissions.rules import nullable
 from schema.context import Info
+from schema.enums import SegmentKindEnum
 from schema.errors import InputError, UserError
 from schema.ids import try_uuid
 from schema.loaders import MemberPageKey, SegmentMemberPages
@@ -45,6 +46,9 @@ class InvalidSegmentRule(UserError):
 class Segment:
     id: strawberry.ID
     name: str
+    kind: SegmentKindEnum = strawberry.field(
+        description="RULE: members follow the rule; STATIC: a list (imports, staff)"
+    )
     description: str | None
     rule: JSON
     created_by: str
@@ -90,6 +94,7 @@ class Segment:
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
+            kind=SegmentKindEnum(row.kind),
             description=row.description,
             rule=cast(JSON, row.rule),
             created_by=row.created_by,

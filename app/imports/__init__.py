@@ -1,0 +1,1 @@
+"""Marketing-list imports: validated as a dry run, applied on confirmation, idempotent."""

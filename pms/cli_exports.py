@@ -1,0 +1,155 @@
+"""``pms export crm|erp --since CURSOR``, ``pms export verify DIR`` and
+``pms import marketing FILE [--confirm]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from app.core.db import Database
+from app.core.settings import Settings
+from pms.cli_db import run_with_database
+
+
+class ProgressBar:
+    """A one-line progress bar with an ETA on stderr (only when stderr is a terminal or
+    ``--progress`` asks for it)."""
+
+    def __init__(self, enabled: bool, width: int = 30) -> None:
+        self._enabled = enabled
+        self._width = width
+        self._start = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled:
+            return
+        fraction = done / total if total else 1.0
+        elapsed = time.monotonic() - self._start
+        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+        filled = int(self._width * fraction)
+        bar = "#" * filled + "." * (self._width - filled)
+        sys.stderr.write(f"\r[{bar}] {fraction:4.0%} {done}/{total} rows, ETA {eta:5.1f}s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.core.errors import DomainError
+    from app.exports.cursor import ExportKind
+    from app.exports.service import run_export
+
+    kind = ExportKind(args.export_command)
+    progress = ProgressBar(args.progress or sys.stderr.isatty())
+
+    async def work(db: Database) -> int:
+        try:
+            result = await run_export(
+                db, settings, kind, args.since, Path(args.out or settings.export_dir),
+                actor="system:cli", channels=args.channel or ("email", "sms", "push", "phone"),
+                progress=progress,
+            )  # fmt: skip
+        except DomainError as exc:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"bundle: {result.directory}")
+        for entry in result.files:
+            print(f"  {entry.name}: {entry.rows} rows, sha256 {entry.sha256}")
+        print(f"manifest sha256: {result.manifest_sha256}")
+        print(f"next cursor: {result.next_cursor}")
+        return 0
+
+    return run_with_database(settings, work)
+
+
+def cmd_export_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.core import bundles
+    from app.exports import signing
+
+    directory = Path(args.directory)
+
+    async def work(db: Database) -> int:
+        try:
+            kid = bundles.read_manifest(directory)["keyId"]
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: unreadable manifest: {exc}", file=sys.stderr)
+            return 1
+        async with db.transaction() as session:
+            key = await signing.public_key(session, str(kid))
+        if key is None:
+            print(f"error: unknown signing key {kid}", file=sys.stderr)
+            return 1
+        problems = bundles.verify_bundle(directory, key)
+        for problem in problems:
+            print(f"FAIL {problem}")
+        print("OK" if not problems else f"{len(problems)} problem(s)")
+        return 0 if not problems else 1
+
+    return run_with_database(settings, work)
+
+
+def cmd_import_marketing(settings: Settings, args: argparse.Namespace) -> int:
+    """Dry run by default (the report; exit 1 on row errors); ``--confirm`` applies."""
+    import json
+
+    from app.core.errors import DomainError
+    from app.imports import service
+
+    path = Path(args.file)
+    fmt = args.format or ("jsonl" if path.suffix == ".jsonl" else "csv")
+    data = path.read_bytes()
+    progress = ProgressBar(args.progress or sys.stderr.isatty())
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.transaction() as session:
+                if args.confirm:
+                    report = await service.apply(
+                        session, data, fmt, settings, actor="system:cli",
+                        import_id=args.import_id, progress=progress,
+                    )  # fmt: skip
+                else:
+                    plan = await service.dry_run(session, data, fmt, settings)
+                    report = plan.report(args.import_id or service.file_id(data), applied=False)
+        except DomainError as exc:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 1 if report["errors"] else 0
+
+    return run_with_database(settings, work)
+
+
+def register(sub: Any) -> None:
+    export = sub.add_parser("export", help="signed incremental CRM/ERP export bundles")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    for kind, text in (("crm", "segment memberships and players (consent-aware)"),
+                       ("erp", "ledger transfers, daily balances, account totals")):  # fmt: skip
+        parser = export_sub.add_parser(kind, help=text)
+        parser.add_argument("--since", default=None, help="cursor from the previous run")
+        parser.add_argument("--out", default=None, help="directory (default: PMS_EXPORT_DIR)")
+        parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+        if kind == "crm":
+            parser.add_argument(
+                "--channel", action="append", choices=["email", "sms", "push", "phone"],
+                help="marketing channel the CRM uses (repeat; default all)",
+            )  # fmt: skip
+        else:
+            parser.set_defaults(channel=None)
+        parser.set_defaults(handler=cmd_export)
+    verify = export_sub.add_parser("verify", help="check a bundle's signature and hashes")
+    verify.add_argument("directory")
+    verify.set_defaults(handler=cmd_export_verify)
+
+    imports = sub.add_parser("import", help="marketing-list imports")
+    imports_sub = imports.add_subparsers(dest="import_command", required=True)
+    marketing = imports_sub.add_parser("marketing", help="validate (dry run) or apply a list")
+    marketing.add_argument("file", help="CSV or JSONL: player_id|email|login, action, value")
+    marketing.add_argument("--format", choices=["csv", "jsonl"], default=None)
+    marketing.add_argument("--confirm", action="store_true", help="apply (default: dry run)")
+    marketing.add_argument("--import-id", default=None, help="default: the file's SHA-256")
+    marketing.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    marketing.set_defaults(handler=cmd_import_marketing)
