@@ -31,6 +31,7 @@ from app.ledger.models import (
 from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.responsible.models import GamblingLimit, PlayerExclusion
 from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
@@ -40,6 +41,7 @@ __all__ = [
     "BonusTriggerCursor",
     "EventConsumerCursor",
     "EventConsumption",
+    "GamblingLimit",
     "GameRound",
     "GameTransaction",
     "HouseAccount",
@@ -54,6 +56,7 @@ __all__ = [
     "OutboxEvent",
     "Player",
     "PlayerBonus",
+    "PlayerExclusion",
     "PlayerMetrics",
     "PlayerProfile",
     "PlayerTag",

@@ -10,6 +10,7 @@ from app.events.runtime import register_subject_cache
 from app.ledger import hooks as ledger_hooks
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
+from app.responsible.extension import GamblingLimitExtension
 from app.segments.service import on_player_attributes_changed
 
 _registered = False
@@ -23,9 +24,11 @@ def register_attribute_listeners() -> None:
 
 def register_ledger_extensions() -> None:
     """The ledger's extensions, in the order the kernel calls them inside every money
-    operation: bonuses (wagering, max bet, loyalty, deposit and tier triggers) first.
+    operation: bonuses (wagering, max bet, loyalty, deposit and tier triggers) first, then
+    responsible-gambling limits (deposit, wager, loss).
     Idempotent (the ledger's registry keeps one extension per name)."""
     ledger_hooks.register(BonusExtension())
+    ledger_hooks.register(GamblingLimitExtension())
 
 
 def register_events() -> None:

@@ -181,6 +181,11 @@ class Settings(BaseSettings):
         }
     )
 
+    # --- responsible gambling (app/responsible) ------------------------------------------
+    # calendar: UTC day / ISO week / month; rolling: from the first activity, 1/7/30 days.
+    rg_limit_window: Literal["calendar", "rolling"] = "calendar"
+    rg_limit_cooldown_hours: float = 24.0  # before a raised or removed limit can be confirmed
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

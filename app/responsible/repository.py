@@ -1,0 +1,105 @@
+"""Every SQL statement of responsible gambling outside the money path (the money path's
+parts are in app/responsible/extension.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import or_, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.responsible.models import GamblingLimit, PlayerExclusion
+
+
+async def real_currency(session: AsyncSession, player_id: uuid.UUID) -> str | None:
+    """The currency of the player's REAL wallet (limits are in it)."""
+    found = await session.execute(
+        text("SELECT currency FROM wallets WHERE player_id = :p AND kind = 'REAL'"),
+        {"p": player_id},
+    )
+    return found.scalar_one_or_none()
+
+
+async def limits(session: AsyncSession, player_id: uuid.UUID) -> list[GamblingLimit]:
+    rows = await session.execute(
+        select(GamblingLimit).where(col(GamblingLimit.player_id) == player_id)
+        .order_by(col(GamblingLimit.kind), col(GamblingLimit.period))
+    )  # fmt: skip
+    return list(rows.scalars())
+
+
+async def lock_limits(
+    session: AsyncSession, player_id: uuid.UUID, kind: str
+) -> list[GamblingLimit]:
+    """The player's limits of ``kind``, locked (by id, like the money path) for a change."""
+    rows = await session.execute(
+        select(GamblingLimit)
+        .where(col(GamblingLimit.player_id) == player_id, col(GamblingLimit.kind) == kind)
+        .order_by(col(GamblingLimit.id))
+        .with_for_update()
+    )  # fmt: skip
+    return list(rows.scalars())
+
+
+async def lock_limit(
+    session: AsyncSession, player_id: uuid.UUID, limit_id: int
+) -> GamblingLimit | None:
+    rows = await session.execute(
+        select(GamblingLimit)
+        .where(col(GamblingLimit.id) == limit_id, col(GamblingLimit.player_id) == player_id)
+        .with_for_update()
+    )  # fmt: skip
+    return rows.scalar_one_or_none()
+
+
+async def add(session: AsyncSession, row: GamblingLimit | PlayerExclusion) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def delete(session: AsyncSession, row: GamblingLimit) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
+def _active(player_id: uuid.UUID, now: datetime) -> SelectOfScalar[PlayerExclusion]:
+    ends_at = col(PlayerExclusion.ends_at)
+    return select(PlayerExclusion).where(
+        col(PlayerExclusion.player_id) == player_id,
+        col(PlayerExclusion.lifted_at).is_(None),
+        or_(ends_at.is_(None), ends_at > now),
+    )
+
+
+async def active_exclusions(
+    session: AsyncSession, player_id: uuid.UUID, now: datetime, *, lock: bool = False
+) -> list[PlayerExclusion]:
+    stmt = _active(player_id, now).order_by(col(PlayerExclusion.id))
+    rows = await session.execute(stmt.with_for_update() if lock else stmt)
+    return list(rows.scalars())
+
+
+async def active_bonus_ids(session: AsyncSession, player_id: uuid.UUID) -> list[int]:
+    found = await session.execute(
+        text("SELECT id FROM player_bonuses WHERE player_id = :p AND status = 'ACTIVE' "
+             "ORDER BY id"), {"p": player_id},
+    )  # fmt: skip
+    return [r[0] for r in found]
+
+
+async def ended_breaks(session: AsyncSession, now: datetime, batch: int) -> list[uuid.UUID]:
+    """Players whose last break is over and who have no other exclusion in force."""
+    found = await session.execute(
+        text("""
+SELECT DISTINCT e.player_id FROM player_exclusions e JOIN players p ON p.id = e.player_id
+WHERE e.kind = 'BREAK' AND e.lifted_at IS NULL AND e.ends_at <= :now
+  AND p.status = 'SELF_EXCLUDED'
+  AND NOT EXISTS (SELECT 1 FROM player_exclusions x WHERE x.player_id = e.player_id
+                  AND x.lifted_at IS NULL AND (x.ends_at IS NULL OR x.ends_at > :now))
+LIMIT :batch"""),
+        {"now": now, "batch": batch},
+    )
+    return [r[0] for r in found]
