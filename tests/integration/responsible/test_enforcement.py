@@ -1,0 +1,76 @@
+"""Limits enforced inside the money path: deposit, wager and loss limits refuse with a
+typed LimitExceeded and write nothing; wins, voids and refunds move the loss counter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from app.responsible.errors import LimitExceeded
+from tests.integration.wallets.conftest import new_key, scalar, wallets_of
+
+
+async def test_a_deposit_over_the_deposit_limit_is_refused_and_writes_nothing(money, db):
+    m = await money(deposit=None)
+    await m.set_limit("DEPOSIT", "DAY", "30.00")
+    assert (await m.deposit("20.00"))["status"] == "OK"
+    before = await wallets_of(db, str(m.player))
+    key = new_key()
+
+    with pytest.raises(LimitExceeded) as refused:
+        await m.deposit("10.01", key)
+
+    assert (refused.value.kind, refused.value.period) == ("DEPOSIT", "DAY")
+    assert (refused.value.limit, refused.value.remaining) == (3000, 1000)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    assert refused.value.resets_at == datetime.combine(tomorrow, time(0), tzinfo=UTC)
+    assert await wallets_of(db, str(m.player)) == before
+    assert await m.used("DEPOSIT") == 2000
+    assert await scalar(db, "SELECT count(*) FROM idempotency_keys WHERE key = :k", k=key) == 0
+    assert (await m.deposit("10.00"))["status"] == "OK"  # exactly up to the limit
+    assert await m.used("DEPOSIT") == 3000
+    reached = await scalar(db, "SELECT count(*) FROM outbox_events WHERE type = 'limit.reached'")
+    assert reached == 1
+
+
+async def test_a_bet_over_the_wager_limit_is_refused(money, db):
+    m = await money()
+    await m.set_limit("WAGER", "DAY", "5.00")
+    assert (await m.bet("3.00", "1"))["status"] == "OK"
+    with pytest.raises(LimitExceeded) as refused:
+        await m.bet("2.01", "2")
+    assert refused.value.remaining == 200
+    assert (await wallets_of(db, str(m.player)))["REAL"]["held"] == 300
+    assert await scalar(db, "SELECT count(*) FROM ledger_holds") == 1
+
+
+async def test_wins_voids_and_refunds_move_the_loss_counter(money):
+    m = await money()
+    await m.set_limit("LOSS", "DAY", "10.00")
+    await m.bet("4.00", "1")
+    assert await m.used("LOSS") == 400
+    await m.settle("1", "1.50")
+    assert await m.used("LOSS") == 250  # stake 4.00 minus win 1.50
+    held = await m.bet("3.00", "2")
+    assert await m.used("LOSS") == 550
+    await m.cancel(held["reservationId"])
+    assert await m.used("LOSS") == 250  # a voided bet gives its stake back
+    await m.refund_round("1")
+    assert await m.used("LOSS") == 0  # a refunded round gives back its loss
+    await m.bet("9.00", "3")
+    await m.settle("3", "20.00")
+    assert await m.used("LOSS") == -1100  # winnings leave room
+    assert (await m.bet("20.00", "4"))["status"] == "OK"
+    with pytest.raises(LimitExceeded):
+        await m.bet("1.01", "5")
+
+
+async def test_a_lowered_limit_applies_to_the_next_bet(money):
+    m = await money()
+    await m.set_limit("WAGER", "WEEK", "50.00")
+    await m.bet("10.00", "1")
+    await m.set_limit("WAGER", "WEEK", "10.00")
+    with pytest.raises(LimitExceeded) as refused:
+        await m.bet("0.01", "2")
+    assert (refused.value.period, refused.value.remaining) == ("WEEK", 0)
