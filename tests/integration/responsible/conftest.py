@@ -48,9 +48,11 @@ class Money:
 
     async def bet(self, amount: str, n: str) -> dict[str, Any]:
         async with self.db.transaction() as s:
-            out = await ledger.reserve_bet(s, self.settings, GAME_ENGINE, player_id=self.player,
-                                           amount=amount, currency="EUR", game_round_id=f"r{n}",
-                                           transaction_id=f"b{n}", idempotency_key=new_key())  # fmt: skip
+            out = await ledger.reserve_bet(
+                s, self.settings, GAME_ENGINE, player_id=self.player, amount=amount,
+                currency="EUR", game_round_id=f"r{n}", transaction_id=f"b{n}",
+                idempotency_key=new_key(),
+            )  # fmt: skip
         return out.body
 
     async def settle(self, n: str, win: str) -> dict[str, Any]:
@@ -76,8 +78,9 @@ class Money:
         return out.body
 
     async def used(self, kind: str, period: str = "DAY") -> int:
-        return int(await scalar(self.db, "SELECT used FROM gambling_limits WHERE player_id = :p "
-                                "AND kind = :k AND period = :d", p=self.player, k=kind, d=period))  # fmt: skip
+        sql = ("SELECT used FROM gambling_limits WHERE player_id = :p AND kind = :k "
+               "AND period = :d")  # fmt: skip
+        return int(await scalar(self.db, sql, p=self.player, k=kind, d=period))
 
 
 @pytest.fixture
