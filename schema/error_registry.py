@@ -15,11 +15,13 @@ from app.identity import errors as identity
 from app.identity.tokens import InvalidToken, TokenExpired
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
+from app.responsible import errors as rg
 from app.segments.rules import InvalidRule
 from schema import errors as gql
 from schema.types import bonus as bonus_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
+from schema.types import responsible as rg_types
 from schema.types.identity import MfaFailed
 from schema.types.segment import InvalidSegmentRule
 
@@ -86,6 +88,13 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     kyc.ProviderUnavailable: _plain(kyc_types.KycProviderUnavailable),
     kyc.UnknownProvider: _plain(kyc_types.KycProviderUnavailable),
     kyc.CallbackRejected: Mapping(gql.ValidationError, _callback),
+    # responsible gambling
+    rg.LimitExceeded: Mapping(rg_types.LimitExceeded, rg_types.LimitExceeded.from_domain),
+    rg.CoolDownActive: Mapping(rg_types.CoolDownActive, rg_types.CoolDownActive.from_domain),
+    rg.LimitChangeNotFound: _plain(rg_types.LimitChangeNotFound),
+    rg.StaffMayOnlyLower: _plain(rg_types.StaffMayOnlyLower),
+    rg.ExclusionActive: _plain(rg_types.ExclusionActive),
+    rg.NoActiveExclusion: _plain(rg_types.NoActiveExclusion),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
     # identity: one answer for every sign-in failure, so no caller learns which part failed

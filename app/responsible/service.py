@@ -62,7 +62,7 @@ def register_exclusion_listener(listener: ExclusionListener) -> None:
         _exclusion_listeners.append(listener)
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -144,7 +144,7 @@ async def set_limit(
         raise StaffMayOnlyLower("staff may only lower a limit; the player raises their own")
     else:
         row.pending_amount, row.pending_remove = minor, False
-        row.pending_effective_at = _now() + timedelta(hours=settings.rg_limit_cooldown_hours)
+        row.pending_effective_at = now() + timedelta(hours=settings.rg_limit_cooldown_hours)
         change = "INCREASE_REQUESTED"
     await session.flush()
     await _changed(session, row, change, caller, why)
@@ -162,7 +162,7 @@ async def remove_limit(
     if row is None:
         raise NotFound(f"no {period.value.lower()} {kind.value.lower()} limit")
     row.pending_amount, row.pending_remove = None, True
-    row.pending_effective_at = _now() + timedelta(hours=settings.rg_limit_cooldown_hours)
+    row.pending_effective_at = now() + timedelta(hours=settings.rg_limit_cooldown_hours)
     await session.flush()
     await _changed(session, row, "REMOVAL_REQUESTED", caller)
     return row
@@ -176,7 +176,7 @@ async def confirm_limit(
     row = await repo.lock_limit(session, player_id, limit_id)
     if row is None or row.pending_effective_at is None:
         raise LimitChangeNotFound("no pending limit change with this id")
-    if _now() < row.pending_effective_at:
+    if now() < row.pending_effective_at:
         raise CoolDownActive("the cool-down of this change has not passed yet",
                              row.pending_effective_at)  # fmt: skip
     if row.pending_remove:
@@ -214,7 +214,7 @@ def self_exclusion_end(months: int | None, permanent: bool, now: datetime) -> da
 
 
 async def exclusions(session: AsyncSession, player_id: uuid.UUID) -> list[PlayerExclusion]:
-    return await repo.active_exclusions(session, player_id, _now())
+    return await repo.active_exclusions(session, player_id, now())
 
 
 async def exclude(
@@ -227,11 +227,11 @@ async def exclude(
     player = await players.get_player(session, player_id)
     if player is None:
         raise NotFound("no such player")
-    now = _now()
-    for current in await repo.active_exclusions(session, player_id, now, lock=True):
+    at = now()
+    for current in await repo.active_exclusions(session, player_id, at, lock=True):
         if current.ends_at is None or (ends_at is not None and ends_at < current.ends_at):
             raise ExclusionActive("an exclusion in force cannot be shortened")
-    row = PlayerExclusion(player_id=player_id, kind=kind.value, starts_at=now, ends_at=ends_at)
+    row = PlayerExclusion(player_id=player_id, kind=kind.value, starts_at=at, ends_at=ends_at)
     await repo.add(session, row)
     if player.status == PlayerStatus.ACTIVE:
         why = f"{kind.value.lower()} by the player"
@@ -242,7 +242,7 @@ async def exclude(
     event = "player.break_started" if kind == ExclusionKind.BREAK else "player.self_excluded"
     await outbox.record(session, event, str(player_id), {
         "playerId": str(player_id), "exclusionId": str(row.id), "kind": kind.value,
-        "startsAt": now.isoformat(), "endsAt": until, "actor": caller.actor.key,
+        "startsAt": at.isoformat(), "endsAt": until, "actor": caller.actor.key,
     })  # fmt: skip
     await audit.record(session, caller.actor, f"rg.{kind.value.lower()}", f"player:{player_id}",
                        details={"exclusionId": str(row.id), "endsAt": until})  # fmt: skip
@@ -256,12 +256,12 @@ async def lift(
 ) -> list[PlayerExclusion]:
     """ADMIN only (the permission says so): end every exclusion in force, with a reason."""
     why = _reason(reason)
-    now = _now()
-    rows = await repo.active_exclusions(session, player_id, now, lock=True)
+    at = now()
+    rows = await repo.active_exclusions(session, player_id, at, lock=True)
     if not rows:
         raise NoActiveExclusion("the player has no exclusion in force")
     for row in rows:
-        row.lifted_at, row.lifted_by, row.lift_reason = now, caller.actor.key, why
+        row.lifted_at, row.lifted_by, row.lift_reason = at, caller.actor.key, why
     await session.flush()
     player = await players.get_player(session, player_id)
     if player is not None and player.status == PlayerStatus.SELF_EXCLUDED:
@@ -281,7 +281,7 @@ async def end_breaks(session: AsyncSession, batch: int = 100) -> int:
     """Breaks that are over: the player may play again (a self-exclusion that ends keeps
     the account restricted until the player asks to return)."""
     done = 0
-    for player_id in await repo.ended_breaks(session, _now(), batch):
+    for player_id in await repo.ended_breaks(session, now(), batch):
         await players.set_status(session, player_id, PlayerStatus.ACTIVE, "the break ended",
                                  "system:responsible")  # fmt: skip
         await outbox.record(session, "player.break_ended", str(player_id),

@@ -23,6 +23,12 @@ from schema.types.bonus import Loyalty, PlayerBonus
 from schema.types.kyc import KycCase
 from schema.types.ledger import LedgerEntry, ledger_page
 from schema.types.profile import PlayerProfile, PlayStyle, SettingsChange, VipStatus
+from schema.types.responsible import (
+    ExclusionsByPlayer,
+    GamblingLimit,
+    LimitsByPlayer,
+    PlayerExclusion,
+)
 from schema.types.segment import Segment
 from schema.types.wallet import Wallet
 
@@ -132,6 +138,22 @@ class Player:
     async def loyalty(self, info: Info) -> Loyalty | None:
         row = await info.context.loaders.get(LoyaltyByPlayer).load(uuid.UUID(str(self.id)))
         return Loyalty.build(row.points if row else 0, info.context.settings)
+
+    @strawberry.field(
+        description="Responsible-gambling limits (deposit, loss, wager per day/week/month).",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def gambling_limits(self, info: Info) -> list[GamblingLimit]:
+        rows = await info.context.loaders.get(LimitsByPlayer).load(uuid.UUID(str(self.id)))
+        return [GamblingLimit.from_model(r, info.context.settings) for r in rows]
+
+    @strawberry.field(
+        description="Breaks and self-exclusions in force.",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def exclusions(self, info: Info) -> list[PlayerExclusion]:
+        rows = await info.context.loaders.get(ExclusionsByPlayer).load(uuid.UUID(str(self.id)))
+        return [PlayerExclusion.from_model(r) for r in rows]
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:
