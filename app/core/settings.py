@@ -185,6 +185,7 @@ class Settings(BaseSettings):
     # calendar: UTC day / ISO week / month; rolling: from the first activity, 1/7/30 days.
     rg_limit_window: Literal["calendar", "rolling"] = "calendar"
     rg_limit_cooldown_hours: float = 24.0  # before a raised or removed limit can be confirmed
+    rg_break_end_interval_seconds: float = 60.0  # how often ended breaks are lifted
 
     @property
     def is_dev(self) -> bool:
