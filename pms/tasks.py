@@ -49,9 +49,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             settings.bonus_cashback_interval_seconds,
             bonus_tasks.yesterdays_cashback,
         ),
-        PeriodicTask(
-            "responsible.end_breaks", settings.rg_break_end_interval_seconds, _end_breaks
-        ),
+        PeriodicTask("responsible.end_breaks", settings.rg_break_end_interval_seconds, _end_breaks),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself
