@@ -29,8 +29,8 @@ SET_LIMIT = MutationSpec(
     (ValidationFailed, NotFound, E.StaffMayOnlyLower), failure_audit="rg.{field}",
 )  # fmt: skip
 REMOVE_LIMIT = MutationSpec(
-    "RemoveGamblingLimitResult", (GamblingLimit,), (NotFound, E.StaffMayOnlyLower),
-    failure_audit="rg.{field}",
+    "RemoveGamblingLimitResult", (GamblingLimit,),
+    (ValidationFailed, NotFound, E.StaffMayOnlyLower), failure_audit="rg.{field}",
 )  # fmt: skip
 CONFIRM_LIMIT = MutationSpec(
     "ConfirmGamblingLimitResult", (GamblingLimit, GamblingLimitRemoved),

@@ -14,9 +14,15 @@ from app.core.settings import Settings
 from app.ledger import service as ledger
 from app.responsible import service as rg
 from app.responsible.models import LimitKind, LimitPeriod
-from tests.integration.wallets.conftest import GAME_ENGINE, new_key, player_factory, scalar
+from tests.integration.wallets.conftest import (
+    GAME_ENGINE,
+    new_key,
+    player_factory,
+    scalar,
+    wallet_gql,
+)
 
-__all__ = ["player_factory"]
+__all__ = ["player_factory", "wallet_gql"]
 
 
 def player_caller(player_id: str) -> rg.Caller:
