@@ -19,6 +19,7 @@ from app.core.money import format_amount, parse_amount
 from app.core.settings import Settings
 from app.events import outbox
 from app.players import service as players
+from app.players.hooks import player_attributes_changed
 from app.players.models import PlayerStatus
 from app.responsible import repository as repo
 from app.responsible.errors import (
@@ -248,6 +249,8 @@ async def exclude(
                        details={"exclusionId": str(row.id), "endsAt": until})  # fmt: skip
     for listener in _exclusion_listeners:
         await listener(session, settings, player_id, f"exclusion:{row.id}")
+    # Segments (marketing) drop the player in this same transaction.
+    await player_attributes_changed(session, player_id, ("status",), settings)
     return row
 
 

@@ -74,3 +74,32 @@ async def test_a_lowered_limit_applies_to_the_next_bet(money):
     with pytest.raises(LimitExceeded) as refused:
         await m.bet("0.01", "2")
     assert (refused.value.period, refused.value.remaining) == ("WEEK", 0)
+
+
+async def test_self_exclusion_takes_the_player_out_of_every_segment(money, db, settings):
+    from app.audit.service import Actor
+    from app.responsible import service as rg
+    from app.responsible.models import ExclusionKind
+    from app.segments import service as segments
+
+    m = await money(deposit=None)
+    async with db.transaction() as s:
+        await segments.create_segment(
+            s, name="everyone", rule={"attr": "country", "op": "ne", "value": "XX"},
+            actor="staff:marketer", settings=settings,
+        )  # fmt: skip
+    members = "SELECT count(*) FROM segment_members WHERE player_id = :p"
+    assert await scalar(db, members, p=m.player) == 1
+
+    async with db.transaction() as s:
+        await rg.exclude(s, settings, rg.Caller(Actor(f"player:{m.player}"), True),
+                         player_id=m.player, kind=ExclusionKind.SELF_EXCLUSION,
+                         ends_at=None)  # fmt: skip
+
+    assert await scalar(db, members, p=m.player) == 0
+    left = await scalar(db, "SELECT count(*) FROM outbox_events WHERE type = 'segment.left' "
+                            "AND subject = :p", p=str(m.player))  # fmt: skip
+    assert left == 1
+    async with db.transaction() as s:  # a full recompute keeps them out too
+        await segments.recompute_all(s, settings)
+    assert await scalar(db, members, p=m.player) == 0
