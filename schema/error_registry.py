@@ -90,6 +90,9 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     kyc.CallbackRejected: Mapping(gql.ValidationError, _callback),
     # responsible gambling
     rg.LimitExceeded: Mapping(rg_types.LimitExceeded, rg_types.LimitExceeded.from_domain),
+    rg.SessionLimitReached: Mapping(
+        rg_types.SessionLimitReached, rg_types.SessionLimitReached.from_domain
+    ),
     rg.CoolDownActive: Mapping(rg_types.CoolDownActive, rg_types.CoolDownActive.from_domain),
     rg.LimitChangeNotFound: _plain(rg_types.LimitChangeNotFound),
     rg.StaffMayOnlyLower: _plain(rg_types.StaffMayOnlyLower),

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("used", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pending_amount", sa.BigInteger(), nullable=True),
         sa.Column("pending_remove", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("pending_effective_at", sa.DateTime(timezone=True), nullable=True),
@@ -45,7 +46,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "kind IN ('DEPOSIT', 'LOSS', 'WAGER')", name=op.f("ck_gambling_limits_kind")
+            "kind IN ('DEPOSIT', 'LOSS', 'WAGER', 'SESSION')", name=op.f("ck_gambling_limits_kind")
         ),
         sa.CheckConstraint(
             "period IN ('DAY', 'WEEK', 'MONTH')", name=op.f("ck_gambling_limits_period")

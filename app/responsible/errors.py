@@ -21,6 +21,16 @@ class LimitExceeded(DomainError):
         self.limit, self.remaining, self.resets_at = limit, remaining, resets_at
 
 
+class SessionLimitReached(DomainError):
+    """The play session reached its time limit: no new bets until a break has passed."""
+
+    code = "SESSION_LIMIT_REACHED"
+
+    def __init__(self, limit_minutes: int, available_at: datetime) -> None:
+        super().__init__(f"the session limit of {limit_minutes} minutes is reached; take a break")
+        self.limit_minutes, self.available_at = limit_minutes, available_at
+
+
 class LimitChangeNotFound(DomainError):
     """No pending change with this id for the caller (someone else's looks the same)."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.core.money import format_amount
@@ -24,7 +24,7 @@ from app.ledger.operation import Operation
 from app.ledger.repository import LoadParts
 from app.ledger.write_repository import ApplyParts
 from app.responsible import windows
-from app.responsible.errors import LimitExceeded
+from app.responsible.errors import LimitExceeded, SessionLimitReached
 from app.responsible.models import LimitKind
 from app.wallets.models import WalletKind
 
@@ -35,7 +35,8 @@ LOAD_PARTS = LoadParts(
 , rgl AS (
     -- The player's limits (one index probe when there are none), locked after the wallets:
     -- FOR UPDATE also makes READ COMMITTED return the newest committed counters.
-    SELECT id, kind, period, currency, amount, used, window_start FROM gambling_limits
+    SELECT id, kind, period, currency, amount, used, window_start, last_activity_at
+    FROM gambling_limits
     WHERE player_id = $5 AND (SELECT c FROM n) > 0
     ORDER BY id FOR UPDATE
 )""",
@@ -47,11 +48,14 @@ LOAD_PARTS = LoadParts(
 APPLY_PARTS = ApplyParts(
     ctes="""
 , rglw AS (
-    UPDATE gambling_limits g SET used = v.used, window_start = v.window_start, updated_at = now()
-    FROM unnest($e0::bigint[], $e1::bigint[], $e2::timestamptz[]) AS v(id, used, window_start)
+    UPDATE gambling_limits g
+    SET used = v.used, window_start = v.window_start, last_activity_at = v.last_activity_at,
+        updated_at = now()
+    FROM unnest($e0::bigint[], $e1::bigint[], $e2::timestamptz[], $e3::timestamptz[])
+         AS v(id, used, window_start, last_activity_at)
     WHERE g.id = v.id
 )""",
-    parameters=3,
+    parameters=4,
 )
 
 
@@ -64,6 +68,7 @@ class Counter:
     amount: int
     used: int
     window_start: datetime | None
+    last_activity_at: datetime | None = None
     resets_at: datetime | None = None
 
 
@@ -78,10 +83,14 @@ def _parse(row: Mapping[str, Any]) -> LimitState | None:
         return None
     counters = []
     for c in json.loads(row["rg_limits"]):
-        start = datetime.fromisoformat(c["window_start"]) if c["window_start"] else None
         counters.append(Counter(c["id"], c["kind"], c["period"], c["currency"], c["amount"],
-                                c["used"], start))  # fmt: skip
+                                c["used"], _time(c["window_start"]),
+                                _time(c["last_activity_at"])))  # fmt: skip
     return LimitState(counters, row["rg_now"])
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _state(op: Operation) -> LimitState | None:
@@ -144,6 +153,26 @@ def _real_part(op: Operation, amount: int) -> int:
     return 0
 
 
+def _play_session(op: Operation) -> None:
+    """SESSION limits: a bet after a break of ``rg_session_break_minutes`` starts a new
+    session; past the session's minutes, bets are refused until such a break."""
+    state = _state(op)
+    assert state is not None
+    minutes = op.settings.rg_session_break_minutes if op.settings is not None else 30.0
+    pause = timedelta(minutes=minutes)
+    for c in state.counters:
+        if c.kind != LimitKind.SESSION:
+            continue
+        if c.last_activity_at is None or state.now - c.last_activity_at >= pause:
+            c.window_start = state.now  # a new session
+        assert c.window_start is not None
+        if state.now - c.window_start >= timedelta(minutes=c.amount):
+            assert c.last_activity_at is not None
+            raise SessionLimitReached(c.amount, c.last_activity_at + pause)
+        c.last_activity_at = state.now
+        op.writes.extensions[NAME] = state
+
+
 class GamblingLimitExtension(ExtensionBase):
     name = NAME
     load_parts = LOAD_PARTS
@@ -154,13 +183,15 @@ class GamblingLimitExtension(ExtensionBase):
 
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         if not isinstance(writes, LimitState):
-            return ([], [], [])
+            return ([], [], [], [])
         cs = writes.counters
-        return ([c.id for c in cs], [c.used for c in cs], [c.window_start for c in cs])
+        return ([c.id for c in cs], [c.used for c in cs], [c.window_start for c in cs],
+                [c.last_activity_at for c in cs])  # fmt: skip
 
     def before_debit(self, op: Operation, debit: Debit) -> None:
         if debit.purpose != HoldPurpose.BET or _state(op) is None:
             return
+        _play_session(op)
         real = _real_part(op, debit.amount)
         # Both checks before either count, so a refusal by the second leaves the first alone.
         self._check_both(op, debit.amount, real, debit.currency)

@@ -29,6 +29,7 @@ class LimitKind(StrEnum):
     DEPOSIT = "DEPOSIT"
     LOSS = "LOSS"  # stakes minus wins, real money only
     WAGER = "WAGER"  # stakes
+    SESSION = "SESSION"  # minutes of one play session (amount in minutes; period DAY)
 
 
 class LimitPeriod(StrEnum):
@@ -67,6 +68,11 @@ class GamblingLimit(SQLModel, table=True):
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     used: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     window_start: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # SESSION limits: the last accepted bet (window_start is the session's start); a gap
+    # of rg_session_break_minutes starts a new session.
+    last_activity_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     pending_amount: int | None = Field(default=None, sa_column=Column(BigInteger))
     pending_remove: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())

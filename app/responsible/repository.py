@@ -4,7 +4,7 @@ parts are in app/responsible/extension.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +88,32 @@ async def active_bonus_ids(session: AsyncSession, player_id: uuid.UUID) -> list[
              "ORDER BY id"), {"p": player_id},
     )  # fmt: skip
     return [r[0] for r in found]
+
+
+# The latest run of bet/win postings whose gaps are all shorter than the break (one day
+# back at most: a session never spans more).
+PLAY_SESSION_SQL = """
+WITH t AS (
+    SELECT created_at, amount, currency,
+           created_at - lag(created_at) OVER (ORDER BY created_at, id) AS gap
+    FROM ledger_transfers
+    WHERE player_id = :p AND kind IN ('BET', 'WIN', 'BET_REFUND', 'WIN_REVERSAL')
+      AND created_at > now() - interval '1 day'
+), s AS (
+    SELECT max(created_at) AS started FROM t WHERE gap IS NULL OR gap >= :pause
+)
+SELECT s.started, max(t.created_at) AS last, sum(t.amount) AS net, min(t.currency) AS currency
+FROM t, s WHERE t.created_at >= s.started GROUP BY s.started
+"""
+
+
+async def play_session(
+    session: AsyncSession, player_id: uuid.UUID, pause: timedelta
+) -> tuple[datetime, datetime, int, str] | None:
+    row = (await session.execute(text(PLAY_SESSION_SQL), {"p": player_id, "pause": pause})).first()
+    if row is None or row.started is None:
+        return None
+    return row.started, row.last, int(row.net), row.currency
 
 
 async def ended_breaks(session: AsyncSession, now: datetime, batch: int) -> list[uuid.UUID]:

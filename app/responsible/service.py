@@ -78,6 +78,44 @@ async def limits(session: AsyncSession, player_id: uuid.UUID) -> list[GamblingLi
     return await repo.limits(session, player_id)
 
 
+def _session_minutes(amount: str, period: LimitPeriod) -> int:
+    """A SESSION limit is whole minutes of one play session (1 minute to 24 hours)."""
+    if period != LimitPeriod.DAY:
+        raise ValidationFailed.single("period", "a session limit is set with period DAY")
+    if not (isinstance(amount, str) and amount.isascii() and amount.isdigit()
+            and 1 <= int(amount) <= 1440):  # fmt: skip
+        raise ValidationFailed.single("amount", "a session limit is 1 to 1440 whole minutes")
+    return int(amount)
+
+
+async def reality_check(
+    session: AsyncSession, settings: Settings, player_id: uuid.UUID
+) -> RealityCheck | None:
+    """The current play session (bets with gaps shorter than the session break): when it
+    started, how long it runs, the net result in REAL money; None when not playing."""
+    pause = timedelta(minutes=settings.rg_session_break_minutes)
+    found = await repo.play_session(session, player_id, pause)
+    if found is None:
+        return None
+    started, last, net, currency = found
+    at = now()
+    if at - last >= pause:
+        return None
+    interval = timedelta(minutes=settings.rg_reality_check_minutes)
+    elapsed = at - started
+    next_check = started + interval * (int(elapsed / interval) + 1)
+    return RealityCheck(started, int(elapsed.total_seconds() // 60), net, currency, next_check)
+
+
+@dataclass(frozen=True)
+class RealityCheck:
+    started_at: datetime
+    minutes_played: int
+    net_result: int  # minor units, wins minus stakes
+    currency: str
+    next_check_at: datetime
+
+
 def _check_order(rows: list[GamblingLimit], period: str, amount: int) -> None:
     """daily <= weekly <= monthly, with ``amount`` proposed for ``period`` (pending
     increases count at their proposed value, so a confirmation cannot break the order)."""
@@ -128,7 +166,11 @@ async def set_limit(
     currency = await repo.real_currency(session, player_id)
     if currency is None:
         raise NotFound("no such player")
-    minor = parse_amount(amount, currency)
+    minor = (
+        _session_minutes(amount, period)
+        if kind == LimitKind.SESSION
+        else parse_amount(amount, currency)
+    )
     rows = await repo.lock_limits(session, player_id, kind)
     _check_order(rows, period, minor)
     row = next((r for r in rows if r.period == period), None)

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
+from app.responsible import service as rg
 from permissions.roles import Permission as P
 from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
@@ -28,6 +29,7 @@ from schema.types.responsible import (
     GamblingLimit,
     LimitsByPlayer,
     PlayerExclusion,
+    RealityCheck,
 )
 from schema.types.segment import Segment
 from schema.types.wallet import Wallet
@@ -154,6 +156,16 @@ class Player:
     async def exclusions(self, info: Info) -> list[PlayerExclusion]:
         rows = await info.context.loaders.get(ExclusionsByPlayer).load(uuid.UUID(str(self.id)))
         return [PlayerExclusion.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="The current play session (null when not playing): time played and net "
+        "result, and when the front end should remind the player next.",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def reality_check(self, info: Info) -> RealityCheck | None:
+        async with info.context.db.read_session() as session:
+            found = await rg.reality_check(session, info.context.settings, uuid.UUID(str(self.id)))
+        return RealityCheck.build(found) if found else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:

@@ -34,17 +34,26 @@ class GamblingLimit:
     id: strawberry.ID
     kind: LimitKind
     period: LimitPeriod
-    limit: Money
-    used: Money
-    remaining: Money
+    limit: Money | None = strawberry.field(description="Null for SESSION (see minutes).")
+    used: Money | None
+    remaining: Money | None
+    minutes: int | None = strawberry.field(description="SESSION: minutes of one session.")
     resets_at: datetime | None
     pending_limit: Money | None
+    pending_minutes: int | None
     pending_removal: bool
     pending_effective_at: datetime | None
 
     @classmethod
     def from_model(cls, row: LimitRow, settings: Settings) -> GamblingLimit:
         assert row.id is not None
+        if row.kind == LimitKind.SESSION:
+            return cls(
+                id=strawberry.ID(str(row.id)), kind=LimitKind.SESSION, period=LimitPeriod.DAY,
+                limit=None, used=None, remaining=None, minutes=row.amount, resets_at=None,
+                pending_limit=None, pending_minutes=row.pending_amount,
+                pending_removal=row.pending_remove, pending_effective_at=row.pending_effective_at,
+            )  # fmt: skip
         now = datetime.now(UTC)
         used, resets_at = row.used, None
         if row.window_start is not None or settings.rg_limit_window == "calendar":
@@ -57,7 +66,7 @@ class GamblingLimit:
             id=strawberry.ID(str(row.id)), kind=LimitKind(row.kind),
             period=LimitPeriod(row.period), limit=Money.of(row.amount, c),
             used=Money.of(used, c), remaining=Money.of(max(row.amount - used, 0), c),
-            resets_at=resets_at,
+            minutes=None, resets_at=resets_at, pending_minutes=None,
             pending_limit=None if row.pending_amount is None
             else Money.of(row.pending_amount, c),
             pending_removal=row.pending_remove, pending_effective_at=row.pending_effective_at,
@@ -97,6 +106,32 @@ class LimitExceeded(UserError):
             period=LimitPeriod(exc.period), limit=Money.of(exc.limit, exc.currency),
             remaining=Money.of(exc.remaining, exc.currency), resets_at=exc.resets_at,
         )  # fmt: skip
+
+
+@strawberry.type(description="The play session reached its time limit; nothing was held.")
+class SessionLimitReached(UserError):
+    limit_minutes: int
+    available_at: datetime
+
+    @classmethod
+    def from_domain(cls, exc: rg_errors.SessionLimitReached) -> SessionLimitReached:
+        return cls(code=exc.code, message=exc.message, limit_minutes=exc.limit_minutes,
+                   available_at=exc.available_at)  # fmt: skip
+
+
+@strawberry.type(description="The current play session, for the front end's reality check "
+                 "(remind the player at nextCheckAt).")  # fmt: skip
+class RealityCheck:
+    session_started_at: datetime
+    minutes_played: int
+    net_result: Money
+    next_check_at: datetime
+
+    @classmethod
+    def build(cls, found: rg.RealityCheck) -> RealityCheck:
+        return cls(session_started_at=found.started_at, minutes_played=found.minutes_played,
+                   net_result=Money.of(found.net_result, found.currency),
+                   next_check_at=found.next_check_at)  # fmt: skip
 
 
 @strawberry.type(description="The increase or removal waits for its cool-down.")

@@ -60,7 +60,7 @@ ENVELOPE_TYPES = {
     # responsible gambling, behind rg:* fields (and LimitExceeded behind wallet:operate)
     "GamblingLimit", "GamblingLimitRemoved", "PlayerExclusion", "LimitExceeded",
     "CoolDownActive", "LimitChangeNotFound", "StaffMayOnlyLower", "ExclusionActive",
-    "NoActiveExclusion",
+    "NoActiveExclusion", "SessionLimitReached", "RealityCheck",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip

@@ -103,3 +103,58 @@ async def test_self_exclusion_takes_the_player_out_of_every_segment(money, db, s
     async with db.transaction() as s:  # a full recompute keeps them out too
         await segments.recompute_all(s, settings)
     assert await scalar(db, members, p=m.player) == 0
+
+
+async def _shift(db, player, **columns: str) -> None:
+    from sqlalchemy import text as sql
+
+    sets = ", ".join(f"{c} = now() - interval '{v}'" for c, v in columns.items())
+    async with db.transaction() as s:
+        await s.execute(sql(f"UPDATE gambling_limits SET {sets} WHERE player_id = :p "
+                            "AND kind = 'SESSION'"), {"p": player})  # fmt: skip
+
+
+async def test_a_session_limit_refuses_bets_until_a_break_has_passed(money, db):
+    from app.responsible.errors import SessionLimitReached
+
+    m = await money()
+    await m.set_limit("SESSION", "DAY", "60")
+    assert (await m.bet("1.00", "1"))["status"] == "OK"
+    # An hour into the session, the last bet a minute ago: the limit is reached.
+    await _shift(db, m.player, window_start="61 minutes", last_activity_at="1 minute")
+    with pytest.raises(SessionLimitReached) as refused:
+        await m.bet("1.00", "2")
+    last = await scalar(db, "SELECT last_activity_at FROM gambling_limits WHERE kind = 'SESSION'")
+    assert refused.value.available_at == last + timedelta(minutes=30)
+    assert await scalar(db, "SELECT count(*) FROM ledger_holds") == 1
+    # After a 30-minute break a new session starts.
+    await _shift(db, m.player, window_start="95 minutes", last_activity_at="31 minutes")
+    assert (await m.bet("1.00", "3"))["status"] == "OK"
+    started = await scalar(db, "SELECT now() - window_start < interval '1 minute' "
+                               "FROM gambling_limits WHERE kind = 'SESSION'")  # fmt: skip
+    assert started is True
+
+
+async def test_session_limits_take_whole_minutes_with_period_day(money):
+    from app.core.errors import ValidationFailed
+
+    m = await money(deposit=None)
+    for period, amount in (("WEEK", "60"), ("DAY", "1.5"), ("DAY", "0"), ("DAY", "1441")):
+        with pytest.raises(ValidationFailed):
+            await m.set_limit("SESSION", period, amount)
+    assert await scalar(m.db, "SELECT count(*) FROM gambling_limits") == 0
+
+
+async def test_the_reality_check_shows_the_current_session(money, db, settings):
+    from app.responsible import service as rg
+
+    m = await money()
+    await m.bet("4.00", "1")
+    await m.settle("1", "1.50")
+    await m.bet("2.00", "2")
+    await m.settle("2", "0.00")
+    async with db.read_session() as s:
+        check = await rg.reality_check(s, settings, m.player)
+    assert check is not None
+    assert (check.minutes_played, check.net_result, check.currency) == (0, -450, "EUR")
+    assert check.next_check_at == check.started_at + timedelta(minutes=60)
