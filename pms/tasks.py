@@ -64,4 +64,4 @@ async def _purge_session_state(db: Database, settings: Settings) -> None:
 async def _end_breaks(db: Database, settings: Settings) -> None:
     """Breaks that are over: the players may play again."""
     async with db.transaction() as session:
-        await responsible.end_breaks(session)
+        await responsible.end_breaks(session, settings)

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("return_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lifted_by", sa.String(length=120), nullable=True),
         sa.Column("lift_reason", sa.String(length=500), nullable=True),

@@ -188,6 +188,7 @@ class Settings(BaseSettings):
     rg_break_end_interval_seconds: float = 60.0  # how often ended breaks are lifted
     # A play session ends after this long without a bet (session limits, reality checks).
     rg_session_break_minutes: float = 30.0
+    rg_return_cooling_hours: float = 24.0  # after a self-exclusion: asked to return -> play
     rg_reality_check_minutes: int = 60  # how often the front end reminds the player
 
     @property

@@ -101,6 +101,11 @@ class PlayerExclusion(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(16), nullable=False))
     starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     ends_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # After a self-exclusion ends the account stays restricted until the player asks to
+    # return (here) and the return cooling period has passed.
+    return_requested_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     lifted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     lifted_by: str | None = Field(default=None, sa_column=Column(String(120)))
     lift_reason: str | None = Field(default=None, sa_column=Column(String(500)))

@@ -4,6 +4,7 @@ parts are in app/responsible/extension.py)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, text
@@ -23,9 +24,10 @@ async def real_currency(session: AsyncSession, player_id: uuid.UUID) -> str | No
     return found.scalar_one_or_none()
 
 
-async def limits(session: AsyncSession, player_id: uuid.UUID) -> list[GamblingLimit]:
+async def limits(session: AsyncSession, player_ids: Sequence[uuid.UUID]) -> list[GamblingLimit]:
+    """The limits of many players (one statement for a page of players)."""
     rows = await session.execute(
-        select(GamblingLimit).where(col(GamblingLimit.player_id) == player_id)
+        select(GamblingLimit).where(col(GamblingLimit.player_id).in_(player_ids))
         .order_by(col(GamblingLimit.kind), col(GamblingLimit.period))
     )  # fmt: skip
     return list(rows.scalars())
@@ -116,16 +118,38 @@ async def play_session(
     return row.started, row.last, int(row.net), row.currency
 
 
-async def ended_breaks(session: AsyncSession, now: datetime, batch: int) -> list[uuid.UUID]:
-    """Players whose last break is over and who have no other exclusion in force."""
+async def ended_breaks(
+    session: AsyncSession, now: datetime, cooling: timedelta, batch: int
+) -> list[uuid.UUID]:
+    """Players who may play again: no exclusion in force, and every ended self-exclusion
+    has a return request older than the cooling period (a break needs none)."""
     found = await session.execute(
         text("""
 SELECT DISTINCT e.player_id FROM player_exclusions e JOIN players p ON p.id = e.player_id
-WHERE e.kind = 'BREAK' AND e.lifted_at IS NULL AND e.ends_at <= :now
-  AND p.status = 'SELF_EXCLUDED'
+WHERE e.lifted_at IS NULL AND e.ends_at <= :now AND p.status = 'SELF_EXCLUDED'
   AND NOT EXISTS (SELECT 1 FROM player_exclusions x WHERE x.player_id = e.player_id
                   AND x.lifted_at IS NULL AND (x.ends_at IS NULL OR x.ends_at > :now))
+  AND NOT EXISTS (SELECT 1 FROM player_exclusions x WHERE x.player_id = e.player_id
+                  AND x.kind = 'SELF_EXCLUSION' AND x.lifted_at IS NULL
+                  AND (x.return_requested_at IS NULL
+                       OR x.return_requested_at > :cooled))
 LIMIT :batch"""),
-        {"now": now, "batch": batch},
+        {"now": now, "batch": batch, "cooled": now - cooling},
     )
     return [r[0] for r in found]
+
+
+async def returnable(
+    session: AsyncSession, player_id: uuid.UUID, now: datetime
+) -> list[PlayerExclusion]:
+    """Ended self-exclusions without a return request, locked."""
+    rows = await session.execute(
+        select(PlayerExclusion).where(
+            col(PlayerExclusion.player_id) == player_id,
+            col(PlayerExclusion.kind) == "SELF_EXCLUSION",
+            col(PlayerExclusion.lifted_at).is_(None),
+            col(PlayerExclusion.return_requested_at).is_(None),
+            col(PlayerExclusion.ends_at) <= now,
+        ).with_for_update()
+    )  # fmt: skip
+    return list(rows.scalars())

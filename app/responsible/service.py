@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,8 +74,13 @@ def _reason(reason: str | None) -> str:
     return text
 
 
-async def limits(session: AsyncSession, player_id: uuid.UUID) -> list[GamblingLimit]:
-    return await repo.limits(session, player_id)
+async def limits_of(
+    session: AsyncSession, player_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[GamblingLimit]]:
+    found: dict[uuid.UUID, list[GamblingLimit]] = {p: [] for p in player_ids}
+    for row in await repo.limits(session, player_ids):
+        found[row.player_id].append(row)
+    return found
 
 
 def _session_minutes(amount: str, period: LimitPeriod) -> int:
@@ -322,14 +327,38 @@ async def lift(
     return rows
 
 
-async def end_breaks(session: AsyncSession, batch: int = 100) -> int:
-    """Breaks that are over: the player may play again (a self-exclusion that ends keeps
-    the account restricted until the player asks to return)."""
+async def request_return(
+    session: AsyncSession, settings: Settings, caller: Caller, *, player_id: uuid.UUID
+) -> list[PlayerExclusion]:
+    """After a self-exclusion has ended, the player asks to play again; the account opens
+    once the return cooling period has passed (``end_breaks``)."""
+    at = now()
+    if await repo.active_exclusions(session, player_id, at):
+        raise ExclusionActive("the self-exclusion is still in force")
+    rows = await repo.returnable(session, player_id, at)
+    if not rows:
+        raise NoActiveExclusion("no ended self-exclusion waits for a return request")
+    for row in rows:
+        row.return_requested_at = at
+    await session.flush()
+    opens = at + timedelta(hours=settings.rg_return_cooling_hours)
+    await outbox.record(session, "player.return_requested", str(player_id), {
+        "playerId": str(player_id), "opensAt": opens.isoformat(), "actor": caller.actor.key,
+    })  # fmt: skip
+    await audit.record(session, caller.actor, "rg.return_requested", f"player:{player_id}")
+    return rows
+
+
+async def end_breaks(session: AsyncSession, settings: Settings, batch: int = 100) -> int:
+    """Exclusions that are over: the player may play again (after a self-exclusion only
+    once they asked to return and the cooling period has passed)."""
     done = 0
-    for player_id in await repo.ended_breaks(session, now(), batch):
-        await players.set_status(session, player_id, PlayerStatus.ACTIVE, "the break ended",
+    cooling = timedelta(hours=settings.rg_return_cooling_hours)
+    for player_id in await repo.ended_breaks(session, now(), cooling, batch):
+        await players.set_status(session, player_id, PlayerStatus.ACTIVE, "the exclusion ended",
                                  "system:responsible")  # fmt: skip
-        await outbox.record(session, "player.break_ended", str(player_id),
+        await outbox.record(session, "player.exclusion_ended", str(player_id),
                             {"playerId": str(player_id)})  # fmt: skip
+        await player_attributes_changed(session, player_id, ("status",), settings)
         done += 1
     return done

@@ -40,6 +40,10 @@ EXCLUDE = MutationSpec(
     "ExclusionResult", (PlayerExclusion,), (ValidationFailed, NotFound, E.ExclusionActive),
     failure_audit="rg.{field}",
 )  # fmt: skip
+RETURN = MutationSpec(
+    "RequestReturnResult", (PlayerExclusion,),
+    (ValidationFailed, E.ExclusionActive, E.NoActiveExclusion), failure_audit="rg.{field}",
+)  # fmt: skip
 LIFT = MutationSpec(
     "LiftExclusionResult", (PlayerExclusion,), (ValidationFailed, E.NoActiveExclusion)
 )
@@ -156,6 +160,21 @@ class ResponsibleMutations:
             return rg.self_exclusion_end(months, permanent, rg.now())
 
         return await _exclude(info, player_id, ExclusionKind.SELF_EXCLUSION, ends)
+
+    @strawberry.mutation(
+        graphql_type=RETURN.union,
+        description="After a self-exclusion has ended: ask to play again. The account opens "
+        "once the return cooling period has passed.",
+        extensions=[forbidden_result(P.RG_EXCLUDE, owner_ok=True, audit=True)],
+    )
+    async def request_return(self, info: Info, player_id: strawberry.ID) -> object:
+        ctx = info.context
+
+        async def call(s: Any) -> list[ExclusionRow]:
+            return await rg.request_return(s, ctx.settings, _caller(info),
+                                           player_id=parse_uuid(player_id, "playerId"))  # fmt: skip
+
+        return await run(info, RETURN, call, lambda rows: PlayerExclusion.from_model(rows[0]))
 
     @strawberry.mutation(
         graphql_type=LIFT.union,

@@ -162,7 +162,8 @@ NoActiveExclusion = _error_type("NoActiveExclusion", "The player has no exclusio
 
 class LimitsByPlayer(BatchLoader[uuid.UUID, list[LimitRow]]):
     async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[LimitRow]]:
-        return [await rg.limits(session, k) for k in keys]
+        found = await rg.limits_of(session, keys)
+        return [found[k] for k in keys]
 
 
 class ExclusionsByPlayer(BatchLoader[uuid.UUID, list[ExclusionRow]]):

@@ -4,6 +4,7 @@ typed LimitExceeded and write nothing; wins, voids and refunds move the loss cou
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,58 @@ async def test_the_reality_check_shows_the_current_session(money, db, settings):
     assert check is not None
     assert (check.minutes_played, check.net_result, check.currency) == (0, -450, "EUR")
     assert check.next_check_at == check.started_at + timedelta(minutes=60)
+
+
+async def test_after_a_self_exclusion_the_account_opens_only_after_a_return_request_and_cooling(
+    money, db, settings
+):
+    from sqlalchemy import text as sql
+
+    from app.audit.service import Actor
+    from app.responsible import service as rg
+    from app.responsible.errors import ExclusionActive
+    from app.responsible.models import ExclusionKind
+
+    m = await money(deposit=None)
+    caller = rg.Caller(Actor(f"player:{m.player}"), True)
+    status = "SELECT status FROM players WHERE id = :p"
+
+    async def run(call: Any) -> Any:
+        async with db.transaction() as s:
+            return await call(s)
+
+    await run(lambda s: rg.exclude(s, settings, caller, player_id=m.player,
+                                   kind=ExclusionKind.SELF_EXCLUSION,
+                                   ends_at=rg.now() + timedelta(days=180)))  # fmt: skip
+    with pytest.raises(ExclusionActive):
+        await run(lambda s: rg.request_return(s, settings, caller, player_id=m.player))
+    await run(lambda s: s.execute(sql("UPDATE player_exclusions SET ends_at = now() "
+                                      "- interval '1 minute'")))  # fmt: skip
+    assert await run(lambda s: rg.end_breaks(s, settings)) == 0  # no return request yet
+    await run(lambda s: rg.request_return(s, settings, caller, player_id=m.player))
+    assert await run(lambda s: rg.end_breaks(s, settings)) == 0  # cooling period
+    assert await scalar(db, status, p=m.player) == "SELF_EXCLUDED"
+    await run(lambda s: s.execute(sql("UPDATE player_exclusions SET return_requested_at = "
+                                      "now() - interval '25 hours'")))  # fmt: skip
+    assert await run(lambda s: rg.end_breaks(s, settings)) == 1
+    assert await scalar(db, status, p=m.player) == "ACTIVE"
+
+
+async def test_a_break_that_is_over_reopens_the_account(money, db, settings):
+    from sqlalchemy import text as sql
+
+    from app.audit.service import Actor
+    from app.responsible import service as rg
+    from app.responsible.models import ExclusionKind
+
+    m = await money(deposit=None)
+    caller = rg.Caller(Actor(f"player:{m.player}"), True)
+    async with db.transaction() as s:
+        await rg.exclude(s, settings, caller, player_id=m.player, kind=ExclusionKind.BREAK,
+                         ends_at=rg.break_end(24, rg.now()))  # fmt: skip
+    async with db.transaction() as s:
+        assert await rg.end_breaks(s, settings) == 0
+        await s.execute(sql("UPDATE player_exclusions SET ends_at = now() - interval '1 s'"))
+    async with db.transaction() as s:
+        assert await rg.end_breaks(s, settings) == 1
+    assert await scalar(db, "SELECT status FROM players WHERE id = :p", p=m.player) == "ACTIVE"
