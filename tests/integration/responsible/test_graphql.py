@@ -16,7 +16,7 @@ from tests.integration.wallets.conftest import GAME_ENGINE, WalletGQL, new_key, 
 
 LIMIT = """
     __typename
-    ... on GamblingLimit { id kind period limit { amount currency } used { amount }
+    ... on GamblingLimit { id kind period limit { amount currency } used { amount } minutes
                            remaining { amount } resetsAt pendingLimit { amount }
                            pendingRemoval pendingEffectiveAt }
     ... on ValidationError { code field message }
@@ -298,3 +298,51 @@ async def test_staff_see_but_cannot_lift_and_admin_lifts_with_a_reason(
     denied = await scalar(db, "SELECT count(*) FROM audit_log WHERE actor = :a "
                               "AND outcome = 'denied'", a=SUPPORT.key)  # fmt: skip
     assert denied == 1
+
+
+async def test_session_limit_and_reality_check_through_graphql(wallet_gql, db, player_factory):
+    player = await player_factory()
+    await wallet_gql.op("deposit", playerId=player, amount="20.00", currency="EUR",
+                        paymentReference="p1")  # fmt: skip
+    session = await _set(wallet_gql, player, "SESSION", "DAY", "45")
+    first = await wallet_gql.op("reserveBet", playerId=player, amount="2.00", currency="EUR",
+                                gameRoundId="r1", transactionId="b1")  # fmt: skip
+    await wallet_gql.op("settleBet", playerId=player, reservationId=first["reservationId"],
+                        winAmount="0.50", currency="EUR", transactionId="w1")  # fmt: skip
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE gambling_limits SET window_start = now() - interval "
+                             "'46 minutes' WHERE kind = 'SESSION'"))  # fmt: skip
+    body = await wallet_gql.raw(
+        "mutation($i: ReserveBetInput!) { reserveBet(input: $i) { __typename "
+        "... on SessionLimitReached { code limitMinutes availableAt } } }",
+        {"i": {"playerId": player, "amount": "1.00", "currency": "EUR", "gameRoundId": "r2",
+               "transactionId": "b2", "idempotencyKey": new_key()}}, as_=GAME_ENGINE,
+    )  # fmt: skip
+    check = await _call(wallet_gql, """query($id: ID!) { player(id: $id) {
+        realityCheck { minutesPlayed netResult { amount currency } nextCheckAt } } }""",
+        "player", player_principal(player), id=player)  # fmt: skip
+
+    assert (session["minutes"], session["limit"]) == (45, None)
+    refused = body["data"]["reserveBet"]
+    assert (refused["__typename"], refused["limitMinutes"]) == ("SessionLimitReached", 45)
+    assert check["realityCheck"]["netResult"] == {"amount": "-1.50", "currency": "EUR"}
+    assert check["realityCheck"]["minutesPlayed"] == 0
+
+
+async def test_request_return_through_graphql_is_the_players_own(wallet_gql, db, player_factory):
+    player, other = await player_factory(), await player_factory()
+    await _call(wallet_gql, EXCLUDE, "selfExclude", player_principal(player), p=player, m=6,
+                perm=False)  # fmt: skip
+    await _signed_in_again(wallet_gql, player)
+    query = f"mutation($p: ID!) {{ requestReturn(playerId: $p) {{ {EXCLUSION} }} }}"
+    early = await _call(wallet_gql, query, "requestReturn", player_principal(player), p=player)
+    foreign = await _call(wallet_gql, query, "requestReturn", player_principal(other), p=player)
+    async with db.transaction() as s:
+        await s.execute(text("UPDATE player_exclusions SET ends_at = now() - interval '1 s'"))
+    asked = await _call(wallet_gql, query, "requestReturn", player_principal(player), p=player)
+
+    assert early["__typename"] == "ExclusionActive"
+    assert foreign["__typename"] == "Forbidden"
+    assert asked["__typename"] == "PlayerExclusion"
+    assert await scalar(db, "SELECT count(*) FROM player_exclusions "
+                            "WHERE return_requested_at IS NOT NULL") == 1  # fmt: skip
