@@ -70,6 +70,7 @@ class Counter:
     window_start: datetime | None
     last_activity_at: datetime | None = None
     resets_at: datetime | None = None
+    changed: bool = False  # APPLY writes only changed counters (hot rows: fewer updates)
 
 
 @dataclass
@@ -128,6 +129,7 @@ def _count(op: Operation, kind: str, amount: int, currency: str, *, check: bool)
     for c in counters:
         before = c.used
         c.used = max(c.used + amount, 0) if kind != LimitKind.LOSS else c.used + amount
+        c.changed = True
         op.writes.extensions[NAME] = state
         if before < c.amount <= c.used:
             _reached(op, c)
@@ -170,6 +172,7 @@ def _play_session(op: Operation) -> None:
             assert c.last_activity_at is not None
             raise SessionLimitReached(c.amount, c.last_activity_at + pause)
         c.last_activity_at = state.now
+        c.changed = True
         op.writes.extensions[NAME] = state
 
 
@@ -184,7 +187,7 @@ class GamblingLimitExtension(ExtensionBase):
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         if not isinstance(writes, LimitState):
             return ([], [], [], [])
-        cs = writes.counters
+        cs = [c for c in writes.counters if c.changed]
         return ([c.id for c in cs], [c.used for c in cs], [c.window_start for c in cs],
                 [c.last_activity_at for c in cs])  # fmt: skip
 
