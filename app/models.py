@@ -33,6 +33,7 @@ from app.ledger.models import (
 from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.responsible.models import GamblingLimit, PlayerExclusion
 from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
@@ -44,6 +45,7 @@ __all__ = [
     "EventConsumption",
     "ExportRun",
     "ExportSigningKey",
+    "GamblingLimit",
     "GameRound",
     "GameTransaction",
     "HouseAccount",
@@ -59,6 +61,7 @@ __all__ = [
     "OutboxEvent",
     "Player",
     "PlayerBonus",
+    "PlayerExclusion",
     "PlayerMetrics",
     "PlayerProfile",
     "PlayerTag",

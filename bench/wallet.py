@@ -3,6 +3,7 @@
 asyncpg connections (the ceiling: same statements, same Python rules, no HTTP/GraphQL).
 
     .venv/bin/python bench/wallet.py [--seconds 6] [--wallets 10000]
+    .venv/bin/python bench/wallet.py --limits   # direct path: no limits vs limits on all
 
 Prints throughput (pairs/s) and p50/p99 latency of one pair, per client count, for
 (a) bets spread over many wallets and (b) one hot wallet. Not part of the test suite.
@@ -192,6 +193,47 @@ async def run_direct(url: str, players: list[uuid.UUID], seconds: float) -> dict
     return results
 
 
+LIMITS_SQL = """
+INSERT INTO gambling_limits (player_id, kind, period, currency, amount)
+SELECT p.id, k.kind, k.period, 'EUR', 1000000000000
+FROM players p CROSS JOIN (VALUES ('WAGER', 'DAY'), ('WAGER', 'WEEK'), ('LOSS', 'DAY'),
+                                  ('DEPOSIT', 'MONTH'), ('SESSION', 'DAY')) AS k(kind, period)
+ON CONFLICT DO NOTHING;
+UPDATE gambling_limits SET amount = 1440 WHERE kind = 'SESSION';
+ANALYZE gambling_limits;
+"""
+
+
+async def run_limits(url: str, players: list[uuid.UUID], seconds: float) -> None:
+    """The direct path without limits, then with five limits on every player (never
+    reached), in one run: what the limits extension costs the money path."""
+    settings = Settings(_env_file=None, database_url=url)
+    # A small pool: this comparison needs no more, and the server is shared.
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=16, max_size=16)
+    results: dict[tuple[bool, bool, int], tuple[float, float, float]] = {}
+    try:
+        for limits in (False, True):
+            if limits:
+                async with pool.acquire() as conn:
+                    await conn.execute(LIMITS_SQL)
+            for hot in (False, True):
+                for clients in (8, 16):
+                    results[(limits, hot, clients)] = await measure(
+                        clients, seconds,
+                        lambda i, hot=hot: direct_pair(pool, settings, pick(players, hot)),
+                    )  # fmt: skip
+    finally:
+        await pool.close()
+    print("\nreserve+settle pairs/s (p50 / p99 ms), direct asyncpg path")
+    print(f"{'scenario':<8} {'clients':>7} | {'no limits':>26} | {'5 limits each':>26} | ratio")
+    for hot in (False, True):
+        for clients in (8, 16):
+            a, b = results[(False, hot, clients)], results[(True, hot, clients)]
+            print(f"{'hot' if hot else 'spread':<8} {clients:>7} | "
+                  f"{a[0]:8.0f}/s {a[1]:6.1f} {a[2]:7.1f}  | "
+                  f"{b[0]:8.0f}/s {b[1]:6.1f} {b[2]:7.1f}  | {b[0] / a[0]:5.0%}")  # fmt: skip
+
+
 async def service_token(url: str, port: int) -> str:
     """A real access token for a game-engine service client, the way the engine gets one:
     the client is created (as `pms client create` does), then OAuth2 client_credentials."""
@@ -261,11 +303,15 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--limits", action="store_true", help="limits on every player vs none")
     args = parser.parse_args()
 
     register_all()  # the same ledger extensions (bonuses) as the server runs
     players = asyncio.run(prepare(args.url, args.wallets))
     print(f"seeded {len(players)} players; {args.seconds:.0f} s per cell", flush=True)
+    if args.limits:
+        asyncio.run(run_limits(args.url, players, args.seconds))
+        return
     direct = asyncio.run(run_direct(args.url, players, args.seconds))
     port = free_port()
     server = start_server(args.url, port)

@@ -38,6 +38,12 @@ class Permission(StrEnum):
     CLIENT_MANAGE = "client:manage"  # OAuth service clients
     REGISTER = "player:register"  # sign-up: everyone, including anonymous callers
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
+    # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
+    # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
+    RG_READ = "rg:read"
+    RG_LIMIT = "rg:limit"
+    RG_EXCLUDE = "rg:exclude"
+    RG_LIFT = "rg:lift"
 
 
 P = Permission
@@ -46,7 +52,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.ADMIN: frozenset(P) - {P.SELF, P.REGISTER},
     StaffRole.SUPPORT: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
-         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ}
+         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT}
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
@@ -54,7 +60,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
-         P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ, P.BONUS_READ}
+         P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ, P.BONUS_READ,
+         P.RG_READ, P.RG_LIMIT}
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ}
@@ -72,7 +79,7 @@ SERVICE_SCOPES: frozenset[Permission] = frozenset(
 # What a player may do to their OWN data, where the rule says owner_ok=True.
 OWNER_PERMISSIONS: frozenset[Permission] = frozenset(
     {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.SEGMENT_READ,
-     P.WALLET_READ, P.KYC_READ, P.BONUS_READ}
+     P.WALLET_READ, P.KYC_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.RG_EXCLUDE}
 )  # fmt: skip
 
 ANONYMOUS_PERMISSIONS: frozenset[Permission] = frozenset({P.REGISTER})

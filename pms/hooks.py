@@ -5,11 +5,22 @@ extends it, and a lower package never imports a higher one."""
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.bonuses import service as bonuses
 from app.bonuses.extension import BonusExtension
+from app.bonuses.models import BonusStatus
+from app.core.principal import Principal, PrincipalKind
+from app.core.settings import Settings
 from app.events.runtime import register_subject_cache
 from app.ledger import hooks as ledger_hooks
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
+from app.responsible import repository as rg_repository
+from app.responsible import service as rg_service
+from app.responsible.extension import GamblingLimitExtension
 from app.segments.service import on_player_attributes_changed
 
 _registered = False
@@ -23,9 +34,32 @@ def register_attribute_listeners() -> None:
 
 def register_ledger_extensions() -> None:
     """The ledger's extensions, in the order the kernel calls them inside every money
-    operation: bonuses (wagering, max bet, loyalty, deposit and tier triggers) first.
+    operation: bonuses (wagering, max bet, loyalty, deposit and tier triggers) first, then
+    responsible-gambling limits (deposit, wager, loss).
     Idempotent (the ledger's registry keeps one extension per name)."""
     ledger_hooks.register(BonusExtension())
+    ledger_hooks.register(GamblingLimitExtension())
+
+
+_RESPONSIBLE = Principal(PrincipalKind.SYSTEM, "responsible")
+
+
+async def forfeit_bonuses_on_exclusion(
+    session: AsyncSession, settings: Settings, player_id: uuid.UUID, reference: str
+) -> None:
+    """A break or self-exclusion forfeits the player's active bonuses (their money goes
+    back), in the exclusion's transaction; the key makes a repeat a replay."""
+    for bonus_id in await rg_repository.active_bonus_ids(session, player_id):
+        await bonuses.end_bonus(
+            session, settings, _RESPONSIBLE, player_id=player_id, bonus_id=bonus_id,
+            status=BonusStatus.FORFEITED, reason="responsible gambling exclusion",
+            idempotency_key=f"{reference}:bonus:{bonus_id}",
+        )  # fmt: skip
+
+
+def register_responsible() -> None:
+    """Breaks and self-exclusions forfeit active bonuses. Idempotent."""
+    rg_service.register_exclusion_listener(forfeit_bonuses_on_exclusion)
 
 
 def register_events() -> None:
@@ -46,6 +80,7 @@ def register_all() -> None:
     _registered = True
     register_attribute_listeners()
     register_ledger_extensions()
+    register_responsible()
     register_events()
 
 

@@ -29,6 +29,7 @@ from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
 from resolvers.queries.bonus import BonusQueries
@@ -55,7 +56,7 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
-     SegmentMutations, WebhookMutations),
+     SegmentMutations, WebhookMutations, ResponsibleMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))
 

@@ -15,6 +15,7 @@ from app.events.runtime import EventsRuntime
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
+from app.responsible import service as responsible
 from app.segments.tasks import run_recompute
 
 
@@ -48,6 +49,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             settings.bonus_cashback_interval_seconds,
             bonus_tasks.yesterdays_cashback,
         ),
+        PeriodicTask("responsible.end_breaks", settings.rg_break_end_interval_seconds, _end_breaks),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself
@@ -57,3 +59,9 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:
     await purge_expired(db)
+
+
+async def _end_breaks(db: Database, settings: Settings) -> None:
+    """Breaks that are over: the players may play again."""
+    async with db.transaction() as session:
+        await responsible.end_breaks(session, settings)

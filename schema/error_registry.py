@@ -18,12 +18,14 @@ from app.identity.tokens import InvalidToken, TokenExpired
 from app.imports import errors as imports
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
+from app.responsible import errors as rg
 from app.segments.rules import InvalidRule
 from schema import errors as gql
 from schema.types import bonus as bonus_types
 from schema.types import export as export_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
+from schema.types import responsible as rg_types
 from schema.types.identity import MfaFailed, StepUpRequired
 from schema.types.segment import InvalidSegmentRule
 
@@ -101,6 +103,16 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     imports.ImportFileInvalid: _plain(export_types.ImportFileInvalid),
     imports.ImportHasErrors: _plain(export_types.ImportHasErrors),
     imports.ImportIdReused: _plain(export_types.ImportIdReused),
+    # responsible gambling
+    rg.LimitExceeded: Mapping(rg_types.LimitExceeded, rg_types.LimitExceeded.from_domain),
+    rg.SessionLimitReached: Mapping(
+        rg_types.SessionLimitReached, rg_types.SessionLimitReached.from_domain
+    ),
+    rg.CoolDownActive: Mapping(rg_types.CoolDownActive, rg_types.CoolDownActive.from_domain),
+    rg.LimitChangeNotFound: _plain(rg_types.LimitChangeNotFound),
+    rg.StaffMayOnlyLower: _plain(rg_types.StaffMayOnlyLower),
+    rg.ExclusionActive: _plain(rg_types.ExclusionActive),
+    rg.NoActiveExclusion: _plain(rg_types.NoActiveExclusion),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
     # identity: one answer for every sign-in failure, so no caller learns which part failed

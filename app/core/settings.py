@@ -212,6 +212,16 @@ class Settings(BaseSettings):
         }
     )
 
+    # --- responsible gambling (app/responsible) ------------------------------------------
+    # calendar: UTC day / ISO week / month; rolling: from the first activity, 1/7/30 days.
+    rg_limit_window: Literal["calendar", "rolling"] = "calendar"
+    rg_limit_cooldown_hours: float = 24.0  # before a raised or removed limit can be confirmed
+    rg_break_end_interval_seconds: float = 60.0  # how often ended breaks are lifted
+    # A play session ends after this long without a bet (session limits, reality checks).
+    rg_session_break_minutes: float = 30.0
+    rg_return_cooling_hours: float = 24.0  # after a self-exclusion: asked to return -> play
+    rg_reality_check_minutes: int = 60  # how often the front end reminds the player
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

@@ -192,7 +192,9 @@ def plan_settle_bet(req: SettleBet, op: Operation) -> Body:
         op.move(kind, -stake, game, TransferKind.BET)
         op.count_turnover(kind, stake)
         op.move(kind, won, game, TransferKind.WIN)
-    settlement = Settlement(stake_real + stake_bonus, req.currency, req.category)
+    settlement = Settlement(
+        stake_real + stake_bonus, req.currency, req.category, stake_real, win_real
+    )
     for ext in extensions_of(op):
         ext.settled(op, settlement)
     op.writes.hold_updates = [(h["id"], HoldStatus.POSTED) for h in pending]
@@ -263,6 +265,8 @@ def plan_cancel_bet(req: CancelBet, op: Operation) -> Body:
     hold = inputs.find_hold(op, req.reservation_id, HoldPurpose.BET)
     inputs.require_pending(hold)
     inputs.release(op, hold)
+    for ext in extensions_of(op):
+        ext.bet_voided(op, hold)
     op.writes.hold_updates = [(hold["id"], HoldStatus.VOIDED)]
     op.extra.update(reservationId=str(hold["id"]))
     op.event("bet.cancelled", {"reservationId": str(hold["id"]), "reason": "CANCELLED"})
@@ -307,6 +311,8 @@ def plan_rollback_bet(req: RollbackBet, op: Operation) -> Body:
         raise HoldNotPending("the bet's round is settled; roll back the round instead")
     if hold["status"] == HoldStatus.PENDING:
         inputs.release(op, hold)
+        for ext in extensions_of(op):
+            ext.bet_voided(op, hold)
         op.writes.hold_updates = [(hold["id"], HoldStatus.ROLLED_BACK)]
         op.event("bet.rolled_back", {"transactionId": tx, "reservationId": str(hold["id"])})
     op.extra.update(reservationId=str(hold["id"]))

@@ -24,7 +24,9 @@ registered extension, in registration order, inside the operation's transaction:
   ``before_debit`` (a bet or withdrawal about to hold money, after the core's own checks),
   ``settled`` (a bet round settled: stake counted), ``round_rolled_back`` (a settled round
   refunded: take back what ``settled`` added to ``op.derived``), ``withdrawing`` (a
-  withdrawal about to hold money).
+  withdrawal about to hold money), ``depositing`` (a deposit about to be credited, e.g. a
+  deposit limit), ``bet_voided`` (a pending bet cancelled or rolled back: its locked hold
+  row).
 * **After the operation** (same transaction, may do I/O, rare paths only):
   ``after_operation`` with the completed operation's facts (deposit triggers, tier
   rewards). It runs for replayed outcomes too, so it must be idempotent.
@@ -68,6 +70,8 @@ class Settlement:
     stake: int
     currency: str
     category: str
+    stake_real: int = 0  # the REAL-wallet parts (loss limits count real money only)
+    win_real: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ class LedgerExtension(Protocol):
 
     def withdrawing(self, op: Operation, currency: str) -> None: ...
 
+    def depositing(self, op: Operation, amount: int, currency: str) -> None: ...
+
+    def bet_voided(self, op: Operation, hold: Mapping[str, Any]) -> None: ...
+
     async def after_operation(
         self, session: AsyncSession, settings: Settings, completed: Completed
     ) -> None: ...
@@ -134,6 +142,12 @@ class ExtensionBase:
         return None
 
     def withdrawing(self, op: Operation, currency: str) -> None:
+        return None
+
+    def depositing(self, op: Operation, amount: int, currency: str) -> None:
+        return None
+
+    def bet_voided(self, op: Operation, hold: Mapping[str, Any]) -> None:
         return None
 
     async def after_operation(

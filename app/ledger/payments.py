@@ -19,7 +19,7 @@ from app.core.principal import Principal
 from app.core.settings import Settings
 from app.ledger import inputs, kernel
 from app.ledger.errors import CurrencyMismatch, InsufficientFunds
-from app.ledger.hooks import Completed
+from app.ledger.hooks import Completed, extensions_of
 from app.ledger.models import HouseAccountKind, TransferKind
 from app.ledger.operation import Operation
 from app.ledger.validation import check_idempotency_key, check_payment_reference, check_text
@@ -58,6 +58,9 @@ def plan_move(req: Move, op: Operation) -> Body:
     op.require_currency(wallet, req.currency)
     if wallet.balance + req.amount < wallet.held:
         return op.stored_error(InsufficientFunds, f"not enough funds in the {req.kind} wallet")
+    if req.transfer_kind == TransferKind.DEPOSIT:
+        for ext in extensions_of(op):
+            ext.depositing(op, req.amount, req.currency)
     op.move(req.kind, req.amount, req.house, req.transfer_kind)
     op.event(req.event, {"walletKind": req.kind, "amount": format_amount(req.amount, req.currency),
                          "currency": req.currency, "reference": req.reference})  # fmt: skip

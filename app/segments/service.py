@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +21,10 @@ from app.core.errors import AlreadyExists, NotFound, ValidationFailed
 from app.core.settings import Settings, get_settings
 from app.events import outbox
 from app.players.hooks import AttributesChanged
+from app.players.models import PlayerStatus
 from app.segments import repository, rules
 from app.segments.models import Segment, SegmentKind
+from app.segments.tables import P
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$")
 
@@ -123,6 +126,12 @@ async def delete_segment(session: AsyncSession, segment_id: uuid.UUID) -> int:
     return members
 
 
+def marketable(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Self-excluded players (and those on a break) are in no segment: segments feed
+    marketing, and responsible-gambling rules suppress it for them."""
+    return and_(condition, P.c.status != PlayerStatus.SELF_EXCLUDED.value)
+
+
 async def recompute_segment(
     session: AsyncSession, segment: Segment, settings: Settings | None = None
 ) -> RecomputeResult:
@@ -131,7 +140,7 @@ async def recompute_segment(
     left as it is."""
     if segment.kind == SegmentKind.STATIC:
         return RecomputeResult(segment_id=segment.id, entered=0, left=0)
-    condition = rules.compile_rule(segment.rule, settings or get_settings())
+    condition = marketable(rules.compile_rule(segment.rule, settings or get_settings()))
     types = await repository.recompute(session, segment, condition)
     segment.computed_at = await repository.db_now(session)
     await session.flush()
@@ -161,7 +170,7 @@ async def recompute_player_segments(
     segments = await repository.rule_segments(session)
     if not segments:
         return [], []
-    conditions = [rules.compile_rule(s.rule, settings) for s in segments]
+    conditions = [marketable(rules.compile_rule(s.rule, settings)) for s in segments]
     verdicts = await repository.evaluate_for_player(session, conditions, player_id)
     should = {s.id for s, member in zip(segments, verdicts, strict=False) if member}
     # Static memberships are lists: a rule pass neither adds nor removes them.

@@ -20,6 +20,7 @@ from app.kyc.errors import VerificationRequired
 from app.ledger import errors as E
 from app.ledger import service
 from app.ledger.service import Outcome
+from app.responsible.errors import LimitExceeded, SessionLimitReached
 from app.wallets.models import WalletKind
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
@@ -45,12 +46,12 @@ def _spec(name: str, *errors: type[DomainError]) -> MutationSpec:
     )  # fmt: skip
 
 
-RESERVE_BET = _spec("ReserveBetResult", MaxBetExceeded)
+RESERVE_BET = _spec("ReserveBetResult", MaxBetExceeded, LimitExceeded, SessionLimitReached)
 SETTLE_BET = _spec("SettleBetResult", E.ReservationNotFound, E.RoundNotFound)
 CANCEL_BET = _spec("CancelBetResult", E.ReservationNotFound)
 ROLLBACK_BET = _spec("RollbackBetResult", E.ReservationNotFound)
 ROLLBACK_ROUND = _spec("RollbackRoundResult", E.RoundNotFound)
-DEPOSIT = _spec("DepositResult")
+DEPOSIT = _spec("DepositResult", LimitExceeded)
 WITHDRAW = _spec("WithdrawResult", VerificationRequired)
 CONFIRM_WITHDRAWAL = _spec("ConfirmWithdrawalResult", E.ReservationNotFound)
 REJECT_WITHDRAWAL = _spec("RejectWithdrawalResult", E.ReservationNotFound)

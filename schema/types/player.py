@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
+from app.responsible import service as rg
 from permissions.entities import entity
 from permissions.roles import Permission as P
 from permissions.rules import mask_email, masked, nullable, required
@@ -24,6 +25,13 @@ from schema.types.bonus import Loyalty, PlayerBonus
 from schema.types.kyc import KycCase
 from schema.types.ledger import LedgerEntry, ledger_page
 from schema.types.profile import PlayerProfile, PlayStyle, SettingsChange, VipStatus
+from schema.types.responsible import (
+    ExclusionsByPlayer,
+    GamblingLimit,
+    LimitsByPlayer,
+    PlayerExclusion,
+    RealityCheck,
+)
 from schema.types.segment import Segment
 from schema.types.wallet import Wallet
 
@@ -134,6 +142,32 @@ class Player:
     async def loyalty(self, info: Info) -> Loyalty | None:
         row = await info.context.loaders.get(LoyaltyByPlayer).load(uuid.UUID(str(self.id)))
         return Loyalty.build(row.points if row else 0, info.context.settings)
+
+    @strawberry.field(
+        description="Responsible-gambling limits (deposit, loss, wager per day/week/month).",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def gambling_limits(self, info: Info) -> list[GamblingLimit]:
+        rows = await info.context.loaders.get(LimitsByPlayer).load(uuid.UUID(str(self.id)))
+        return [GamblingLimit.from_model(r, info.context.settings) for r in rows]
+
+    @strawberry.field(
+        description="Breaks and self-exclusions in force.",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def exclusions(self, info: Info) -> list[PlayerExclusion]:
+        rows = await info.context.loaders.get(ExclusionsByPlayer).load(uuid.UUID(str(self.id)))
+        return [PlayerExclusion.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="The current play session (null when not playing): time played and net "
+        "result, and when the front end should remind the player next.",
+        extensions=[nullable(P.RG_READ, owner_ok=True)],
+    )
+    async def reality_check(self, info: Info) -> RealityCheck | None:
+        async with info.context.db.read_session() as session:
+            found = await rg.reality_check(session, info.context.settings, uuid.UUID(str(self.id)))
+        return RealityCheck.build(found) if found else None
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Player | None:

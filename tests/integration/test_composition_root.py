@@ -52,6 +52,7 @@ EVERY_REPLICA = {
     "bonus.expire": "bonus_expiry_interval_seconds",
     "bonus.triggers": "bonus_trigger_interval_seconds",
     "bonus.cashback": "bonus_cashback_interval_seconds",
+    "responsible.end_breaks": "rg_break_end_interval_seconds",
     "outbox-relay": "outbox_poll_seconds",
     "webhook-dispatch": "webhook_poll_seconds",
 }

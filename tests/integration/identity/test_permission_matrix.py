@@ -60,6 +60,10 @@ ENVELOPE_TYPES = {
     "BonusCampaign", "GameContribution", "PlayerBonus", "PlayerBonusEdge",
     "PlayerBonusConnection", "WageringProgress", "Loyalty", "CampaignNotActive",
     "BonusNotEligible", "BonusAlreadyAwarded", "BonusNotActive", "MaxBetExceeded",
+    # responsible gambling, behind rg:* fields (and LimitExceeded behind wallet:operate)
+    "GamblingLimit", "GamblingLimitRemoved", "PlayerExclusion", "LimitExceeded",
+    "CoolDownActive", "LimitChangeNotFound", "StaffMayOnlyLower", "ExclusionActive",
+    "NoActiveExclusion", "SessionLimitReached", "RealityCheck",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
