@@ -10,6 +10,16 @@ from app.events.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from app.fraud.models import (
+    FraudActivity,
+    FraudBaseline,
+    FraudCase,
+    FraudFlags,
+    FraudHit,
+    FraudIdentifier,
+    FraudObservation,
+    FraudRule,
+)
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -40,6 +50,14 @@ __all__ = [
     "BonusTriggerCursor",
     "EventConsumerCursor",
     "EventConsumption",
+    "FraudActivity",
+    "FraudBaseline",
+    "FraudCase",
+    "FraudFlags",
+    "FraudHit",
+    "FraudIdentifier",
+    "FraudObservation",
+    "FraudRule",
     "GameRound",
     "GameTransaction",
     "HouseAccount",

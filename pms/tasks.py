@@ -12,6 +12,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
 from app.events.runtime import EventsRuntime
+from app.fraud.consumer import consume_events as consume_fraud_events
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
@@ -47,6 +48,9 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             "bonus.cashback",
             settings.bonus_cashback_interval_seconds,
             bonus_tasks.yesterdays_cashback,
+        ),
+        PeriodicTask(
+            "fraud.consume_events", settings.fraud_consume_interval_seconds, consume_fraud_events
         ),
         *events.tasks(),
     ]

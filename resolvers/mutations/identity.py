@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from app.audit import service as audit
 from app.core import errors
 from app.core.principal import PrincipalKind
+from app.fraud import access as fraud_access
 from app.identity import accounts, login, mfa, sessions
 from app.identity.errors import InvalidCredentials as InvalidCredentialsError
 from app.identity.errors import MfaError
@@ -115,23 +116,29 @@ def _enrollable(info: Info) -> Forbidden | None:
                      required_permission=str(P.SELF))  # fmt: skip
 
 
-async def _login(info: Info, identifier: str, password: str, staff: bool) -> LoginResult:
+async def _login(
+    info: Info, identifier: str, password: str, staff: bool, device: str | None = None
+) -> LoginResult:
     runtime = _runtime(info)
     actor = actor_of(info)
     action = "auth.staff_login" if staff else "auth.login"
     try:
         outcome, principal = await login.login(runtime, identifier, password, actor.ip, staff=staff)
+    except InvalidCredentialsError as exc:
+        if not staff:  # fraud signals: failed sign-ins on a known account
+            await fraud_access.record_login(runtime.db, exc.account, False, actor.ip, device)
+        await audit.record_now(runtime.db, actor, action, None, audit.FAILURE)
+        return _invalid(exc)
     except TooManyAttemptsError as exc:
         await audit.record_now(
             runtime.db, actor, action, None, audit.DENIED, {"reason": "throttled"}
         )
         return _too_many(exc)
-    except InvalidCredentialsError as exc:
-        await audit.record_now(runtime.db, actor, action, None, audit.FAILURE)
-        return _invalid(exc)
     except MfaError as exc:
         await audit.record_now(runtime.db, actor, action, None, audit.FAILURE, {"reason": "no mfa"})
         return _mfa_failed(exc)
+    if not staff:  # device and IP of a correct password, whether MFA follows or not
+        await fraud_access.record_login(runtime.db, principal.id, True, actor.ip, device)
     if isinstance(outcome, login.MfaChallenge):
         await audit.record_now(runtime.db, actor, action, principal.key, audit.SUCCESS,
                                {"stage": "password", "mfa": outcome.methods})  # fmt: skip
@@ -151,8 +158,17 @@ class IdentityMutations:
         "against the per-account and per-ip throttle.",
         extensions=[public()],
     )
-    async def login(self, info: Info, login_or_email: str, password: str) -> LoginResult:
-        return await _login(info, login_or_email, password, staff=False)
+    async def login(
+        self,
+        info: Info,
+        login_or_email: str,
+        password: str,
+        device_fingerprint: Annotated[
+            str | None,
+            strawberry.argument(description="The client's device fingerprint (anti-fraud)."),
+        ] = None,
+    ) -> LoginResult:
+        return await _login(info, login_or_email, password, staff=False, device=device_fingerprint)
 
     @strawberry.mutation(
         description="Staff sign-in; always continues with verifyMfa.", extensions=[public()]
