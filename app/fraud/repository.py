@@ -76,7 +76,9 @@ VALUES (:p, :kind, :amount, :mark, :ref, :at)
 """
 COUNT_ACTIVITY = """
 SELECT count(*) FROM fraud_activity
-WHERE player_id = :p AND kind = :kind AND at > :at - make_interval(secs => :window) AND at <= :at
+WHERE player_id = :p AND kind = :kind
+  AND at > CAST(:at AS timestamptz) - make_interval(secs => CAST(:window AS float8))
+  AND at <= CAST(:at AS timestamptz)
 """
 LAST_ACTIVITY = """
 SELECT amount, mark, at FROM fraud_activity
@@ -169,7 +171,7 @@ CLEAR_FLAGS = "DELETE FROM fraud_flags WHERE player_id = :p"
 SCORES = """
 SELECT player_id, LEAST(100, SUM(weight))::int AS score FROM (
     SELECT DISTINCT ON (player_id, rule_key) player_id, weight FROM fraud_hits
-    WHERE player_id = ANY(:ids) AND hit_at > now() - make_interval(days => :days)
+    WHERE player_id = ANY(:ids) AND hit_at > now() - make_interval(days => CAST(:days AS int))
     ORDER BY player_id, rule_key, hit_at DESC
 ) h GROUP BY player_id
 """
@@ -177,7 +179,7 @@ DRY_RUN = """
 SELECT player_id, max(value) AS value, count(*) AS observations
 FROM fraud_observations
 WHERE signal = :signal AND value >= :threshold
-  AND observed_at > now() - make_interval(days => :days)
+  AND observed_at > now() - make_interval(days => CAST(:days AS int))
 GROUP BY player_id ORDER BY max(value) DESC, player_id LIMIT :limit
 """
 
@@ -240,7 +242,7 @@ async def hits_of(
     q = (
         select(FraudHit)
         .where(col(FraudHit.player_id).in_(list(player_ids)))
-        .where(text("hit_at > now() - make_interval(days => :days)").bindparams(days=days))
+        .where(text("hit_at > now() - make_interval(days => CAST(:days AS int))").bindparams(days=days))
         .order_by(col(FraudHit.hit_at).desc(), col(FraudHit.id).desc())
     )
     return (await session.execute(q)).scalars().all()
@@ -267,15 +269,14 @@ async def add(session: AsyncSession, row: Any) -> None:
 
 
 async def rules(session: AsyncSession, *, all_versions: bool) -> Sequence[FraudRule]:
+    q = select(FraudRule).order_by(col(FraudRule.key), col(FraudRule.version).desc())
+    rows = (await session.execute(q)).scalars().all()
     if all_versions:
-        q = select(FraudRule).order_by(col(FraudRule.key), col(FraudRule.version).desc())
-        return (await session.execute(q)).scalars().all()
-    q = (
-        select(FraudRule)
-        .distinct(col(FraudRule.key))
-        .order_by(col(FraudRule.key), col(FraudRule.version).desc())
-    )
-    return (await session.execute(q)).scalars().all()
+        return rows
+    latest: dict[str, FraudRule] = {}
+    for row in rows:
+        latest.setdefault(row.key, row)  # the first of each key is its highest version
+    return list(latest.values())
 
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> FraudCase | None:
