@@ -44,13 +44,15 @@ class _Event:
         self.at: datetime = row.time
 
 
-async def apply_event(session: AsyncSession, row: Any, settings: Settings) -> list[str]:
+async def apply_event(
+    session: AsyncSession, row: Any, settings: Settings, rules: service.RuleCache | None = None
+) -> list[str]:
     """Score one event; the keys of the rules it newly fired."""
     ev = _Event(row)
     observations = await _observations(session, ev, settings)
     fired: list[str] = []
     for player_id, obs in observations:
-        fired += await service.observe(session, settings, player_id, obs, ev.event_id, ev.at)
+        fired += await service.observe(session, settings, player_id, obs, ev.event_id, ev.at, rules)
     return fired
 
 
@@ -176,7 +178,9 @@ async def _shared(
 async def consume_events(db: Database, settings: Settings) -> int:
     from app.events.consumer import consume
 
+    rules = service.RuleCache()
+
     async def handle(session: AsyncSession, row: Any) -> None:
-        await apply_event(session, row, settings)
+        await apply_event(session, row, settings, rules)
 
     return await consume(db, CONSUMER, TYPES, handle)

@@ -24,7 +24,8 @@ DEFAULT_RULES: tuple[RuleInput, ...] = (
     RuleInput("shared-device", "shared_device", 3.0, 60, "ALERT"),
     RuleInput("shared-payment", "shared_payment", 3.0, 60, "ALERT"),
     RuleInput("shared-ip", "shared_ip", 10.0, 10, "FLAG"),
-    RuleInput("failed-logins-new-device", "failed_logins_new_device", 5.0, 40, "STEP_UP_MFA"),
+    RuleInput("failed-logins-new-device", "failed_logins_new_device", 3.0, 40, "STEP_UP_MFA",
+              description="3+ failed sign-ins, then a success from a new device"),
     RuleInput("rollbacks", "rollbacks", 10.0, 20, "FLAG"),
 )  # fmt: skip
 

@@ -242,7 +242,9 @@ async def hits_of(
     q = (
         select(FraudHit)
         .where(col(FraudHit.player_id).in_(list(player_ids)))
-        .where(text("hit_at > now() - make_interval(days => CAST(:days AS int))").bindparams(days=days))
+        .where(
+            text("hit_at > now() - make_interval(days => CAST(:days AS int))").bindparams(days=days)
+        )
         .order_by(col(FraudHit.hit_at).desc(), col(FraudHit.id).desc())
     )
     return (await session.execute(q)).scalars().all()

@@ -99,16 +99,38 @@ async def dry_run(
 # --- scoring ----------------------------------------------------------------------------
 
 
+class RuleCache:
+    """The latest rule versions per signal, read once per consumer round (a saved rule
+    takes effect on the next round, seconds later) instead of once per observation."""
+
+    def __init__(self) -> None:
+        self._by_signal: dict[str, Sequence[Any]] = {}
+
+    async def for_signal(self, session: AsyncSession, signal: str) -> Sequence[Any]:
+        found = self._by_signal.get(signal)
+        if found is None:
+            found = self._by_signal[signal] = await repository.rules_for_signal(session, signal)
+        return found
+
+
+# Below these values an observation says nothing (a stake under twice the usual, a win rate
+# under the expected RTP): not stored, so a dry run cannot go below them. Most bets of
+# most players stay under them, which keeps scoring at a few statements per event.
+OBSERVATION_FLOORS = {Signal.STAKE_JUMP: 2.0, Signal.WIN_RATE: 1.0}
+
+
 async def observe(
     session: AsyncSession, settings: Settings, player_id: uuid.UUID, obs: Observation,
-    event_id: uuid.UUID | None, at: datetime,
+    event_id: uuid.UUID | None, at: datetime, rules: RuleCache | None = None,
 ) -> list[str]:  # fmt: skip
     """Record ``obs`` and apply every enabled rule it crosses; the keys of new hits."""
+    if obs.value < OBSERVATION_FLOORS.get(obs.signal, float("-inf")):
+        return []
     await repository.add_observation(
         session, player_id, obs.signal.value, obs.value, obs.evidence, event_id, at
     )
     fired: list[str] = []
-    for rule in await repository.rules_for_signal(session, obs.signal.value):
+    for rule in await (rules or RuleCache()).for_signal(session, obs.signal.value):
         if not rule.enabled or obs.value < rule.threshold:
             continue
         hit_id, new = await repository.upsert_hit(session, {

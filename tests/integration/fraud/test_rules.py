@@ -78,7 +78,8 @@ async def test_dry_run_reports_who_a_threshold_would_have_hit(
             await wallet_gql.op("reserveBet", playerId=player, amount="1.00", currency="EUR",
                                 gameRoundId=f"dr-{i}", transactionId=f"dr-b{i}")  # fmt: skip
             await wallet_gql.op("settleBet", playerId=player, gameRoundId=f"dr-{i}",
-                                winAmount="0", currency="EUR", transactionId=f"dr-w{i}")  # fmt: skip
+                                winAmount="0", currency="EUR",
+                                transactionId=f"dr-w{i}")  # fmt: skip
     await drain(db, settings)
 
     body = await wallet_gql.raw(DRY_RUN, {"s": "bet_rate", "t": 2.5, "d": 7}, as_=COMPLIANCE)
