@@ -24,7 +24,7 @@ from schema.errors import UserError
 from schema.loaders import BatchLoader
 
 
-@strawberry.enum(description="A fraud case decision (final).")
+@strawberry.enum(name="FraudDecision", description="A fraud case decision (final).")
 class FraudDecisionEnum(Enum):
     CLEAR = Decision.CLEAR.value
     RESTRICT = Decision.RESTRICT.value
