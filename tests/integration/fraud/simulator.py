@@ -3,8 +3,8 @@ engine's token, sign-ins through the public ``login`` mutation), and a crowd of 
 players generated directly as outbox events, the way the ledger writes them, for speed.
 
 Normal players (generated): each has its own device and IP (a few households share one IP
-by two), one or two deposits with their own payment token, a Poisson bet rate of 1-4 bets
-per active minute over 3-8 active minutes, stakes around a personal level (+-50 %), wins
+by two), a deposit with their own payment token, a Poisson bet rate of 1-4 bets
+per active minute over 2-5 active minutes, stakes around a personal level (+-50 %), wins
 drawn for an RTP of 96 % (a win pays 2x with p = 0.48), and for a third of them a welcome
 bonus wagered through before a withdrawal. Deterministic (seeded).
 """
@@ -105,7 +105,7 @@ def _normal_events(rng: random.Random, player: uuid.UUID, start: datetime) -> li
                       {"deviceHash": device, "ipHash": ip}))  # fmt: skip
     at = start + timedelta(seconds=5)
     level = rng.choice([50, 100, 200, 500, 1000])  # minor units
-    deposit = level * rng.randint(5, 15)
+    deposit = level * rng.randint(3, 8)
     out.append(_event("wallet.deposited", player, at, {
         "walletKind": "REAL", "amount": _amount(deposit), "currency": "EUR",
         "reference": f"tok-{player.hex[:12]}",
@@ -117,7 +117,7 @@ def _normal_events(rng: random.Random, player: uuid.UUID, start: datetime) -> li
             "amount": _amount(bonus), "currency": "EUR", "kind": "DEPOSIT_MATCH",
         }))  # fmt: skip
     rate = rng.uniform(1.0, 4.0)  # bets per active minute
-    wagered, minutes = 0, rng.randint(3, 8)
+    wagered, minutes = 0, rng.randint(2, 5)
     # A bonus player plays until the deposit + bonus has been wagered through.
     while minutes > 0 or (has_bonus and wagered < deposit + bonus):
         minute_start = at + timedelta(minutes=1)

@@ -57,6 +57,9 @@ ENVELOPE_TYPES = {
     "BonusCampaign", "GameContribution", "PlayerBonus", "PlayerBonusEdge",
     "PlayerBonusConnection", "WageringProgress", "Loyalty", "CampaignNotActive",
     "BonusNotEligible", "BonusAlreadyAwarded", "BonusNotActive", "MaxBetExceeded",
+    # anti-fraud, behind fraud:read / fraud:manage fields
+    "RiskSignal", "FraudRule", "FraudCase", "DryRunHit", "InvalidFraudRuleError",
+    "FraudCaseNotOpen", "WithdrawalsHeld",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
