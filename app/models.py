@@ -11,6 +11,16 @@ from app.events.models import (
     WebhookEndpoint,
 )
 from app.exports.models import ExportRun, ExportSigningKey
+from app.fraud.models import (
+    FraudActivity,
+    FraudBaseline,
+    FraudCase,
+    FraudFlags,
+    FraudHit,
+    FraudIdentifier,
+    FraudObservation,
+    FraudRule,
+)
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -45,6 +55,14 @@ __all__ = [
     "EventConsumption",
     "ExportRun",
     "ExportSigningKey",
+    "FraudActivity",
+    "FraudBaseline",
+    "FraudCase",
+    "FraudFlags",
+    "FraudHit",
+    "FraudIdentifier",
+    "FraudObservation",
+    "FraudRule",
     "GamblingLimit",
     "GameRound",
     "GameTransaction",

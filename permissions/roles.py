@@ -37,6 +37,8 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff:manage"
     CLIENT_MANAGE = "client:manage"  # OAuth service clients
     REGISTER = "player:register"  # sign-up: everyone, including anonymous callers
+    FRAUD_READ = "fraud:read"  # risk scores, signals and evidence, fraud rules and cases
+    FRAUD_MANAGE = "fraud:manage"  # save fraud rules, assign and decide fraud cases
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
     # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
     # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
@@ -61,7 +63,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
          P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ, P.BONUS_READ,
-         P.RG_READ, P.RG_LIMIT}
+         P.RG_READ, P.RG_LIMIT, P.FRAUD_READ, P.FRAUD_MANAGE}
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ}

@@ -15,6 +15,9 @@ from app.bonuses.models import BonusStatus
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
 from app.events.runtime import register_subject_cache
+from app.fraud.extension import FraudExtension
+from app.fraud.service import step_up_required
+from app.identity import hooks as identity_hooks
 from app.ledger import hooks as ledger_hooks
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
@@ -67,6 +70,13 @@ def register_events() -> None:
     register_subject_cache(player_cache)
 
 
+def register_fraud() -> None:
+    """Fraud: withdrawals held for review (a ledger extension after bonuses) and step-up
+    MFA on a flagged player's next sign-in. Scoring itself is a periodic task."""
+    ledger_hooks.register(FraudExtension())
+    identity_hooks.register_step_up_check(step_up_required)
+
+
 def register_all() -> None:
     """Wire every hook. The ASGI app factory, the CLI and the tests call it, often more than
     once in one process: a second call is a no-op, because a hook registered twice would
@@ -82,6 +92,7 @@ def register_all() -> None:
     register_ledger_extensions()
     register_responsible()
     register_events()
+    register_fraud()
 
 
 def registered() -> bool:

@@ -12,6 +12,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
 from app.events.runtime import EventsRuntime
+from app.fraud.consumer import consume_events as consume_fraud_events
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
@@ -50,6 +51,9 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             bonus_tasks.yesterdays_cashback,
         ),
         PeriodicTask("responsible.end_breaks", settings.rg_break_end_interval_seconds, _end_breaks),
+        PeriodicTask(
+            "fraud.consume_events", settings.fraud_consume_interval_seconds, consume_fraud_events
+        ),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself

@@ -12,6 +12,7 @@ from typing import Any
 from app.bonuses import errors as bonus
 from app.core import errors as core
 from app.exports import errors as exports
+from app.fraud import errors as fraud
 from app.identity import errors as identity
 from app.identity.step_up import StepUpRequired as StepUpRequiredError
 from app.identity.tokens import InvalidToken, TokenExpired
@@ -23,6 +24,7 @@ from app.segments.rules import InvalidRule
 from schema import errors as gql
 from schema.types import bonus as bonus_types
 from schema.types import export as export_types
+from schema.types import fraud as fraud_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
 from schema.types import responsible as rg_types
@@ -115,6 +117,12 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     rg.NoActiveExclusion: _plain(rg_types.NoActiveExclusion),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
+    # fraud
+    fraud.InvalidFraudRule: Mapping(
+        fraud_types.InvalidFraudRuleError, fraud_types.InvalidFraudRuleError.from_domain
+    ),
+    fraud.CaseNotOpen: _plain(fraud_types.FraudCaseNotOpen),
+    fraud.WithdrawalsOnHold: _plain(fraud_types.WithdrawalsHeld),
     # identity: one answer for every sign-in failure, so no caller learns which part failed
     identity.InvalidCredentials: _plain(gql.InvalidCredentials),
     identity.InvalidRefreshToken: _plain(gql.InvalidCredentials),

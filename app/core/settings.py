@@ -185,6 +185,22 @@ class Settings(BaseSettings):
     export_settle_timeout_seconds: float = 30.0
     # Marketing-list imports larger than this are refused whole.
     import_max_bytes: int = 10 * 1024 * 1024
+    # --- anti-fraud (app/fraud): signals scored this far behind the commit ----------------
+    fraud_consume_interval_seconds: float = 2.0
+    # Risk score = the weights of the rules hit in this window, capped at 100.
+    fraud_score_window_days: int = 30
+    # A new player's bet-rate baseline (bets per active minute) before they have history.
+    fraud_bet_rate_prior_per_minute: float = 4.0
+    fraud_ewma_alpha: float = 0.2
+    # Below this many bets in a minute, the rate ratio is not reported (noise).
+    fraud_bet_rate_min_count: int = 12
+    fraud_stake_min_history: int = 5
+    fraud_win_rate_min_rounds: int = 50
+    fraud_expected_rtp: float = 0.96
+    fraud_velocity_window_seconds: int = 3600
+    fraud_bonus_window_days: int = 7
+    fraud_failed_login_window_seconds: int = 900
+    fraud_rollback_window_seconds: int = 86400
 
     # --- bonuses and loyalty -------------------------------------------------------------
     bonus_game_categories: tuple[str, ...] = (

@@ -11,8 +11,10 @@ class InvalidCredentials(DomainError):
 
     code = "INVALID_CREDENTIALS"
 
-    def __init__(self, message: str = "sign-in failed") -> None:
+    def __init__(self, message: str = "sign-in failed", *, account: str | None = None) -> None:
         super().__init__(message)
+        # The known account a wrong password was tried on (for fraud signals, never shown).
+        self.account = account
 
 
 class TooManyAttempts(DomainError):

@@ -18,7 +18,7 @@ from app.core.identifiers import normalise_identifier
 from app.core.passwords import hash_password, verify_password
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
-from app.identity import mfa, mfa_lockout, sessions
+from app.identity import hooks, mfa, mfa_lockout, sessions
 from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
 from app.identity.models import MfaKind, StaffMember, StaffStatus
 from app.identity.runtime import IdentityRuntime
@@ -136,14 +136,23 @@ async def login(
     password_ok = await verify_password(stored, password, settings)
     if account is None or not password_ok or not account.active:
         await _record_failure(runtime, keys)
-        raise InvalidCredentials()
+        raise InvalidCredentials(account=account.principal.id if account else None)
     await runtime.store.delete(keys[0])
     challenge = await _challenge_for(runtime, account)
     if challenge is not None:
         return challenge, account.principal
     if account.mfa_required:
         raise MfaError("staff sign-in needs an enrolled second factor")
+    if not staff and await _step_up(runtime, account):
+        raise MfaError("this sign-in needs a second factor; contact support")
     return await sessions.start_session(runtime, account.principal, ("pwd",)), account.principal
+
+
+async def _step_up(runtime: IdentityRuntime, account: Account) -> bool:
+    """A registered check (fraud: a rule asked for step-up) wants a second factor; a player
+    with factors is challenged anyway, so this only refuses one without any."""
+    async with runtime.db.read_session() as session:
+        return await hooks.step_up_required(session, str(account.principal.id))
 
 
 async def _challenge_for(runtime: IdentityRuntime, account: Account) -> MfaChallenge | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from app.audit import service as audit
 from app.core import errors
 from app.core.errors import DomainError
 from app.core.principal import PrincipalKind
+from app.fraud import access as fraud_access
 from app.identity import accounts, login, mfa, sessions, step_up
 from app.identity.errors import InvalidCredentials as InvalidCredentialsError
 from app.identity.errors import InvalidRefreshToken, MfaError
@@ -142,13 +143,24 @@ def _enrollable(info: Info) -> Forbidden | None:
                      required_permission=str(P.SELF))  # fmt: skip
 
 
-async def _login(info: Info, identifier: str, password: str, staff: bool) -> object:
+async def _login(
+    info: Info, identifier: str, password: str, staff: bool, device: str | None = None
+) -> object:
     runtime = _runtime(info)
     actor = actor_of(info)
     action = "auth.staff_login" if staff else "auth.login"
 
     async def sign_in() -> login.MfaChallenge | sessions.TokenPair:
-        outcome, principal = await login.login(runtime, identifier, password, actor.ip, staff=staff)
+        try:
+            outcome, principal = await login.login(
+                runtime, identifier, password, actor.ip, staff=staff
+            )
+        except InvalidCredentialsError as exc:
+            if not staff:  # fraud signals: failed sign-ins on a known account
+                await fraud_access.record_login(runtime.db, exc.account, False, actor.ip, device)
+            raise
+        if not staff:  # device and IP of a correct password, whether MFA follows or not
+            await fraud_access.record_login(runtime.db, principal.id, True, actor.ip, device)
         details = (
             {"stage": "password", "mfa": outcome.methods}
             if isinstance(outcome, login.MfaChallenge)
@@ -177,8 +189,17 @@ class IdentityMutations:
         "against the per-account and per-ip throttle.",
         extensions=[public()],
     )
-    async def login(self, info: Info, login_or_email: str, password: str) -> object:
-        return await _login(info, login_or_email, password, staff=False)
+    async def login(
+        self,
+        info: Info,
+        login_or_email: str,
+        password: str,
+        device_fingerprint: Annotated[
+            str | None,
+            strawberry.argument(description="The client's device fingerprint (anti-fraud)."),
+        ] = None,
+    ) -> object:
+        return await _login(info, login_or_email, password, staff=False, device=device_fingerprint)
 
     @strawberry.mutation(
         graphql_type=LOGIN.union,

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bonuses.errors import MaxBetExceeded
 from app.core.errors import DomainError, NotFound, ValidationFailed
+from app.fraud import access as fraud_access
+from app.fraud.errors import WithdrawalsOnHold
 from app.kyc.errors import VerificationRequired
 from app.ledger import errors as E
 from app.ledger import service
@@ -52,7 +54,7 @@ CANCEL_BET = _spec("CancelBetResult", E.ReservationNotFound)
 ROLLBACK_BET = _spec("RollbackBetResult", E.ReservationNotFound)
 ROLLBACK_ROUND = _spec("RollbackRoundResult", E.RoundNotFound)
 DEPOSIT = _spec("DepositResult", LimitExceeded)
-WITHDRAW = _spec("WithdrawResult", VerificationRequired)
+WITHDRAW = _spec("WithdrawResult", VerificationRequired, WithdrawalsOnHold)
 CONFIRM_WITHDRAWAL = _spec("ConfirmWithdrawalResult", E.ReservationNotFound)
 REJECT_WITHDRAWAL = _spec("RejectWithdrawalResult", E.ReservationNotFound)
 CHARGE_FEE = _spec("ChargeFeeResult")
@@ -71,6 +73,20 @@ async def _execute(
     info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]]
 ) -> Any:
     return await run(info, spec, call, lambda outcome: from_document(outcome.body))
+
+
+async def _with_device(
+    info: Info, operation: str, input: inputs.DepositInput | inputs.WithdrawInput,
+    result: Awaitable[Any],
+) -> Any:  # fmt: skip
+    """After a successful money call that carries the player's device fingerprint: the
+    fraud telemetry event, in its own transaction (the money statements are unchanged)."""
+    answer = await result
+    if input.device_fingerprint and isinstance(answer, WalletOperation):
+        await fraud_access.record_device(
+            info.context.db, str(input.player_id), operation, None, input.device_fingerprint
+        )
+    return answer
 
 
 def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
@@ -153,12 +169,13 @@ class LedgerMutations:
     )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
         ctx = info.context
-        return await _execute(info, DEPOSIT, lambda s: service.deposit(
+        call = _execute(info, DEPOSIT, lambda s: service.deposit(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
             promo_code=input.promo_code,
         ))  # fmt: skip
+        return await _with_device(info, "deposit", input, call)
 
     @strawberry.mutation(
         graphql_type=WITHDRAW.union,
@@ -167,11 +184,12 @@ class LedgerMutations:
     )
     async def withdraw(self, info: Info, input: inputs.WithdrawInput) -> object:
         ctx = info.context
-        return await _execute(info, WITHDRAW, lambda s: service.withdraw(
+        call = _execute(info, WITHDRAW, lambda s: service.withdraw(
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
         ))  # fmt: skip
+        return await _with_device(info, "withdraw", input, call)
 
     @strawberry.mutation(
         graphql_type=CONFIRM_WITHDRAWAL.union,

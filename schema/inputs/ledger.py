@@ -70,6 +70,9 @@ class DepositInput:
     payment_reference: str = strawberry.field(description="A payment token, never card data.")
     idempotency_key: str = strawberry.field(description=KEY)
     promo_code: str | None = strawberry.field(default=None, description="A bonus promo code.")
+    device_fingerprint: str | None = strawberry.field(
+        default=None, description="The player's device fingerprint, when known (anti-fraud)."
+    )
 
 
 @strawberry.input
@@ -79,6 +82,9 @@ class WithdrawInput:
     currency: str
     idempotency_key: str = strawberry.field(description=KEY)
     payment_reference: str | None = None
+    device_fingerprint: str | None = strawberry.field(
+        default=None, description="The player's device fingerprint, when known (anti-fraud)."
+    )
 
 
 @strawberry.input

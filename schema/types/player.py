@@ -20,6 +20,7 @@ from schema.inputs.ledger import LedgerFilter
 from schema.loaders import BonusesByPlayer, LoyaltyByPlayer, WalletsByPlayer
 from schema.pagination import Connection
 from schema.reads import player_row
+from schema.types import fraud as fraud_types
 from schema.types import player_extra as extra
 from schema.types.bonus import Loyalty, PlayerBonus
 from schema.types.kyc import KycCase
@@ -124,6 +125,17 @@ class Player:
     )
     tags: list[str] = strawberry.field(
         resolver=extra.tags, extensions=[nullable(P.SEGMENT_READ, owner_ok=True)]
+    )
+    # --- anti-fraud: COMPLIANCE and ADMIN only (never the player)
+    risk_score: int | None = strawberry.field(
+        resolver=fraud_types.risk_score,
+        description="Fraud risk 0-100 from the rules hit in the score window.",
+        extensions=[nullable(P.FRAUD_READ)],
+    )
+    risk_signals: list[fraud_types.RiskSignal] | None = strawberry.field(
+        resolver=fraud_types.risk_signals,
+        description="The fraud rules hit, with their evidence, newest first.",
+        extensions=[nullable(P.FRAUD_READ)],
     )
 
     @strawberry.field(

@@ -64,6 +64,9 @@ ENVELOPE_TYPES = {
     "GamblingLimit", "GamblingLimitRemoved", "PlayerExclusion", "LimitExceeded",
     "CoolDownActive", "LimitChangeNotFound", "StaffMayOnlyLower", "ExclusionActive",
     "NoActiveExclusion", "SessionLimitReached", "RealityCheck",
+    # anti-fraud, behind fraud:read / fraud:manage fields
+    "RiskSignal", "FraudRule", "FraudCase", "DryRunHit", "InvalidFraudRuleError",
+    "FraudCaseNotOpen", "WithdrawalsHeld",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip

@@ -1,0 +1,63 @@
+"""Fraud rules and cases. # permission: fraud:manage (COMPLIANCE, ADMIN) on each."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.core import errors
+from app.fraud import service
+from app.fraud.errors import CaseNotOpen, InvalidFraudRule
+from app.fraud.models import Decision
+from permissions.roles import Permission as P
+from permissions.rules import actor_of, forbidden_result
+from resolvers.runner import MutationSpec, run
+from schema.context import Info
+from schema.ids import parse_uuid
+from schema.inputs.fraud import FraudRuleInput
+from schema.types.fraud import FraudCase, FraudDecisionEnum, FraudRule
+
+SAVE_RULE = MutationSpec("SaveFraudRuleResult", (FraudRule,), (InvalidFraudRule,))
+CASE = MutationSpec(
+    "FraudCaseResult", (FraudCase,), (errors.ValidationFailed, errors.NotFound, CaseNotOpen)
+)
+
+
+@strawberry.type
+class FraudMutations:
+    @strawberry.mutation(
+        graphql_type=SAVE_RULE.union,
+        description="Validate and save the next version of a fraud rule.",
+        extensions=[forbidden_result(P.FRAUD_MANAGE, audit=True)],
+    )
+    async def save_fraud_rule(self, info: Info, input: FraudRuleInput) -> object:
+        rule = service.RuleInput(
+            key=input.key, signal=input.signal, threshold=input.threshold, weight=input.weight,
+            action=input.action, enabled=input.enabled, description=input.description,
+        )  # fmt: skip
+        actor = info.context.principal.key
+        return await run(info, SAVE_RULE, lambda s: service.save_rule(s, rule, actor),
+                         FraudRule.from_model)  # fmt: skip
+
+    @strawberry.mutation(
+        graphql_type=CASE.union,
+        description="Give an open fraud case to a staff member (their principal key).",
+        extensions=[forbidden_result(P.FRAUD_MANAGE, audit=True)],
+    )
+    async def assign_fraud_case(self, info: Info, case_id: strawberry.ID, assignee: str) -> object:
+        actor = actor_of(info)
+        return await run(info, CASE, lambda s: service.assign_case(
+            s, parse_uuid(case_id, "caseId"), assignee, actor
+        ), FraudCase.from_model)  # fmt: skip
+
+    @strawberry.mutation(
+        graphql_type=CASE.union,
+        description="Decide an open fraud case (final): CLEAR, RESTRICT, BLOCK or CLOSE_ACCOUNT.",
+        extensions=[forbidden_result(P.FRAUD_MANAGE, audit=True)],
+    )
+    async def decide_fraud_case(
+        self, info: Info, case_id: strawberry.ID, decision: FraudDecisionEnum, note: str
+    ) -> object:
+        actor = actor_of(info)
+        return await run(info, CASE, lambda s: service.decide_case(
+            s, parse_uuid(case_id, "caseId"), Decision(decision.value), note, actor
+        ), FraudCase.from_model)  # fmt: skip
