@@ -37,6 +37,7 @@ from resolvers.queries.players import PlayerQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
+from schema import input_guard
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.query_cost import cost_rule
@@ -81,7 +82,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
     )
     directives_rule = max_directives_rule(settings.max_directives_per_location)
-    return PMSSchema(
+    schema = PMSSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -100,3 +101,5 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             DependencyOutage,  # after MaskErrors: it must see the errors unmasked
         ],
     )
+    input_guard.install(schema)  # every string argument and input field, one check
+    return schema
