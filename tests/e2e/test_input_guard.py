@@ -223,3 +223,36 @@ async def test_a_literal_in_the_document_is_guarded_like_a_variable(gql):
         "loginOrEmail"
     )
     assert "Unexpected error" not in json.dumps(result)
+
+
+# --- REST: the same check, and typed parameters validated -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("country=D%00", "country"),
+        ("status=ACT%00IVE", "status"),
+        ("country=%ED%A0%80", "country"),  # a lone surrogate in UTF-8: decoded as U+FFFD, unknown
+        ("limit=1&after=%00", "after"),
+        ("country=XX", "country"),
+        ("country=de", "country"),
+        ("status=DELETED", "status"),
+    ],
+)
+async def test_rest_parameters_are_refused_with_400_naming_them(client, auth, query, field):
+    headers = await auth.staff_headers("SUPPORT")
+    response = await client.get(f"/players?{query}", headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", field)
+
+
+async def test_rest_valid_filters_still_answer(client, auth, db, settings):
+    await create_player(db, settings, country="DE")
+    headers = await auth.staff_headers("SUPPORT")
+    response = await client.get("/players?country=DE&status=ACTIVE", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["total"] == 1
+    response = await client.get("/players?country=FR", headers=headers)
+    assert (response.status_code, response.json()["total"]) == (200, 0)
