@@ -132,7 +132,7 @@ def _refusal(field: GraphQLField, problem: Problem) -> Any:
 
 
 def _guard(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[..., Any]:
-    def guarded(source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def guarded(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         problem = check_arguments(field, kwargs)
         if problem is not None:
             return _refusal(field, problem)
@@ -143,7 +143,7 @@ def _guard(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[..., An
 
 
 def _subscribe_guard(field: GraphQLField, subscribe: Callable[..., Any]) -> Callable[..., Any]:
-    def guarded(source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def guarded(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         problem = check_arguments(field, kwargs)
         if problem is not None:
             path, message = problem
