@@ -43,6 +43,7 @@ _GUARDED = "__pms_input_guard__"
 # For resolver arguments: ``reason: FreeTextArg`` (or Annotated[str | None, ...]).
 FreeTextArg = Annotated[str, strawberry.argument(metadata=_MARK)]
 OptionalFreeTextArg = Annotated[str | None, strawberry.argument(metadata=_MARK)]
+FreeTextList = Annotated[list[str], strawberry.argument(metadata=_MARK)]
 
 Problem = tuple[str, str]  # (field path as the client wrote it, what is wrong)
 

@@ -29,6 +29,7 @@ from schema.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from schema.input_guard import FreeTextArg
 from schema.types.identity import (
     AuthTokens,
     Done,
@@ -298,7 +299,7 @@ class IdentityMutations:
 
     @strawberry.mutation(extensions=[forbidden_result(P.SELF)])
     async def register_webauthn_key(
-        self, info: Info, credential: JSON, label: str = "security key"
+        self, info: Info, credential: JSON, label: FreeTextArg = "security key"
     ) -> EnrollResult:
         if denied := _enrollable(info):
             return denied
@@ -336,7 +337,12 @@ class IdentityMutations:
         extensions=[forbidden_result(P.STAFF_MANAGE)],
     )
     async def create_staff(
-        self, info: Info, email: str, display_name: str, role: StaffRoleEnum, password: str
+        self,
+        info: Info,
+        email: FreeTextArg,
+        display_name: FreeTextArg,
+        role: StaffRoleEnum,
+        password: str,
     ) -> CreateStaffResult:
         try:
             async with info.context.db.transaction() as session:
@@ -356,7 +362,7 @@ class IdentityMutations:
         extensions=[forbidden_result(P.CLIENT_MANAGE)],
     )
     async def create_service_client(
-        self, info: Info, name: str, scopes: list[str]
+        self, info: Info, name: FreeTextArg, scopes: list[str]
     ) -> CreateClientResult:
         try:
             async with info.context.db.transaction() as session:

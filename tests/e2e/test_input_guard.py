@@ -27,6 +27,7 @@ from graphql import (
 from sqlalchemy import text
 
 from pms.schema import build_schema
+from schema.input_guard import _is_free_text as is_free_text
 from tests.factories import create_player
 
 SAMPLES: dict[str, Any] = {
@@ -58,20 +59,20 @@ def _sample(type_: GraphQLInputType, depth: int = 0) -> Any:
 
 
 def _string_positions(
-    type_: GraphQLInputType, path: tuple[Any, ...]
-) -> Iterator[tuple[tuple[Any, ...], GraphQLInputType]]:
-    """Every place a string can be written: (path into the variable value, its type)."""
+    type_: GraphQLInputType, path: tuple[Any, ...], free: bool = False
+) -> Iterator[tuple[tuple[Any, ...], bool]]:
+    """Every place a string can be written: (path into the variable value, free text?)."""
     named = get_named_type(type_)
     is_list = isinstance(type_, GraphQLList) or (
         isinstance(type_, GraphQLNonNull) and isinstance(type_.of_type, GraphQLList)
     )
     if is_list:
         path = (*path, 0)
-    if isinstance(named, GraphQLScalarType) and named.name in ("String", "ID"):
-        yield path, type_
+    if isinstance(named, GraphQLScalarType) and named.name in ("String", "ID", "JSON"):
+        yield path, free
     elif isinstance(named, GraphQLInputObjectType):
         for name, f in named.fields.items():
-            yield from _string_positions(f.type, (*path, name))
+            yield from _string_positions(f.type, (*path, name), free or is_free_text(f))
 
 
 def _put(value: Any, path: tuple[Any, ...], leaf: Any) -> Any:
@@ -113,10 +114,22 @@ def _cases() -> Iterator[tuple[str, str, str, dict[str, Any], str]]:
             document = f"{kind}({definitions}) {{ {field_name}({arguments}){selection} }}"
             base = {a: _sample(arg.type) for a, arg in field.args.items()}
             for arg_name, arg in field.args.items():
-                for path, _ in _string_positions(arg.type, ()):
-                    yield field_name, document, arg_name, base, path
+                for path, free in _string_positions(arg.type, (), is_free_text(arg)):
+                    if get_named_type(_type_at(arg.type, path)).name != "JSON":
+                        yield field_name, document, arg_name, base, path
+                    if free:
+                        FREE_TEXT_CASES.append((field_name, document, arg_name, base, path))
 
 
+def _type_at(type_: GraphQLInputType, path: tuple[Any, ...]) -> GraphQLInputType:
+    for step in path:
+        named = get_named_type(type_)
+        if isinstance(step, str) and isinstance(named, GraphQLInputObjectType):
+            type_ = named.fields[step].type
+    return type_
+
+
+FREE_TEXT_CASES: list[tuple[str, str, str, dict[str, Any], tuple[Any, ...]]] = []
 CASES = list(_cases())
 
 
@@ -137,12 +150,11 @@ async def _send(client, document: str, variables: dict[str, Any], headers: dict[
     )
 
 
-@pytest.mark.parametrize("bad", sorted(BAD))
-async def test_every_string_argument_refuses_bad_characters(client, auth, db, bad):
-    headers = await auth.staff_headers("ADMIN")
+async def _refusals_missing(client, headers, cases, bad_value) -> list[str]:
+    """The cases whose answer is not a refusal naming the field (or is unexpected)."""
     failures: list[str] = []
-    for field_name, document, arg_name, base, path in CASES:
-        value = _put(base.get(arg_name), path, BAD[bad])
+    for field_name, document, arg_name, base, path in cases:
+        value = _put(base.get(arg_name), path, bad_value)
         variables = {**base, arg_name: value}
         response = await _send(client, document, variables, headers)
         expected = _client_path(arg_name, path)
@@ -154,10 +166,41 @@ async def test_every_string_argument_refuses_bad_characters(client, auth, db, ba
         )
         if response.status_code != 200 or "Unexpected error" in response.text or not named:
             failures.append(f"{field_name}({expected}): {response.status_code} {response.text}")
-    assert failures == []
+    return failures
+
+
+@pytest.mark.parametrize("bad", sorted(BAD))
+async def test_every_string_argument_refuses_bad_characters(client, auth, db, bad):
+    headers = await auth.staff_headers("ADMIN")
+    assert await _refusals_missing(client, headers, CASES, BAD[bad]) == []
     async with db.read_session() as session:
         written = await session.scalar(text("SELECT count(*) FROM players"))
     assert written == 0  # refused before any resolver ran: nothing was registered
+
+
+PAN_SPELLINGS = ["4111111111111111", "psp-4111 1111 1111 1111", "ref 5555.5555.5555.4444"]
+
+
+def test_free_text_covers_the_fields_the_issue_names():
+    fields = {(f, _client_path(a, p)) for f, _, a, _, p in FREE_TEXT_CASES}
+    for expected in [
+        ("deposit", "paymentReference"), ("withdraw", "paymentReference"),
+        ("setPlayerStatus", "reason"), ("chargeFee", "reason"), ("adjustBalance", "reason"),
+        ("updatePlayerProfile", "addressLine1"), ("updatePlayerProfile", "addressLine2"),
+        ("createSegment", "description"), ("updateSegment", "description"),
+        ("grantFreeSpins", "reference"), ("creditTournament", "reference"),
+        ("registerWebhookEndpoint", "description"), ("reviewKyc", "note"),
+        ("cancelBonus", "reason"), ("setPlayerTags", "tags[0]"),
+    ]:  # fmt: skip
+        assert expected in fields
+
+
+@pytest.mark.parametrize("pan", PAN_SPELLINGS)
+async def test_every_free_text_field_refuses_card_numbers(client, auth, db, pan):
+    headers = await auth.staff_headers("ADMIN")
+    assert await _refusals_missing(client, headers, FREE_TEXT_CASES, pan) == []
+    async with db.read_session() as session:
+        assert await session.scalar(text("SELECT count(*) FROM players")) == 0
 
 
 DEPOSIT = """
