@@ -88,10 +88,11 @@ async def served(settings, db) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Ca
     )
     task = asyncio.create_task(server.serve())
     try:
-        for _ in range(500):
+        for _ in range(3000):  # up to 30 s on a busy machine
             if server.started:
                 break
             await asyncio.sleep(0.01)
+        assert server.started
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             yield app, http, capture
     finally:
