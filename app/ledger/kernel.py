@@ -126,8 +126,9 @@ async def run_operation(
             conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
         )
     except asyncpg.NumericValueOutOfRangeError as exc:
-        # A house account or counter would leave BIGINT: the statement failed as a whole
-        # and raising rolls the transaction back, so nothing is written.
+        # A counter summed inside the statement (turnover) would leave BIGINT; the plan
+        # guards the balances it computes. The statement failed as a whole and raising
+        # rolls the transaction back, so nothing is written.
         raise AmountTooLarge("a balance would exceed the largest amount") from exc
     _check_races(op.writes, applied)
     return Outcome(text)
