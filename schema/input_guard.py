@@ -89,14 +89,23 @@ def _check_object(
     value: dict[Any, Any], type_: GraphQLInputType | None, path: str, free: bool
 ) -> Problem | None:
     named = get_named_type(type_) if type_ is not None else None
-    fields = named.fields if isinstance(named, GraphQLInputObjectType) else None
+    if not isinstance(named, GraphQLInputObjectType):
+        return _check_json_object(value, path, free)
     for key, item in value.items():
+        definition = named.fields.get(key)
         child = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and (bad := forbidden_character(key)) is not None:
-            return child, bad
-        definition = fields.get(key) if fields is not None else None
         sub_type = definition.type if definition is not None else None
         problem = check_value(item, sub_type, child, free or _is_free_text(definition))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _check_json_object(value: dict[Any, Any], path: str, free: bool) -> Problem | None:
+    """A JSON (or ``_Any``) object: its keys are the client's text too, so they are
+    checked like values and never become part of the reported path (which is logged)."""
+    for key, item in value.items():
+        problem = check_value(str(key), None, path, free) or check_value(item, None, path, free)
         if problem is not None:
             return problem
     return None

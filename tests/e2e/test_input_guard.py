@@ -299,3 +299,16 @@ async def test_rest_valid_filters_still_answer(client, auth, db, settings):
     assert response.json()["total"] == 1
     response = await client.get("/players?country=FR", headers=headers)
     assert (response.status_code, response.json()["total"]) == (200, 0)
+
+
+async def test_json_keys_are_checked_and_never_echoed(gql, auth):
+    headers = await auth.staff_headers("MARKETER")
+    query = """mutation($i: SegmentInput!) { createSegment(input: $i) {
+      __typename ... on ValidationError { field message } } }"""
+    for key in ["4111 1111 1111 1111", "a\x00"]:
+        rule = {"attribute": "country", "op": "eq", "value": "DE", "extra": {key: 1}}
+        result = await gql(query, {"i": {"name": "n", "rule": rule}}, **headers)
+        answer = result["data"]["createSegment"]
+        assert answer["__typename"] == "ValidationError"
+        assert answer["field"] == "rule"
+        assert key not in answer["message"]
