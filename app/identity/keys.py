@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import ECKey, Key, OKPKey
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.core.crypto import seal, unseal
 from app.core.db import Database
@@ -59,8 +60,8 @@ async def rotate(session: AsyncSession, settings: Settings) -> SigningKey:
     """Retire the signing key(s) and make a new one. Retired keys keep verifying for one
     access-token lifetime (plus leeway), then drop out of the JWKS."""
     await session.execute(
-        SigningKey.__table__.update()
-        .where(SigningKey.retired_at.is_(None))
+        update(SigningKey)
+        .where(col(SigningKey.retired_at).is_(None))
         .values(retired_at=datetime.now(UTC))
     )
     return await create_key(session, settings)
@@ -76,11 +77,11 @@ async def usable_keys(session: AsyncSession, settings: Settings) -> list[Signing
         select(SigningKey)
         .where(
             or_(
-                SigningKey.retired_at.is_(None),
-                SigningKey.retired_at > verification_horizon(settings),
+                col(SigningKey.retired_at).is_(None),
+                col(SigningKey.retired_at) > verification_horizon(settings),
             )
         )
-        .order_by(SigningKey.created_at.desc())
+        .order_by(col(SigningKey.created_at).desc())
     )
     return list((await session.execute(stmt)).scalars())
 
