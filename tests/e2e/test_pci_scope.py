@@ -80,6 +80,13 @@ async def served(settings, db) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Ca
     level = root.level
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
+    # An earlier server in the same run (uvicorn's default log config) may have cut its
+    # loggers off from root: let them propagate for this test, as `pms serve` has them.
+    uvicorn_loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.access", "uvicorn.error")]
+    saved = [(lg.propagate, lg.level, lg.disabled) for lg in uvicorn_loggers]
+    for lg in uvicorn_loggers:
+        lg.propagate, lg.disabled = True, False
+        lg.setLevel(logging.INFO)
     app = create_app(settings, database=db)
     port = free_port()
     # log_config=None: uvicorn's loggers (the access log among them) propagate to root.
@@ -100,6 +107,9 @@ async def served(settings, db) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Ca
         await task
         root.removeHandler(capture)
         root.setLevel(level)
+        for lg, (propagate, lg_level, disabled) in zip(uvicorn_loggers, saved, strict=True):
+            lg.propagate, lg.disabled = propagate, disabled
+            lg.setLevel(lg_level)
 
 
 class Api:
