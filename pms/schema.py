@@ -42,6 +42,7 @@ from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
 from schema.entities import guarded_entities
+from schema import input_guard
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument
@@ -94,7 +95,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
     )
     directives_rule = max_directives_rule(settings.max_directives_per_location)
-    return PMSSchema(
+    schema = PMSSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -113,3 +114,5 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             DependencyOutage,  # after MaskErrors: it must see the errors unmasked
         ],
     )
+    input_guard.install(schema)  # every string argument and input field, one check
+    return schema

@@ -84,6 +84,7 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     ledger.AccountBlocked: _plain(ledger_types.AccountBlocked),
     ledger.CurrencyMismatch: _plain(ledger_types.CurrencyMismatch),
     ledger.DuplicateTransaction: _plain(ledger_types.DuplicateTransaction),
+    ledger.AmountTooLarge: _plain(ledger_types.AmountTooLarge),
     # bonuses
     bonus.CampaignNotActive: _plain(bonus_types.CampaignNotActive),
     bonus.NotEligible: _plain(bonus_types.NotEligible),

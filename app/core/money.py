@@ -22,6 +22,18 @@ def parse_amount(
     Raises ValidationFailed for non-numeric input, negative (or zero, unless allowed)
     amounts, more decimal places than the currency's exponent, or out-of-range values.
     """
+    minor = parse_minor_units(text, currency, field=field, allow_zero=allow_zero)
+    if minor > MAX_MINOR_UNITS:
+        raise ValidationFailed.single(field, "is too large")
+    return minor
+
+
+def parse_minor_units(
+    text: str, currency: str, *, field: str = "amount", allow_zero: bool = False
+) -> int:
+    """``parse_amount`` without the upper bound, for callers that answer a too large
+    amount with their own typed error (the ledger's AmountTooLarge). The format bounds
+    the value (18 integer digits), so it stays cheap."""
     if currency not in CURRENCY_EXPONENTS:
         raise ValidationFailed.single("currency", f"unsupported currency {currency!r}")
     match = _AMOUNT.match(text) if isinstance(text, str) and len(text) <= 40 else None
@@ -35,8 +47,6 @@ def parse_amount(
     minor = int(Decimal(text).scaleb(exponent(currency)))
     if minor < 0 or (minor == 0 and not allow_zero):
         raise ValidationFailed.single(field, "must be greater than zero")
-    if minor > MAX_MINOR_UNITS:
-        raise ValidationFailed.single(field, "is too large")
     return minor
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -84,6 +85,10 @@ class Settings(BaseSettings):
     hold_expiry_interval_seconds: float = 30.0
     idempotency_retention_days: int = 30
     idempotency_purge_interval_seconds: float = 3600.0
+    # The largest amount one money operation may move, in currency units (AmountTooLarge
+    # above it); per-currency overrides for currencies of small unit value (JPY, KRW...).
+    max_operation_amount: Decimal = Decimal("100000000")
+    max_operation_amount_by_currency: dict[str, Decimal] = Field(default_factory=dict)
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).
     events_channel: str = "events"

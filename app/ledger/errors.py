@@ -41,6 +41,12 @@ class DuplicateTransaction(DomainError):
     code = "DUPLICATE_TRANSACTION"
 
 
+class AmountTooLarge(DomainError):
+    """Above the configured maximum per operation, or a balance would leave BIGINT."""
+
+    code = "AMOUNT_TOO_LARGE"
+
+
 # Business errors that are part of an operation's stored outcome: the idempotency record
 # commits with them and a retry with the same key replays them. Every other error rolls
 # the transaction back, so nothing at all is written.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.core.currencies import CURRENCY_EXPONENTS, exponent
 from app.core.errors import ValidationFailed
-from app.core.money import parse_amount
+from app.core.money import MAX_MINOR_UNITS, format_amount, parse_minor_units
 from app.core.settings import Settings
-from app.ledger.errors import HoldNotPending, ReservationNotFound
+from app.ledger.errors import AmountTooLarge, HoldNotPending, ReservationNotFound
 from app.ledger.models import HoldPurpose, HoldStatus
 from app.ledger.operation import Operation
 from app.ledger.validation import check_text
@@ -22,7 +23,22 @@ def amount(text: str, currency: str, settings: Settings, *, field: str = "amount
            allow_zero: bool = False) -> int:  # fmt: skip
     if currency not in settings.supported_currencies:
         raise ValidationFailed.single("currency", f"unsupported currency {currency!r}")
-    return parse_amount(text, currency, field=field, allow_zero=allow_zero)
+    minor = parse_minor_units(text, currency, field=field, allow_zero=allow_zero)
+    return within_maximum(minor, currency, settings, field=field)
+
+
+def within_maximum(minor: int, currency: str, settings: Settings | None, *, field: str) -> int:
+    """``minor`` if one operation may move it; else AmountTooLarge (nothing is written)."""
+    limit = MAX_MINOR_UNITS
+    if settings is not None and currency in CURRENCY_EXPONENTS:
+        major = settings.max_operation_amount_by_currency.get(
+            currency, settings.max_operation_amount
+        )
+        limit = min(limit, int(major.scaleb(exponent(currency))))
+    if minor > limit:
+        shown = format_amount(limit, currency) if currency in CURRENCY_EXPONENTS else str(limit)
+        raise AmountTooLarge(f"{field} is above the maximum of {shown} {currency} per operation")
+    return minor
 
 
 def spins(count: int) -> int:

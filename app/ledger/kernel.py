@@ -34,6 +34,7 @@ from app.core.principal import Principal
 from app.core.settings import Settings
 from app.ledger import hooks, repository, write_repository
 from app.ledger.errors import (
+    AmountTooLarge,
     DuplicateTransaction,
     HoldNotPending,
     IdempotencyKeyReused,
@@ -120,9 +121,15 @@ async def run_operation(
         await before_apply(conn, op, body)
     text = canonical_json(body)
     op.writes.audit = audit_row(spec.name, body)
-    applied = await write_repository.apply(
-        conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
-    )
+    try:
+        applied = await write_repository.apply(
+            conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
+        )
+    except asyncpg.NumericValueOutOfRangeError as exc:
+        # A counter summed inside the statement (turnover) would leave BIGINT; the plan
+        # guards the balances it computes. The statement failed as a whole and raising
+        # rolls the transaction back, so nothing is written.
+        raise AmountTooLarge("a balance would exceed the largest amount") from exc
     _check_races(op.writes, applied)
     return Outcome(text)
 

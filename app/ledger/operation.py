@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import DomainError
-from app.core.money import format_amount
+from app.core.money import MAX_MINOR_UNITS, format_amount
 from app.core.settings import Settings
-from app.ledger.errors import AccountBlocked, CurrencyMismatch
+from app.ledger.errors import AccountBlocked, AmountTooLarge, CurrencyMismatch
 from app.ledger.repository import Loaded
 from app.ledger.write_repository import TransferLine, Writes
 from app.players.models import PlayerStatus
@@ -92,6 +92,8 @@ class Operation:
         if amount == 0:
             return
         w = self.wallets[kind]
+        if w.balance + amount > MAX_MINOR_UNITS:
+            raise AmountTooLarge(f"the {kind} wallet's balance would exceed the largest amount")
         w.balance += amount
         w.changed = True
         self.writes.transfers.append(

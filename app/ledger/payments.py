@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.currencies import FREE_SPINS_UNIT
-from app.core.money import format_amount, parse_amount
+from app.core.money import format_amount, parse_minor_units
 from app.core.principal import Principal
 from app.core.settings import Settings
 from app.ledger import inputs, kernel
@@ -121,7 +121,8 @@ def _signed_amount(wallet_kind: WalletKind, amount: str, currency: str, settings
     if wallet_kind is WalletKind.FREESPINS:
         if currency != FREE_SPINS_UNIT:
             raise CurrencyMismatch(f"the FREESPINS wallet counts {FREE_SPINS_UNIT}")
-        minor = parse_amount(amount[1:] if negative else amount, currency)
+        minor = parse_minor_units(amount[1:] if negative else amount, currency)
+        minor = inputs.within_maximum(minor, currency, settings, field="amount")
     else:
         minor = inputs.amount(amount[1:] if negative else amount, currency, settings)
     return -minor if negative else minor

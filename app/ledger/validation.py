@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from app.core.errors import ValidationFailed
+from app.core.text import looks_like_pan
 
 MAX_KEY_LENGTH = 128
-_DIGIT_RUN = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-]?\d)")
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def looks_like_pan(text: str) -> bool:
-    """True if ``text`` holds a 13-19 digit run (spaces/dashes allowed) passing Luhn:
-    card numbers must never reach PMS, only the payment service's tokens."""
-    runs = (re.sub(r"[ -]", "", m.group()) for m in _DIGIT_RUN.finditer(text))
-    return any(luhn_ok(digits) for digits in runs)
 
 
 def check_text(field: str, value: str | None, *, required: bool = True, max_len: int = 128) -> None:

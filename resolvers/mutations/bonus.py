@@ -28,7 +28,7 @@ from schema.types.bonus import PlayerBonus as PlayerBonusType
 # Bonus operations run on the ledger kernel: its idempotency and account checks apply.
 _OPERATION: tuple[type[DomainError], ...] = (
     ValidationFailed, NotFound, E.IdempotencyKeyReused, E.RequestInProgress,
-    E.AccountBlocked, E.CurrencyMismatch,
+    E.AccountBlocked, E.CurrencyMismatch, E.AmountTooLarge,
 )  # fmt: skip
 GRANT_BONUS = MutationSpec(
     "GrantBonusResult", (PlayerBonusType,),

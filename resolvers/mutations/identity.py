@@ -29,6 +29,7 @@ from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from resolvers.runner import MutationSpec, run, run_unmanaged
 from schema.context import Info
+from schema.input_guard import FreeTextArg
 from schema.types.identity import (
     AuthTokens,
     Done,
@@ -357,7 +358,7 @@ class IdentityMutations:
 
     @strawberry.mutation(graphql_type=ENROLL.union, extensions=[forbidden_result(P.SELF)])
     async def register_webauthn_key(
-        self, info: Info, credential: JSON, label: str = "security key"
+        self, info: Info, credential: JSON, label: FreeTextArg = "security key"
     ) -> object:
         if denied := _enrollable(info):
             return denied
@@ -401,7 +402,12 @@ class IdentityMutations:
         extensions=[forbidden_result(P.STAFF_MANAGE)],
     )
     async def create_staff(
-        self, info: Info, email: str, display_name: str, role: StaffRoleEnum, password: str
+        self,
+        info: Info,
+        email: FreeTextArg,
+        display_name: FreeTextArg,
+        role: StaffRoleEnum,
+        password: str,
     ) -> object:
         async def create(session: AsyncSession) -> StaffCreated:
             row, uri, codes = await accounts.create_staff(
@@ -420,7 +426,9 @@ class IdentityMutations:
         description="Create an OAuth2 service client; its secret is shown once.",
         extensions=[forbidden_result(P.CLIENT_MANAGE)],
     )
-    async def create_service_client(self, info: Info, name: str, scopes: list[str]) -> object:
+    async def create_service_client(
+        self, info: Info, name: FreeTextArg, scopes: list[str]
+    ) -> object:
         async def create(session: AsyncSession) -> ServiceClientCreated:
             row, secret = await accounts.create_client(
                 session, name, scopes, info.context.principal.key, info.context.settings,

@@ -19,6 +19,7 @@ from permissions.rules import forbidden_result
 from resolvers.runner import MutationSpec, run, run_unmanaged
 from schema.context import Info
 from schema.ids import parse_uuid
+from schema.input_guard import FreeTextArg, FreeTextList
 from schema.inputs.kyc import KycDocumentInput, UpdatePreferencesInput, UpdateProfileInput
 from schema.types.kyc import KycCase, KycReviewDecision
 from schema.types.player import Player
@@ -94,7 +95,7 @@ class KycMutations:
         extensions=[forbidden_result(P.KYC_REVIEW, audit=True)],
     )
     async def review_kyc(
-        self, info: Info, case_id: strawberry.ID, decision: KycReviewDecision, note: str
+        self, info: Info, case_id: strawberry.ID, decision: KycReviewDecision, note: FreeTextArg
     ) -> object:
         ctx = info.context
         return await run(info, REVIEW_KYC, lambda s: kyc.review_case(
@@ -148,7 +149,7 @@ class KycMutations:
         extensions=[forbidden_result(P.SEGMENT_MANAGE, audit=True)],
     )
     async def set_player_tags(
-        self, info: Info, player_id: strawberry.ID, tags: list[str]
+        self, info: Info, player_id: strawberry.ID, tags: FreeTextList
     ) -> object:
         ctx = info.context
 

@@ -38,6 +38,7 @@ from schema.types.ledger import InsufficientFunds, WalletOperation, from_documen
 _KERNEL: tuple[type[DomainError], ...] = (
     ValidationFailed, NotFound, E.IdempotencyKeyReused, E.RequestInProgress,
     E.CurrencyMismatch, E.AccountBlocked, E.HoldNotPending, E.DuplicateTransaction,
+    E.AmountTooLarge,
 )  # fmt: skip
 
 

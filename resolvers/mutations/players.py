@@ -21,6 +21,7 @@ from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.enums import PlayerStatusEnum
 from schema.ids import parse_uuid
+from schema.input_guard import FreeTextArg
 from schema.inputs.players import RegisterPlayerInput
 from schema.types.player import Player
 
@@ -86,7 +87,7 @@ class PlayerMutations:
         extensions=[forbidden_result(P.PLAYER_BLOCK, audit=True)],
     )
     async def set_player_status(
-        self, info: Info, player_id: strawberry.ID, status: PlayerStatusEnum, reason: str
+        self, info: Info, player_id: strawberry.ID, status: PlayerStatusEnum, reason: FreeTextArg
     ) -> object:
         ctx = info.context
 

@@ -12,6 +12,7 @@ from permissions.rules import forbidden_result
 from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.ids import parse_int_id
+from schema.input_guard import free_text
 from schema.types.webhooks import WebhookDelivery, WebhookEndpoint, WebhookSignatureFormatEnum
 
 
@@ -22,7 +23,7 @@ class RegisterWebhookEndpointInput:
         description="Event types to send: exact (player.registered), prefix (wallet.*) or *."
     )
     secret: str = strawberry.field(description="16-256 characters; signs every delivery.")
-    description: str = ""
+    description: str = free_text(default="")
     signature_format: WebhookSignatureFormatEnum = strawberry.field(
         default=SignatureFormat.PMS,
         description="PMS (PMS-Signature header) or STANDARD (Standard Webhooks headers).",

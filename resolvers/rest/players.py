@@ -32,6 +32,7 @@ from app.segments import service as segments
 from app.wallets import repository as wallets
 from permissions.realtime import may_read_balance, may_read_player, may_read_segments
 from permissions.rules import shown_value
+from resolvers.rest import params as rest_params
 from resolvers.rest.openapi import OPENAPI
 from schema.ids import parse_uuid, try_int_id, try_uuid
 from schema.loaders import Loaders
@@ -43,6 +44,11 @@ Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
 
 def problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
+
+
+def bad_parameter(exc: rest_params.BadParameter) -> JSONResponse:
+    body = {"code": "VALIDATION_ERROR", "field": exc.field, "message": str(exc)}
+    return JSONResponse({"error": body}, 400)
 
 
 def player_json(row: Player, principal: Principal) -> dict[str, Any]:
@@ -78,6 +84,11 @@ def rest_routes(state: Any) -> list[Route]:
                 caller = await state.authenticator(token)
             except ws.InvalidCredentials:
                 return problem(401, "INVALID_TOKEN", "the access token is invalid or expired")
+            try:  # every parameter of every route, before the handler reads any
+                rest_params.check_all(request.query_params)
+                rest_params.check_all(request.path_params)
+            except rest_params.BadParameter as exc:
+                return bad_parameter(exc)
             return await handler(request, caller.principal)
 
         return endpoint
@@ -105,6 +116,12 @@ def rest_routes(state: Any) -> list[Route]:
         if not may_read_player(principal, None):
             return problem(403, "FORBIDDEN", "not allowed to list players")
         params = request.query_params
+        try:
+            flt = PlayerFilter(
+                country=rest_params.country(params), status=rest_params.status(params)
+            )
+        except rest_params.BadParameter as exc:
+            return bad_parameter(exc)
         limit = try_int_id(params.get("limit", "20"))  # ASCII digits only, like every id
         if limit is None:
             limit = -1
@@ -120,7 +137,6 @@ def rest_routes(state: Any) -> list[Route]:
                 after = PlayerPosition(datetime.fromisoformat(created_at), parse_uuid(pid, "after"))
             except (InputError, ValidationFailed, TypeError, ValueError):
                 return problem(400, "BAD_INPUT", "invalid cursor")
-        flt = PlayerFilter(country=params.get("country"), status=params.get("status"))
         async with state.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, after)
         await record_list(reader(request, principal), rows)

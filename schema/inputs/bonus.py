@@ -15,6 +15,7 @@ from schema.enums import (
     CampaignTriggerEnum,
     WageringBaseEnum,
 )
+from schema.input_guard import free_text
 from schema.inputs.ledger import KEY
 
 
@@ -26,7 +27,7 @@ class GameContributionInput:
 
 @strawberry.input
 class CreateBonusCampaignInput:
-    name: str
+    name: str = free_text()
     kind: CampaignKindEnum
     trigger: CampaignTriggerEnum
     currency: str
@@ -39,7 +40,7 @@ class CreateBonusCampaignInput:
     free_spins: int | None = None
     spin_stake: str | None = None
     games: list[str] = strawberry.field(default_factory=list)
-    promo_code: str | None = None
+    promo_code: str | None = free_text(default=None)
     promo_expires_at: datetime | None = None
     turnover_threshold: str | None = None
     loyalty_tier: str | None = None
@@ -90,7 +91,7 @@ class EndBonusInput:
     player_id: strawberry.ID
     bonus_id: strawberry.ID
     idempotency_key: str = strawberry.field(description=KEY)
-    reason: str | None = None
+    reason: str | None = free_text(default=None)
 
 
 @strawberry.input

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from app.kyc.provider import DocumentSubmission
 from app.profiles.validation import UNSET, ProfileUpdate
 from schema.enums import SegmentKindEnum
+from schema.input_guard import free_text
 
 
 @strawberry.input(description="One identity document. The number goes to the provider only.")
@@ -30,13 +31,13 @@ class KycDocumentInput:
 
 @strawberry.input(description="Omitted fields stay; null clears a field (not birthDate).")
 class UpdateProfileInput:
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
+    first_name: str | None = free_text(default=strawberry.UNSET)
+    last_name: str | None = free_text(default=strawberry.UNSET)
     phone: str | None = strawberry.field(default=strawberry.UNSET, description="E.164")
-    address_line1: str | None = strawberry.UNSET
-    address_line2: str | None = strawberry.UNSET
-    city: str | None = strawberry.UNSET
-    postal_code: str | None = strawberry.UNSET
+    address_line1: str | None = free_text(default=strawberry.UNSET)
+    address_line2: str | None = free_text(default=strawberry.UNSET)
+    city: str | None = free_text(default=strawberry.UNSET)
+    postal_code: str | None = free_text(default=strawberry.UNSET)
     address_country: str | None = strawberry.UNSET
     birth_date: date | None = strawberry.UNSET
 
@@ -99,17 +100,17 @@ class UpdatePreferencesInput:
 
 @strawberry.input
 class SegmentInput:
-    name: str
-    rule: JSON | None = strawberry.field(
+    name: str = free_text()
+    rule: JSON | None = free_text(
         default=None,
         description="See the rule language in app/segments/rules.py; none for STATIC",
     )
-    description: str | None = None
+    description: str | None = free_text(default=None)
     kind: SegmentKindEnum = SegmentKindEnum.RULE
 
 
 @strawberry.input(description="Omitted fields stay as they are.")
 class UpdateSegmentInput:
-    name: str | None = None
-    rule: JSON | None = None
-    description: str | None = None
+    name: str | None = free_text(default=None)
+    rule: JSON | None = free_text(default=None)
+    description: str | None = free_text(default=None)

@@ -8,6 +8,7 @@ import strawberry
 
 from app.ledger.repository import HistoryFilter
 from schema.enums import WalletKindEnum
+from schema.input_guard import free_text
 
 KEY = "Unique per caller and operation, 1-128 characters; a retry must reuse it."
 
@@ -67,9 +68,9 @@ class DepositInput:
     player_id: strawberry.ID
     amount: str
     currency: str
-    payment_reference: str = strawberry.field(description="A payment token, never card data.")
+    payment_reference: str = free_text(description="A payment token, never card data.")
     idempotency_key: str = strawberry.field(description=KEY)
-    promo_code: str | None = strawberry.field(default=None, description="A bonus promo code.")
+    promo_code: str | None = free_text(default=None, description="A bonus promo code.")
     device_fingerprint: str | None = strawberry.field(
         default=None, description="The player's device fingerprint, when known (anti-fraud)."
     )
@@ -81,7 +82,7 @@ class WithdrawInput:
     amount: str
     currency: str
     idempotency_key: str = strawberry.field(description=KEY)
-    payment_reference: str | None = None
+    payment_reference: str | None = free_text(default=None)
     device_fingerprint: str | None = strawberry.field(
         default=None, description="The player's device fingerprint, when known (anti-fraud)."
     )
@@ -99,7 +100,7 @@ class ChargeFeeInput:
     player_id: strawberry.ID
     amount: str
     currency: str
-    reason: str
+    reason: str = free_text()
     idempotency_key: str = strawberry.field(description=KEY)
 
 
@@ -109,7 +110,7 @@ class AdjustBalanceInput:
     wallet_kind: WalletKindEnum
     amount: str = strawberry.field(description="Signed: '-5.00' takes money away.")
     currency: str
-    reason: str
+    reason: str = free_text()
     idempotency_key: str = strawberry.field(description=KEY)
 
 
@@ -118,7 +119,7 @@ class FreeSpinsInput:
     player_id: strawberry.ID
     spins: int
     idempotency_key: str = strawberry.field(description=KEY)
-    reference: str | None = None
+    reference: str | None = free_text(default=None)
 
 
 @strawberry.input
@@ -127,7 +128,7 @@ class TournamentInput:
     amount: str
     currency: str
     idempotency_key: str = strawberry.field(description=KEY)
-    reference: str | None = None
+    reference: str | None = free_text(default=None)
 
 
 @strawberry.input

@@ -9,19 +9,20 @@ import strawberry
 from app.players.repository import PlayerFilter as PlayerFilterData
 from app.players.validation import RegistrationData
 from schema.enums import PlayerStatusEnum
+from schema.input_guard import free_text
 
 
 @strawberry.input
 class RegisterPlayerInput:
-    email: str
-    login: str
+    email: str = free_text()
+    login: str = free_text()
     password: str
     country: str = strawberry.field(description="ISO 3166-1 alpha-2, e.g. DE")
     currency: str = strawberry.field(description="ISO 4217, one of the supported currencies")
     birth_date: date
     locale: str = "en"
-    traffic_source: str | None = None
-    affiliate_code: str | None = None
+    traffic_source: str | None = free_text(default=None)
+    affiliate_code: str | None = free_text(default=None)
 
     def to_data(self) -> RegistrationData:
         return RegistrationData(

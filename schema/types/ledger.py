@@ -95,6 +95,11 @@ CurrencyMismatch = _error_type("CurrencyMismatch", "The wallet holds another cur
 DuplicateTransaction = _error_type(
     "DuplicateTransaction", "This game transaction id was used before (or rolled back)."
 )
+AmountTooLarge = _error_type(
+    "AmountTooLarge",
+    "Above the maximum amount per operation, or a balance would exceed the largest amount; "
+    "nothing changed.",
+)
 MaxBetExceeded = _error_type(
     "MaxBetExceeded", "The stake is above the maximum bet of an active bonus; nothing held."
 )

@@ -44,7 +44,7 @@ ENVELOPE_TYPES = {
     "WalletOperation", "WalletBalance", "TransferLine", "HoldLine", "InsufficientFunds",
     "IdempotencyKeyReused", "RequestInProgress", "ReservationNotFound", "HoldNotPending",
     "RoundNotFound", "AccountBlocked", "CurrencyMismatch", "DuplicateTransaction",
-    "VerificationRequired",
+    "VerificationRequired", "AmountTooLarge",
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
     # webhooks, behind webhook:manage fields
