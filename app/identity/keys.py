@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, Key, OKPKey
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.crypto import seal, unseal
+from app.core.crypto import SecretKeyMismatch, seal, unseal
 from app.core.db import Database
 from app.core.settings import Settings
 from app.identity.models import SigningKey
@@ -116,7 +116,11 @@ class KeyRing:
         verifying: dict[str, tuple[str, Key]] = {}
         signing: tuple[str, Key] | None = None
         for row in rows:
-            key = import_key(json.loads(unseal(row.private_key, self._settings)))
+            try:
+                sealed = unseal(row.private_key, self._settings)
+            except SecretKeyMismatch:
+                raise SecretKeyMismatch("signing keys") from None
+            key = import_key(json.loads(sealed))
             verifying[row.kid] = (row.algorithm, key)
             if signing is None and row.retired_at is None:
                 signing = (row.kid, key)
