@@ -103,6 +103,16 @@ def test_serve_stops_embedded_database_on_sigterm(tmp_path):
     try:
         server.wait_ready()
         assert postgres_running_on(pgdata)
+        # A second command attaches to the running server and leaves it running: it says
+        # nothing about stopping it (it does not), nor about XDG_RUNTIME_DIR.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+        env.update(PMS_DATA_DIR=str(data_dir), PMS_ENV="dev", PMS_LOG_LEVEL="INFO")
+        attached = subprocess.run([sys.executable, "-m", "pms", "ledger", "verify"], env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert attached.returncode == 0, attached.stderr
+        assert "stopping embedded PostgreSQL" not in attached.stderr
+        assert "XDG_RUNTIME_DIR" not in attached.stderr
+        assert postgres_running_on(pgdata)
     finally:
         server.proc.send_signal(signal.SIGTERM)
         code = server.proc.wait(timeout=30)
