@@ -60,6 +60,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.core import migrations
     from pms.asgi import create_app
+    from pms.server import GracefulServer
 
     preflight.check(settings)  # before the embedded database and migrations
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -73,9 +74,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         # uvicorn handles Ctrl-C and SIGTERM: it drains requests (up to the shutdown
         # timeout), runs the lifespan shutdown and returns; the with-block then stops the
         # embedded database.
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True,
-                    server_header=False,
-                    timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))  # fmt: skip
+        drain = int(settings.shutdown_timeout_seconds)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
+                                proxy_headers=True, server_header=False,
+                                timeout_graceful_shutdown=drain)  # fmt: skip
+        GracefulServer(config, app.state.pms).run()
     return 0
 
 
