@@ -10,6 +10,8 @@ from strawberry.scalars import JSON
 
 from app.audit import service as audit
 from app.core import errors
+from app.core.phones import MESSAGE as PHONE
+from app.core.phones import is_phone_number
 from app.core.principal import PrincipalKind
 from app.identity import accounts, login, mfa, sessions
 from app.identity.errors import InvalidCredentials as InvalidCredentialsError
@@ -263,12 +265,8 @@ class IdentityMutations:
         if denied := _enrollable(info):
             return denied
         normalised = phone.replace(" ", "")
-        if not (
-            normalised.startswith("+") and normalised[1:].isdigit() and 8 <= len(normalised) <= 16
-        ):
-            return ValidationError.from_domain(
-                errors.ValidationFailed.single("phone", "E.164 format, e.g. +4915112345678")
-            )
+        if not is_phone_number(normalised):
+            return ValidationError.from_domain(errors.ValidationFailed.single("phone", PHONE))
         subject = info.context.principal.key
         try:
             async with info.context.db.transaction() as session:
