@@ -44,7 +44,7 @@ def _python_type(strawberry_type: Any) -> Any:
     if isinstance(strawberry_type, StrawberryList):
         return list[_python_type(strawberry_type.of_type)]  # type: ignore[misc]
     if isinstance(strawberry_type, StrawberryEnumDefinition):
-        wrapped: type[enum.Enum] = strawberry_type.wrapped_cls
+        wrapped: Any = strawberry_type.wrapped_cls  # the Python enum it wraps
         return wrapped
     name = getattr(strawberry_type, "__name__", "")
     if strawberry_type in (str, int, bool, float, dt.date, dt.datetime):
@@ -73,7 +73,7 @@ Player: type[Body] = create_model(  # type: ignore[call-overload]
 
 
 class PlayerPage(Body):
-    items: list[Player]  # type: ignore[valid-type]
+    items: list[Player]
     total: int
     nextCursor: str | None
 
