@@ -9,7 +9,6 @@ because a field the caller may not see is ``null``, as in GraphQL."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
