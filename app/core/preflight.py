@@ -6,6 +6,7 @@ and exit with status 1 instead of starting, migrating, or failing later with a t
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 
@@ -52,7 +53,20 @@ def production_problems(settings: Settings, environ: Mapping[str, str]) -> list[
         problems.append("PMS_KYC_DOCUMENT_HASH_KEY is missing or the development default")
     if settings.sms_sender == "log":
         problems.append("PMS_SMS_SENDER=log is for development only: set module:Class of a gateway")
+    elif not importable(settings.sms_sender):
+        problems.append(f"PMS_SMS_SENDER={settings.sms_sender} is no importable module:Class")
     return problems
+
+
+def importable(target: str) -> bool:
+    """``module:Class`` names an attribute of an importable module (a placeholder or typo
+    fails here, not at the first SMS)."""
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    return bool(attribute) and hasattr(module, attribute)
 
 
 def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:

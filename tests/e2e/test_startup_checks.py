@@ -22,13 +22,14 @@ from app.core.settings import Settings
 from app.identity import keys
 
 STRONG = "s" * 43
+GATEWAY = "app.identity.sms:LogSmsSender"  # importable; only the literal `log` is refused
 
 
 def prod_env(tmp_path: Path, database_url: str | None, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
     env.update(PMS_ENV="prod", PMS_DATA_DIR=str(tmp_path / "data"), PMS_SECRET_KEY=STRONG,
                PMS_KYC_DOCUMENT_HASH_KEY="h" * 43,
-               PMS_SMS_SENDER="tests.nowhere:Gateway")  # fmt: skip
+               PMS_SMS_SENDER=GATEWAY)  # fmt: skip
     if database_url:
         env["PMS_DATABASE_URL"] = database_url
     env.update(overrides)
@@ -58,6 +59,7 @@ async def database_exists(admin_url: str, name: str) -> bool:
         ({"PMS_KYC_DOCUMENT_HASH_KEY": "<unset>"}, "PMS_KYC_DOCUMENT_HASH_KEY"),
         ({"PMS_KYC_DOCUMENT_HASH_KEY": "dev-only-document-hash-key"}, "PMS_KYC_DOCUMENT_HASH_KEY"),
         ({"PMS_SMS_SENDER": "log"}, "PMS_SMS_SENDER"),
+        ({"PMS_SMS_SENDER": "yourcompany.sms:Gateway"}, "PMS_SMS_SENDER"),
         ({"PMS_SECRT_KEY": "typo"}, "PMS_SECRT_KEY"),
     ],
 )
