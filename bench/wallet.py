@@ -34,6 +34,7 @@ from app.core.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 from app.ledger import service  # noqa: E402
+from pms.hooks import register_all  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
 CLIENTS = (1, 8, 32, 64)
@@ -245,7 +246,7 @@ def start_server(url: str, port: int) -> subprocess.Popen:
          "--loop", "uvloop", "--http", "httptools"],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    for _ in range(100):
+    for _ in range(600):  # up to a minute: the machine may be busy
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
@@ -262,6 +263,7 @@ def main() -> None:
     parser.add_argument("--wallets", type=int, default=10_000)
     args = parser.parse_args()
 
+    register_all()  # the same ledger extensions (bonuses) as the server runs
     players = asyncio.run(prepare(args.url, args.wallets))
     print(f"seeded {len(players)} players; {args.seconds:.0f} s per cell", flush=True)
     direct = asyncio.run(run_direct(args.url, players, args.seconds))

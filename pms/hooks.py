@@ -5,7 +5,9 @@ extends it, and a lower package never imports a higher one."""
 
 from __future__ import annotations
 
+from app.bonuses.extension import BonusExtension
 from app.events.runtime import register_subject_cache
+from app.ledger import hooks as ledger_hooks
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
 from app.segments.service import on_player_attributes_changed
@@ -17,6 +19,13 @@ def register_attribute_listeners() -> None:
     """``player_attributes_changed`` (kyc, profiles, playstyle announce it) -> segment
     membership, re-evaluated in the announcer's transaction. Idempotent."""
     player_hooks.register_listener(on_player_attributes_changed)
+
+
+def register_ledger_extensions() -> None:
+    """The ledger's extensions, in the order the kernel calls them inside every money
+    operation: bonuses (wagering, max bet, loyalty, deposit and tier triggers) first.
+    Idempotent (the ledger's registry keeps one extension per name)."""
+    ledger_hooks.register(BonusExtension())
 
 
 def register_events() -> None:
@@ -36,6 +45,7 @@ def register_all() -> None:
         return
     _registered = True
     register_attribute_listeners()
+    register_ledger_extensions()
     register_events()
 
 

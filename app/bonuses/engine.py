@@ -1,8 +1,9 @@
 """Bonus rules applied inside a ledger operation, on rows LOAD already locked.
 
-Called from the ledger's plans (reserve, settle, withdraw) and from the bonus operations:
-plain Python, no I/O. Writes go to ``op.writes.bonus_updates`` / ``op.writes.loyalty`` and
-ride in the operation's one APPLY statement.
+Called through the bonus ledger extension (app/bonuses/extension.py: reserve, settle,
+roll back, withdraw) and from the bonus operations: plain Python, no I/O. The locked rows
+are the extension's ``BonusRows``; writes go to its ``BonusWrites`` and ride in the
+operation's one APPLY statement.
 
 Which BONUS-wallet money belongs to which bonus: the wallet is one pool, so a bonus being
 closed (fulfilled, expired, forfeited, cancelled) owns what is available in the pool less
@@ -13,7 +14,9 @@ wagering also fills first.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from app.bonuses.errors import MaxBetExceeded
 from app.bonuses.models import BonusStatus
@@ -21,36 +24,61 @@ from app.core.currencies import FREE_SPINS_UNIT, exponent
 from app.core.money import format_amount
 from app.core.settings import Settings
 from app.ledger.models import HouseAccountKind, TransferKind
+from app.ledger.operation import Operation
 from app.wallets.models import WalletKind
-
-if TYPE_CHECKING:
-    from app.ledger.service import _Op
 
 LIABILITY = HouseAccountKind.BONUS_LIABILITY
 FULL_BP = 10_000
+NAME = "bonuses"  # the extension's key in op.loaded.extensions / op.writes.extensions
+
+
+@dataclass
+class BonusRows:
+    """What LOAD locked for the bonus rules: ACTIVE bonuses by id, the loyalty account."""
+
+    bonuses: list[dict[str, Any]] = field(default_factory=list)
+    loyalty: dict[str, Any] | None = None
+
+
+@dataclass
+class BonusWrites:
+    # bonus id -> (wagered, status, released+, forfeited+)
+    bonus_updates: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
+    loyalty: tuple[int, str] | None = None  # (points+, tier)
+
+
+def rows(op: Operation) -> BonusRows:
+    found = op.loaded.extensions.get(NAME)
+    return found if isinstance(found, BonusRows) else BonusRows()
+
+
+def writes(op: Operation) -> BonusWrites:
+    found = op.writes.extensions.setdefault(NAME, BonusWrites())
+    assert isinstance(found, BonusWrites)
+    return found
 
 
 def wallet_kind(currency: str) -> str:
     return WalletKind.FREESPINS if currency == FREE_SPINS_UNIT else WalletKind.BONUS
 
 
-def active(op: _Op, currency: str | None = None) -> list[dict[str, Any]]:
+def active(op: Operation, currency: str | None = None) -> list[dict[str, Any]]:
     return [
-        b for b in op.loaded.bonuses
+        b for b in rows(op).bonuses
         if b["status"] == BonusStatus.ACTIVE and (currency is None or b["currency"] == currency)
     ]  # fmt: skip
 
 
-def funds_of(op: _Op, bonus: dict[str, Any]) -> int:
+def funds_of(op: Operation, bonus: dict[str, Any]) -> int:
     """The pool money owned by ``bonus`` (see the module docstring)."""
     pool = op.wallet(wallet_kind(bonus["currency"]))
     others = sum(b["amount"] for b in active(op, bonus["currency"]) if b["id"] != bonus["id"])
-    return max(0, pool.available - others)
+    return max(0, pool.available - int(others))
 
 
-def _record(op: _Op, bonus: dict[str, Any], released: int = 0, forfeited: int = 0) -> None:
-    before = op.writes.bonus_updates.get(bonus["id"], (0, "", 0, 0))
-    op.writes.bonus_updates[bonus["id"]] = (
+def _record(op: Operation, bonus: dict[str, Any], released: int = 0, forfeited: int = 0) -> None:
+    before = writes(op).bonus_updates.get(bonus["id"], (0, "", 0, 0))
+    writes(op).bonus_updates[bonus["id"]] = (
         bonus["wagered"], bonus["status"], before[2] + released, before[3] + forfeited,
     )  # fmt: skip
 
@@ -59,7 +87,9 @@ def _money(minor: int, currency: str) -> str:
     return format_amount(minor, currency)
 
 
-def close(op: _Op, bonus: dict[str, Any], status: BonusStatus, reason: str | None = None) -> int:
+def close(
+    op: Operation, bonus: dict[str, Any], status: BonusStatus, reason: str | None = None
+) -> int:
     """End ``bonus`` without converting it: its money goes back to the house."""
     amount = funds_of(op, bonus)
     bonus["status"] = status
@@ -73,7 +103,7 @@ def close(op: _Op, bonus: dict[str, Any], status: BonusStatus, reason: str | Non
     return amount
 
 
-def release(op: _Op, bonus: dict[str, Any]) -> int:
+def release(op: Operation, bonus: dict[str, Any]) -> int:
     """Wagering met: move the bonus's money to REAL up to the max conversion; the excess
     goes back to the house. Returns what reached REAL."""
     funds = funds_of(op, bonus)
@@ -92,7 +122,7 @@ def release(op: _Op, bonus: dict[str, Any]) -> int:
     return converted
 
 
-def check_max_bet(op: _Op, stake: int, currency: str) -> None:
+def check_max_bet(op: Operation, stake: int, currency: str) -> None:
     """Refuse a stake above the max bet of any active bonus in that currency."""
     for b in active(op, currency):
         if b["max_bet"] is not None and b["wagering_required"] > 0 and stake > b["max_bet"]:
@@ -102,7 +132,7 @@ def check_max_bet(op: _Op, stake: int, currency: str) -> None:
             )
 
 
-def contribute(op: _Op, stake: int, currency: str, category: str) -> list[dict[str, Any]]:
+def contribute(op: Operation, stake: int, currency: str, category: str) -> list[dict[str, Any]]:
     """Count a settled stake towards the active bonuses, oldest first; a stake larger than
     what the oldest still needs flows on to the next. Bonuses that reach their requirement
     are released at once. Returns the progress lines for the result document."""
@@ -132,23 +162,24 @@ def contribute(op: _Op, stake: int, currency: str, category: str) -> list[dict[s
     return progress
 
 
-def reverse_derived(op: _Op, derived: dict[str, Any], settings: Settings) -> None:
+def reverse_derived(op: Operation, derived: Mapping[str, Any], settings: Settings) -> None:
     """A refunded (rolled-back) round takes back what its settlement counted: wagering on
     bonuses still ACTIVE (a released bonus stays released; its money already moved) and the
     loyalty points it earned. Without this a refunded round would still count."""
     taken = {int(k): int(v) for k, v in derived.get("wagering", {}).items()}
-    for b in op.loaded.bonuses:
+    for b in rows(op).bonuses:
         if b["id"] in taken and b["status"] == BonusStatus.ACTIVE:
             b["wagered"] = max(0, b["wagered"] - taken[b["id"]])
             _record(op, b)
     points = int(derived.get("points", 0))
-    if points > 0 and op.loaded.loyalty:
-        before = int(op.loaded.loyalty.get("points", 0))
+    loyalty = rows(op).loyalty
+    if points > 0 and loyalty:
+        before = int(loyalty.get("points", 0))
         back = min(points, before)
-        op.writes.loyalty = (-back, tier_for(before - back, settings))
+        writes(op).loyalty = (-back, tier_for(before - back, settings))
 
 
-def forfeit_on_withdrawal(op: _Op, currency: str) -> None:
+def forfeit_on_withdrawal(op: Operation, currency: str) -> None:
     for b in active(op, currency):
         if b["forfeit_on_withdrawal"] and b["wagering_required"] > 0:
             close(op, b, BonusStatus.FORFEITED, "withdrawal while wagering")
@@ -168,17 +199,19 @@ def tier_for(points: int, settings: Settings) -> str:
 def loyalty_points(stake: int, currency: str, category: str, settings: Settings) -> int:
     rate = settings.loyalty_points_per_unit.get(currency, settings.loyalty_default_points_per_unit)
     percent = settings.loyalty_category_percent.get(category, 100)
-    return stake * rate * percent // (100 * 10 ** exponent(currency))
+    return int(stake * rate * percent // (100 * 10 ** exponent(currency)))
 
 
-def accrue_loyalty(op: _Op, stake: int, currency: str, category: str, settings: Settings) -> None:
+def accrue_loyalty(
+    op: Operation, stake: int, currency: str, category: str, settings: Settings
+) -> None:
     points = loyalty_points(stake, currency, category, settings)
     if points <= 0:
         return
-    before = int((op.loaded.loyalty or {}).get("points", 0))
-    old_tier = (op.loaded.loyalty or {}).get("tier") or tier_for(before, settings)
+    before = int((rows(op).loyalty or {}).get("points", 0))
+    old_tier = (rows(op).loyalty or {}).get("tier") or tier_for(before, settings)
     new_tier = tier_for(before + points, settings)
-    op.writes.loyalty = (points, new_tier)
+    writes(op).loyalty = (points, new_tier)
     op.derived["points"] = points
     op.extra["loyaltyPoints"] = points
     if new_tier != old_tier:

@@ -87,7 +87,7 @@ class BonusKind(StrEnum):
     FREE_SPINS_WIN = "FREE_SPINS_WIN"
 
 
-def _json_list() -> Column:
+def _json_list() -> Column[Any]:
     return Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
 
 

@@ -1,4 +1,7 @@
-"""SQL of the bonus engine (the money statements are the ledger's LOAD and APPLY)."""
+"""SQL of the bonus engine: the parts the bonus ledger extension adds to the ledger's
+LOAD and APPLY statements, the award insert, the trigger jobs' reads, bonus expiry's lock,
+and the Core queries of the GraphQL reads. Raw SQL (named constants) where it is the
+money path or a set-based job; SQLAlchemy Core where filters compose."""
 
 from __future__ import annotations
 
@@ -10,8 +13,83 @@ from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.bonuses.models import BonusCampaign, LoyaltyAccount, PlayerBonus
+from app.ledger.repository import LoadParts
+from app.ledger.write_repository import ApplyParts
+
+# --- parts of the ledger's two statements (see app/ledger/hooks.py) ------------------------
+
+LEDGER_LOAD_PARTS = LoadParts(
+    ctes="""
+, pb AS (
+    -- Active bonuses (wagering, max bet): one probe of a partial index when there are none.
+    SELECT id, campaign_id, kind, currency, amount, wagering_required, wagered, max_bet,
+           max_conversion, contributions, forfeit_on_withdrawal, status
+    FROM player_bonuses
+    WHERE player_id = $5 AND status = 'ACTIVE' AND (SELECT c FROM n) > 0
+    ORDER BY id FOR UPDATE
+), lo AS (
+    SELECT points, tier FROM loyalty_accounts
+    WHERE player_id = $5 AND (SELECT c FROM n) > 0
+    FOR UPDATE
+)""",
+    columns=""",
+       (SELECT jsonb_agg(to_jsonb(pb) ORDER BY id) FROM pb)::text AS bonuses,
+       (SELECT to_jsonb(lo) FROM lo)::text AS loyalty""",
+)
+
+# $9 is the core's player id.
+LEDGER_APPLY_PARTS = ApplyParts(
+    ctes="""
+, pbu AS (
+    UPDATE player_bonuses b
+    SET wagered = v.wagered, status = v.status, released = b.released + v.released,
+        forfeited = b.forfeited + v.forfeited,
+        finished_at = CASE WHEN v.status <> 'ACTIVE' THEN now() END, updated_at = now()
+    FROM unnest($e0::bigint[], $e1::bigint[], $e2::text[], $e3::bigint[], $e4::bigint[])
+         AS v(id, wagered, status, released, forfeited)
+    WHERE b.id = v.id AND b.status = 'ACTIVE'
+    RETURNING b.id
+), loy AS (
+    INSERT INTO loyalty_accounts (player_id, points, tier)
+    SELECT $9::uuid, $e5::bigint, $e6::text WHERE $e5::bigint IS NOT NULL
+    ON CONFLICT (player_id) DO UPDATE
+    SET points = loyalty_accounts.points + excluded.points, tier = excluded.tier,
+        updated_at = now()
+)""",
+    columns=""",
+       (SELECT count(*) FROM pbu) AS bonuses_updated""",
+    parameters=7,
+)
+
+# --- bonus expiry (a ledger system operation) ----------------------------------------------
+
+EXPIRED_BONUS_PLAYERS_SQL = """
+SELECT DISTINCT player_id FROM player_bonuses
+WHERE status = 'ACTIVE' AND expires_at <= now()
+LIMIT $1
+"""
+
+# The ledger's lock order: wallets by id (SKIP LOCKED), then the player's active bonuses.
+LOCK_EXPIRING_BONUSES_SQL = """
+WITH w AS (
+    SELECT id, kind, currency, balance, held FROM wallets
+    WHERE player_id = $1 ORDER BY id FOR UPDATE SKIP LOCKED
+), pb AS (
+    SELECT id, campaign_id, kind, currency, amount, wagering_required, wagered, max_bet,
+           max_conversion, contributions, forfeit_on_withdrawal, status,
+           (expires_at <= now()) AS expired
+    FROM player_bonuses
+    WHERE player_id = $1 AND status = 'ACTIVE'
+      AND (SELECT count(*) FROM w) = (SELECT count(*) FROM wallets WHERE player_id = $1)
+    ORDER BY id FOR UPDATE
+)
+SELECT (SELECT jsonb_agg(to_jsonb(w) ORDER BY id) FROM w)::text AS wallets,
+       (SELECT count(*) FROM wallets WHERE player_id = $1) AS wallet_count,
+       (SELECT jsonb_agg(to_jsonb(pb) ORDER BY id) FROM pb)::text AS rows
+"""
 
 INSERT_BONUS_SQL = """
 INSERT INTO player_bonuses (campaign_id, player_id, occurrence_key, kind, status, currency,
@@ -67,36 +145,36 @@ async def deposit_campaigns(
     session: AsyncSession, currency: str, promo_code: str | None
 ) -> list[BonusCampaign]:
     stmt = select(BonusCampaign).where(
-        BonusCampaign.status == "ACTIVE",
-        BonusCampaign.currency == currency,
-        (BonusCampaign.trigger == "FIRST_DEPOSIT")
+        col(BonusCampaign.status) == "ACTIVE",
+        col(BonusCampaign.currency) == currency,
+        (col(BonusCampaign.trigger) == "FIRST_DEPOSIT")
         | (
-            (BonusCampaign.trigger == "DEPOSIT")
+            (col(BonusCampaign.trigger) == "DEPOSIT")
             & (
-                BonusCampaign.promo_code.is_(None)  # type: ignore[union-attr]
-                | (BonusCampaign.promo_code == (promo_code or "").upper())
+                col(BonusCampaign.promo_code).is_(None)
+                | (col(BonusCampaign.promo_code) == (promo_code or "").upper())
             )
             & (
-                BonusCampaign.promo_expires_at.is_(None)  # type: ignore[union-attr]
-                | (BonusCampaign.promo_expires_at > func.now())
+                col(BonusCampaign.promo_expires_at).is_(None)
+                | (col(BonusCampaign.promo_expires_at) > func.now())
             )
         ),
     )
-    return list((await session.execute(stmt.order_by(BonusCampaign.id))).scalars())
+    return list((await session.execute(stmt.order_by(col(BonusCampaign.id)))).scalars())
 
 
 async def active_campaigns(session: AsyncSession, **where: Any) -> list[BonusCampaign]:
-    conditions = [BonusCampaign.status == "ACTIVE"] + [
+    conditions = [col(BonusCampaign.status) == "ACTIVE"] + [
         getattr(BonusCampaign, k) == v for k, v in where.items()
     ]
-    stmt = select(BonusCampaign).where(and_(*conditions)).order_by(BonusCampaign.id)
+    stmt = select(BonusCampaign).where(and_(*conditions)).order_by(col(BonusCampaign.id))
     return list((await session.execute(stmt)).scalars())
 
 
 async def list_campaigns(session: AsyncSession, status: str | None) -> list[BonusCampaign]:
-    stmt = select(BonusCampaign).order_by(BonusCampaign.id.desc())  # type: ignore[union-attr]
+    stmt = select(BonusCampaign).order_by(col(BonusCampaign.id).desc())
     if status:
-        stmt = stmt.where(BonusCampaign.status == status)
+        stmt = stmt.where(col(BonusCampaign.status) == status)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -112,16 +190,16 @@ async def bonus_page(
 ) -> tuple[list[PlayerBonus], bool, int]:
     conditions: list[Any] = []
     if flt.player_id is not None:
-        conditions.append(PlayerBonus.player_id == flt.player_id)
+        conditions.append(col(PlayerBonus.player_id) == flt.player_id)
     if flt.status:
-        conditions.append(PlayerBonus.status == flt.status)
+        conditions.append(col(PlayerBonus.status) == flt.status)
     if flt.campaign_id is not None:
-        conditions.append(PlayerBonus.campaign_id == flt.campaign_id)
-    page = conditions + ([PlayerBonus.id < before_id] if before_id is not None else [])
+        conditions.append(col(PlayerBonus.campaign_id) == flt.campaign_id)
+    page = conditions + ([col(PlayerBonus.id) < before_id] if before_id is not None else [])
     stmt = (
         select(PlayerBonus)
         .where(and_(True, *page))
-        .order_by(PlayerBonus.id.desc())  # type: ignore[union-attr]
+        .order_by(col(PlayerBonus.id).desc())
         .limit(limit + 1)
     )
     rows = list((await session.execute(stmt)).scalars())
@@ -138,8 +216,8 @@ async def bonuses_for_players(
 ) -> list[PlayerBonus]:
     stmt = (
         select(PlayerBonus)
-        .where(PlayerBonus.player_id.in_(player_ids))  # type: ignore[attr-defined]
-        .order_by(PlayerBonus.id)
+        .where(col(PlayerBonus.player_id).in_(player_ids))
+        .order_by(col(PlayerBonus.id))
     )
     return list((await session.execute(stmt)).scalars())
 
@@ -150,3 +228,95 @@ async def loyalty(session: AsyncSession, player_id: uuid.UUID) -> LoyaltyAccount
 
 def parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+# --- trigger jobs ---------------------------------------------------------------------------
+
+DEPOSIT_COUNT_SQL = """
+SELECT count(*) FROM (SELECT 1 FROM ledger_transfers
+                      WHERE player_id = :p AND kind = 'DEPOSIT' LIMIT 2) d
+"""
+
+BIRTHDAYS_SQL = """
+SELECT p.id, 0 FROM players p
+WHERE extract(month FROM p.birth_date) = :m AND extract(day FROM p.birth_date) = :d
+  AND p.status = 'ACTIVE'
+  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
+                  AND b.player_id = p.id AND b.occurrence_key = :occ)
+LIMIT :n
+"""
+
+# Turnover of the money wallets (stakes of settled bets, rolled-back rounds netted out).
+TURNOVER_SQL = """
+SELECT w.player_id, sum(w.turnover)::bigint FROM wallets w
+WHERE w.currency = :cur AND w.kind IN ('REAL', 'BONUS')
+  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
+                  AND b.player_id = w.player_id AND b.occurrence_key = :occ)
+GROUP BY w.player_id HAVING sum(w.turnover) >= :threshold
+LIMIT :n
+"""
+
+ENSURE_CURSOR_SQL = """
+INSERT INTO bonus_trigger_cursors (name, last_event_id) VALUES (:name, 0)
+ON CONFLICT DO NOTHING
+"""
+LOCK_CURSOR_SQL = """
+SELECT last_event_id FROM bonus_trigger_cursors WHERE name = :name FOR UPDATE SKIP LOCKED
+"""
+ADVANCE_CURSOR_SQL = "UPDATE bonus_trigger_cursors SET last_event_id = :id WHERE name = :name"
+EVENTS_AFTER_SQL = """
+SELECT id, event_id, subject, data, time < now() - make_interval(secs => :lag) AS settled
+FROM outbox_events
+WHERE type = :type AND id > :after ORDER BY id LIMIT :n
+"""
+
+# Net loss on REAL money: stakes lost minus wins, refunds and reversals netted out.
+NET_LOSSES_SQL = """
+SELECT t.player_id, -sum(t.amount)::bigint AS loss
+FROM ledger_transfers t JOIN wallets w ON w.id = t.wallet_id
+WHERE w.kind = 'REAL' AND t.currency = :cur
+  AND t.kind IN ('BET', 'WIN', 'BET_REFUND', 'WIN_REVERSAL')
+  AND t.created_at >= :since AND t.created_at < :until
+  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
+                  AND b.player_id = t.player_id AND b.occurrence_key = :occ)
+GROUP BY t.player_id HAVING sum(t.amount) < 0
+ORDER BY t.player_id
+"""
+
+
+async def deposit_count(session: AsyncSession, player_id: uuid.UUID) -> int:
+    """The player's deposits, counted up to 2 (is this the first?)."""
+    result = await session.execute(text(DEPOSIT_COUNT_SQL), {"p": player_id})
+    return int(result.scalar_one())
+
+
+async def player_amounts(
+    session: AsyncSession, sql: str, params: dict[str, Any]
+) -> list[tuple[uuid.UUID, int]]:
+    """(player id, base amount) rows of a trigger job's query (birthdays, turnover, net
+    losses)."""
+    rows = (await session.execute(text(sql), params)).all()
+    return [(r[0], int(r[1])) for r in rows]
+
+
+async def ensure_cursor(session: AsyncSession, name: str) -> None:
+    await session.execute(text(ENSURE_CURSOR_SQL), {"name": name})
+
+
+async def lock_cursor(session: AsyncSession, name: str) -> int | None:
+    """The cursor's position, locked (SKIP LOCKED: None when another replica has it)."""
+    found = (await session.execute(text(LOCK_CURSOR_SQL), {"name": name})).scalar()
+    return None if found is None else int(found)
+
+
+async def advance_cursor(session: AsyncSession, name: str, event_id: int) -> None:
+    await session.execute(text(ADVANCE_CURSOR_SQL), {"id": event_id, "name": name})
+
+
+async def events_after(
+    session: AsyncSession, type: str, after: int, limit: int, lag_seconds: float
+) -> list[Any]:
+    rows = await session.execute(text(EVENTS_AFTER_SQL), {
+        "type": type, "after": after, "n": limit, "lag": lag_seconds,
+    })  # fmt: skip
+    return list(rows.all())

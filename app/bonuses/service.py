@@ -1,8 +1,9 @@
 """Bonus rules: campaigns, awards, ending bonuses, free-spin wins.
 
 Awards, cancellations and forfeits are ledger operations built like the ledger's own
-(app/ledger/service.py): LOAD (idempotency claim + the player's wallets and active
-bonuses locked in id order), rules in Python, APPLY (balances, transfers against the
+(the ledger's public kernel, app/ledger/kernel.py, with the bonus ledger extension's
+parts): LOAD (idempotency claim + the player's wallets and active bonuses locked in id
+order), rules in Python, APPLY (balances, transfers against the
 house BONUS_LIABILITY account, bonus rows, outbox events) - one transaction, never
 committed here. An award also inserts its ``player_bonuses`` row between the two; the
 unique (campaign, player, occurrence) constraint is the backstop that makes one trigger
@@ -44,10 +45,11 @@ from app.core.money import format_amount, parse_amount
 from app.core.principal import Principal
 from app.core.settings import Settings
 from app.events import outbox
-from app.ledger import repository as ledger_repo
-from app.ledger import service as ledger
+from app.ledger import kernel
 from app.ledger.errors import AccountBlocked
+from app.ledger.kernel import OperationSpec, Outcome
 from app.ledger.models import TransferKind
+from app.ledger.operation import DEBIT_BLOCKED, Operation
 from app.ledger.validation import check_idempotency_key, check_text
 from app.wallets.models import WalletKind
 
@@ -134,7 +136,7 @@ async def _check_eligible(conn: Any, campaign: BonusCampaign, player_id: uuid.UU
     facts = await repo.player_facts(conn, player_id)
     if facts is None:
         raise NotFound("player not found")
-    if facts.status in ledger.DEBIT_BLOCKED:
+    if facts.status in DEBIT_BLOCKED:
         raise AccountBlocked(f"player is {facts.status}: no bonuses")
     if campaign.kind != CampaignKind.FREE_SPINS and facts.currency != campaign.currency:
         raise NotEligible(f"the campaign pays {campaign.currency}, the player holds "
@@ -161,7 +163,7 @@ async def award(
     idempotency_key: str | None = None,
     kind: BonusKind | None = None,
     operation: str = "awardBonus",
-) -> ledger.Outcome:
+) -> Outcome:
     """Grant ``campaign`` to a player for one trigger occurrence (in the caller's
     transaction). Replays the stored outcome if this occurrence was already awarded."""
     if campaign.status != CampaignStatus.ACTIVE:
@@ -173,8 +175,7 @@ async def award(
         if bonus_kind == BonusKind.FREE_SPINS_WIN
         else occurrence_key(campaign, occurrence, datetime.now(UTC))
     )
-    conn = await ledger_repo.driver(session)
-    await _check_eligible(conn, campaign, player_id)
+    await _check_eligible(await kernel.connection(session), campaign, player_id)
     minor = award_amount(campaign, base, amount)
     spins = campaign.kind == CampaignKind.FREE_SPINS and bonus_kind == BonusKind.FREE_SPINS
     currency = FREE_SPINS_UNIT if spins else campaign.currency
@@ -183,7 +184,7 @@ async def award(
     key = idempotency_key or f"{campaign.id}:{player_id}:{occ}"
     state: dict[str, Any] = {}
 
-    def plan(op: ledger._Op) -> dict[str, Any]:
+    def plan(op: Operation) -> dict[str, Any]:
         op.require_debit_allowed()
         if spins:
             op.move(WalletKind.FREESPINS, minor, engine.LIABILITY, TransferKind.FREESPINS_GRANT)
@@ -200,7 +201,7 @@ async def award(
             state.update(status=BonusStatus.ACTIVE, released=0)
         return op.finish()
 
-    async def insert_bonus(conn: Any, op: ledger._Op, body: dict[str, Any]) -> None:
+    async def insert_bonus(conn: Any, op: Operation, body: dict[str, Any]) -> None:
         row = await conn.fetchrow(
             repo.INSERT_BONUS_SQL, campaign.id, player_id, occ, bonus_kind.value,
             state["status"].value, currency, minor, deposit, required,
@@ -218,18 +219,20 @@ async def award(
             "status": state["status"].value, "expiresAt": row["expires_at"].isoformat(),
         })  # fmt: skip
 
-    return await ledger._run(
-        session, caller, operation, key,
+    spec = OperationSpec(
+        operation, key,
         {"campaignId": campaign.id, "playerId": str(player_id), "occurrence": occ,
          "amount": minor, "deposit": deposit},
-        player_id, plan, before_apply=insert_bonus,
+        player_id, requires=(engine.NAME,),
     )  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, spec, plan,
+                                      before_apply=insert_bonus)  # fmt: skip
 
 
 async def grant(
     session: AsyncSession, settings: Settings, caller: Principal, *, campaign_id: int,
     player_id: uuid.UUID, amount: str | None, idempotency_key: str,
-) -> ledger.Outcome:  # fmt: skip
+) -> Outcome:  # fmt: skip
     """A staff grant of any campaign (the MANUAL trigger, or outside its trigger)."""
     check_idempotency_key(idempotency_key)
     campaign = await session.get(BonusCampaign, campaign_id)
@@ -247,13 +250,13 @@ async def grant(
 async def end_bonus(
     session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     bonus_id: int, status: BonusStatus, reason: str | None, idempotency_key: str,
-) -> ledger.Outcome:  # fmt: skip
+) -> Outcome:  # fmt: skip
     """Cancel (staff) or forfeit (the player) an active bonus: its money goes back."""
     check_idempotency_key(idempotency_key)
     check_text("reason", reason, required=False, max_len=200)
     name = "cancelBonus" if status == BonusStatus.CANCELLED else "forfeitBonus"
 
-    def plan(op: ledger._Op) -> dict[str, Any]:
+    def plan(op: Operation) -> dict[str, Any]:
         bonus = next((b for b in engine.active(op) if b["id"] == bonus_id), None)
         if bonus is None:
             raise BonusNotActive(f"bonus {bonus_id} is not an active bonus of this player")
@@ -261,17 +264,18 @@ async def end_bonus(
         op.extra.update(bonusId=str(bonus_id))
         return op.finish()
 
-    return await ledger._run(
-        session, caller, name, idempotency_key,
+    spec = OperationSpec(
+        name, idempotency_key,
         {"playerId": str(player_id), "bonusId": bonus_id, "reason": reason},
-        player_id, plan,
+        player_id, requires=(engine.NAME,),
     )  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, spec, plan)
 
 
 async def credit_free_spins_win(
     session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     bonus_id: int, amount: str, currency: str, idempotency_key: str,
-) -> ledger.Outcome:  # fmt: skip
+) -> Outcome:  # fmt: skip
     """The winnings of free spins: bonus money with the spins campaign's own wagering."""
     check_idempotency_key(idempotency_key)
     spins = await session.get(PlayerBonus, bonus_id)

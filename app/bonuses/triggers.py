@@ -13,8 +13,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
-from sqlalchemy import text
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bonuses import repository as repo
@@ -57,20 +56,11 @@ async def after_deposit(
     for campaign in campaigns:
         if campaign.trigger == CampaignTrigger.FIRST_DEPOSIT:
             if first is None:
-                first = await _deposit_count(session, player_id) == 1
+                first = await repo.deposit_count(session, player_id) == 1
             if not first:
                 continue
         await try_award(session, settings, campaign, player_id, f"deposit:{body['operationId']}",
                         base=amount, deposit=amount)  # fmt: skip
-
-
-async def _deposit_count(session: AsyncSession, player_id: uuid.UUID) -> int:
-    result = await session.execute(
-        text("SELECT count(*) FROM (SELECT 1 FROM ledger_transfers "
-             "WHERE player_id = :p AND kind = 'DEPOSIT' LIMIT 2) d"),
-        {"p": player_id},
-    )  # fmt: skip
-    return int(result.scalar_one())
 
 
 async def after_tier_change(
@@ -100,16 +90,6 @@ async def _award_each(
     return awarded
 
 
-_BIRTHDAYS = """
-SELECT p.id, 0 FROM players p
-WHERE extract(month FROM p.birth_date) = :m AND extract(day FROM p.birth_date) = :d
-  AND p.status = 'ACTIVE'
-  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
-                  AND b.player_id = p.id AND b.occurrence_key = :occ)
-LIMIT :n
-"""
-
-
 async def birthdays(db: Database, settings: Settings, today: date | None = None) -> int:
     """Birthday campaigns for players born on this day (occurrence: the year)."""
     day = today or datetime.now(UTC).date()
@@ -119,23 +99,11 @@ async def birthdays(db: Database, settings: Settings, today: date | None = None)
     for campaign in campaigns:
         occ = service.occurrence_key(campaign, f"birthday:{day.year}", datetime.now(UTC))
         async with db.read_session() as session:
-            rows = (await session.execute(text(_BIRTHDAYS), {
+            rows = await repo.player_amounts(session, repo.BIRTHDAYS_SQL, {
                 "m": day.month, "d": day.day, "c": campaign.id, "occ": occ, "n": 1000,
-            })).all()  # fmt: skip
-        awarded += await _award_each(db, settings, campaign, [tuple(r) for r in rows],
-                                     f"birthday:{day.year}")  # fmt: skip
+            })  # fmt: skip
+        awarded += await _award_each(db, settings, campaign, rows, f"birthday:{day.year}")
     return awarded
-
-
-# Turnover of the money wallets (stakes of settled bets, rolled-back rounds netted out).
-_TURNOVER = """
-SELECT w.player_id, sum(w.turnover)::bigint FROM wallets w
-WHERE w.currency = :cur AND w.kind IN ('REAL', 'BONUS')
-  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
-                  AND b.player_id = w.player_id AND b.occurrence_key = :occ)
-GROUP BY w.player_id HAVING sum(w.turnover) >= :threshold
-LIMIT :n
-"""
 
 
 async def turnover(db: Database, settings: Settings) -> int:
@@ -145,27 +113,14 @@ async def turnover(db: Database, settings: Settings) -> int:
     for campaign in campaigns:
         occ = service.occurrence_key(campaign, "turnover", datetime.now(UTC))
         async with db.read_session() as session:
-            rows = (await session.execute(text(_TURNOVER), {
+            rows = await repo.player_amounts(session, repo.TURNOVER_SQL, {
                 "cur": campaign.currency, "c": campaign.id, "occ": occ,
                 "threshold": campaign.turnover_threshold or 0, "n": 1000,
-            })).all()  # fmt: skip
-        awarded += await _award_each(db, settings, campaign, [tuple(r) for r in rows],
-                                     "turnover")  # fmt: skip
+            })  # fmt: skip
+        awarded += await _award_each(db, settings, campaign, rows, "turnover")
     return awarded
 
 
-_CURSOR = """
-INSERT INTO bonus_trigger_cursors (name, last_event_id) VALUES (:name, 0)
-ON CONFLICT DO NOTHING
-"""
-_LOCK_CURSOR = """
-SELECT last_event_id FROM bonus_trigger_cursors WHERE name = :name FOR UPDATE SKIP LOCKED
-"""
-_EVENTS = """
-SELECT id, event_id, subject, data, time < now() - make_interval(secs => :lag) AS settled
-FROM outbox_events
-WHERE type = :type AND id > :after ORDER BY id LIMIT :n
-"""
 # Outbox ids are taken at INSERT but become visible at COMMIT, so a slower transaction's
 # lower id can appear after a higher one was read. The cursor therefore only passes events
 # older than this lag (no transaction here runs that long); newer ones are read again next
@@ -177,15 +132,13 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
     """Read ``vip.activated`` events from the outbox past this trigger's cursor. The
     cursor row is locked SKIP LOCKED: one replica at a time, the others skip the round."""
     async with db.transaction() as session:
-        await session.execute(text(_CURSOR), {"name": "vip.activated"})
+        await repo.ensure_cursor(session, "vip.activated")
     awarded = 0
     async with db.transaction() as session:
-        after = (await session.execute(text(_LOCK_CURSOR), {"name": "vip.activated"})).scalar()
+        after = await repo.lock_cursor(session, "vip.activated")
         if after is None:
             return 0
-        events = (await session.execute(text(_EVENTS), {
-            "type": "vip.activated", "after": after, "n": batch, "lag": CURSOR_LAG_SECONDS,
-        })).all()  # fmt: skip
+        events = await repo.events_after(session, "vip.activated", after, batch, CURSOR_LAG_SECONDS)
         if not events:
             return 0
         campaigns = await repo.active_campaigns(session, trigger=CampaignTrigger.VIP_ACTIVATION)
@@ -201,25 +154,8 @@ async def vip_activations(db: Database, settings: Settings, batch: int = 200) ->
                                            f"vip:{event.event_id}")  # fmt: skip
         settled = [e.id for e in events if e.settled]
         if settled:
-            await session.execute(
-                text("UPDATE bonus_trigger_cursors SET last_event_id = :id WHERE name = :name"),
-                {"id": max(settled), "name": "vip.activated"},
-            )
+            await repo.advance_cursor(session, "vip.activated", max(settled))
     return awarded
-
-
-# Net loss on REAL money: stakes lost minus wins, refunds and reversals netted out.
-_NET_LOSSES = """
-SELECT t.player_id, -sum(t.amount)::bigint AS loss
-FROM ledger_transfers t JOIN wallets w ON w.id = t.wallet_id
-WHERE w.kind = 'REAL' AND t.currency = :cur
-  AND t.kind IN ('BET', 'WIN', 'BET_REFUND', 'WIN_REVERSAL')
-  AND t.created_at >= :since AND t.created_at < :until
-  AND NOT EXISTS (SELECT 1 FROM player_bonuses b WHERE b.campaign_id = :c
-                  AND b.player_id = t.player_id AND b.occurrence_key = :occ)
-GROUP BY t.player_id HAVING sum(t.amount) < 0
-ORDER BY t.player_id
-"""
 
 
 async def cashback(
@@ -244,9 +180,9 @@ async def cashback(
         until = since + timedelta(days=campaign.period_days or 1)
         occ = f"cashback:{period.isoformat()}"
         async with db.read_session() as session:
-            rows = (await session.execute(text(_NET_LOSSES), {
+            rows = await repo.player_amounts(session, repo.NET_LOSSES_SQL, {
                 "cur": campaign.currency, "since": since, "until": until, "c": campaign.id,
                 "occ": service.occurrence_key(campaign, occ, since),
-            })).all()  # fmt: skip
-        awarded += await _award_each(db, settings, campaign, [tuple(r) for r in rows], occ)
+            })  # fmt: skip
+        awarded += await _award_each(db, settings, campaign, rows, occ)
     return awarded

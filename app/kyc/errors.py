@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from app.core.errors import DomainError
 
-
-class VerificationRequired(DomainError):
-    """The operation (a withdrawal, say) needs a VERIFIED player."""
-
-    code = "VERIFICATION_REQUIRED"
-
-    def __init__(self, confirm_status: str) -> None:
-        super().__init__(f"the player must be verified first (status: {confirm_status})")
-        self.confirm_status = confirm_status
+# Defined in core: the ledger raises it too (withdrawals), without importing kyc.
+from app.core.verification import VerificationRequired as VerificationRequired
 
 
 class KycCaseOpen(DomainError):

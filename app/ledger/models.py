@@ -133,7 +133,7 @@ class LedgerTransfer(SQLModel, table=True):
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
 
 
-def _counter() -> Column:
+def _counter() -> Column[Any]:
     return Column(BigInteger, nullable=False, server_default="0")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.wallets.models import Wallet
 
@@ -17,5 +18,5 @@ async def get(session: AsyncSession, wallet_id: int) -> Wallet | None:
 
 async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
     """All wallets of the given players in one statement, in id order."""
-    stmt = select(Wallet).where(Wallet.player_id.in_(player_ids)).order_by(Wallet.id)
+    stmt = select(Wallet).where(col(Wallet.player_id).in_(player_ids)).order_by(col(Wallet.id))
     return list((await session.execute(stmt)).scalars())

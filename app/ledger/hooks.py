@@ -1,0 +1,205 @@
+"""Ledger extensions: rules other packages add to the money path without the ledger
+importing them (bonuses today; responsible-gambling limits and fraud checks next).
+
+The protocol
+------------
+An extension is registered once, at start-up, by the composition root
+(``pms.hooks.register_all()``); the kernel (app/ledger/kernel.py) then calls every
+registered extension, in registration order, inside the operation's transaction:
+
+* **Statements.** ``load_parts`` and ``apply_parts`` are SQL fragments composed into the
+  operation's two prepared statements (``repository.compose_load``,
+  ``write_repository.compose_apply``), so an extension adds CTEs and columns, never a
+  round trip. LOAD fragments lock and read the extension's rows after the core's (lock
+  order: wallets, holds, round, then the extensions') and may use ``$5`` (player id)
+  and the CTE ``n`` (wallets locked; 0 when the idempotency key was not claimed). APPLY
+  fragments use ``$e0``..``$eN`` for their own ``apply_parts.parameters``, filled by
+  ``apply_args``; ``$9`` is the player id there.
+* **Rows.** ``loaded(row)`` parses the extension's LOAD columns into its state, kept in
+  ``op.loaded.extensions[name]``. Its writes go to ``op.writes.extensions[name]`` (a
+  stored business error drops them with every other write); ``apply_args(writes)`` turns
+  them (``None`` when the operation wrote none) into its APPLY parameters.
+* **Hook points**, called by the plans (plain Python, no I/O; raise a ``DomainError`` to
+  refuse and roll back, e.g. a future ``LimitExceeded``):
+  ``before_debit`` (a bet or withdrawal about to hold money, after the core's own checks),
+  ``settled`` (a bet round settled: stake counted), ``round_rolled_back`` (a settled round
+  refunded: take back what ``settled`` added to ``op.derived``), ``withdrawing`` (a
+  withdrawal about to hold money).
+* **After the operation** (same transaction, may do I/O, rare paths only):
+  ``after_operation`` with the completed operation's facts (deposit triggers, tier
+  rewards). It runs for replayed outcomes too, so it must be idempotent.
+
+A responsible-gambling limit is then: LOAD parts reading the player's counters (locked),
+``before_debit`` comparing counter + stake to the limit (raise ``LimitExceeded``) and
+adding the stake to its writes, APPLY parts upserting the counters.
+
+``ExtensionBase`` gives no-op defaults, so an extension implements only what it uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.settings import Settings
+from app.ledger.operation import Operation
+from app.ledger.repository import LoadParts, compose_load
+from app.ledger.write_repository import ApplyParts, compose_apply
+
+
+@dataclass(frozen=True)
+class Debit:
+    """Money a player-initiated operation is about to hold."""
+
+    operation: str  # reserveBet, withdraw
+    purpose: str  # HoldPurpose: BET or WITHDRAWAL
+    amount: int  # minor units
+    currency: str
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A settled bet round: the stake that counts (wagering, loyalty, turnover limits)."""
+
+    stake: int
+    currency: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished operation, as ``after_operation`` sees it (success or stored error)."""
+
+    operation: str
+    player_id: uuid.UUID
+    body: Mapping[str, Any]
+    amount: int = 0
+    currency: str | None = None
+    promo_code: str | None = None
+
+
+class LedgerExtension(Protocol):
+    """See the module docstring."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def load_parts(self) -> LoadParts: ...
+
+    @property
+    def apply_parts(self) -> ApplyParts: ...
+
+    def loaded(self, row: Mapping[str, Any]) -> Any: ...
+
+    def apply_args(self, writes: Any | None) -> Sequence[Any]: ...
+
+    def before_debit(self, op: Operation, debit: Debit) -> None: ...
+
+    def settled(self, op: Operation, settlement: Settlement) -> None: ...
+
+    def round_rolled_back(self, op: Operation, derived: Mapping[str, Any]) -> None: ...
+
+    def withdrawing(self, op: Operation, currency: str) -> None: ...
+
+    async def after_operation(
+        self, session: AsyncSession, settings: Settings, completed: Completed
+    ) -> None: ...
+
+
+class ExtensionBase:
+    """No-op defaults for every hook point (subclass and override what you need)."""
+
+    name = "extension"
+    load_parts = LoadParts()
+    apply_parts = ApplyParts()
+
+    def loaded(self, row: Mapping[str, Any]) -> Any:
+        return None
+
+    def apply_args(self, writes: Any | None) -> Sequence[Any]:
+        return ()
+
+    def before_debit(self, op: Operation, debit: Debit) -> None:
+        return None
+
+    def settled(self, op: Operation, settlement: Settlement) -> None:
+        return None
+
+    def round_rolled_back(self, op: Operation, derived: Mapping[str, Any]) -> None:
+        return None
+
+    def withdrawing(self, op: Operation, currency: str) -> None:
+        return None
+
+    async def after_operation(
+        self, session: AsyncSession, settings: Settings, completed: Completed
+    ) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Statements:
+    """LOAD and APPLY with the registered extensions' parts, composed once."""
+
+    load: str
+    apply: str
+    extensions: tuple[LedgerExtension, ...]
+
+
+_registry: dict[str, LedgerExtension] = {}
+_statements: Statements | None = None
+
+
+def register(extension: LedgerExtension) -> None:
+    """Add ``extension`` (idempotent by name: registering a name again keeps the first)."""
+    global _statements
+    if extension.name not in _registry:
+        _registry[extension.name] = extension
+        _statements = None
+
+
+def unregister(name: str) -> None:
+    global _statements
+    if _registry.pop(name, None) is not None:
+        _statements = None
+
+
+def registered() -> tuple[LedgerExtension, ...]:
+    return tuple(_registry.values())
+
+
+def require(*names: str) -> None:
+    """Operations owned by an extension (bonus awards, bonus expiry) cannot run without it."""
+    missing = [n for n in names if n not in _registry]
+    if missing:
+        raise RuntimeError(f"ledger extension(s) not registered: {', '.join(missing)} "
+                           "(call pms.hooks.register_all() at start-up)")  # fmt: skip
+
+
+def statements() -> Statements:
+    global _statements
+    if _statements is None:
+        exts = registered()
+        _statements = Statements(
+            compose_load([e.load_parts for e in exts]),
+            compose_apply([e.apply_parts for e in exts]),
+            exts,
+        )
+    return _statements
+
+
+def extensions_of(op: Operation) -> Sequence[LedgerExtension]:
+    return op.extensions  # Sequence[Any]: no cast (on the hot path, a typing subscript costs)
+
+
+def apply_args(op: Operation) -> list[Any]:
+    """Every extension's APPLY parameters, in registration order."""
+    args: list[Any] = []
+    for ext in extensions_of(op):
+        args.extend(ext.apply_args(op.writes.extensions.get(ext.name)))
+    return args

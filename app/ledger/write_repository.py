@@ -1,0 +1,272 @@
+"""SQL of the ledger's APPLY statement: every write of one money operation in one
+data-modifying CTE, with the parts ledger extensions add (``compose_apply``). The read
+side (LOAD, replay, system-operation locks) is app/ledger/repository.py."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+
+from app.ledger.repository import IdempotencyClaim
+
+# Every write of one operation. Unused parts get empty arrays / NULLs and write nothing,
+# so all operations share this one prepared statement. Parameters $1..$48 are the core's;
+# extension parameters (``$e0``, ``$e1``, ... in their fragments) are numbered after them.
+APPLY_CTES = """
+WITH wal AS (
+    UPDATE wallets w
+    SET balance = v.balance, held = v.held, turnover = w.turnover + v.turnover,
+        updated_at = now()
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+         AS v(id, balance, held, turnover)
+    WHERE w.id = v.id
+    RETURNING w.id
+), house AS (
+    INSERT INTO house_accounts (currency, kind)
+    SELECT DISTINCT t.currency, t.house FROM unnest($6::text[], $7::text[]) AS t(house, currency)
+    ON CONFLICT DO NOTHING
+), tr AS (
+    INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account, currency,
+                                  amount, kind, balance_after, reference, idempotency_key, actor)
+    SELECT $8::uuid, $9::uuid, t.wallet_id, t.house, t.currency, t.amount, t.kind, t.balance_after,
+           $10::text, $11::text, $12::text
+    FROM unnest($5::bigint[], $6::text[], $7::text[], $13::bigint[], $14::text[],
+                $15::bigint[]) AS t(wallet_id, house, currency, amount, kind, balance_after)
+), rnd AS (
+    INSERT INTO game_rounds (client, round_ref, player_id, currency)
+    SELECT $16::text, $17::text, $9::uuid, $18::text WHERE $17::text IS NOT NULL
+    ON CONFLICT (client, round_ref) DO UPDATE SET updated_at = now()
+    WHERE game_rounds.status = 'OPEN' AND game_rounds.player_id = excluded.player_id
+      AND game_rounds.currency = excluded.currency
+    RETURNING id
+), hin AS (
+    INSERT INTO ledger_holds (id, player_id, purpose, client, game_round_id, transaction_id,
+                              reference, currency, real_wallet_id, bonus_wallet_id,
+                              real_amount, bonus_amount, expires_at)
+    SELECT $19::bigint, $9::uuid, $20::text, $16::text, (SELECT id FROM rnd), $21::text, $10::text,
+           $18::text, $22::bigint, $23::bigint, $24::bigint, $25::bigint,
+           now() + make_interval(secs => $26::float8)
+    WHERE $19::bigint IS NOT NULL AND ($17::text IS NULL OR EXISTS (SELECT 1 FROM rnd))
+    RETURNING id
+), hup AS (
+    UPDATE ledger_holds h SET status = v.status, finalized_at = now()
+    FROM unnest($27::bigint[], $28::text[]) AS v(id, status)
+    WHERE h.id = v.id
+    RETURNING h.id
+), rup AS (
+    UPDATE game_rounds g
+    SET status = $30::text, stake_real = $31::bigint, stake_bonus = $32::bigint,
+        win_real = $33::bigint, win_bonus = $34::bigint,
+        derived = coalesce($48::jsonb, g.derived), updated_at = now()
+    WHERE g.id = $29::bigint
+    RETURNING g.id
+), gtx AS (
+    INSERT INTO game_transactions (client, transaction_id, kind, game_round_id, hold_id)
+    SELECT $16::text, $35::text, $36::text, coalesce($29::bigint, (SELECT id FROM rnd)), $19::bigint
+    WHERE $35::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), ev AS (
+    INSERT INTO outbox_events (event_id, type, source, subject, data)
+    SELECT gen_random_uuid(), e.type, 'urn:pms', $9::text, e.data::jsonb
+    FROM unnest($37::text[], $38::text[]) AS e(type, data)
+), idem AS (
+    UPDATE idempotency_keys SET response = $39::text
+    WHERE scope = $40::text AND operation = $41::text AND key = $42::text
+), aud AS (
+    INSERT INTO audit_log (actor, action, target, outcome, ip, request_id, details)
+    SELECT $12::text, $43::text, $9::text, $44::text, $45::text, $46::text, $47::jsonb
+    WHERE $43::text IS NOT NULL
+)"""
+APPLY_CORE_PARAMETERS = 48
+
+APPLY_COLUMNS = """
+SELECT (SELECT count(*) FROM wal) AS wallets,
+       (SELECT count(*) FROM rnd) AS rounds,
+       (SELECT count(*) FROM hin) AS holds_inserted,
+       (SELECT count(*) FROM hup) AS holds_updated,
+       (SELECT count(*) FROM gtx) AS game_transactions"""
+
+
+@dataclass(frozen=True)
+class ApplyParts:
+    """What an extension adds to APPLY: ``ctes`` and ``columns`` as for LOAD, written with
+    ``$e0``, ``$e1``, ... for its own ``parameters`` (numbered after the core's)."""
+
+    ctes: str = ""
+    columns: str = ""
+    parameters: int = 0
+
+
+_EXT_PARAM = re.compile(r"\$e(\d+)\b")
+
+
+def compose_apply(parts: Sequence[ApplyParts]) -> str:
+    ctes, columns = [APPLY_CTES], [APPLY_COLUMNS]
+    offset = APPLY_CORE_PARAMETERS
+    for p in parts:
+
+        def number(m: re.Match[str], base: int = offset, count: int = p.parameters) -> str:
+            index = int(m.group(1))
+            if index >= count:
+                raise ValueError(f"extension parameter $e{index} beyond its {count}")
+            return f"${base + index + 1}"
+
+        ctes.append(_EXT_PARAM.sub(number, p.ctes))
+        columns.append(_EXT_PARAM.sub(number, p.columns))
+        offset += p.parameters
+    return "".join(ctes) + "".join(columns) + "\n"
+
+
+# --- APPLY ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferLine:
+    wallet_id: int
+    house: str
+    currency: str
+    amount: int
+    kind: str
+    balance_after: int
+
+
+@dataclass(frozen=True)
+class NewHold:
+    id: int
+    purpose: str
+    transaction_id: str | None
+    currency: str
+    real_wallet_id: int
+    bonus_wallet_id: int | None
+    real_amount: int
+    bonus_amount: int
+    expires_in_seconds: float | None
+
+
+@dataclass(frozen=True)
+class RoundUpdate:
+    id: int
+    status: str
+    stake_real: int
+    stake_bonus: int
+    win_real: int
+    win_bonus: int
+    derived: str | None = None  # JSON text; None keeps what the round has
+
+
+AuditRow = tuple[str, str, str | None, str | None, str]
+
+
+@dataclass
+class Writes:
+    """Everything one operation writes; ``apply`` sends it as one statement."""
+
+    operation_id: uuid.UUID
+    player_id: uuid.UUID
+    actor: str
+    reference: str | None = None
+    idempotency_key: str | None = None
+    wallets: dict[int, tuple[int, int, int]] = field(
+        default_factory=dict
+    )  # balance, held, turnover+
+    transfers: list[TransferLine] = field(default_factory=list)
+    client: str | None = None
+    round_ref: str | None = None  # get-or-create this round (bets)
+    round_currency: str | None = None
+    new_hold: NewHold | None = None
+    hold_updates: list[tuple[int, str]] = field(default_factory=list)
+    round_update: RoundUpdate | None = None
+    game_transaction: tuple[str, str] | None = None  # (transaction id, kind)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (type, JSON data)
+    # (action, outcome, ip, request id, JSON details): the operation's audit_log row
+    audit: AuditRow | None = None
+    # Each extension's writes, by extension name (its ``apply_args`` turns them into its
+    # APPLY parameters). A stored business error drops them with the rest.
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applied:
+    wallets: int
+    rounds: int
+    holds_inserted: int
+    holds_updated: int
+    game_transactions: int
+    row: Mapping[str, Any]  # with the extensions' columns
+
+
+async def apply(
+    conn: asyncpg.Connection,
+    sql: str,
+    w: Writes,
+    response: str | None,
+    claim: IdempotencyClaim | None,
+    extension_args: Sequence[Any] = (),
+) -> Applied:
+    ids = sorted(w.wallets)
+    hold = w.new_hold
+    rnd = w.round_update
+    gtx = w.game_transaction
+    row = await conn.fetchrow(
+        sql,
+        ids,
+        [w.wallets[i][0] for i in ids],
+        [w.wallets[i][1] for i in ids],
+        [w.wallets[i][2] for i in ids],
+        [t.wallet_id for t in w.transfers],
+        [t.house for t in w.transfers],
+        [t.currency for t in w.transfers],
+        w.operation_id,
+        w.player_id,
+        w.reference,
+        w.idempotency_key,
+        w.actor,
+        [t.amount for t in w.transfers],
+        [t.kind for t in w.transfers],
+        [t.balance_after for t in w.transfers],
+        w.client,
+        w.round_ref,
+        w.round_currency or (hold.currency if hold else None),
+        hold.id if hold else None,
+        hold.purpose if hold else None,
+        hold.transaction_id if hold else None,
+        hold.real_wallet_id if hold else None,
+        hold.bonus_wallet_id if hold else None,
+        hold.real_amount if hold else None,
+        hold.bonus_amount if hold else None,
+        hold.expires_in_seconds if hold else None,
+        [h[0] for h in w.hold_updates],
+        [h[1] for h in w.hold_updates],
+        rnd.id if rnd else None,
+        rnd.status if rnd else None,
+        rnd.stake_real if rnd else None,
+        rnd.stake_bonus if rnd else None,
+        rnd.win_real if rnd else None,
+        rnd.win_bonus if rnd else None,
+        gtx[0] if gtx else None,
+        gtx[1] if gtx else None,
+        [e[0] for e in w.events],
+        [e[1] for e in w.events],
+        response,
+        claim.scope if claim else None,
+        claim.operation if claim else None,
+        claim.key if claim else None,
+        *(w.audit or (None, None, None, None, None)),
+        rnd.derived if rnd else None,
+        *extension_args,
+    )
+    assert row is not None
+    return Applied(
+        row["wallets"],
+        row["rounds"],
+        row["holds_inserted"],
+        row["holds_updated"],
+        row["game_transactions"],
+        row,
+    )
