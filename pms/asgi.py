@@ -78,7 +78,14 @@ class AppState:
             claims = await authenticate_token(token, self.identity)
         except InvalidToken as exc:
             raise ws.InvalidCredentials(exc.message) from None
-        return ws.Caller(claims.principal, claims.expires_at)
+        return ws.Caller(claims.principal, claims.expires_at, lambda: self._still_valid(token))
+
+    async def _still_valid(self, token: str) -> bool:
+        try:
+            await authenticate_token(token, self.identity)
+        except InvalidToken:
+            return False
+        return True
 
     @property
     def db(self) -> Database:
@@ -132,8 +139,8 @@ class PMSGraphQL(GraphQL):
             await ws.close_websocket(socket, 1011, "Authentication unavailable, retry")
             raise ConnectionRejectionError from None
         context.principal = caller.principal
-        if caller.expires_at is not None:
-            ws.close_at(socket, caller.expires_at, ws.CLOSE_TOKEN_EXPIRED, "Token expired")
+        interval = self.state.settings.ws_session_check_seconds
+        ws.watch_session(socket, caller, interval, ws.CLOSE_TOKEN_EXPIRED)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Any:

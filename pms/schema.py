@@ -39,6 +39,7 @@ from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
+from schema.password_work import OnePasswordOperationPerDocument
 from schema.query_cost import cost_rule
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
@@ -88,7 +89,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         federation_version="2.7",
         extensions=[
             *exposure,
-            lambda: AddValidationRules([directives_rule]),
+            lambda: AddValidationRules([directives_rule, OnePasswordOperationPerDocument]),
             # Order matters: limits are validation rules, so a cached validation keeps them.
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: AddValidationRules(depth_rules),

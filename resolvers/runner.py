@@ -23,6 +23,9 @@ from schema.error_registry import graphql_type_of, to_graphql
 
 T = TypeVar("T")
 
+# Unions by name: mutations that answer alike (refreshTokens and verifyMfa) share one type.
+_UNIONS: dict[str, tuple[tuple[type, ...], Any]] = {}
+
 
 def _code_only(exc: DomainError) -> dict[str, Any]:
     return {"code": exc.code}
@@ -38,7 +41,11 @@ class MutationSpec:
     # The action of the audit row written when the service refuses ("{field}" is the
     # mutation's name); None where permissions/rules.py audits the outcome already.
     failure_audit: str | None = None
-    audit_details: Callable[[DomainError], dict[str, Any]] = _code_only
+    audit_details: Callable[[DomainError], dict[str, Any] | None] = _code_only
+    # Refusals are FAILURE unless this says otherwise (a throttle is DENIED).
+    audit_outcome: Callable[[DomainError], str] = lambda _exc: audit.FAILURE
+    # Whose row it is: None (anonymous sign-in steps) or the caller (factor changes).
+    audit_caller: bool = False
     forbidden: bool = True
     union: Any = field(init=False, repr=False)
 
@@ -50,8 +57,16 @@ class MutationSpec:
                 members.append(graphql_type)
         if self.forbidden and Forbidden not in members:
             members.append(Forbidden)
+        known = _UNIONS.get(self.name)
+        if known is not None:
+            if known[0] != tuple(members):
+                raise TypeError(f"union {self.name} declared twice with different members")
+            object.__setattr__(self, "union", known[1])
+            return
         union: Any = Union.__getitem__(tuple(members))  # built from a runtime tuple
-        object.__setattr__(self, "union", Annotated[union, strawberry.union(self.name)])
+        annotated = Annotated[union, strawberry.union(self.name)]
+        _UNIONS[self.name] = (tuple(members), annotated)
+        object.__setattr__(self, "union", annotated)
 
     def answer(self, exc: DomainError) -> Any:
         """The union member answering ``exc``; an undeclared error is re-raised."""
@@ -93,8 +108,10 @@ async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:
     answer = spec.answer(exc)
     if spec.failure_audit is not None:
         # Rolled back, so no audit row of the call itself exists: record the refusal.
-        action = spec.failure_audit.format(field=info.field_name)
+        action = spec.failure_audit.format(field=info.field_name, python_name=info.python_name)
+        subject = info.context.principal.key if spec.audit_caller else None
         await audit.record_now(
-            info.context.db, actor_of(info), action, None, audit.FAILURE, spec.audit_details(exc)
-        )
+            info.context.db, actor_of(info), action, subject, spec.audit_outcome(exc),
+            spec.audit_details(exc),
+        )  # fmt: skip
     return answer

@@ -12,6 +12,7 @@ from typing import Any
 from app.bonuses import errors as bonus
 from app.core import errors as core
 from app.identity import errors as identity
+from app.identity.step_up import StepUpRequired as StepUpRequiredError
 from app.identity.tokens import InvalidToken, TokenExpired
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
@@ -20,7 +21,7 @@ from schema import errors as gql
 from schema.types import bonus as bonus_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
-from schema.types.identity import MfaFailed
+from schema.types.identity import MfaFailed, StepUpRequired
 from schema.types.segment import InvalidSegmentRule
 
 
@@ -43,6 +44,10 @@ def _callback(exc: kyc.CallbackRejected) -> gql.ValidationError:
     return gql.ValidationError(
         code=exc.code, message=exc.message, field="signature", field_errors=[]
     )
+
+
+def _step_up(exc: StepUpRequiredError) -> StepUpRequired:
+    return StepUpRequired(code=exc.code, message=exc.message, max_age_seconds=exc.max_age_seconds)
 
 
 def _too_many(exc: identity.TooManyAttempts) -> gql.TooManyAttempts:
@@ -93,6 +98,7 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     identity.InvalidRefreshToken: _plain(gql.InvalidCredentials),
     identity.TooManyAttempts: Mapping(gql.TooManyAttempts, _too_many),
     identity.MfaError: _plain(MfaFailed),
+    StepUpRequiredError: Mapping(StepUpRequired, _step_up),
     InvalidToken: _plain(gql.InvalidCredentials),
     TokenExpired: _plain(gql.InvalidCredentials),
 }

@@ -120,7 +120,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     redis_key_prefix: str = "pms:"
     login_max_failures_per_account: int = 5
-    login_max_failures_per_ip: int = 50
+    # A much higher ceiling than per account: one proxy or NAT carries many users, so the
+    # per-ip bucket must not lock them all out after a few guesses (trusted proxies: README).
+    login_max_failures_per_ip: int = 1000
     login_lockout_seconds: int = 900
     mfa_challenge_ttl_seconds: int = 300
     mfa_max_attempts: int = 5
@@ -131,7 +133,9 @@ class Settings(BaseSettings):
     sms_max_sends_per_code: int = 3
     sms_max_sends_per_phone_per_hour: int = 5
     sms_sender: str = Field(
-        default="log", description="'log' (log + sms_outbox table) or 'module:Class' of a gateway"
+        default="log",
+        description="'log' (log + sms_outbox table; dev and test only: refused at startup in "
+        "prod) or 'module:Class' of a gateway",
     )
     webauthn_rp_id: str = "localhost"
     webauthn_rp_name: str = "PMS"
@@ -139,6 +143,23 @@ class Settings(BaseSettings):
     max_directives_per_location: int = 5
     # How long this process trusts a revocation lookup (logout elsewhere lands within it).
     revocation_cache_seconds: float = 1.0
+    # --- identity hardening (issue 10 items 7-12; README "Security") ------------------------
+    # Open WebSocket subscriptions re-check their session this often (logout, status change).
+    ws_session_check_seconds: float = 1.0
+    # Second-factor failures per account, across challenges: past the limit the factor is
+    # locked for base * 2^(n-1) seconds (capped) and an alert event is written.
+    mfa_max_failures_per_account: int = 10
+    mfa_failure_window_seconds: int = 24 * 3600
+    mfa_lockout_base_seconds: int = 900
+    mfa_lockout_max_seconds: int = 24 * 3600
+    # SMS sends per account and per client ip (hourly), on top of the per-code/phone caps.
+    sms_max_sends_per_account_per_hour: int = 5
+    sms_max_sends_per_ip_per_hour: int = 30
+    # Registrations per client ip per hour (each costs an argon2 hash).
+    registrations_per_ip_per_hour: int = 20
+    # Factor changes (another factor, new recovery codes) need a password + MFA sign-in
+    # at most this old (the access token's auth_time).
+    step_up_max_age_seconds: int = 600
     request_timeout_seconds: float = 10.0
     # --- KYC, profiles, segments (issue 6) -----------------------------------------------
     kyc_default_provider: str = "sandbox"

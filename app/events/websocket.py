@@ -44,6 +44,9 @@ class Caller:
 
     principal: Principal
     expires_at: datetime | None
+    # Whether the session behind the token still stands (not logged out, account not
+    # blocked); None = only the expiry ends the connection.
+    still_valid: Callable[[], Awaitable[bool]] | None = None
 
 
 # Verifies a bearer token: returns the caller or raises InvalidCredentials.
@@ -83,6 +86,41 @@ def close_at(ws: Any, when: datetime, code: int, reason: str) -> None:
         await close_websocket(ws, code, reason)
 
     task = asyncio.create_task(waiter(), name="pms:ws-expiry")
+    tasks = connection_tasks.get()
+    if tasks is not None:
+        tasks.append(task)
+
+
+async def _checked(check: Callable[[], Awaitable[bool]]) -> bool:
+    try:
+        return await check()
+    except Exception:  # the session store is unreachable: keep the socket, retry next time
+        log.warning("could not re-check a subscription's session", exc_info=True)
+        return True
+
+
+def watch_session(ws: Any, caller: Caller, interval: float, code: int) -> None:
+    """Close ``ws`` when the caller's token expires or, checked every ``interval`` seconds,
+    its session has ended (logout, logout everywhere, account status change): a
+    subscription must not outlive the session that opened it."""
+    check = caller.still_valid
+
+    async def watcher() -> None:
+        while True:
+            left = None
+            if caller.expires_at is not None:
+                left = (caller.expires_at - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    reason = "Token expired"
+                    break
+            await asyncio.sleep(min(interval, left) if left is not None else interval)
+            if check is not None and not await _checked(check):
+                reason = "Session ended"
+                break
+        log.info("closing a subscription socket: %s", reason)
+        await close_websocket(ws, code, reason)
+
+    task = asyncio.create_task(watcher(), name="pms:ws-session")
     tasks = connection_tasks.get()
     if tasks is not None:
         tasks.append(task)

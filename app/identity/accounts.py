@@ -8,9 +8,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.core.db import unique_violation_constraint
 from app.core.errors import AlreadyExists, ValidationFailed
+from app.core.password_policy import password_problem
 from app.core.passwords import hash_password, verify_password
 from app.core.settings import Settings
 from app.identity import mfa
@@ -35,6 +37,8 @@ async def create_staff(
         raise ValidationFailed.single("role", f"one of {', '.join(StaffRole)}")
     if not settings.password_min_length <= len(password) <= settings.password_max_length:
         raise ValidationFailed.single("password", "length out of range")
+    if weak := password_problem(password, login=None, email=normalised):
+        raise ValidationFailed.single("password", weak)
     staff = StaffMember(
         id=uuid.uuid4(), email=normalised, display_name=display_name[:128] or normalised,
         role=role, password_hash=await hash_password(password, settings),
@@ -86,7 +90,7 @@ async def get_client(session: AsyncSession, client_id: str) -> OAuthClient | Non
     if len(client_id) > 64:
         return None
     return (
-        await session.execute(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        await session.execute(select(OAuthClient).where(col(OAuthClient.client_id) == client_id))
     ).scalar_one_or_none()
 
 

@@ -89,11 +89,11 @@ async def usable_keys(session: AsyncSession, settings: Settings) -> list[Signing
         select(SigningKey)
         .where(
             or_(
-                SigningKey.retired_at.is_(None),
-                SigningKey.retired_at > verification_horizon(settings),
+                col(SigningKey.retired_at).is_(None),
+                col(SigningKey.retired_at) > verification_horizon(settings),
             )
         )
-        .order_by(SigningKey.created_at.desc())
+        .order_by(col(SigningKey.created_at).desc())
     )
     return list((await session.execute(stmt)).scalars())
 

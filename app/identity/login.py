@@ -10,20 +10,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlmodel import col
 
+from app.audit import service as audit
 from app.core.crypto import token_hash
+from app.core.identifiers import normalise_identifier
 from app.core.passwords import hash_password, verify_password
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
-from app.identity import mfa, sessions
+from app.identity import mfa, mfa_lockout, sessions
 from app.identity.errors import InvalidCredentials, MfaError, TooManyAttempts
 from app.identity.models import MfaKind, StaffMember, StaffStatus
 from app.identity.runtime import IdentityRuntime
-from app.players.models import Player, PlayerStatus
+from app.identity.standing import LOGIN_ALLOWED_PLAYER_STATUSES
+from app.players.models import Player
 from app.players.validation import normalise_email
 
 _dummy_hashes: dict[tuple[int, int, int], str] = {}
-LOGIN_ALLOWED_PLAYER_STATUSES = {PlayerStatus.ACTIVE.value, PlayerStatus.SELF_EXCLUDED.value}
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,14 @@ def _count(value: Any) -> int:
     return int(value) if isinstance(value, int) else 0
 
 
-def _throttle_keys(kind: str, identifier: str, ip: str | None) -> tuple[str, str]:
-    return (f"thr:{kind}:a:{token_hash(identifier.strip().lower())}", f"thr:ip:{ip or '-'}")
+def _throttle_keys(
+    kind: str, identifier: str, account: Account | None, ip: str | None
+) -> tuple[str, str]:
+    """The account's bucket (keyed on the resolved account, so every spelling of its login
+    or email shares it; an unknown identifier gets one by its normalised text) and the
+    client ip's, a much higher ceiling since many people share one proxy."""
+    owner = account.principal.key if account else f"?{normalise_identifier(identifier)}"
+    return (f"thr:{kind}:a:{token_hash(owner)}", f"thr:ip:{ip or '-'}")
 
 
 async def _check_throttle(runtime: IdentityRuntime, keys: tuple[str, str]) -> None:
@@ -79,8 +88,9 @@ async def _record_failure(runtime: IdentityRuntime, keys: tuple[str, str]) -> No
 
 
 async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | None:
-    email = normalise_email(identifier) if "@" in identifier else None
-    condition = Player.email == email if email else func.lower(Player.login) == identifier.lower()
+    canonical = normalise_identifier(identifier)
+    email = normalise_email(canonical) if "@" in canonical else None
+    condition = col(Player.email) == email if email else func.lower(col(Player.login)) == canonical
     async with runtime.db.read_session() as session:
         row = (await session.execute(select(Player).where(condition))).scalar_one_or_none()
     if row is None:
@@ -93,9 +103,9 @@ async def _find_player(runtime: IdentityRuntime, identifier: str) -> Account | N
 
 
 async def _find_staff(runtime: IdentityRuntime, identifier: str) -> Account | None:
-    email = normalise_email(identifier) or identifier.strip().lower()
+    email = normalise_email(identifier) or normalise_identifier(identifier)
     async with runtime.db.read_session() as session:
-        stmt = select(StaffMember).where(or_(StaffMember.email == email))
+        stmt = select(StaffMember).where(or_(col(StaffMember.email) == email))
         row = (await session.execute(stmt)).scalar_one_or_none()
     if row is None:
         return None
@@ -116,12 +126,12 @@ async def login(
     ``InvalidCredentials`` (unknown account, wrong password, inactive account).
     """
     settings = runtime.settings
-    keys = _throttle_keys("staff" if staff else "player", identifier, ip)
-    await _check_throttle(runtime, keys)
     if len(identifier) > 254 or len(password) > settings.password_max_length:
         account = None
     else:
         account = await (_find_staff if staff else _find_player)(runtime, identifier)
+    keys = _throttle_keys("staff" if staff else "player", identifier, account, ip)
+    await _check_throttle(runtime, keys)
     stored = account.password_hash if account else await _dummy_hash(settings)
     password_ok = await verify_password(stored, password, settings)
     if account is None or not password_ok or not account.active:
@@ -157,7 +167,9 @@ async def _challenge_for(runtime: IdentityRuntime, account: Account) -> MfaChall
     return MfaChallenge(challenge_id, mfa.methods_of(rows, recovery), options)
 
 
-async def _challenge(runtime: IdentityRuntime, challenge_id: str) -> tuple[dict, Principal]:
+async def _challenge(
+    runtime: IdentityRuntime, challenge_id: str
+) -> tuple[dict[str, Any], Principal]:
     data = await runtime.store.get(f"mfa:{challenge_id}") if len(challenge_id) < 100 else None
     if data is None:
         raise InvalidCredentials("the sign-in challenge is unknown or expired")
@@ -165,15 +177,16 @@ async def _challenge(runtime: IdentityRuntime, challenge_id: str) -> tuple[dict,
     return data, Principal(PrincipalKind(p["kind"]), id=p["id"], roles=frozenset(p["roles"]))
 
 
-async def send_sms_for_challenge(runtime: IdentityRuntime, challenge_id: str) -> None:
+async def send_sms_for_challenge(
+    runtime: IdentityRuntime, challenge_id: str, ip: str | None = None
+) -> None:
     _, principal = await _challenge(runtime, challenge_id)
     async with runtime.db.read_session() as session:
         phones = [f for f in await mfa.factors(session, principal.key) if f.kind == MfaKind.SMS]
     if not phones:
         raise MfaError("no phone is enrolled")
-    await mfa.send_sms_code(
-        runtime, f"mfa:{challenge_id}:sms", mfa.phone_of(phones[0], runtime.settings)
-    )
+    phone = mfa.phone_of(phones[0], runtime.settings)
+    await mfa.send_sms_code(runtime, f"mfa:{challenge_id}:sms", phone, principal.key, ip)
 
 
 async def verify_mfa(
@@ -182,14 +195,41 @@ async def verify_mfa(
     method: str,
     code: str | None,
     assertion: dict[str, Any] | None,
+    actor: audit.Actor | None = None,
 ) -> tuple[sessions.TokenPair, Principal]:
+    """Second step of sign-in. ``TooManyAttempts`` past the challenge's tries or while the
+    account's second factor is locked (mfa_lockout.py); ``InvalidCredentials`` otherwise."""
     settings = runtime.settings
     data, principal = await _challenge(runtime, challenge_id)
+    subject = principal.key
+    await mfa_lockout.ensure_unlocked(runtime, subject)
     attempts = await runtime.store.incr(f"mfa:{challenge_id}:n", settings.mfa_challenge_ttl_seconds)
     if attempts > settings.mfa_max_attempts:
         await runtime.store.delete(f"mfa:{challenge_id}")
         raise TooManyAttempts(1)
-    subject = principal.key
+    try:
+        await _check_second_factor(runtime, challenge_id, data, subject, method, code, assertion)
+    except InvalidCredentials:
+        locked = await mfa_lockout.record_failure(runtime, subject, actor or audit.Actor(subject))
+        if locked:
+            await runtime.store.delete(f"mfa:{challenge_id}")
+            raise TooManyAttempts(locked) from None
+        raise
+    await mfa_lockout.clear_failures(runtime, subject)
+    pair = await sessions.start_session(runtime, principal, ("pwd", method.lower()))
+    return pair, principal
+
+
+async def _check_second_factor(
+    runtime: IdentityRuntime,
+    challenge_id: str,
+    data: dict[str, Any],
+    subject: str,
+    method: str,
+    code: str | None,
+    assertion: dict[str, Any] | None,
+) -> None:
+    settings = runtime.settings
     ok = False
     async with runtime.db.transaction() as session:
         if method == MfaKind.TOTP and code:
@@ -212,8 +252,6 @@ async def verify_mfa(
             ok = False
         if not ok:
             raise InvalidCredentials("the code or security key was not accepted")
-    pair = await sessions.start_session(runtime, principal, ("pwd", method.lower()))
-    return pair, principal
 
 
 async def staff_by_id(runtime: IdentityRuntime, staff_id: str) -> StaffMember | None:

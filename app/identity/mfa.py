@@ -17,6 +17,7 @@ import pyotp
 import webauthn
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
@@ -31,10 +32,10 @@ RECOVERY_CODE_COUNT = 10
 
 
 async def factors(session: AsyncSession, subject: str, confirmed: bool = True) -> list[MfaFactor]:
-    stmt = select(MfaFactor).where(MfaFactor.subject == subject)
+    stmt = select(MfaFactor).where(col(MfaFactor.subject) == subject)
     if confirmed:
-        stmt = stmt.where(MfaFactor.confirmed_at.is_not(None))
-    return list((await session.execute(stmt.order_by(MfaFactor.created_at))).scalars())
+        stmt = stmt.where(col(MfaFactor.confirmed_at).is_not(None))
+    return list((await session.execute(stmt.order_by(col(MfaFactor.created_at)))).scalars())
 
 
 def methods_of(rows: list[MfaFactor], has_recovery: bool) -> list[str]:
@@ -43,8 +44,8 @@ def methods_of(rows: list[MfaFactor], has_recovery: bool) -> list[str]:
 
 
 async def has_recovery_codes(session: AsyncSession, subject: str) -> bool:
-    stmt = select(RecoveryCode.id).where(
-        RecoveryCode.subject == subject, RecoveryCode.used_at.is_(None)
+    stmt = select(col(RecoveryCode.id)).where(
+        col(RecoveryCode.subject) == subject, col(RecoveryCode.used_at).is_(None)
     )
     return (await session.execute(stmt.limit(1))).first() is not None
 
@@ -98,10 +99,10 @@ async def check_totp(
         return False
     result = await session.execute(
         update(MfaFactor)
-        .where(MfaFactor.id == factor.id)
-        .where((MfaFactor.last_used_step.is_(None)) | (MfaFactor.last_used_step < step))
+        .where(col(MfaFactor.id) == factor.id)
+        .where((col(MfaFactor.last_used_step).is_(None)) | (col(MfaFactor.last_used_step) < step))
         .values(last_used_step=step)
-        .returning(MfaFactor.id)
+        .returning(col(MfaFactor.id))
     )
     return result.first() is not None
 
@@ -110,7 +111,9 @@ async def confirm_factor(session: AsyncSession, factor: MfaFactor) -> list[str]:
     """Activate a factor; the subject's first factor also gets recovery codes (returned once)."""
     first = not await factors(session, factor.subject)
     await session.execute(
-        update(MfaFactor).where(MfaFactor.id == factor.id).values(confirmed_at=datetime.now(UTC))
+        update(MfaFactor)
+        .where(col(MfaFactor.id) == factor.id)
+        .values(confirmed_at=datetime.now(UTC))
     )
     return await new_recovery_codes(session, factor.subject) if first else []
 
@@ -131,7 +134,7 @@ async def new_recovery_codes(session: AsyncSession, subject: str) -> list[str]:
     """Replace the subject's recovery codes with fresh ones (returned in clear once)."""
     await session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.subject == subject, RecoveryCode.used_at.is_(None))
+        .where(col(RecoveryCode.subject) == subject, col(RecoveryCode.used_at).is_(None))
         .values(used_at=datetime.now(UTC))
     )
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
@@ -144,12 +147,12 @@ async def use_recovery_code(session: AsyncSession, subject: str, code: str) -> b
     result = await session.execute(
         update(RecoveryCode)
         .where(
-            RecoveryCode.subject == subject,
-            RecoveryCode.code_hash == token_hash(code.strip().lower()),
-            RecoveryCode.used_at.is_(None),
+            col(RecoveryCode.subject) == subject,
+            col(RecoveryCode.code_hash) == token_hash(code.strip().lower()),
+            col(RecoveryCode.used_at).is_(None),
         )
         .values(used_at=datetime.now(UTC))
-        .returning(RecoveryCode.id)
+        .returning(col(RecoveryCode.id))
     )
     return result.first() is not None
 
@@ -161,19 +164,27 @@ def sms_code_hash(salt: str, code: str) -> str:
     return token_hash(f"{salt}:{code}")
 
 
-async def send_sms_code(runtime: IdentityRuntime, key: str, phone: str) -> None:
+async def _within(runtime: IdentityRuntime, key: str, limit: int, window: int) -> None:
+    if await runtime.store.incr(key, window) > limit:
+        raise TooManyAttempts(max(await runtime.store.ttl(key), 1))
+
+
+async def send_sms_code(
+    runtime: IdentityRuntime, key: str, phone: str, subject: str, ip: str | None
+) -> None:
     """Send a fresh 6-digit code and keep only its salted hash under ``key``.
 
     Raises TooManyAttempts past ``sms_max_sends_per_code`` sends for one key (a re-send does
-    not reset the try counter either) or ``sms_max_sends_per_phone_per_hour`` to one number.
+    not reset the try counter either), ``sms_max_sends_per_phone_per_hour`` to one number,
+    or the hourly caps per account and per client ip (SMS pumping through many numbers).
     """
     settings = runtime.settings
-    sends = await runtime.store.incr(f"{key}:sends", settings.sms_code_ttl_seconds)
-    if sends > settings.sms_max_sends_per_code:
-        raise TooManyAttempts(await runtime.store.ttl(f"{key}:sends"))
+    await _within(runtime, f"{key}:sends", settings.sms_max_sends_per_code,
+                  settings.sms_code_ttl_seconds)  # fmt: skip
+    await _within(runtime, f"smsacct:{subject}", settings.sms_max_sends_per_account_per_hour, 3600)
+    await _within(runtime, f"smsip:{ip or '-'}", settings.sms_max_sends_per_ip_per_hour, 3600)
     phone_key = f"smsphone:{token_hash(phone)}"
-    if await runtime.store.incr(phone_key, 3600) > settings.sms_max_sends_per_phone_per_hour:
-        raise TooManyAttempts(await runtime.store.ttl(phone_key))
+    await _within(runtime, phone_key, settings.sms_max_sends_per_phone_per_hour, 3600)
     code = f"{secrets.randbelow(10**6):06d}"
     await runtime.store.put(
         key, {"hash": sms_code_hash(key, code), "tries": 0}, settings.sms_code_ttl_seconds
@@ -199,7 +210,7 @@ def phone_of(factor: MfaFactor, settings: Settings) -> str:
 
 
 async def begin_sms(
-    session: AsyncSession, runtime: IdentityRuntime, subject: str, phone: str
+    session: AsyncSession, runtime: IdentityRuntime, subject: str, phone: str, ip: str | None
 ) -> MfaFactor:
     row = MfaFactor(
         subject=subject, kind=MfaKind.SMS, label=f"***{phone[-2:]}",
@@ -207,7 +218,7 @@ async def begin_sms(
     )  # fmt: skip
     session.add(row)
     await session.flush()
-    await send_sms_code(runtime, f"smsenrol:{row.id}", phone)
+    await send_sms_code(runtime, f"smsenrol:{row.id}", phone, subject, ip)
     return row
 
 
@@ -237,7 +248,8 @@ async def webauthn_registration_options(
         {"challenge": _b64url(options.challenge)},
         settings.mfa_challenge_ttl_seconds,
     )
-    return json.loads(webauthn.options_to_json(options))
+    options_json: dict[str, Any] = json.loads(webauthn.options_to_json(options))
+    return options_json
 
 
 async def register_webauthn(
@@ -297,10 +309,10 @@ async def check_webauthn(
     except (KeyError, ValueError, TypeError):
         return False
     stmt = select(MfaFactor).where(
-        MfaFactor.subject == subject,
-        MfaFactor.kind == MfaKind.WEBAUTHN,
-        MfaFactor.credential_id == raw_id,
-        MfaFactor.confirmed_at.is_not(None),
+        col(MfaFactor.subject) == subject,
+        col(MfaFactor.kind) == MfaKind.WEBAUTHN,
+        col(MfaFactor.credential_id) == raw_id,
+        col(MfaFactor.confirmed_at).is_not(None),
     )
     factor = (await session.execute(stmt)).scalar_one_or_none()
     if factor is None or factor.public_key is None:
@@ -318,8 +330,8 @@ async def check_webauthn(
         return False
     result = await session.execute(
         update(MfaFactor)
-        .where(MfaFactor.id == factor.id, MfaFactor.sign_count == factor.sign_count)
+        .where(col(MfaFactor.id) == factor.id, col(MfaFactor.sign_count) == factor.sign_count)
         .values(sign_count=verified.new_sign_count)
-        .returning(MfaFactor.id)
+        .returning(col(MfaFactor.id))
     )
     return result.first() is not None

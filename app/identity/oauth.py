@@ -119,7 +119,7 @@ class _RotatingRefresh(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> _RotatedRefresh | None:
-        server: _Server = self.server  # type: ignore[assignment]
+        server: _Server = self.server
         try:
             pair = server.bridge.run(sessions.refresh(server.runtime, refresh_token))
         except InvalidRefreshToken as exc:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from app.core.db import Database
 from app.core.settings import Settings
 from app.identity.keys import KeyRing
-from app.identity.sms import SmsSender, sender_from_settings
+from app.identity.revocation import RevocationCache, VerifiedTokens
+from app.identity.sms import SmsSender, check_sender_allowed, sender_from_settings
 from app.identity.store import PostgresStore, RedisStore, SessionStore
-
-if TYPE_CHECKING:
-    from app.identity.auth import RevocationCache, VerifiedTokens
 
 
 class IdentityRuntime:
@@ -38,14 +35,10 @@ class IdentityRuntime:
 
     @cached_property
     def verified_tokens(self) -> VerifiedTokens:
-        from app.identity.auth import VerifiedTokens
-
         return VerifiedTokens()
 
     @cached_property
     def revocations(self) -> RevocationCache:
-        from app.identity.auth import RevocationCache  # auth.py uses this runtime's store
-
         return RevocationCache(self.settings.revocation_cache_seconds)
 
     @cached_property
@@ -53,6 +46,7 @@ class IdentityRuntime:
         return sender_from_settings(self.settings, self.db)
 
     async def start(self) -> None:
+        check_sender_allowed(self.settings)  # fail at startup, not at the first SMS
         await self.keyring.load()
 
     async def stop(self) -> None:

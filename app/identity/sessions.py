@@ -9,16 +9,21 @@ carrying it as ``sid`` are refused); ``gen:<subject>`` session generation (auth.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from app.core.crypto import token_hash
 from app.core.principal import Principal, PrincipalKind
 from app.identity.auth import current_generation, generation_key, revoked_session_key
 from app.identity.errors import InvalidRefreshToken
 from app.identity.runtime import IdentityRuntime
+from app.identity.standing import may_hold_session
 from app.identity.tokens import issue_access_token
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,15 @@ class TokenPair:
     principal: Principal
 
 
-def _principal_data(principal: Principal) -> dict:
+def _principal_data(principal: Principal) -> dict[str, Any]:
     return {"kind": principal.kind.value, "id": principal.id, "roles": sorted(principal.roles)}
 
 
-def _principal_from(data: dict) -> Principal:
+def _principal_from(data: dict[str, Any]) -> Principal:
     return Principal(PrincipalKind(data["kind"]), id=data["id"], roles=frozenset(data["roles"]))
 
 
-async def _new_refresh(runtime: IdentityRuntime, family: str, data: dict) -> str:
+async def _new_refresh(runtime: IdentityRuntime, family: str, data: dict[str, Any]) -> str:
     token = "rt_" + secrets.token_urlsafe(32)
     ttl = runtime.settings.refresh_token_ttl_seconds
     await runtime.store.put(f"rt:{token_hash(token)}", {**data, "family": family}, ttl)
@@ -51,13 +56,14 @@ async def start_session(
     """A new family: an access token and its first refresh token."""
     family = secrets.token_urlsafe(16)
     generation = await current_generation(runtime, principal.key)
+    auth_time = int(time.time())
     data = {"principal": _principal_data(principal), "generation": generation,
-            "methods": list(methods), "created": int(time.time())}  # fmt: skip
+            "methods": list(methods), "created": auth_time}  # fmt: skip
     await runtime.store.put(f"rf:{family}", data, runtime.settings.refresh_token_ttl_seconds)
     refresh = await _new_refresh(runtime, family, data)
     access, expires_in = await issue_access_token(
         principal, runtime.keyring, runtime.settings,
-        session_id=family, methods=methods, generation=generation,
+        session_id=family, methods=methods, generation=generation, auth_time=auth_time,
     )  # fmt: skip
     return TokenPair(access, refresh, expires_in, family, principal)
 
@@ -91,14 +97,27 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
     family = data["family"]
     live = await runtime.store.get(f"rf:{family}")
     principal = _principal_from(data["principal"])
-    if live is None or data["generation"] < await current_generation(runtime, principal.key):
+    revoked = await runtime.store.get(revoked_session_key(family))
+    if live is None or revoked is not None:
         raise InvalidRefreshToken("the session has ended")
+    if data["generation"] < await current_generation(runtime, principal.key):
+        raise InvalidRefreshToken("the session has ended")
+    if not await may_hold_session(runtime.db, principal):
+        # Blocked, closed or deleted since sign-in: the family ends here too.
+        await revoke_family(runtime, family)
+        raise InvalidRefreshToken("the account can no longer sign in")
     await runtime.store.put(f"rf:{family}", live, ttl)
     new_refresh = await _new_refresh(runtime, family, live)
+    if await runtime.store.get(revoked_session_key(family)) is not None:
+        # A concurrent reuse revoked the family while this call was between its checks and
+        # the put above (which would otherwise bring the family back): it ends here too.
+        await runtime.store.delete(f"rf:{family}", f"rt:{token_hash(new_refresh)}")
+        raise InvalidRefreshToken("the refresh token was already used; the session is revoked")
     methods = tuple(data.get("methods", ()))
     access, expires_in = await issue_access_token(
         principal, runtime.keyring, runtime.settings,
         session_id=family, methods=methods, generation=data["generation"],
+        auth_time=int(live.get("created", 0)) or None,
     )  # fmt: skip
     return TokenPair(access, new_refresh, expires_in, family, principal)
 
@@ -110,3 +129,15 @@ async def end_everywhere(runtime: IdentityRuntime, subject: str) -> None:
     await runtime.store.put(
         generation_key(subject), {"n": generation + 1}, runtime.settings.refresh_token_ttl_seconds
     )
+
+
+async def end_account_sessions(runtime: IdentityRuntime, subject: str, reason: str) -> None:
+    """THE entry point for other domains (account status changes, erasure, responsible
+    gambling's self-exclusion): every session of ``subject`` ends at once on every replica.
+
+    Access tokens are refused by every gate within ``revocation_cache_seconds`` (shared via
+    the session store), refresh tokens fail, and open subscriptions close within
+    ``ws_session_check_seconds``. Safe to call twice.
+    """
+    await end_everywhere(runtime, subject)
+    log.info("ended every session of %s: %s", subject, reason)

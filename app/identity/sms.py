@@ -29,11 +29,25 @@ class LogSmsSender:
             session.add(SmsMessage(phone=phone, body=body))
 
 
+class SmsSenderNotAllowed(RuntimeError):
+    """Startup error: the configured sender must not run in this environment."""
+
+
+def check_sender_allowed(settings: Settings) -> None:
+    """The ``log`` sender keeps live codes and phone numbers in clear in ``sms_outbox``:
+    fine on a laptop and in the test suite, never in a deployment."""
+    if settings.sms_sender == "log" and settings.env not in ("dev", "test"):
+        raise SmsSenderNotAllowed(
+            f"PMS_SMS_SENDER=log is for development only (PMS_ENV={settings.env}): it stores "
+            "codes and phone numbers in clear; set PMS_SMS_SENDER=module:Class of a gateway"
+        )
+
+
 def sender_from_settings(settings: Settings, db: Database) -> SmsSender:
+    check_sender_allowed(settings)
     if settings.sms_sender == "log":
-        if settings.env == "prod":
-            log.warning("PMS_SMS_SENDER=log in prod: SMS codes are only written to sms_outbox")
         return LogSmsSender(db)
     module_name, _, class_name = settings.sms_sender.partition(":")
     sender_cls = getattr(importlib.import_module(module_name), class_name)
-    return sender_cls(settings)
+    sender: SmsSender = sender_cls(settings)
+    return sender

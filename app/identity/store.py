@@ -152,7 +152,8 @@ class PostgresStore:
             row = result.first()
         if row is None or row.expires_at <= datetime.now(UTC):
             return None
-        return row.value
+        value: dict[str, Any] = row.value
+        return value
 
     async def delete(self, *keys: str) -> None:
         if keys:

@@ -52,6 +52,9 @@ class AccessClaims:
     methods: tuple[str, ...] = field(default_factory=tuple)
     # The subject's session generation at issue: logoutEverywhere raises it (auth.py).
     generation: int = 0
+    # When the password (+ MFA) check behind this session happened (OIDC ``auth_time``);
+    # refreshed tokens keep it, so step-up checks see the real sign-in time.
+    auth_time: datetime | None = None
 
 
 async def issue_access_token(
@@ -62,6 +65,7 @@ async def issue_access_token(
     session_id: str | None = None,
     methods: tuple[str, ...] = (),
     generation: int = 0,
+    auth_time: int | None = None,
     ttl_seconds: int | None = None,
     now: int | None = None,
 ) -> tuple[str, int]:
@@ -90,6 +94,8 @@ async def issue_access_token(
         claims["amr"] = list(methods)
     if generation:
         claims["gen"] = generation
+    if auth_time:
+        claims["auth_time"] = auth_time
     token = jwt.encode({"alg": algorithm, "kid": kid, "typ": "at+jwt"}, claims, key)
     return token, ttl
 
@@ -165,6 +171,7 @@ async def verify_access_token(
     sid = claims.get("sid")
     amr = claims.get("amr", [])
     generation = claims.get("gen", 0)
+    auth_time = claims.get("auth_time")
     return AccessClaims(
         principal=_principal(claims),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
@@ -173,4 +180,5 @@ async def verify_access_token(
         session_id=sid if isinstance(sid, str) else None,
         methods=tuple(map(str, amr)) if isinstance(amr, list) else (),
         generation=generation if isinstance(generation, int) else 0,
+        auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None,
     )

@@ -11,6 +11,8 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from app.core.errors import FieldProblem
+from app.core.identifiers import normalise_identifier
+from app.core.password_policy import password_problem
 from app.core.settings import Settings
 
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
@@ -33,14 +35,14 @@ class RegistrationData:
 
 
 def normalise_email(raw: str) -> str | None:
-    """The canonical form we store and compare (lower-case), or None if invalid."""
+    """The canonical form we store and compare (NFKC, case-folded), or None if invalid."""
     if len(raw) > 254:
         return None
     try:
-        valid = validate_email(raw.strip(), check_deliverability=False)
+        valid = validate_email(normalise_identifier(raw), check_deliverability=False)
     except EmailNotValidError:
         return None
-    return valid.normalized.lower()
+    return valid.normalized.casefold()
 
 
 def age_on(birth_date: date, today: date) -> int:
@@ -64,6 +66,8 @@ def registration_problems(
         problem("password", f"must be at least {settings.password_min_length} characters")
     elif len(data.password) > settings.password_max_length:
         problem("password", f"must be at most {settings.password_max_length} characters")
+    elif weak := password_problem(data.password, login=data.login, email=data.email):
+        problem("password", weak)
     country_known = (
         len(data.country) == 2
         and data.country.isupper()

@@ -9,8 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.core import errors
+from app.identity import registration
+from app.identity.errors import TooManyAttempts as TooManyAttemptsError
+from app.identity.sessions import end_account_sessions
 from app.players import service
 from app.players.models import Player as PlayerRow
+from app.players.models import PlayerStatus
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result, public
 from resolvers.runner import MutationSpec, run
@@ -41,7 +45,7 @@ def _registration_details(exc: errors.DomainError) -> dict[str, Any]:
 
 REGISTER_PLAYER = MutationSpec(
     "RegisterPlayerResult", (RegisterPlayerSuccess,),
-    (errors.ValidationFailed, errors.AlreadyExists),
+    (errors.ValidationFailed, errors.AlreadyExists, TooManyAttemptsError),
     failure_audit="player.register", audit_details=_registration_details, forbidden=False,
 )  # fmt: skip
 SET_PLAYER_STATUS = MutationSpec(
@@ -60,7 +64,14 @@ class PlayerMutations:
         ctx = info.context
 
         async def register(session: AsyncSession) -> PlayerRow:
-            row = await service.register_player(session, input.to_data(), ctx.settings)
+            if ctx.identity is not None:  # per-ip rate limit, before any hashing
+                await registration.count_attempt(ctx.identity, actor_of(info).ip)
+            try:
+                row = await service.register_player(session, input.to_data(), ctx.settings)
+            except errors.ValidationFailed:
+                # Refused before hashing: spend the same work, so timing tells nothing.
+                await registration.equal_work(ctx.settings)
+                raise
             await audit.record(session, actor_of(info), "player.register", f"player:{row.id}")
             return row
 
@@ -78,6 +89,16 @@ class PlayerMutations:
         self, info: Info, player_id: strawberry.ID, status: PlayerStatusEnum, reason: str
     ) -> object:
         ctx = info.context
-        return await run(info, SET_PLAYER_STATUS, lambda s: service.set_status(
-            s, parse_uuid(player_id, "playerId"), status, reason, ctx.principal.key
-        ), lambda row: SetPlayerStatusSuccess(player=Player.from_model(row)))  # fmt: skip
+
+        async def set_status(session: AsyncSession) -> PlayerRow:
+            pid = parse_uuid(player_id, "playerId")
+            row = await service.set_status(session, pid, status, reason, ctx.principal.key)
+            if row.status != PlayerStatus.ACTIVE and ctx.identity is not None:
+                # Inside the transaction: if ending the sessions fails, so does the change.
+                await end_account_sessions(ctx.identity, f"player:{pid}", f"status {status}")
+            return row
+
+        return await run(
+            info, SET_PLAYER_STATUS, set_status,
+            lambda row: SetPlayerStatusSuccess(player=Player.from_model(row)),
+        )  # fmt: skip

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from app.audit.models import AuditEntry
 from app.identity.models import StaffMember, StaffRole
+from schema.errors import UserError
 
 
 @strawberry.enum
@@ -140,3 +141,11 @@ class AuditRecord:
             action=row.action, target=row.target, outcome=row.outcome, ip=row.ip,
             request_id=row.request_id, details=cast(JSON, row.details),
         )  # fmt: skip
+
+
+@strawberry.type(
+    description="Sign in again (password and second factor) and retry within "
+    "`maxAgeSeconds`: changing second factors needs a recent full sign-in."
+)
+class StepUpRequired(UserError):
+    max_age_seconds: int

@@ -35,6 +35,7 @@ ENVELOPE_TYPES = {
     "RegisterPlayerSuccess", "ValidationError", "FieldError", "AlreadyExists", "NotFound",
     "Forbidden", "TooManyAttempts", "InvalidCredentials", "AuthTokens", "MfaRequired",
     "MfaFailed", "Done", "TotpEnrollment", "SmsEnrollment", "WebauthnRegistration",
+    "StepUpRequired",
     "MfaEnrolled", "RecoveryCodes", "StaffUser", "ServiceClient", "StaffCreated",
     "ServiceClientCreated", "AuditRecord", "MfaFactorInfo", "SetPlayerStatusSuccess",
     # ledger: results and history, behind the money mutations / wallet:read fields

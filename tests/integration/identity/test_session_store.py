@@ -133,7 +133,8 @@ async def test_concurrent_uses_of_one_refresh_token_revoke_the_family(settings, 
         me = [await gql(ME, **bearer(w["accessToken"])) for w in winners]
 
     assert len(winners) <= 1
-    assert all(a["data"]["refreshTokens"]["__typename"] == "InvalidCredentials" for a in after)
+    answers = [a["data"]["refreshTokens"]["__typename"] for a in after]
+    assert all(answer == "InvalidCredentials" for answer in answers), after
     assert all("errors" in m or m.get("data", {}).get("me") is None for m in me)
     store = app.state.pms.identity.store
     if backend == "redis":
