@@ -78,7 +78,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
                                 proxy_headers=True, server_header=False,
                                 timeout_graceful_shutdown=drain)  # fmt: skip
-        GracefulServer(config, app.state.pms).run()
+        # uvicorn re-raises Ctrl-C after its graceful shutdown (uvicorn.run swallows it):
+        # a clean exit, and the with-block still stops the embedded database.
+        with suppress(KeyboardInterrupt):
+            GracefulServer(config, app.state.pms).run()
     return 0
 
 
