@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-layers bench clean lock env
+.PHONY: run test lint check-layers bench clean lock env schema schema-breaking
 
 # `make test` checks the layering (import-linter contracts, strict mypy) before pytest, so
 # a new upward import, cycle or type error fails the run. LINT_LAYERS=0 skips it.
@@ -35,6 +35,14 @@ lock: | $(UV)
 # Random secrets for docker compose (.env; kept if it exists).
 env:
 	$(or $(PYTHON),python3) deploy/make_env.py
+
+# The committed GraphQL SDL (schema.graphql); tests fail while it differs from the code.
+schema: $(STAMP)
+	$(BIN)/python -m pms.sdl
+
+# Changes that break clients of the last release (schema.release.graphql); non-zero on any.
+schema-breaking: $(STAMP)
+	$(BIN)/python -m pms.sdl --breaking
 
 run: $(STAMP)
 	$(BIN)/pms serve --migrate

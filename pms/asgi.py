@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
@@ -39,6 +40,7 @@ from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
+from pms import readiness
 from pms.events import build_events
 from pms.hooks import register_all
 from pms.schema import build_schema
@@ -48,6 +50,7 @@ from resolvers.rest import rest_routes
 from schema.context import Context
 
 log = logging.getLogger(__name__)
+GOING_AWAY = "Server shutting down"
 
 
 class AppState:
@@ -58,6 +61,16 @@ class AppState:
         self._db = db
         self.events: EventsRuntime | None = None
         self.identity = IdentityRuntime(lambda: self.db, settings)
+        self.websockets: set[Any] = set()  # open GraphQL WebSockets, closed on shutdown
+
+    async def close_websockets(self) -> int:
+        """Close every open WebSocket with 1001 (going away): clients reconnect to another
+        replica at once; uvicorn itself would fail them with 1012 after draining."""
+        sockets = list(self.websockets)
+        await asyncio.gather(
+            *(ws.close_websocket(s, 1001, "Server shutting down") for s in sockets)
+        )
+        return len(sockets)
 
     async def authenticator(self, token: str) -> ws.Caller:
         """Bearer-token check for WebSocket ``connection_init`` and the REST paths."""
@@ -96,9 +109,14 @@ class PMSGraphQL(GraphQL):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         tasks: list[asyncio.Task[Any]] = []
         token = ws.connection_tasks.set(tasks)
+        is_socket = isinstance(request, WebSocket)
+        if is_socket:
+            self.state.websockets.add(request)
         try:
             return await super().run(request, context, root_value)
         finally:
+            if is_socket:
+                self.state.websockets.discard(request)
             ws.connection_tasks.reset(token)
             for task in tasks:
                 task.cancel()
@@ -140,6 +158,19 @@ class PMSGraphQL(GraphQL):
         )
 
 
+async def flush_relay(events: EventsRuntime, seconds: float) -> None:
+    """Deliver what is still in the outbox before the bus and hub close (the relay task
+    was just stopped, maybe mid-pass); whatever is left waits for the next process."""
+    try:
+        async with asyncio.timeout(seconds):
+            delivered = await events.relay.run()
+    except TimeoutError:
+        log.warning("shutdown: outbox relay flush timed out after %.0fs", seconds)
+        return
+    if delivered:
+        log.info("shutdown: relay flushed %d event(s)", delivered)
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
     settings = settings or get_settings()
@@ -168,6 +199,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             yield
         finally:
             await runner.stop()
+            if settings.run_background_tasks:
+                await flush_relay(state.events, settings.shutdown_timeout_seconds)
             await state.events.stop()
             await state.identity.stop()
             if database is None:
@@ -194,7 +227,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                  "current": sorted(current), "expected": sorted(expected)},
                 503,
             )  # fmt: skip
-        return JSONResponse({"status": "ok", "database": "ok", "migrations": sorted(current)})
+        others = await readiness.dependencies(settings)
+        ok = all(v == "ok" for v in others.values())
+        body = {"status": "ok" if ok else "unavailable", "database": "ok", **others}
+        return JSONResponse({**body, "migrations": sorted(current)}, 200 if ok else 503)
 
     app = Starlette(
         routes=[

@@ -4,23 +4,52 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from contextlib import suppress
+from datetime import date
+from types import FrameType
+from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from app.core import preflight
+from app.core.crypto import SecretKeyMismatch
+from app.core.errors import DomainError
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
-from pms.cli_db import database_url
+from pms.cli_db import check_sealed_keys, database_url
 from pms.cli_exports import register as register_export_commands
 from pms.cli_identity import register as register_identity_commands
 from pms.hooks import register_all
+from pms.progress import MODES, progress, set_mode
+
+if TYPE_CHECKING:
+    from app.ledger.reconcile import Mismatch
 
 log = logging.getLogger("pms")
+
+
+def iso_date(value: str) -> date:
+    """argparse type: a bad date is a one-line usage error, not a traceback."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # uvicorn drains on SIGTERM, then re-raises it with the previous handler (this one):
+    # a SystemExit unwinds the with-blocks, so the embedded PostgreSQL stops as on Ctrl-C
+    # instead of being orphaned by the default handler's immediate exit.
+    raise SystemExit(0)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from app.core import migrations
 
+    preflight.check(settings)
     with database_url(settings) as url:
         migrations.upgrade(url, args.revision)
     log.info("database at %s", args.revision)
@@ -32,16 +61,28 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.core import migrations
     from pms.asgi import create_app
+    from pms.server import GracefulServer
 
+    preflight.check(settings)  # before the embedded database and migrations
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database_url(settings) as url:
         if args.migrate:
             migrations.upgrade(url)
-        app = create_app(settings.model_copy(update={"database_url": url}))
+        served = settings.model_copy(update={"database_url": url})
+        check_sealed_keys(served)
+        app = create_app(served)
         log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
-        # uvicorn handles Ctrl-C: it drains requests and returns; the with-block then
-        # stops the embedded database.
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True,
-                    server_header=False)  # fmt: skip
+        # uvicorn handles Ctrl-C and SIGTERM: it drains requests (up to the shutdown
+        # timeout), runs the lifespan shutdown and returns; the with-block then stops the
+        # embedded database.
+        drain = int(settings.shutdown_timeout_seconds)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
+                                proxy_headers=True, server_header=False,
+                                timeout_graceful_shutdown=drain)  # fmt: skip
+        # uvicorn re-raises Ctrl-C after its graceful shutdown (uvicorn.run swallows it):
+        # a clean exit, and the with-block still stops the embedded database.
+        with suppress(KeyboardInterrupt):
+            GracefulServer(config, app.state.pms).run()
     return 0
 
 
@@ -53,6 +94,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.core.tasks import TaskRunner
     from pms.events import build_events
     from pms.tasks import registered_tasks
+
+    preflight.check(settings)
 
     async def work(url: str) -> None:
         db = Database.from_settings(settings, url)
@@ -67,9 +110,20 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             await events.stop()
             await db.dispose()
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database_url(settings) as url, suppress(KeyboardInterrupt):
         asyncio.run(work(url))
     return 0
+
+
+def describe_mismatch(m: Mismatch) -> str:
+    """Amounts as decimal strings, like the API (minor units stay inside PMS)."""
+    from app.core.money import format_amount
+
+    return (
+        f"{m.kind} {m.account} [{m.currency}]: expected {format_amount(m.expected, m.currency)}"
+        f", stored {format_amount(m.actual, m.currency)}"
+    )
 
 
 def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,7 +141,7 @@ def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
         for mismatch in report.mismatches:
-            print(f"MISMATCH {mismatch.describe()}")
+            print(f"MISMATCH {describe_mismatch(mismatch)}")
         print(
             f"checked {report.wallets_checked} wallets, {report.transfers_checked} transfers, "
             f"{report.currencies_checked} currencies: "
@@ -112,13 +166,17 @@ def cmd_segments_recompute(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from app.core.db import Database
-    from app.segments.service import recompute_all
+    from app.segments import repository
+    from app.segments.service import recompute_segment
 
     async def work(url: str) -> None:
         db = Database.from_settings(settings, url)
         try:
             async with db.transaction() as session:
-                for result in await recompute_all(session, settings):
+                segments = await repository.lock_all(session)  # what recompute_all does
+                for segment in progress(segments, total=len(segments), desc="segments",
+                                        unit="segment"):  # fmt: skip
+                    result = await recompute_segment(session, segment, settings)
                     log.info("segment %s: %d entered, %d left",
                              result.segment_id, result.entered, result.left)  # fmt: skip
         finally:
@@ -132,7 +190,6 @@ def cmd_segments_recompute(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_bonus(settings: Settings, args: argparse.Namespace) -> int:
     """Run one bonus job now: cashback for a period, the trigger jobs, or expiry."""
     import asyncio
-    from datetime import date
 
     from app.bonuses import tasks, triggers
     from app.core.db import Database
@@ -141,7 +198,7 @@ def cmd_bonus(settings: Settings, args: argparse.Namespace) -> int:
         db = Database.from_settings(settings, url)
         try:
             if args.bonus_command == "cashback":
-                period = date.fromisoformat(args.period)
+                period: date = args.period
                 count = await triggers.cashback(db, settings, period)
             elif args.bonus_command == "triggers":
                 count = await tasks.run_triggers(db, settings)
@@ -158,6 +215,10 @@ def cmd_bonus(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms", description="Player Management System")
+    parser.add_argument(
+        "--progress", choices=MODES, default="auto",
+        help="progress bars on long jobs (auto: when stderr is a terminal)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the GraphQL/HTTP server")
@@ -198,7 +259,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     bonus = sub.add_parser("bonus", help="bonus engine jobs")
     bonus_sub = bonus.add_subparsers(dest="bonus_command", required=True)
     cashback = bonus_sub.add_parser("cashback", help="grant cashback for one period (idempotent)")
-    cashback.add_argument("--period", required=True, help="first day of the period, YYYY-MM-DD")
+    cashback.add_argument("--period", required=True, type=iso_date,
+                          help="first day of the period, YYYY-MM-DD")  # fmt: skip
     cashback.set_defaults(handler=cmd_bonus)
     bonus_sub.add_parser("triggers", help="birthday, turnover, VIP awards").set_defaults(
         handler=cmd_bonus
@@ -208,13 +270,29 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     return parser
 
 
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:  # a bad PMS_* value: one line per setting
+        raise SystemExit("\n".join(preflight.settings_error_lines(exc))) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
+    # alembic announces each of its plugins at INFO on import: noise on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     register_all()
     args = build_parser(settings).parse_args(argv)
+    set_mode(args.progress)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
-    return handler(settings, args)
+    try:
+        return handler(settings, args)
+    except SecretKeyMismatch as exc:
+        raise SystemExit(f"pms: {exc}") from None
+    except DomainError as exc:  # bad input found by the service layer: one line
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

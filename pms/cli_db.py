@@ -7,6 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import ProgrammingError
+
+from app.core.crypto import SecretKeyMismatch
 from app.core.db import Database, resolve_database_url
 from app.core.settings import Settings
 
@@ -34,3 +37,24 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[i
 
     with database_url(settings) as url:
         return asyncio.run(main(url))
+
+
+def check_sealed_keys(settings: Settings) -> None:
+    """Open the signing keys once before serving: a wrong PMS_SECRET_KEY is then one line
+    ("cannot unseal signing keys: ...") instead of a failed lifespan with a traceback."""
+    from app.identity.keys import KeyRing
+
+    async def main() -> None:
+        assert settings.database_url is not None
+        db = Database.from_settings(settings, settings.database_url)
+        try:
+            await KeyRing(db, settings).load()
+        except ProgrammingError:  # not migrated yet: readiness reports that
+            return
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except SecretKeyMismatch as exc:
+        raise SystemExit(f"pms: {exc}") from None

@@ -1,4 +1,4 @@
-"""``pms client create``, ``pms staff create`` and ``pms keys rotate``."""
+"""``pms client create``, ``pms staff create``, ``pms keys rotate`` and ``pms keys reseal``."""
 
 from __future__ import annotations
 
@@ -77,7 +77,35 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> int:
         async with db.transaction() as session:
             row = await keys.rotate(session, settings)
-        print(f"new signing key: {row.kid}")
+        print(f"new signing key: {row.kid}, published now, signs from {row.activates_at}")
+        return 0
+
+    return run_with_database(settings, work)
+
+
+def sealed_columns() -> list[Any]:
+    """Every column sealed with PMS_SECRET_KEY (app/core/crypto.py)."""
+    from app.core.reseal import SealedColumn
+    from app.events.models import WebhookEndpoint
+    from app.identity.models import MfaFactor, SigningKey
+
+    return [
+        SealedColumn(SigningKey.__table__, "private_key"),  # type: ignore[attr-defined]
+        SealedColumn(MfaFactor.__table__, "secret"),  # type: ignore[attr-defined]
+        SealedColumn(WebhookEndpoint.__table__, "secret"),  # type: ignore[attr-defined]
+    ]
+
+
+def cmd_keys_reseal(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-seal everything an old key (PMS_OLD_SECRET_KEYS) opens under PMS_SECRET_KEY, in
+    one transaction: a value no key opens stops it with nothing changed."""
+    from app.core.reseal import reseal_column
+
+    async def work(db: Database) -> int:
+        async with db.transaction() as session:
+            counts = [(c.name, await reseal_column(session, c, settings)) for c in sealed_columns()]
+        for name, count in counts:
+            print(f"{name}: {count} re-sealed")
         return 0
 
     return run_with_database(settings, work)
@@ -110,3 +138,7 @@ def register(sub: Any) -> None:
     )
     rotate = keys_parser.add_parser("rotate", help="retire the signing key and make a new one")
     rotate.set_defaults(handler=cmd_keys_rotate)
+    reseal = keys_parser.add_parser(
+        "reseal", help="re-seal secrets at rest under PMS_SECRET_KEY (after a secret-key rotation)"
+    )
+    reseal.set_defaults(handler=cmd_keys_reseal)

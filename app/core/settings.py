@@ -242,6 +242,17 @@ class Settings(BaseSettings):
     rg_session_break_minutes: float = 30.0
     rg_return_cooling_hours: float = 24.0  # after a self-exclusion: asked to return -> play
     rg_reality_check_minutes: int = 60  # how often the front end reminds the player
+    # --- operations: start-up checks, key rotation, readiness (issue 17 items 1-3) --------
+    # Previous PMS_SECRET_KEY values (JSON list): still open sealed data until
+    # `pms keys reseal` has re-sealed everything under the current key.
+    old_secret_keys: tuple[SecretStr, ...] = ()
+    # A rotated-in JWT signing key is in the JWKS this long before it signs, so verifiers
+    # that cache the JWKS know it first (>= their cache time + the key ring reload, 60 s).
+    signing_key_prepublish_seconds: int = 600
+    # Graceful shutdown: how long open HTTP requests may finish after SIGTERM.
+    shutdown_timeout_seconds: float = 20.0
+    # /readyz: how long each dependency (PostgreSQL, Redis, RabbitMQ) may take to answer.
+    readiness_timeout_seconds: float = 2.0
 
     @property
     def is_dev(self) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core.crypto import seal, unseal
+from app.core.crypto import SecretKeyMismatch, seal, unseal
 from app.core.db import Database
 from app.core.settings import Settings
 from app.identity.models import SigningKey
@@ -39,7 +39,9 @@ def import_key(data: dict[str, Any]) -> Key:
     return OKPKey.import_key(data) if data["kty"] == "OKP" else ECKey.import_key(data)
 
 
-async def create_key(session: AsyncSession, settings: Settings) -> SigningKey:
+async def create_key(
+    session: AsyncSession, settings: Settings, activates_at: datetime | None = None
+) -> SigningKey:
     key = generate_key(settings.token_algorithm)
     kid = key.kid
     assert kid is not None
@@ -50,6 +52,7 @@ async def create_key(session: AsyncSession, settings: Settings) -> SigningKey:
         algorithm=settings.token_algorithm,
         private_key=seal(json.dumps(key.as_dict(private=True)).encode(), settings),
         public_jwk=public,
+        activates_at=activates_at,
     )
     session.add(row)
     await session.flush()
@@ -57,14 +60,23 @@ async def create_key(session: AsyncSession, settings: Settings) -> SigningKey:
 
 
 async def rotate(session: AsyncSession, settings: Settings) -> SigningKey:
-    """Retire the signing key(s) and make a new one. Retired keys keep verifying for one
-    access-token lifetime (plus leeway), then drop out of the JWKS."""
+    """Make a new signing key that is published now and signs after the pre-publication
+    window (verifiers caching the JWKS learn it first); the current key(s) sign until then
+    and are retired at that moment. Retired keys keep verifying for one access-token
+    lifetime (plus leeway), then drop out of the JWKS."""
+    activates_at = datetime.now(UTC) + timedelta(seconds=settings.signing_key_prepublish_seconds)
     await session.execute(
         update(SigningKey)
         .where(col(SigningKey.retired_at).is_(None))
-        .values(retired_at=datetime.now(UTC))
+        .values(retired_at=activates_at)
     )
-    return await create_key(session, settings)
+    return await create_key(session, settings, activates_at)
+
+
+def signs_at(row: SigningKey, now: datetime) -> bool:
+    """Whether the key is the signer's candidate at ``now``: activated and not retired."""
+    activated = row.activates_at is None or row.activates_at <= now
+    return activated and (row.retired_at is None or row.retired_at > now)
 
 
 def verification_horizon(settings: Settings) -> datetime:
@@ -86,6 +98,10 @@ async def usable_keys(session: AsyncSession, settings: Settings) -> list[Signing
     return list((await session.execute(stmt)).scalars())
 
 
+def _activation(row: SigningKey) -> datetime:
+    return row.activates_at or row.created_at or datetime.min.replace(tzinfo=UTC)
+
+
 class KeyRing:
     """The keys this process signs and verifies with, reloaded from the database every
     minute and when a token names a kid it does not know (rotation on another replica)."""
@@ -94,6 +110,9 @@ class KeyRing:
         self._db = db
         self._settings = settings
         self._signing: tuple[str, Key] | None = None
+        # Every usable key with its activation/retirement times: the signer is chosen when
+        # signing, so a pre-published key takes over at its time without a reload.
+        self._schedule: list[SigningKey] = []
         self._verifying: dict[str, tuple[str, Key]] = {}
         self._public: list[dict[str, Any]] = []
         self._loaded_at = 0.0
@@ -117,11 +136,16 @@ class KeyRing:
         verifying: dict[str, tuple[str, Key]] = {}
         signing: tuple[str, Key] | None = None
         for row in rows:
-            key = import_key(json.loads(unseal(row.private_key, self._settings)))
+            try:
+                sealed = unseal(row.private_key, self._settings)
+            except SecretKeyMismatch:
+                raise SecretKeyMismatch("signing keys") from None
+            key = import_key(json.loads(sealed))
             verifying[row.kid] = (row.algorithm, key)
             if signing is None and row.retired_at is None:
                 signing = (row.kid, key)
         self._signing = signing
+        self._schedule = rows
         self._verifying = verifying
         self._public = [row.public_jwk for row in rows]
         self._loaded_at = time.monotonic()
@@ -134,8 +158,19 @@ class KeyRing:
         """(kid, algorithm, key) of the current signing key."""
         await self._fresh(RELOAD_INTERVAL_SECONDS)
         assert self._signing is not None
-        kid, key = self._signing
-        return kid, self._verifying[kid][0], key
+        kid = self._current_signer_kid()
+        algorithm, key = self._verifying[kid]
+        return kid, algorithm, key
+
+    def _current_signer_kid(self) -> str:
+        """The most recently activated key that signs now; before any (clock skew) the
+        newest unretired one."""
+        now = datetime.now(UTC)
+        candidates = [row for row in self._schedule if signs_at(row, now)]
+        if not candidates:
+            assert self._signing is not None
+            return self._signing[0]
+        return max(candidates, key=_activation).kid
 
     async def verifying_key(self, kid: str) -> tuple[str, Key] | None:
         await self._fresh(RELOAD_INTERVAL_SECONDS)

@@ -55,6 +55,8 @@ class SigningKey(SQLModel, table=True):
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
     retired_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Signs from then on (null: from creation); published in the JWKS before (rotation).
+    activates_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class StaffMember(SQLModel, table=True):

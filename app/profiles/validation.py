@@ -9,7 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from app.core import phones
 from app.core.errors import FieldProblem
+from app.core.phones import is_phone_number
 from app.core.settings import Settings
 from app.kyc.validation import is_country
 from app.players.validation import LOCALE, MAX_AGE_YEARS, age_on
@@ -73,8 +75,8 @@ def profile_problems(
         _, max_len, pattern = PROFILE_FIELDS[name]
         if not isinstance(value, str) or not value.strip() or len(value) > max_len:
             problems.append(FieldProblem(name, f"1-{max_len} characters"))
-        elif name == "phone" and not E164.match(value):
-            problems.append(FieldProblem(name, "must be in E.164 form, e.g. +4915112345678"))
+        elif name == "phone" and not (E164.match(value) and is_phone_number(value)):
+            problems.append(FieldProblem(name, phones.MESSAGE))
         elif name == "addressCountry" and not is_country(value):
             problems.append(FieldProblem(name, "must be an ISO 3166-1 alpha-2 code"))
         elif pattern is not None and not pattern.match(value):

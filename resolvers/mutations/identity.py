@@ -14,6 +14,8 @@ from strawberry.scalars import JSON
 from app.audit import service as audit
 from app.core import errors
 from app.core.errors import DomainError
+from app.core.phones import MESSAGE as PHONE
+from app.core.phones import is_phone_number
 from app.core.principal import PrincipalKind
 from app.fraud import access as fraud_access
 from app.identity import accounts, login, mfa, sessions, step_up
@@ -456,8 +458,8 @@ def _verify_details(exc: DomainError, details: dict[str, Any]) -> dict[str, Any]
 
 def _e164(phone: str) -> str:
     normalised = phone.replace(" ", "")
-    if not (normalised.startswith("+") and normalised[1:].isdigit() and 8 <= len(normalised) <= 16):
-        raise errors.ValidationFailed.single("phone", "E.164 format, e.g. +4915112345678")
+    if not is_phone_number(normalised):  # libphonenumber: +10000000 has the shape only
+        raise errors.ValidationFailed.single("phone", PHONE)
     return normalised
 
 

@@ -1,8 +1,14 @@
-"""The hand-written OpenAPI 3.1 document of the REST paths (served at /openapi.json)."""
+"""The OpenAPI 3.1 document of the REST paths (served at /openapi.json). The paths and
+parameters are declared here; every body schema is generated from the pydantic models the
+handlers serialise through (resolvers/rest/models.py), so the two cannot drift."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from resolvers.rest.models import RESPONSE_MODELS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 
@@ -27,7 +33,16 @@ def _op(
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
 
 
-_MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "decimal string"}
+def component_schemas() -> dict[str, Any]:
+    """JSON Schema (2020-12, what OpenAPI 3.1 uses) of every response model and the
+    models and enums they refer to, as they serialise."""
+    _, top = models_json_schema(
+        [(model, "serialization") for model in RESPONSE_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = top["$defs"]
+    return schemas
+
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -59,7 +74,11 @@ OPENAPI: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "string", "minLength": 2, "maxLength": 2},
                 },
-                {"name": "status", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"enum": ["ACTIVE", "BLOCKED", "SELF_EXCLUDED", "CLOSED"]},
+                },
             ],
         ),
         "/players/{id}": _op("A player", "#/components/schemas/Player"),
@@ -85,99 +104,6 @@ OPENAPI: dict[str, Any] = {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
         },
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                    }
-                },
-            },
-            "Player": {
-                "type": "object",
-                "required": [
-                    "id",
-                    "email",
-                    "login",
-                    "country",
-                    "currency",
-                    "status",
-                    "confirmStatus",
-                    "riskLevel",
-                    "vipLevel",
-                    "createdAt",
-                ],
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "email": {"type": "string"},
-                    "login": {"type": "string"},
-                    "country": {"type": "string"},
-                    "currency": {"type": "string"},
-                    "status": {
-                        "type": "string",
-                        "enum": ["ACTIVE", "BLOCKED", "SELF_EXCLUDED", "CLOSED"],
-                    },
-                    "confirmStatus": {
-                        "type": "string",
-                        "enum": ["UNVERIFIED", "PENDING", "VERIFIED", "REJECTED"],
-                    },
-                    "riskLevel": {"type": "string", "enum": ["LOW", "MEDIUM", "HIGH"]},
-                    "vipLevel": {"type": "integer"},
-                    "createdAt": {"type": "string", "format": "date-time"},
-                },
-            },
-            "PlayerPage": {
-                "type": "object",
-                "required": ["items", "total", "nextCursor"],
-                "properties": {
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Player"}},
-                    "total": {"type": "integer"},
-                    "nextCursor": {"type": ["string", "null"]},
-                },
-            },
-            "Wallet": {
-                "type": "object",
-                "required": ["id", "kind", "currency", "balance", "held", "available"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "kind": {
-                        "type": "string",
-                        "enum": ["REAL", "BONUS", "FREESPINS", "TOURNAMENT"],
-                    },
-                    "currency": {"type": "string"},
-                    "balance": _MONEY,
-                    "held": _MONEY,
-                    "available": _MONEY,
-                },
-            },
-            "Balance": {
-                "type": "object",
-                "required": ["playerId", "wallets"],
-                "properties": {
-                    "playerId": {"type": "string", "format": "uuid"},
-                    "wallets": {"type": "array", "items": {"$ref": "#/components/schemas/Wallet"}},
-                },
-            },
-            "Segment": {
-                "type": "object",
-                "required": ["playerId", "attributes", "segments"],
-                "properties": {
-                    "playerId": {"type": "string", "format": "uuid"},
-                    "attributes": {"type": "object"},
-                    "segments": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["id", "name"],
-                            "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
-                        },
-                    },
-                },
-            },
-        },
+        "schemas": component_schemas(),
     },
 }

@@ -9,15 +9,14 @@ is a member of (kept current by the segmentation engine, app/segments).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from enum import Enum
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.types import get_object_definition
-from strawberry.utils.str_converters import to_camel_case
 
 from app.audit import service as audit
 from app.core.errors import ValidationFailed
@@ -32,6 +31,7 @@ from app.segments import service as segments
 from app.wallets import repository as wallets
 from permissions.realtime import may_read_balance, may_read_player, may_read_segments
 from permissions.rules import shown_value
+from resolvers.rest import models
 from resolvers.rest import params as rest_params
 from resolvers.rest.openapi import OPENAPI
 from schema.ids import parse_uuid, try_int_id, try_uuid
@@ -43,7 +43,7 @@ Handler = Callable[[Request, Principal], Awaitable[JSONResponse]]
 
 
 def problem(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status)
+    return body(models.Error(error=models.ErrorDetail(code=code, message=message)), status)
 
 
 def bad_parameter(exc: rest_params.BadParameter) -> JSONResponse:
@@ -51,27 +51,23 @@ def bad_parameter(exc: rest_params.BadParameter) -> JSONResponse:
     return JSONResponse({"error": body}, 400)
 
 
-def player_json(row: Player, principal: Principal) -> dict[str, Any]:
+def body(model: BaseModel, status: int = 200) -> JSONResponse:
+    """Serialised through its model: what /openapi.json declares is what is sent."""
+    return JSONResponse(model.model_dump(mode="json"), status)
+
+
+def player_model(row: Player, principal: Principal) -> BaseModel:
     """The GraphQL Player's plain fields, each shown, masked or null by the same rule."""
     from schema.types.player import Player as PlayerType
 
     view = PlayerType.from_model(row)
     owner = str(row.id)
-    out: dict[str, Any] = {}
-    for field in get_object_definition(PlayerType, strict=True).fields:
-        if field.base_resolver is not None:  # wallets, ledger: their own endpoints
-            continue
-        value = shown_value(field, getattr(view, field.python_name), principal, owner)
-        out[to_camel_case(field.python_name)] = _jsonable(value)
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
+    fields = {f.python_name: f for f in get_object_definition(PlayerType, strict=True).fields}
+    values = {
+        key: shown_value(fields[name], getattr(view, name), principal, owner)
+        for name, key, _ in models.player_fields()
+    }
+    return models.Player.model_validate(values)
 
 
 def rest_routes(state: Any) -> list[Route]:
@@ -140,19 +136,13 @@ def rest_routes(state: Any) -> list[Route]:
         async with state.db.read_session() as session:
             rows, has_next, total = await service.list_players(session, flt, limit, after)
         await record_list(reader(request, principal), rows)
-        return JSONResponse(
-            {
-                "items": [player_json(r, principal) for r in rows],
-                "total": total,
-                "nextCursor": encode_cursor(rows[-1].created_at, rows[-1].id)
-                if has_next and rows
-                else None,
-            }
-        )
+        cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if has_next and rows else None
+        items = [player_model(r, principal) for r in rows]
+        return body(models.PlayerPage(items=items, total=total, nextCursor=cursor))
 
     async def get_player(request: Request, principal: Principal) -> JSONResponse:
         row = await load_player(request, principal)
-        return row if isinstance(row, JSONResponse) else JSONResponse(player_json(row, principal))
+        return row if isinstance(row, JSONResponse) else body(player_model(row, principal))
 
     async def get_balance(request: Request, principal: Principal) -> JSONResponse:
         row = await load_player(request, principal)
@@ -162,22 +152,16 @@ def rest_routes(state: Any) -> list[Route]:
             return problem(403, "FORBIDDEN", "not allowed to read this player's balance")
         async with state.db.read_session() as session:
             rows = await wallets.for_players(session, [row.id])
-        return JSONResponse(
-            {
-                "playerId": str(row.id),
-                "wallets": [
-                    {
-                        "id": str(w.id),
-                        "kind": w.kind,
-                        "currency": w.currency,
-                        "balance": format_amount(w.balance, w.currency),
-                        "held": format_amount(w.held, w.currency),
-                        "available": format_amount(w.available, w.currency),
-                    }
-                    for w in rows
-                ],
-            }
-        )
+        wallet_models = [
+            models.Wallet(
+                id=str(w.id), kind=w.kind, currency=w.currency,
+                balance=format_amount(w.balance, w.currency),
+                held=format_amount(w.held, w.currency),
+                available=format_amount(w.available, w.currency),
+            )
+            for w in rows
+        ]  # fmt: skip
+        return body(models.Balance(playerId=str(row.id), wallets=wallet_models))
 
     async def get_segment(request: Request, principal: Principal) -> JSONResponse:
         row = await load_player(request, principal)
@@ -187,23 +171,13 @@ def rest_routes(state: Any) -> list[Route]:
             return problem(403, "FORBIDDEN", "not allowed to read this player's segments")
         async with state.db.read_session() as session:
             memberships = await segments.segments_of_players(session, [row.id])
-        return JSONResponse(
-            {
-                "playerId": str(row.id),
-                "attributes": {
-                    "country": row.country,
-                    "currency": row.currency,
-                    "trafficSource": row.traffic_source,
-                    "affiliateCode": row.affiliate_code,
-                    "status": row.status,
-                    "vipLevel": row.vip_level,
-                    "registeredAt": row.created_at.isoformat() if row.created_at else None,
-                },
-                "segments": [
-                    {"id": str(segment.id), "name": segment.name} for _, segment in memberships
-                ],
-            }
-        )
+        attributes = models.SegmentAttributes(
+            country=row.country, currency=row.currency, trafficSource=row.traffic_source,
+            affiliateCode=row.affiliate_code, status=row.status, vipLevel=row.vip_level,
+            registeredAt=row.created_at,
+        )  # fmt: skip
+        refs = [models.SegmentRef(id=str(s.id), name=s.name) for _, s in memberships]
+        return body(models.Segment(playerId=str(row.id), attributes=attributes, segments=refs))
 
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)

@@ -91,3 +91,33 @@ def test_serve_stops_embedded_database_on_ctrl_c_and_reuses_data(tmp_path):
         assert second.interrupt() == 0
     assert again["data"]["registerPlayer"]["__typename"] == "AlreadyExists"
     assert not postgres_running_on(pgdata)
+
+
+@pytest.mark.timeout_sensitive
+def test_serve_stops_embedded_database_on_sigterm(tmp_path):
+    """SIGTERM (docker stop, Kubernetes) drains and stops the embedded PostgreSQL like
+    Ctrl-C; the default handler would exit at once and orphan it."""
+    data_dir = tmp_path / "pms"
+    pgdata = (data_dir / "pgdata").resolve()
+    server = Server(data_dir)
+    try:
+        server.wait_ready()
+        assert postgres_running_on(pgdata)
+        # A second command attaches to the running server and leaves it running: it says
+        # nothing about stopping it (it does not), nor about XDG_RUNTIME_DIR.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+        env.update(PMS_DATA_DIR=str(data_dir), PMS_ENV="dev", PMS_LOG_LEVEL="INFO")
+        attached = subprocess.run([sys.executable, "-m", "pms", "ledger", "verify"], env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert attached.returncode == 0, attached.stderr
+        assert "stopping embedded PostgreSQL" not in attached.stderr
+        assert "XDG_RUNTIME_DIR" not in attached.stderr
+        assert postgres_running_on(pgdata)
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=30)
+    output = server.proc.stdout.read().decode()
+    assert code == 0, output
+    assert "stopping embedded PostgreSQL" in output
+    assert "XDG_RUNTIME_DIR" not in output
+    assert not postgres_running_on(pgdata)

@@ -59,6 +59,8 @@ async def test_profile_edit_is_recorded_field_by_field(session, settings):
     [
         (ProfileUpdate(phone="015112345678"), "phone"),
         (ProfileUpdate(phone="+0123"), "phone"),
+        (ProfileUpdate(phone="+10000000"), "phone"),  # E.164-shaped, no such number
+        (ProfileUpdate(phone="+4900000000000"), "phone"),
         (ProfileUpdate(addressCountry="XX"), "addressCountry"),
         (ProfileUpdate(birthDate=date(2999, 1, 1)), "birthDate"),
         (ProfileUpdate(birthDate=date.today()), "birthDate"),

@@ -6,9 +6,9 @@ import time
 
 import pyotp
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from app.identity.models import MfaFactor
+from app.identity.models import MfaFactor, SmsMessage
 from tests.factories import create_player
 from tests.identity_helpers import (
     LOGIN,
@@ -154,6 +154,15 @@ async def test_sms_enrolment_and_login_code(gql, db, player):
     async with db.read_session() as session:
         stored = (await session.execute(select(MfaFactor.secret))).scalar_one()
     assert PHONE not in stored  # sealed at rest
+
+
+@pytest.mark.parametrize("phone", ["+10000000", "+4900000000000", "+49 151 1234", "0151123456"])
+async def test_sms_enrolment_refuses_an_invalid_number_and_sends_nothing(gql, db, player, phone):
+    headers = bearer((await _tokens(gql))["accessToken"])
+    result = (await gql(BEGIN_SMS, {"p": phone}, **headers))["data"]["beginSmsEnrollment"]
+    assert result == {"__typename": "ValidationError", "field": "phone"}
+    async with db.read_session() as session:
+        assert (await session.execute(select(func.count()).select_from(SmsMessage))).scalar() == 0
 
 
 async def test_sms_code_allows_three_tries(gql, db, player, settings):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from pydantic import SecretStr
 
-from app.core.crypto import MissingSecretKey, seal, unseal
+from app.core.crypto import MissingSecretKey, SecretKeyMismatch, seal, unseal, unseal_with_index
 from app.core.principal import Principal, PrincipalKind
 from app.core.settings import Settings
 from permissions.roles import Permission, is_allowed, permissions_of
@@ -22,8 +21,17 @@ def test_seal_round_trips_and_is_randomised():
 def test_other_key_cannot_unseal():
     one = Settings(_env_file=None, env="test", secret_key=SecretStr("one" * 11))
     two = Settings(_env_file=None, env="test", secret_key=SecretStr("two" * 11))
-    with pytest.raises(InvalidTag):
+    with pytest.raises(SecretKeyMismatch, match="PMS_SECRET_KEY differs"):
         unseal(seal(b"x", one), two)
+
+
+def test_old_keys_unseal_during_a_rotation():
+    old = Settings(_env_file=None, env="test", secret_key=SecretStr("old" * 11))
+    sealed = seal(b"x", old)
+    new = Settings(_env_file=None, env="test", secret_key=SecretStr("new" * 11),
+                   old_secret_keys=(SecretStr("other" * 7), SecretStr("old" * 11)))  # fmt: skip
+    assert unseal_with_index(sealed, new) == (b"x", 2)
+    assert unseal_with_index(seal(b"y", new), new) == (b"y", 0)
 
 
 def test_prod_refuses_to_run_without_a_secret_key():
