@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     hold_expiry_interval_seconds: float = 30.0
     idempotency_retention_days: int = 30
     idempotency_purge_interval_seconds: float = 3600.0
+    # --- audit trail (issue 12): Merkle tree maintainer and signed checkpoints ----------
+    audit_tree_interval_seconds: float = 2.0
+    audit_tree_batch: int = 5000  # leaves sequenced per maintainer transaction
+    audit_checkpoint_every_entries: int = 1000
+    audit_checkpoint_every_seconds: float = 300.0
+    # The checkpoint origin line and the signing key's name (C2SP signed note).
+    audit_log_origin: str = "pms.example/audit"
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).
     events_channel: str = "events"
