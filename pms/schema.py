@@ -30,6 +30,7 @@ from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
 from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
@@ -47,7 +48,7 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries),
+     WebhookQueries, AuditQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",

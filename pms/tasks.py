@@ -7,6 +7,7 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
 from app.core.settings import Settings
@@ -48,6 +49,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             settings.bonus_cashback_interval_seconds,
             bonus_tasks.yesterdays_cashback,
         ),
+        PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself

@@ -106,7 +106,9 @@ async def sign(
 
 
 def as_note(row: AuditCheckpoint, key_name: str) -> note.SignedCheckpoint:
-    checkpoint = note.Checkpoint(row.origin, row.tree_size, row.root_hash, row.signed_at.astimezone(UTC))
+    checkpoint = note.Checkpoint(
+        row.origin, row.tree_size, row.root_hash, row.signed_at.astimezone(UTC)
+    )
     return note.SignedCheckpoint(checkpoint, key_name, bytes.fromhex(row.key_id), row.signature)
 
 

@@ -24,9 +24,7 @@ def node_key(lo: int, hi: int) -> tuple[int, int]:
     return level, lo >> level
 
 
-async def range_hashes(
-    session: AsyncSession, ranges: Sequence[tuple[int, int]]
-) -> list[bytes]:
+async def range_hashes(session: AsyncSession, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     """The hash of each range (as the RFC 6962 recursion from [0, n) visits them), from
     the stored perfect subtrees, in one or two queries."""
     parts = [merkle.perfect_ranges(lo, hi) for lo, hi in ranges]

@@ -35,14 +35,17 @@ async def lock_state(session: AsyncSession, wait: bool = False) -> tuple[int, da
     )
     row = (
         await session.execute(
-            text(f"SELECT size, time_floor FROM audit_tree_state WHERE id = 1 FOR UPDATE{skip}")
+            # constant fragments only, no input in the SQL text
+            text(f"SELECT size, time_floor FROM audit_tree_state WHERE id = 1 FOR UPDATE{skip}")  # noqa: S608
         )
     ).first()
     return (row.size, row.time_floor) if row else None
 
 
 async def state_size(session: AsyncSession) -> tuple[int, datetime]:
-    row = (await session.execute(text("SELECT size, time_floor FROM audit_tree_state WHERE id = 1"))).one()
+    row = (
+        await session.execute(text("SELECT size, time_floor FROM audit_tree_state WHERE id = 1"))
+    ).one()
     return row.size, row.time_floor
 
 
@@ -52,7 +55,7 @@ async def oldest_open_transaction(session: AsyncSession) -> datetime:
     An audit row's ``occurred_at`` is its transaction's start (``now()``), so every row
     that commits after this moment has ``occurred_at`` >= the returned time. Needs the
     writers' sessions visible in pg_stat_activity (same role, or pg_read_all_stats)."""
-    return (
+    found: datetime = (
         await session.execute(
             text(
                 "SELECT least(now(), min(xact_start)) FROM pg_stat_activity "
@@ -60,12 +63,13 @@ async def oldest_open_transaction(session: AsyncSession) -> datetime:
             )
         )
     ).scalar_one()
+    return found
 
 
 async def unsequenced(session: AsyncSession, floor: datetime, limit: int) -> list[dict[str, Any]]:
     rows = await session.execute(
         text(
-            f"SELECT {ENTRY_COLUMNS} FROM audit_log a WHERE a.occurred_at >= :floor "
+            f"SELECT {ENTRY_COLUMNS} FROM audit_log a WHERE a.occurred_at >= :floor "  # noqa: S608
             "AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = a.id) "
             "ORDER BY a.occurred_at, a.id LIMIT :limit"
         ),
@@ -74,7 +78,9 @@ async def unsequenced(session: AsyncSession, floor: datetime, limit: int) -> lis
     return [entry_row(r) for r in rows]
 
 
-async def node_hashes(session: AsyncSession, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+async def node_hashes(
+    session: AsyncSession, keys: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
     """Hashes of perfect subtrees by (level, index); level 0 reads the leaves."""
     wanted = set(keys)
     leaves = [i for lvl, i in wanted if lvl == 0]
@@ -95,7 +101,8 @@ async def node_hashes(session: AsyncSession, keys: Iterable[tuple[int, int]]) ->
             ),
             {"l": [k[0] for k in inner], "i": [k[1] for k in inner]},
         )
-        found.update({(r.level, r.index): r.hash for r in rows})
+        # positional: ``Row.index`` is the tuple method, not the column
+        found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
     missing = wanted - found.keys()
     if missing:
         raise LookupError(f"audit tree nodes missing: {sorted(missing)[:5]}")
@@ -135,7 +142,8 @@ async def append(
 async def leaf_of_entry(session: AsyncSession, entry_id: int) -> tuple[int, bytes] | None:
     row = (
         await session.execute(
-            text("SELECT position, leaf_hash FROM audit_leaves WHERE entry_id = :e"), {"e": entry_id}
+            text("SELECT position, leaf_hash FROM audit_leaves WHERE entry_id = :e"),
+            {"e": entry_id},
         )
     ).first()
     return (row.position, row.leaf_hash) if row else None

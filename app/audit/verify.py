@@ -9,6 +9,7 @@ exported checkpoint). Reports the first bad position."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +44,12 @@ class Report:
         return min((p.position for p in self.problems), default=None)
 
 
-async def _leaves(session: AsyncSession, after: int) -> list[dict[str, object]]:
+async def _leaves(session: AsyncSession, after: int) -> list[dict[str, Any]]:
     rows = await session.execute(
         text(
-            f"SELECT l.position, l.entry_id, l.leaf_hash, a.id IS NOT NULL AS present, "
-            f"{repo.ENTRY_COLUMNS} FROM audit_leaves l LEFT JOIN audit_log a ON a.id = l.entry_id "
+            "SELECT l.position, l.entry_id, l.leaf_hash, a.id IS NOT NULL AS present, "  # noqa: S608
+            f"{repo.ENTRY_COLUMNS} FROM audit_leaves l "
+            "LEFT JOIN audit_log a ON a.id = l.entry_id "
             "WHERE l.position > :after ORDER BY l.position LIMIT :page"
         ),
         {"after": after, "page": _PAGE},
@@ -82,8 +84,10 @@ async def verify(session: AsyncSession, exported: str | None = None) -> Report:
     for size in sorted(s for s in targets if s > frontier.size):
         for label, _ in targets[size]:
             report.problems.append(
-                Problem(frontier.size, f"truncated: the log has {frontier.size} entries, "
-                        f"{label} has {size}")  # fmt: skip
+                Problem(
+                    frontier.size,
+                    f"truncated: the log has {frontier.size} entries, {label} has {size}",
+                )
             )
     await _inserted(session, report)
     return report
@@ -101,7 +105,7 @@ async def _walk(
     after = -1
     while page := await _leaves(session, after):
         for row in page:
-            position = int(str(row["position"]))
+            position = int(row["position"])
             if position != frontier.size:
                 report.problems.append(
                     Problem(frontier.size, f"position {frontier.size}: leaf missing (deleted)")
@@ -111,13 +115,16 @@ async def _walk(
                 report.problems.append(
                     Problem(position, f"position {position}: entry {row['entry_id']} deleted")
                 )
-                recomputed = bytes(row["leaf_hash"])  # type: ignore[arg-type]
+                recomputed = bytes(row["leaf_hash"])
             else:
                 recomputed = entry_leaf_hash(repo.entry_row_from(row))
                 if recomputed != row["leaf_hash"]:
                     report.problems.append(
-                        Problem(position, f"position {position}: entry {row['entry_id']} was "
-                                "edited or moved (its leaf hash differs)")  # fmt: skip
+                        Problem(
+                            position,
+                            f"position {position}: entry {row['entry_id']} was "
+                            "edited or moved (its leaf hash differs)",
+                        )
                     )
             frontier.append(recomputed)
             if frontier.size in targets and _compare(frontier, targets, report, last_good):
@@ -133,8 +140,11 @@ def _compare(
         if root != expected:
             ok = False
             report.problems.append(
-                Problem(good, f"{label}: root differs from the recomputed tree; the first "
-                        f"bad position is between {good} and {frontier.size - 1}")  # fmt: skip
+                Problem(
+                    good,
+                    f"{label}: root differs from the recomputed tree; the first "
+                    f"bad position is between {good} and {frontier.size - 1}",
+                )
             )
     return ok
 
@@ -143,7 +153,8 @@ async def _inserted(session: AsyncSession, report: Report) -> None:
     """Rows older than the floor that no leaf holds were inserted behind the maintainer."""
     rows = await session.execute(
         text(
-            "SELECT a.id, (SELECT count(*) FROM audit_leaves l JOIN audit_log b ON b.id = l.entry_id "
+            "SELECT a.id, (SELECT count(*) FROM audit_leaves l "
+            "JOIN audit_log b ON b.id = l.entry_id "
             "WHERE (b.occurred_at, b.id) < (a.occurred_at, a.id)) AS position "
             "FROM audit_log a, audit_tree_state s WHERE s.id = 1 AND a.occurred_at < s.time_floor "
             "AND NOT EXISTS (SELECT 1 FROM audit_leaves l WHERE l.entry_id = a.id) "
@@ -152,6 +163,9 @@ async def _inserted(session: AsyncSession, report: Report) -> None:
     )
     for r in rows:
         report.problems.append(
-            Problem(r.position, f"position {r.position}: entry {r.id} was inserted outside "
-                    "the tree (older than the sequencing floor, in no leaf)")  # fmt: skip
+            Problem(
+                r.position,
+                f"position {r.position}: entry {r.id} was inserted outside "
+                "the tree (older than the sequencing floor, in no leaf)",
+            )
         )
