@@ -136,12 +136,15 @@ def _compare(
     frontier: Frontier, targets: dict[int, list[tuple[str, bytes]]], report: Report, good: int
 ) -> bool:
     root, ok = frontier.root(), True
+    # A row found bad already explains the mismatch; otherwise the last good root bounds it.
+    named = [p.position for p in report.problems if good <= p.position < frontier.size]
+    position = min(named, default=good)
     for label, expected in targets[frontier.size]:
         if root != expected:
             ok = False
             report.problems.append(
                 Problem(
-                    good,
+                    position,
                     f"{label}: root differs from the recomputed tree; the first "
                     f"bad position is between {good} and {frontier.size - 1}",
                 )
