@@ -73,9 +73,7 @@ async def test_tree_is_the_rfc6962_tree_of_the_rows_and_checkpoints_are_signed(
             p["leafIndex"], 19, b64(p["leafHash"]), [b64(h) for h in p["path"]], root19
         )
     cons = (await gql(CONSISTENCY, {"a": 7, "b": 19}, **headers))["data"]["auditConsistencyProof"]
-    assert ref.consistency_ok(
-        7, 19, stored[0].root_hash, root19, [b64(h) for h in cons["path"]]
-    )
+    assert ref.consistency_ok(7, 19, stored[0].root_hash, root19, [b64(h) for h in cons["path"]])
     assert b64(cons["firstRoot"]) == stored[0].root_hash and b64(cons["secondRoot"]) == root19
     current = (await gql(CONSISTENCY, {"a": 19}, **headers))["data"]["auditConsistencyProof"]
     assert current["second"] == 22
@@ -143,7 +141,9 @@ async def test_a_late_committing_row_gets_a_later_position_never_a_gap(db, setti
     assert await maintain(db, settings) == 1
     leaves = await leaves_in_order(db)
     assert [(r["position"], r["action"]) for r in leaves] == [
-        (0, "early"), (1, "early"), (2, "late")
+        (0, "early"),
+        (1, "early"),
+        (2, "late"),
     ]
     assert leaves[2]["entry_id"] < leaves[0]["entry_id"]  # the smaller id, sequenced last
 

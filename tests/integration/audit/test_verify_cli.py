@@ -151,8 +151,11 @@ async def test_a_checkpoint_signed_by_an_unknown_key_is_refused(trail, settings,
     run = await pms(settings, "verify", "--checkpoint", str(path))
     assert run.returncode == 2 and "AUDIT_UNKNOWN_SIGNING_KEY" in run.stderr
     bad = tmp_path / "bad.txt"
-    bad.write_text(exported.read_text().replace(base64.b64encode(genuine.checkpoint.root)
-                                                .decode(), base64.b64encode(bytes(32)).decode()))
+    bad.write_text(
+        exported.read_text().replace(
+            base64.b64encode(genuine.checkpoint.root).decode(), base64.b64encode(bytes(32)).decode()
+        )
+    )
     run = await pms(settings, "verify", "--checkpoint", str(bad))
     assert run.returncode == 2 and "AUDIT_INVALID_CHECKPOINT" in run.stderr
 
