@@ -79,7 +79,9 @@ def upgrade() -> None:
         sa.Column("time_floor", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_tree_state")),
     )
-    op.execute("INSERT INTO audit_tree_state (id, size, time_floor) VALUES (1, 0, '1970-01-01 00:00:00+00')")
+    op.execute(
+        "INSERT INTO audit_tree_state (id, size, time_floor) VALUES (1, 0, '1970-01-01 00:00:00+00')"
+    )
     op.create_table(
         "audit_signing_keys",
         sa.Column("key_id", sa.String(length=8), nullable=False),

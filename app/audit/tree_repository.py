@@ -29,8 +29,8 @@ async def lock_state(session: AsyncSession, wait: bool = False) -> tuple[int, da
     # The row is made by the migration; this remakes it after a TRUNCATE (tests).
     await session.execute(
         text(
-            "INSERT INTO audit_tree_state (id, size, time_floor) VALUES (1, 0, '1970-01-01 00:00:00+00') "
-            "ON CONFLICT DO NOTHING"
+            "INSERT INTO audit_tree_state (id, size, time_floor) "
+            "VALUES (1, 0, '1970-01-01 00:00:00+00') ON CONFLICT DO NOTHING"
         )
     )
     row = (

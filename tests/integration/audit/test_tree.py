@@ -132,9 +132,12 @@ async def test_a_late_committing_row_gets_a_later_position_never_a_gap(db, setti
     """T1 takes its id first but commits after T2 and after a maintainer pass."""
     async with db.engine.connect() as late:
         tx = await late.begin()
-        await late.execute(text(
-            "INSERT INTO audit_log (actor, action, outcome) VALUES ('staff:late', 'late', 'success')"
-        ))  # fmt: skip
+        await late.execute(
+            text(
+                "INSERT INTO audit_log (actor, action, outcome) "
+                "VALUES ('staff:late', 'late', 'success')"
+            )
+        )
         await write_rows(db, 2, action="early")
         assert await maintain(db, settings) == 2
         await tx.commit()

@@ -52,7 +52,7 @@ async def trail(db, settings, tmp_path) -> tuple[list[dict], Path]:
 
 def first_bad(run: subprocess.CompletedProcess[str]) -> int:
     assert run.returncode == 1, (run.stdout, run.stderr)
-    line = [x for x in run.stdout.splitlines() if x.startswith("FIRST BAD POSITION")][0]
+    line = next(x for x in run.stdout.splitlines() if x.startswith("FIRST BAD POSITION"))
     return int(line.split()[3])
 
 
@@ -139,7 +139,7 @@ async def test_a_truncated_tail_is_found_against_the_exported_checkpoint(trail, 
 
 
 async def test_a_checkpoint_signed_by_an_unknown_key_is_refused(trail, settings, tmp_path):
-    leaves, exported = trail
+    _, exported = trail
     genuine = note.parse(exported.read_text())
     forged = note.sign(
         note.Checkpoint(genuine.checkpoint.origin, 10, genuine.checkpoint.root,
