@@ -12,6 +12,7 @@ from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
+from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
@@ -50,6 +51,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             bonus_tasks.yesterdays_cashback,
         ),
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
+        PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself
