@@ -8,6 +8,8 @@ Safe in many replicas: each batch takes its rows FOR UPDATE SKIP LOCKED."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 
 from app.core.db import Database
@@ -44,7 +46,8 @@ async def purge_outbox(db: Database, settings: Settings) -> int:
     }
     while True:
         async with db.transaction() as session:
-            deleted = (await session.execute(PURGE, params)).rowcount
+            result: Any = await session.execute(PURGE, params)  # a CursorResult
+        deleted = int(result.rowcount or 0)
         total += deleted
         if deleted < settings.outbox_purge_batch:
             return total
