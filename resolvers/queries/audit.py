@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.audit import checkpoints, errors, proofs
-from app.core.errors import DomainError
+from app.core.errors import DomainError, ValidationFailed
+from app.ledger.balances_at import balances_at
 from permissions.roles import Permission as P
 from permissions.rules import required
 from resolvers.runner import MutationSpec
 from schema.context import Info
-from schema.ids import try_int_id
-from schema.types.audit import AuditCheckpoint, AuditConsistencyProof, AuditInclusionProof
+from schema.ids import try_int_id, try_uuid
+from schema.pagination import check_page_size
+from schema.scalars import Money
+from schema.types.audit import (
+    AuditCheckpoint,
+    AuditConsistencyProof,
+    AuditInclusionProof,
+    BalancesAt,
+    WalletBalanceAt,
+)
 
 INCLUSION = MutationSpec(
     "AuditInclusionResult", (AuditInclusionProof,),
@@ -22,9 +33,49 @@ CONSISTENCY = MutationSpec(
     forbidden=False,
 )  # fmt: skip
 
+BALANCES_AT = MutationSpec("BalancesAtResult", (BalancesAt,), (ValidationFailed,), forbidden=False)
+
 
 @strawberry.type
 class AuditQueries:
+    @strawberry.field(
+        description="Every wallet's balance at `time` (from the ledger), in wallet id order; "
+        "optionally one player's. For regulators (COMPLIANCE, ADMIN).",
+        extensions=[required(P.AUDIT_READ)],
+    )
+    async def balances_at(
+        self,
+        info: Info,
+        time: datetime,
+        player_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> BALANCES_AT.union:  # type: ignore[name-defined]
+        try:
+            limit = check_page_size(first, info.context.settings.max_page_size)
+            player = try_uuid(player_id) if player_id is not None else None
+            if player_id is not None and player is None:
+                raise ValidationFailed.single("playerId", "not a player id")
+            start = try_int_id(after) if after is not None else 0
+            if start is None:
+                raise ValidationFailed.single("after", "not a cursor of this list")
+            async with info.context.db.read_session() as session:
+                rows = await balances_at(
+                    session, time, player_id=player, after_wallet_id=start, limit=limit
+                )
+        except DomainError as exc:
+            return BALANCES_AT.answer(exc)
+        wallets = [
+            WalletBalanceAt(
+                wallet_id=strawberry.ID(str(r.wallet_id)),
+                player_id=strawberry.ID(str(r.player_id)),
+                kind=r.kind, balance=Money.of(r.balance, r.currency),
+            )
+            for r in rows
+        ]  # fmt: skip
+        cursor = str(rows[-1].wallet_id) if len(rows) == limit else None
+        return BalancesAt(time=time, wallets=wallets, end_cursor=cursor)
+
     @strawberry.field(
         description="Inclusion proof of one audit entry in the tree of `treeSize` (default: "
         "the current tree).",

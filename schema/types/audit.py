@@ -10,6 +10,7 @@ import strawberry
 
 from app.audit.proofs import ConsistencyProof, InclusionProof
 from schema.errors import UserError
+from schema.scalars import Money
 
 
 def _b64(value: bytes) -> str:
@@ -79,3 +80,18 @@ class AuditUnknownSigningKey(UserError):
 @strawberry.type(description="A checkpoint that does not parse or verify.")
 class AuditInvalidCheckpoint(UserError):
     pass
+
+
+@strawberry.type(description="A wallet's balance at a past moment, from the ledger.")
+class WalletBalanceAt:
+    wallet_id: strawberry.ID
+    player_id: strawberry.ID
+    kind: str
+    balance: Money
+
+
+@strawberry.type
+class BalancesAt:
+    time: datetime
+    wallets: list[WalletBalanceAt]
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page.")
