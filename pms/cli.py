@@ -11,6 +11,7 @@ from contextlib import suppress
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
 from pms.cli_audit import register as register_audit_commands
+from pms.cli_audit import register_gdpr as register_gdpr_commands
 from pms.cli_db import database_url
 from pms.cli_identity import register as register_identity_commands
 from pms.hooks import register_all
@@ -179,6 +180,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     verify.set_defaults(handler=cmd_ledger_verify)
     register_identity_commands(sub)
     register_audit_commands(sub)
+    register_gdpr_commands(sub)
     from app.events.bus_cli import register as register_bus_commands
 
     register_bus_commands(sub)

@@ -125,3 +125,43 @@ def register(sub: Any) -> None:
     check = audit.add_parser("verify", help="recompute the tree and check every checkpoint")
     check.add_argument("--checkpoint", help="an exported checkpoint (signed note) to hold it to")
     check.set_defaults(handler=cmd_verify)
+
+
+def cmd_gdpr_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write one player's subject-access document (JSON) to --out or stdout."""
+    import uuid
+
+    from app.gdpr.export import export_player, to_json
+
+    found: list[str] = []
+
+    async def work(db: Database) -> int:
+        try:
+            async with db.read_session() as session:
+                found.append(to_json(await export_player(session, uuid.UUID(args.player))))
+        except DomainError as exc:
+            print(f"error {exc.code}: {exc.message}", file=sys.stderr)
+            return 2
+        return 0
+
+    try:
+        uuid.UUID(args.player)
+    except ValueError:
+        print("error VALIDATION_ERROR: PLAYER is not a player id", file=sys.stderr)
+        return 2
+    code = run_with_database(settings, work)
+    if found and args.out:
+        Path(args.out).write_text(found[0], encoding="utf-8")
+    elif found:
+        sys.stdout.write(found[0] + "\n")
+    return code
+
+
+def register_gdpr(sub: Any) -> None:
+    gdpr = sub.add_parser("gdpr", help="GDPR subject access").add_subparsers(
+        dest="gdpr_command", required=True
+    )
+    export = gdpr.add_parser("export", help="everything held about one player, as JSON")
+    export.add_argument("player", help="the player's id (UUID)")
+    export.add_argument("--out", help="write the JSON document to this file")
+    export.set_defaults(handler=cmd_gdpr_export)

@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from app.core.settings import Settings
 from resolvers.mutations.bonus import BonusMutations
+from resolvers.mutations.gdpr import GdprMutations
 from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
@@ -53,7 +54,7 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
-     SegmentMutations, WebhookMutations),
+     SegmentMutations, WebhookMutations, GdprMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))
 
