@@ -57,6 +57,9 @@ ENVELOPE_TYPES = {
     "BonusCampaign", "GameContribution", "PlayerBonus", "PlayerBonusEdge",
     "PlayerBonusConnection", "WageringProgress", "Loyalty", "CampaignNotActive",
     "BonusNotEligible", "BonusAlreadyAwarded", "BonusNotActive", "MaxBetExceeded",
+    # audit trail, balances at a time, GDPR export: behind audit:proof/read, gdpr:export
+    "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
+    "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
