@@ -21,6 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
+from app.audit.routes import audit_routes
 from app.core import migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
@@ -244,6 +245,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 methods=["GET", "POST"],
             ),
             *identity_routes(lambda: state.identity),
+            *audit_routes(lambda: state.db),
             WebSocketRoute(
                 "/graphql",
                 ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),

@@ -19,6 +19,8 @@ from app.core.crypto import SecretKeyMismatch
 from app.core.errors import DomainError
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
+from pms.cli_audit import register as register_audit_commands
+from pms.cli_audit import register_gdpr as register_gdpr_commands
 from pms.cli_db import check_sealed_keys, database_url
 from pms.cli_exports import register as register_export_commands
 from pms.cli_identity import register as register_identity_commands
@@ -239,6 +241,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     verify = ledger_sub.add_parser("verify", help="reconcile every account with the ledger")
     verify.set_defaults(handler=cmd_ledger_verify)
     register_identity_commands(sub)
+    register_audit_commands(sub)
+    register_gdpr_commands(sub)
     from app.events.bus_cli import register as register_bus_commands
 
     register_bus_commands(sub)

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, Info
 from app.core.settings import Settings
 from resolvers.mutations.bonus import BonusMutations
 from resolvers.mutations.fraud import FraudMutations
+from resolvers.mutations.gdpr import GdprMutations
 from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
@@ -33,6 +34,7 @@ from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
 from resolvers.queries.fraud import FraudQueries
 from resolvers.queries.identity import IdentityQueries
@@ -54,12 +56,12 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries),
+     WebhookQueries, FraudQueries, AuditQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
-     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations),
+     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))
 

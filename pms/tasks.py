@@ -7,10 +7,12 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
+from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
 from app.fraud.consumer import consume_events as consume_fraud_events
 from app.identity.store import purge_expired
@@ -54,6 +56,8 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         PeriodicTask(
             "fraud.consume_events", settings.fraud_consume_interval_seconds, consume_fraud_events
         ),
+        PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
+        PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.audit import errors as audit
 from app.bonuses import errors as bonus
 from app.core import errors as core
 from app.exports import errors as exports
@@ -22,6 +23,7 @@ from app.ledger import errors as ledger
 from app.responsible import errors as rg
 from app.segments.rules import InvalidRule
 from schema import errors as gql
+from schema.types import audit as audit_types
 from schema.types import bonus as bonus_types
 from schema.types import export as export_types
 from schema.types import fraud as fraud_types
@@ -85,6 +87,11 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     ledger.CurrencyMismatch: _plain(ledger_types.CurrencyMismatch),
     ledger.DuplicateTransaction: _plain(ledger_types.DuplicateTransaction),
     ledger.AmountTooLarge: _plain(ledger_types.AmountTooLarge),
+    # audit trail
+    audit.EntryNotInTree: _plain(audit_types.AuditEntryNotInTree),
+    audit.TreeSizeOutOfRange: _plain(audit_types.AuditTreeSizeOutOfRange),
+    audit.UnknownSigningKey: _plain(audit_types.AuditUnknownSigningKey),
+    audit.InvalidCheckpoint: _plain(audit_types.AuditInvalidCheckpoint),
     # bonuses
     bonus.CampaignNotActive: _plain(bonus_types.CampaignNotActive),
     bonus.NotEligible: _plain(bonus_types.NotEligible),

@@ -95,6 +95,8 @@ async def _database(settings: Settings) -> AsyncIterator[Database]:
 async def truncate_all(database: Database) -> None:
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     async with database.engine.begin() as conn:
+        # The append-only tables refuse TRUNCATE unless the retention switch is on.
+        await conn.execute(text("SET LOCAL pms.retention_job = 'on'"))
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import repository
 from app.audit.models import AuditEntry
 from app.core.db import Database
+from app.core.logging import user_agent_var
 
 SUCCESS = "success"
 FAILURE = "failure"
@@ -25,6 +26,7 @@ class Actor:
     key: str
     ip: str | None = None
     request_id: str | None = None
+    user_agent: str | None = None  # None: the current request's (app.core.http)
 
 
 def _entry(
@@ -35,8 +37,10 @@ def _entry(
         action=action,
         target=target[:120] if target else None,
         outcome=outcome,
+        principal_kind=actor.key.split(":", 1)[0][:16],
         ip=actor.ip,
         request_id=actor.request_id,
+        user_agent=(actor.user_agent or user_agent_var.get() or None),
         details=details or {},
     )
 

@@ -9,7 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.logging import client_ip_var, request_id_var
+from app.core.logging import client_ip_var, request_id_var, user_agent_var
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -25,11 +25,14 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         client = scope.get("client")
         ip_token = client_ip_var.set(client[0] if client else None)
+        agent = headers.get(b"user-agent", b"").decode("latin-1")[:256]
+        agent_token = user_agent_var.set(agent or None)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -42,6 +45,7 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
             client_ip_var.reset(ip_token)
+            user_agent_var.reset(agent_token)
 
 
 class BodyTooLarge(Exception):

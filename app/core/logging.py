@@ -8,6 +8,8 @@ from contextvars import ContextVar
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 # The caller's address as the server saw it (audit records written below the API layer).
 client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
+# The caller's User-Agent header, cut to the audit column (PCI DSS 10.2 "origination").
+user_agent_var: ContextVar[str | None] = ContextVar("user_agent", default=None)
 
 
 class RequestIdFilter(logging.Filter):

@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     # above it); per-currency overrides for currencies of small unit value (JPY, KRW...).
     max_operation_amount: Decimal = Decimal("100000000")
     max_operation_amount_by_currency: dict[str, Decimal] = Field(default_factory=dict)
+    # --- audit trail (issue 12): Merkle tree maintainer and signed checkpoints ----------
+    audit_tree_interval_seconds: float = 2.0
+    audit_tree_batch: int = 5000  # leaves sequenced per maintainer transaction
+    audit_checkpoint_every_entries: int = 1000
+    audit_checkpoint_every_seconds: float = 300.0
+    # The checkpoint origin line and the signing key's name (C2SP signed note).
+    audit_log_origin: str = "pms.example/audit"
+    # Audit and ledger rows are kept this long (SPEC 5, AMLD art. 40): 5 years at least,
+    # a lower value is refused when the settings load, so nothing starts with it.
+    retention_years: int = Field(default=5, ge=5)
+    # Published outbox rows are purged after this many days; the settlements a round
+    # refund still reads back (bet.settled) are kept for the longer period.
+    outbox_retention_days: float = Field(default=7.0, ge=1.0)
+    outbox_round_refund_retention_days: float = Field(default=90.0, ge=1.0)
+    outbox_purge_interval_seconds: float = 3600.0
+    outbox_purge_batch: int = 5000
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).
     events_channel: str = "events"

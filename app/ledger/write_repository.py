@@ -12,10 +12,11 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
+from app.core.logging import user_agent_var
 from app.ledger.repository import IdempotencyClaim
 
 # Every write of one operation. Unused parts get empty arrays / NULLs and write nothing,
-# so all operations share this one prepared statement. Parameters $1..$48 are the core's;
+# so all operations share this one prepared statement. Parameters $1..$49 are the core's;
 # extension parameters (``$e0``, ``$e1``, ... in their fragments) are numbered after them.
 APPLY_CTES = """
 WITH wal AS (
@@ -79,11 +80,13 @@ WITH wal AS (
     UPDATE idempotency_keys SET response = $39::text
     WHERE scope = $40::text AND operation = $41::text AND key = $42::text
 ), aud AS (
-    INSERT INTO audit_log (actor, action, target, outcome, ip, request_id, details)
-    SELECT $12::text, $43::text, $9::text, $44::text, $45::text, $46::text, $47::jsonb
+    INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
+                           user_agent, details)
+    SELECT $12::text, split_part($12::text, ':', 1), $43::text, $9::text, $44::text,
+           $45::text, $46::text, $49::text, $47::jsonb
     WHERE $43::text IS NOT NULL
 )"""
-APPLY_CORE_PARAMETERS = 48
+APPLY_CORE_PARAMETERS = 49
 
 APPLY_COLUMNS = """
 SELECT (SELECT count(*) FROM wal) AS wallets,
@@ -259,6 +262,7 @@ async def apply(
         claim.key if claim else None,
         *(w.audit or (None, None, None, None, None)),
         rnd.derived if rnd else None,
+        user_agent_var.get(),  # the audit row's user agent (PCI DSS 10.2)
         *extension_args,
     )
     assert row is not None

@@ -56,6 +56,8 @@ EVERY_REPLICA = {
     "responsible.end_breaks": "rg_break_end_interval_seconds",
     "outbox-relay": "outbox_poll_seconds",
     "webhook-dispatch": "webhook_poll_seconds",
+    "audit.tree": "audit_tree_interval_seconds",
+    "outbox.purge": "outbox_purge_interval_seconds",
 }
 
 

@@ -67,6 +67,9 @@ ENVELOPE_TYPES = {
     # anti-fraud, behind fraud:read / fraud:manage fields
     "RiskSignal", "FraudRule", "FraudCase", "DryRunHit", "InvalidFraudRuleError",
     "FraudCaseNotOpen", "WithdrawalsHeld",
+    # audit trail, balances at a time, GDPR export: behind audit:proof/read, gdpr:export
+    "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
+    "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip

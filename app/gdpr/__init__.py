@@ -1,0 +1,1 @@
+"""GDPR subject access and portability: everything we hold about one player."""
