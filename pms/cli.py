@@ -10,6 +10,7 @@ from contextlib import suppress
 
 from app.core.logging import configure_logging
 from app.core.settings import Settings, get_settings
+from app.observability.logs import log_formatter
 from pms.cli_db import database_url
 from pms.cli_identity import register as register_identity_commands
 from pms.hooks import register_all
@@ -36,6 +37,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if args.migrate:
             migrations.upgrade(url)
         app = create_app(settings.model_copy(update={"database_url": url}))
+        if settings.metrics_port is not None:
+            from app.observability.http import serve_metrics_port
+
+            serve_metrics_port(settings.metrics_port, args.host)
         log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
         # uvicorn handles Ctrl-C: it drains requests and returns; the with-block then
         # stops the embedded database.
@@ -208,7 +213,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_formatter(settings))
     register_all()
     args = build_parser(settings).parse_args(argv)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler

@@ -8,6 +8,8 @@ from __future__ import annotations
 from app.bonuses.extension import BonusExtension
 from app.events.runtime import register_subject_cache
 from app.ledger import hooks as ledger_hooks
+from app.ledger import observers as ledger_observers
+from app.observability.ledger import record_operation
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
 from app.segments.service import on_player_attributes_changed
@@ -33,6 +35,11 @@ def register_events() -> None:
     register_subject_cache(player_cache)
 
 
+def register_observability() -> None:
+    """Every money operation's kind, outcome and latency -> the Prometheus metrics."""
+    ledger_observers.register(record_operation)
+
+
 def register_all() -> None:
     """Wire every hook. The ASGI app factory, the CLI and the tests call it, often more than
     once in one process: a second call is a no-op, because a hook registered twice would
@@ -47,6 +54,7 @@ def register_all() -> None:
     register_attribute_listeners()
     register_ledger_extensions()
     register_events()
+    register_observability()
 
 
 def registered() -> bool:

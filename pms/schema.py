@@ -23,6 +23,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.core.settings import Settings
+from app.observability import tracing
+from app.observability.graphql import OperationMetrics
 from resolvers.mutations.bonus import BonusMutations
 from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
@@ -87,6 +89,8 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         subscription=Subscription,
         federation_version="2.7",
         extensions=[
+            OperationMetrics,  # first: it times and sees the outcome of everything below
+            *tracing.graphql_extensions(),
             *exposure,
             lambda: AddValidationRules([directives_rule]),
             # Order matters: limits are validation rules, so a cached validation keeps them.

@@ -181,6 +181,19 @@ class Settings(BaseSettings):
         }
     )
 
+    # --- observability (app/observability/; README "Observability") ---------------------
+    # /metrics on the API port: open in dev/test; elsewhere only with this bearer token
+    # (unset: 404 there; scrape metrics_port instead).
+    metrics_token: SecretStr | None = None
+    # A separate plain-HTTP port for /metrics, served by `pms serve` (keep it off the public
+    # network); unset = none.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); unset = no tracing
+    # and nothing of OpenTelemetry imported. Needs the [otel] extra installed.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "pms"
+    log_format: Literal["text", "json"] = "text"
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

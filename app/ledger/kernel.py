@@ -39,6 +39,7 @@ from app.ledger.errors import (
     IdempotencyKeyReused,
     RequestInProgress,
 )
+from app.ledger.observers import observed
 from app.ledger.operation import Operation, canonical_json, request_hash, wallets_by_kind
 from app.ledger.repository import IdempotencyClaim, LoadArgs, Loaded
 from app.ledger.write_repository import AuditRow, Writes
@@ -56,6 +57,8 @@ class Outcome:
     """What an operation answered: the stored JSON text and its parsed form."""
 
     text: str
+    status: str = "OK"  # or the stored business error's code (for the observers)
+    replayed: bool = False  # answered from the stored idempotency record
 
     @property
     def body(self) -> dict[str, Any]:
@@ -77,6 +80,7 @@ class OperationSpec:
     requires: tuple[str, ...] = ()  # extensions without which the operation cannot run
 
 
+@observed
 async def run_operation(
     session: AsyncSession | asyncpg.Connection,
     settings: Settings | None,
@@ -124,7 +128,7 @@ async def run_operation(
         conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
     )
     _check_races(op.writes, applied)
-    return Outcome(text)
+    return Outcome(text, body["status"])
 
 
 async def connection(session: AsyncSession | asyncpg.Connection) -> asyncpg.Connection:
@@ -168,7 +172,7 @@ async def replay(conn: asyncpg.Connection, claim: IdempotencyClaim) -> Outcome:
         raise IdempotencyKeyReused("this idempotency key was used with different input")
     if response is None:
         raise RequestInProgress("the request with this key is still in progress; retry")
-    return Outcome(response)
+    return Outcome(response, json.loads(response)["status"], replayed=True)
 
 
 async def after_operation(
