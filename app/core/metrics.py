@@ -99,7 +99,8 @@ DB_POOL_CAPACITY = Gauge(
 )  # fmt: skip
 
 OTHER = "other"
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# GraphQL names ([A-Za-z0-9_]) and dotted event types (player.registered).
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 _MAX_NAMES = 200
 _seen: set[str] = set()
 _seen_lock = threading.Lock()

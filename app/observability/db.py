@@ -22,6 +22,10 @@ def instrument_pool(engine: AsyncEngine) -> None:
     pool: Any = sync.pool
     size = getattr(pool, "size", lambda: 0)()
     metrics.DB_POOL_CAPACITY.inc(size + max(getattr(pool, "_max_overflow", 0), 0))
+    # Connections the pool holds already (an engine shared before the app started).
+    checked_out = getattr(pool, "checkedout", lambda: 0)()
+    metrics.DB_POOL_CHECKED_OUT.inc(checked_out)
+    metrics.DB_POOL_OPEN.inc(checked_out + getattr(pool, "checkedin", lambda: 0)())
 
     def on_connect(*_: Any) -> None:
         metrics.DB_POOL_OPEN.inc()
