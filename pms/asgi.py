@@ -228,6 +228,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
         ],
         middleware=[
+            *tracing.asgi_middleware(),  # outermost: the span covers the whole request
             Middleware(SecurityHeadersMiddleware),
             Middleware(HttpMetricsMiddleware),
             Middleware(RequestIdMiddleware),

@@ -64,6 +64,17 @@ def _current_ids() -> tuple[str, str] | None:
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
+def asgi_middleware() -> list[Any]:
+    """A server span per HTTP request/WebSocket (W3C ``traceparent`` honoured) when tracing
+    is on, so every log line of the request carries its trace id; nothing otherwise."""
+    if not _enabled:
+        return []
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from starlette.middleware import Middleware
+
+    return [Middleware(OpenTelemetryMiddleware, exclude_spans=["receive", "send"])]
+
+
 def graphql_extensions() -> list[Any]:
     """Strawberry's OpenTelemetry extension when tracing is on; nothing otherwise."""
     if not _enabled:
