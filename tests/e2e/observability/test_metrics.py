@@ -245,3 +245,29 @@ def test_unbounded_operation_names_collapse_to_other():
     assert metrics.bounded_label("x" * 65) == "other"
     assert metrics.bounded_label("ObsProbe") == "ObsProbe"
     assert isinstance(Settings, type)
+
+
+async def test_kyc_status_changes_count_only_committed_transactions(db, settings, scraper):
+    from app.kyc import service as kyc
+    from app.kyc.provider import DocumentSubmission
+
+    passport = DocumentSubmission("PASSPORT", "DE", "C01X00T471", "2035-01-01")
+    first = await create_player(db, settings)
+    second = await create_player(db, settings)
+    async with db.transaction() as session:
+        await kyc.open_case(session, first.id, [passport], provider="sandbox",
+                            actor="player:x", settings=settings)  # fmt: skip
+
+    class Abort(Exception):
+        pass
+
+    try:
+        async with db.transaction() as session:
+            await kyc.open_case(session, second.id, [passport], provider="sandbox",
+                                actor="player:y", settings=settings)  # fmt: skip
+            raise Abort
+    except Abort:
+        pass
+
+    assert await scraper.delta("pms_kyc_status_changes_total", action="submitted",
+                               status="PENDING") == 1  # fmt: skip
