@@ -15,16 +15,14 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN pip install "uv==0.13.9"
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
-# Optional extras, e.g. --build-arg PMS_EXTRAS="--extra otel" for OpenTelemetry tracing.
-ARG PMS_EXTRAS=""
 # Dependencies first: this layer is rebuilt only when the lock changes.
-RUN uv sync --frozen --no-dev --no-editable --no-install-project ${PMS_EXTRAS}
+RUN uv sync --frozen --no-dev --no-editable --no-install-project
 COPY app ./app
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY permissions ./permissions
 COPY pms ./pms
-RUN uv sync --frozen --no-dev --no-editable ${PMS_EXTRAS}
+RUN uv sync --frozen --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 # A fixed numeric uid: Kubernetes' runAsNonRoot can only verify a numeric USER.
