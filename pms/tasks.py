@@ -7,6 +7,7 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+from app.analytics.consumer import consume_events as consume_analytics_events
 from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
 from app.core.settings import Settings
@@ -47,6 +48,11 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             "bonus.cashback",
             settings.bonus_cashback_interval_seconds,
             bonus_tasks.yesterdays_cashback,
+        ),
+        PeriodicTask(
+            "analytics.consume_events",
+            settings.analytics_consume_interval_seconds,
+            consume_analytics_events,
         ),
         *events.tasks(),
     ]

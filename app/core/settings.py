@@ -193,6 +193,8 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     otel_service_name: str = "pms"
     log_format: Literal["text", "json"] = "text"
+    # How often the analytics rollups catch up with committed events (app/analytics/).
+    analytics_consume_interval_seconds: float = 5.0
 
     @property
     def is_dev(self) -> bool:
