@@ -37,6 +37,7 @@ class Permission(StrEnum):
     STAFF_MANAGE = "staff:manage"
     CLIENT_MANAGE = "client:manage"  # OAuth service clients
     REGISTER = "player:register"  # sign-up: everyone, including anonymous callers
+    ANALYTICS_READ = "analytics:read"  # business analytics (rollups), no personal data
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
 
 
@@ -50,14 +51,15 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
-         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP}
+         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
          P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.EVENT_READ, P.BONUS_READ}
     ),
     StaffRole.FINANCE: frozenset(
-        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ}
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
+         P.ANALYTICS_READ}
     ),
 }  # fmt: skip
 

@@ -32,6 +32,7 @@ from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.bonus import BonusQueries
 from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
@@ -49,7 +50,7 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries),
+     WebhookQueries, AnalyticsQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",

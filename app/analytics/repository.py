@@ -63,3 +63,32 @@ async def clear(session: AsyncSession) -> None:
     for table in ("analytics_daily_money", "analytics_active_players",
                   "analytics_daily_registrations", "analytics_daily_counts"):  # fmt: skip
         await session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+
+
+DAILY_SERIES = """
+SELECT d::date AS day,
+       coalesce(m.deposits_count, 0) AS deposits_count,
+       coalesce(m.deposits_minor, 0) AS deposits_minor,
+       coalesce(m.withdrawals_count, 0) AS withdrawals_count,
+       coalesce(m.withdrawals_minor, 0) AS withdrawals_minor,
+       coalesce(m.bets_count, 0) AS bets_count,
+       coalesce(m.stakes_minor, 0) AS stakes_minor,
+       coalesce(m.wins_minor, 0) AS wins_minor,
+       (SELECT count(*) FROM analytics_active_players a WHERE a.day = d::date) AS active_players,
+       (SELECT coalesce(sum(r.registrations), 0) FROM analytics_daily_registrations r
+         WHERE r.day = d::date) AS registrations,
+       (SELECT coalesce(sum(c.count), 0) FROM analytics_daily_counts c
+         WHERE c.day = d::date AND c.name = 'bet.rolled_back') AS rollbacks
+FROM generate_series(CAST(:f AS date), CAST(:t AS date), interval '1 day') AS d
+LEFT JOIN analytics_daily_money m ON m.day = d::date AND m.currency = :c
+ORDER BY d
+"""
+
+
+async def daily_series(
+    session: AsyncSession, from_day: date, to_day: date, currency: str
+) -> list[dict[str, object]]:
+    """One row per day of the range (zeros where nothing happened), from the rollups only:
+    primary-key lookups, never the ledger."""
+    result = await session.execute(text(DAILY_SERIES), {"f": from_day, "t": to_day, "c": currency})
+    return [dict(row) for row in result.mappings()]

@@ -74,3 +74,61 @@ async def test_events_roll_up_once_and_a_rebuild_gives_the_same_figures(gql, cli
 async def test_rebuild_on_an_empty_outbox_leaves_empty_rollups(db):
     assert await rebuild(db, None) == 0
     assert await snapshot(db) == {"money": [], "active": [], "registrations": [], "counts": []}
+
+
+DAILY = """
+query D($f: Date!, $t: Date!, $c: String!) {
+  analyticsDaily(fromDay: $f, toDay: $t, currency: $c) {
+    __typename
+    ... on AnalyticsDailySeries { currency days { day depositsCount deposits { amount currency }
+      betsCount stakes { amount } wins { amount } ggr { amount } activePlayers registrations
+      rollbacks withdrawalsCount } }
+    ... on ValidationError { code field message }
+  }
+}
+"""
+
+
+async def test_analytics_daily_query_reads_the_rollups(gql, client, app, db, auth):
+    await traffic(gql, client, app, db)
+    await consume_events(db, None)
+    today = datetime.now(UTC).date()
+    yesterday = today.fromordinal(today.toordinal() - 1)
+    marketer = await auth.staff_headers("MARKETER")
+
+    body = await gql(DAILY, {"f": yesterday.isoformat(), "t": today.isoformat(), "c": "EUR"},
+                     **marketer)  # fmt: skip
+    series = body["data"]["analyticsDaily"]
+    assert series["__typename"] == "AnalyticsDailySeries"
+    empty, figures = series["days"]
+    assert empty == {"day": yesterday.isoformat(), "depositsCount": 0,
+                     "deposits": {"amount": "0.00", "currency": "EUR"}, "betsCount": 0,
+                     "stakes": {"amount": "0.00"}, "wins": {"amount": "0.00"},
+                     "ggr": {"amount": "0.00"}, "activePlayers": 0, "registrations": 0,
+                     "rollbacks": 0, "withdrawalsCount": 0}  # fmt: skip
+    assert figures == {"day": today.isoformat(), "depositsCount": 3,
+                       "deposits": {"amount": "170.00", "currency": "EUR"}, "betsCount": 1,
+                       "stakes": {"amount": "10.00"}, "wins": {"amount": "4.00"},
+                       "ggr": {"amount": "6.00"}, "activePlayers": 1, "registrations": 3,
+                       "rollbacks": 1, "withdrawalsCount": 0}  # fmt: skip
+
+
+async def test_analytics_bad_input_is_a_typed_error_and_needs_the_permission(gql, auth):
+    marketer = await auth.staff_headers("MARKETER")
+    cases = [
+        ({"f": "2026-02-01", "t": "2026-01-01", "c": "EUR"}, "toDay"),
+        ({"f": "2024-01-01", "t": "2026-01-01", "c": "EUR"}, "toDay"),
+        ({"f": "2026-01-01", "t": "2026-01-02", "c": "euro"}, "currency"),
+    ]
+    for variables, field in cases:
+        result = (await gql(DAILY, variables, **marketer))["data"]["analyticsDaily"]
+        assert (result["__typename"], result["code"], result["field"]) == (
+            "ValidationError",
+            "VALIDATION_ERROR",
+            field,
+        ), variables
+
+    support = await auth.staff_headers("SUPPORT")
+    denied = await gql(DAILY, {"f": "2026-01-01", "t": "2026-01-02", "c": "EUR"}, **support)
+    assert denied["data"] is None or denied["data"]["analyticsDaily"] is None
+    assert denied["errors"]

@@ -44,6 +44,8 @@ ENVELOPE_TYPES = {
     "VerificationRequired",
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
+    # analytics, behind analytics:read
+    "AnalyticsDay", "AnalyticsDailySeries",
     # webhooks, behind webhook:manage fields
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",
