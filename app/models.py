@@ -1,5 +1,6 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
+from app.analytics.models import DailyActivePlayer, DailyCount, DailyMoney, DailyRegistrations
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
 from app.events.models import (
@@ -51,6 +52,10 @@ __all__ = [
     "AuditEntry",
     "BonusCampaign",
     "BonusTriggerCursor",
+    "DailyActivePlayer",
+    "DailyCount",
+    "DailyMoney",
+    "DailyRegistrations",
     "EventConsumerCursor",
     "EventConsumption",
     "ExportRun",

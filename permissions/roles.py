@@ -41,6 +41,7 @@ class Permission(StrEnum):
     REGISTER = "player:register"  # sign-up: everyone, including anonymous callers
     FRAUD_READ = "fraud:read"  # risk scores, signals and evidence, fraud rules and cases
     FRAUD_MANAGE = "fraud:manage"  # save fraud rules, assign and decide fraud cases
+    ANALYTICS_READ = "analytics:read"  # business analytics (rollups), no personal data
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
     # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
     # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
@@ -60,7 +61,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
-         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP}
+         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
@@ -68,7 +69,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
          P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.FRAUD_READ, P.FRAUD_MANAGE}
     ),
     StaffRole.FINANCE: frozenset(
-        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ}
+        {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
+         P.ANALYTICS_READ}
     ),
 }  # fmt: skip
 

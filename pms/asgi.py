@@ -14,7 +14,7 @@ from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -22,7 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.audit.routes import audit_routes
-from app.core import migrations
+from app.core import graphiql, migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
 from app.core.graphql_http import GraphQLMediaTypes
@@ -41,6 +41,14 @@ from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
+from app.observability import tracing
+from app.observability.db import instrument_pool
+from app.observability.http import (
+    METRICS_PATH,
+    HttpMetricsMiddleware,
+    MetricsAccess,
+    metrics_endpoint,
+)
 from pms import readiness
 from pms.events import build_events
 from pms.hooks import register_all
@@ -122,6 +130,10 @@ class PMSGraphQL(GraphQL):
             for task in tasks:
                 task.cancel()
 
+    async def render_graphql_ide(self, request: Any) -> Any:
+        # The vendored page (app/core/graphiql.py): Strawberry's loads its assets from a CDN.
+        return HTMLResponse(graphiql.page_html())
+
     async def on_ws_connect(self, context: Any) -> Any:
         """Authenticate ``connection_init``'s ``{"authorization": "Bearer <jwt>"}``."""
         token = ws.bearer_token(context.connection_params.get("authorization"))
@@ -177,6 +189,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or get_settings()
     register_all()
     install_access_log_filter()
+    tracing.configure(settings)  # a no-op (and no import) unless PMS_OTEL_ENDPOINT is set
     state = AppState(settings, database)
     graphql = PMSGraphQL(
         build_schema(settings),
@@ -190,6 +203,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if database is None:
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
+        instrument_pool(state.db.engine)
         await state.identity.start()
         state.events = build_events(state.db, settings)
         await state.events.start()
@@ -251,6 +265,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),
             ),
             *rest_routes(state),
+            *_observability_routes(settings),
             Route(
                 "/kyc/callbacks/{provider}",
                 callback_endpoint(lambda: state.db, settings),
@@ -258,7 +273,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
         ],
         middleware=[
+            *tracing.asgi_middleware(),  # outermost: the span covers the whole request
             Middleware(SecurityHeadersMiddleware),
+            Middleware(HttpMetricsMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(ErrorBoundaryMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -267,3 +284,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.pms = state
     return app
+
+
+def _observability_routes(settings: Settings) -> list[Any]:
+    """``/metrics`` (unless a separate ``metrics_port`` serves it) and GraphiQL's vendored
+    assets where the IDE is served (dev)."""
+    routes: list[Any] = []
+    if settings.metrics_port is None:
+        access = MetricsAccess.from_settings(settings)
+        routes.append(Route(METRICS_PATH, metrics_endpoint(access), methods=["GET"]))
+    if settings.is_dev:
+        routes.append(graphiql.assets_mount())
+    return routes

@@ -73,6 +73,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         served = settings.model_copy(update={"database_url": url})
         check_sealed_keys(served)
         app = create_app(served)
+        if settings.metrics_port is not None:
+            from app.observability.http import serve_metrics_port
+
+            serve_metrics_port(settings.metrics_port, args.host)
         log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
         # uvicorn handles Ctrl-C and SIGTERM: it drains requests (up to the shutdown
         # timeout), runs the lifespan shutdown and returns; the with-block then stops the
@@ -160,6 +164,26 @@ def cmd_kyc_sandbox(settings: Settings, args: argparse.Namespace) -> int:
 
     sandbox.run(host=args.host, port=args.port, callback_url=args.callback_url,
                 secret=args.secret, api_key=args.api_key, delay=args.delay)  # fmt: skip
+    return 0
+
+
+def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Empty the analytics rollups and replay every retained event into them."""
+    import asyncio
+
+    from app.analytics.consumer import rebuild
+    from app.core.db import Database
+
+    async def work(url: str) -> int:
+        db = Database.from_settings(settings, url)
+        try:
+            return await rebuild(db, settings)
+        finally:
+            await db.dispose()
+
+    with database_url(settings) as url:
+        applied = asyncio.run(work(url))
+    print(f"analytics rebuilt from {applied} events")
     return 0
 
 
@@ -259,6 +283,12 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     segments_sub = segments.add_subparsers(dest="segments_command", required=True)
     recompute = segments_sub.add_parser("recompute", help="recompute every segment (set-based)")
     recompute.set_defaults(handler=cmd_segments_recompute)
+
+    analytics = sub.add_parser("analytics", help="analytics rollups")
+    analytics_sub = analytics.add_subparsers(dest="analytics_command", required=True)
+    analytics_sub.add_parser(
+        "rebuild", help="empty the rollups and replay every event into them"
+    ).set_defaults(handler=cmd_analytics_rebuild)
 
     bonus = sub.add_parser("bonus", help="bonus engine jobs")
     bonus_sub = bonus.add_subparsers(dest="bonus_command", required=True)

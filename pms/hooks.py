@@ -19,6 +19,8 @@ from app.fraud.extension import FraudExtension
 from app.fraud.service import step_up_required
 from app.identity import hooks as identity_hooks
 from app.ledger import hooks as ledger_hooks
+from app.ledger import observers as ledger_observers
+from app.observability.ledger import record_operation
 from app.players import hooks as player_hooks
 from app.players.cache import from_settings as player_cache
 from app.responsible import repository as rg_repository
@@ -77,6 +79,11 @@ def register_fraud() -> None:
     identity_hooks.register_step_up_check(step_up_required)
 
 
+def register_observability() -> None:
+    """Every money operation's kind, outcome and latency -> the Prometheus metrics."""
+    ledger_observers.register(record_operation)
+
+
 def register_all() -> None:
     """Wire every hook. The ASGI app factory, the CLI and the tests call it, often more than
     once in one process: a second call is a no-op, because a hook registered twice would
@@ -93,6 +100,7 @@ def register_all() -> None:
     register_responsible()
     register_events()
     register_fraud()
+    register_observability()
 
 
 def registered() -> bool:

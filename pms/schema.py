@@ -24,6 +24,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
 from app.core.settings import Settings
+from app.observability import tracing
+from app.observability.graphql import OperationMetrics
 from resolvers.mutations.bonus import BonusMutations
 from resolvers.mutations.fraud import FraudMutations
 from resolvers.mutations.gdpr import GdprMutations
@@ -34,6 +36,7 @@ from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
 from resolvers.queries.fraud import FraudQueries
@@ -56,7 +59,7 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries, AuditQueries),
+     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
@@ -103,6 +106,8 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         subscription=Subscription,
         federation_version="2.7",
         extensions=[
+            OperationMetrics,  # first: it times and sees the outcome of everything below
+            *tracing.graphql_extensions(),
             *exposure,
             lambda: AddValidationRules([directives_rule, OnePasswordOperationPerDocument]),
             # Order matters: limits are validation rules, so a cached validation keeps them.

@@ -7,6 +7,7 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+from app.analytics.consumer import consume_events as consume_analytics_events
 from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
 from app.core.db import Database
@@ -58,6 +59,11 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         ),
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
+        PeriodicTask(
+            "analytics.consume_events",
+            settings.analytics_consume_interval_seconds,
+            consume_analytics_events,
+        ),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself

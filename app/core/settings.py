@@ -269,6 +269,20 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = 20.0
     # /readyz: how long each dependency (PostgreSQL, Redis, RabbitMQ) may take to answer.
     readiness_timeout_seconds: float = 2.0
+    # --- observability (app/observability/; README "Observability") ---------------------
+    # /metrics on the API port: open in dev/test; elsewhere only with this bearer token
+    # (unset: 404 there; scrape metrics_port instead).
+    metrics_token: SecretStr | None = None
+    # A separate plain-HTTP port for /metrics, served by `pms serve` (keep it off the public
+    # network); unset = none.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); unset = no tracing
+    # and nothing of OpenTelemetry imported. Needs the [otel] extra installed.
+    otel_endpoint: str | None = None
+    otel_service_name: str = "pms"
+    log_format: Literal["text", "json"] = "text"
+    # How often the analytics rollups catch up with committed events (app/analytics/).
+    analytics_consume_interval_seconds: float = 5.0
 
     @property
     def is_dev(self) -> bool:

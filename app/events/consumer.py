@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
@@ -64,3 +65,19 @@ async def consume(
         if settled_upto != after:
             await repository.advance_cursor(session, consumer, types, settled_upto)
     return handled
+
+
+async def rewind(session: AsyncSession, consumer: str) -> None:
+    """Make ``consumer`` start again from the first event (a rebuild of what it derives),
+    in the caller's transaction; waits for a running pass of it to finish."""
+    await repository.ensure_cursor(session, consumer)
+    await session.execute(
+        text("SELECT 1 FROM event_consumer_cursors WHERE consumer = :c FOR UPDATE"),
+        {"c": consumer},
+    )
+    await session.execute(text("DELETE FROM event_consumptions WHERE consumer = :c"),
+                          {"c": consumer})  # fmt: skip
+    await session.execute(
+        text("UPDATE event_consumer_cursors SET last_event_id = 0 WHERE consumer = :c"),
+        {"c": consumer},
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from app.core import metrics
 from app.core.crypto import unseal
 from app.core.db import Database
 from app.core.settings import Settings
@@ -179,3 +180,19 @@ class WebhookDispatcher:
                     values = {"next_attempt_at": now + timedelta(seconds=delay)}
                 values["attempts"] = attempts
                 await repository.update_delivery(session, claim.delivery_id, values)
+        _observe(results, self.settings.webhook_max_attempts)
+
+
+def _observe(results: list[tuple[_Claim, _Outcome]], max_attempts: int) -> None:
+    """After the attempts are recorded (committed): deliveries by outcome and latency.
+    ``retry``: failed, will be tried again; ``dead``: failed for the last time."""
+    for claim, outcome in results:
+        if outcome.succeeded:
+            kind = "succeeded"
+        elif claim.attempts + 1 >= max_attempts:
+            kind = "dead"
+        else:
+            kind = "retry"
+        metrics.WEBHOOK_DELIVERIES.labels(kind).inc()
+        if outcome.latency_ms:
+            metrics.WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)

@@ -21,6 +21,8 @@ from typing import Any
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
 
+from app.core import metrics
+
 log = logging.getLogger(__name__)
 
 ALL = "*"  # the routing key of subscribers that want every subject (back office feed)
@@ -149,6 +151,7 @@ class EventHub:
             for sub in list(subs):
                 if not sub.offer(envelope):
                     self.dropped += 1
+                    metrics.DROPPED_SLOW_CONSUMERS.inc()
                     self._remove(sub)
 
     @contextlib.asynccontextmanager
@@ -162,9 +165,11 @@ class EventHub:
         sub = Subscription(subject or ALL, types, self.queue_size, on_overflow)
         async with self._lock:
             self._routes.setdefault(sub.key, set()).add(sub)
+        metrics.ACTIVE_SUBSCRIPTIONS.inc()
         try:
             yield sub
         finally:
+            metrics.ACTIVE_SUBSCRIPTIONS.dec()
             async with self._lock:
                 self._remove(sub)
 

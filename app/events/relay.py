@@ -18,10 +18,12 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import metrics
 from app.core.db import Database
 from app.events import repository
 from app.events.outbox import envelope
@@ -101,6 +103,7 @@ class Relay:
                 delivered, claimed = await self.pass_once()
             except Exception as exc:
                 self._failures += 1
+                metrics.OUTBOX_RELAY_FAILURES.inc()
                 delay = min(5.0, 0.1 * 2 ** min(self._failures, 6))
                 self._retry_at = time.monotonic() + delay
                 level = logging.WARNING if self._failures in (1, 10) else logging.DEBUG
@@ -131,4 +134,18 @@ class Relay:
                 await sink.deliver(session, envelopes)
             await repository.mark_published(session, ids)
         self.delivered += len(batch)
+        _observe_relayed(batch)
         return len(batch), len(claimed)
+
+
+def _observe_relayed(batch: Sequence[Any]) -> None:
+    """After the commit: throughput by event type, and the lag from insert to relay."""
+    now = datetime.now(UTC)
+    oldest = 0.0
+    for event in batch:
+        metrics.OUTBOX_RELAYED.labels(metrics.bounded_label(event.type, empty="unknown")).inc()
+        if event.time is not None:
+            lag = max((now - event.time).total_seconds(), 0.0)
+            metrics.OUTBOX_LAG_HISTOGRAM.observe(lag)
+            oldest = max(oldest, lag)
+    metrics.OUTBOX_LAG.set(oldest)

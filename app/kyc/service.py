@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.core import metrics
 from app.core.db import Database, unique_violation_constraint
 from app.core.errors import NotFound, ValidationFailed
 from app.core.logging import client_ip_var, request_id_var
@@ -72,6 +73,7 @@ async def _set_status(
 ) -> None:
     previous = None if action == "submitted" else case.status
     case.status = status
+    metrics.inc_after_commit(session, metrics.KYC_STATUS_CHANGES.labels(action, status.value))
     if status.is_final:
         case.decided_at = datetime.now(UTC)
     player.confirm_status = confirm_status or ConfirmStatus(status.value)

@@ -40,6 +40,7 @@ from app.ledger.errors import (
     IdempotencyKeyReused,
     RequestInProgress,
 )
+from app.ledger.observers import observed
 from app.ledger.operation import Operation, canonical_json, request_hash, wallets_by_kind
 from app.ledger.repository import IdempotencyClaim, LoadArgs, Loaded
 from app.ledger.write_repository import AuditRow, Writes
@@ -57,6 +58,8 @@ class Outcome:
     """What an operation answered: the stored JSON text and its parsed form."""
 
     text: str
+    status: str = "OK"  # or the stored business error's code (for the observers)
+    replayed: bool = False  # answered from the stored idempotency record
 
     @property
     def body(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class OperationSpec:
     requires: tuple[str, ...] = ()  # extensions without which the operation cannot run
 
 
+@observed
 async def run_operation(
     session: AsyncSession | asyncpg.Connection,
     settings: Settings | None,
@@ -131,7 +135,7 @@ async def run_operation(
         # rolls the transaction back, so nothing is written.
         raise AmountTooLarge("a balance would exceed the largest amount") from exc
     _check_races(op.writes, applied)
-    return Outcome(text)
+    return Outcome(text, body["status"])
 
 
 async def connection(session: AsyncSession | asyncpg.Connection) -> asyncpg.Connection:
@@ -175,7 +179,7 @@ async def replay(conn: asyncpg.Connection, claim: IdempotencyClaim) -> Outcome:
         raise IdempotencyKeyReused("this idempotency key was used with different input")
     if response is None:
         raise RequestInProgress("the request with this key is still in progress; retry")
-    return Outcome(response)
+    return Outcome(response, json.loads(response)["status"], replayed=True)
 
 
 async def after_operation(

@@ -47,6 +47,8 @@ ENVELOPE_TYPES = {
     "VerificationRequired", "AmountTooLarge",
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
+    # analytics, behind analytics:read
+    "AnalyticsDay", "AnalyticsDailySeries",
     # webhooks, behind webhook:manage fields
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",

@@ -1,0 +1,56 @@
+"""Analytics reads for staff: daily series from the rollups, with the range checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.analytics import repository
+from app.core.errors import FieldProblem, ValidationFailed
+
+MAX_SPAN_DAYS = 366
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    day: date
+    currency: str
+    deposits_count: int
+    deposits_minor: int
+    withdrawals_count: int
+    withdrawals_minor: int
+    bets_count: int
+    stakes_minor: int
+    wins_minor: int
+    active_players: int
+    registrations: int
+    rollbacks: int
+
+    @property
+    def ggr_minor(self) -> int:
+        """Gross gaming revenue: stakes - wins (bonus cost not yet deducted)."""
+        return self.stakes_minor - self.wins_minor
+
+
+def check_range(from_day: date, to_day: date, currency: str) -> None:
+    problems: list[FieldProblem] = []
+    if to_day < from_day:
+        problems.append(FieldProblem("toDay", "must not be before fromDay"))
+    elif (to_day - from_day).days + 1 > MAX_SPAN_DAYS:
+        problems.append(FieldProblem("toDay", f"the range is at most {MAX_SPAN_DAYS} days"))
+    if not _CURRENCY.match(currency):
+        problems.append(FieldProblem("currency", "must be an ISO 4217 code (EUR)"))
+    if problems:
+        raise ValidationFailed(problems)
+
+
+async def daily(
+    session: AsyncSession, from_day: date, to_day: date, currency: str
+) -> list[DailyPoint]:
+    check_range(from_day, to_day, currency)
+    rows = await repository.daily_series(session, from_day, to_day, currency)
+    return [DailyPoint(currency=currency, **r) for r in rows]  # type: ignore[arg-type]

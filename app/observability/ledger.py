@@ -1,0 +1,15 @@
+"""The ledger observer (registered by pms.hooks): wallet operations by kind and outcome,
+their latency, and idempotent replays. Counts from what the kernel already has in
+memory: no extra statement."""
+
+from __future__ import annotations
+
+from app.core import metrics
+
+
+def record_operation(operation: str, outcome: str, replayed: bool, seconds: float) -> None:
+    if replayed:
+        metrics.IDEMPOTENT_REPLAYS.labels(operation).inc()
+        return  # a replay did no work: it is not a second operation nor a latency sample
+    metrics.WALLET_OPERATIONS.labels(operation, outcome).inc()
+    metrics.WALLET_LATENCY.labels(operation).observe(seconds)
