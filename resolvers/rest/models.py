@@ -30,6 +30,8 @@ class Body(BaseModel):
 class ErrorDetail(Body):
     code: str
     message: str
+    # The query or path parameter a VALIDATION_ERROR is about.
+    field: str | None = None
 
 
 class Error(Body):

@@ -47,8 +47,8 @@ def problem(status: int, code: str, message: str) -> JSONResponse:
 
 
 def bad_parameter(exc: rest_params.BadParameter) -> JSONResponse:
-    body = {"code": "VALIDATION_ERROR", "field": exc.field, "message": str(exc)}
-    return JSONResponse({"error": body}, 400)
+    detail = models.ErrorDetail(code="VALIDATION_ERROR", message=str(exc), field=exc.field)
+    return body(models.Error(error=detail), 400)
 
 
 def body(model: BaseModel, status: int = 200) -> JSONResponse:

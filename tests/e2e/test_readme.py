@@ -31,7 +31,7 @@ EXPECTED = {
     "login": (None, "AuthTokens"),
     "players": (staff_principal("ADMIN"), "PlayerConnection"),
     "deposit": (service_principal("wallet:operate"), "WalletOperation"),
-    "submitKyc": (staff_principal("SUPPORT"), "SubmitKycSuccess"),
+    "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
 }
 

@@ -30,7 +30,7 @@ async def test_the_cli_refuses_to_start_with_a_short_retention(settings):
         subprocess.run, [sys.executable, "-m", "pms", "audit", "verify"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert run.returncode != 0 and "retention_years" in run.stderr
+    assert run.returncode != 0 and "PMS_RETENTION_YEARS" in run.stderr, run.stderr
     assert "OK" not in run.stdout
 
 
