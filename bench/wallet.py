@@ -279,7 +279,7 @@ async def run_graphql(url: str, port: int, players: list[uuid.UUID], seconds: fl
 
 def start_server(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
-           "PMS_SECRET_KEY": BENCH_SECRET_KEY,
+           "PMS_SECRET_KEY": BENCH_SECRET_KEY, "PMS_SMS_SENDER": "bench.null_sms:NullSmsSender",
            "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(POOL),
            "PMS_DATABASE_MAX_OVERFLOW": "0"}  # fmt: skip
     server = subprocess.Popen(
