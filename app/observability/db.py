@@ -3,6 +3,7 @@ multi-process mode too, where a scrape-time collector would see one worker only)
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -10,15 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import metrics
 
-_instrumented: set[int] = set()
+# Weak, not id(): a disposed engine's id can be reused by a new one, which then went
+# uninstrumented (its gauges stayed at 0).
+_instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def instrument_pool(engine: AsyncEngine) -> None:
     """Idempotent per engine."""
     sync = engine.sync_engine
-    if id(sync) in _instrumented:
+    if sync in _instrumented:
         return
-    _instrumented.add(id(sync))
+    _instrumented.add(sync)
     pool: Any = sync.pool
     size = getattr(pool, "size", lambda: 0)()
     metrics.DB_POOL_CAPACITY.inc(size + max(getattr(pool, "_max_overflow", 0), 0))
