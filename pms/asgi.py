@@ -22,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.audit.routes import audit_routes
+from app.backoffice.routes import admin_routes
 from app.core import graphiql, migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
@@ -266,6 +267,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
             *rest_routes(state),
             *_observability_routes(settings),
+            *(admin_routes() if settings.admin_dashboard else []),
             Route(
                 "/kyc/callbacks/{provider}",
                 callback_endpoint(lambda: state.db, settings),

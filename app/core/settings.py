@@ -283,6 +283,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # How often the analytics rollups catch up with committed events (app/analytics/).
     analytics_consume_interval_seconds: float = 5.0
+    # The back-office dashboard at /admin (static files; it only calls the public API).
+    admin_dashboard: bool = True
 
     @property
     def is_dev(self) -> bool:

@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from app.audit.models import AuditEntry
 from app.identity.models import StaffMember, StaffRole
+from permissions.roles import ROLE_PERMISSIONS
 from schema.errors import UserError
 
 
@@ -89,6 +90,10 @@ class StaffUser:
     email: str
     display_name: str
     role: StaffRoleEnum
+    permissions: list[str] = strawberry.field(
+        description="What this role may do (the permission matrix), so a client can offer "
+        "only the actions the server will allow; the server still checks every call."
+    )
 
     @classmethod
     def from_model(cls, row: StaffMember) -> StaffUser:
@@ -97,6 +102,7 @@ class StaffUser:
             email=row.email,
             display_name=row.display_name,
             role=StaffRoleEnum(row.role),
+            permissions=sorted(ROLE_PERMISSIONS[StaffRole(row.role)]),
         )
 
 

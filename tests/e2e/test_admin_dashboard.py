@@ -1,0 +1,234 @@
+"""The /admin back-office page in a real browser (issue 14 items 6-7): Debian's chromium
+driven by Playwright against a real uvicorn server with the relay and the analytics
+consumer running. Screenshots of each page go to ``.pms/artifacts/admin/``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import expect
+from sqlalchemy import text
+
+from app.backoffice.routes import CSP
+from tests import services
+from tests.auth import service_principal, staff_principal, token_for
+from tests.factories import create_player
+from tests.identity_helpers import PASSWORD, create_staff
+from tests.realtime.conftest import LiveServer, realtime_settings, start_server, stop_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".pms" / "artifacts" / "admin"
+CHROMIUM = os.environ.get("PMS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) { __typename } }"""
+DAILY = """query($d: Date!) { analyticsDaily(fromDay: $d, toDay: $d, currency: "EUR") {
+  ... on AnalyticsDailySeries { days { deposits { amount } registrations } } } }"""
+
+
+@pytest.fixture
+async def debian_chromium() -> AsyncIterator[Any]:
+    if not HAVE_CHROMIUM:
+        if services.REQUIRE_SERVICES:
+            pytest.fail(f"chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def live_admin(settings: Any, db: Any) -> AsyncIterator[LiveServer]:
+    fast = realtime_settings(settings, analytics_consume_interval_seconds=0.2)
+    server, task, live = await start_server(fast, db)
+    yield live
+    await stop_server(server, task)
+
+
+async def graphql(live: LiveServer, token: str, query: str, variables: dict[str, Any]) -> Any:
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        response = await client.post("/graphql", json={"query": query, "variables": variables},
+                                     headers={"authorization": f"Bearer {token}"})  # fmt: skip
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+async def deposit(live: LiveServer, token: str, player_id: Any, amount: str) -> None:
+    data = await graphql(live, token, DEPOSIT, {"input": {
+        "playerId": str(player_id), "amount": amount, "currency": "EUR",
+        "paymentReference": f"psp-ref-{uuid.uuid4().hex[:8]}", "idempotencyKey": uuid.uuid4().hex,
+    }})  # fmt: skip
+    assert data["deposit"]["__typename"] == "WalletOperation", data
+
+
+async def todays_deposits_in_db(db: Any) -> Decimal:
+    """What the overview must show, straight from the ledger (not from the rollups)."""
+    async with db.read_session() as session:
+        cents = await session.scalar(text(
+            "SELECT coalesce(sum(amount), 0) FROM ledger_transfers t "
+            "JOIN wallets w ON w.id = t.wallet_id "
+            "WHERE t.kind = 'DEPOSIT' AND w.currency = 'EUR' "
+            "AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        ))  # fmt: skip
+    return Decimal(cents) / 100
+
+
+async def rollups_caught_up(live: LiveServer, token: str, expected: Decimal) -> None:
+    from datetime import UTC, datetime
+
+    day = datetime.now(UTC).date().isoformat()
+    for _ in range(100):
+        days = (await graphql(live, token, DAILY, {"d": day}))["analyticsDaily"]["days"]
+        if days and Decimal(days[0]["deposits"]["amount"]) == expected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"analytics rollups never reached {expected}")
+
+
+async def sign_in(page: Any, live: LiveServer, email: str, totp: Any) -> None:
+    await page.goto(f"{live.url}/admin/")
+    await page.fill("#signin-email", email)
+    await page.fill("#signin-password", PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_selector("#mfa-form:not([hidden])")
+    await page.fill("#signin-code", totp.now())
+    await page.click("#mfa-submit")
+    await page.wait_for_selector("#app:not([hidden])")
+
+
+async def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def test_admin_page_is_self_contained_and_locked_down(live_admin: LiveServer):
+    async with httpx.AsyncClient(base_url=live_admin.url) as client:
+        redirect = await client.get("/admin")
+        page = await client.get("/admin/")
+        script = await client.get("/admin/admin.js")
+    assert redirect.status_code == 308 and redirect.headers["location"] == "/admin/"
+    assert page.status_code == 200 and "PMS back office" in page.text
+    assert page.headers["content-security-policy"] == CSP
+    assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    assert script.status_code == 200
+
+
+async def test_overview_live_deposit_and_masked_player_in_a_real_browser(
+    live_admin: LiveServer, db: Any, settings: Any, debian_chromium: Any
+):
+    live = live_admin
+    admin, admin_totp, _ = await create_staff(db, settings, "ADMIN")
+    marketer, marketer_totp, _ = await create_staff(db, settings, "MARKETER")
+    bob = await create_player(db, settings, login="bob_the_player", email="bob@example.com",
+                              country="DE", currency="EUR")  # fmt: skip
+    payments = await token_for(live.app, service_principal("wallet:operate"))
+    analyst = await token_for(live.app, staff_principal("ADMIN"))
+    await deposit(live, payments, bob.id, "25.00")
+    await deposit(live, payments, bob.id, "10.50")
+    before = await todays_deposits_in_db(db)
+    assert before == Decimal("35.50")
+    await rollups_caught_up(live, analyst, before)
+
+    page = await debian_chromium.new_page(viewport={"width": 1280, "height": 900})
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    await sign_in(page, live, admin.email, admin_totp)
+
+    # Overview: today's numbers are the database's.
+    await expect(page.locator("#kpi-deposits")).to_have_text("35.50 EUR")
+    assert await page.inner_text("#kpi-deposits-count") == "2 deposit(s)"
+    assert await page.inner_text("#kpi-registrations") == "1"
+    await page.wait_for_selector("#live-status[data-state='live']")
+    await screenshot(page, "overview")
+
+    # A deposit made elsewhere shows up without a reload: the card, the chart, the feed.
+    await deposit(live, payments, bob.id, "14.50")
+    assert await todays_deposits_in_db(db) == Decimal("50.00")
+    await expect(page.locator("#kpi-deposits")).to_have_text("50.00 EUR", timeout=2000)
+    last_point = await page.evaluate("UI.chartData('chart-overview')[1].at(-1)")
+    assert last_point == 50.0
+    await page.wait_for_selector("#live-feed li[data-type='wallet.deposited']", timeout=2000)
+
+    for name in ("registrations", "kyc", "money", "alerts"):
+        await page.click(f"#nav a[data-page='{name}']")
+        await page.wait_for_selector(f"section[data-page='{name}']:not([hidden])")
+        await screenshot(page, name)
+    money_rows = await page.locator("#money-table tbody tr").first.inner_text()
+    assert "50.00 (3)" in money_rows
+
+    # ADMIN sees the full email and may change the status.
+    await page.click("#nav a[data-page='player']")
+    await page.fill("#player-query", "bob_the_player")
+    await page.click("#player-search button")
+    await page.wait_for_selector("#player-detail:not([hidden])")
+    assert await page.inner_text("dd[data-field='Email']") == "bob@example.com"
+    assert await page.locator("#player-actions button[data-status='BLOCKED']").count() == 1
+    await screenshot(page, "player-admin")
+
+    # MARKETER: masked email, no wallets, no status actions: the server decides.
+    await page.click("#signout")
+    await page.wait_for_selector("#signin:not([hidden])")
+    await sign_in(page, live, marketer.email, marketer_totp)
+    await page.click("#nav a[data-page='player']")
+    await page.fill("#player-query", "bob_the_player")
+    await page.click("#player-search button")
+    await page.wait_for_selector("#player-detail:not([hidden])")
+    email = await page.inner_text("dd[data-field='Email']")
+    assert email != "bob@example.com" and "***" in email and email.endswith("@example.com")
+    assert "not permitted" in await page.inner_text("#player-wallets")
+    assert await page.locator("#player-actions button").count() == 0
+    await screenshot(page, "player-marketer")
+    assert page_errors == []
+
+
+async def test_wrong_totp_code_is_refused_on_the_page(
+    live_admin: LiveServer, db: Any, settings: Any, debian_chromium: Any
+):
+    admin, _, _ = await create_staff(db, settings, "ADMIN")
+    page = await debian_chromium.new_page()
+    await page.goto(f"{live_admin.url}/admin/")
+    await page.fill("#signin-email", admin.email)
+    await page.fill("#signin-password", PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_selector("#mfa-form:not([hidden])")
+    await page.fill("#signin-code", "000000")
+    await page.click("#mfa-submit")
+    await expect(page.locator("#signin-error")).not_to_be_empty()
+    assert await page.is_hidden("#app")
+    assert await page.is_visible("#mfa-form")  # try another code; the password is not asked again
+    assert await page.is_hidden("#password-form")
+
+
+async def test_a_player_token_cannot_use_the_back_office(
+    live_admin: LiveServer, db: Any, settings: Any, debian_chromium: Any
+):
+    from tests.auth import player_principal
+
+    bob = await create_player(db, settings)
+    token = await token_for(live_admin.app, player_principal(bob))
+    page = await debian_chromium.new_page()
+    await page.goto(f"{live_admin.url}/admin/")
+    await page.evaluate("t => sessionStorage.setItem('pms.admin.token', t)", token)
+    await page.reload()
+    await expect(page.locator("#signin-error")).not_to_be_empty()
+    assert "for staff" in await page.inner_text("#signin-error")
+    assert await page.is_hidden("#app")
