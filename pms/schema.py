@@ -32,6 +32,7 @@ from resolvers.mutations.gdpr import GdprMutations
 from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
+from resolvers.mutations.ledger_batch import WalletBatchMutations
 from resolvers.mutations.players import PlayerMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
@@ -63,7 +64,8 @@ Query = merge_types(
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
-    (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
+    (PlayerMutations, IdentityMutations, LedgerMutations, WalletBatchMutations, BonusMutations,
+     KycMutations,
      SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))

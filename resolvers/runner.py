@@ -108,11 +108,17 @@ async def run_unmanaged(
 
 
 async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:
+    return await refused(info, spec, exc, info.field_name)
+
+
+async def refused(info: Info, spec: MutationSpec, exc: DomainError, operation: str) -> Any:
+    """The union member answering ``exc`` for ``operation`` (a mutation, or one operation
+    of a batch), counted and, where the spec asks, audited."""
     answer = spec.answer(exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, exc.code).inc()
+    metrics.MUTATION_RESULTS.labels(operation, exc.code).inc()
     if spec.failure_audit is not None:
         # Rolled back, so no audit row of the call itself exists: record the refusal.
-        action = spec.failure_audit.format(field=info.field_name, python_name=info.python_name)
+        action = spec.failure_audit.format(field=operation, python_name=info.python_name)
         subject = info.context.principal.key if spec.audit_caller else None
         await audit.record_now(
             info.context.db, actor_of(info), action, subject, spec.audit_outcome(exc),

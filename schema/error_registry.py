@@ -34,6 +34,12 @@ from schema.types.identity import MfaFailed, StepUpRequired
 from schema.types.segment import InvalidSegmentRule
 
 
+def _batch_not_applied(exc: ledger.BatchNotApplied) -> Any:
+    return ledger_types.BatchNotApplied(
+        code=exc.code, message=exc.message, failed_index=exc.failed_index
+    )
+
+
 @dataclass(frozen=True)
 class Mapping:
     graphql_type: type
@@ -86,6 +92,12 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     ledger.AccountBlocked: _plain(ledger_types.AccountBlocked),
     ledger.CurrencyMismatch: _plain(ledger_types.CurrencyMismatch),
     ledger.DuplicateTransaction: _plain(ledger_types.DuplicateTransaction),
+    ledger.BatchNotApplied: Mapping(
+        ledger_types.BatchNotApplied,
+        lambda exc: ledger_types.BatchNotApplied(
+            code=exc.code, message=exc.message, failed_index=exc.failed_index
+        ),
+    ),
     ledger.AmountTooLarge: _plain(ledger_types.AmountTooLarge),
     # audit trail
     audit.EntryNotInTree: _plain(audit_types.AuditEntryNotInTree),

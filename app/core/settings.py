@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 200
     subscription_queue_size: int = 256
     ws_max_message_bytes: int = 64 * 1024
+    # walletBatch: operations per request (each keeps its own key and answer; one commit).
+    wallet_batch_max_operations: int = Field(default=100, ge=1, le=1000)
     ws_max_subscriptions: int = 20
     webhook_max_attempts: int = 8
     webhook_backoff_base_seconds: float = 2.0

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import ValidationFailed
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -36,7 +37,7 @@ from app.ledger.models import (
 )
 from app.ledger.operation import Operation, canonical_json
 from app.ledger.repository import LoadArgs
-from app.ledger.validation import check_idempotency_key, check_text
+from app.ledger.validation import MAX_KEY_LENGTH, check_idempotency_key, check_text
 from app.ledger.write_repository import NewHold, RoundUpdate
 from app.wallets.models import WalletKind
 
@@ -250,6 +251,40 @@ async def settle_bet(
         "settleBet", player_id, outcome.body, win, currency,
     ))  # fmt: skip
     return outcome
+
+
+# --- bet and win of one round in one call ------------------------------------------------
+
+PLAY_ROUND_SUFFIXES = (":bet", ":win")
+
+
+async def play_round(
+    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    game_round_id: str, stake: str, win_amount: str, currency: str, transaction_id: str,
+    idempotency_key: str, game_category: str | None = None, game_id: str | None = None,
+    game_provider: str | None = None,
+) -> kernel.Outcome:  # fmt: skip
+    """``reserveBet`` then ``settleBet`` of one round, in the caller's transaction, as
+    instant-game providers send it. The two steps keep their own idempotency records
+    (``KEY:bet``, ``KEY:win``) and transaction ids (``ID:bet``, ``ID:win``), so a retry
+    replays both and every rule of the single calls holds. Answers the settle's outcome,
+    or the bet's when the stake is refused (then nothing is settled)."""
+    room = MAX_KEY_LENGTH - max(map(len, PLAY_ROUND_SUFFIXES))
+    if len(idempotency_key) > room:
+        raise ValidationFailed.single("idempotencyKey", f"must be 1 to {room} characters")
+    bet = await reserve_bet(
+        session, settings, caller, player_id=player_id, amount=stake, currency=currency,
+        game_round_id=game_round_id, transaction_id=f"{transaction_id}:bet",
+        idempotency_key=f"{idempotency_key}:bet",
+    )  # fmt: skip
+    if bet.status != "OK":
+        return bet
+    return await settle_bet(
+        session, settings, caller, player_id=player_id, reservation_id=None,
+        game_round_id=game_round_id, win_amount=win_amount, currency=currency,
+        transaction_id=f"{transaction_id}:win", idempotency_key=f"{idempotency_key}:win",
+        game_category=game_category, game_id=game_id, game_provider=game_provider,
+    )  # fmt: skip
 
 
 # --- cancel, roll back ----------------------------------------------------------------------

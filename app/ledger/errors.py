@@ -51,3 +51,16 @@ class AmountTooLarge(DomainError):
 # commits with them and a retry with the same key replays them. Every other error rolls
 # the transaction back, so nothing at all is written.
 STORED_ERRORS: dict[str, type[DomainError]] = {InsufficientFunds.code: InsufficientFunds}
+
+
+class BatchNotApplied(DomainError):
+    """An operation of an atomic batch that was rolled back because another one failed."""
+
+    code = "BATCH_NOT_APPLIED"
+
+    def __init__(self, failed_index: int) -> None:
+        super().__init__(
+            f"not applied: operation {failed_index} of this atomic batch failed; "
+            "nothing of the batch was written (retry with the same keys)"
+        )
+        self.failed_index = failed_index

@@ -262,3 +262,15 @@ async def lock_for_system(conn: asyncpg.Connection, sql: str, player_id: uuid.UU
     return SystemLocked(
         json.loads(row["wallets"] or "[]"), row["wallet_count"], json.loads(row["rows"] or "[]")
     )
+
+
+LOCK_PLAYERS_WALLETS = """
+SELECT id FROM wallets WHERE player_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
+"""
+
+
+async def lock_players_wallets(conn: asyncpg.Connection, player_ids: Sequence[uuid.UUID]) -> None:
+    """Every wallet of these players, locked in one global order (wallet id): a batch
+    that touches many players takes all its locks up front, in the order every single
+    operation takes them too, so two batches cannot wait on each other in a cycle."""
+    await conn.execute(LOCK_PLAYERS_WALLETS, list(player_ids))

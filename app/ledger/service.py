@@ -3,9 +3,11 @@ over the families (bets, payments, withdrawals) built on the kernel (app/ledger/
 
 from __future__ import annotations
 
+from app.ledger.batch import run_batch
 from app.ledger.bets import (
     amount_text,
     cancel_bet,
+    play_round,
     reserve_bet,
     rollback_bet,
     rollback_round,
@@ -39,10 +41,12 @@ __all__ = [
     "decide_withdrawal",
     "deposit",
     "grant_free_spins",
+    "play_round",
     "request_hash",
     "reserve_bet",
     "rollback_bet",
     "rollback_round",
+    "run_batch",
     "settle_bet",
     "tournament_transfer",
     "withdraw",

@@ -94,6 +94,71 @@ def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
     return None if raw is None else parse_int_id(raw, field)
 
 
+# --- the calls, shared by the single mutations and walletBatch --------------------------
+Call = Callable[[AsyncSession], Awaitable[Outcome]]
+
+
+def reserve_bet_call(ctx: Any, input: inputs.ReserveBetInput) -> Call:
+    return lambda s: service.reserve_bet(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        amount=input.amount, currency=input.currency, game_round_id=input.game_round_id,
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def settle_bet_call(ctx: Any, input: inputs.SettleBetInput) -> Call:
+    return lambda s: service.settle_bet(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        reservation_id=_optional_int(input.reservation_id, "reservationId"),
+        game_round_id=input.game_round_id, win_amount=input.win_amount,
+        currency=input.currency, transaction_id=input.transaction_id,
+        idempotency_key=input.idempotency_key, game_category=input.game_category,
+        game_id=input.game_id, game_provider=input.game_provider,
+    )  # fmt: skip
+
+
+def cancel_bet_call(ctx: Any, input: inputs.CancelBetInput) -> Call:
+    return lambda s: service.cancel_bet(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        reservation_id=parse_int_id(input.reservation_id, "reservationId"),
+        idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def rollback_bet_call(ctx: Any, input: inputs.RollbackBetInput) -> Call:
+    return lambda s: service.rollback_bet(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def rollback_round_call(ctx: Any, input: inputs.RollbackRoundInput) -> Call:
+    return lambda s: service.rollback_round(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        game_round_id=input.game_round_id, transaction_id=input.transaction_id,
+        idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def deposit_call(ctx: Any, input: inputs.DepositInput) -> Call:
+    return lambda s: service.deposit(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        amount=input.amount, currency=input.currency,
+        payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
+        promo_code=input.promo_code,
+    )  # fmt: skip
+
+
+def play_round_call(ctx: Any, input: inputs.PlayRoundInput) -> Call:
+    return lambda s: service.play_round(
+        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
+        game_round_id=input.game_round_id, stake=input.stake, win_amount=input.win_amount,
+        currency=input.currency, transaction_id=input.transaction_id,
+        idempotency_key=input.idempotency_key, game_category=input.game_category,
+        game_id=input.game_id, game_provider=input.game_provider,
+    )  # fmt: skip
+
+
 @strawberry.type
 class LedgerMutations:
     @strawberry.mutation(
@@ -102,12 +167,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, RESERVE_BET, lambda s: service.reserve_bet(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            amount=input.amount, currency=input.currency, game_round_id=input.game_round_id,
-            transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        return await _execute(info, RESERVE_BET, reserve_bet_call(info.context, input))
 
     @strawberry.mutation(
         graphql_type=SETTLE_BET.union,
@@ -115,15 +175,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, SETTLE_BET, lambda s: service.settle_bet(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            reservation_id=_optional_int(input.reservation_id, "reservationId"),
-            game_round_id=input.game_round_id, win_amount=input.win_amount,
-            currency=input.currency, transaction_id=input.transaction_id,
-            idempotency_key=input.idempotency_key, game_category=input.game_category,
-            game_id=input.game_id, game_provider=input.game_provider,
-        ))  # fmt: skip
+        return await _execute(info, SETTLE_BET, settle_bet_call(info.context, input))
 
     @strawberry.mutation(
         graphql_type=CANCEL_BET.union,
@@ -131,12 +183,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, CANCEL_BET, lambda s: service.cancel_bet(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            reservation_id=parse_int_id(input.reservation_id, "reservationId"),
-            idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        return await _execute(info, CANCEL_BET, cancel_bet_call(info.context, input))
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_BET.union,
@@ -144,11 +191,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, ROLLBACK_BET, lambda s: service.rollback_bet(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        return await _execute(info, ROLLBACK_BET, rollback_bet_call(info.context, input))
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_ROUND.union,
@@ -156,12 +199,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> object:
-        ctx = info.context
-        return await _execute(info, ROLLBACK_ROUND, lambda s: service.rollback_round(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            game_round_id=input.game_round_id, transaction_id=input.transaction_id,
-            idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        return await _execute(info, ROLLBACK_ROUND, rollback_round_call(info.context, input))
 
     @strawberry.mutation(
         graphql_type=DEPOSIT.union,
@@ -169,13 +207,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
-        ctx = info.context
-        call = _execute(info, DEPOSIT, lambda s: service.deposit(
-            s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-            amount=input.amount, currency=input.currency,
-            payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
-            promo_code=input.promo_code,
-        ))  # fmt: skip
+        call = _execute(info, DEPOSIT, deposit_call(info.context, input))
         return await _with_device(info, "deposit", input, call)
 
     @strawberry.mutation(

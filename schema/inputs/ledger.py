@@ -63,6 +63,25 @@ class RollbackRoundInput:
     idempotency_key: str = strawberry.field(description=KEY)
 
 
+@strawberry.input(description="Bet and win of one round in one call (instant games).")
+class PlayRoundInput:
+    player_id: strawberry.ID
+    game_round_id: str
+    stake: str
+    win_amount: str = strawberry.field(description="0 for a lost round.")
+    currency: str
+    transaction_id: str = strawberry.field(
+        description="The game engine's round transaction id (stored as ID:bet and ID:win)."
+    )
+    idempotency_key: str = strawberry.field(
+        description="Unique per caller and round, 1-124 characters (stored as KEY:bet and "
+        "KEY:win); a retry must reuse it."
+    )
+    game_category: str | None = None
+    game_id: str | None = None
+    game_provider: str | None = None
+
+
 @strawberry.input
 class DepositInput:
     player_id: strawberry.ID
@@ -139,3 +158,17 @@ class LedgerFilter:
 
     def to_data(self) -> HistoryFilter:
         return HistoryFilter(kind=self.kind, since=self.from_, until=self.to)
+
+
+@strawberry.input(
+    one_of=True,
+    description="One operation of a walletBatch: exactly one of the fields is set.",
+)
+class WalletBatchOperation:
+    reserve_bet: ReserveBetInput | None = strawberry.UNSET
+    settle_bet: SettleBetInput | None = strawberry.UNSET
+    cancel_bet: CancelBetInput | None = strawberry.UNSET
+    rollback_bet: RollbackBetInput | None = strawberry.UNSET
+    rollback_round: RollbackRoundInput | None = strawberry.UNSET
+    deposit: DepositInput | None = strawberry.UNSET
+    play_round: PlayRoundInput | None = strawberry.UNSET

@@ -77,6 +77,14 @@ def _error_type(name: str, description: str) -> type:
     return strawberry.type(cls, name=name, description=description)
 
 
+@strawberry.type(
+    description="Not applied: another operation of this atomic batch failed, so nothing of "
+    "the batch was written; retry with the same keys."
+)
+class BatchNotApplied(UserError):
+    failed_index: int
+
+
 IdempotencyKeyReused = _error_type(
     "IdempotencyKeyReused", "The key was used before with different input; nothing changed."
 )

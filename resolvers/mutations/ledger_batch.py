@@ -1,0 +1,129 @@
+"""``walletBatch`` and ``playRound``: many money operations, or a round's bet and win, in
+one request and one transaction (app/ledger/batch.py says how failures are isolated).
+Each operation is the same call as its single mutation (resolvers/mutations/ledger.py),
+so its rules, idempotency and answer are the single call's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from strawberry.utils.str_converters import to_camel_case
+
+from app.core import metrics
+from app.core.errors import DomainError, ValidationFailed
+from app.ledger import errors as E
+from app.ledger import service
+from permissions.roles import Permission as P
+from permissions.rules import forbidden_result
+from resolvers.mutations import ledger as single
+from resolvers.runner import MutationSpec, refused
+from schema.context import Info
+from schema.inputs import ledger as inputs
+from schema.types.ledger import InsufficientFunds, WalletOperation, from_document
+
+# Each batchable operation: its input field, the single mutation's spec, the call builder.
+OPERATIONS: dict[str, tuple[MutationSpec, Callable[[Any, Any], single.Call]]] = {
+    "reserve_bet": (single.RESERVE_BET, single.reserve_bet_call),
+    "settle_bet": (single.SETTLE_BET, single.settle_bet_call),
+    "cancel_bet": (single.CANCEL_BET, single.cancel_bet_call),
+    "rollback_bet": (single.ROLLBACK_BET, single.rollback_bet_call),
+    "rollback_round": (single.ROLLBACK_ROUND, single.rollback_round_call),
+    "deposit": (single.DEPOSIT, single.deposit_call),
+}
+PLAY_ROUND = MutationSpec(
+    "PlayRoundResult", (WalletOperation, InsufficientFunds),
+    single.RESERVE_BET.errors + single.SETTLE_BET.errors, failure_audit="ledger.{field}",
+)  # fmt: skip
+OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
+
+_ITEM_ERRORS = tuple(dict.fromkeys(e for spec, _ in OPERATIONS.values() for e in spec.errors))
+BATCH_ITEM = MutationSpec(
+    "WalletBatchItemResult", (WalletOperation, InsufficientFunds),
+    (*_ITEM_ERRORS, E.BatchNotApplied), failure_audit="ledger.{field}", forbidden=False,
+)  # fmt: skip
+
+
+@strawberry.type(description="Every operation's answer, in the order sent.")
+class WalletBatchResults:
+    results: list[BATCH_ITEM.union]  # type: ignore[name-defined]
+    atomic: bool
+    applied: int = strawberry.field(
+        description="How many answers were stored (an insufficient-funds refusal is stored "
+        "too, so a retry replays it); 0 when an atomic batch was rolled back."
+    )
+
+
+WALLET_BATCH = MutationSpec("WalletBatchResult", (WalletBatchResults,), (ValidationFailed,))
+
+
+def _chosen(index: int, operation: inputs.WalletBatchOperation) -> tuple[str, Any]:
+    """The one field set on ``operation`` (the schema's @oneOf already enforces it)."""
+    chosen = [(name, getattr(operation, name)) for name in OPERATIONS
+              if getattr(operation, name, None) not in (None, strawberry.UNSET)]  # fmt: skip
+    if len(chosen) != 1:
+        raise ValidationFailed.single(f"operations[{index}]", "set exactly one operation")
+    return chosen[0]
+
+
+@strawberry.type
+class WalletBatchMutations:
+    @strawberry.mutation(
+        graphql_type=WALLET_BATCH.union,
+        description="Up to `walletBatchMaxOperations` (setting, default 100) money operations "
+        "of one or many players in one transaction, each with its own idempotency key and "
+        "its own answer, in order. Not atomic (default): a refused operation changes nothing "
+        "and the others are written. `atomic: true`: all or nothing (the others answer "
+        "BatchNotApplied).",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
+    async def wallet_batch(
+        self, info: Info, operations: list[inputs.WalletBatchOperation], atomic: bool = False
+    ) -> object:
+        ctx = info.context
+        try:
+            limit = ctx.settings.wallet_batch_max_operations
+            if not 1 <= len(operations) <= limit:
+                raise ValidationFailed.single("operations", f"send 1 to {limit} operations")
+            chosen = [_chosen(i, op) for i, op in enumerate(operations)]
+        except ValidationFailed as exc:
+            return await refused(info, WALLET_BATCH, exc, info.field_name)
+        calls = [OPERATIONS[name][1](ctx, value) for name, value in chosen]
+        players = [p for _, value in chosen if (p := _player_of(value)) is not None]
+        answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players)
+        results: list[Any] = []
+        for (name, _), answer in zip(chosen, answers, strict=True):
+            operation = to_camel_case(name)
+            if isinstance(answer, DomainError):
+                results.append(await _refused_item(info, answer, operation))
+            else:
+                metrics.MUTATION_RESULTS.labels(operation, "success").inc()
+                results.append(from_document(answer.body))
+        aborted = any(isinstance(a, E.BatchNotApplied) for a in answers)
+        applied = 0 if aborted else sum(not isinstance(a, DomainError) for a in answers)
+        return WalletBatchResults(results=results, atomic=atomic, applied=applied)
+
+    @strawberry.mutation(
+        graphql_type=PLAY_ROUND.union,
+        description="Bet and win of one round in one call and one transaction (instant "
+        "games): reserveBet then settleBet, each with its own idempotency record.",
+        extensions=[forbidden_result(P.WALLET_OPERATE)],
+    )
+    async def play_round(self, info: Info, input: inputs.PlayRoundInput) -> object:
+        return await single._execute(info, PLAY_ROUND, single.play_round_call(info.context, input))
+
+
+def _player_of(value: Any) -> uuid.UUID | None:
+    """The operation's player, to lock first; a malformed id is the call's own error."""
+    try:
+        return uuid.UUID(str(value.player_id))
+    except ValueError:
+        return None
+
+
+async def _refused_item(info: Info, exc: DomainError, operation: str) -> Any:
+    if isinstance(exc, E.BatchNotApplied):  # nothing was refused about this one: no audit row
+        return BATCH_ITEM.answer(exc)
+    return await refused(info, BATCH_ITEM, exc, operation)
