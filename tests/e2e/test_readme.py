@@ -74,8 +74,15 @@ def sandbox():
 def test_readme_has_the_examples_the_issue_asks_for():
     roots = [graphql.parse(op).definitions[0].selection_set.selections[0].name.value
              for op in operations()]  # fmt: skip
-    assert roots == ["registerPlayer", "players", "login", "deposit", "walletBatch", "submitKyc",
-                     "createSegment"]
+    assert roots == [
+        "registerPlayer",
+        "players",
+        "login",
+        "deposit",
+        "walletBatch",
+        "submitKyc",
+        "createSegment",
+    ]
     for sdl in set(blocks("graphql")) - set(operations()):
         graphql.parse(sdl)  # the partner-subgraph SDL is valid SDL
 
