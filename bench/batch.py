@@ -1,0 +1,154 @@
+"""Batched wallet operations against the one-statement limit (issue 16 items 1 and 4).
+
+Three figures in one run, on one PostgreSQL server, at the same client count:
+
+* **one statement**: a bare asyncpg debit written as ONE data-modifying CTE (idempotency
+  row + conditional balance UPDATE + ledger row + outbox row) on tables of its own, one
+  transaction per debit: the most a single-operation API could reach here;
+* **reserveBet**: one PMS money operation per GraphQL request (as the game engine sends
+  them one by one);
+* **walletBatch**: `--batch` reserveBet operations per GraphQL request, one transaction.
+
+Every figure is printed as operations/s and as a ratio to the one-statement limit. The
+issue's goal: walletBatch >= 100 % of it.
+
+    .venv/bin/python bench/batch.py [--seconds 8] [--clients 32] [--batch 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import random
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import wallet as bench  # noqa: E402  (bench/wallet.py: seeding, server, HTTP client)
+
+from app.core.db import asyncpg_dsn  # noqa: E402
+from pms.hooks import register_all  # noqa: E402
+
+_seq = itertools.count()
+
+BASELINE_SCHEMA = """
+DROP TABLE IF EXISTS one_wallets, one_keys, one_ledger, one_outbox;
+CREATE TABLE one_wallets (id bigint PRIMARY KEY, balance bigint NOT NULL);
+CREATE TABLE one_keys (key text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE one_ledger (id bigserial PRIMARY KEY, wallet_id bigint NOT NULL,
+                         amount bigint NOT NULL, balance_after bigint NOT NULL,
+                         created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE one_outbox (id bigserial PRIMARY KEY, type text NOT NULL, data jsonb NOT NULL,
+                         created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO one_wallets SELECT i, 100000000 FROM generate_series(1, 100000) AS i;
+ANALYZE one_wallets;
+"""
+ONE_STATEMENT_DEBIT = """
+WITH k AS (INSERT INTO one_keys (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key),
+w AS (UPDATE one_wallets SET balance = balance - $3
+      WHERE id = $2 AND balance >= $3 AND EXISTS (SELECT 1 FROM k) RETURNING id, balance),
+l AS (INSERT INTO one_ledger (wallet_id, amount, balance_after)
+      SELECT id, -$3, balance FROM w RETURNING id)
+INSERT INTO one_outbox (type, data)
+SELECT 'wallet.debited', jsonb_build_object('wallet', w.id, 'balance', w.balance) FROM w, l
+"""
+
+RESERVE_FIELDS = "__typename ... on WalletOperation { reservationId }"
+RESERVE = (
+    f"""mutation($input: ReserveBetInput!) {{ reserveBet(input: $input) {{ {RESERVE_FIELDS} }} }}"""
+)
+BATCH = f"""mutation($ops: [WalletBatchOperation!]!) {{ walletBatch(operations: $ops) {{
+  __typename ... on WalletBatchResults {{ applied results {{ {RESERVE_FIELDS} }} }} }} }}"""
+
+
+def reserve_input(player: uuid.UUID) -> dict:
+    n = next(_seq)
+    return {"playerId": str(player), "amount": "0.01", "currency": "EUR",
+            "gameRoundId": f"br{n}", "transactionId": f"bb{n}",
+            "idempotencyKey": f"bk{n}"}  # fmt: skip
+
+
+async def one_statement(url: str, clients: int, seconds: float) -> float:
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=clients, max_size=clients)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(BASELINE_SCHEMA)
+
+        async def debit(_: int) -> None:
+            async with pool.acquire() as conn:
+                await conn.execute(ONE_STATEMENT_DEBIT, f"k{next(_seq)}",
+                                   random.randint(1, 100_000), 1)  # fmt: skip
+
+        ops, _, _ = await bench.measure(clients, seconds, debit)
+        return ops
+    finally:
+        await pool.close()
+
+
+async def through_graphql(url: str, port: int, players: list[uuid.UUID], clients: int,
+                          seconds: float, batch: int) -> float:  # fmt: skip
+    token = await bench.service_token(url, port)
+    http = [bench.HttpClient(port, token) for _ in range(clients)]
+
+    async def single(i: int) -> None:
+        body = await http[i].post(RESERVE, {"input": reserve_input(random.choice(players))})
+        assert body["data"]["reserveBet"]["__typename"] == "WalletOperation", body
+
+    async def batched(i: int) -> None:
+        ops = [{"reserveBet": reserve_input(random.choice(players))} for _ in range(batch)]
+        body = await http[i].post(BATCH, {"ops": ops})
+        assert body["data"]["walletBatch"]["applied"] == batch, body
+
+    try:
+        requests, _, _ = await bench.measure(clients, seconds, batched if batch > 1 else single)
+    finally:
+        for c in http:
+            await c.close()
+    return requests * batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--url", default=os.environ.get("PMS_BENCH_DATABASE_URL", bench.DEFAULT_URL)
+    )
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--wallets", type=int, default=10_000)
+    args = parser.parse_args()
+
+    register_all()
+    players = asyncio.run(bench.prepare(args.url, args.wallets))
+    limit = asyncio.run(one_statement(args.url, args.clients, args.seconds))
+    port = bench.free_port()
+    server = bench.start_server(args.url, port)
+    try:
+        single = asyncio.run(
+            through_graphql(args.url, port, players, args.clients, args.seconds, 1)
+        )
+        batched = asyncio.run(
+            through_graphql(args.url, port, players, args.clients, args.seconds, args.batch)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print(f"\n{args.clients} clients, operations/s (ratio to the one-statement limit)")
+    print(f"one statement (bare asyncpg CTE)   {limit:8.0f}/s  100%")
+    print(f"reserveBet, one per request        {single:8.0f}/s  {single / limit:4.0%}")
+    print(
+        f"walletBatch, {args.batch:3d} per request       {batched:8.0f}/s  {batched / limit:4.0%}"
+    )
+
+
+if __name__ == "__main__":
+    main()
