@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository
+from app.analytics.consumer import REGISTRATION_FAILED
 from app.core.errors import FieldProblem, ValidationFailed
+from app.events import outbox
 
 MAX_SPAN_DAYS = 366
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -54,3 +57,12 @@ async def daily(
     check_range(from_day, to_day, currency)
     rows = await repository.daily_series(session, from_day, to_day, currency)
     return [DailyPoint(currency=currency, **r) for r in rows]  # type: ignore[arg-type]
+
+
+async def record_registration_failure(
+    session: AsyncSession, problems: Sequence[FieldProblem]
+) -> None:
+    """A refused registration, as an event (for the rollups and any alerting consumer):
+    the fields and the validator's fixed reasons only, never the submitted values."""
+    data = {"problems": [{"field": p.field, "reason": p.message} for p in problems]}
+    await outbox.record(session, REGISTRATION_FAILED, None, data)
