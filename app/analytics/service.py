@@ -39,12 +39,14 @@ class DailyPoint:
         return self.stakes_minor - self.wins_minor
 
 
-def check_range(from_day: date, to_day: date, currency: str) -> None:
+def check_range(
+    from_day: date, to_day: date, currency: str, max_span_days: int = MAX_SPAN_DAYS
+) -> None:
     problems: list[FieldProblem] = []
     if to_day < from_day:
         problems.append(FieldProblem("toDay", "must not be before fromDay"))
-    elif (to_day - from_day).days + 1 > MAX_SPAN_DAYS:
-        problems.append(FieldProblem("toDay", f"the range is at most {MAX_SPAN_DAYS} days"))
+    elif (to_day - from_day).days + 1 > max_span_days:
+        problems.append(FieldProblem("toDay", f"the range is at most {max_span_days} days"))
     if not _CURRENCY.match(currency):
         problems.append(FieldProblem("currency", "must be an ISO 4217 code (EUR)"))
     if problems:
@@ -52,9 +54,10 @@ def check_range(from_day: date, to_day: date, currency: str) -> None:
 
 
 async def daily(
-    session: AsyncSession, from_day: date, to_day: date, currency: str
-) -> list[DailyPoint]:
-    check_range(from_day, to_day, currency)
+    session: AsyncSession, from_day: date, to_day: date, currency: str,
+    max_span_days: int = MAX_SPAN_DAYS,
+) -> list[DailyPoint]:  # fmt: skip
+    check_range(from_day, to_day, currency, max_span_days)
     rows = await repository.daily_series(session, from_day, to_day, currency)
     return [DailyPoint(currency=currency, **r) for r in rows]  # type: ignore[arg-type]
 

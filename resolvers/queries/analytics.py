@@ -57,7 +57,8 @@ def _fx(info: Info) -> Fx:
 class AnalyticsQueries:
     @strawberry.field(
         description="Daily figures (deposits, withdrawals, stakes, wins, GGR, DAU, "
-        "registrations, rollbacks) for a date range of at most 366 days, in one currency.",
+        "registrations, rollbacks) for a date range of at most PMS_ANALYTICS_MAX_SPAN_DAYS days, "
+        "in one currency.",
         extensions=[required(P.ANALYTICS_READ)],
     )
     async def analytics_daily(
@@ -65,7 +66,10 @@ class AnalyticsQueries:
     ) -> AnalyticsDailyResult:
         try:
             async with info.context.db.read_session() as session:
-                points = await service.daily(session, from_day, to_day, currency)
+                points = await service.daily(
+                    session, from_day, to_day, currency,
+                    info.context.settings.analytics_max_span_days,
+                )  # fmt: skip
         except ValidationFailed as exc:
             return ValidationError.from_domain(exc)
         return AnalyticsDailySeries(
