@@ -1,6 +1,15 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
-from app.analytics.models import DailyActivePlayer, DailyCount, DailyMoney, DailyRegistrations
+from app.analytics.models import (
+    AnalyticsPlayer,
+    AnalyticsRegistrationError,
+    AnalyticsSegmentMember,
+    DailyActivePlayer,
+    DailyCount,
+    DailyMoney,
+    DailyRegistrations,
+    PlayerDay,
+)
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
 from app.events.models import (
@@ -49,6 +58,9 @@ from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
 __all__ = [
+    "AnalyticsPlayer",
+    "AnalyticsRegistrationError",
+    "AnalyticsSegmentMember",
     "AuditEntry",
     "BonusCampaign",
     "BonusTriggerCursor",
@@ -84,6 +96,7 @@ __all__ = [
     "OutboxEvent",
     "Player",
     "PlayerBonus",
+    "PlayerDay",
     "PlayerExclusion",
     "PlayerMetrics",
     "PlayerProfile",

@@ -3,6 +3,7 @@ both schema/types and schema/inputs, so inputs never import types."""
 
 import strawberry
 
+from app.analytics.figures import Granularity
 from app.bonuses.models import (
     AwardLimit,
     BonusKind,
@@ -30,6 +31,7 @@ WageringBaseEnum = WageringBase
 BonusStatusEnum = BonusStatus
 BonusKindEnum = BonusKind
 SegmentKindEnum = SegmentKind
+GranularityEnum = Granularity
 
 for _enum, _name in (
     (PlayerStatus, "PlayerStatus"),
@@ -44,5 +46,6 @@ for _enum, _name in (
     (BonusStatus, "BonusStatus"),
     (BonusKind, "BonusKind"),
     (SegmentKind, "SegmentKind"),
+    (Granularity, "AnalyticsGranularity"),
 ):
     strawberry.enum(_enum, name=_name)

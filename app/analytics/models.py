@@ -4,10 +4,10 @@ across currencies."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, String, Uuid
+from sqlalchemy import BigInteger, Column, Date, DateTime, String, Uuid
 from sqlmodel import Field, SQLModel
 
 import app.core.orm  # noqa: F401  (the constraint naming convention, before any table)
@@ -58,4 +58,70 @@ class DailyCount(SQLModel, table=True):
 
     day: date = Field(sa_column=Column(Date, primary_key=True))
     name: str = Field(sa_column=Column(String(64), primary_key=True))
+    count: int = _count()
+
+
+class AnalyticsPlayer(SQLModel, table=True):
+    """One row per registered player: the dimensions a figure is filtered by (country,
+    traffic source, affiliate) and the milestones of the funnel, from events only."""
+
+    __tablename__ = "analytics_players"
+
+    player_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    registered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    registered_on: date = Field(sa_column=Column(Date, nullable=False, index=True))
+    country: str = Field(sa_column=Column(String(2), nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    traffic_source: str | None = Field(default=None, sa_column=Column(String(64)))
+    affiliate_code: str | None = Field(default=None, sa_column=Column(String(64)))
+    kyc_submitted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    kyc_decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    kyc_outcome: str | None = Field(default=None, sa_column=Column(String(16)))
+    first_deposit_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    first_bet_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class PlayerDay(SQLModel, table=True):
+    """Per player, UTC day and currency: what they did. Exact distinct-player counts over
+    any week or month (active = ``bets_count > 0``) and every money figure come from here."""
+
+    __tablename__ = "analytics_player_days"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    player_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True, index=True))
+    currency: str = Field(sa_column=Column(String(3), primary_key=True))
+    bets_count: int = _count()
+    stakes_minor: int = _count()
+    wins_minor: int = _count()
+    bonus_cost_minor: int = _count()
+    bonuses_awarded: int = _count()
+    bonuses_fulfilled: int = _count()
+    deposits_count: int = _count()
+    deposits_minor: int = _count()
+    withdrawals_count: int = _count()
+    withdrawals_minor: int = _count()
+    rollbacks_count: int = _count()
+
+
+class AnalyticsSegmentMember(SQLModel, table=True):
+    """Current segment membership, from ``segment.entered`` / ``segment.left``."""
+
+    __tablename__ = "analytics_segment_members"
+
+    segment_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    player_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+
+
+class AnalyticsRegistrationError(SQLModel, table=True):
+    """Refused registrations per UTC day, field and reason (the validator's fixed text)."""
+
+    __tablename__ = "analytics_registration_errors"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    field: str = Field(sa_column=Column(String(64), primary_key=True))
+    reason: str = Field(sa_column=Column(String(200), primary_key=True))
     count: int = _count()

@@ -287,6 +287,14 @@ class Settings(BaseSettings):
     analytics_consume_interval_seconds: float = 5.0
     # The back-office dashboard at /admin (static files; it only calls the public API).
     admin_dashboard: bool = True
+    # The longest date range an analytics query may cover, in days (README "Analytics").
+    analytics_max_span_days: int = Field(default=366, ge=1, le=3660)
+    # Figures are reported per currency and, converted with these rates, in this currency:
+    # analytics_fx_rates maps a currency to the value of one unit of it in the reporting
+    # currency (JSON {"USD": "0.92"}); a currency without a rate is left out of the
+    # converted totals (and named in them), never guessed.
+    analytics_reporting_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    analytics_fx_rates: dict[str, Decimal] = Field(default_factory=dict)
 
     @property
     def is_dev(self) -> bool:

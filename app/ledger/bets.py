@@ -349,7 +349,8 @@ def plan_rollback_bet(req: RollbackBet, op: Operation) -> Body:
         for ext in extensions_of(op):
             ext.bet_voided(op, hold)
         op.writes.hold_updates = [(hold["id"], HoldStatus.ROLLED_BACK)]
-        op.event("bet.rolled_back", {"transactionId": tx, "reservationId": str(hold["id"])})
+        op.event("bet.rolled_back", {"transactionId": tx, "reservationId": str(hold["id"]),
+                                     "currency": hold["currency"]})  # fmt: skip
     op.extra.update(reservationId=str(hold["id"]))
     return op.finish()
 
@@ -412,8 +413,13 @@ def plan_rollback_round(req: RollbackRound, op: Operation) -> Body:
         rnd["win_real"], rnd["win_bonus"],
     )  # fmt: skip
     op.writes.game_transaction = (req.transaction_id, GameTransactionKind.ROUND_ROLLBACK)
-    op.event("bet.rolled_back", {"gameRoundId": req.game_round_id,
-                                 "transactionId": req.transaction_id})  # fmt: skip
+    cur = rnd["currency"]
+    # The reversed amounts ride along so consumers (analytics) can undo the round's figures.
+    op.event("bet.rolled_back", {
+        "gameRoundId": req.game_round_id, "transactionId": req.transaction_id,
+        "stake": amount_text(rnd["stake_real"] + rnd["stake_bonus"], cur),
+        "win": amount_text(rnd["win_real"] + rnd["win_bonus"], cur), "currency": cur,
+    })  # fmt: skip
     return op.finish()
 
 

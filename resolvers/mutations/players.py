@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import service as analytics
 from app.audit import service as audit
 from app.core import errors
 from app.identity import registration
@@ -64,21 +65,31 @@ class PlayerMutations:
     async def register_player(self, info: Info, input: RegisterPlayerInput) -> object:
         ctx = info.context
 
+        refused: list[errors.FieldProblem] = []
+
         async def register(session: AsyncSession) -> PlayerRow:
             if ctx.identity is not None:  # per-ip rate limit, before any hashing
                 await registration.count_attempt(ctx.identity, actor_of(info).ip)
             try:
                 row = await service.register_player(session, input.to_data(), ctx.settings)
-            except errors.ValidationFailed:
+            except errors.ValidationFailed as exc:
+                refused.extend(exc.problems)
                 # Refused before hashing: spend the same work, so timing tells nothing.
                 await registration.equal_work(ctx.settings)
+                raise
+            except errors.AlreadyExists as exc:
+                refused.append(errors.FieldProblem(exc.field, "is already registered"))
                 raise
             await audit.record(session, actor_of(info), "player.register", f"player:{row.id}")
             return row
 
-        return await run(info, REGISTER_PLAYER, register, lambda row: RegisterPlayerSuccess(
+        result = await run(info, REGISTER_PLAYER, register, lambda row: RegisterPlayerSuccess(
             player=Player.from_model(row, owner_view=True)
         ))  # fmt: skip
+        if refused:  # the attempt was rolled back: its errors are counted on their own
+            async with ctx.db.transaction() as session:
+                await analytics.record_registration_failure(session, refused)
+        return result
 
     @strawberry.mutation(
         graphql_type=SET_PLAYER_STATUS.union,

@@ -34,6 +34,9 @@ EXPECTED = {
     "walletBatch": (service_principal("wallet:operate"), "WalletBatchResults"),
     "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
+    "analyticsSeries": (staff_principal("MARKETER"), "AnalyticsSeries"),
+    "analyticsCohorts": (staff_principal("MARKETER"), "AnalyticsCohortTable"),
+    "analyticsFunnel": (staff_principal("MARKETER"), "AnalyticsFunnel"),
 }
 
 
@@ -74,15 +77,8 @@ def sandbox():
 def test_readme_has_the_examples_the_issue_asks_for():
     roots = [graphql.parse(op).definitions[0].selection_set.selections[0].name.value
              for op in operations()]  # fmt: skip
-    assert roots == [
-        "registerPlayer",
-        "players",
-        "login",
-        "deposit",
-        "walletBatch",
-        "submitKyc",
-        "createSegment",
-    ]
+    assert roots == ["registerPlayer", "players", "login", "deposit", "walletBatch", "submitKyc",
+                     "createSegment", "analyticsSeries", "analyticsCohorts", "analyticsFunnel"]  # fmt: skip
     for sdl in set(blocks("graphql")) - set(operations()):
         graphql.parse(sdl)  # the partner-subgraph SDL is valid SDL
 

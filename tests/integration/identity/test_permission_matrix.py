@@ -48,7 +48,9 @@ ENVELOPE_TYPES = {
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
     # analytics, behind analytics:read
-    "AnalyticsDay", "AnalyticsDailySeries",
+    "AnalyticsDay", "AnalyticsDailySeries", "AnalyticsSeries", "AnalyticsPeriod", "AnalyticsMoney",
+    "AnalyticsRegistrationError", "AnalyticsCohortTable", "AnalyticsCohort", "AnalyticsCohortCell",
+    "AnalyticsFunnel", "AnalyticsFunnelStep",
     # webhooks, behind webhook:manage fields
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",
