@@ -42,14 +42,18 @@ _KERNEL: tuple[type[DomainError], ...] = (
 )  # fmt: skip
 
 
-def _spec(name: str, *errors: type[DomainError]) -> MutationSpec:
+def _spec(name: str, *errors: type[DomainError], gambling: bool = False) -> MutationSpec:
     return MutationSpec(
         name, (WalletOperation, InsufficientFunds), _KERNEL + errors,
-        failure_audit="ledger.{field}",
+        failure_audit="ledger.{field}", gambling=gambling,
     )  # fmt: skip
 
 
-RESERVE_BET = _spec("ReserveBetResult", MaxBetExceeded, LimitExceeded, SessionLimitReached)
+# Stakes are gambling: refused for a token carrying a restriction (a game engine that
+# forwards a player's session would carry it; service tokens never do).
+RESERVE_BET = _spec(
+    "ReserveBetResult", MaxBetExceeded, LimitExceeded, SessionLimitReached, gambling=True
+)
 SETTLE_BET = _spec("SettleBetResult", E.ReservationNotFound, E.RoundNotFound)
 CANCEL_BET = _spec("CancelBetResult", E.ReservationNotFound)
 ROLLBACK_BET = _spec("RollbackBetResult", E.ReservationNotFound)
@@ -61,9 +65,9 @@ REJECT_WITHDRAWAL = _spec("RejectWithdrawalResult", E.ReservationNotFound)
 CHARGE_FEE = _spec("ChargeFeeResult")
 ADJUST_BALANCE = _spec("AdjustBalanceResult")
 GRANT_FREE_SPINS = _spec("GrantFreeSpinsResult")
-CONSUME_FREE_SPINS = _spec("ConsumeFreeSpinsResult")
+CONSUME_FREE_SPINS = _spec("ConsumeFreeSpinsResult", gambling=True)
 CREDIT_TOURNAMENT = _spec("CreditTournamentResult")
-DEBIT_TOURNAMENT = _spec("DebitTournamentResult")
+DEBIT_TOURNAMENT = _spec("DebitTournamentResult", gambling=True)
 
 
 def _player(raw: strawberry.ID) -> Any:
