@@ -28,7 +28,10 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["player_id"], ["players.id"], name=op.f("fk_play_sessions_player_id_players")
+            ["player_id"],
+            ["players.id"],
+            name=op.f("fk_play_sessions_player_id_players"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_play_sessions")),
         sa.UniqueConstraint("session_id", name=op.f("uq_play_sessions_session_id")),

@@ -125,8 +125,11 @@ class PlaySession(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
+    # Sign-in telemetry, not a record to keep: it goes with the player row.
     player_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("players.id"), nullable=False)
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("players.id", ondelete="CASCADE"), nullable=False
+        )
     )
     session_id: str = Field(sa_column=Column(String(64), nullable=False))
     started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
