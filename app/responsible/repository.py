@@ -194,11 +194,11 @@ async def session_result(session: AsyncSession, player_id: uuid.UUID, since: dat
     return int(found.scalar_one())
 
 
-async def refresh_session(session: AsyncSession, session_id: str, expires_at: datetime) -> None:
-    await session.execute(
-        text("UPDATE play_sessions SET expires_at = :e WHERE session_id = :s "
-             "AND ended_at IS NULL"), {"s": session_id, "e": expires_at},
-    )  # fmt: skip
+async def session_row(session: AsyncSession, session_id: str) -> PlaySession | None:
+    rows = await session.execute(
+        select(PlaySession).where(col(PlaySession.session_id) == session_id).with_for_update()
+    )
+    return rows.scalar_one_or_none()
 
 
 async def end_sessions(

@@ -274,11 +274,26 @@ async def session_changed(session: AsyncSession, settings: Settings, change: Ses
             signed_in_at=at, expires_at=change.expires_at,
         ))  # fmt: skip
     elif change.kind == "refresh" and change.session_id and change.expires_at:
-        await repo.refresh_session(session, change.session_id, change.expires_at)
+        await _refreshed(session, settings, change.session_id, change.expires_at, at)
     elif change.kind == "end" and change.session_id:
         await repo.end_sessions(session, at, session_id=change.session_id)
     elif change.kind == "end_all" and change.player_id:
         await repo.end_sessions(session, at, player_id=uuid.UUID(change.player_id))
+
+
+async def _refreshed(
+    session: AsyncSession, settings: Settings, session_id: str, expires_at: datetime,
+    at: datetime,
+) -> None:  # fmt: skip
+    """A refresh extends the session; one after the token had expired for a whole break
+    starts the play session again (the expiry ended it)."""
+    row = await repo.session_row(session, session_id)
+    if row is None or row.ended_at is not None:
+        return
+    if row.expires_at <= at - timedelta(minutes=settings.rg_session_break_minutes):
+        row.started_at = at
+    row.expires_at = expires_at
+    await session.flush()
 
 
 async def restriction(session: AsyncSession, player_id: str) -> str | None:

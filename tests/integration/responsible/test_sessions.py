@@ -205,13 +205,25 @@ async def test_the_session_limit_counts_from_sign_in_until_a_sign_in_after_a_bre
 
 async def test_an_expired_session_counts_as_ended(wallet_gql, db, player_factory):
     player, login = await _signed_up(wallet_gql, player_factory)
+    await wallet_gql.op("deposit", playerId=player, amount="5.00", currency="EUR",
+                        paymentReference="p1")  # fmt: skip
     tokens = await _login(wallet_gql, login)
     await _gql(wallet_gql, SET, tokens["accessToken"], p=player, k="SESSION", a="45")
+    expire = ("UPDATE play_sessions SET started_at = now() - interval '100 minutes', "
+              "expires_at = now() - interval '40 minutes' WHERE player_id = :p")  # fmt: skip
     async with db.transaction() as s:  # the token expired 40 minutes ago, never refreshed
-        await s.execute(text("UPDATE play_sessions SET started_at = now() - interval "
-                             "'100 minutes', expires_at = now() - interval '40 minutes' "
-                             "WHERE player_id = :p"), {"p": player})  # fmt: skip
+        await s.execute(text(expire), {"p": player})
+    # A refresh after a break-long expiry starts the session again ...
+    refreshed = await wallet_gql.gql(REFRESH, {"r": tokens["refreshToken"]})
+    assert refreshed["data"]["refreshTokens"]["__typename"] == "AuthTokens"
+    fresh = ("SELECT bool_and(started_at > now() - interval '1 minute' "
+             "AND expires_at > now()) FROM play_sessions WHERE player_id = :p")  # fmt: skip
+    assert await scalar(db, fresh, p=player) is True
+    # ... and so does a new sign-in after one.
+    async with db.transaction() as s:
+        await s.execute(text(expire), {"p": player})
     await _login(wallet_gql, login)
     starts = await scalar(db, "SELECT max(started_at) > now() - interval '1 minute' "
                               "FROM play_sessions WHERE player_id = :p", p=player)  # fmt: skip
     assert starts is True
+    assert (await _bet(wallet_gql, player, 1))["__typename"] == "WalletOperation"
