@@ -8,6 +8,7 @@ also get an audit_log row. Denials of any of them are audited (permissions/rules
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,9 +76,29 @@ def _player(raw: strawberry.ID) -> Any:
 
 
 async def _execute(
-    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]]
-) -> Any:
-    return await run(info, spec, call, lambda outcome: from_document(outcome.body))
+    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]],
+    check: Callable[[], None] | None = None,
+) -> Any:  # fmt: skip
+    """``check`` (input the service does not see) runs first, inside the runner: a refusal
+    is the same typed, audited answer with nothing written."""
+
+    async def checked(session: AsyncSession) -> Outcome:
+        if check is not None:
+            check()
+        return await call(session)
+
+    return await run(info, spec, checked, lambda outcome: from_document(outcome.body))
+
+
+def _ip_check(input: inputs.DepositInput | inputs.WithdrawInput) -> Callable[[], None]:
+    def check() -> None:
+        if input.ip_address is not None:
+            try:
+                ipaddress.ip_address(input.ip_address.strip())
+            except ValueError:
+                raise ValidationFailed.single("ipAddress", "not an IPv4 or IPv6 address") from None
+
+    return check
 
 
 async def _with_device(
@@ -87,9 +108,10 @@ async def _with_device(
     """After a successful money call that carries the player's device fingerprint: the
     fraud telemetry event, in its own transaction (the money statements are unchanged)."""
     answer = await result
-    if input.device_fingerprint and isinstance(answer, WalletOperation):
+    ip = input.ip_address.strip() if input.ip_address else None
+    if (input.device_fingerprint or ip) and isinstance(answer, WalletOperation):
         await fraud_access.record_device(
-            info.context.db, str(input.player_id), operation, None, input.device_fingerprint
+            info.context.db, str(input.player_id), operation, ip, input.device_fingerprint
         )
     return answer
 
@@ -179,7 +201,7 @@ class LedgerMutations:
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
             promo_code=input.promo_code,
-        ))  # fmt: skip
+        ), _ip_check(input))  # fmt: skip
         return await _with_device(info, "deposit", input, call)
 
     @strawberry.mutation(
@@ -193,7 +215,7 @@ class LedgerMutations:
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        ), _ip_check(input))  # fmt: skip
         return await _with_device(info, "withdraw", input, call)
 
     @strawberry.mutation(

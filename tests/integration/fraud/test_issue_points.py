@@ -10,7 +10,7 @@ import asyncio
 from tests.auth import player_principal, staff_principal, token_for
 from tests.integration.fraud import simulator as sim
 from tests.integration.fraud.conftest import COMPLIANCE, SUPPORT, drain, risk, save_rule
-from tests.integration.wallets.conftest import scalar
+from tests.integration.wallets.conftest import GAME_ENGINE, scalar
 
 PAN = "4111 1111 1111 1111"  # a Luhn-valid test card number
 ADMIN = staff_principal("ADMIN", "admin-1")
@@ -148,3 +148,48 @@ async def test_a_block_decision_ends_the_players_sessions(wallet_gql, db, settin
 
     assert body["data"]["decideFraudCase"]["__typename"] == "FraudCase"
     assert await _status_code(wallet_gql, player, token) == 401
+
+
+DEPOSIT = """mutation($i: DepositInput!) { deposit(input: $i) { __typename
+  ... on ValidationError { field message } } }"""
+
+
+async def _deposit_from(wallet_gql, player: str, ip: str) -> dict:
+    body = await wallet_gql.raw(DEPOSIT, {"i": {
+        "playerId": player, "amount": "10.00", "currency": "EUR", "paymentReference": "tok-ip",
+        "idempotencyKey": f"ip-{player}-{ip}", "ipAddress": ip,
+    }}, as_=GAME_ENGINE)  # fmt: skip
+    assert "errors" not in body, body
+    result: dict = body["data"]["deposit"]
+    return result
+
+
+async def test_money_calls_carrying_an_ip_feed_the_shared_ip_signal(
+    wallet_gql, db, settings, player_factory
+):
+    await save_rule(wallet_gql, key="one-ip", signal="shared_ip", threshold=2.0, weight=10)
+    first, second = await player_factory(), await player_factory()
+    for player in (first, second):
+        assert (await _deposit_from(wallet_gql, player, "203.0.113.9"))["__typename"] == (
+            "WalletOperation"
+        )
+    await drain(db, settings)
+
+    for player in (first, second):
+        signals = (await risk(wallet_gql, player))["riskSignals"]
+        assert [(s["rule"], s["value"]) for s in signals] == [("one-ip", 2.0)]
+        assert "203.0.113.9" not in str(signals)  # only the hash is kept
+
+
+async def test_a_money_call_with_a_malformed_ip_is_refused_and_writes_nothing(
+    wallet_gql, db, player_factory
+):
+    player = await player_factory()
+
+    refused = await _deposit_from(wallet_gql, player, "203.0.113.999")
+
+    assert (refused["__typename"], refused["field"]) == ("ValidationError", "ipAddress")
+    assert await scalar(db, "SELECT count(*) FROM ledger_transfers WHERE player_id = :p",
+                        p=player) == 0  # fmt: skip
+    assert await scalar(db, "SELECT count(*) FROM outbox_events WHERE subject = :p "
+                            "AND type LIKE 'wallet.%'", p=player) == 0  # fmt: skip
