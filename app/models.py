@@ -53,7 +53,7 @@ from app.ledger.models import (
 from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
-from app.responsible.models import GamblingLimit, PlayerExclusion
+from app.responsible.models import GamblingLimit, PlayerExclusion, PlaySession
 from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
@@ -94,6 +94,7 @@ __all__ = [
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",
+    "PlaySession",
     "Player",
     "PlayerBonus",
     "PlayerDay",

@@ -17,6 +17,10 @@ def may_watch_verification(principal: Principal, player_id: str) -> bool:
     return is_allowed(principal, P.PLAYER_READ, owner_ok=True, owner=player_id)
 
 
+def may_watch_reality_check(principal: Principal, player_id: str) -> bool:
+    return is_allowed(principal, P.RG_READ, owner_ok=True, owner=player_id)
+
+
 def may_watch_feed(principal: Principal) -> bool:
     return is_allowed(principal, P.EVENT_READ)
 

@@ -88,7 +88,9 @@ class AppState:
             claims = await authenticate_token(token, self.identity)
         except InvalidToken as exc:
             raise ws.InvalidCredentials(exc.message) from None
-        return ws.Caller(claims.principal, claims.expires_at, lambda: self._still_valid(token))
+        return ws.Caller(
+            claims.principal, claims.expires_at, lambda: self._still_valid(token), claims
+        )
 
     async def _still_valid(self, token: str) -> bool:
         try:
@@ -153,6 +155,7 @@ class PMSGraphQL(GraphQL):
             await ws.close_websocket(socket, 1011, "Authentication unavailable, retry")
             raise ConnectionRejectionError from None
         context.principal = caller.principal
+        context.claims = caller.claims
         interval = self.state.settings.ws_session_check_seconds
         ws.watch_session(socket, caller, interval, ws.CLOSE_TOKEN_EXPIRED)
         return UNSET

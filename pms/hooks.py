@@ -63,8 +63,12 @@ async def forfeit_bonuses_on_exclusion(
 
 
 def register_responsible() -> None:
-    """Breaks and self-exclusions forfeit active bonuses. Idempotent."""
+    """Breaks and self-exclusions forfeit active bonuses; players' sign-in sessions are
+    their play sessions, and the access token carries the gambling restriction in force.
+    Idempotent."""
     rg_service.register_exclusion_listener(forfeit_bonuses_on_exclusion)
+    identity_hooks.register_session_listener(rg_service.session_changed)
+    identity_hooks.register_restriction_check(rg_service.restriction)
 
 
 def register_events() -> None:

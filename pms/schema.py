@@ -47,6 +47,7 @@ from resolvers.queries.players import PlayerQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
+from resolvers.subscriptions.responsible import ResponsibleSubscriptions
 from schema import input_guard
 from schema.entities import guarded_entities
 from schema.errors import is_unexpected, should_mask_error
@@ -68,7 +69,7 @@ Mutation = merge_types(
      KycMutations,
      SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
 )  # fmt: skip
-Subscription = merge_types("Subscription", (PlayerSubscriptions,))
+Subscription = merge_types("Subscription", (PlayerSubscriptions, ResponsibleSubscriptions))
 
 
 class PMSSchema(strawberry.federation.Schema):

@@ -7,6 +7,8 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+import uuid
+
 from app.analytics.consumer import consume_events as consume_analytics_events
 from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
@@ -16,6 +18,8 @@ from app.core.tasks import PeriodicTask
 from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
 from app.fraud.consumer import consume_events as consume_fraud_events
+from app.identity.runtime import IdentityRuntime
+from app.identity.sessions import end_account_sessions
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
@@ -55,7 +59,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         ),
         PeriodicTask("responsible.end_breaks", settings.rg_break_end_interval_seconds, _end_breaks),
         PeriodicTask(
-            "fraud.consume_events", settings.fraud_consume_interval_seconds, consume_fraud_events
+            "fraud.consume_events", settings.fraud_consume_interval_seconds, consume_fraud
         ),
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
@@ -69,6 +73,21 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
     return tasks
+
+
+async def consume_fraud(db: Database, settings: Settings) -> int:
+    """Fraud scoring; a player an AUTO_BLOCK rule blocked has every session ended (the
+    status path refuses their debits already), like a staff block."""
+    identity = IdentityRuntime(lambda: db, settings)
+
+    async def end_sessions(players: list[uuid.UUID]) -> None:
+        for player_id in players:
+            await end_account_sessions(identity, f"player:{player_id}", "fraud auto-block")
+
+    try:
+        return await consume_fraud_events(db, settings, end_sessions)
+    finally:
+        await identity.stop()
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.core import metrics
 from app.core.errors import DomainError
+from app.responsible.errors import GamblingRestricted
 from permissions.errors import Forbidden
 from permissions.rules import actor_of
 from schema.context import Info
@@ -48,9 +49,14 @@ class MutationSpec:
     # Whose row it is: None (anonymous sign-in steps) or the caller (factor changes).
     audit_caller: bool = False
     forbidden: bool = True
+    # A gambling operation: refused up front when the caller's token carries a gambling
+    # restriction (a break, a self-exclusion), whatever the rest of its checks say.
+    gambling: bool = False
     union: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.gambling and GamblingRestricted not in self.errors:
+            object.__setattr__(self, "errors", (*self.errors, GamblingRestricted))
         members: list[type] = list(self.success)
         for error in self.errors:
             graphql_type = graphql_type_of(error)
@@ -84,6 +90,7 @@ async def run(
 ) -> Any:
     """``call`` in one transaction; its value shown by ``present`` after the commit."""
     try:
+        gate(info, spec)
         async with info.context.db.transaction() as session:
             value = await call(session)
     except DomainError as exc:
@@ -100,11 +107,20 @@ async def run_unmanaged(
 ) -> Any:
     """For the few services that own their transactions (a provider call between two)."""
     try:
+        gate(info, spec)
         value = await call()
     except DomainError as exc:
         return await _refused(info, spec, exc)
     metrics.MUTATION_RESULTS.labels(info.field_name, "success").inc()
     return present(value)
+
+
+def gate(info: Info, spec: MutationSpec) -> None:
+    """The restriction the access token carries (``rg``, minted at sign-in): checked
+    before anything is read, so a restricted session costs the database nothing."""
+    claims = info.context.claims
+    if spec.gambling and claims is not None and claims.restriction:
+        raise GamblingRestricted(claims.restriction)
 
 
 async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:

@@ -135,6 +135,9 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     rg.StaffMayOnlyLower: _plain(rg_types.StaffMayOnlyLower),
     rg.ExclusionActive: _plain(rg_types.ExclusionActive),
     rg.NoActiveExclusion: _plain(rg_types.NoActiveExclusion),
+    rg.GamblingRestricted: Mapping(
+        rg_types.GamblingRestricted, rg_types.GamblingRestricted.from_domain
+    ),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
     # fraud

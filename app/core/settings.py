@@ -259,7 +259,7 @@ class Settings(BaseSettings):
     # A play session ends after this long without a bet (session limits, reality checks).
     rg_session_break_minutes: float = 30.0
     rg_return_cooling_hours: float = 24.0  # after a self-exclusion: asked to return -> play
-    rg_reality_check_minutes: int = 60  # how often the front end reminds the player
+    rg_reality_check_minutes: float = 60.0  # how often the front end reminds the player
     # --- operations: start-up checks, key rotation, readiness (issue 17 items 1-3) --------
     # Previous PMS_SECRET_KEY values (JSON list): still open sealed data until
     # `pms keys reseal` has re-sealed everything under the current key.

@@ -47,6 +47,8 @@ class Caller:
     # Whether the session behind the token still stands (not logged out, account not
     # blocked); None = only the expiry ends the connection.
     still_valid: Callable[[], Awaitable[bool]] | None = None
+    # The verified token claims (a subscription may need more than the principal).
+    claims: Any = None
 
 
 # Verifies a bearer token: returns the caller or raises InvalidCredentials.

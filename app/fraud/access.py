@@ -1,7 +1,8 @@
 """Sign-ins and money calls as fraud telemetry: an outbox event per sign-in (failed or not)
-and per money call that carries a device fingerprint. Only SHA-256 hashes of the device
-and IP leave here (events reach webhooks and the bus). Written in a transaction of its
-own after the caller's, so the money path's statements and locks stay as they were."""
+and per money call that carries a device fingerprint or an IP address. Only SHA-256
+hashes of the device and IP leave here (events reach webhooks and the bus). Written in a
+transaction of its own after the caller's, so the money path's statements and locks stay
+as they were."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def record_device(
     db: Database, player_id: str, operation: str, ip: str | None, device: str | None
 ) -> None:
     pid = _player(player_id)
-    if pid is None or not device:
+    if pid is None or not (device or ip):
         return
     async with db.transaction() as session:
         await outbox.record(session, DEVICE_SEEN, pid, {**_data(pid, ip, device),

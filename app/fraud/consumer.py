@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,8 +93,29 @@ async def _rollback(
                                   ref=str(ev.data.get("gameRoundId") or "")[:64])  # fmt: skip
     window = settings.fraud_rollback_window_seconds
     n = await repository.count_activity(session, ev.player_id, "rollback", ev.at, window)
-    return [(ev.player_id, Observation(Signal.ROLLBACKS, float(n), {
+    out = [(ev.player_id, Observation(Signal.ROLLBACKS, float(n), {
         "rollbacks": n, "windowSeconds": window,
+    }))]  # fmt: skip
+    return out + await _provider_rollback(session, ev, settings)
+
+
+async def _provider_rollback(
+    session: AsyncSession, ev: _Event, settings: Settings
+) -> list[tuple[uuid.UUID, Observation]]:
+    """Rollbacks concentrated on one provider: every rollback by the same game-engine client
+    across all players in the window, observed on the player rolled back now."""
+    hold, rnd = ev.data.get("reservationId"), ev.data.get("gameRoundId")
+    provider = await repository.rollback_client(session, ev.player_id, hold, rnd)
+    if provider is None:
+        return []
+    ref = provider[:64]
+    await repository.add_activity(session, ev.player_id, "provider_rollback", ev.at, ref=ref)
+    window = settings.fraud_rollback_window_seconds
+    n, players = await repository.count_ref_activity(
+        session, "provider_rollback", ref, ev.at, window
+    )
+    return [(ev.player_id, Observation(Signal.PROVIDER_ROLLBACKS, float(n), {
+        "provider": ref, "rollbacks": n, "players": players, "windowSeconds": window,
     }))]  # fmt: skip
 
 
@@ -175,7 +197,14 @@ async def _shared(
     return [(a, Observation(SHARED[kind], float(len(accounts)), evidence)) for a in accounts]
 
 
-async def consume_events(db: Database, settings: Settings) -> int:
+# After a round: the players an AUTO_BLOCK rule blocked (the composition root ends their
+# sessions; fraud does not know identity's session store).
+BlockedCallback = Callable[[list[uuid.UUID]], Awaitable[None]]
+
+
+async def consume_events(
+    db: Database, settings: Settings, on_blocked: BlockedCallback | None = None
+) -> int:
     from app.events.consumer import consume
 
     rules = service.RuleCache()
@@ -183,4 +212,7 @@ async def consume_events(db: Database, settings: Settings) -> int:
     async def handle(session: AsyncSession, row: Any) -> None:
         await apply_event(session, row, settings, rules)
 
-    return await consume(db, CONSUMER, TYPES, handle)
+    handled = await consume(db, CONSUMER, TYPES, handle)
+    if rules.blocked and on_blocked is not None:
+        await on_blocked(sorted(rules.blocked))
+    return handled

@@ -27,6 +27,8 @@ DEFAULT_RULES: tuple[RuleInput, ...] = (
     RuleInput("failed-logins-new-device", "failed_logins_new_device", 3.0, 40, "STEP_UP_MFA",
               description="3+ failed sign-ins, then a success from a new device"),
     RuleInput("rollbacks", "rollbacks", 10.0, 20, "FLAG"),
+    RuleInput("provider-rollbacks", "provider_rollbacks", 200.0, 10, "ALERT",
+              description="one provider rolled back 200+ rounds in the window"),
 )  # fmt: skip
 
 

@@ -39,6 +39,8 @@ class Signal(StrEnum):
     SHARED_PAYMENT = "shared_payment"  # accounts using one payment token
     FAILED_LOGINS_NEW_DEVICE = "failed_logins_new_device"  # failures before a new-device success
     ROLLBACKS = "rollbacks"  # round rollbacks of the player in the rollback window
+    # Rollbacks by one provider (the game-engine client) across all players in the window.
+    PROVIDER_ROLLBACKS = "provider_rollbacks"
 
 
 class Action(StrEnum):
@@ -125,7 +127,11 @@ class FraudActivity(SQLModel, table=True):
     """Windowed facts (deposits, withdrawals, bonuses, logins, rollbacks) for velocity."""
 
     __tablename__ = "fraud_activity"
-    __table_args__ = (Index("ix_fraud_activity_player_kind_at", "player_id", "kind", "at"),)
+    __table_args__ = (
+        Index("ix_fraud_activity_player_kind_at", "player_id", "kind", "at"),
+        # Counting by ref across players (a provider's rollbacks).
+        Index("ix_fraud_activity_kind_ref_at", "kind", "ref", "at"),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
     player_id: uuid.UUID = Field(

@@ -80,6 +80,19 @@ WHERE player_id = :p AND kind = :kind
   AND at > CAST(:at AS timestamptz) - make_interval(secs => CAST(:window AS float8))
   AND at <= CAST(:at AS timestamptz)
 """
+COUNT_REF_ACTIVITY = """
+SELECT count(*), count(DISTINCT player_id) FROM fraud_activity
+WHERE kind = :kind AND ref = :ref
+  AND at > CAST(:at AS timestamptz) - make_interval(secs => CAST(:window AS float8))
+  AND at <= CAST(:at AS timestamptz)
+"""
+# Who rolled back: the client that placed the bet (pending bet) or opened the round.
+ROLLBACK_CLIENT = """
+SELECT coalesce(
+    (SELECT client FROM ledger_holds WHERE id = CAST(:hold AS bigint)),
+    (SELECT client FROM game_rounds WHERE round_ref = :round AND player_id = :p
+     ORDER BY id DESC LIMIT 1))
+"""
 LAST_ACTIVITY = """
 SELECT amount, mark, at FROM fraud_activity
 WHERE player_id = :p AND kind = :kind AND at > :since AND at <= :before
@@ -110,6 +123,23 @@ async def count_activity(
 ) -> int:
     params = {"p": player_id, "kind": kind, "at": at, "window": window}
     return int((await session.execute(text(COUNT_ACTIVITY), params)).scalar() or 0)
+
+
+async def count_ref_activity(
+    session: AsyncSession, kind: str, ref: str, at: datetime, window: float
+) -> tuple[int, int]:
+    """(facts, distinct players) of ``kind`` with ``ref`` in the window, all players."""
+    params = {"kind": kind, "ref": ref, "at": at, "window": window}
+    row = (await session.execute(text(COUNT_REF_ACTIVITY), params)).one()
+    return int(row[0]), int(row[1])
+
+
+async def rollback_client(
+    session: AsyncSession, player_id: uuid.UUID, hold_id: str | None, round_ref: str | None
+) -> str | None:
+    params = {"p": player_id, "hold": hold_id, "round": round_ref}
+    found = (await session.execute(text(ROLLBACK_CLIENT), params)).scalar()
+    return str(found) if found else None
 
 
 async def last_activity(

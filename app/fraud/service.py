@@ -105,6 +105,8 @@ class RuleCache:
 
     def __init__(self) -> None:
         self._by_signal: dict[str, Sequence[Any]] = {}
+        # Players an AUTO_BLOCK rule blocked this round: their sessions end after it.
+        self.blocked: set[uuid.UUID] = set()
 
     async def for_signal(self, session: AsyncSession, signal: str) -> Sequence[Any]:
         found = self._by_signal.get(signal)
@@ -130,7 +132,8 @@ async def observe(
         session, player_id, obs.signal.value, obs.value, obs.evidence, event_id, at
     )
     fired: list[str] = []
-    for rule in await (rules or RuleCache()).for_signal(session, obs.signal.value):
+    rules = rules or RuleCache()
+    for rule in await rules.for_signal(session, obs.signal.value):
         if not rule.enabled or obs.value < rule.threshold:
             continue
         hit_id, new = await repository.upsert_hit(session, {
@@ -141,6 +144,8 @@ async def observe(
         if new:
             await _on_new_hit(session, player_id, rule, hit_id, obs)
             fired.append(rule.key)
+            if rule.action == Action.AUTO_BLOCK:
+                rules.blocked.add(player_id)
     return fired
 
 

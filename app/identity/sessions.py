@@ -13,10 +13,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from app.core.crypto import token_hash
 from app.core.principal import Principal, PrincipalKind
+from app.identity import hooks
 from app.identity.auth import current_generation, generation_key, revoked_session_key
 from app.identity.errors import InvalidRefreshToken
 from app.identity.runtime import IdentityRuntime
@@ -50,12 +52,37 @@ async def _new_refresh(runtime: IdentityRuntime, family: str, data: dict[str, An
     return token
 
 
+def _expiry(runtime: IdentityRuntime) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=runtime.settings.access_token_ttl_seconds)
+
+
+async def _player_session(
+    runtime: IdentityRuntime, principal: Principal, kind: Literal["start", "refresh"],
+    family: str,
+) -> str | None:  # fmt: skip
+    """Tell the session listeners (play sessions) and read the restriction the new access
+    token carries; nothing for staff and services."""
+    if principal.kind is not PrincipalKind.PLAYER or not hooks.has_session_hooks():
+        return None
+    change = hooks.SessionChange(kind, principal.id, family, _expiry(runtime))
+    async with runtime.db.transaction() as session:
+        await hooks.session_changed(session, runtime.settings, change)
+        return await hooks.restriction_of(session, str(principal.id))
+
+
+async def _session_ended(runtime: IdentityRuntime, change: hooks.SessionChange) -> None:
+    if hooks.has_session_hooks():
+        async with runtime.db.transaction() as session:
+            await hooks.session_changed(session, runtime.settings, change)
+
+
 async def start_session(
     runtime: IdentityRuntime, principal: Principal, methods: tuple[str, ...]
 ) -> TokenPair:
     """A new family: an access token and its first refresh token."""
     family = secrets.token_urlsafe(16)
     generation = await current_generation(runtime, principal.key)
+    restriction = await _player_session(runtime, principal, "start", family)
     auth_time = int(time.time())
     data = {"principal": _principal_data(principal), "generation": generation,
             "methods": list(methods), "created": auth_time}  # fmt: skip
@@ -64,6 +91,7 @@ async def start_session(
     access, expires_in = await issue_access_token(
         principal, runtime.keyring, runtime.settings,
         session_id=family, methods=methods, generation=generation, auth_time=auth_time,
+        restriction=restriction,
     )  # fmt: skip
     return TokenPair(access, refresh, expires_in, family, principal)
 
@@ -76,6 +104,7 @@ async def revoke_family(runtime: IdentityRuntime, family: str) -> None:
         revoked_session_key(family), {"revoked": int(time.time())},
         settings.access_token_ttl_seconds + settings.token_leeway_seconds,
     )  # fmt: skip
+    await _session_ended(runtime, hooks.SessionChange("end", None, family))
 
 
 async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
@@ -114,10 +143,11 @@ async def refresh(runtime: IdentityRuntime, refresh_token: str) -> TokenPair:
         await runtime.store.delete(f"rf:{family}", f"rt:{token_hash(new_refresh)}")
         raise InvalidRefreshToken("the refresh token was already used; the session is revoked")
     methods = tuple(data.get("methods", ()))
+    restriction = await _player_session(runtime, principal, "refresh", family)
     access, expires_in = await issue_access_token(
         principal, runtime.keyring, runtime.settings,
         session_id=family, methods=methods, generation=data["generation"],
-        auth_time=int(live.get("created", 0)) or None,
+        auth_time=int(live.get("created", 0)) or None, restriction=restriction,
     )  # fmt: skip
     return TokenPair(access, new_refresh, expires_in, family, principal)
 
@@ -129,6 +159,9 @@ async def end_everywhere(runtime: IdentityRuntime, subject: str) -> None:
     await runtime.store.put(
         generation_key(subject), {"n": generation + 1}, runtime.settings.refresh_token_ttl_seconds
     )
+    kind, _, ident = subject.partition(":")
+    if kind == PrincipalKind.PLAYER.value:
+        await _session_ended(runtime, hooks.SessionChange("end_all", ident, None))
 
 
 async def end_account_sessions(runtime: IdentityRuntime, subject: str, reason: str) -> None:

@@ -55,6 +55,9 @@ class AccessClaims:
     # When the password (+ MFA) check behind this session happened (OIDC ``auth_time``);
     # refreshed tokens keep it, so step-up checks see the real sign-in time.
     auth_time: datetime | None = None
+    # A gambling restriction in force when the token was minted (``rg``: BREAK,
+    # SELF_EXCLUSION, RETURN_PENDING): the account pages work, gambling operations refuse.
+    restriction: str | None = None
 
 
 async def issue_access_token(
@@ -68,6 +71,7 @@ async def issue_access_token(
     auth_time: int | None = None,
     ttl_seconds: int | None = None,
     now: int | None = None,
+    restriction: str | None = None,
 ) -> tuple[str, int]:
     """A signed access token for ``principal`` and its lifetime in seconds."""
     if principal.kind not in TOKEN_KINDS or not principal.id:
@@ -96,6 +100,8 @@ async def issue_access_token(
         claims["gen"] = generation
     if auth_time:
         claims["auth_time"] = auth_time
+    if restriction:
+        claims["rg"] = restriction
     token = jwt.encode({"alg": algorithm, "kid": kid, "typ": "at+jwt"}, claims, key)
     return token, ttl
 
@@ -172,6 +178,7 @@ async def verify_access_token(
     amr = claims.get("amr", [])
     generation = claims.get("gen", 0)
     auth_time = claims.get("auth_time")
+    restriction = claims.get("rg")
     return AccessClaims(
         principal=_principal(claims),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
@@ -181,4 +188,5 @@ async def verify_access_token(
         methods=tuple(map(str, amr)) if isinstance(amr, list) else (),
         generation=generation if isinstance(generation, int) else 0,
         auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None,
+        restriction=restriction if isinstance(restriction, str) else None,
     )

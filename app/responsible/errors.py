@@ -59,3 +59,14 @@ class ExclusionActive(DomainError):
 
 class NoActiveExclusion(DomainError):
     code = "NO_ACTIVE_EXCLUSION"
+
+
+class GamblingRestricted(DomainError):
+    """The access token carries a gambling restriction (a break, a self-exclusion, or a
+    return not yet open): the account pages work, gambling does not."""
+
+    code = "GAMBLING_RESTRICTED"
+
+    def __init__(self, restriction: str) -> None:
+        super().__init__(f"gambling is not available to this session ({restriction.lower()})")
+        self.restriction = restriction

@@ -42,7 +42,12 @@ LOAD_PARTS = LoadParts(
 )""",
     columns=""",
        (SELECT jsonb_agg(to_jsonb(rgl) ORDER BY id) FROM rgl)::text AS rg_limits,
-       now() AS rg_now""",
+       now() AS rg_now,
+       -- The live sign-in session's start, read only for a player with a SESSION limit.
+       (SELECT ps.started_at FROM play_sessions ps
+        WHERE ps.player_id = $5 AND ps.ended_at IS NULL AND ps.expires_at > now()
+          AND EXISTS (SELECT 1 FROM rgl WHERE rgl.kind = 'SESSION')
+        ORDER BY ps.id DESC LIMIT 1) AS rg_session_start""",
 )
 
 APPLY_PARTS = ApplyParts(
@@ -77,6 +82,7 @@ class Counter:
 class LimitState:
     counters: list[Counter]
     now: datetime
+    session_start: datetime | None = None  # of the live sign-in session, if any
 
 
 def _parse(row: Mapping[str, Any]) -> LimitState | None:
@@ -87,7 +93,7 @@ def _parse(row: Mapping[str, Any]) -> LimitState | None:
         counters.append(Counter(c["id"], c["kind"], c["period"], c["currency"], c["amount"],
                                 c["used"], _time(c["window_start"]),
                                 _time(c["last_activity_at"])))  # fmt: skip
-    return LimitState(counters, row["rg_now"])
+    return LimitState(counters, row["rg_now"], row["rg_session_start"])
 
 
 def _time(text: str | None) -> datetime | None:
@@ -156,8 +162,11 @@ def _real_part(op: Operation, amount: int) -> int:
 
 
 def _play_session(op: Operation) -> None:
-    """SESSION limits: a bet after a break of ``rg_session_break_minutes`` starts a new
-    session; past the session's minutes, bets are refused until such a break."""
+    """SESSION limits. The session is the player's sign-in session (login to logout or
+    token expiry; a sign-in within the break continues it); past its minutes, bets are
+    refused until the next sign-in after a break of ``rg_session_break_minutes``. Bets
+    without a live sign-in here (a game engine's own session) fall back to runs of bets:
+    a bet after such a break starts a new session."""
     state = _state(op)
     assert state is not None
     minutes = op.settings.rg_session_break_minutes if op.settings is not None else 30.0
@@ -165,12 +174,15 @@ def _play_session(op: Operation) -> None:
     for c in state.counters:
         if c.kind != LimitKind.SESSION:
             continue
-        if c.last_activity_at is None or state.now - c.last_activity_at >= pause:
+        if state.session_start is not None:
+            c.window_start = state.session_start
+        elif c.last_activity_at is None or state.now - c.last_activity_at >= pause:
             c.window_start = state.now  # a new session
         assert c.window_start is not None
         if state.now - c.window_start >= timedelta(minutes=c.amount):
-            assert c.last_activity_at is not None
-            raise SessionLimitReached(c.amount, c.last_activity_at + pause)
+            # Signed in: a break starts when they sign out, so at the earliest now.
+            last = c.last_activity_at if state.session_start is None else None
+            raise SessionLimitReached(c.amount, (last or state.now) + pause)
         c.last_activity_at = state.now
         c.changed = True
         op.writes.extensions[NAME] = state

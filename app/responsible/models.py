@@ -110,3 +110,30 @@ class PlayerExclusion(SQLModel, table=True):
     lifted_by: str | None = Field(default=None, sa_column=Column(String(120)))
     lift_reason: str | None = Field(default=None, sa_column=Column(String(500)))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+
+
+class PlaySession(SQLModel, table=True):
+    """A player's sign-in session (login to logout or token expiry) as a play session.
+    ``started_at`` is the play session's start: a sign-in within the session break of
+    the previous session's end carries its start over, so logging out and straight back
+    in does not restart the session time limit."""
+
+    __tablename__ = "play_sessions"
+    __table_args__ = (
+        UniqueConstraint("session_id"),
+        Index("ix_play_sessions_player_id_id", "player_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=bigint_pk_column())
+    # Sign-in telemetry, not a record to keep: it goes with the player row.
+    player_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("players.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    session_id: str = Field(sa_column=Column(String(64), nullable=False))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    signed_in_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The access token's expiry, moved on by each refresh: past it the session is over.
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.responsible.models import GamblingLimit, PlayerExclusion
+from app.responsible.models import GamblingLimit, PlayerExclusion, PlaySession
 
 
 async def real_currency(session: AsyncSession, player_id: uuid.UUID) -> str | None:
@@ -57,7 +57,7 @@ async def lock_limit(
     return rows.scalar_one_or_none()
 
 
-async def add(session: AsyncSession, row: GamblingLimit | PlayerExclusion) -> None:
+async def add(session: AsyncSession, row: GamblingLimit | PlayerExclusion | PlaySession) -> None:
     session.add(row)
     await session.flush()
 
@@ -153,3 +153,61 @@ async def returnable(
         ).with_for_update()
     )  # fmt: skip
     return list(rows.scalars())
+
+
+# --- play sessions (sign-in to sign-out) ----------------------------------------------
+
+LIVE_SESSION_SQL = """
+SELECT started_at FROM play_sessions
+WHERE player_id = :p AND ended_at IS NULL AND expires_at > :now
+ORDER BY id DESC LIMIT 1
+"""
+LAST_SESSION_SQL = """
+SELECT started_at, least(coalesce(ended_at, expires_at), expires_at) AS ended
+FROM play_sessions WHERE player_id = :p ORDER BY id DESC LIMIT 1
+"""
+SESSION_RESULT_SQL = """
+SELECT coalesce(sum(amount), 0) AS net FROM ledger_transfers
+WHERE player_id = :p AND kind IN ('BET', 'WIN', 'BET_REFUND', 'WIN_REVERSAL')
+  AND created_at >= :since
+"""
+
+
+async def live_session_start(
+    session: AsyncSession, player_id: uuid.UUID, now: datetime
+) -> datetime | None:
+    found = await session.execute(text(LIVE_SESSION_SQL), {"p": player_id, "now": now})
+    return found.scalar_one_or_none()
+
+
+async def last_session(
+    session: AsyncSession, player_id: uuid.UUID
+) -> tuple[datetime, datetime] | None:
+    """(play-session start, when it ended or ends) of the player's latest sign-in."""
+    row = (await session.execute(text(LAST_SESSION_SQL), {"p": player_id})).first()
+    return (row.started_at, row.ended) if row is not None else None
+
+
+async def session_result(session: AsyncSession, player_id: uuid.UUID, since: datetime) -> int:
+    """Wins minus stakes (minor units) since ``since``."""
+    found = await session.execute(text(SESSION_RESULT_SQL), {"p": player_id, "since": since})
+    return int(found.scalar_one())
+
+
+async def session_row(session: AsyncSession, session_id: str) -> PlaySession | None:
+    rows = await session.execute(
+        select(PlaySession).where(col(PlaySession.session_id) == session_id).with_for_update()
+    )
+    return rows.scalar_one_or_none()
+
+
+async def end_sessions(
+    session: AsyncSession, now: datetime, *, session_id: str | None = None,
+    player_id: uuid.UUID | None = None,
+) -> None:  # fmt: skip
+    """End one session (by id) or every session of a player."""
+    await session.execute(
+        text("UPDATE play_sessions SET ended_at = :now WHERE ended_at IS NULL AND "
+             "(session_id = :s OR (CAST(:s AS text) IS NULL AND player_id = :p))"),
+        {"s": session_id, "p": player_id, "now": now},
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.money import format_amount, parse_amount
 from app.core.settings import Settings
 from app.events import outbox
+from app.identity.hooks import SessionChange
 from app.players import service as players
 from app.players.hooks import player_attributes_changed
 from app.players.models import PlayerStatus
@@ -36,8 +37,10 @@ from app.responsible.models import (
     LimitKind,
     LimitPeriod,
     PlayerExclusion,
+    PlaySession,
 )
 
+RETURN_PENDING = "RETURN_PENDING"  # an ended self-exclusion before the return opens
 BREAK_HOURS = (24, 6 * 7 * 24)  # 24 h .. 6 weeks
 MIN_SELF_EXCLUSION_MONTHS = 6
 MAX_SELF_EXCLUSION_MONTHS = 120
@@ -96,16 +99,29 @@ def _session_minutes(amount: str, period: LimitPeriod) -> int:
 async def reality_check(
     session: AsyncSession, settings: Settings, player_id: uuid.UUID
 ) -> RealityCheck | None:
-    """The current play session (bets with gaps shorter than the session break): when it
-    started, how long it runs, the net result in REAL money; None when not playing."""
+    """The current play session: the player's sign-in session (its start carried over
+    from a sign-in within the session break), or, for bets without a sign-in here, the
+    run of bets with gaps shorter than the break. How long it runs and the net result
+    (wins minus stakes); None when not playing."""
+    at = now()
+    started = await repo.live_session_start(session, player_id, at)
+    if started is not None:
+        currency = await repo.real_currency(session, player_id) or ""
+        net = await repo.session_result(session, player_id, started)
+        return _reality(settings, started, at, net, currency)
     pause = timedelta(minutes=settings.rg_session_break_minutes)
     found = await repo.play_session(session, player_id, pause)
     if found is None:
         return None
     started, last, net, currency = found
-    at = now()
     if at - last >= pause:
         return None
+    return _reality(settings, started, at, net, currency)
+
+
+def _reality(
+    settings: Settings, started: datetime, at: datetime, net: int, currency: str
+) -> RealityCheck:
     interval = timedelta(minutes=settings.rg_reality_check_minutes)
     elapsed = at - started
     next_check = started + interval * (int(elapsed / interval) + 1)
@@ -237,6 +253,66 @@ async def confirm_limit(
     await session.flush()
     await _changed(session, row, "RAISED", caller)
     return row
+
+
+# --- sign-in sessions -----------------------------------------------------------------
+
+
+async def session_changed(session: AsyncSession, settings: Settings, change: SessionChange) -> None:
+    """Identity's sign-in sessions as play sessions (app/identity/hooks.py). A sign-in
+    within the session break of the previous session's end continues that play session:
+    only a real break starts the session time limit again."""
+    at = now()
+    if change.kind == "start" and change.player_id and change.session_id:
+        player_id = uuid.UUID(change.player_id)
+        pause = timedelta(minutes=settings.rg_session_break_minutes)
+        last = await repo.last_session(session, player_id)
+        started = last[0] if last is not None and last[1] > at - pause else at
+        assert change.expires_at is not None
+        await repo.add(session, PlaySession(
+            player_id=player_id, session_id=change.session_id, started_at=started,
+            signed_in_at=at, expires_at=change.expires_at,
+        ))  # fmt: skip
+    elif change.kind == "refresh" and change.session_id and change.expires_at:
+        await _refreshed(session, settings, change.session_id, change.expires_at, at)
+    elif change.kind == "end" and change.session_id:
+        await repo.end_sessions(session, at, session_id=change.session_id)
+    elif change.kind == "end_all" and change.player_id:
+        await repo.end_sessions(session, at, player_id=uuid.UUID(change.player_id))
+
+
+async def _refreshed(
+    session: AsyncSession, settings: Settings, session_id: str, expires_at: datetime,
+    at: datetime,
+) -> None:  # fmt: skip
+    """A refresh extends the session; one after the token had expired for a whole break
+    starts the play session again (the expiry ended it)."""
+    row = await repo.session_row(session, session_id)
+    if row is None or row.ended_at is not None:
+        return
+    if row.expires_at <= at - timedelta(minutes=settings.rg_session_break_minutes):
+        row.started_at = at
+    row.expires_at = expires_at
+    await session.flush()
+
+
+async def restriction(session: AsyncSession, player_id: str) -> str | None:
+    """What a new access token of the player carries (``rg``): the exclusion in force
+    (a self-exclusion outranks a break), or RETURN_PENDING while an ended self-exclusion
+    waits for the return request and cooling; None when the player may gamble."""
+    try:
+        pid = uuid.UUID(player_id)
+    except ValueError:
+        return None
+    kinds = {e.kind for e in await repo.active_exclusions(session, pid, now())}
+    if ExclusionKind.SELF_EXCLUSION in kinds:
+        return ExclusionKind.SELF_EXCLUSION.value
+    if ExclusionKind.BREAK in kinds:
+        return ExclusionKind.BREAK.value
+    player = await players.get_player(session, pid)
+    if player is not None and player.status == PlayerStatus.SELF_EXCLUDED:
+        return RETURN_PENDING
+    return None
 
 
 # --- breaks and self-exclusion ------------------------------------------------------------

@@ -8,14 +8,17 @@ from app.core import errors
 from app.fraud import service
 from app.fraud.errors import CaseNotOpen, InvalidFraudRule
 from app.fraud.models import Decision
+from app.identity.sessions import end_account_sessions
 from permissions.roles import Permission as P
 from permissions.rules import actor_of, forbidden_result
 from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.ids import parse_uuid
+from schema.input_guard import FreeTextArg
 from schema.inputs.fraud import FraudRuleInput
 from schema.types.fraud import FraudCase, FraudDecisionEnum, FraudRule
 
+ENDS_SESSIONS = frozenset({Decision.BLOCK, Decision.CLOSE_ACCOUNT})
 SAVE_RULE = MutationSpec("SaveFraudRuleResult", (FraudRule,), (InvalidFraudRule,))
 CASE = MutationSpec(
     "FraudCaseResult", (FraudCase,), (errors.ValidationFailed, errors.NotFound, CaseNotOpen)
@@ -55,9 +58,19 @@ class FraudMutations:
         extensions=[forbidden_result(P.FRAUD_MANAGE, audit=True)],
     )
     async def decide_fraud_case(
-        self, info: Info, case_id: strawberry.ID, decision: FraudDecisionEnum, note: str
+        self,
+        info: Info,
+        case_id: strawberry.ID,
+        decision: FraudDecisionEnum,
+        note: FreeTextArg,
     ) -> object:
         actor = actor_of(info)
-        return await run(info, CASE, lambda s: service.decide_case(
-            s, parse_uuid(case_id, "caseId"), Decision(decision.value), note, actor
+        chosen = Decision(decision.value)
+        result = await run(info, CASE, lambda s: service.decide_case(
+            s, parse_uuid(case_id, "caseId"), chosen, note, actor
         ), FraudCase.from_model)  # fmt: skip
+        if isinstance(result, FraudCase) and chosen in ENDS_SESSIONS and info.context.identity:
+            # Blocked or closed: every session of the player ends, as for a staff block.
+            await end_account_sessions(info.context.identity, f"player:{result.player_id}",
+                                       f"fraud case decision {chosen.value}")  # fmt: skip
+        return result

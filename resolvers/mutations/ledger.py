@@ -8,6 +8,7 @@ also get an audit_log row. Denials of any of them are audited (permissions/rules
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,14 +43,18 @@ _KERNEL: tuple[type[DomainError], ...] = (
 )  # fmt: skip
 
 
-def _spec(name: str, *errors: type[DomainError]) -> MutationSpec:
+def _spec(name: str, *errors: type[DomainError], gambling: bool = False) -> MutationSpec:
     return MutationSpec(
         name, (WalletOperation, InsufficientFunds), _KERNEL + errors,
-        failure_audit="ledger.{field}",
+        failure_audit="ledger.{field}", gambling=gambling,
     )  # fmt: skip
 
 
-RESERVE_BET = _spec("ReserveBetResult", MaxBetExceeded, LimitExceeded, SessionLimitReached)
+# Stakes are gambling: refused for a token carrying a restriction (a game engine that
+# forwards a player's session would carry it; service tokens never do).
+RESERVE_BET = _spec(
+    "ReserveBetResult", MaxBetExceeded, LimitExceeded, SessionLimitReached, gambling=True
+)
 SETTLE_BET = _spec("SettleBetResult", E.ReservationNotFound, E.RoundNotFound)
 CANCEL_BET = _spec("CancelBetResult", E.ReservationNotFound)
 ROLLBACK_BET = _spec("RollbackBetResult", E.ReservationNotFound)
@@ -61,9 +66,9 @@ REJECT_WITHDRAWAL = _spec("RejectWithdrawalResult", E.ReservationNotFound)
 CHARGE_FEE = _spec("ChargeFeeResult")
 ADJUST_BALANCE = _spec("AdjustBalanceResult")
 GRANT_FREE_SPINS = _spec("GrantFreeSpinsResult")
-CONSUME_FREE_SPINS = _spec("ConsumeFreeSpinsResult")
+CONSUME_FREE_SPINS = _spec("ConsumeFreeSpinsResult", gambling=True)
 CREDIT_TOURNAMENT = _spec("CreditTournamentResult")
-DEBIT_TOURNAMENT = _spec("DebitTournamentResult")
+DEBIT_TOURNAMENT = _spec("DebitTournamentResult", gambling=True)
 
 
 def _player(raw: strawberry.ID) -> Any:
@@ -71,9 +76,29 @@ def _player(raw: strawberry.ID) -> Any:
 
 
 async def _execute(
-    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]]
-) -> Any:
-    return await run(info, spec, call, lambda outcome: from_document(outcome.body))
+    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]],
+    check: Callable[[], None] | None = None,
+) -> Any:  # fmt: skip
+    """``check`` (input the service does not see) runs first, inside the runner: a refusal
+    is the same typed, audited answer with nothing written."""
+
+    async def checked(session: AsyncSession) -> Outcome:
+        if check is not None:
+            check()
+        return await call(session)
+
+    return await run(info, spec, checked, lambda outcome: from_document(outcome.body))
+
+
+def _ip_check(input: inputs.DepositInput | inputs.WithdrawInput) -> Callable[[], None]:
+    def check() -> None:
+        if input.ip_address is not None:
+            try:
+                ipaddress.ip_address(input.ip_address.strip())
+            except ValueError:
+                raise ValidationFailed.single("ipAddress", "not an IPv4 or IPv6 address") from None
+
+    return check
 
 
 async def _with_device(
@@ -83,9 +108,10 @@ async def _with_device(
     """After a successful money call that carries the player's device fingerprint: the
     fraud telemetry event, in its own transaction (the money statements are unchanged)."""
     answer = await result
-    if input.device_fingerprint and isinstance(answer, WalletOperation):
+    ip = input.ip_address.strip() if input.ip_address else None
+    if (input.device_fingerprint or ip) and isinstance(answer, WalletOperation):
         await fraud_access.record_device(
-            info.context.db, str(input.player_id), operation, None, input.device_fingerprint
+            info.context.db, str(input.player_id), operation, ip, input.device_fingerprint
         )
     return answer
 
@@ -207,7 +233,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
-        call = _execute(info, DEPOSIT, deposit_call(info.context, input))
+        call = _execute(info, DEPOSIT, deposit_call(info.context, input), _ip_check(input))
         return await _with_device(info, "deposit", input, call)
 
     @strawberry.mutation(
@@ -221,7 +247,7 @@ class LedgerMutations:
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
-        ))  # fmt: skip
+        ), _ip_check(input))  # fmt: skip
         return await _with_device(info, "withdraw", input, call)
 
     @strawberry.mutation(

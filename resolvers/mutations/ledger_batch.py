@@ -19,7 +19,7 @@ from app.ledger import service
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
 from resolvers.mutations import ledger as single
-from resolvers.runner import MutationSpec, refused
+from resolvers.runner import MutationSpec, gate, refused
 from schema.context import Info
 from schema.inputs import ledger as inputs
 from schema.types.ledger import InsufficientFunds, WalletOperation, from_document
@@ -36,6 +36,7 @@ OPERATIONS: dict[str, tuple[MutationSpec, Callable[[Any, Any], single.Call]]] = 
 PLAY_ROUND = MutationSpec(
     "PlayRoundResult", (WalletOperation, InsufficientFunds),
     single.RESERVE_BET.errors + single.SETTLE_BET.errors, failure_audit="ledger.{field}",
+    gambling=True,
 )  # fmt: skip
 OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
 
@@ -90,7 +91,7 @@ class WalletBatchMutations:
             chosen = [_chosen(i, op) for i, op in enumerate(operations)]
         except ValidationFailed as exc:
             return await refused(info, WALLET_BATCH, exc, info.field_name)
-        calls = [OPERATIONS[name][1](ctx, value) for name, value in chosen]
+        calls = [_gated(info, *OPERATIONS[name], value) for name, value in chosen]
         players = [p for _, value in chosen if (p := _player_of(value)) is not None]
         answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players)
         results: list[Any] = []
@@ -113,6 +114,18 @@ class WalletBatchMutations:
     )
     async def play_round(self, info: Info, input: inputs.PlayRoundInput) -> object:
         return await single._execute(info, PLAY_ROUND, single.play_round_call(info.context, input))
+
+
+def _gated(info: Info, spec: MutationSpec, build: Callable[[Any, Any], single.Call],
+           value: Any) -> single.Call:  # fmt: skip
+    """The single call behind the single mutation's gate (a restricted token's stakes)."""
+    call = build(info.context, value)
+
+    async def gated(session: Any) -> Any:
+        gate(info, spec)
+        return await call(session)
+
+    return gated
 
 
 def _player_of(value: Any) -> uuid.UUID | None:

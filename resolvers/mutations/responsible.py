@@ -22,19 +22,23 @@ from permissions.rules import actor_of, forbidden_result
 from resolvers.runner import MutationSpec, run
 from schema.context import Info
 from schema.ids import parse_int_id, parse_uuid
+from schema.input_guard import FreeTextArg, OptionalFreeTextArg
 from schema.types.responsible import GamblingLimit, GamblingLimitRemoved, PlayerExclusion
 
 SET_LIMIT = MutationSpec(
     "SetGamblingLimitResult", (GamblingLimit,),
     (ValidationFailed, NotFound, E.StaffMayOnlyLower), failure_audit="rg.{field}",
 )  # fmt: skip
+# Removing or raising a limit opens the way to more gambling: not from a restricted session.
 REMOVE_LIMIT = MutationSpec(
     "RemoveGamblingLimitResult", (GamblingLimit,),
     (ValidationFailed, NotFound, E.StaffMayOnlyLower), failure_audit="rg.{field}",
+    gambling=True,
 )  # fmt: skip
 CONFIRM_LIMIT = MutationSpec(
     "ConfirmGamblingLimitResult", (GamblingLimit, GamblingLimitRemoved),
     (ValidationFailed, E.LimitChangeNotFound, E.CoolDownActive), failure_audit="rg.{field}",
+    gambling=True,
 )  # fmt: skip
 EXCLUDE = MutationSpec(
     "ExclusionResult", (PlayerExclusion,), (ValidationFailed, NotFound, E.ExclusionActive),
@@ -89,7 +93,7 @@ class ResponsibleMutations:
     )
     async def set_gambling_limit(
         self, info: Info, player_id: strawberry.ID, kind: LimitKind, period: LimitPeriod,
-        amount: str, reason: str | None = None,
+        amount: str, reason: OptionalFreeTextArg = None,
     ) -> object:  # fmt: skip
         ctx = info.context
         return await run(info, SET_LIMIT, lambda s: rg.set_limit(
@@ -183,7 +187,9 @@ class ResponsibleMutations:
         description="ADMIN only: end the player's exclusions in force, with a reason.",
         extensions=[forbidden_result(P.RG_LIFT, audit=True)],
     )
-    async def lift_exclusion(self, info: Info, player_id: strawberry.ID, reason: str) -> object:
+    async def lift_exclusion(
+        self, info: Info, player_id: strawberry.ID, reason: FreeTextArg
+    ) -> object:
         async def call(s: Any) -> list[ExclusionRow]:
             return await rg.lift(s, _caller(info), player_id=parse_uuid(player_id, "playerId"),
                                  reason=reason)  # fmt: skip

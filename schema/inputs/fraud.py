@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.input_guard import free_text
+
 
 @strawberry.input(description="A fraud rule; saving writes its next version.")
 class FraudRuleInput:
@@ -14,7 +16,7 @@ class FraudRuleInput:
     action: str = strawberry.field(description="FLAG, ALERT, STEP_UP_MFA, HOLD_WITHDRAWALS "
                                                "or AUTO_BLOCK.")  # fmt: skip
     enabled: bool = True
-    description: str = ""
+    description: str = free_text(default="", description="Why the rule exists (free text).")
 
 
 @strawberry.input

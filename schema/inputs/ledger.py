@@ -93,6 +93,10 @@ class DepositInput:
     device_fingerprint: str | None = strawberry.field(
         default=None, description="The player's device fingerprint, when known (anti-fraud)."
     )
+    ip_address: str | None = strawberry.field(
+        default=None, description="The player's IP address, when known (anti-fraud; only its "
+        "hash is kept).",
+    )  # fmt: skip
 
 
 @strawberry.input
@@ -105,6 +109,10 @@ class WithdrawInput:
     device_fingerprint: str | None = strawberry.field(
         default=None, description="The player's device fingerprint, when known (anti-fraud)."
     )
+    ip_address: str | None = strawberry.field(
+        default=None, description="The player's IP address, when known (anti-fraud; only its "
+        "hash is kept).",
+    )  # fmt: skip
 
 
 @strawberry.input

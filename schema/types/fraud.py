@@ -13,12 +13,15 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
+from app.audit import service as audit
+from app.core.principal import PrincipalKind
 from app.fraud import service
 from app.fraud.errors import CaseNotOpen, InvalidFraudRule, WithdrawalsOnHold
 from app.fraud.models import Decision
 from app.fraud.models import FraudCase as CaseRow
 from app.fraud.models import FraudHit as HitRow
 from app.fraud.models import FraudRule as RuleRow
+from permissions.rules import actor_of
 from schema.context import Info
 from schema.errors import UserError
 from schema.loaders import BatchLoader
@@ -171,12 +174,23 @@ def _key(root: Any, info: Info) -> ScoreKey:
     return uuid.UUID(str(root.id)), info.context.settings.fraud_score_window_days
 
 
+async def _audit_read(info: Info, root: Any) -> None:
+    """A staff read of a risk field is a sensitive read, audited like ``player.read``
+    (whichever path asked: root field, nested, ``_entities``)."""
+    if info.context.principal.kind is PrincipalKind.STAFF:
+        await audit.record_now(info.context.db, actor_of(info), "fraud.risk_read", str(root.id),
+                               audit.SUCCESS, {"field": info.field_name})  # fmt: skip
+
+
 async def risk_score(root: Any, info: Info) -> int | None:
     """permission: fraud:read. 0-100: the weights of the rules hit in the score window."""
-    return await info.context.loaders.get(RiskScoreByPlayer).load(_key(root, info))
+    score = await info.context.loaders.get(RiskScoreByPlayer).load(_key(root, info))
+    await _audit_read(info, root)
+    return score
 
 
 async def risk_signals(root: Any, info: Info) -> list[RiskSignal]:
     """permission: fraud:read. The rules hit in the score window, newest first."""
     rows = await info.context.loaders.get(RiskSignalsByPlayer).load(_key(root, info))
+    await _audit_read(info, root)
     return [RiskSignal.from_model(r) for r in rows]

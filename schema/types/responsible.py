@@ -160,6 +160,16 @@ ExclusionActive = _error_type(
 NoActiveExclusion = _error_type("NoActiveExclusion", "The player has no exclusion in force.")
 
 
+@strawberry.type(description="The session's token carries a gambling restriction (a break, a "
+                 "self-exclusion or a return not yet open); nothing changed.")  # fmt: skip
+class GamblingRestricted(UserError):
+    restriction: str
+
+    @classmethod
+    def from_domain(cls, exc: rg_errors.GamblingRestricted) -> GamblingRestricted:
+        return cls(code=exc.code, message=exc.message, restriction=exc.restriction)
+
+
 class LimitsByPlayer(BatchLoader[uuid.UUID, list[LimitRow]]):
     async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[LimitRow]]:
         found = await rg.limits_of(session, keys)

@@ -67,7 +67,7 @@ ENVELOPE_TYPES = {
     # responsible gambling, behind rg:* fields (and LimitExceeded behind wallet:operate)
     "GamblingLimit", "GamblingLimitRemoved", "PlayerExclusion", "LimitExceeded",
     "CoolDownActive", "LimitChangeNotFound", "StaffMayOnlyLower", "ExclusionActive",
-    "NoActiveExclusion", "SessionLimitReached", "RealityCheck",
+    "NoActiveExclusion", "SessionLimitReached", "RealityCheck", "GamblingRestricted",
     # anti-fraud, behind fraud:read / fraud:manage fields
     "RiskSignal", "FraudRule", "FraudCase", "DryRunHit", "InvalidFraudRuleError",
     "FraudCaseNotOpen", "WithdrawalsHeld",

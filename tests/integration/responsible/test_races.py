@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from app.core.db import Database
 from app.core.settings import Settings
 from app.ledger import service as ledger
-from app.responsible.errors import LimitExceeded
+from app.responsible.errors import LimitExceeded, SessionLimitReached
 from tests.integration.responsible.conftest import Money
 from tests.integration.wallets.conftest import (
     GAME_ENGINE,
@@ -39,6 +40,8 @@ async def _attempt(pool: Database, call: Any) -> str:
             out = await call(s)
     except LimitExceeded:
         return "LimitExceeded"
+    except SessionLimitReached:
+        return "SessionLimitReached"
     return str(out.body["status"])
 
 
@@ -86,4 +89,27 @@ async def test_200_concurrent_deposits_against_a_deposit_limit_for_50_accept_exa
     assert results.count("LimitExceeded") == 150
     assert await m.used("DEPOSIT", "MONTH") == 5000
     assert (await wallets_of(db, str(m.player)))["REAL"]["balance"] == 5000
+    await assert_ledger_consistent(db)
+
+
+async def test_concurrent_bets_share_one_session_and_past_its_limit_all_are_refused(
+    pool, db, settings, money
+):
+    m: Money = await money(deposit="500.00")
+    await m.set_limit("SESSION", "DAY", "30")
+
+    first = await asyncio.gather(*(_attempt(pool, _bet(settings, m.player, i))
+                                   for i in range(100)))  # fmt: skip
+    started = await scalar(db, "SELECT window_start FROM gambling_limits WHERE kind = 'SESSION'")
+    async with db.transaction() as s:  # 31 minutes into the session, the last bet just now
+        await s.execute(text("UPDATE gambling_limits SET window_start = window_start - "
+                             "interval '31 minutes' WHERE kind = 'SESSION'"))  # fmt: skip
+    late = await asyncio.gather(*(_attempt(pool, _bet(settings, m.player, 100 + i))
+                                  for i in range(100)))  # fmt: skip
+
+    assert first.count("OK") == 100
+    assert started is not None
+    assert late.count("SessionLimitReached") == 100
+    assert await scalar(db, "SELECT count(*) FROM ledger_holds WHERE player_id = :p",
+                        p=m.player) == 100  # fmt: skip
     await assert_ledger_consistent(db)
