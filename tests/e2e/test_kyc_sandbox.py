@@ -41,7 +41,7 @@ mutation($c: ID!) { reviewKyc(caseId: $c, decision: APPROVE, note: "checked by h
 
 def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded CI machine imports slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(proc.stdout.read().decode())
