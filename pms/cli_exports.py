@@ -82,6 +82,7 @@ def _when(raw: str, name: str) -> datetime:
 def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
+    from app.audit.service import Actor
     from app.core.errors import DomainError
     from app.exports.regulator import RegulatorRange, run_regulator_export
 
@@ -99,7 +100,7 @@ def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
         try:
             result = await run_regulator_export(
                 db, settings, rng, Path(args.out or settings.export_dir),
-                actor="system:cli", progress=progress,
+                actor=Actor("system:cli"), progress=progress,
             )  # fmt: skip
         except DomainError as exc:
             print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)

@@ -33,6 +33,7 @@ from resolvers.mutations.identity import IdentityMutations
 from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.mutations.regulator import RegulatorMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
@@ -64,7 +65,8 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
-     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
+     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations,
+     RegulatorMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))
 

@@ -103,7 +103,7 @@ def _stamp(value: datetime) -> str:
 
 
 async def run_regulator_export(
-    db: Database, settings: Settings, rng: RegulatorRange, out: Path, *, actor: str,
+    db: Database, settings: Settings, rng: RegulatorRange, out: Path, *, actor: audit.Actor,
     max_days: float | None = None, progress: Progress | None = None,
 ) -> RegulatorResult:  # fmt: skip
     """Write and seal the bundle of ``rng`` under ``out``. ``max_days`` bounds the range
@@ -131,7 +131,7 @@ async def run_regulator_export(
     async with db.transaction() as session:
         # Personal data leaving the system is an audited read, whatever the path.
         await audit.record(
-            session, audit.Actor(actor), "export.regulator",
+            session, actor, "export.regulator",
             f"player:{rng.player}" if rng.player else None,
             details={"from": _iso(rng.start), "to": _iso(rng.end), "manifestSha256": digest,
                      "rows": {f.name: f.rows for f in files}},

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from app.audit import note, tasks
 from app.audit.canonical import encode
+from app.audit.service import Actor
 from app.core import bundles
 from app.core.errors import NotFound
 from app.exports import signing
@@ -77,7 +78,7 @@ async def history(db, settings):
 
 async def export(db, settings, out: Path, start, end, player=None, **kw):
     return await run_regulator_export(
-        db, settings, RegulatorRange(start, end, player), out, actor="staff:c-1", **kw
+        db, settings, RegulatorRange(start, end, player), out, actor=Actor("staff:c-1"), **kw
     )
 
 
@@ -282,3 +283,58 @@ async def test_cli_refuses_a_reversed_range_with_its_code(db, settings, tmp_path
     assert run.returncode == 2 and "EXPORT_RANGE_INVALID" in run.stderr, run.stderr
     assert not (tmp_path / "x").exists() or list((tmp_path / "x").iterdir()) == []
     assert bad.returncode == 2 and "--to: not an ISO 8601 time" in bad.stderr
+
+
+# --- GraphQL ---------------------------------------------------------------------------
+
+EXPORT = """mutation($from: DateTime!, $to: DateTime!, $p: ID) {
+  exportRegulatorBundle(from: $from, to: $to, playerId: $p) {
+    __typename ... on UserError { code message }
+    ... on RegulatorExport { directory manifestSha256 auditTreeSize auditRootHash
+                             files { name rows sha256 } } } }"""
+
+
+@pytest.fixture
+def app(settings, db, tmp_path):
+    from pms.asgi import create_app
+
+    server = settings.model_copy(update={"export_dir": str(tmp_path / "server")})
+    return create_app(server, database=db)
+
+
+async def test_compliance_exports_through_graphql_and_others_are_forbidden(
+    gql, auth, db, settings, history, tmp_path
+):
+    span = {"from": history["middle"].isoformat(), "to": history["end"].isoformat()}
+    body = await gql(EXPORT, span, **await auth.staff_headers("COMPLIANCE", "c-7"))
+    answer = body["data"]["exportRegulatorBundle"]
+    assert answer["__typename"] == "RegulatorExport", body
+    bundle = Path(answer["directory"])
+    assert bundle.parent == tmp_path / "server"
+    assert bundles.sha256_hex((bundle / "manifest.json").read_bytes()) == answer["manifestSha256"]
+    files = {f["name"]: f["rows"] for f in answer["files"]}
+    assert files["ledger_transfers.jsonl"] == 1 and files["checkpoint.txt"] == 1
+    async with db.read_session() as s:
+        assert await verify_directory(s, bundle) == []
+        audited = (await s.execute(text(
+            "SELECT actor, outcome FROM audit_log WHERE action = 'export.regulator'"
+        ))).all()  # fmt: skip
+    assert [tuple(r) for r in audited] == [("staff:c-7", "success")]
+
+    for role in ("SUPPORT", "MARKETER", "FINANCE"):
+        denied = await gql(EXPORT, span, **await auth.staff_headers(role, f"{role}-1"))
+        assert denied["data"]["exportRegulatorBundle"]["__typename"] == "Forbidden", role
+    now = await db_now(db)
+    cases = [
+        ({"from": now.isoformat(), "to": (now + timedelta(hours=1)).isoformat()},
+         "EXPORT_RANGE_INVALID"),
+        ({"from": (now - timedelta(days=32)).isoformat(), "to": now.isoformat()},
+         "EXPORT_RANGE_INVALID"),
+        ({**span, "p": str(uuid.uuid4())}, "NOT_FOUND"),
+        ({**span, "p": "not-a-player"}, "VALIDATION_ERROR"),
+    ]  # fmt: skip
+    admin = await auth.staff_headers("ADMIN", "a-1")
+    for variables, code in cases:
+        refused = await gql(EXPORT, variables, **admin)
+        assert refused["data"]["exportRegulatorBundle"]["code"] == code, (variables, refused)
+    assert [p.name for p in (tmp_path / "server").iterdir()] == [bundle.name]
