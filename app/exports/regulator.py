@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import checkpoints, merkle, proofs, tasks, tree
+from app.audit import checkpoints, merkle, proofs, tree
 from app.audit import service as audit
 from app.audit import tree_repository as tree_repo
 from app.audit.models import AuditCheckpoint
@@ -196,16 +196,21 @@ async def _settle(db: Database, end: datetime, wait_seconds: float) -> None:
 
 
 async def _checkpoint(db: Database, settings: Settings) -> AuditCheckpoint | None:
-    """Sequence what has committed and make sure a signed checkpoint covers the whole
-    tree (None: the log is empty)."""
-    await tasks.maintain(db, settings)
+    """Sequence everything committed and make sure a signed checkpoint covers the whole
+    tree (None: the log is empty). Under the maintainer's lock, waiting for a replica's
+    pass to end, so no backlog is left behind whatever the replicas are doing."""
     async with db.transaction() as session:
-        current = await tree.current(session)  # maintainers wait until this commits
-        if current.size == 0:
+        await tree.current(session)  # the state row, locked (our own SKIP LOCKED sees it)
+        while True:
+            extended = await tree.extend(session, settings.audit_tree_batch)
+            assert extended is not None
+            if extended.appended < settings.audit_tree_batch:
+                break
+        if extended.size == 0:
             return None
         last = await checkpoints.latest(session)
-        if last is None or last.tree_size < current.size:
-            last = await checkpoints.sign(session, settings, current.size, current.root)
+        if last is None or last.tree_size < extended.size:
+            last = await checkpoints.sign(session, settings, extended.size, extended.root)
         return last
 
 

@@ -58,7 +58,10 @@ def verify_regulator(directory: Path, manifest: dict[str, Any], keys: AuditKeys)
     cp = signed.checkpoint
     if (cp.size, base64.b64encode(cp.root).decode()) != (part["treeSize"], part["rootHash"]):
         problems.append(f"{part['checkpoint']}: tree size or root differs from the manifest")
-    problems += _entries(directory / "audit_entries.jsonl", cp.size, cp.root)
+    try:
+        problems += _entries(directory / "audit_entries.jsonl", cp.size, cp.root)
+    except OSError as exc:
+        problems.append(f"audit_entries.jsonl: unreadable ({exc})")
     if part.get("consistency"):
         problems += _consistency(directory, part["consistency"], cp, keys)
     return problems
