@@ -116,16 +116,37 @@ def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export_verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Exit 0 when the bundle holds, 1 naming each problem found."""
-    from app.exports.regulator_verify import verify_directory
+    """Exit 0 when the bundle holds, 1 naming each problem found. With ``--export-keys``
+    and ``--audit-keys`` (the two published key documents) no database is needed."""
+    import json
 
-    async def work(db: Database) -> int:
-        async with db.read_session() as session:
-            problems = await verify_directory(session, Path(args.directory))
+    from app.exports import regulator_verify as check
+
+    directory = Path(args.directory)
+
+    def report(problems: list[str]) -> int:
         for problem in problems:
             print(f"FAIL {problem}")
         print("OK" if not problems else f"{len(problems)} problem(s)")
         return 0 if not problems else 1
+
+    if args.export_keys or args.audit_keys:
+        if not (args.export_keys and args.audit_keys):
+            print("error: --export-keys and --audit-keys go together", file=sys.stderr)
+            return 2
+        try:
+            export, audit = check.published_keys(
+                json.loads(Path(args.export_keys).read_text(encoding="utf-8")),
+                json.loads(Path(args.audit_keys).read_text(encoding="utf-8")),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"error: unreadable key document: {exc}", file=sys.stderr)
+            return 2
+        return report(check.verify_with_keys(directory, export.get, audit))
+
+    async def work(db: Database) -> int:
+        async with db.read_session() as session:
+            return report(await check.verify_directory(session, directory))
 
     return run_with_database(settings, work)
 
@@ -193,6 +214,8 @@ def register(sub: Any) -> None:
         "verify", help="check a bundle's signature, hashes, row counts (and audit proofs)"
     )
     verify.add_argument("directory")
+    verify.add_argument("--export-keys", help="offline: the /.well-known/pms-export-keys JSON")
+    verify.add_argument("--audit-keys", help="offline: the /.well-known/pms-audit-keys JSON")
     verify.set_defaults(handler=cmd_export_verify)
 
     imports = sub.add_parser("import", help="marketing-list imports")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import checkpoints, merkle, note
@@ -25,22 +27,57 @@ from app.exports.regulator import KIND, entry_from_row
 AuditKeys = dict[tuple[str, bytes], bytes]
 
 
+ExportKeys = Callable[[str], Ed25519PublicKey | None]
+
+
 async def verify_directory(session: AsyncSession, directory: Path) -> list[str]:
-    """Every problem of the bundle in ``directory`` (any kind; empty: it holds), with the
-    export and audit public keys this system published."""
-    try:
-        manifest = bundles.read_manifest(directory)
-        kid = str(manifest["keyId"])
-    except (OSError, ValueError, KeyError) as exc:
-        return [f"unreadable manifest: {exc}"]
-    key = await signing.public_key(session, kid)
+    """Every problem of the bundle in ``directory`` (empty: it holds), with the export and
+    audit public keys in this system's database."""
+    manifest = _manifest(directory)
+    if isinstance(manifest, str):
+        return [manifest]
+    key = await signing.public_key(session, str(manifest["keyId"]))
+    return verify_with_keys(directory, lambda _kid: key, await checkpoints.key_map(session))
+
+
+def verify_with_keys(directory: Path, export_keys: ExportKeys, audit_keys: AuditKeys) -> list[str]:
+    """As ``verify_directory``, with the keys handed in (offline: the published keys)."""
+    manifest = _manifest(directory)
+    if isinstance(manifest, str):
+        return [manifest]
+    kid = str(manifest["keyId"])
+    key = export_keys(kid)
     if key is None:
         return [f"unknown signing key {kid}"]
     problems = bundles.verify_bundle(directory, key)
     if not problems and manifest.get("kind") == KIND:
         # Only a manifest whose signature held is trusted to say where the proofs are.
-        problems = verify_regulator(directory, manifest, await checkpoints.key_map(session))
+        problems = verify_regulator(directory, manifest, audit_keys)
     return problems
+
+
+def _manifest(directory: Path) -> dict[str, Any] | str:
+    try:
+        manifest = bundles.read_manifest(directory)
+        str(manifest["keyId"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable manifest: {exc}"
+    return manifest
+
+
+def published_keys(export_doc: dict[str, Any], audit_doc: dict[str, Any]) -> tuple[
+    dict[str, Ed25519PublicKey], AuditKeys
+]:  # fmt: skip
+    """The documents of /.well-known/pms-export-keys and /.well-known/pms-audit-keys."""
+    export = {
+        k["keyId"]: Ed25519PublicKey.from_public_bytes(base64.b64decode(k["publicKey"]))
+        for k in export_doc["keys"]
+    }
+    audit = {
+        (k["name"], bytes.fromhex(k["keyId"])): base64.b64decode(k["publicKey"])
+        for k in audit_doc["keys"]
+    }
+    return export, audit
 
 
 def verify_regulator(directory: Path, manifest: dict[str, Any], keys: AuditKeys) -> list[str]:

@@ -374,3 +374,41 @@ async def test_memory_stays_flat_as_the_range_grows(db, settings, tmp_path, monk
         assert {f.name: f.rows for f in result.files}["audit_entries.jsonl"] == n
     grown = peaks[1] - peaks[0]
     assert grown < 3 * 1024 * 1024, f"peak grew {grown / 1e6:.1f} MB for 4500 more rows ({peaks})"
+
+
+async def test_a_receiver_verifies_offline_with_the_published_keys(
+    db, settings, history, client, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.exports.test_export_cli import ROOT
+
+    result = await export(db, settings, tmp_path / "out", history["middle"], history["end"])
+    export_doc = (await client.get("/.well-known/pms-export-keys")).json()
+    audit_doc = (await client.get("/.well-known/pms-audit-keys")).json()
+    assert [k["algorithm"] for k in export_doc["keys"]] == ["Ed25519"]
+    (tmp_path / "export-keys.json").write_text(json.dumps(export_doc))
+    (tmp_path / "audit-keys.json").write_text(json.dumps(audit_doc))
+    tampered = tmp_path / "tampered"
+    shutil.copytree(result.directory, tampered)
+    edit_line(tampered / "audit_entries.jsonl", 0, lambda r: r.update(actor="staff:nobody"))
+    await resign(db, settings, tampered, json.loads((tampered / "manifest.json").read_text()))
+
+    # No database at all: a dead URL proves the keys come from the documents.
+    env = {**os.environ, "PMS_DATABASE_URL": "postgresql+asyncpg://x@127.0.0.1:9/none",
+           "PMS_ENV": "test"}  # fmt: skip
+
+    def verify(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pms", "export", "verify", str(path), "--export-keys",
+             str(tmp_path / "export-keys.json"), "--audit-keys", str(tmp_path / "audit-keys.json")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    good, bad = await asyncio.gather(
+        asyncio.to_thread(verify, result.directory), asyncio.to_thread(verify, tampered)
+    )
+    assert (good.returncode, good.stdout.strip()) == (0, "OK"), (good.stdout, good.stderr)
+    assert bad.returncode == 1 and "was edited" in bad.stdout, (bad.stdout, bad.stderr)
