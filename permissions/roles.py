@@ -34,6 +34,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_PROOF = "audit:proof"  # Merkle proofs and signed checkpoints of the audit log
     GDPR_EXPORT = "gdpr:export"  # a player's complete personal data (subject access)
+    REGULATOR_EXPORT = "export:regulator"  # the signed regulator bundle (personal data, money)
     EVENT_READ = "event:read"  # the back-office live feed of domain events
     WEBHOOK_MANAGE = "webhook:manage"  # webhook endpoints, deliveries, redelivery
     STAFF_MANAGE = "staff:manage"
@@ -66,7 +67,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
          P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.AUDIT_PROOF, P.GDPR_EXPORT,
-         P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.FRAUD_READ, P.FRAUD_MANAGE}
+         P.REGULATOR_EXPORT, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.FRAUD_READ,
+         P.FRAUD_MANAGE}
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,

@@ -36,6 +36,7 @@ from app.core.tasks import TaskRunner
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
 from app.events.ws_handlers import TimedLegacyWSHandler, TimedTransportWSHandler
+from app.exports.routes import export_routes
 from app.identity.auth import authenticate_token
 from app.identity.middleware import CLAIMS_SCOPE_KEY, PRINCIPAL_SCOPE_KEY, GraphQLGate
 from app.identity.routes import identity_routes
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
             *identity_routes(lambda: state.identity),
             *audit_routes(lambda: state.db),
+            *export_routes(lambda: state.db),
             WebSocketRoute(
                 "/graphql",
                 ws.WebSocketMessageLimit(graphql, settings.ws_max_message_bytes),

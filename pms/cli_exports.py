@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,28 +66,87 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_database(settings, work)
 
 
-def cmd_export_verify(settings: Settings, args: argparse.Namespace) -> int:
-    from app.core import bundles
-    from app.exports import signing
+def _when(raw: str, name: str) -> datetime:
+    """An ISO 8601 time with its offset (a date alone is midnight UTC)."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: not an ISO 8601 time") from None
+    if len(raw) == 10:  # YYYY-MM-DD
+        value = value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{name}: needs a time zone offset (e.g. Z)")
+    return value
 
-    directory = Path(args.directory)
+
+def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
+    import uuid
+
+    from app.audit.service import Actor
+    from app.core.errors import DomainError
+    from app.exports.regulator import RegulatorRange, run_regulator_export
+
+    try:
+        rng = RegulatorRange(
+            _when(args.start, "--from"), _when(args.end, "--to"),
+            uuid.UUID(args.player) if args.player else None,
+        )  # fmt: skip
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        print(f"error [VALIDATION_ERROR]: {exc}", file=sys.stderr)
+        return 2
+    progress = ProgressBar(args.progress or sys.stderr.isatty())
 
     async def work(db: Database) -> int:
         try:
-            kid = bundles.read_manifest(directory)["keyId"]
-        except (OSError, ValueError, KeyError) as exc:
-            print(f"error: unreadable manifest: {exc}", file=sys.stderr)
-            return 1
-        async with db.transaction() as session:
-            key = await signing.public_key(session, str(kid))
-        if key is None:
-            print(f"error: unknown signing key {kid}", file=sys.stderr)
-            return 1
-        problems = bundles.verify_bundle(directory, key)
+            result = await run_regulator_export(
+                db, settings, rng, Path(args.out or settings.export_dir),
+                actor=Actor("system:cli"), progress=progress,
+            )  # fmt: skip
+        except DomainError as exc:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        print(f"bundle: {result.directory}")
+        for entry in result.files:
+            print(f"  {entry.name}: {entry.rows} rows, sha256 {entry.sha256}")
+        print(f"manifest sha256: {result.manifest_sha256}")
+        print(f"audit checkpoint: tree size {result.tree_size}")
+        return 0
+
+    return run_with_database(settings, work)
+
+
+def cmd_export_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when the bundle holds, 1 naming each problem found. With ``--export-keys``
+    and ``--audit-keys`` (the two published key documents) no database is needed."""
+    import json
+
+    from app.exports import regulator_verify as check
+
+    directory = Path(args.directory)
+
+    def report(problems: list[str]) -> int:
         for problem in problems:
             print(f"FAIL {problem}")
         print("OK" if not problems else f"{len(problems)} problem(s)")
         return 0 if not problems else 1
+
+    if args.export_keys or args.audit_keys:
+        if not (args.export_keys and args.audit_keys):
+            print("error: --export-keys and --audit-keys go together", file=sys.stderr)
+            return 2
+        try:
+            export, audit = check.published_keys(
+                json.loads(Path(args.export_keys).read_text(encoding="utf-8")),
+                json.loads(Path(args.audit_keys).read_text(encoding="utf-8")),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"error: unreadable key document: {exc}", file=sys.stderr)
+            return 2
+        return report(check.verify_with_keys(directory, export.get, audit))
+
+    async def work(db: Database) -> int:
+        async with db.read_session() as session:
+            return report(await check.verify_directory(session, directory))
 
     return run_with_database(settings, work)
 
@@ -140,8 +200,22 @@ def register(sub: Any) -> None:
         else:
             parser.set_defaults(channel=None)
         parser.set_defaults(handler=cmd_export)
-    verify = export_sub.add_parser("verify", help="check a bundle's signature and hashes")
+    regulator = export_sub.add_parser(
+        "regulator", help="signed bundle for a regulator: players, KYC, ledger, balances, "
+        "bonuses, status changes, audit entries with proofs",
+    )  # fmt: skip
+    regulator.add_argument("--from", dest="start", required=True, help="ISO 8601 (exclusive)")
+    regulator.add_argument("--to", dest="end", required=True, help="ISO 8601 (inclusive)")
+    regulator.add_argument("--player", default=None, help="one player's id (UUID)")
+    regulator.add_argument("--out", default=None, help="directory (default: PMS_EXPORT_DIR)")
+    regulator.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    regulator.set_defaults(handler=cmd_export_regulator)
+    verify = export_sub.add_parser(
+        "verify", help="check a bundle's signature, hashes, row counts (and audit proofs)"
+    )
     verify.add_argument("directory")
+    verify.add_argument("--export-keys", help="offline: the /.well-known/pms-export-keys JSON")
+    verify.add_argument("--audit-keys", help="offline: the /.well-known/pms-audit-keys JSON")
     verify.set_defaults(handler=cmd_export_verify)
 
     imports = sub.add_parser("import", help="marketing-list imports")

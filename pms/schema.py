@@ -34,6 +34,7 @@ from resolvers.mutations.kyc import KycMutations
 from resolvers.mutations.ledger import LedgerMutations
 from resolvers.mutations.ledger_batch import WalletBatchMutations
 from resolvers.mutations.players import PlayerMutations
+from resolvers.mutations.regulator import RegulatorMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
@@ -66,8 +67,8 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, WalletBatchMutations, BonusMutations,
-     KycMutations,
-     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
+     KycMutations, SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations,
+     GdprMutations, RegulatorMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions, ResponsibleSubscriptions))
 

@@ -122,6 +122,7 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     exports.InvalidExportCursor: _plain(export_types.InvalidExportCursor),
     exports.ExportCursorKindMismatch: _plain(export_types.ExportCursorKindMismatch),
     exports.ExportBusy: _plain(export_types.ExportBusy),
+    exports.InvalidExportRange: _plain(export_types.InvalidExportRange),
     imports.ImportFileInvalid: _plain(export_types.ImportFileInvalid),
     imports.ImportHasErrors: _plain(export_types.ImportHasErrors),
     imports.ImportIdReused: _plain(export_types.ImportIdReused),

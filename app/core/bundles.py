@@ -128,6 +128,14 @@ class DatasetWriter:
         self._csv.abort()
 
 
+def write_text_file(directory: Path, name: str, text: str, rows: int = 1) -> FileEntry:
+    """A plain file of the bundle (a signed checkpoint note), listed in the manifest."""
+    out = _HashingFile(directory, name)
+    out.write(text)
+    out.rows = rows
+    return out.close()
+
+
 def manifest_bytes(kind: str, key_id: str, files: Sequence[FileEntry], **fields: Any) -> bytes:
     body = {"format": FORMAT, "kind": kind, "keyId": key_id,
             "files": [f.as_dict() for f in files], **fields}  # fmt: skip
@@ -174,9 +182,24 @@ def verify_bundle(directory: Path, public_key: Ed25519PublicKey) -> list[str]:
         path = directory / entry["name"]
         if not path.is_file():
             problems.append(f"{entry['name']}: missing")
-        elif _sha256(path) != entry["sha256"]:
+            continue
+        if _sha256(path) != entry["sha256"]:
             problems.append(f"{entry['name']}: SHA-256 does not match the manifest")
+        if (rows := count_rows(path)) is not None and rows != entry["rows"]:
+            problems.append(f"{entry['name']}: {rows} rows, the manifest says {entry['rows']}")
     return problems
+
+
+def count_rows(path: Path) -> int | None:
+    """Data rows of a JSONL (lines) or CSV file (records after the header); None for
+    other files. Streams the file."""
+    if path.suffix == ".jsonl":
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as f:
+            return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+    return None
 
 
 def _sha256(path: Path) -> str:

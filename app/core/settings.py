@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     export_dir: str = ".pms/exports"
     # How long an export waits for transactions that may still commit rows in its range.
     export_settle_timeout_seconds: float = 30.0
+    # The GraphQL regulator export runs in the request: ranges up to this long (the CLI
+    # takes any range).
+    regulator_export_graphql_max_days: float = Field(default=31.0, gt=0)
     # Marketing-list imports larger than this are refused whole.
     import_max_bytes: int = 10 * 1024 * 1024
     # --- anti-fraud (app/fraud): signals scored this far behind the commit ----------------

@@ -22,3 +22,10 @@ class ExportBusy(DomainError):
     time; the range cannot be closed yet."""
 
     code = "EXPORT_BUSY"
+
+
+class InvalidExportRange(DomainError):
+    """A regulator export range that is reversed, empty, in the future or longer than the
+    path allows (GraphQL runs bounded ranges; the CLI any)."""
+
+    code = "EXPORT_RANGE_INVALID"

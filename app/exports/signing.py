@@ -53,6 +53,12 @@ async def public_key(session: AsyncSession, kid: str) -> Ed25519PublicKey | None
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(row.public_key))
 
 
+async def all_keys(session: AsyncSession) -> list[ExportSigningKey]:
+    """Every key, retired ones too (older bundles stay verifiable), oldest first."""
+    stmt = select(ExportSigningKey).order_by(col(ExportSigningKey.created_at))
+    return list((await session.execute(stmt)).scalars())
+
+
 async def _active_row(session: AsyncSession) -> ExportSigningKey | None:
     stmt = (
         select(ExportSigningKey)

@@ -35,3 +35,11 @@ class ImportHasErrors(UserError):
 @strawberry.type(description="This import id was applied before with another file.")
 class ImportIdReused(UserError):
     pass
+
+
+@strawberry.type(
+    description="A regulator export range that is reversed, empty, in the future or longer "
+    "than this path allows."
+)
+class InvalidExportRange(UserError):
+    pass

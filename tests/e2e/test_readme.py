@@ -34,6 +34,7 @@ EXPECTED = {
     "walletBatch": (service_principal("wallet:operate"), "WalletBatchResults"),
     "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
+    "exportRegulatorBundle": (staff_principal("COMPLIANCE"), "RegulatorExport"),
     "analyticsSeries": (staff_principal("MARKETER"), "AnalyticsSeries"),
     "analyticsCohorts": (staff_principal("MARKETER"), "AnalyticsCohortTable"),
     "analyticsFunnel": (staff_principal("MARKETER"), "AnalyticsFunnel"),

@@ -63,9 +63,14 @@ def test_a_changed_file_or_manifest_or_another_key_fails_verification(tmp_path):
     assert bundles.verify_bundle(tmp_path, Ed25519PrivateKey.generate().public_key()) == [
         "the manifest signature does not verify"
     ]
-    (tmp_path / "people.csv").write_text("id,name\n1,x\n")
+    (tmp_path / "people.csv").write_text("id,name\n1,x\n2,y\n")
     assert bundles.verify_bundle(tmp_path, key.public_key()) == [
         "people.csv: SHA-256 does not match the manifest"
+    ]
+    (tmp_path / "people.csv").write_text("id,name\n1,x\n")  # a row removed
+    assert bundles.verify_bundle(tmp_path, key.public_key()) == [
+        "people.csv: SHA-256 does not match the manifest",
+        "people.csv: 1 rows, the manifest says 2",
     ]
     manifest = tmp_path / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"rows":2', '"rows":3', 1))

@@ -74,6 +74,8 @@ ENVELOPE_TYPES = {
     # audit trail, balances at a time, GDPR export: behind audit:proof/read, gdpr:export
     "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
     "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
+    # the regulator export, behind export:regulator
+    "RegulatorExport", "BundleFile", "InvalidExportRange", "ExportBusy",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
@@ -199,6 +201,11 @@ def test_matrix_says_what_the_spec_says():
     assert not {Permission.PLAYER_READ_PII, Permission.WALLET_READ, Permission.KYC_READ} & marketer
     assert Permission.PLAYER_READ_PII in support and Permission.KYC_READ not in support
     assert {Permission.KYC_READ, Permission.KYC_REVIEW, Permission.AUDIT_READ} <= compliance
+    assert Permission.REGULATOR_EXPORT in compliance
+    assert not {r for r in StaffRole if Permission.REGULATOR_EXPORT in ROLE_PERMISSIONS[r]} - {
+        StaffRole.COMPLIANCE, StaffRole.ADMIN
+    }
+    assert Permission.REGULATOR_EXPORT not in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST in finance and Permission.WALLET_OPERATE not in finance
     assert Permission.WALLET_OPERATE in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST not in SERVICE_SCOPES

@@ -7,7 +7,10 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.audit import canonical, note
 from app.audit.errors import InvalidCheckpoint, UnknownSigningKey
@@ -78,3 +81,34 @@ def test_every_field_is_committed_and_huge_integers_still_encode():
                          ("occurred_at", WHEN.replace(microsecond=0))]:  # fmt: skip
         assert canonical.entry_leaf_hash(row(**{field: value})) != base, field
     assert b'"n":"9007199254740993"' in canonical.encode(row(details={"n": 2**53 + 1}))
+
+
+# The fast path must spell every document exactly as RFC 8785 does: the tree's leaves
+# (and every signed root) depend on these bytes.
+_text = st.text(st.characters(codec="utf-8"), max_size=12)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**60), 2**60), _text)
+_json = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.text(st.characters(codec="ascii")), _text), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(details=_json, target=_text, agent=st.one_of(st.none(), _text))
+def test_the_fast_encoding_is_byte_identical_to_rfc8785(details, target, agent):
+    doc_row = row(details={"d": details, "ctl": "\x00\x1f\x7f\u2028\U0001f600"}, target=target,
+                  user_agent=agent)  # fmt: skip
+    expected = rfc8785.dumps(canonical._safe(canonical.entry_document(doc_row)))
+    assert canonical.encode(doc_row) == expected
+
+
+def test_documents_the_fast_path_cannot_spell_go_through_rfc8785():
+    for details in ({"a": 1.5}, {"\U0001f600": 1, "\uff01": 2}, {"n": [1e21]}):
+        doc_row = row(details=details)
+        assert not canonical._plain(canonical._safe(canonical.entry_document(doc_row)))
+        expected = rfc8785.dumps(canonical._safe(canonical.entry_document(doc_row)))
+        assert canonical.encode(doc_row) == expected
