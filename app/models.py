@@ -1,5 +1,6 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
+from app.alerts.models import Alert, AlertCounter, AlertHistory, AlertRule, AlertRuleState
 from app.analytics.models import DailyActivePlayer, DailyCount, DailyMoney, DailyRegistrations
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
@@ -49,6 +50,11 @@ from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
 __all__ = [
+    "Alert",
+    "AlertCounter",
+    "AlertHistory",
+    "AlertRule",
+    "AlertRuleState",
     "AuditEntry",
     "BonusCampaign",
     "BonusTriggerCursor",

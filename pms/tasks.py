@@ -7,6 +7,7 @@ advisory locks, idempotent updates): there is no leader election.
 
 from __future__ import annotations
 
+from app.alerts import evaluator as alerts_evaluator
 from app.analytics.consumer import consume_events as consume_analytics_events
 from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
@@ -64,11 +65,18 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             settings.analytics_consume_interval_seconds,
             consume_analytics_events,
         ),
+        PeriodicTask(
+            "alerts.evaluate", settings.alert_evaluate_interval_seconds, _evaluate_alerts
+        ),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
     return tasks
+
+
+async def _evaluate_alerts(db: Database, settings: Settings) -> None:
+    await alerts_evaluator.run(db, settings)
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:

@@ -15,7 +15,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.core import metrics
+from app.core import counters, metrics
 from app.core.errors import DomainError
 from permissions.errors import Forbidden
 from permissions.rules import actor_of
@@ -88,7 +88,7 @@ async def run(
             value = await call(session)
     except DomainError as exc:
         return await _refused(info, spec, exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, "success").inc()
+    _count(info, None)
     return present(value)
 
 
@@ -103,13 +103,21 @@ async def run_unmanaged(
         value = await call()
     except DomainError as exc:
         return await _refused(info, spec, exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, "success").inc()
+    _count(info, None)
     return present(value)
+
+
+def _count(info: Info, code: str | None) -> None:
+    """Prometheus, and the alert rules' counters (``mutation.<name>[.error]``)."""
+    metrics.MUTATION_RESULTS.labels(info.field_name, code or "success").inc()
+    counters.bump(f"mutation.{info.field_name}")
+    if code is not None:
+        counters.bump(f"mutation.{info.field_name}.error")
 
 
 async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:
     answer = spec.answer(exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, exc.code).inc()
+    _count(info, exc.code)
     if spec.failure_audit is not None:
         # Rolled back, so no audit row of the call itself exists: record the refusal.
         action = spec.failure_audit.format(field=info.field_name, python_name=info.python_name)

@@ -283,6 +283,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # How often the analytics rollups catch up with committed events (app/analytics/).
     analytics_consume_interval_seconds: float = 5.0
+    # Alert rules (app/alerts/): how often they are evaluated (and each process flushes its
+    # counters), and how long the per-minute counters they read are kept.
+    alert_evaluate_interval_seconds: float = Field(default=15.0, gt=0)
+    alert_counter_retention_days: int = Field(default=35, ge=1)
 
     @property
     def is_dev(self) -> bool:

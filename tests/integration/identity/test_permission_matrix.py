@@ -47,6 +47,8 @@ ENVELOPE_TYPES = {
     "VerificationRequired", "AmountTooLarge",
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
+    # alerts, behind alert:read / alert:manage fields
+    "AlertRule", "Alert", "AlertHistoryEntry", "InvalidAlertRuleError", "AlertNotOpen",
     # analytics, behind analytics:read
     "AnalyticsDay", "AnalyticsDailySeries",
     # webhooks, behind webhook:manage fields
@@ -73,7 +75,7 @@ ENVELOPE_TYPES = {
     "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
     "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
     # live updates, only reachable through Subscription fields
-    "BalanceChange", "VerificationStatusChange", "DomainEvent",
+    "BalanceChange", "VerificationStatusChange", "DomainEvent", "AlertEvent",
 }  # fmt: skip
 # Subscription fields check the matrix when the subscription starts (the caller and the
 # player id are known only then): permissions/realtime.py, tests/realtime/.
