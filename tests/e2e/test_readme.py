@@ -33,6 +33,8 @@ EXPECTED = {
     "deposit": (service_principal("wallet:operate"), "WalletOperation"),
     "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
+    "saveAlertRule": (staff_principal("COMPLIANCE"), "AlertRule"),
+    "alerts": (staff_principal("COMPLIANCE"), "Alert"),
 }
 
 
@@ -73,7 +75,8 @@ def sandbox():
 def test_readme_has_the_examples_the_issue_asks_for():
     roots = [graphql.parse(op).definitions[0].selection_set.selections[0].name.value
              for op in operations()]  # fmt: skip
-    assert roots == ["registerPlayer", "players", "login", "deposit", "submitKyc", "createSegment"]
+    assert roots == ["registerPlayer", "players", "login", "deposit", "submitKyc", "createSegment",
+                     "saveAlertRule", "alerts"]  # fmt: skip
     for sdl in set(blocks("graphql")) - set(operations()):
         graphql.parse(sdl)  # the partner-subgraph SDL is valid SDL
 
@@ -95,8 +98,9 @@ async def test_every_graphql_example_runs_as_written(settings, db, sandbox):
 
             assert "errors" not in body, (root, body)
             for field, answer in body["data"].items():
-                got = answer.get("__typename", "PlayerConnection")
-                assert got in (typename, "WalletOperation"), (field, answer)
+                for item in answer if isinstance(answer, list) else [answer]:  # lists: alerts
+                    got = item.get("__typename", "PlayerConnection")
+                    assert got in (typename, "WalletOperation"), (field, item)
             if root == "registerPlayer":
                 player_id = body["data"]["registerPlayer"]["player"]["id"]
             if root == "players":
