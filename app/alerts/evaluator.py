@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,10 +73,25 @@ async def evaluate(db: Database, settings: Settings, now: datetime | None = None
             value = await sources.measure(session, rule, at)
             changed += await _apply(session, rule, state, value)
             state.last_value, state.evaluated_at = value, at
-        await repository.purge_counters(
-            session, at - timedelta(days=settings.alert_counter_retention_days)
-        )
+        if _purge_due():
+            await repository.purge_counters(
+                session, at - timedelta(days=settings.alert_counter_retention_days)
+            )
     return changed
+
+
+_PURGE_EVERY_SECONDS = 3600.0
+_last_purge: float | None = None
+
+
+def _purge_due() -> bool:
+    """Old counters go once an hour per process, not every round (a scan of the table)."""
+    global _last_purge
+    now = time.monotonic()
+    if _last_purge is not None and now - _last_purge < _PURGE_EVERY_SECONDS:
+        return False
+    _last_purge = now
+    return True
 
 
 async def _apply(

@@ -73,6 +73,11 @@ async def oldest_pending_event_age(session: AsyncSession, now: datetime) -> floa
 
 
 async def latest_rule(session: AsyncSession, key: str) -> AlertRule | None:
+    """The newest version of ``key``, with the key locked for this transaction (two first
+    saves of one key would otherwise both write version 1)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"pms.alert_rule:{key}"}
+    )
     stmt = (
         select(AlertRule)
         .where(col(AlertRule.key) == key)

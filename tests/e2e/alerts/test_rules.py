@@ -3,6 +3,8 @@ versioned, readable with alert:read, writable only with alert:manage."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -118,3 +120,12 @@ async def test_reading_needs_alert_read(alerts_api):
     assert [r["key"] for r in allowed["data"]["alertRules"]] == ["registration-errors"]
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert refused["data"] is None
+
+
+@pytest.mark.race
+async def test_concurrent_saves_of_one_key_get_consecutive_versions(alerts_api, db):
+    answers = await asyncio.gather(*(
+        alerts_api.save_rule(**{**REGISTRATION_RULE, "threshold": 4.0 + n}) for n in range(1, 11)
+    ))  # fmt: skip
+    assert sorted(a.get("version", 0) for a in answers) == list(range(1, 11)), answers
+    assert await count(db, "SELECT count(DISTINCT version) FROM alert_rules") == 10
