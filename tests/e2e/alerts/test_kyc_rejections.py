@@ -7,18 +7,40 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
+import tempfile
+import time
 
 import httpx
 import pytest
 
 from tests.e2e.alerts.conftest import ALERTS, SAVE_RULE
-from tests.e2e.test_kyc_sandbox import SUBMIT, start
+from tests.e2e.test_kyc_sandbox import SUBMIT
 from tests.e2e.test_serve_lifecycle import free_port
 from tests.factories import create_player
 from tests.kyc_helpers import API_KEY, SECRET
 
 VERIFIED, REJECTED = "AB1234121", "AB1234120"  # the sandbox decides by these
+
+
+def start(cmd: list[str], env: dict[str, str], port: int, log) -> subprocess.Popen:
+    """Output to a file, not a pipe: a served process with its tasks on logs enough to fill
+    an unread pipe and block. A shared, loaded machine may need a minute to start it."""
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise AssertionError(log.read().decode(errors="replace"))
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"{cmd} did not start")
 
 
 @pytest.fixture
@@ -31,19 +53,20 @@ def servers(settings, db):
                "PMS_RUN_BACKGROUND_TASKS": "true", "PMS_ALERT_EVALUATE_INTERVAL_SECONDS": "0.3",
                "PMS_KYC_PROVIDERS": json.dumps(providers)}  # fmt: skip
     cli = [sys.executable, "-m", "pms"]
-    procs = [
-        start([*cli, "serve", "--port", str(pms_port)], pms_env, pms_port),
-        start([*cli, "kyc-sandbox", "--port", str(vendor_port), "--secret", SECRET,
-               "--api-key", API_KEY, "--delay", "0.1",
-               "--callback-url", f"http://127.0.0.1:{pms_port}/kyc/callbacks/sandbox"],
-              env, vendor_port),
-    ]  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{pms_port}"
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=15)
+    with tempfile.TemporaryFile() as pms_log, tempfile.TemporaryFile() as vendor_log:
+        procs = [start([*cli, "serve", "--port", str(pms_port)], pms_env, pms_port, pms_log)]
+        try:
+            procs.append(start(
+                [*cli, "kyc-sandbox", "--port", str(vendor_port), "--secret", SECRET,
+                 "--api-key", API_KEY, "--delay", "0.1",
+                 "--callback-url", f"http://127.0.0.1:{pms_port}/kyc/callbacks/sandbox"],
+                env, vendor_port, vendor_log,
+            ))  # fmt: skip
+            yield f"http://127.0.0.1:{pms_port}"
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=15)
 
 
 @pytest.mark.timeout_sensitive
