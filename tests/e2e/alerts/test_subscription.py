@@ -32,10 +32,14 @@ OPS = staff_principal("COMPLIANCE", "ops-ws")
 
 @pytest.fixture
 async def served(settings: Settings, db: Database) -> AsyncIterator[LiveServer]:
+    """On a pool of its own: the served app's tasks are cancelled at shutdown, which must
+    not touch the shared test engine (or its pool gauges, which other tests read)."""
     fast = realtime_settings(alert_settings(settings, alert_evaluate_interval_seconds=0.2))
-    server, task, live = await start_server(fast, db)
+    database = Database(settings.database_url or "", pool_size=8, max_overflow=0)
+    server, task, live = await start_server(fast, database)
     yield live
     await stop_server(server, task)
+    await database.dispose()
 
 
 async def test_staff_socket_sees_the_alert_fire_get_acknowledged_and_clear(served):
