@@ -1,5 +1,6 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
+from app.alerts.models import Alert, AlertCounter, AlertHistory, AlertRule, AlertRuleState
 from app.analytics.models import (
     AnalyticsPlayer,
     AnalyticsRegistrationError,
@@ -58,6 +59,11 @@ from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
 __all__ = [
+    "Alert",
+    "AlertCounter",
+    "AlertHistory",
+    "AlertRule",
+    "AlertRuleState",
     "AnalyticsPlayer",
     "AnalyticsRegistrationError",
     "AnalyticsSegmentMember",

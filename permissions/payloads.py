@@ -59,6 +59,7 @@ FAMILY_RULES: Mapping[str, KeyRule] = {
     "kyc": _rule(P.PLAYER_READ),  # confirmStatus is a plain Player field
     "segment": _rule(P.SEGMENT_READ),  # as Player.segments
     "bonus": _rule(P.BONUS_READ),  # as Player.bonuses
+    "alert": _rule(P.ALERT_READ, owner_ok=False),  # operational, staff only (no player data)
 }
 
 # Identifiers: whoever may see the event at all may see what it is about.

@@ -25,6 +25,10 @@ def may_watch_feed(principal: Principal) -> bool:
     return is_allowed(principal, P.EVENT_READ)
 
 
+def may_watch_alerts(principal: Principal) -> bool:
+    return is_allowed(principal, P.ALERT_READ)
+
+
 def may_read_player(principal: Principal, player_id: str | None) -> bool:
     """REST reads: ``player_id`` None means the player list (no owner to match)."""
     return is_allowed(principal, P.PLAYER_READ, owner_ok=True, owner=player_id)

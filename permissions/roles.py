@@ -43,6 +43,8 @@ class Permission(StrEnum):
     FRAUD_READ = "fraud:read"  # risk scores, signals and evidence, fraud rules and cases
     FRAUD_MANAGE = "fraud:manage"  # save fraud rules, assign and decide fraud cases
     ANALYTICS_READ = "analytics:read"  # business analytics (rollups), no personal data
+    ALERT_READ = "alert:read"  # alert rules, alerts and their history, the alerts subscription
+    ALERT_MANAGE = "alert:manage"  # save alert rules, acknowledge and resolve alerts
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
     # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
     # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
@@ -58,7 +60,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.ADMIN: frozenset(P) - {P.SELF, P.REGISTER},
     StaffRole.SUPPORT: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
-         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT}
+         P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT,
+         P.ALERT_READ}
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
@@ -68,11 +71,11 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
          P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.AUDIT_PROOF, P.GDPR_EXPORT,
          P.REGULATOR_EXPORT, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.FRAUD_READ,
-         P.FRAUD_MANAGE}
+         P.FRAUD_MANAGE, P.ALERT_READ, P.ALERT_MANAGE}
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
-         P.ANALYTICS_READ}
+         P.ANALYTICS_READ, P.ALERT_READ}
     ),
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext, Info
 from app.core.settings import Settings
 from app.observability import tracing
 from app.observability.graphql import OperationMetrics
+from resolvers.mutations.alerts import AlertMutations
 from resolvers.mutations.bonus import BonusMutations
 from resolvers.mutations.fraud import FraudMutations
 from resolvers.mutations.gdpr import GdprMutations
@@ -38,6 +39,7 @@ from resolvers.mutations.regulator import RegulatorMutations
 from resolvers.mutations.responsible import ResponsibleMutations
 from resolvers.mutations.segments import SegmentMutations
 from resolvers.mutations.webhooks import WebhookMutations
+from resolvers.queries.alerts import AlertQueries
 from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
@@ -47,6 +49,7 @@ from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
+from resolvers.subscriptions.alerts import AlertSubscriptions
 from resolvers.subscriptions.players import PlayerSubscriptions
 from resolvers.subscriptions.responsible import ResponsibleSubscriptions
 from schema import input_guard
@@ -62,15 +65,17 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries),
+     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, AlertQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, WalletBatchMutations, BonusMutations,
      KycMutations, SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations,
-     GdprMutations, RegulatorMutations),
+     GdprMutations, RegulatorMutations, AlertMutations),
 )  # fmt: skip
-Subscription = merge_types("Subscription", (PlayerSubscriptions, ResponsibleSubscriptions))
+Subscription = merge_types(
+    "Subscription", (PlayerSubscriptions, ResponsibleSubscriptions, AlertSubscriptions)
+)
 
 
 class PMSSchema(strawberry.federation.Schema):

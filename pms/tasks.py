@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.alerts import evaluator as alerts_evaluator
 from app.analytics.consumer import consume_events as consume_analytics_events
 from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
@@ -68,6 +69,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             settings.analytics_consume_interval_seconds,
             consume_analytics_events,
         ),
+        PeriodicTask("alerts.evaluate", settings.alert_evaluate_interval_seconds, _evaluate_alerts),
         *events.tasks(),
     ]
     if not settings.redis_url:  # Redis expires session state itself
@@ -88,6 +90,10 @@ async def consume_fraud(db: Database, settings: Settings) -> int:
         return await consume_fraud_events(db, settings, end_sessions)
     finally:
         await identity.stop()
+
+
+async def _evaluate_alerts(db: Database, settings: Settings) -> None:
+    await alerts_evaluator.run(db, settings)
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:

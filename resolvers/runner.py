@@ -15,7 +15,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.core import metrics
+from app.core import counters, metrics
 from app.core.errors import DomainError
 from app.responsible.errors import GamblingRestricted
 from permissions.errors import Forbidden
@@ -95,7 +95,7 @@ async def run(
             value = await call(session)
     except DomainError as exc:
         return await _refused(info, spec, exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, "success").inc()
+    count_outcome(info.field_name, None)
     return present(value)
 
 
@@ -111,7 +111,7 @@ async def run_unmanaged(
         value = await call()
     except DomainError as exc:
         return await _refused(info, spec, exc)
-    metrics.MUTATION_RESULTS.labels(info.field_name, "success").inc()
+    count_outcome(info.field_name, None)
     return present(value)
 
 
@@ -123,6 +123,15 @@ def gate(info: Info, spec: MutationSpec) -> None:
         raise GamblingRestricted(claims.restriction)
 
 
+def count_outcome(operation: str, code: str | None) -> None:
+    """Prometheus, and the alert rules' counters (``mutation.<name>[.error]``), per
+    mutation or per operation of a batch."""
+    metrics.MUTATION_RESULTS.labels(operation, code or "success").inc()
+    counters.bump(f"mutation.{operation}")
+    if code is not None:
+        counters.bump(f"mutation.{operation}.error")
+
+
 async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:
     return await refused(info, spec, exc, info.field_name)
 
@@ -131,7 +140,7 @@ async def refused(info: Info, spec: MutationSpec, exc: DomainError, operation: s
     """The union member answering ``exc`` for ``operation`` (a mutation, or one operation
     of a batch), counted and, where the spec asks, audited."""
     answer = spec.answer(exc)
-    metrics.MUTATION_RESULTS.labels(operation, exc.code).inc()
+    count_outcome(operation, exc.code)
     if spec.failure_audit is not None:
         # Rolled back, so no audit row of the call itself exists: record the refusal.
         action = spec.failure_audit.format(field=operation, python_name=info.python_name)

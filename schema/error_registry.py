@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.alerts import errors as alerts
 from app.audit import errors as audit
 from app.bonuses import errors as bonus
 from app.core import errors as core
@@ -23,6 +24,7 @@ from app.ledger import errors as ledger
 from app.responsible import errors as rg
 from app.segments.rules import InvalidRule
 from schema import errors as gql
+from schema.types import alerts as alert_types
 from schema.types import audit as audit_types
 from schema.types import bonus as bonus_types
 from schema.types import export as export_types
@@ -141,6 +143,11 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     ),
     # segments
     InvalidRule: Mapping(InvalidSegmentRule, InvalidSegmentRule.from_domain),
+    # alerts
+    alerts.InvalidAlertRule: Mapping(
+        alert_types.InvalidAlertRuleError, alert_types.InvalidAlertRuleError.from_domain
+    ),
+    alerts.AlertNotOpen: _plain(alert_types.AlertNotOpen),
     # fraud
     fraud.InvalidFraudRule: Mapping(
         fraud_types.InvalidFraudRuleError, fraud_types.InvalidFraudRuleError.from_domain

@@ -98,6 +98,18 @@ DB_POOL_CAPACITY = Gauge(
     multiprocess_mode="livesum",
 )  # fmt: skip
 
+OUTBOX_OLDEST_PENDING = Gauge(
+    "pms_outbox_oldest_pending_seconds",
+    "Age of the oldest undelivered outbox event, measured by the alerts task in every replica "
+    "(grows while the relay is stuck; pms_outbox_lag_seconds only moves when it delivers).",
+    multiprocess_mode="mostrecent",
+)
+ALERTS_OPEN = Gauge(
+    "pms_alerts_firing", "Open alerts (firing or acknowledged, not resolved) by rule kind.",
+    ("kind",), multiprocess_mode="mostrecent",
+)  # fmt: skip
+ALERTS_FIRED = Counter("pms_alerts_fired", "Alerts fired (committed) by rule kind.", ("kind",))
+
 OTHER = "other"
 # GraphQL names ([A-Za-z0-9_]) and dotted event types (player.registered).
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")

@@ -298,6 +298,10 @@ class Settings(BaseSettings):
     # converted totals (and named in them), never guessed.
     analytics_reporting_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     analytics_fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+    # Alert rules (app/alerts/): how often they are evaluated (and each process flushes its
+    # counters), and how long the per-minute counters they read are kept.
+    alert_evaluate_interval_seconds: float = Field(default=15.0, gt=0)
+    alert_counter_retention_days: int = Field(default=35, ge=1)
 
     @property
     def is_dev(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from app.core import metrics
+from app.core import counters, metrics
 from app.core.crypto import unseal
 from app.core.db import Database
 from app.core.settings import Settings
@@ -194,5 +194,9 @@ def _observe(results: list[tuple[_Claim, _Outcome]], max_attempts: int) -> None:
         else:
             kind = "retry"
         metrics.WEBHOOK_DELIVERIES.labels(kind).inc()
+        if kind != "retry":  # the alert rules' dead-letter rate: dead / finished
+            counters.bump("webhook.finished")
+            if kind == "dead":
+                counters.bump("webhook.dead")
         if outcome.latency_ms:
             metrics.WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.core import metrics
+from app.core import counters, metrics
 from app.core.db import Database, unique_violation_constraint
 from app.core.errors import NotFound, ValidationFailed
 from app.core.logging import client_ip_var, request_id_var
@@ -76,6 +76,9 @@ async def _set_status(
     metrics.inc_after_commit(session, metrics.KYC_STATUS_CHANGES.labels(action, status.value))
     if status.is_final:
         case.decided_at = datetime.now(UTC)
+        counters.bump_after_commit(session, "kyc.decided")  # the alert rules' KYC rate
+        if status is KycCaseStatus.REJECTED:
+            counters.bump_after_commit(session, "kyc.rejected")
     player.confirm_status = confirm_status or ConfirmStatus(status.value)
     if case.risk_level is not None:
         player.risk_level = case.risk_level

@@ -1,10 +1,10 @@
 """The ledger observer (registered by pms.hooks): wallet operations by kind and outcome,
-their latency, and idempotent replays. Counts from what the kernel already has in
-memory: no extra statement."""
+their latency, idempotent replays, and the alert counters of operations and errors.
+Counts from what the kernel already has in memory: no extra statement."""
 
 from __future__ import annotations
 
-from app.core import metrics
+from app.core import counters, metrics
 
 
 def record_operation(operation: str, outcome: str, replayed: bool, seconds: float) -> None:
@@ -12,4 +12,7 @@ def record_operation(operation: str, outcome: str, replayed: bool, seconds: floa
         metrics.IDEMPOTENT_REPLAYS.labels(operation).inc()
         return  # a replay did no work: it is not a second operation nor a latency sample
     metrics.WALLET_OPERATIONS.labels(operation, outcome).inc()
+    counters.bump("wallet.operation")  # the alert rules' wallet error rate (in memory)
+    if outcome != "OK":
+        counters.bump("wallet.error")
     metrics.WALLET_LATENCY.labels(operation).observe(seconds)

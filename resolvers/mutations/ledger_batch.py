@@ -12,14 +12,13 @@ from typing import Any
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
-from app.core import metrics
 from app.core.errors import DomainError, ValidationFailed
 from app.ledger import errors as E
 from app.ledger import service
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
 from resolvers.mutations import ledger as single
-from resolvers.runner import MutationSpec, gate, refused
+from resolvers.runner import MutationSpec, count_outcome, gate, refused
 from schema.context import Info
 from schema.inputs import ledger as inputs
 from schema.types.ledger import InsufficientFunds, WalletOperation, from_document
@@ -100,7 +99,7 @@ class WalletBatchMutations:
             if isinstance(answer, DomainError):
                 results.append(await _refused_item(info, answer, operation))
             else:
-                metrics.MUTATION_RESULTS.labels(operation, "success").inc()
+                count_outcome(operation, None)
                 results.append(from_document(answer.body))
         aborted = any(isinstance(a, E.BatchNotApplied) for a in answers)
         applied = 0 if aborted else sum(not isinstance(a, DomainError) for a in answers)

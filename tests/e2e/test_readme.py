@@ -38,6 +38,8 @@ EXPECTED = {
     "analyticsSeries": (staff_principal("MARKETER"), "AnalyticsSeries"),
     "analyticsCohorts": (staff_principal("MARKETER"), "AnalyticsCohortTable"),
     "analyticsFunnel": (staff_principal("MARKETER"), "AnalyticsFunnel"),
+    "saveAlertRule": (staff_principal("COMPLIANCE"), "AlertRule"),
+    "alerts": (staff_principal("COMPLIANCE"), "Alert"),
 }
 
 
@@ -100,8 +102,9 @@ async def test_every_graphql_example_runs_as_written(settings, db, sandbox):
 
             assert "errors" not in body, (root, body)
             for field, answer in body["data"].items():
-                got = answer.get("__typename", "PlayerConnection")
-                assert got in (typename, "WalletOperation"), (field, answer)
+                for item in answer if isinstance(answer, list) else [answer]:  # lists: alerts
+                    got = item.get("__typename", "PlayerConnection")
+                    assert got in (typename, "WalletOperation"), (field, item)
             if root == "registerPlayer":
                 player_id = body["data"]["registerPlayer"]["player"]["id"]
             if root == "players":

@@ -51,6 +51,7 @@ EVERY_REPLICA = {
     "playstyle.consume_money_events": "playstyle_consume_interval_seconds",
     "fraud.consume_events": "fraud_consume_interval_seconds",
     "analytics.consume_events": "analytics_consume_interval_seconds",
+    "alerts.evaluate": "alert_evaluate_interval_seconds",
     "bonus.expire": "bonus_expiry_interval_seconds",
     "bonus.triggers": "bonus_trigger_interval_seconds",
     "bonus.cashback": "bonus_cashback_interval_seconds",

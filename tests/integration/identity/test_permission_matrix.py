@@ -47,6 +47,8 @@ ENVELOPE_TYPES = {
     "VerificationRequired", "AmountTooLarge",
     "LedgerEntry", "LedgerEntryEdge", "LedgerEntryConnection", "LedgerVerification",
     "LedgerMismatch",
+    # alerts, behind alert:read / alert:manage fields
+    "AlertRule", "Alert", "AlertHistoryEntry", "InvalidAlertRuleError", "AlertNotOpen",
     # analytics, behind analytics:read
     "AnalyticsDay", "AnalyticsDailySeries", "AnalyticsSeries", "AnalyticsPeriod", "AnalyticsMoney",
     "AnalyticsRegistrationError", "AnalyticsCohortTable", "AnalyticsCohort", "AnalyticsCohortCell",
@@ -77,7 +79,7 @@ ENVELOPE_TYPES = {
     # the regulator export, behind export:regulator
     "RegulatorExport", "BundleFile", "InvalidExportRange", "ExportBusy",
     # live updates, only reachable through Subscription fields
-    "BalanceChange", "VerificationStatusChange", "DomainEvent",
+    "BalanceChange", "VerificationStatusChange", "DomainEvent", "AlertEvent",
 }  # fmt: skip
 # Subscription fields check the matrix when the subscription starts (the caller and the
 # player id are known only then): permissions/realtime.py, tests/realtime/.
