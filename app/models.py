@@ -3,6 +3,7 @@
 from app.analytics.models import DailyActivePlayer, DailyCount, DailyMoney, DailyRegistrations
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
+from app.core.jobs import Job
 from app.events.models import (
     EventConsumerCursor,
     EventConsumption,
@@ -31,7 +32,7 @@ from app.identity.models import (
     SmsMessage,
     StaffMember,
 )
-from app.imports.models import MarketingImport
+from app.imports.models import MarketingImport, MarketingImportUpload
 from app.kyc.models import KycCase, KycCaseEvent
 from app.ledger.models import (
     GameRound,
@@ -73,12 +74,14 @@ __all__ = [
     "GameTransaction",
     "HouseAccount",
     "IdempotencyRecord",
+    "Job",
     "KycCase",
     "KycCaseEvent",
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
     "MarketingImport",
+    "MarketingImportUpload",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",

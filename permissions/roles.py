@@ -42,6 +42,11 @@ class Permission(StrEnum):
     FRAUD_READ = "fraud:read"  # risk scores, signals and evidence, fraud rules and cases
     FRAUD_MANAGE = "fraud:manage"  # save fraud rules, assign and decide fraud cases
     ANALYTICS_READ = "analytics:read"  # business analytics (rollups), no personal data
+    # CRM export bundles (marketable players, memberships) and ERP bundles (ledger, daily
+    # balances): starting them and reading their jobs. Marketing-list imports.
+    EXPORT_CRM = "export:crm"
+    EXPORT_ERP = "export:erp"
+    IMPORT_MARKETING = "import:marketing"
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
     # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
     # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
@@ -61,7 +66,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
-         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ}
+         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ, P.EXPORT_CRM,
+         P.IMPORT_MARKETING}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
@@ -70,7 +76,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
-         P.ANALYTICS_READ}
+         P.ANALYTICS_READ, P.EXPORT_ERP}
     ),
 }  # fmt: skip
 

@@ -72,6 +72,10 @@ ENVELOPE_TYPES = {
     # audit trail, balances at a time, GDPR export: behind audit:proof/read, gdpr:export
     "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
     "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
+    # CRM/ERP export jobs and marketing imports, behind export:crm/erp, import:marketing
+    "ExportJob", "ExportFileRows", "ExportPush", "JobError", "ExportQueued", "MarketingImport",
+    "ImportRowError", "InvalidExportCursor", "ExportCursorKindMismatch", "ImportFileInvalid",
+    "ImportHasErrors", "ImportIdReused",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
@@ -201,6 +205,14 @@ def test_matrix_says_what_the_spec_says():
     assert Permission.WALLET_OPERATE in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST not in SERVICE_SCOPES
     assert Permission.STAFF_MANAGE not in SERVICE_SCOPES
+    # CRM bundles hold marketable players: marketers; ERP bundles hold the ledger: finance.
+    assert {Permission.EXPORT_CRM, Permission.IMPORT_MARKETING} <= marketer
+    assert Permission.EXPORT_ERP not in marketer
+    assert Permission.EXPORT_ERP in finance
+    assert not {Permission.EXPORT_CRM, Permission.IMPORT_MARKETING} & finance
+    assert not {Permission.EXPORT_CRM, Permission.EXPORT_ERP, Permission.IMPORT_MARKETING} & (
+        support | compliance | SERVICE_SCOPES
+    )
 
 
 def test_segment_members_need_segment_and_player_read():
