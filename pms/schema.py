@@ -45,6 +45,7 @@ from resolvers.queries.fraud import FraudQueries
 from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
+from resolvers.queries.preview import PreviewQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.players import PlayerSubscriptions
@@ -61,7 +62,8 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, ExportQueries),
+     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, ExportQueries,
+     PreviewQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",

@@ -76,6 +76,8 @@ ENVELOPE_TYPES = {
     "ExportJob", "ExportFileRows", "ExportPush", "JobError", "ExportQueued", "MarketingImport",
     "ImportRowError", "InvalidExportCursor", "ExportCursorKindMismatch", "ImportFileInvalid",
     "ImportHasErrors", "ImportIdReused",
+    # dry runs, behind segment:manage (previewSegment)
+    "SegmentPreview", "SegmentDay",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
