@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import resource
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -135,9 +137,7 @@ async def export(db: Database, settings: Settings, kind: ExportKind, out: Path) 
 
 
 async def import_list(db: Database, settings: Settings, rows: int) -> None:
-    lines = ["player_id,action,value"] + [
-        f"{_uuid(g)},consent_on,sms" for g in range(1, rows + 1)
-    ]
+    lines = ["player_id,action,value"] + [f"{_uuid(g)},consent_on,sms" for g in range(1, rows + 1)]
     data = ("\n".join(lines) + "\n").encode()
     big = settings.model_copy(update={"import_max_bytes": len(data) + 1})
     t0 = time.perf_counter()
@@ -154,10 +154,7 @@ async def import_list(db: Database, settings: Settings, rows: int) -> None:
 
 
 def _uuid(g: int) -> str:
-    import hashlib
-    import uuid
-
-    return str(uuid.UUID(hashlib.md5(f"p{g}".encode()).hexdigest()))  # noqa: S324
+    return str(uuid.UUID(hashlib.md5(f"p{g}".encode()).hexdigest()))
 
 
 async def main(url: str, players: int, transfers: int, import_rows: int) -> None:
@@ -173,8 +170,10 @@ async def main(url: str, players: int, transfers: int, import_rows: int) -> None
         t0 = time.perf_counter()
         await export(db, settings, ExportKind.ERP, out)
         erp = time.perf_counter() - t0
-        print(f"ERP export / COPY baseline: {seconds / erp:.0%} of the baseline's rows/s "
-              "(the ERP export also writes daily balances and totals)")
+        print(
+            f"ERP export / COPY baseline: {seconds / erp:.0%} of the baseline's rows/s "
+            "(the ERP export also writes daily balances and totals)"
+        )
         await export(db, settings, ExportKind.CRM, out)
     if import_rows:
         await import_list(db, settings, min(import_rows, players))
