@@ -1,15 +1,16 @@
-"""Dry runs on history: ``previewSegment``. Nothing is written; the caller needs
-segment:manage (who designs segments) and the read permission of every attribute the
-rule uses; the players shown are audited as a staff listing."""
+"""Dry runs on history, writing nothing: ``previewSegment`` (segment:manage and the read
+permission of every attribute the rule uses; the players shown are audited as a staff
+listing) and ``simulateBonusCampaign`` (bonus:manage)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.bonuses import simulation
 from app.core.errors import ValidationFailed
 from app.segments import preview
 from app.segments.rules import InvalidRule
@@ -19,7 +20,9 @@ from permissions.rules import forbidden_result
 from permissions.segments import denied_attribute
 from schema.context import Info
 from schema.errors import ValidationError
+from schema.inputs.bonus import CreateBonusCampaignInput
 from schema.reads import Reader, record_list
+from schema.scalars import Money
 from schema.types.player import Player
 from schema.types.segment import InvalidSegmentRule
 
@@ -40,6 +43,27 @@ class SegmentPreview:
     )
 
 
+@strawberry.type(description="One award a simulated campaign would have made.")
+class SimulatedAward:
+    player_id: strawberry.ID
+    at: datetime = strawberry.field(description="When the triggering deposit was booked")
+    deposit: Money
+    bonus: Money
+
+
+@strawberry.type(description="A campaign replayed over history; nothing was written.")
+class BonusSimulation:
+    deposits: int = strawberry.field(description="Deposits replayed in the window")
+    award_count: int
+    players: int = strawberry.field(description="Players who would have received it")
+    total_cost: Money
+    expected_wagering: Money = strawberry.field(description="Wagering the awards require")
+    awards: list[SimulatedAward] = strawberry.field(description="The first `first` awards")
+
+
+SimulateBonusCampaignResult = Annotated[
+    BonusSimulation | ValidationError | Forbidden, strawberry.union("SimulateBonusCampaignResult")
+]
 PreviewSegmentResult = Annotated[
     SegmentPreview | InvalidSegmentRule | ValidationError | Forbidden,
     strawberry.union("PreviewSegmentResult"),
@@ -73,4 +97,37 @@ class PreviewQueries:
         return SegmentPreview(
             count=found.count, players=shown,
             history=[SegmentDay(day=d.day, members=d.members) for d in found.history],
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Dry run of a bonus campaign: replays its FIRST_DEPOSIT/DEPOSIT trigger "
+        "over the deposits booked in [from, to) (at most 366 days) and reports who would "
+        "have received what, the total cost and the expected wagering. Writes nothing.",
+        extensions=[forbidden_result(P.BONUS_MANAGE)],
+    )
+    async def simulate_bonus_campaign(
+        self, info: Info, input: CreateBonusCampaignInput,
+        from_: Annotated[datetime, strawberry.argument(name="from")], to: datetime,
+        first: int = 20,
+    ) -> SimulateBonusCampaignResult:  # fmt: skip
+        ctx = info.context
+        if not 0 <= first <= ctx.settings.max_page_size:
+            return ValidationError.from_domain(ValidationFailed.single(
+                "first", f"0..{ctx.settings.max_page_size}"))  # fmt: skip
+        try:
+            async with ctx.db.transaction() as session:
+                sim = await simulation.simulate(
+                    session, ctx.settings, input.to_data(), from_, to, keep=first
+                )
+        except ValidationFailed as exc:
+            return ValidationError.from_domain(exc)
+        currency = sim.campaign.currency
+        return BonusSimulation(
+            deposits=sim.deposits, award_count=sim.count, players=len(sim.players),
+            total_cost=Money.of(sim.total, currency),
+            expected_wagering=Money.of(sim.wagering, currency),
+            awards=[SimulatedAward(
+                player_id=strawberry.ID(str(a.player_id)), at=a.at,
+                deposit=Money.of(a.deposit, currency), bonus=Money.of(a.amount, currency),
+            ) for a in sim.awards],
         )  # fmt: skip

@@ -77,7 +77,7 @@ ENVELOPE_TYPES = {
     "ImportRowError", "InvalidExportCursor", "ExportCursorKindMismatch", "ImportFileInvalid",
     "ImportHasErrors", "ImportIdReused",
     # dry runs, behind segment:manage (previewSegment)
-    "SegmentPreview", "SegmentDay",
+    "SegmentPreview", "SegmentDay", "BonusSimulation", "SimulatedAward",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
