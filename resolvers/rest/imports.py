@@ -9,7 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from app.audit import service as audit
 from app.core.errors import DomainError, NotFound
+from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.imports import uploads
 from permissions.roles import Permission, is_allowed
@@ -49,7 +51,36 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(data)
 
 
+def _actor(request: Request, principal: Principal) -> audit.Actor:
+    client = request.client
+    return audit.Actor(key=principal.key, ip=client.host if client else None,
+                       request_id=request_id_var.get())  # fmt: skip
+
+
+async def _audited(
+    state: Any, request: Request, principal: Principal, action: str, response: JSONResponse
+) -> JSONResponse:
+    """Every call of a write path is audited with its outcome, as GraphQL's mutations."""
+    outcome = audit.SUCCESS if response.status_code < 400 else (
+        audit.DENIED if response.status_code == 403 else audit.FAILURE)  # fmt: skip
+    target = request.path_params.get("id") or request.query_params.get("importId")
+    await audit.record_now(state.db, _actor(request, principal), action,
+                           target and f"import:{target[:MAX_ID]}", outcome,
+                           {"status": response.status_code})  # fmt: skip
+    return response
+
+
 async def post_import(state: Any, request: Request, principal: Principal) -> JSONResponse:
+    response = await _post_import(state, request, principal)
+    return await _audited(state, request, principal, "rest.postImport", response)
+
+
+async def confirm_import(state: Any, request: Request, principal: Principal) -> JSONResponse:
+    response = await _confirm_import(state, request, principal)
+    return await _audited(state, request, principal, "rest.confirmImport", response)
+
+
+async def _post_import(state: Any, request: Request, principal: Principal) -> JSONResponse:
     if not is_allowed(principal, Permission.IMPORT_MARKETING):
         return _forbidden()
     settings = state.settings
@@ -75,7 +106,7 @@ async def get_import(state: Any, request: Request, principal: Principal) -> JSON
     return _answer(found) if found else _refused(NotFound("no such import"))
 
 
-async def confirm_import(state: Any, request: Request, principal: Principal) -> JSONResponse:
+async def _confirm_import(state: Any, request: Request, principal: Principal) -> JSONResponse:
     if not is_allowed(principal, Permission.IMPORT_MARKETING):
         return _forbidden()
     try:

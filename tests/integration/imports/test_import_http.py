@@ -178,6 +178,15 @@ async def test_post_imports_with_a_bearer_token(db: Database, small_settings, ap
     assert status.json()["state"] == "APPLIED" and status.json()["done"] == 1
     assert (await _state(db, player.id))[0]["push"] is True
     assert (await http.get("/imports/none", headers=marketer)).status_code == 404
+    async with db.transaction() as s:
+        audited = (await s.execute(text(
+            "SELECT action, target, outcome FROM audit_log WHERE action LIKE 'rest.%' ORDER BY id"
+        ))).all()  # fmt: skip
+    assert [tuple(r) for r in audited] == [
+        ("rest.postImport", None, "denied"), ("rest.postImport", "import:rest-1", "success"),
+        ("rest.postImport", "import:rest-1", "failure"),
+        ("rest.confirmImport", "import:rest-1", "success"),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
