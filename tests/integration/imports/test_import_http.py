@@ -236,3 +236,24 @@ async def test_uploads_may_exceed_the_ordinary_body_limit_up_to_the_import_limit
     anonymous = await client.post("/graphql", files={"0": ("l.csv", b"x", "text/csv")},
                                   data={"operations": "{}", "map": "{}"})  # fmt: skip
     assert anonymous.status_code == 415
+
+
+async def test_formula_cells_are_row_errors_and_nothing_is_stored_for_them(
+    db: Database, small_settings, api
+):
+    http, auth = api
+    player = await create_player(db, small_settings)
+    marketer = await auth.staff_headers("MARKETER")
+    data = (
+        "player_id,action,value\n"
+        f'{player.id},add_tag,=HYPERLINK("http://evil")\n'
+        f"{player.id},add_tag,@SUM(A1)\n"
+        f"{player.id},add_tag,+1+1\n"
+        f"{player.id},add_to_segment,=cmd\n"
+    ).encode()
+    found = await _upload(http, marketer, data)
+    assert [(e["line"], e["code"]) for e in found["errors"]] == [
+        (2, "BAD_TAG"), (3, "BAD_TAG"), (4, "BAD_TAG"), (5, "UNKNOWN_SEGMENT"),
+    ]  # fmt: skip
+    assert found["state"] == "HAS_ERRORS"
+    assert await _state(db, player.id) == ({}, [], 0, 0)
