@@ -6,6 +6,7 @@ confirmation answers the same job). The job applies the stored file through
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.imports.models import MarketingImportUpload
 
 JOB_KIND = "import.marketing"
 FORMATS = ("csv", "jsonl")
+IMPORT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def format_of(filename: str | None, content_type: str | None, given: str | None) -> str:
@@ -40,6 +42,8 @@ async def upload(
     """Validate and keep the file; a whole-file problem raises ``ImportFileInvalid`` and
     stores nothing. The same id with the same file answers the stored upload."""
     digest = service.file_id(data)
+    if import_id is not None and not IMPORT_ID.fullmatch(import_id):
+        raise ValidationFailed.single("importId", "1-64 letters, digits or _.:-")
     import_id = import_id or uuid.uuid4().hex
     existing = await session.get(MarketingImportUpload, import_id)
     if existing is not None:

@@ -178,6 +178,8 @@ async def test_post_imports_with_a_bearer_token(db: Database, small_settings, ap
     assert status.json()["state"] == "APPLIED" and status.json()["done"] == 1
     assert (await _state(db, player.id))[0]["push"] is True
     assert (await http.get("/imports/none", headers=marketer)).status_code == 404
+    too_long = await http.post("/imports?importId=" + "x" * 65, content=data, headers=marketer)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "VALIDATION_ERROR"
     async with db.transaction() as s:
         audited = (await s.execute(text(
             "SELECT action, target, outcome FROM audit_log WHERE action LIKE 'rest.%' ORDER BY id"
@@ -186,6 +188,7 @@ async def test_post_imports_with_a_bearer_token(db: Database, small_settings, ap
         ("rest.postImport", None, "denied"), ("rest.postImport", "import:rest-1", "success"),
         ("rest.postImport", "import:rest-1", "failure"),
         ("rest.confirmImport", "import:rest-1", "success"),
+        ("rest.postImport", "import:" + "x" * 64, "failure"),
     ]  # fmt: skip
 
 
