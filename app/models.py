@@ -13,6 +13,7 @@ from app.analytics.models import (
 )
 from app.audit.models import AuditEntry
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
+from app.core.jobs import Job
 from app.events.models import (
     EventConsumerCursor,
     EventConsumption,
@@ -41,7 +42,7 @@ from app.identity.models import (
     SmsMessage,
     StaffMember,
 )
-from app.imports.models import MarketingImport
+from app.imports.models import MarketingImport, MarketingImportUpload
 from app.kyc.models import KycCase, KycCaseEvent
 from app.ledger.models import (
     GameRound,
@@ -91,12 +92,14 @@ __all__ = [
     "GameTransaction",
     "HouseAccount",
     "IdempotencyRecord",
+    "Job",
     "KycCase",
     "KycCaseEvent",
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
     "MarketingImport",
+    "MarketingImportUpload",
     "MfaFactor",
     "OAuthClient",
     "OutboxEvent",

@@ -45,6 +45,11 @@ class Permission(StrEnum):
     ANALYTICS_READ = "analytics:read"  # business analytics (rollups), no personal data
     ALERT_READ = "alert:read"  # alert rules, alerts and their history, the alerts subscription
     ALERT_MANAGE = "alert:manage"  # save alert rules, acknowledge and resolve alerts
+    # CRM export bundles (marketable players, memberships) and ERP bundles (ledger, daily
+    # balances): starting them and reading their jobs. Marketing-list imports.
+    EXPORT_CRM = "export:crm"
+    EXPORT_ERP = "export:erp"
+    IMPORT_MARKETING = "import:marketing"
     SELF = "self"  # own account: me, logout, MFA enrolment (any signed-in caller)
     # Responsible gambling: see limits and exclusions; set limits (staff: only lower);
     # take a break or self-exclude (the player, or ADMIN for them); lift one (ADMIN only).
@@ -65,7 +70,8 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
-         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ}
+         P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ, P.EXPORT_CRM,
+         P.IMPORT_MARKETING}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
@@ -75,7 +81,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
-         P.ANALYTICS_READ, P.ALERT_READ}
+         P.ANALYTICS_READ, P.ALERT_READ, P.EXPORT_ERP}
     ),
 }  # fmt: skip
 

@@ -27,7 +27,7 @@ from app.core import graphiql, migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
 from app.core.graphql_http import GraphQLMediaTypes
-from app.core.http import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.http import UPLOAD_OVERHEAD_BYTES, BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
@@ -200,6 +200,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         build_schema(settings),
         state=state,
         graphql_ide="graphiql" if settings.is_dev else None,
+        # Marketing-list uploads (uploadMarketingList). Bearer tokens, not cookies,
+        # authenticate callers, so a cross-site form post carries no credentials.
+        multipart_uploads_enabled=True,
     )
 
     @asynccontextmanager
@@ -285,7 +288,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Middleware(HttpMetricsMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(ErrorBoundaryMiddleware),
-            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(
+                BodySizeLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                upload_max_bytes=settings.import_max_bytes + UPLOAD_OVERHEAD_BYTES,
+                upload_paths=("/graphql", "/imports"),
+            ),
         ],
         lifespan=lifespan,
     )

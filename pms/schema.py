@@ -28,6 +28,7 @@ from app.observability import tracing
 from app.observability.graphql import OperationMetrics
 from resolvers.mutations.alerts import AlertMutations
 from resolvers.mutations.bonus import BonusMutations
+from resolvers.mutations.exports import ExportMutations
 from resolvers.mutations.fraud import FraudMutations
 from resolvers.mutations.gdpr import GdprMutations
 from resolvers.mutations.identity import IdentityMutations
@@ -43,10 +44,12 @@ from resolvers.queries.alerts import AlertQueries
 from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
+from resolvers.queries.exports import ExportQueries
 from resolvers.queries.fraud import FraudQueries
 from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
 from resolvers.queries.players import PlayerQueries
+from resolvers.queries.preview import PreviewQueries
 from resolvers.queries.segments import SegmentQueries
 from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.alerts import AlertSubscriptions
@@ -65,13 +68,14 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, AlertQueries),
+     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, AlertQueries, ExportQueries,
+     PreviewQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, WalletBatchMutations, BonusMutations,
      KycMutations, SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations,
-     GdprMutations, RegulatorMutations, AlertMutations),
+     GdprMutations, RegulatorMutations, AlertMutations, ExportMutations),
 )  # fmt: skip
 Subscription = merge_types(
     "Subscription", (PlayerSubscriptions, ResponsibleSubscriptions, AlertSubscriptions)

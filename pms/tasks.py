@@ -13,15 +13,18 @@ from app.alerts import evaluator as alerts_evaluator
 from app.analytics.consumer import consume_events as consume_analytics_events
 from app.audit import tasks as audit_tasks
 from app.bonuses import tasks as bonus_tasks
+from app.core import jobs
 from app.core.db import Database
 from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
 from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
+from app.exports import jobs as export_jobs
 from app.fraud.consumer import consume_events as consume_fraud_events
 from app.identity.runtime import IdentityRuntime
 from app.identity.sessions import end_account_sessions
 from app.identity.store import purge_expired
+from app.imports import uploads
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
 from app.responsible import service as responsible
@@ -70,8 +73,13 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
             consume_analytics_events,
         ),
         PeriodicTask("alerts.evaluate", settings.alert_evaluate_interval_seconds, _evaluate_alerts),
+        PeriodicTask("jobs.run", settings.job_poll_seconds, run_jobs),
         *events.tasks(),
     ]
+    if settings.export_schedule:
+        tasks.append(PeriodicTask(
+            "exports.schedule", settings.export_schedule_check_seconds, export_jobs.schedule
+        ))  # fmt: skip
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
     return tasks
@@ -94,6 +102,16 @@ async def consume_fraud(db: Database, settings: Settings) -> int:
 
 async def _evaluate_alerts(db: Database, settings: Settings) -> None:
     await alerts_evaluator.run(db, settings)
+
+
+# Background jobs by kind (app/core/jobs.py): exports and imports started over the API.
+JOB_HANDLERS: dict[str, jobs.Handler] = {
+    export_jobs.JOB_KINDS[k]: export_jobs.run_job for k in export_jobs.JOB_KINDS
+} | {uploads.JOB_KIND: uploads.run_job}
+
+
+async def run_jobs(db: Database, settings: Settings) -> int:
+    return await jobs.run_all(db, settings, JOB_HANDLERS)
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:

@@ -52,21 +52,41 @@ class BodyTooLarge(Exception):
     pass
 
 
+# What a multipart envelope adds around an uploaded file (boundaries, the operations part).
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies over ``max_bytes`` with 413, by Content-Length up front and by
     counting streamed chunks (a chunked body has no Content-Length)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, *, upload_max_bytes: int = 0,
+        upload_paths: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.app = app
         self.max_bytes = max_bytes
+        # File uploads (multipart/form-data, or any body on a pure upload path such as
+        # /imports) may be bigger; the service refuses a file over its own limit.
+        self.upload_max_bytes = max(upload_max_bytes, max_bytes)
+        self.upload_paths = upload_paths
+
+    def _limit(self, scope: Scope, headers: dict[bytes, bytes]) -> int:
+        path = scope.get("path", "")
+        is_form = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        if path == "/imports" or (path in self.upload_paths and is_form):
+            return self.upload_max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _send_413(send, self.max_bytes)
+        headers = dict(scope["headers"])
+        max_bytes = self._limit(scope, headers)
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await _send_413(send, max_bytes)
             return
         received = 0
         started = False
@@ -76,7 +96,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -89,7 +109,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_413(send, self.max_bytes)
+                await _send_413(send, max_bytes)
 
 
 async def _send_413(send: Send, max_bytes: int) -> None:

@@ -209,8 +209,27 @@ class Settings(BaseSettings):
     # The GraphQL regulator export runs in the request: ranges up to this long (the CLI
     # takes any range).
     regulator_export_graphql_max_days: float = Field(default=31.0, gt=0)
-    # Marketing-list imports larger than this are refused whole.
+    # Marketing-list imports larger than this are refused whole (CLI, GraphQL upload and
+    # POST /imports; upload requests may exceed max_body_bytes by this much).
     import_max_bytes: int = 10 * 1024 * 1024
+    # Players per transaction-internal batch of an import's apply (progress steps).
+    import_batch_size: int = 500
+    # Periodic exports: {kind: seconds between runs}, e.g. '{"crm": 3600, "erp": 86400}'.
+    # Each run starts from the cursor the previous one returned.
+    export_schedule: dict[Literal["crm", "erp"], float] = Field(default_factory=dict)
+    export_schedule_check_seconds: float = 60.0
+    # Optional push of each bundle (manifest, signature, files) to an HTTP(S) endpoint,
+    # signed like Standard Webhooks with export_push_secret; retried with backoff.
+    export_push_url: str | None = None
+    export_push_secret: str | None = None
+    export_push_max_attempts: int = 5
+    export_push_backoff_seconds: float = 2.0
+    # Loopback/private push targets: refused unless this is on (tests, local receivers).
+    export_push_allow_private: bool = False
+    # --- background jobs (app/core/jobs.py): exports and imports started over the API ---
+    job_poll_seconds: float = 2.0
+    job_lease_seconds: float = 120.0
+    job_progress_seconds: float = 1.0
     # --- anti-fraud (app/fraud): signals scored this far behind the commit ----------------
     fraud_consume_interval_seconds: float = 2.0
     # Risk score = the weights of the rules hit in this window, capped at 100.

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Iterable
 from enum import StrEnum
 
 SIGNATURE_HEADER = "PMS-Signature"
@@ -92,9 +93,17 @@ def secret_problem(fmt: SignatureFormat, secret: str) -> str | None:
 
 
 def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    mac = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+    return standard_signature_of_chunks(secret, message_id, timestamp, (body,))
+
+
+def standard_signature_of_chunks(
+    secret: str, message_id: str, timestamp: int, chunks: Iterable[bytes]
+) -> str:
+    """The same signature over a body read in pieces (a file too big to hold in memory)."""
+    mac = hmac.new(standard_key(secret), f"{message_id}.{timestamp}.".encode(), hashlib.sha256)
+    for chunk in chunks:
+        mac.update(chunk)
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def standard_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:

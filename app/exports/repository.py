@@ -3,7 +3,9 @@ Reads are plain SQL streamed with a server-side cursor (constant memory)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Row, select, text
@@ -11,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
 from app.exports.models import ExportRun
 
 BATCH = 2000
@@ -83,6 +86,22 @@ async def complete_run(session: AsyncSession, run_id: int, manifest_sha256: str)
         text("UPDATE export_runs SET manifest_sha256 = :h, completed_at = now() WHERE id = :i"),
         {"h": manifest_sha256, "i": run_id},
     )
+
+
+@asynccontextmanager
+async def range_lock(db: Database, kind: str, since: int) -> AsyncIterator[None]:
+    """A session advisory lock per export range, held on its own connection (no
+    transaction id: the range settling does not wait for it) while the bundle is written."""
+    digest = hashlib.sha256(f"export-range:{kind}:{since}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            await conn.commit()
 
 
 async def snapshot_read(session: AsyncSession) -> None:

@@ -77,22 +77,25 @@ async def run_export(
     actor: str, channels: Sequence[str] = CHANNELS, progress: Progress | None = None,
 ) -> ExportResult:  # fmt: skip
     since = cursor.parse(since_raw, kind)
-    wanted = _channels(channels)
+    wanted = channels_of(channels)
     until = await _range_end(db, settings, since, actor)
     async with db.transaction() as session:
         kid, key = await signing.active_key(session, settings)
     directory = bundle_directory(out, since, until)
     directory.mkdir(parents=True, exist_ok=True)
-    async with db.transaction() as session:
-        await repository.snapshot_read(session)
-        if kind is ExportKind.CRM:
-            files, extra = await _crm(session, directory, since, until, wanted, progress)
-        else:
-            files, extra = await _erp(session, directory, since, until, progress)
-    manifest = bundles.seal_bundle(
-        directory, kind.value, kid, key, files,
-        cursor={"since": str(since), "until": str(until)}, **extra,
-    )  # fmt: skip
+    # Two runs of one range (two replicas' jobs, a job and the CLI) would write the same
+    # files at once: one at a time, the second rewrites what the first wrote.
+    async with repository.range_lock(db, kind.value, since.position):
+        async with db.transaction() as session:
+            await repository.snapshot_read(session)
+            if kind is ExportKind.CRM:
+                files, extra = await _crm(session, directory, since, until, wanted, progress)
+            else:
+                files, extra = await _erp(session, directory, since, until, progress)
+        manifest = bundles.seal_bundle(
+            directory, kind.value, kid, key, files,
+            cursor={"since": str(since), "until": str(until)}, **extra,
+        )  # fmt: skip
     digest = bundles.sha256_hex(manifest)
     async with db.transaction() as session:
         run = await repository.find_run(session, kind.value, since.position)
@@ -106,7 +109,7 @@ async def run_export(
     return ExportResult(directory, since, until, files, digest)
 
 
-def _channels(channels: Sequence[str]) -> tuple[str, ...]:
+def channels_of(channels: Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(set(channels) - set(CHANNELS))
     if unknown or not channels:
         raise ValidationFailed.single("channels", f"one or more of {', '.join(CHANNELS)}")

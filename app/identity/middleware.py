@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 PRINCIPAL_SCOPE_KEY = "pms.principal"
 CLAIMS_SCOPE_KEY = "pms.claims"
 JSON_TYPES = ("application/json", "application/graphql-response+json")
+UPLOAD_TYPE = "multipart/form-data"
 
 
 async def _send_json(
@@ -54,12 +55,15 @@ class GraphQLGate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["method"] == "POST":
             media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type not in JSON_TYPES:
+            # File uploads (GraphQL multipart) are a form a foreign page could post too; a
+            # bearer token, which no such page can attach, makes them ours: only with one.
+            upload = media_type == UPLOAD_TYPE and "authorization" in headers
+            if media_type not in JSON_TYPES and not upload:
                 await _send_json(
                     send, 415, _error("only application/json bodies are accepted", "UNSUPPORTED")
                 )
                 return
-            if media_type != "application/json":
+            if media_type not in ("application/json", UPLOAD_TYPE):
                 # The GraphQL-over-HTTP media type is JSON too; Strawberry only reads this one.
                 scope = {**scope, "headers": [
                     (k, b"application/json" if k.lower() == b"content-type" else v)

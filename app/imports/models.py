@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, LargeBinary, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -18,5 +19,22 @@ class MarketingImport(SQLModel, table=True):
     id: str = Field(sa_column=Column(String(64), primary_key=True))
     file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
     report: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_by: str = Field(sa_column=Column(String(160), nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+
+
+class MarketingImportUpload(SQLModel, table=True):
+    """A list uploaded over HTTP and its dry-run report, waiting for confirmation. The
+    file is kept (bounded by ``import_max_bytes``) so the confirmation applies exactly
+    what was validated; ``job_id`` is set once, by the first confirmation."""
+
+    __tablename__ = "marketing_import_uploads"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    format: str = Field(sa_column=Column(String(8), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    file_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    report: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    job_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, unique=True))
     created_by: str = Field(sa_column=Column(String(160), nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())

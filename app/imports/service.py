@@ -173,10 +173,14 @@ async def apply(
         stored = await repository.get(session, import_id)
         assert stored is not None
         return _replay(stored.file_sha256, stored.report, digest)
+    total = len(plan.changes)
+    if progress is not None:
+        progress(0, total)
     for done, player_id in enumerate(sorted(plan.changes), start=1):
         await _apply_player(session, player_id, plan.changes[player_id], actor, settings)
-        if progress is not None:
-            progress(done, len(plan.changes))
+        # Progress per batch of players (one transaction still holds them all).
+        if progress is not None and (done % settings.import_batch_size == 0 or done == total):
+            progress(done, total)
     await _apply_segments(session, plan.changes)
     await audit.record(session, audit.Actor(actor), "marketing_import.apply",
                        f"import:{import_id}", details={k: v for k, v in report.items()

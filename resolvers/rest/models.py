@@ -114,4 +114,25 @@ class Segment(Body):
     segments: list[SegmentRef]
 
 
-RESPONSE_MODELS: tuple[type[BaseModel], ...] = (Error, Player, PlayerPage, Balance, Segment)
+class ImportRowError(Body):
+    line: int
+    code: str
+    message: str
+
+
+class MarketingImport(Body):
+    """An uploaded marketing list, as GraphQL's MarketingImport."""
+
+    importId: str
+    format: str
+    state: str = Field(description="VALIDATED, HAS_ERRORS, QUEUED, APPLYING, APPLIED or FAILED")
+    rows: int
+    done: int
+    total: int
+    errors: list[ImportRowError]
+    report: dict[str, Any]
+
+
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    Error, Player, PlayerPage, Balance, Segment, MarketingImport,
+)  # fmt: skip

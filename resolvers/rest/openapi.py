@@ -44,6 +44,43 @@ def component_schemas() -> dict[str, Any]:
     return schemas
 
 
+_IMPORT = {"$ref": "#/components/schemas/MarketingImport"}
+_IMPORT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _import_op(
+    summary: str, status: str, also: tuple[str, ...] = (), **extra: Any
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        status: {"description": "OK", "content": {"application/json": {"schema": _IMPORT}}},
+        "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "413": _ERROR,
+    } | {code: _ERROR for code in also}  # fmt: skip
+    return {"summary": summary, "responses": responses, **extra}
+
+
+# Marketing-list imports (import:marketing): upload = dry run; confirm applies it.
+_IMPORT_PATHS: dict[str, Any] = {
+    "/imports": {"post": _import_op(
+        "Upload a marketing list (the body is the file) and get its dry-run report", "201",
+        parameters=[
+            {"name": "format", "in": "query", "schema": {"enum": ["csv", "jsonl"]},
+             "description": "default: from the Content-Type (application/jsonl or text/csv)"},
+            {"name": "importId", "in": "query", "schema": {"type": "string", "maxLength": 64},
+             "description": "your id for the import (default: generated)"},
+        ],
+        requestBody={"required": True, "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/jsonl": {"schema": {"type": "string"}},
+        }},
+    )},
+    "/imports/{id}": {"get": _import_op(
+        "An import: its dry run, progress and final report", "200", parameters=[_IMPORT_ID])},
+    "/imports/{id}/confirm": {"post": _import_op(
+        "Apply a validated import (idempotent; in the background)", "200",
+        also=("422",), parameters=[_IMPORT_ID])},
+}  # fmt: skip
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -87,6 +124,7 @@ OPENAPI: dict[str, Any] = {
             "A player's segment attributes and the segments the player belongs to",
             "#/components/schemas/Segment",
         ),
+        **_IMPORT_PATHS,
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

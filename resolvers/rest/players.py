@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,7 +32,7 @@ from app.segments import service as segments
 from app.wallets import repository as wallets
 from permissions.realtime import may_read_balance, may_read_player, may_read_segments
 from permissions.rules import shown_value
-from resolvers.rest import models
+from resolvers.rest import imports, models
 from resolvers.rest import params as rest_params
 from resolvers.rest.openapi import OPENAPI
 from schema.ids import parse_uuid, try_int_id, try_uuid
@@ -188,4 +189,9 @@ def rest_routes(state: Any) -> list[Route]:
         Route("/players/{id}", authenticated(get_player), methods=["GET"]),
         Route("/players/{id}/balance", authenticated(get_balance), methods=["GET"]),
         Route("/players/{id}/segment", authenticated(get_segment), methods=["GET"]),
-    ]
+        *[Route(path, authenticated(partial(handler, state)), methods=[method])
+          for path, handler, method in (
+              ("/imports", imports.post_import, "POST"),
+              ("/imports/{id}", imports.get_import, "GET"),
+              ("/imports/{id}/confirm", imports.confirm_import, "POST"))],
+    ]  # fmt: skip

@@ -34,6 +34,8 @@ EXPECTED = {
     "walletBatch": (service_principal("wallet:operate"), "WalletBatchResults"),
     "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
+    "startErpExport": (staff_principal("FINANCE"), "ExportQueued"),
+    "previewSegment": (staff_principal("MARKETER"), "SegmentPreview"),
     "exportRegulatorBundle": (staff_principal("COMPLIANCE"), "RegulatorExport"),
     "analyticsSeries": (staff_principal("MARKETER"), "AnalyticsSeries"),
     "analyticsCohorts": (staff_principal("MARKETER"), "AnalyticsCohortTable"),

@@ -60,6 +60,7 @@ EVERY_REPLICA = {
     "webhook-dispatch": "webhook_poll_seconds",
     "audit.tree": "audit_tree_interval_seconds",
     "outbox.purge": "outbox_purge_interval_seconds",
+    "jobs.run": "job_poll_seconds",
 }
 
 
@@ -88,3 +89,12 @@ def test_python_dash_m_pms_is_the_cli() -> None:
     assert out.stdout.startswith("usage: pms ")
     for command in ("serve", "migrate", "worker", "ledger", "client", "staff", "keys", "bonus"):
         assert command in out.stdout
+
+
+async def test_the_export_schedule_task_exists_only_with_a_schedule(
+    settings: Settings, events: EventsRuntime
+) -> None:
+    scheduled = settings.model_copy(update={"export_schedule": {"crm": 3600.0}})
+    names = {task.name for task in registered_tasks(scheduled, events)}
+    assert "exports.schedule" in names
+    assert "exports.schedule" not in {t.name for t in registered_tasks(settings, events)}

@@ -78,6 +78,12 @@ ENVELOPE_TYPES = {
     "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
     # the regulator export, behind export:regulator
     "RegulatorExport", "BundleFile", "InvalidExportRange", "ExportBusy",
+    # CRM/ERP export jobs and marketing imports, behind export:crm/erp, import:marketing
+    "ExportJob", "ExportFileRows", "ExportPush", "JobError", "ExportQueued", "MarketingImport",
+    "ImportRowError", "InvalidExportCursor", "ExportCursorKindMismatch", "ImportFileInvalid",
+    "ImportHasErrors", "ImportIdReused",
+    # dry runs, behind segment:manage (previewSegment)
+    "SegmentPreview", "SegmentDay", "BonusSimulation", "SimulatedAward",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent", "AlertEvent",
 }  # fmt: skip
@@ -205,13 +211,22 @@ def test_matrix_says_what_the_spec_says():
     assert {Permission.KYC_READ, Permission.KYC_REVIEW, Permission.AUDIT_READ} <= compliance
     assert Permission.REGULATOR_EXPORT in compliance
     assert not {r for r in StaffRole if Permission.REGULATOR_EXPORT in ROLE_PERMISSIONS[r]} - {
-        StaffRole.COMPLIANCE, StaffRole.ADMIN
+        StaffRole.COMPLIANCE,
+        StaffRole.ADMIN,
     }
     assert Permission.REGULATOR_EXPORT not in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST in finance and Permission.WALLET_OPERATE not in finance
     assert Permission.WALLET_OPERATE in SERVICE_SCOPES
     assert Permission.WALLET_ADJUST not in SERVICE_SCOPES
     assert Permission.STAFF_MANAGE not in SERVICE_SCOPES
+    # CRM bundles hold marketable players: marketers; ERP bundles hold the ledger: finance.
+    assert {Permission.EXPORT_CRM, Permission.IMPORT_MARKETING} <= marketer
+    assert Permission.EXPORT_ERP not in marketer
+    assert Permission.EXPORT_ERP in finance
+    assert not {Permission.EXPORT_CRM, Permission.IMPORT_MARKETING} & finance
+    assert not {Permission.EXPORT_CRM, Permission.EXPORT_ERP, Permission.IMPORT_MARKETING} & (
+        support | compliance | SERVICE_SCOPES
+    )
 
 
 def test_segment_members_need_segment_and_player_read():
