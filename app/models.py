@@ -1,8 +1,9 @@
 """Imports every domain's tables so ``SQLModel.metadata`` is complete (Alembic, tests)."""
 
 from app.analytics.models import DailyActivePlayer, DailyCount, DailyMoney, DailyRegistrations
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, AuditPersonalValue
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
+from app.consents.models import ConsentChange, PlayerConsent
 from app.events.models import (
     EventConsumerCursor,
     EventConsumption,
@@ -22,6 +23,7 @@ from app.fraud.models import (
     FraudObservation,
     FraudRule,
 )
+from app.gdpr.models import Erasure
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -50,12 +52,15 @@ from app.wallets.models import Wallet
 
 __all__ = [
     "AuditEntry",
+    "AuditPersonalValue",
     "BonusCampaign",
     "BonusTriggerCursor",
+    "ConsentChange",
     "DailyActivePlayer",
     "DailyCount",
     "DailyMoney",
     "DailyRegistrations",
+    "Erasure",
     "EventConsumerCursor",
     "EventConsumption",
     "ExportRun",
@@ -84,6 +89,7 @@ __all__ = [
     "OutboxEvent",
     "Player",
     "PlayerBonus",
+    "PlayerConsent",
     "PlayerExclusion",
     "PlayerMetrics",
     "PlayerProfile",

@@ -27,6 +27,7 @@ from app.core.settings import Settings
 from app.observability import tracing
 from app.observability.graphql import OperationMetrics
 from resolvers.mutations.bonus import BonusMutations
+from resolvers.mutations.consents import ConsentMutations
 from resolvers.mutations.fraud import FraudMutations
 from resolvers.mutations.gdpr import GdprMutations
 from resolvers.mutations.identity import IdentityMutations
@@ -39,6 +40,7 @@ from resolvers.mutations.webhooks import WebhookMutations
 from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
+from resolvers.queries.consents import ConsentQueries
 from resolvers.queries.fraud import FraudQueries
 from resolvers.queries.identity import IdentityQueries
 from resolvers.queries.ledger import LedgerQueries
@@ -59,12 +61,13 @@ log = logging.getLogger("pms.graphql")
 Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
-     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries),
+     WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, ConsentQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, BonusMutations, KycMutations,
-     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations),
+     SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations, GdprMutations,
+     ConsentMutations),
 )  # fmt: skip
 Subscription = merge_types("Subscription", (PlayerSubscriptions,))
 

@@ -16,6 +16,7 @@ from app.core.tasks import PeriodicTask
 from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
 from app.fraud.consumer import consume_events as consume_fraud_events
+from app.gdpr.erasure import purge_retained
 from app.identity.store import purge_expired
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
@@ -59,6 +60,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         ),
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
+        PeriodicTask("gdpr.purge_retained", settings.gdpr_purge_interval_seconds, _gdpr_purge),
         PeriodicTask(
             "analytics.consume_events",
             settings.analytics_consume_interval_seconds,
@@ -69,6 +71,10 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
     if not settings.redis_url:  # Redis expires session state itself
         tasks.append(PeriodicTask("identity.purge_session_state", 300.0, _purge_session_state))
     return tasks
+
+
+async def _gdpr_purge(db: Database, settings: Settings) -> None:
+    await purge_retained(db, settings)
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:
