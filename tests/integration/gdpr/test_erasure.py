@@ -68,8 +68,9 @@ async def seed(db, player) -> None:
             "new_value, pii) VALUES (:p, 'staff:1', 'phone', NULL, :ph, true)"),
             {"p": player.id, "ph": PROFILE["phone"]})  # fmt: skip
         await s.execute(text(
-            "INSERT INTO kyc_cases (id, player_id, provider, status, risk_level, reasons, documents)"
-            " VALUES (gen_random_uuid(), :p, 'manual', 'VERIFIED', 'LOW', '[]', '[]')"), {"p": player.id})  # fmt: skip
+            "INSERT INTO kyc_cases (id, player_id, provider, status, risk_level, reasons, "
+            "documents) VALUES (gen_random_uuid(), :p, 'manual', 'VERIFIED', 'LOW', '[]', '[]')"),
+            {"p": player.id})  # fmt: skip
 
 
 async def test_erasure_pseudonymises_at_once_and_keeps_aml_records(
