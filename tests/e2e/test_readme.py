@@ -33,6 +33,7 @@ EXPECTED = {
     "deposit": (service_principal("wallet:operate"), "WalletOperation"),
     "submitKyc": (staff_principal("ADMIN"), "SubmitKycSuccess"),
     "createSegment": (staff_principal("MARKETER"), "SegmentSuccess"),
+    "setMarketingConsent": (staff_principal("SUPPORT"), "PlayerConsents"),
 }
 
 
@@ -73,7 +74,8 @@ def sandbox():
 def test_readme_has_the_examples_the_issue_asks_for():
     roots = [graphql.parse(op).definitions[0].selection_set.selections[0].name.value
              for op in operations()]  # fmt: skip
-    assert roots == ["registerPlayer", "players", "login", "deposit", "submitKyc", "createSegment"]
+    assert roots == ["registerPlayer", "players", "login", "deposit", "submitKyc", "createSegment",
+                     "setMarketingConsent"]  # fmt: skip
     for sdl in set(blocks("graphql")) - set(operations()):
         graphql.parse(sdl)  # the partner-subgraph SDL is valid SDL
 

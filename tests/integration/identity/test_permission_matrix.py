@@ -72,6 +72,8 @@ ENVELOPE_TYPES = {
     # audit trail, balances at a time, GDPR export: behind audit:proof/read, gdpr:export
     "AuditInclusionProof", "AuditConsistencyProof", "AuditCheckpoint", "AuditEntryNotInTree",
     "AuditTreeSizeOutOfRange", "BalancesAt", "WalletBalanceAt", "PlayerDataExport",
+    # GDPR erasure and consents, behind gdpr:erase, consent:read/write
+    "PlayerErasure", "ErasureBlocked", "PlayerConsents", "MarketingConsent", "ConsentChange",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent",
 }  # fmt: skip
