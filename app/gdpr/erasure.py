@@ -98,7 +98,13 @@ async def erase_player(
     )  # the lock orders erasure against the player's money operations
     if found.first() is None:
         raise NotFound(f"player {player_id} not found")
-    done = await session.get(Erasure, player_id)
+    # The wallets too, in the ledger's lock order: a money operation under way commits
+    # first, so the check below sees the hold it made.
+    await session.execute(
+        text("SELECT id FROM wallets WHERE player_id = :p ORDER BY id FOR UPDATE"),
+        {"p": player_id},
+    )
+    done = await session.get(Erasure, player_id, populate_existing=True)
     if done is not None:
         return ErasureResult(done, already_erased=True)
     blocked = await _blocking(session, player_id)

@@ -158,6 +158,16 @@ async def test_second_erasure_is_idempotent(gql, auth, db, player):
     assert len(await rows(db, "SELECT 1 FROM gdpr_erasures")) == 1
 
 
+async def test_concurrent_erasures_erase_once(gql, auth, db, player):
+    answers = await asyncio.gather(*(erase(gql, auth, player.id, reason=f"r{i}")
+                                     for i in range(8)))  # fmt: skip
+    assert [a["__typename"] for a in answers] == ["PlayerErasure"] * 8
+    assert sorted(a["alreadyErased"] for a in answers) == [False] + [True] * 7
+    assert len({a["pseudonym"] for a in answers}) == 1
+    assert len(await rows(db, "SELECT 1 FROM gdpr_erasures")) == 1
+    assert len(await rows(db, "SELECT 1 FROM outbox_events WHERE type = 'player.erased'")) == 1
+
+
 async def test_erasure_refused_with_open_hold_or_pending_withdrawal(gql, auth, db, player):
     await deposit(gql, auth, player.id, "50.00")
     async with db.transaction() as s:
@@ -174,6 +184,20 @@ async def test_erasure_refused_with_open_hold_or_pending_withdrawal(gql, auth, d
     assert await one(db, "SELECT email, login, status FROM players WHERE id = :p",
                      p=player.id) == before  # fmt: skip
     assert await rows(db, "SELECT 1 FROM gdpr_erasures") == []
+
+
+async def test_erasure_refused_with_an_open_bet_hold(gql, auth, db, player):
+    await deposit(gql, auth, player.id, "50.00")
+    headers = await auth.service_headers("wallet:operate", "player:read", client_id="ge")
+    body = await gql(MUTATIONS["reserveBet"], {"input": {
+        "playerId": str(player.id), "amount": "5.00", "currency": "EUR", "gameRoundId": "r-1",
+        "transactionId": "t-1", "idempotencyKey": new_key()}}, **headers)  # fmt: skip
+    assert body["data"]["reserveBet"]["__typename"] == "WalletOperation", body
+    answer = await erase(gql, auth, player.id)
+    assert answer["code"] == "ERASURE_BLOCKED" and "hold" in answer["message"]
+    assert (await one(db, "SELECT status FROM players WHERE id = :p", p=player.id)).status == (
+        "ACTIVE"
+    )
 
 
 @pytest.mark.parametrize("raw,code", [("00000000-0000-0000-0000-000000000000", "NOT_FOUND"),
