@@ -9,15 +9,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.consents.models import ConsentChange, PlayerConsent
 from app.core.errors import NotFound, ValidationFailed
+from app.core.settings import Settings
 from app.events import outbox
+from app.players.hooks import player_attributes_changed
 from app.players.models import Player
 
 CHANNELS = ("email", "sms", "push", "phone")
@@ -41,6 +44,18 @@ def marketing_consents_sql(player_id: str) -> str:
         "(SELECT coalesce(jsonb_object_agg(substr(c.purpose, 11), true), '{}'::jsonb) "  # noqa: S608
         "FROM player_consents c WHERE c.player_id = "
         f"{player_id} AND c.purpose LIKE 'marketing.%' AND c.value = 'granted')"
+    )
+
+
+def granted_any(player_id: ColumnElement[Any], channels: Sequence[str]) -> ColumnElement[bool]:
+    """The same rule as a SQLAlchemy condition (segment rules): the player granted
+    marketing through one of ``channels``."""
+    c = PlayerConsent.__table__.c  # type: ignore[attr-defined]
+    purposes = [marketing_purpose(ch) for ch in channels]
+    return exists(
+        select(c.purpose).where(
+            c.player_id == player_id, c.purpose.in_(purposes), c.value == GRANTED
+        )
     )
 
 
@@ -124,9 +139,10 @@ async def _change(
 
 async def set_marketing(
     session: AsyncSession, player_id: uuid.UUID, channel: str, granted: bool, *, actor: str,
-    source: str,
+    source: str, settings: Settings,
 ) -> bool:  # fmt: skip
-    """Grant or withdraw marketing through ``channel``; True when it changed."""
+    """Grant or withdraw marketing through ``channel``; True when it changed (then the
+    player's segments are re-evaluated: rules may use ``marketingConsent``)."""
     purpose = marketing_purpose(channel)
     await _require_player(session, player_id)
     changed = await _change(session, player_id, purpose, GRANTED if granted else WITHDRAWN,
@@ -141,6 +157,7 @@ async def set_marketing(
             ),
             {"ch": channel, "g": granted, "p": player_id},
         )
+        await player_attributes_changed(session, player_id, ["marketingConsent"], settings)
     return changed
 
 

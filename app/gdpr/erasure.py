@@ -83,6 +83,9 @@ PSEUDONYMISE = [
     "DELETE FROM mfa_recovery_codes WHERE subject = :key",
     # hashed IPs and device ids of the anti-fraud matcher
     "DELETE FROM fraud_identifiers WHERE player_id = :p",
+    # ... and in the events that carry them (so a consumer behind cannot bring them back)
+    """UPDATE outbox_events SET data = data - 'ipHash' - 'deviceHash'
+       WHERE subject = :text AND data ?| array['ipHash', 'deviceHash']""",
     "DELETE FROM player_tags WHERE player_id = :p",
     "DELETE FROM segment_members WHERE player_id = :p",
 ]
@@ -112,7 +115,7 @@ async def erase_player(
         raise ErasureBlocked(blocked)
     pseudonym = f"erased-{secrets.token_hex(8)}"
     key = f"player:{player_id}"
-    params = {"p": player_id, "key": key, "pseudonym": pseudonym,
+    params = {"p": player_id, "key": key, "text": str(player_id), "pseudonym": pseudonym,
               "unusable": UNUSABLE_PASSWORD, "birth": ERASED_BIRTH_DATE}  # fmt: skip
     for statement in PSEUDONYMISE:
         names = [n for n in params if f":{n}" in statement]

@@ -198,7 +198,7 @@ async def _apply_player(
     wanted = {c: True for c in change.consent_on} | {c: False for c in change.consent_off}
     for channel, granted in sorted(wanted.items()):
         await consents.set_marketing(
-            session, player_id, channel, granted, actor=actor, source="import"
+            session, player_id, channel, granted, actor=actor, source="import", settings=settings
         )
     if change.tags:
         current = await profiles.tags_of(session, player_id)

@@ -118,7 +118,7 @@ async def update_preferences(
     """Merge ``patch`` into the validated preferences; returns the changed paths.
     Marketing consents go to the consent records (app/consents), which mirror them here."""
     player = await _player(session, player_id)
-    consent_changes = await _marketing_consents(session, player, patch, actor)
+    consent_changes = await _marketing_consents(session, player, patch, actor, settings)
     patch = {k: v for k, v in patch.items() if k != "marketingConsents"}
     try:
         merged = merged_preferences(player.preferences, patch).model_dump()
@@ -143,7 +143,7 @@ async def update_preferences(
 
 
 async def _marketing_consents(
-    session: AsyncSession, player: Player, patch: dict[str, Any], actor: str
+    session: AsyncSession, player: Player, patch: dict[str, Any], actor: str, settings: Settings
 ) -> list[str]:
     """Apply a ``marketingConsents`` patch as consent records; the changed paths."""
     raw = patch.get("marketingConsents")
@@ -158,7 +158,13 @@ async def _marketing_consents(
     changed = []
     for channel, granted in wanted.items():
         if await consents.set_marketing(
-            session, player.id, channel, granted, actor=actor, source="preferences"
+            session,
+            player.id,
+            channel,
+            granted,
+            actor=actor,
+            source="preferences",
+            settings=settings,
         ):
             changed.append(f"preferences.marketingConsents.{channel}")
     await session.refresh(player, ["preferences"])

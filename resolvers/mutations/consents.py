@@ -58,8 +58,9 @@ class ConsentMutations:
     async def set_marketing_consent(
         self, info: Info, player_id: strawberry.ID, channel: str, granted: bool
     ) -> object:
+        settings = info.context.settings
         return await _change(info, player_id, lambda s, p, actor, source: service.set_marketing(
-            s, p, channel, granted, actor=actor, source=source
+            s, p, channel, granted, actor=actor, source=source, settings=settings
         ))  # fmt: skip
 
     @strawberry.mutation(

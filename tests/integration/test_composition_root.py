@@ -59,6 +59,7 @@ EVERY_REPLICA = {
     "webhook-dispatch": "webhook_poll_seconds",
     "audit.tree": "audit_tree_interval_seconds",
     "outbox.purge": "outbox_purge_interval_seconds",
+    "gdpr.purge_retained": "gdpr_purge_interval_seconds",
 }
 
 

@@ -127,3 +127,32 @@ async def test_preferences_patch_and_crm_rule_read_the_records(db, settings, pla
         consents = await s.scalar(text(f"SELECT {rule} FROM players p WHERE p.id = :p"),
                                   {"p": player.id})  # fmt: skip
     assert consents == {"sms": True}
+
+
+CREATE_SEGMENT = """mutation($rule: JSON!) { createSegment(input: {name: "email ok", rule: $rule}) {
+  __typename ... on SegmentSuccess { segment { id } entered }
+  ... on InvalidSegmentRule { reason path } } }"""
+
+
+async def members(db, segment_id):
+    async with db.read_session() as s:
+        rows = await s.execute(text("SELECT player_id FROM segment_members WHERE segment_id = "
+                                    ":s"), {"s": segment_id})  # fmt: skip
+        return [r.player_id for r in rows]
+
+
+async def test_segments_read_the_consent_records(gql, auth, db, settings, player):
+    marketer = await auth.staff_headers("MARKETER", "m-1")
+    rule = {"attr": "marketingConsent", "op": "contains", "value": "email"}
+    created = (await gql(CREATE_SEGMENT, {"rule": rule}, **marketer))["data"]["createSegment"]
+    assert created["__typename"] == "SegmentSuccess" and created["entered"] == 0
+    segment = created["segment"]["id"]
+    me = await auth.player_headers(player)
+    await gql(SET, {"p": str(player.id), "c": "email", "g": True}, **me)
+    assert await members(db, segment) == [player.id]  # re-evaluated with the change
+    await gql(SET, {"p": str(player.id), "c": "email", "g": False}, **me)
+    assert await members(db, segment) == []
+    bad = {"attr": "marketingConsent", "op": "contains", "value": "fax"}
+    refused = (await gql(CREATE_SEGMENT, {"rule": bad}, **marketer))["data"]["createSegment"]
+    assert refused == {"__typename": "InvalidSegmentRule", "reason": "INVALID_VALUE",
+                       "path": "$.value"}  # fmt: skip

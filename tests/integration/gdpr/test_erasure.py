@@ -86,9 +86,13 @@ async def test_erasure_pseudonymises_at_once_and_keeps_aml_records(
     sums = await rows(db, "SELECT currency, sum(amount) FROM ledger_transfers GROUP BY 1")
     await audit_tasks.maintain(db, settings)
 
+    hashed = "SELECT 1 FROM outbox_events WHERE subject = :s AND data ? 'ipHash'"
+    assert await rows(db, hashed, s=str(player.id))  # the sign-in's anti-fraud event
+
     answer = await erase(gql, auth, player.id)
     assert answer["__typename"] == "PlayerErasure" and answer["alreadyErased"] is False
     pseudonym = answer["pseudonym"]
+    assert await rows(db, hashed, s=str(player.id)) == []
 
     me = await one(db, "SELECT email, login, birth_date, status, password_hash, preferences "
                    "FROM players WHERE id = :p", p=player.id)  # fmt: skip
