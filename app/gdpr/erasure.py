@@ -123,7 +123,7 @@ async def erase_player(
     await personal.erase_about(session, key, str(player_id))
     now = datetime.now(UTC)
     erasure = Erasure(
-        player_id=player_id, pseudonym=pseudonym, reason=reason, erased_by=actor,
+        player_id=player_id, pseudonym=pseudonym, reason=reason, erased_by=actor, erased_at=now,
         retain_until=_years_later(now, settings.retention_years),
     )  # fmt: skip
     session.add(erasure)
