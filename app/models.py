@@ -11,8 +11,9 @@ from app.analytics.models import (
     DailyRegistrations,
     PlayerDay,
 )
-from app.audit.models import AuditEntry
+from app.audit.models import AuditEntry, AuditPersonalValue
 from app.bonuses.models import BonusCampaign, BonusTriggerCursor, LoyaltyAccount, PlayerBonus
+from app.consents.models import ConsentChange, PlayerConsent
 from app.core.jobs import Job
 from app.events.models import (
     EventConsumerCursor,
@@ -33,6 +34,7 @@ from app.fraud.models import (
     FraudObservation,
     FraudRule,
 )
+from app.gdpr.models import Erasure
 from app.identity.models import (
     MfaFactor,
     OAuthClient,
@@ -69,12 +71,15 @@ __all__ = [
     "AnalyticsRegistrationError",
     "AnalyticsSegmentMember",
     "AuditEntry",
+    "AuditPersonalValue",
     "BonusCampaign",
     "BonusTriggerCursor",
+    "ConsentChange",
     "DailyActivePlayer",
     "DailyCount",
     "DailyMoney",
     "DailyRegistrations",
+    "Erasure",
     "EventConsumerCursor",
     "EventConsumption",
     "ExportRun",
@@ -106,6 +111,7 @@ __all__ = [
     "PlaySession",
     "Player",
     "PlayerBonus",
+    "PlayerConsent",
     "PlayerDay",
     "PlayerExclusion",
     "PlayerMetrics",

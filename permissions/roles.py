@@ -35,6 +35,9 @@ class Permission(StrEnum):
     AUDIT_PROOF = "audit:proof"  # Merkle proofs and signed checkpoints of the audit log
     GDPR_EXPORT = "gdpr:export"  # a player's complete personal data (subject access)
     REGULATOR_EXPORT = "export:regulator"  # the signed regulator bundle (personal data, money)
+    GDPR_ERASE = "gdpr:erase"  # erasure: pseudonymise a player, keep what AML law requires
+    CONSENT_READ = "consent:read"  # marketing consents per channel, terms version, history
+    CONSENT_WRITE = "consent:write"  # record a consent change (players: their own)
     EVENT_READ = "event:read"  # the back-office live feed of domain events
     WEBHOOK_MANAGE = "webhook:manage"  # webhook endpoints, deliveries, redelivery
     STAFF_MANAGE = "staff:manage"
@@ -66,18 +69,19 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.SUPPORT: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.PLAYER_BLOCK,
          P.WALLET_READ, P.SEGMENT_READ, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT,
-         P.ALERT_READ}
+         P.ALERT_READ, P.CONSENT_READ, P.CONSENT_WRITE}
     ),
     StaffRole.MARKETER: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.SEGMENT_READ, P.SEGMENT_MANAGE, P.BONUS_READ,
          P.BONUS_MANAGE, P.EVENT_READ, P.PLAYER_VIP, P.ANALYTICS_READ, P.EXPORT_CRM,
-         P.IMPORT_MARKETING}
+         P.IMPORT_MARKETING, P.CONSENT_READ}
     ),
     StaffRole.COMPLIANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_BLOCK, P.WALLET_READ,
          P.SEGMENT_READ, P.KYC_READ, P.KYC_REVIEW, P.AUDIT_READ, P.AUDIT_PROOF, P.GDPR_EXPORT,
          P.REGULATOR_EXPORT, P.EVENT_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.FRAUD_READ,
-         P.FRAUD_MANAGE, P.ALERT_READ, P.ALERT_MANAGE}
+         P.FRAUD_MANAGE, P.ALERT_READ, P.ALERT_MANAGE, P.GDPR_ERASE, P.CONSENT_READ,
+         P.CONSENT_WRITE}
     ),
     StaffRole.FINANCE: frozenset(
         {P.PLAYER_READ, P.PLAYER_READ_MASKED, P.WALLET_READ, P.WALLET_ADJUST, P.BONUS_READ,
@@ -96,7 +100,8 @@ SERVICE_SCOPES: frozenset[Permission] = frozenset(
 # What a player may do to their OWN data, where the rule says owner_ok=True.
 OWNER_PERMISSIONS: frozenset[Permission] = frozenset(
     {P.PLAYER_READ, P.PLAYER_READ_PII, P.PLAYER_READ_MASKED, P.PLAYER_WRITE, P.SEGMENT_READ,
-     P.WALLET_READ, P.KYC_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.RG_EXCLUDE}
+     P.WALLET_READ, P.KYC_READ, P.BONUS_READ, P.RG_READ, P.RG_LIMIT, P.RG_EXCLUDE,
+     P.CONSENT_READ, P.CONSENT_WRITE}
 )  # fmt: skip
 
 ANONYMOUS_PERMISSIONS: frozenset[Permission] = frozenset({P.REGISTER})

@@ -157,10 +157,54 @@ def cmd_gdpr_export(settings: Settings, args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_gdpr_erase(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase one player (as the CLI's system principal); prints the erasure as JSON."""
+    import json
+    import uuid
+
+    from app.gdpr.erasure import erase_player
+    from app.identity.runtime import IdentityRuntime
+    from app.identity.sessions import end_account_sessions
+
+    try:
+        player_id = uuid.UUID(args.player)
+    except ValueError:
+        print("error VALIDATION_ERROR: PLAYER is not a player id", file=sys.stderr)
+        return 2
+
+    async def work(db: Database) -> int:
+        runtime = IdentityRuntime(lambda: db, settings)
+        try:
+            async with db.transaction() as session:
+                result = await erase_player(session, settings, player_id, args.reason,
+                                            "system:cli")  # fmt: skip
+                await end_account_sessions(runtime, f"player:{player_id}", "erased (GDPR)")
+        except DomainError as exc:
+            print(f"error {exc.code}: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await runtime.stop()
+        row = result.erasure
+        print(json.dumps({
+            "playerId": str(row.player_id), "pseudonym": row.pseudonym,
+            "erasedAt": row.erased_at.isoformat() if row.erased_at else None,
+            "retainUntil": row.retain_until.isoformat(), "alreadyErased": result.already_erased,
+        }))  # fmt: skip
+        return 0
+
+    return run_with_database(settings, work)
+
+
 def register_gdpr(sub: Any) -> None:
-    gdpr = sub.add_parser("gdpr", help="GDPR subject access").add_subparsers(
+    gdpr = sub.add_parser("gdpr", help="GDPR subject access and erasure").add_subparsers(
         dest="gdpr_command", required=True
     )
+    erase = gdpr.add_parser(
+        "erase", help="pseudonymise a player now; KYC and transactions kept for AML retention"
+    )
+    erase.add_argument("player", help="the player's id (UUID)")
+    erase.add_argument("--reason", required=True, help="why (kept with the erasure record)")
+    erase.set_defaults(handler=cmd_gdpr_erase)
     export = gdpr.add_parser("export", help="everything held about one player, as JSON")
     export.add_argument("player", help="the player's id (UUID)")
     export.add_argument("--out", help="write the JSON document to this file")

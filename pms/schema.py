@@ -28,6 +28,7 @@ from app.observability import tracing
 from app.observability.graphql import OperationMetrics
 from resolvers.mutations.alerts import AlertMutations
 from resolvers.mutations.bonus import BonusMutations
+from resolvers.mutations.consents import ConsentMutations
 from resolvers.mutations.exports import ExportMutations
 from resolvers.mutations.fraud import FraudMutations
 from resolvers.mutations.gdpr import GdprMutations
@@ -44,6 +45,7 @@ from resolvers.queries.alerts import AlertQueries
 from resolvers.queries.analytics import AnalyticsQueries
 from resolvers.queries.audit import AuditQueries
 from resolvers.queries.bonus import BonusQueries
+from resolvers.queries.consents import ConsentQueries
 from resolvers.queries.exports import ExportQueries
 from resolvers.queries.fraud import FraudQueries
 from resolvers.queries.identity import IdentityQueries
@@ -69,13 +71,13 @@ Query = merge_types(
     "Query",
     (PlayerQueries, IdentityQueries, LedgerQueries, BonusQueries, SegmentQueries,
      WebhookQueries, FraudQueries, AuditQueries, AnalyticsQueries, AlertQueries, ExportQueries,
-     PreviewQueries),
+     PreviewQueries, ConsentQueries),
 )  # fmt: skip
 Mutation = merge_types(
     "Mutation",
     (PlayerMutations, IdentityMutations, LedgerMutations, WalletBatchMutations, BonusMutations,
      KycMutations, SegmentMutations, WebhookMutations, ResponsibleMutations, FraudMutations,
-     GdprMutations, RegulatorMutations, AlertMutations, ExportMutations),
+     GdprMutations, RegulatorMutations, AlertMutations, ExportMutations, ConsentMutations),
 )  # fmt: skip
 Subscription = merge_types(
     "Subscription", (PlayerSubscriptions, ResponsibleSubscriptions, AlertSubscriptions)

@@ -21,6 +21,7 @@ from app.events.retention import purge_outbox
 from app.events.runtime import EventsRuntime
 from app.exports import jobs as export_jobs
 from app.fraud.consumer import consume_events as consume_fraud_events
+from app.gdpr.erasure import purge_retained
 from app.identity.runtime import IdentityRuntime
 from app.identity.sessions import end_account_sessions
 from app.identity.store import purge_expired
@@ -67,6 +68,7 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         ),
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
+        PeriodicTask("gdpr.purge_retained", settings.gdpr_purge_interval_seconds, _gdpr_purge),
         PeriodicTask(
             "analytics.consume_events",
             settings.analytics_consume_interval_seconds,
@@ -112,6 +114,10 @@ JOB_HANDLERS: dict[str, jobs.Handler] = {
 
 async def run_jobs(db: Database, settings: Settings) -> int:
     return await jobs.run_all(db, settings, JOB_HANDLERS)
+
+
+async def _gdpr_purge(db: Database, settings: Settings) -> None:
+    await purge_retained(db, settings)
 
 
 async def _purge_session_state(db: Database, settings: Settings) -> None:

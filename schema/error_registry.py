@@ -15,6 +15,7 @@ from app.bonuses import errors as bonus
 from app.core import errors as core
 from app.exports import errors as exports
 from app.fraud import errors as fraud
+from app.gdpr import errors as gdpr
 from app.identity import errors as identity
 from app.identity.step_up import StepUpRequired as StepUpRequiredError
 from app.identity.tokens import InvalidToken, TokenExpired
@@ -29,6 +30,7 @@ from schema.types import audit as audit_types
 from schema.types import bonus as bonus_types
 from schema.types import export as export_types
 from schema.types import fraud as fraud_types
+from schema.types import gdpr as gdpr_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
 from schema.types import responsible as rg_types
@@ -154,6 +156,8 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     ),
     fraud.CaseNotOpen: _plain(fraud_types.FraudCaseNotOpen),
     fraud.WithdrawalsOnHold: _plain(fraud_types.WithdrawalsHeld),
+    # gdpr
+    gdpr.ErasureBlocked: _plain(gdpr_types.ErasureBlocked),
     # identity: one answer for every sign-in failure, so no caller learns which part failed
     identity.InvalidCredentials: _plain(gql.InvalidCredentials),
     identity.InvalidRefreshToken: _plain(gql.InvalidCredentials),

@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, SmallInteger, String, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -105,3 +115,17 @@ class AuditCheckpoint(SQLModel, table=True):
     origin: str = Field(sa_column=Column(String(200), nullable=False))
     key_id: str = Field(sa_column=Column(String(8), nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditPersonalValue(SQLModel, table=True):
+    """A personal value of an audit entry (ip, user agent, a personal ``details`` key),
+    moved here by the insert trigger (migration 0015): the entry keeps only the commitment
+    ``sha256:`` + base64url(SHA-256(salt || value)), so an erasure deletes this row and the
+    entry's leaf hash stays what the tree and its checkpoints committed to."""
+
+    __tablename__ = "audit_personal_values"
+
+    entry_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    field: str = Field(sa_column=Column(String(32), primary_key=True))
+    salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    value: str = Field(sa_column=Column(Text, nullable=False))

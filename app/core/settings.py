@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=7.0, ge=1.0)
     outbox_round_refund_retention_days: float = Field(default=90.0, ge=1.0)
     outbox_purge_interval_seconds: float = 3600.0
+    # GDPR: how often erased players' records past the AML retention (retention_years) go.
+    gdpr_purge_interval_seconds: float = 3600.0
     outbox_purge_batch: int = 5000
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).

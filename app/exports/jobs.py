@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.consents.service import CHANNELS
 from app.core import bundles, jobs
 from app.core.db import Database
 from app.core.settings import Settings
 from app.exports import cursor, push
 from app.exports.cursor import ExportKind
-from app.exports.service import CHANNELS, channels_of, run_export
+from app.exports.service import channels_of, run_export
 
 JOB_KINDS = {ExportKind.CRM: "export.crm", ExportKind.ERP: "export.erp"}
 SCHEDULE_ACTOR = "system:schedule"

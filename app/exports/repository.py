@@ -13,8 +13,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.consents.service import marketing_consents_sql
 from app.core.db import Database
 from app.exports.models import ExportRun
+
+CONSENTS = marketing_consents_sql("p.id")
 
 BATCH = 2000
 
@@ -23,6 +26,7 @@ PLAYER_EVENT_TYPES = (
     "player.registered",
     "player.status_changed",
     "player.profile_updated",
+    "player.consent_changed",
     "vip.activated",
     "kyc.status_changed",
 )
@@ -123,30 +127,31 @@ async def _stream(
 
 # --- CRM -----------------------------------------------------------------------------------
 
-_MEMBERSHIPS = """
+# CONSENTS is our own constant SQL (app/consents), no input
+_MEMBERSHIPS = f"""
 SELECT e.id AS position, e.event_id::text AS event_id, e.type, e.time,
        e.data->>'segmentId' AS segment_id, e.data->>'segmentName' AS segment_name,
-       p.id AS player_id, p.status, p.preferences->'marketingConsents' AS consents
+       p.id AS player_id, p.status, {CONSENTS} AS consents
 FROM outbox_events e
 JOIN players p ON p.id = (e.data->>'playerId')::uuid
 WHERE e.id > :since AND e.id <= :until AND e.type = ANY(:types)
 ORDER BY e.id
-"""
+"""  # noqa: S608
 
-_CHANGED_PLAYERS = """
+_CHANGED_PLAYERS = f"""
 WITH changed AS (
     SELECT subject, max(id) AS position FROM outbox_events
     WHERE id > :since AND id <= :until AND type = ANY(:types) AND subject IS NOT NULL
     GROUP BY subject
 )
 SELECT c.position, p.id AS player_id, p.email, p.country, p.currency, p.locale, p.status,
-       p.vip_level, p.preferences->'marketingConsents' AS consents, p.created_at,
+       p.vip_level, {CONSENTS} AS consents, p.created_at,
        pr.first_name, pr.last_name, pr.phone
 FROM changed c
 JOIN players p ON p.id = c.subject::uuid
 LEFT JOIN player_profiles pr ON pr.player_id = p.id
 ORDER BY c.position, p.id
-"""
+"""  # noqa: S608
 
 
 def _crm_params(since: int, until: int, types: tuple[str, ...]) -> dict[str, Any]:

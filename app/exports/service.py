@@ -24,6 +24,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.consents.service import CHANNELS
 from app.core import bundles
 from app.core.db import Database
 from app.core.errors import ValidationFailed
@@ -35,7 +36,6 @@ from app.exports.errors import ExportBusy, InvalidExportCursor
 # done, total
 Progress = Callable[[int, int], None]
 
-CHANNELS = ("email", "sms", "push", "phone")
 
 MEMBERSHIP_COLUMNS = (
     "position", "eventId", "change", "at", "segmentId", "segmentName", "playerId",

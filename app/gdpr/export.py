@@ -4,8 +4,11 @@ table or column that refers to a player is exported without anyone remembering t
 
 A table is about a player when it has a ``player_id`` column, is ``players`` itself, or
 names the player in a principal column (``subject``/``actor``/``target``: the
-``player:<id>`` key or the bare id). Credential material (password hashes, MFA secrets,
-recovery code hashes) is listed but withheld: it is not information about the person.
+``player:<id>`` key or the bare id). A few tables reach the player another way (LINKED):
+the personal values of their audit entries (kept beside the tree), their sign-in sessions
+(session state, when Redis does not hold it) and the SMS sent to their phone. Credential
+material (password hashes, MFA secrets, recovery code hashes, token keys) is listed but
+withheld: it is not information about the person.
 """
 
 from __future__ import annotations
@@ -29,6 +32,16 @@ WITHHELD_VALUE = "[withheld: security credential]"
 # Bookkeeping of the tree and the outbox relay, not data about the person.
 SKIP_TABLES = frozenset({"alembic_version", "audit_leaves", "audit_tree_nodes"})
 
+# Tables about the player through another table; the salt of an audit value is kept so the
+# subject can check the value against the commitment in their audit entry.
+LINKED = {
+    "audit_personal_values": """entry_id IN (SELECT id FROM audit_log WHERE actor = :key
+                                 OR target IN (:key, :text))""",
+    "session_state": "value -> 'principal' ->> 'id' = :text AND key LIKE 'rf:%'",
+    "sms_outbox": """phone IN (SELECT phone FROM player_profiles
+                               WHERE player_id = CAST(:pid AS uuid) AND phone IS NOT NULL)""",
+}
+
 COLUMNS = text("""
 SELECT table_name, column_name, data_type FROM information_schema.columns
 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
@@ -49,6 +62,8 @@ def player_predicate(table: str, typed: list[tuple[str, str]]) -> str | None:
     or None when the table holds nothing about players."""
     if table == "players":
         return "id = CAST(:pid AS uuid)"
+    if table in LINKED:
+        return LINKED[table]
     types = dict(typed)
     clauses = []
     if "player_id" in types:  # typed like the column, so its index is used

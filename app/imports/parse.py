@@ -8,11 +8,11 @@ import io
 import json
 from dataclasses import dataclass
 
+from app.consents.service import CHANNELS
 from app.imports.errors import ImportFileInvalid
 
 IDENTIFIERS = ("player_id", "email", "login")
 ACTIONS = ("add_tag", "consent_on", "consent_off", "opt_out", "add_to_segment")
-CHANNELS = ("email", "sms", "push", "phone")
 NEEDS_VALUE = {"add_tag", "consent_on", "consent_off", "add_to_segment"}
 COLUMNS = (*IDENTIFIERS, "action", "value")
 

@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.consents import service as consents
+from app.consents.service import CHANNELS
 from app.core.settings import Settings
 from app.imports import parse, repository
 from app.imports.errors import ImportHasErrors, ImportIdReused
-from app.imports.parse import CHANNELS, Problem, Row
+from app.imports.parse import Problem, Row
 from app.players.validation import TAG, normalise_email
 from app.profiles import service as profiles
 from app.segments import service as segments
@@ -197,10 +199,10 @@ def _replay(stored_digest: str, report: dict[str, Any], digest: str) -> dict[str
 async def _apply_player(
     session: AsyncSession, player_id: uuid.UUID, change: Change, actor: str, settings: Settings
 ) -> None:
-    consents = {c: True for c in change.consent_on} | {c: False for c in change.consent_off}
-    if consents:
-        await profiles.update_preferences(
-            session, player_id, {"marketingConsents": consents}, actor=actor, settings=settings
+    wanted = {c: True for c in change.consent_on} | {c: False for c in change.consent_off}
+    for channel, granted in sorted(wanted.items()):
+        await consents.set_marketing(
+            session, player_id, channel, granted, actor=actor, source="import", settings=settings
         )
     if change.tags:
         current = await profiles.tags_of(session, player_id)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.consents import service as consents
 from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import outbox
@@ -22,6 +23,7 @@ from app.profiles import repository
 from app.profiles.models import PlayerProfile, SettingsChange
 from app.profiles.validation import (
     PROFILE_FIELDS,
+    Channels,
     ProfileUpdate,
     flatten,
     merged_preferences,
@@ -113,8 +115,11 @@ async def update_preferences(
     actor: str,
     settings: Settings,
 ) -> tuple[Player, list[str]]:
-    """Merge ``patch`` into the validated preferences; returns the changed paths."""
+    """Merge ``patch`` into the validated preferences; returns the changed paths.
+    Marketing consents go to the consent records (app/consents), which mirror them here."""
     player = await _player(session, player_id)
+    consent_changes = await _marketing_consents(session, player, patch, actor, settings)
+    patch = {k: v for k, v in patch.items() if k != "marketingConsents"}
     try:
         merged = merged_preferences(player.preferences, patch).model_dump()
     except ValidationError as exc:
@@ -122,18 +127,48 @@ async def update_preferences(
     old_flat = flatten("preferences", player.preferences or {})
     new_flat = flatten("preferences", merged)
     changed = [key for key, value in new_flat.items() if old_flat.get(key) != value]
-    if not changed:
+    if not changed and not consent_changes:
         return player, []
     for key in changed:
         session.add(_history(player_id, actor, key, old_flat.get(key), new_flat[key], pii=False))
     player.preferences = merged
     await session.flush()
+    changed += consent_changes
     await outbox.record(
         session, "player.profile_updated", str(player_id),
         {"playerId": str(player_id), "fields": changed, "actor": actor},
     )  # fmt: skip
     await player_attributes_changed(session, player_id, changed, settings)
     return player, changed
+
+
+async def _marketing_consents(
+    session: AsyncSession, player: Player, patch: dict[str, Any], actor: str, settings: Settings
+) -> list[str]:
+    """Apply a ``marketingConsents`` patch as consent records; the changed paths."""
+    raw = patch.get("marketingConsents")
+    if raw is None:
+        return []
+    try:
+        wanted = Channels.model_validate(raw).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            preference_problems(exc, prefix="preferences.marketingConsents")
+        ) from None
+    changed = []
+    for channel, granted in wanted.items():
+        if await consents.set_marketing(
+            session,
+            player.id,
+            channel,
+            granted,
+            actor=actor,
+            source="preferences",
+            settings=settings,
+        ):
+            changed.append(f"preferences.marketingConsents.{channel}")
+    await session.refresh(player, ["preferences"])
+    return changed
 
 
 async def set_vip_level(

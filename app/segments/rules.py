@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
 )
 
+from app.consents.service import CHANNELS, granted_any
 from app.core.errors import DomainError
 from app.core.settings import Settings
 from app.segments.tables import BASE as BASE
@@ -56,7 +57,7 @@ class InvalidRule(DomainError):
 
 @dataclass(frozen=True)
 class Attribute:
-    kind: str  # "text", "int", "number", "tags"
+    kind: str  # "text", "int", "number", "tags", "consent"
     expr: Callable[[Settings], ColumnElement[Any]]
     description: str
     # The permission (its name in permissions/roles.py) needed to read this attribute on
@@ -123,6 +124,10 @@ ATTRIBUTES: dict[str, Attribute] = {
         "int", _metric(M.c.stake_total - M.c.win_total), "stakes - wins, minor", _SEGMENT
     ),
     "tags": Attribute("tags", lambda _: P.c.id, "custom staff tags", _SEGMENT),
+    # the consent records (app/consents: the one rule the CRM export reads too)
+    "marketingConsent": Attribute(
+        "consent", lambda _: P.c.id, "channels marketing consent is granted for", "consent:read"
+    ),
 }
 
 OPERATORS_BY_KIND = {
@@ -130,11 +135,14 @@ OPERATORS_BY_KIND = {
     "int": {"eq", "ne", "lt", "lte", "gt", "gte", "in"},
     "number": {"eq", "ne", "lt", "lte", "gt", "gte", "in"},
     "tags": {"contains", "in"},
+    "consent": {"contains", "in"},
 }
 ALL_OPERATORS = {"eq", "ne", "lt", "lte", "gt", "gte", "in", "contains"}
 
 
 def _scalar_ok(kind: str, value: Any) -> bool:
+    if kind == "consent":
+        return value in CHANNELS
     if kind in ("text", "tags"):
         return isinstance(value, str) and 0 < len(value) <= MAX_TEXT
     if isinstance(value, bool):
@@ -208,9 +216,12 @@ def validate(rule: Any) -> None:
         else:
             ok = _scalar_ok(attribute.kind, value)
         if not ok:
-            expected = {"text": "a string", "tags": "a string", "int": "an integer"}.get(
-                attribute.kind, "a number"
-            )
+            expected = {
+                "text": "a string",
+                "tags": "a string",
+                "int": "an integer",
+                "consent": "a channel: " + ", ".join(CHANNELS),
+            }.get(attribute.kind, "a number")
             if op == "in":
                 expected = f"a non-empty list (max {MAX_LIST}) of {expected.split(' ', 1)[1]}s"
             raise InvalidRule("INVALID_VALUE", f"{path}.value", f"{attr} {op} needs {expected}")
@@ -224,6 +235,8 @@ def _escape_like(term: str) -> str:
 
 def _leaf(attr: str, op: str, value: Any, settings: Settings) -> ColumnElement[bool]:
     attribute = ATTRIBUTES[attr]
+    if attribute.kind == "consent":
+        return granted_any(P.c.id, [value] if op == "contains" else value)
     if attribute.kind == "tags":
         tags = [value] if op == "contains" else value
         return exists(select(T.c.tag).where(T.c.player_id == P.c.id, T.c.tag.in_(tags))).correlate(

@@ -62,6 +62,7 @@ class IdentityQueries:
     async def audit_log(
         self, info: Info, actor: str | None = None, target: str | None = None, first: int = 50
     ) -> list[AuditRecord]:
+        from app.audit.personal import values_of
         from schema.pagination import check_page_size
 
         limit = check_page_size(first, info.context.settings.max_page_size)
@@ -71,5 +72,6 @@ class IdentityQueries:
         if target:
             stmt = stmt.where(col(AuditEntry.target) == target)
         async with info.context.db.read_session() as session:
-            rows = (await session.execute(stmt)).scalars()
-            return [AuditRecord.from_model(r) for r in rows]
+            rows = list((await session.execute(stmt)).scalars())
+            personal = await values_of(session, (r.id for r in rows if r.id is not None))
+            return [AuditRecord.from_model(r, personal.get(r.id or 0)) for r in rows]

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.audit.models import AuditEntry
+from app.audit.personal import reveal, reveal_details
 from app.identity.models import StaffMember, StaffRole
 from permissions.roles import ROLE_PERMISSIONS
 from schema.errors import UserError
@@ -140,12 +141,16 @@ class AuditRecord:
     details: JSON
 
     @classmethod
-    def from_model(cls, row: AuditEntry) -> AuditRecord:
+    def from_model(cls, row: AuditEntry, personal: dict[str, str] | None = None) -> AuditRecord:
+        """``personal``: the entry's values kept beside the tree (app/audit/personal.py);
+        an erased one shows as ``[erased]``."""
         assert row.occurred_at is not None
+        values = personal or {}
         return cls(
             id=strawberry.ID(str(row.id)), occurred_at=row.occurred_at, actor=row.actor,
-            action=row.action, target=row.target, outcome=row.outcome, ip=row.ip,
-            request_id=row.request_id, details=cast(JSON, row.details),
+            action=row.action, target=row.target, outcome=row.outcome,
+            ip=reveal(row.ip, "ip", values), request_id=row.request_id,
+            details=cast(JSON, reveal_details(row.details, values)),
         )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ EXPECTED = {
     "startErpExport": (staff_principal("FINANCE"), "ExportQueued"),
     "previewSegment": (staff_principal("MARKETER"), "SegmentPreview"),
     "exportRegulatorBundle": (staff_principal("COMPLIANCE"), "RegulatorExport"),
+    "setMarketingConsent": (staff_principal("SUPPORT"), "PlayerConsents"),
     "analyticsSeries": (staff_principal("MARKETER"), "AnalyticsSeries"),
     "analyticsCohorts": (staff_principal("MARKETER"), "AnalyticsCohortTable"),
     "analyticsFunnel": (staff_principal("MARKETER"), "AnalyticsFunnel"),

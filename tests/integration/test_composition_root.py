@@ -61,6 +61,7 @@ EVERY_REPLICA = {
     "audit.tree": "audit_tree_interval_seconds",
     "outbox.purge": "outbox_purge_interval_seconds",
     "jobs.run": "job_poll_seconds",
+    "gdpr.purge_retained": "gdpr_purge_interval_seconds",
 }
 
 

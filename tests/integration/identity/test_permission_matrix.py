@@ -84,6 +84,8 @@ ENVELOPE_TYPES = {
     "ImportHasErrors", "ImportIdReused",
     # dry runs, behind segment:manage (previewSegment)
     "SegmentPreview", "SegmentDay", "BonusSimulation", "SimulatedAward",
+    # GDPR erasure and consents, behind gdpr:erase, consent:read/write
+    "PlayerErasure", "ErasureBlocked", "PlayerConsents", "MarketingConsent", "ConsentChange",
     # live updates, only reachable through Subscription fields
     "BalanceChange", "VerificationStatusChange", "DomainEvent", "AlertEvent",
 }  # fmt: skip

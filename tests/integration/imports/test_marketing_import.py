@@ -35,7 +35,9 @@ async def _state(db: Database, player_id):
             text("SELECT count(*) FROM segment_members WHERE player_id = :p"), {"p": player_id}
         )).scalar_one()  # fmt: skip
         history = (await s.execute(
-            text("SELECT count(*) FROM player_settings_changes WHERE player_id = :p"),
+            # settings history and consent history (consents are records: app/consents)
+            text("SELECT (SELECT count(*) FROM player_settings_changes WHERE player_id = :p)"
+                 " + (SELECT count(*) FROM player_consent_changes WHERE player_id = :p)"),
             {"p": player_id})).scalar_one()  # fmt: skip
     consents = (prefs or {}).get("marketingConsents", {})
     return consents, tags, members, history

@@ -31,8 +31,12 @@ async def test_money_audit_rows_carry_the_pci_dss_fields(wallet_gql, db, player_
     async with db.read_session() as session:
         row = (
             await session.execute(
-                text("SELECT principal_kind, actor, action, target, outcome, occurred_at, ip, "
-                     "request_id, user_agent FROM audit_log WHERE action = 'ledger.deposit'")
+                # ip and user agent are kept beside the tree (app/audit/personal.py)
+                text("SELECT principal_kind, actor, action, target, outcome, occurred_at, "
+                     "request_id, ip.value AS ip, ua.value AS user_agent FROM audit_log a "
+                     "JOIN audit_personal_values ip ON ip.entry_id = a.id AND ip.field = 'ip' "
+                     "JOIN audit_personal_values ua ON ua.entry_id = a.id "
+                     "AND ua.field = 'user_agent' WHERE action = 'ledger.deposit'")
             )
         ).one()  # fmt: skip
     assert (row.principal_kind, row.actor, row.target, row.outcome) == (

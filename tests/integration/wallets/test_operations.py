@@ -344,8 +344,9 @@ async def test_money_operations_write_their_audit_row_in_the_same_statement(
 
     async with db.read_session() as session:
         rows = list(await session.execute(text(
-            "SELECT action, actor, target, outcome, ip, request_id, details FROM audit_log "
-            "WHERE action LIKE 'ledger.%' ORDER BY id"
+            "SELECT action, actor, target, outcome, v.value AS ip, request_id, details "
+            "FROM audit_log a LEFT JOIN audit_personal_values v ON v.entry_id = a.id "
+            "AND v.field = 'ip' WHERE action LIKE 'ledger.%' ORDER BY id"
         )))  # fmt: skip
     assert refused["__typename"] == "InsufficientFunds"
     assert [(r.action, r.actor, r.target, r.outcome) for r in rows] == [
