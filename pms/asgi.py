@@ -14,7 +14,7 @@ from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -57,6 +57,7 @@ from pms.tasks import registered_tasks
 from resolvers.loaders import Loaders
 from resolvers.rest import rest_routes
 from schema.context import Context
+from schema.persisted_queries import PersistedQueries, PersistedQueryError
 
 log = logging.getLogger(__name__)
 GOING_AWAY = "Server shutting down"
@@ -71,6 +72,7 @@ class AppState:
         self.events: EventsRuntime | None = None
         self.identity = IdentityRuntime(lambda: self.db, settings)
         self.websockets: set[Any] = set()  # open GraphQL WebSockets, closed on shutdown
+        self.persisted_queries = PersistedQueries(settings.persisted_queries_max)
 
     async def close_websockets(self) -> int:
         """Close every open WebSocket with 1001 (going away): clients reconnect to another
@@ -123,12 +125,30 @@ class PMSGraphQL(GraphQL):
             self.state.websockets.add(request)
         try:
             return await super().run(request, context, root_value)
+        except PersistedQueryError as exc:
+            return Response(self.encode_json(exc.body()), exc.status, media_type="application/json")
         finally:
             if is_socket:
                 self.state.websockets.discard(request)
             ws.connection_tasks.reset(token)
             for task in tasks:
                 task.cancel()
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """One HTTP operation, its document taken from the persisted queries when the
+        request names one by hash (schema/persisted_queries.py)."""
+        store = self.state.persisted_queries
+        data, to_register = store.resolve(kwargs["request_data"])
+        result = await super().execute_single(*args, **{**kwargs, "request_data": data})
+        if to_register is not None and data.query and result.data is not None:
+            store.register(to_register, data.query)  # it parsed and passed validation
+        return result
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query has no ``query`` either (Apollo sends Accept: */*).
+        if request.query_params.get("extensions") is not None:
+            return False
+        return bool(super().should_render_graphql_ide(request))
 
     async def render_graphql_ide(self, request: Any) -> Any:
         # The vendored page (app/core/graphiql.py): Strawberry's loads its assets from a CDN.
