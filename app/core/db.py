@@ -148,6 +148,11 @@ class Database:
         )  # fmt: skip
         event.listen(self.engine.sync_engine.pool, "checkout", _replace_closed)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads of ONE statement need no transaction: in autocommit the driver sends the
+        # statement alone, without the BEGIN and ROLLBACK round trips around it.
+        self._single_reads = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
         # Awaited after every committed ``transaction()`` with the ids of the players it
         # changed (``mark_changed``): cache invalidation that is done before the caller
         # answers its client, so no stale read follows a completed write.
@@ -175,6 +180,13 @@ class Database:
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (DataLoader batches, queries)."""
         async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def statement_session(self) -> AsyncIterator[AsyncSession]:
+        """A read session for one statement (a DataLoader batch): autocommit, so it costs
+        one round trip. Several statements that must agree use ``read_session``."""
+        async with self._single_reads() as session:
             yield session
 
     async def dispose(self) -> None:
