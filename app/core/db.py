@@ -150,9 +150,8 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads of ONE statement need no transaction: in autocommit the driver sends the
         # statement alone, without the BEGIN and ROLLBACK round trips around it.
-        self._single_reads = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.autocommit: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single_reads = async_sessionmaker(self.autocommit, expire_on_commit=False)
         # Awaited after every committed ``transaction()`` with the ids of the players it
         # changed (``mark_changed``): cache invalidation that is done before the caller
         # answers its client, so no stale read follows a completed write.
