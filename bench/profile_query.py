@@ -6,6 +6,7 @@ server on the same data, in the same run:
                  segments { name } }
 
     .venv/bin/python bench/profile_query.py [--seconds 6] [--clients 64] [--players 2000]
+        [--baseline-tree DIR]   # also PMS served from another source tree (before/after)
 
 Each client is a player with its own access token asking for its own profile (a front
 end: no staff audit row per read). The baseline (``--serve-baseline``, started by this
@@ -219,21 +220,30 @@ async def measure(
     """(requests/s, p50 ms, server CPU ms per request)."""
     http = [HttpClient(port, token) for _, token in clients]
     latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+    deadline = 0.0
+
+    async def ask(i: int) -> dict[str, Any]:
+        try:
+            return await http[i].post(PROFILE, {"id": str(clients[i][0])})
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # uvicorn closes a keep-alive connection idle for 5 s: a read is safe to resend.
+            http[i].writer = None
+            return await http[i].post(PROFILE, {"id": str(clients[i][0])})
 
     async def worker(i: int) -> None:
         player = str(clients[i][0])
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            answer = await http[i].post(PROFILE, {"id": player})
+            answer = await ask(i)
             latencies.append(time.perf_counter() - started)
             assert (answer.get("data") or {}).get("player", {}).get("id") == player, answer
 
-    for i in range(len(http)):  # warm: connections, caches, the token of every client
-        answer = await http[i].post(PROFILE, {"id": str(clients[i][0])})
+    # Warm (connections, caches, the token of every client), all at once.
+    for answer in await asyncio.gather(*(ask(i) for i in range(len(http)))):
         assert answer.get("data", {}).get("player"), answer
     cpu = cpu_seconds(pid)
     started = time.perf_counter()
+    deadline = started + seconds
     await asyncio.gather(*(worker(i) for i in range(len(http))))
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu
@@ -265,6 +275,7 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=2000)
     parser.add_argument("--pool", type=int, default=POOL)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline-tree", type=Path, help="also serve PMS from this tree")
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_baseline:
@@ -277,26 +288,34 @@ def main() -> None:
         return
 
     players = asyncio.run(seed(args.url, args.players))
-    pms_port, base_port = free_port(), free_port()
-    pms = start_server(args.url, pms_port, args.pool)
-    baseline = start_baseline(args.url, base_port, args.pool)
+    base_port = free_port()
+    servers = [("graphql-core", base_port, start_baseline(args.url, base_port, args.pool))]
+    if args.baseline_tree:
+        port = free_port()
+        tree = args.baseline_tree.resolve()
+        servers.append(("PMS before", port, start_server(args.url, port, args.pool, tree)))
+    pms_port = free_port()
+    servers.append(("PMS", pms_port, start_server(args.url, pms_port, args.pool)))
     try:
         chosen = random.sample(players, args.clients)
         tokens = asyncio.run(player_tokens(args.url, chosen))
         clients = list(zip(chosen, tokens, strict=True))
         print(f"{args.clients} clients, {args.seconds:.0f} s per cell, pool {args.pool}")
         print(f"{'server':<12} | {'req/s':>8} | {'p50 ms':>7} | {'CPU ms/req':>10}")
-        figures: dict[str, list[float]] = {"graphql-core": [], "PMS": []}
+        figures: dict[str, list[float]] = {label: [] for label, _, _ in servers}
         for _ in range(args.rounds):
-            for label, port, server in (("graphql-core", base_port, baseline),
-                                        ("PMS", pms_port, pms)):  # fmt: skip
+            for label, port, server in servers:
                 rate, p50, cpu = asyncio.run(measure(port, server.pid, clients, args.seconds))
                 figures[label].append(rate)
                 print(f"{label:<12} | {rate:8.0f} | {p50:7.1f} | {cpu:10.2f}", flush=True)
-        ratio = sum(figures["PMS"]) / sum(figures["graphql-core"])
-        print(f"\nPMS / graphql-core (same run, summed over rounds): {ratio:.0%}")
+        core = sum(figures["graphql-core"])
+        print()
+        for label in figures:
+            if label != "graphql-core":
+                ratio = sum(figures[label]) / core
+                print(f"{label} / graphql-core (same run, over rounds): {ratio:.0%}")
     finally:
-        for server in (pms, baseline):
+        for _, _, server in servers:
             server.terminate()
             server.wait(timeout=10)
 
