@@ -327,7 +327,7 @@ def start_server(url: str, port: int, pool_size: int, tree: Path = ROOT) -> subp
          "--loop", "uvloop", "--http", "httptools"],
         cwd=tree, env=env,
     )  # fmt: skip
-    for _ in range(600):  # up to a minute: the machine may be busy
+    for _ in range(1800):  # up to three minutes: the machine may be busy
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
