@@ -288,15 +288,16 @@ def main() -> None:
         return
 
     players = asyncio.run(seed(args.url, args.players))
-    base_port = free_port()
-    servers = [("graphql-core", base_port, start_baseline(args.url, base_port, args.pool))]
-    if args.baseline_tree:
-        port = free_port()
-        tree = args.baseline_tree.resolve()
-        servers.append(("PMS before", port, start_server(args.url, port, args.pool, tree)))
-    pms_port = free_port()
-    servers.append(("PMS", pms_port, start_server(args.url, pms_port, args.pool)))
-    try:
+    servers: list[tuple[str, int, subprocess.Popen[bytes]]] = []
+    try:  # every server started is stopped, also when a later one fails to start
+        base_port = free_port()
+        servers.append(("graphql-core", base_port, start_baseline(args.url, base_port, args.pool)))
+        if args.baseline_tree:
+            port = free_port()
+            tree = args.baseline_tree.resolve()
+            servers.append(("PMS before", port, start_server(args.url, port, args.pool, tree)))
+        pms_port = free_port()
+        servers.append(("PMS", pms_port, start_server(args.url, pms_port, args.pool)))
         chosen = random.sample(players, args.clients)
         tokens = asyncio.run(player_tokens(args.url, chosen))
         clients = list(zip(chosen, tokens, strict=True))
