@@ -4,6 +4,12 @@ asyncpg connections (the ceiling: same statements, same Python rules, no HTTP/Gr
 
     .venv/bin/python bench/wallet.py [--seconds 6] [--wallets 10000]
     .venv/bin/python bench/wallet.py --limits   # direct path: no limits vs limits on all
+    .venv/bin/python bench/wallet.py --cells spread:32 --baseline-tree /tmp/main-export
+
+``--baseline-tree`` runs the GraphQL phase a second time with the server started from
+another source tree (e.g. ``git archive main | tar -x -C DIR``, same venv), so a change
+and its baseline are compared in one run. The server's CPU time per pair (read from
+/proc) is printed too: on a shared machine it is steadier than throughput.
 
 Prints throughput (pairs/s) and p50/p99 latency of one pair, per client count, for
 (a) bets spread over many wallets and (b) one hot wallet. Not part of the test suite.
@@ -40,6 +46,7 @@ from pms.hooks import register_all  # noqa: E402
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
 CLIENTS = (1, 8, 32, 64)
 POOL = 48  # server pool and direct pool alike (the PostgreSQL server is shared)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The server runs as in production (PMS_ENV=prod), which needs a sealing key.
 BENCH_SECRET_KEY = "bench-only-sealing-key-0123456789abcdef"
 GAME_ENGINE = Principal(PrincipalKind.SERVICE, id="bench-game-engine",
@@ -158,9 +165,19 @@ async def direct_pair(pool: asyncpg.Pool, settings: Settings, player: uuid.UUID)
     assert out.body["status"] == "OK"
 
 
-async def measure(clients: int, seconds: float, one_pair) -> tuple[float, float, float]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def measure(
+    clients: int, seconds: float, one_pair, cpu_of: int | None = None
+) -> tuple[float, float, float, float]:
+    """(pairs/s, p50 ms, p99 ms, CPU ms per pair of process ``cpu_of`` or of this one)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
+    cpu_before = cpu_seconds(cpu_of) if cpu_of else time.process_time()
 
     async def worker(i: int) -> None:
         while time.perf_counter() < deadline:
@@ -171,23 +188,41 @@ async def measure(clients: int, seconds: float, one_pair) -> tuple[float, float,
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(clients)))
     elapsed = time.perf_counter() - started
+    cpu = (cpu_seconds(cpu_of) if cpu_of else time.process_time()) - cpu_before
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000
+    pairs = len(latencies)
+    return pairs / elapsed, statistics.median(latencies) * 1000, p99 * 1000, cpu * 1000 / pairs
 
 
-async def run_direct(url: str, players: list[uuid.UUID], seconds: float) -> dict:
+Cell = tuple[bool, int]  # (hot wallet?, clients)
+ALL_CELLS: list[Cell] = [(hot, clients) for hot in (False, True) for clients in CLIENTS]
+
+
+def parse_cells(text: str) -> list[Cell]:
+    """``spread:32,hot:8`` -> [(False, 32), (True, 8)]; ``all`` -> every cell."""
+    if text == "all":
+        return ALL_CELLS
+    cells = []
+    for item in text.split(","):
+        scenario, _, clients = item.partition(":")
+        cells.append((scenario == "hot", int(clients)))
+    return cells
+
+
+async def run_direct(
+    url: str, players: list[uuid.UUID], seconds: float, cells: list[Cell], pool_size: int
+) -> dict:
     settings = Settings(_env_file=None, database_url=url)
-    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=POOL, max_size=POOL)
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=pool_size, max_size=pool_size)
     results = {}
     try:
-        for hot in (False, True):
-            for clients in CLIENTS:
-                results[(hot, clients)] = await measure(
-                    clients,
-                    seconds,
-                    lambda i, hot=hot: direct_pair(pool, settings, pick(players, hot)),
-                )
+        for hot, clients in cells:
+            results[(hot, clients)] = await measure(
+                clients,
+                seconds,
+                lambda i, hot=hot: direct_pair(pool, settings, pick(players, hot)),
+            )
     finally:
         await pool.close()
     return results
@@ -210,7 +245,7 @@ async def run_limits(url: str, players: list[uuid.UUID], seconds: float) -> None
     settings = Settings(_env_file=None, database_url=url)
     # A small pool: this comparison needs no more, and the server is shared.
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=16, max_size=16)
-    results: dict[tuple[bool, bool, int], tuple[float, float, float]] = {}
+    results: dict[tuple[bool, bool, int], tuple[float, float, float, float]] = {}
     try:
         for limits in (False, True):
             if limits:
@@ -261,34 +296,38 @@ async def service_token(url: str, port: int) -> str:
     return response.json()["access_token"]
 
 
-async def run_graphql(url: str, port: int, players: list[uuid.UUID], seconds: float) -> dict:
+async def run_graphql(
+    url: str, port: int, players: list[uuid.UUID], seconds: float, cells: list[Cell], pid: int
+) -> dict:
     token = await service_token(url, port)
     results = {}
-    for hot in (False, True):
-        for clients in CLIENTS:
-            http = [HttpClient(port, token) for _ in range(clients)]
-            results[(hot, clients)] = await measure(
-                clients,
-                seconds,
-                lambda i, hot=hot, http=http: graphql_pair(http[i], pick(players, hot)),
-            )
-            for c in http:
-                await c.close()
+    for hot, clients in cells:
+        http = [HttpClient(port, token) for _ in range(clients)]
+        results[(hot, clients)] = await measure(
+            clients,
+            seconds,
+            lambda i, hot=hot, http=http: graphql_pair(http[i], pick(players, hot)),
+            cpu_of=pid,
+        )
+        for c in http:
+            await c.close()
     return results
 
 
-def start_server(url: str, port: int) -> subprocess.Popen:
+def start_server(url: str, port: int, pool_size: int, tree: Path = ROOT) -> subprocess.Popen:
+    """uvicorn serving the app of source ``tree`` (its cwd, so its packages come first)."""
     env = {**os.environ, "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
            "PMS_SECRET_KEY": BENCH_SECRET_KEY, "PMS_SMS_SENDER": "bench.null_sms:NullSmsSender",
-           "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(POOL),
+           "PYTHONPATH": str(tree),
+           "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(pool_size),
            "PMS_DATABASE_MAX_OVERFLOW": "0"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "pms.asgi:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
          "--loop", "uvloop", "--http", "httptools"],
-        cwd=ROOT, env=env,
+        cwd=tree, env=env,
     )  # fmt: skip
-    for _ in range(600):  # up to a minute: the machine may be busy
+    for _ in range(1800):  # up to three minutes: the machine may be busy
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return server
@@ -304,7 +343,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--limits", action="store_true", help="limits on every player vs none")
+    parser.add_argument("--cells", default="all", help="e.g. spread:32,hot:32 (default all)")
+    parser.add_argument("--pool", type=int, default=POOL, help="connections per pool")
+    parser.add_argument("--baseline-tree", type=Path, help="also serve GraphQL from this tree")
     args = parser.parse_args()
+    cells = parse_cells(args.cells)
 
     register_all()  # the same ledger extensions (bonuses) as the server runs
     players = asyncio.run(prepare(args.url, args.wallets))
@@ -312,23 +355,40 @@ def main() -> None:
     if args.limits:
         asyncio.run(run_limits(args.url, players, args.seconds))
         return
-    direct = asyncio.run(run_direct(args.url, players, args.seconds))
-    port = free_port()
-    server = start_server(args.url, port)
-    try:
-        graphql = asyncio.run(run_graphql(args.url, port, players, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    direct = asyncio.run(run_direct(args.url, players, args.seconds, cells, args.pool))
+    trees = [("GraphQL", ROOT)]
+    if args.baseline_tree:
+        trees.insert(0, ("baseline", args.baseline_tree.resolve()))
+    graphql = {}
+    for label, tree in trees:
+        port = free_port()
+        server = start_server(args.url, port, args.pool, tree)
+        try:
+            graphql[label] = asyncio.run(
+                run_graphql(args.url, port, players, args.seconds, cells, server.pid)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    report(direct, graphql, cells)
 
-    print("\nreserve+settle pairs/s and latency of one pair (p50 / p99 ms)")
-    print(f"{'scenario':<8} {'clients':>7} | {'direct asyncpg':>26} | {'GraphQL':>26} | ratio")
-    for hot in (False, True):
-        for clients in CLIENTS:
-            d, g = direct[(hot, clients)], graphql[(hot, clients)]
-            print(f"{'hot' if hot else 'spread':<8} {clients:>7} | "
-                  f"{d[0]:8.0f}/s {d[1]:6.1f} {d[2]:7.1f}  | "
-                  f"{g[0]:8.0f}/s {g[1]:6.1f} {g[2]:7.1f}  | {g[0] / d[0]:5.0%}")  # fmt: skip
+
+def report(direct: dict, graphql: dict[str, dict], cells: list[Cell]) -> None:
+    print("\nreserve+settle pairs/s, latency of one pair (p50 / p99 ms), CPU ms per pair")
+    print("(direct: the bench process, GraphQL: the server process) and ratio to direct")
+    head = f"{'scenario':<8} {'clients':>7} | {'direct asyncpg':>32}"
+    for label in graphql:
+        head += f" | {label:>32} | ratio"
+    print(head)
+    for hot, clients in cells:
+        d = direct[(hot, clients)]
+        line = (f"{'hot' if hot else 'spread':<8} {clients:>7} | "
+                f"{d[0]:8.0f}/s {d[1]:6.1f} {d[2]:7.1f} {d[3]:5.2f}")  # fmt: skip
+        for results in graphql.values():
+            g = results[(hot, clients)]
+            line += (f" | {g[0]:8.0f}/s {g[1]:6.1f} {g[2]:7.1f} {g[3]:5.2f}"
+                     f" | {g[0] / d[0]:5.0%}")  # fmt: skip
+        print(line)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the lifespan that starts the database, identity, events and the periodic tasks."
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -59,6 +60,7 @@ from pms.tasks import registered_tasks
 from resolvers.loaders import Loaders
 from resolvers.rest import rest_routes
 from schema.context import Context
+from schema.persisted_queries import PersistedQueries, PersistedQueryError
 
 log = logging.getLogger(__name__)
 GOING_AWAY = "Server shutting down"
@@ -73,6 +75,7 @@ class AppState:
         self.events: EventsRuntime | None = None
         self.identity = IdentityRuntime(lambda: self.db, settings)
         self.websockets: set[Any] = set()  # open GraphQL WebSockets, closed on shutdown
+        self.persisted_queries = PersistedQueries(settings.persisted_queries_max)
 
     async def close_websockets(self) -> int:
         """Close every open WebSocket with 1001 (going away): clients reconnect to another
@@ -127,12 +130,30 @@ class PMSGraphQL(GraphQL):
             self.state.websockets.add(request)
         try:
             return await super().run(request, context, root_value)
+        except PersistedQueryError as exc:
+            return Response(self.encode_json(exc.body()), exc.status, media_type="application/json")
         finally:
             if is_socket:
                 self.state.websockets.discard(request)
             ws.connection_tasks.reset(token)
             for task in tasks:
                 task.cancel()
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """One HTTP operation, its document taken from the persisted queries when the
+        request names one by hash (schema/persisted_queries.py)."""
+        store = self.state.persisted_queries
+        data, to_register = store.resolve(kwargs["request_data"])
+        result = await super().execute_single(*args, **{**kwargs, "request_data": data})
+        if to_register is not None and data.query and result.data is not None:
+            store.register(to_register, data.query)  # it parsed and passed validation
+        return result
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query has no ``query`` either (Apollo sends Accept: */*).
+        if request.query_params.get("extensions") is not None:
+            return False
+        return bool(super().should_render_graphql_ide(request))
 
     async def render_graphql_ide(self, request: Any) -> Any:
         # The vendored page (app/core/graphiql.py): Strawberry's loads its assets from a CDN.
@@ -218,6 +239,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         runner = TaskRunner(state.db, settings, registered_tasks(settings, state.events))
         if settings.run_background_tasks:
             runner.start()
+        _freeze_startup_objects()
         try:
             yield
         finally:
@@ -299,6 +321,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.pms = state
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built at startup (the schema, its types and resolvers, SQLAlchemy
+    metadata, the imported modules: about 225,000 tracked objects) out of the cyclic
+    garbage collector's sight: every full collection walked them all again, 0.86 s
+    measured on this busy 2-core machine, stalling every request in flight. (No collect
+    first, for the same reason: startup stays fast.)"""
+    gc.freeze()
 
 
 def _observability_routes(settings: Settings) -> list[Any]:

@@ -42,14 +42,21 @@ LoaderT = TypeVar("LoaderT", bound="BatchLoader[Any, Any]")
 
 
 class BatchLoader(DataLoader[K, V], Generic[K, V]):
-    """A DataLoader whose batch runs in one short read session of its own."""
+    """A DataLoader whose batch runs in one short read session of its own.
+
+    Most batches are one SELECT: they run in autocommit (``Database.statement_session``,
+    one round trip instead of BEGIN + SELECT + ROLLBACK). Batches of several statements
+    that must see one snapshot (a page and its total) set ``snapshot = True``."""
+
+    snapshot = False
 
     def __init__(self, db: Database) -> None:
         super().__init__(load_fn=self._load)
         self._db = db
 
     async def _load(self, keys: Sequence[K]) -> list[V]:
-        async with self._db.read_session() as session:
+        opened = self._db.read_session() if self.snapshot else self._db.statement_session()
+        async with opened as session:
             return await self.fetch(session, keys)
 
     async def fetch(self, session: AsyncSession, keys: Sequence[K]) -> list[V]:
@@ -158,6 +165,8 @@ LedgerPage = tuple[list[tuple[Any, str]], bool, int]
 class LedgerPages(BatchLoader[LedgerPageKey, LedgerPage]):
     """One page per key; the keys of one batch share a session (one statement pair each)."""
 
+    snapshot = True
+
     async def fetch(self, session: AsyncSession, keys: Sequence[LedgerPageKey]) -> list[LedgerPage]:
         return [
             await ledger.history(
@@ -178,6 +187,8 @@ HistoryPage = tuple[list[SettingsChange], bool, int]
 
 
 class SettingsHistoryPages(BatchLoader[HistoryPageKey, HistoryPage]):
+    snapshot = True
+
     async def fetch(
         self, session: AsyncSession, keys: Sequence[HistoryPageKey]
     ) -> list[HistoryPage]:
@@ -195,6 +206,8 @@ MemberPage = tuple[list[Player], bool, int]
 
 
 class SegmentMemberPages(BatchLoader[MemberPageKey, MemberPage]):
+    snapshot = True
+
     async def fetch(self, session: AsyncSession, keys: Sequence[MemberPageKey]) -> list[MemberPage]:
         pages: list[MemberPage] = []
         for k in keys:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_query_cost: int = 10_000
     query_cost_default_list_size: int = 10
     document_cache_size: int = 1024
+    # Apollo automatic persisted queries: documents kept by sha256 hash (LRU, this many;
+    # 0 turns APQ off: clients are told PersistedQueryNotSupported and send full queries).
+    persisted_queries_max: int = Field(default=1000, ge=0)
 
     # --- players -------------------------------------------------------------------------
     supported_currencies: tuple[str, ...] = DEFAULT_SUPPORTED_CURRENCIES

@@ -5,13 +5,12 @@ runtime that owns them), so ``runtime.py`` builds them without importing ``auth.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from app.core.settings import Settings
 from app.identity.keys import KeyRing
 from app.identity.store import SessionStore
-from app.identity.tokens import AccessClaims, verify_access_token
+from app.identity.tokens import AccessClaims, TokenExpired, verify_access_token
 
 
 class RevocationCache:
@@ -48,20 +47,44 @@ class VerifiedTokens:
 
     Parsing and checking a JWT cost about 0.6 ms, a tenth of a money mutation's time in the
     server; a client sends the same token with every request. Only a token whose signature
-    and claims passed is kept, keyed by its exact text, and its expiry is checked again on
-    every use; revocation is looked up every time regardless (``auth.authenticate_token``).
+    and claims passed is kept, keyed by its exact text, and its expiry (with the same
+    leeway as ``verify_access_token``) is checked again on every use; revocation is looked
+    up every time regardless (``auth.authenticate_token``).
+
+    Expired tokens are refused from here too: clients keep sending a token after it
+    expired (until their refresh lands), and each such request cost a full ES256
+    verification. A token is answered ``TokenExpired`` without verifying only if this
+    process verified its signature before (kept while valid, or found expired by the full
+    check): the cache can only refuse faster, never accept what was not verified, and it
+    answers exactly what the full check would.
     """
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
         self._claims: dict[str, AccessClaims] = {}
+        self._expired: dict[str, None] = {}
 
     async def verify(self, token: str, keyring: KeyRing, settings: Settings) -> AccessClaims:
         claims = self._claims.get(token)
-        if claims is not None and claims.expires_at > datetime.now(UTC):
-            return claims
-        claims = await verify_access_token(token, keyring, settings)
+        if claims is not None:
+            if claims.expires_at.timestamp() + settings.token_leeway_seconds > time.time():
+                return claims
+            del self._claims[token]
+            self._remember_expired(token)
+            raise TokenExpired()
+        if token in self._expired:
+            raise TokenExpired()
+        try:
+            claims = await verify_access_token(token, keyring, settings)
+        except TokenExpired:
+            self._remember_expired(token)  # its signature was valid (checked first)
+            raise
         if len(self._claims) >= self.max_entries:
             self._claims.clear()
         self._claims[token] = claims
         return claims
+
+    def _remember_expired(self, token: str) -> None:
+        if len(self._expired) >= self.max_entries:
+            self._expired.clear()
+        self._expired[token] = None

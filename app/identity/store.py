@@ -132,7 +132,9 @@ class PostgresStore:
     async def get_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
         if not keys:
             return []
-        async with self._db.engine.connect() as conn:
+        # Autocommit: one statement, one round trip (every authenticated request may
+        # come here when its revocation facts are not cached).
+        async with self._db.autocommit.connect() as conn:
             result = await conn.execute(
                 text(
                     "SELECT key, value FROM session_state "

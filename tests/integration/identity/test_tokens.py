@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -169,3 +170,54 @@ async def test_jwks_endpoint_publishes_only_public_keys(client):
     (key,) = response.json()["keys"]
     assert {key["kty"], key["crv"], key["alg"], key["use"]} == {"EC", "P-256", "ES256", "sig"}
     assert "d" not in key
+
+
+class CountingKeyRing(KeyRing):
+    """The real key ring, counting how often a signature had to be checked."""
+
+    lookups = 0
+
+    async def verifying_key(self, kid: str):  # type: ignore[no-untyped-def]
+        self.lookups += 1
+        return await super().verifying_key(kid)
+
+
+async def test_an_expired_token_is_refused_again_without_a_signature_check(db, settings):
+    from app.identity.revocation import VerifiedTokens
+
+    ring, cache = CountingKeyRing(db, settings), VerifiedTokens()
+    token, _ = await issue_access_token(PLAYER, ring, settings, now=int(time.time()) - 3600)
+    for _ in range(3):
+        with pytest.raises(TokenExpired):
+            await cache.verify(token, ring, settings)
+    assert ring.lookups == 1
+
+
+async def test_a_forged_expired_token_is_never_taken_for_merely_expired(db, settings):
+    from app.identity.revocation import VerifiedTokens
+
+    ring, cache = CountingKeyRing(db, settings), VerifiedTokens()
+    token, _ = await issue_access_token(PLAYER, ring, settings, now=int(time.time()) - 3600)
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-4]}AAAA"
+    for _ in range(2):
+        with pytest.raises(InvalidToken) as refused:
+            await cache.verify(forged, ring, settings)
+        assert not isinstance(refused.value, TokenExpired)
+    assert ring.lookups == 2  # checked in full each time
+
+
+async def test_a_cached_token_expires_with_the_same_leeway_as_the_full_check(db, settings):
+    from app.identity.revocation import VerifiedTokens
+
+    strict = settings.model_copy(update={"token_leeway_seconds": 0})
+    ring, cache = CountingKeyRing(db, strict), VerifiedTokens()
+    token, _ = await issue_access_token(PLAYER, ring, strict, ttl_seconds=1)
+    assert (await cache.verify(token, ring, strict)).principal == PLAYER
+    await asyncio.sleep(1.1)
+    for _ in range(2):
+        with pytest.raises(TokenExpired):
+            await cache.verify(token, ring, strict)
+    with pytest.raises(TokenExpired):  # the full check agrees
+        await verify_access_token(token, ring, strict)
+    assert ring.lookups == 2  # the first verification and the full check above
