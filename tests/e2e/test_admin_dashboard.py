@@ -21,7 +21,9 @@ from sqlalchemy import text
 from app.backoffice.routes import CSP
 from tests import services
 from tests.auth import service_principal, staff_principal, token_for
-from tests.factories import create_player
+from tests.e2e.alerts.conftest import SAVE_RULE
+from tests.e2e.test_register_player import REGISTER
+from tests.factories import create_player, registration
 from tests.identity_helpers import PASSWORD, create_staff
 from tests.realtime.conftest import LiveServer, realtime_settings, start_server, stop_server
 
@@ -102,6 +104,42 @@ async def rollups_caught_up(live: LiveServer, token: str, expected: Decimal) -> 
     raise AssertionError(f"analytics rollups never reached {expected}")
 
 
+async def anonymous_graphql(live: LiveServer, query: str, variables: dict[str, Any]) -> Any:
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+    return response.json()["data"]
+
+
+async def rollups_registration_failures(live: LiveServer, token: str, expected: int) -> None:
+    from datetime import UTC, datetime
+
+    day = datetime.now(UTC).date().isoformat()
+    query = """query($d: Date!) { analyticsSeries(input: {granularity: DAY, fromDay: $d,
+      toDay: $d}) { ... on AnalyticsSeries { periods { registrationFailures } } } }"""
+    for _ in range(100):
+        periods = (await graphql(live, token, query, {"d": day}))["analyticsSeries"]["periods"]
+        if periods and periods[0]["registrationFailures"] == expected:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the refused registration never reached the rollups")
+
+
+async def fire_alert(live: LiveServer, db: Any, token: str) -> str:
+    """A rule saved through the API, fired the way the evaluator fires it."""
+    from app.alerts import service as alerts
+    from app.alerts.models import AlertRule
+
+    saved = await graphql(live, token, SAVE_RULE, {"input": {
+        "key": "lag", "kind": "OUTBOX_LAG", "metric": "outbox_lag", "threshold": 10.0,
+        "clearThreshold": 5.0}})  # fmt: skip
+    assert saved["saveAlertRule"]["__typename"] == "AlertRule", saved
+    async with db.transaction() as session:
+        rule = await session.get(AlertRule, uuid.UUID(saved["saveAlertRule"]["id"]))
+        assert rule is not None
+        alert = await alerts.fire(session, rule, 42.0)
+    return str(alert.id)
+
+
 async def sign_in(page: Any, live: LiveServer, email: str, totp: Any) -> None:
     await page.goto(f"{live.url}/admin/")
     await page.fill("#signin-email", email)
@@ -168,12 +206,38 @@ async def test_overview_live_deposit_and_masked_player_in_a_real_browser(
     assert last_point == 50.0
     await page.wait_for_selector("#live-feed li[data-type='wallet.deposited']", timeout=2000)
 
-    for name in ("registrations", "kyc", "money", "alerts"):
+    # A refused registration shows up among the errors by field and reason.
+    refused = await anonymous_graphql(live, REGISTER, {"input": registration(email="not-an-email")})
+    assert refused["registerPlayer"]["__typename"] == "ValidationError"
+    await rollups_registration_failures(live, analyst, 1)
+
+    for name in ("registrations", "kyc", "money"):
         await page.click(f"#nav a[data-page='{name}']")
         await page.wait_for_selector(f"section[data-page='{name}']:not([hidden])")
         await screenshot(page, name)
+        if name == "registrations":
+            errors = page.locator("#registration-errors tbody tr").first
+            await expect(errors).to_contain_text("email")
+            await expect(errors).to_contain_text("1")
     money_rows = await page.locator("#money-table tbody tr").first.inner_text()
     assert "50.00 (3)" in money_rows
+
+    # An alert fired by the evaluator appears live; ADMIN acknowledges it on the page.
+    await page.click("#nav a[data-page='alerts']")
+    await page.wait_for_selector("section[data-page='alerts']:not([hidden])")
+    alert_id = await fire_alert(live, db, analyst)
+    row = page.locator(f"#alerts-table [data-alert='{alert_id}']")
+    await expect(row).to_have_attribute("data-status", "FIRING", timeout=3000)
+    await screenshot(page, "alerts")
+    await page.click(f"#alerts-table button[data-acknowledge='{alert_id}']")
+    await expect(row).to_have_attribute("data-status", "ACKNOWLEDGED")
+    async with db.read_session() as session:
+        status, by = (
+            await session.execute(
+                text("SELECT status, acknowledged_by FROM alerts WHERE id = :id"), {"id": alert_id}
+            )
+        ).one()
+    assert status == "ACKNOWLEDGED" and by == f"staff:{admin.id}"
 
     # ADMIN sees the full email and may change the status.
     await page.click("#nav a[data-page='player']")

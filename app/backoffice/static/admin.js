@@ -35,6 +35,18 @@
               activePlayers registrations rollbacks } }
         ... on ValidationError { message } } }`,
     events: `subscription { playerEvents { id type subject time data } }`,
+    series: `query($input: AnalyticsSeriesInput!) { analyticsSeries(input: $input) {
+        __typename
+        ... on AnalyticsSeries { periods { start registrations registrationFailures
+              registrationErrors { field reason count } kycDecisions kycVerified kycSuccessRate
+              medianKycDecisionSeconds } }
+        ... on ValidationError { message } } }`,
+    alerts: `query { alerts(first: 50) { id ruleKey kind metric status value threshold firedAt
+        acknowledgedBy resolvedAt } }`,
+    alertEvents: `subscription { alerts { type alert { id ruleKey kind metric status value threshold
+        firedAt acknowledgedBy resolvedAt } } }`,
+    acknowledge: `mutation($id: ID!) { acknowledgeAlert(id: $id, note: "acknowledged on the dashboard") {
+        __typename ... on Alert { id status acknowledgedBy } ... on UserError { message } } }`,
     search: `query($search: String!) { players(filter: {search: $search}, first: 20) {
       totalCount edges { node { id login email country status } } } }`,
     // One request per section: a section the role may not read fails alone (a refused
@@ -232,11 +244,30 @@
     renderOverview();
   }
 
+  // The business-metric series (analyticsSeries) by day over the dashboard's range.
+  async function loadSeries() {
+    const days = dayRange();
+    const {analyticsSeries: r} = await PMS.query(Q.series, {input: {granularity: "DAY",
+      fromDay: days[0], toDay: days[days.length - 1]}});
+    if (r.__typename !== "AnalyticsSeries") throw new Error(r.message);
+    return r.periods;
+  }
+
   async function loadRegistrations() {
-    await loadDaily();
-    lineChart("chart-registrations", state.daily.map((d) => d.day),
-              [{label: "New players", values: state.daily.map((d) => d.registrations)}]);
-    fillTable($("registration-errors"), []);
+    const periods = await loadSeries();
+    lineChart("chart-registrations", periods.map((p) => p.start), [
+      {label: "New players", values: periods.map((p) => p.registrations)},
+      {label: "Refused registrations", values: periods.map((p) => p.registrationFailures ?? 0)},
+    ]);
+    const totals = new Map();
+    for (const p of periods) {
+      for (const e of p.registrationErrors || []) {
+        const key = `${e.field}\u0000${e.reason}`;
+        totals.set(key, (totals.get(key) || 0) + e.count);
+      }
+    }
+    fillTable($("registration-errors"), [...totals].sort((a, b) => b[1] - a[1])
+      .map(([key, count]) => [...key.split("\u0000"), String(count)]));
   }
 
   async function loadMoney() {
@@ -253,13 +284,65 @@
   }
 
   async function loadKyc() {
-    $("kyc-success").textContent = "-";
-    $("kyc-time").textContent = "-";
-    $("kyc-queue").textContent = "-";
+    const periods = await loadSeries();
+    const decided = periods.reduce((n, p) => n + p.kycDecisions, 0);
+    const verified = periods.reduce((n, p) => n + p.kycVerified, 0);
+    const medians = periods.map((p) => p.medianKycDecisionSeconds).filter((m) => m !== null);
+    $("kyc-success").textContent = decided ? `${Math.round((100 * verified) / decided)} %` : "-";
+    $("kyc-time").textContent = medians.length ? duration(medians[medians.length - 1]) : "-";
+    $("kyc-queue").textContent = String(decided);
+    lineChart("chart-kyc", periods.map((p) => p.start), [
+      {label: "KYC decisions", values: periods.map((p) => p.kycDecisions)},
+      {label: "Verified", values: periods.map((p) => p.kycVerified)},
+    ]);
   }
 
+  const duration = (s) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+  // ---- alerts --------------------------------------------------------------------------
+  const alerts = new Map();
+
   async function loadAlerts() {
-    fillTable($("alerts-table"), []);
+    if (!state.permissions.has("alert:read")) {
+      fillTable($("alerts-table"), [["not permitted for your role"]]);
+      return;
+    }
+    const data = await PMS.query(Q.alerts);
+    alerts.clear();
+    data.alerts.forEach((a) => alerts.set(a.id, a));
+    renderAlerts();
+    startAlertFeed();
+  }
+
+  function startAlertFeed() {
+    if (state.alertsFeed) return;
+    state.alertsFeed = PMS.subscribe(Q.alertEvents, {}, ({alerts: e}) => {
+      alerts.set(e.alert.id, e.alert);
+      renderAlerts();
+    }, (err) => showError("page-error", err));
+  }
+
+  function renderAlerts() {
+    const manage = state.permissions.has("alert:manage");
+    const rows = [...alerts.values()].sort((a, b) => b.firedAt.localeCompare(a.firedAt)).map((a) => [
+      a.firedAt, `${a.ruleKey} (${a.metric})`, el("span", {dataset: {alert: a.id, status: a.status}}, a.status),
+      `${a.value} / ${a.threshold}`,
+      manage && a.status === "FIRING"
+        ? el("button", {type: "button", dataset: {acknowledge: a.id}, onclick: () => acknowledge(a.id)}, "Acknowledge")
+        : (a.acknowledgedBy ?? ""),
+    ]);
+    fillTable($("alerts-table"), rows);
+  }
+
+  async function acknowledge(id) {
+    try {
+      const {acknowledgeAlert: r} = await PMS.query(Q.acknowledge, {id});
+      if (r.__typename !== "Alert") throw new Error(r.message);
+      alerts.set(id, {...alerts.get(id), status: r.status, acknowledgedBy: r.acknowledgedBy});
+      renderAlerts();
+    } catch (err) {
+      showError("page-error", err);
+    }
   }
 
   // ---- live feed -----------------------------------------------------------------------
