@@ -173,11 +173,12 @@ def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.analytics.consumer import rebuild
     from app.core.db import Database
+    from pms.progress import ProgressBar
 
     async def work(url: str) -> int:
         db = Database.from_settings(settings, url)
         try:
-            return await rebuild(db, settings)
+            return await rebuild(db, settings, ProgressBar(desc="rebuild", unit="events"))
         finally:
             await db.dispose()
 

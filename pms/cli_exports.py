@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,7 @@ from typing import Any
 from app.core.db import Database
 from app.core.settings import Settings
 from pms.cli_db import run_with_database
-
-
-class ProgressBar:
-    """A one-line progress bar with an ETA on stderr (only when stderr is a terminal or
-    ``--progress`` asks for it)."""
-
-    def __init__(self, enabled: bool, width: int = 30) -> None:
-        self._enabled = enabled
-        self._width = width
-        self._start = time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self._enabled:
-            return
-        fraction = done / total if total else 1.0
-        elapsed = time.monotonic() - self._start
-        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
-        filled = int(self._width * fraction)
-        bar = "#" * filled + "." * (self._width - filled)
-        sys.stderr.write(f"\r[{bar}] {fraction:4.0%} {done}/{total} rows, ETA {eta:5.1f}s")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+from pms.progress import ProgressBar
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -44,7 +21,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from app.exports.service import run_export
 
     kind = ExportKind(args.export_command)
-    progress = ProgressBar(args.progress or sys.stderr.isatty())
+    progress = ProgressBar(args.force_progress, desc="export")
 
     async def work(db: Database) -> int:
         try:
@@ -94,7 +71,7 @@ def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
     except (argparse.ArgumentTypeError, ValueError) as exc:
         print(f"error [VALIDATION_ERROR]: {exc}", file=sys.stderr)
         return 2
-    progress = ProgressBar(args.progress or sys.stderr.isatty())
+    progress = ProgressBar(args.force_progress, desc="regulator export")
 
     async def work(db: Database) -> int:
         try:
@@ -161,7 +138,7 @@ def cmd_import_marketing(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     fmt = args.format or ("jsonl" if path.suffix == ".jsonl" else "csv")
     data = path.read_bytes()
-    progress = ProgressBar(args.progress or sys.stderr.isatty())
+    progress = ProgressBar(args.force_progress, desc="import", unit="players")
 
     async def work(db: Database) -> int:
         try:
@@ -191,7 +168,12 @@ def register(sub: Any) -> None:
         parser = export_sub.add_parser(kind, help=text)
         parser.add_argument("--since", default=None, help="cursor from the previous run")
         parser.add_argument("--out", default=None, help="directory (default: PMS_EXPORT_DIR)")
-        parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            dest="force_progress",
+            help="progress bar on stderr even when it is not a terminal",
+        )
         if kind == "crm":
             parser.add_argument(
                 "--channel", action="append", choices=["email", "sms", "push", "phone"],
@@ -208,7 +190,12 @@ def register(sub: Any) -> None:
     regulator.add_argument("--to", dest="end", required=True, help="ISO 8601 (inclusive)")
     regulator.add_argument("--player", default=None, help="one player's id (UUID)")
     regulator.add_argument("--out", default=None, help="directory (default: PMS_EXPORT_DIR)")
-    regulator.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    regulator.add_argument(
+        "--progress",
+        action="store_true",
+        dest="force_progress",
+        help="progress bar on stderr even when it is not a terminal",
+    )
     regulator.set_defaults(handler=cmd_export_regulator)
     verify = export_sub.add_parser(
         "verify", help="check a bundle's signature, hashes, row counts (and audit proofs)"
@@ -225,5 +212,10 @@ def register(sub: Any) -> None:
     marketing.add_argument("--format", choices=["csv", "jsonl"], default=None)
     marketing.add_argument("--confirm", action="store_true", help="apply (default: dry run)")
     marketing.add_argument("--import-id", default=None, help="default: the file's SHA-256")
-    marketing.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    marketing.add_argument(
+        "--progress",
+        action="store_true",
+        dest="force_progress",
+        help="progress bar on stderr even when it is not a terminal",
+    )
     marketing.set_defaults(handler=cmd_import_marketing)

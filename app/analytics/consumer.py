@@ -167,15 +167,23 @@ async def consume_events(db: Database, settings: Settings) -> int:
     return await events_consumer.consume(db, CONSUMER, TYPES, apply_event)
 
 
-async def rebuild(db: Database, settings: Settings) -> int:
+async def rebuild(
+    db: Database, settings: Settings, progress: Callable[[int, int], None] | None = None
+) -> int:
     """Empty the rollups, rewind the consumer and replay every retained event; returns how
-    many events were applied. Safe beside a running consumer (it waits for its lock)."""
+    many events were applied, reporting ``(done, total)`` to ``progress``. Safe beside a
+    running consumer (it waits for its lock)."""
     async with db.transaction() as session:
         await events_consumer.rewind(session, CONSUMER)
         await repository.clear(session)
+        expected = await events_consumer.retained(session, TYPES)
     total = 0
     while applied := await events_consumer.consume(
         db, CONSUMER, TYPES, apply_event, lag_seconds=0.0
     ):
         total += applied
+        if progress is not None:
+            progress(total, max(expected, total))
+    if progress is not None:
+        progress(total, total)
     return total

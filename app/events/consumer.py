@@ -67,6 +67,11 @@ async def consume(
     return handled
 
 
+async def retained(session: AsyncSession, types: Sequence[str]) -> int:
+    """How many events of ``types`` the outbox still holds (what a rebuild replays)."""
+    return await repository.count_retained(session, types)
+
+
 async def rewind(session: AsyncSession, consumer: str) -> None:
     """Make ``consumer`` start again from the first event (a rebuild of what it derives),
     in the caller's transaction; waits for a running pass of it to finish."""

@@ -129,6 +129,13 @@ async def unconsumed_events(
     return (await session.execute(text(CONSUMER_EVENTS), params)).all()
 
 
+async def count_retained(session: AsyncSession, types: Sequence[str]) -> int:
+    result = await session.execute(
+        text("SELECT count(*) FROM outbox_events WHERE type = ANY(:types)"), {"types": list(types)}
+    )
+    return int(result.scalar_one())
+
+
 async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
     """Record that ``consumer`` handles the event; False if it already did."""
     claim = {"c": consumer, "e": event_id}

@@ -111,3 +111,16 @@ def test_embedded_database_commands_are_quiet_and_unmigrated_is_one_line(tmp_pat
     assert result.stderr.strip().splitlines()[-1] == (
         'pms: database schema is not current (relation "wallets" does not exist): run `pms migrate`'
     )
+
+
+async def test_analytics_rebuild_and_exports_share_one_progress_bar(db, settings):
+    await create_player(db, settings)  # one player.registered event to replay
+
+    shown = await asyncio.to_thread(
+        run_pms, settings, "--progress", "always", "analytics", "rebuild"
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert "rebuild: 100%" in shown.stderr and "events" in shown.stderr
+    assert "ETA" in shown.stderr
+    assert shown.stdout.startswith("analytics rebuilt from ")
