@@ -38,6 +38,7 @@ from app.ledger.models import (
     GameTransaction,
     HouseAccount,
     IdempotencyRecord,
+    LedgerCarryForward,
     LedgerHold,
     LedgerTransfer,
 )
@@ -45,6 +46,7 @@ from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
 from app.responsible.models import GamblingLimit, PlayerExclusion
+from app.retention.models import RetentionArchive
 from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
@@ -75,6 +77,7 @@ __all__ = [
     "IdempotencyRecord",
     "KycCase",
     "KycCaseEvent",
+    "LedgerCarryForward",
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
@@ -89,6 +92,7 @@ __all__ = [
     "PlayerProfile",
     "PlayerTag",
     "RecoveryCode",
+    "RetentionArchive",
     "Segment",
     "SegmentMember",
     "SessionState",
