@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=7.0, ge=1.0)
     outbox_round_refund_retention_days: float = Field(default=90.0, ge=1.0)
     outbox_purge_interval_seconds: float = 3600.0
+    # Monthly partitions of audit_log and ledger_transfers are made this many months
+    # ahead; the purge archives months older than retention_years into this directory.
+    retention_partitions_ahead_months: int = Field(default=3, ge=1)
+    retention_partition_interval_seconds: float = 3600.0
+    retention_purge_interval_seconds: float = 86400.0
+    retention_archive_dir: str = ".pms/archive"
     outbox_purge_batch: int = 5000
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).
