@@ -72,10 +72,17 @@ async def partitions(session: AsyncSession, table: str) -> list[Partition]:
 
 async def _missing(session: AsyncSession, months: list[date]) -> list[tuple[str, date]]:
     wanted = [(t, m) for t in PARTITIONED for m in months]
-    names = [f"{SCHEMA}.{partition_name(t, m)}" for t, m in wanted]
+    names = [partition_name(t, m) for t, m in wanted]
+    # pg_class read by a query (the statement's snapshot), not to_regclass: the relation
+    # cache is not refreshed by taking an advisory lock, so it may miss a table another
+    # replica just committed.
     found = await session.execute(
-        text("SELECT n FROM unnest(CAST(:n AS text[])) n WHERE to_regclass(n) IS NULL"),
-        {"n": names},
+        text(
+            "SELECT n FROM unnest(CAST(:n AS text[])) n WHERE NOT EXISTS (SELECT 1 FROM "
+            "pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+            "WHERE s.nspname = :s AND c.relname = n)"
+        ),
+        {"n": names, "s": SCHEMA},
     )
     absent = set(found.scalars())
     return [(t, m) for (t, m), n in zip(wanted, names, strict=True) if n in absent]

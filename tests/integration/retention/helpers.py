@@ -44,7 +44,8 @@ async def backfill(
             text(
                 "INSERT INTO audit_log (occurred_at, actor, principal_kind, action, target, "
                 "outcome, ip, request_id, user_agent, details) SELECT "
-                "CAST(:at AS timestamptz) + make_interval(secs => g), 'staff:old', 'staff', 'old.action', "
+                "CAST(:at AS timestamptz) + make_interval(secs => g), 'staff:old', 'staff', "
+                "'old.action', "
                 "'p-' || g, 'success', '10.0.0.9', 'req-old-' || g, 'ua', "
                 "jsonb_build_object('n', g) FROM generate_series(1, :n) g"
             ),
@@ -71,7 +72,7 @@ async def backfill(
                         "UPDATE wallets SET balance = balance + :a WHERE id = :w RETURNING balance"
                     ),
                     {"a": amount, "w": wallet.id},
-                )  # fmt: skip
+                )
             ).scalar_one()
             await session.execute(
                 text(

@@ -122,7 +122,7 @@ async def test_the_cli_dry_run_changes_nothing_then_the_purge_and_both_verifies_
     assert dry.returncode == 0, dry.stderr
     assert f"would archive {first:%Y-%m}: 3 audit entries, 2 ledger transfers" in dry.stdout
     assert await scalar(db, "SELECT count(*) FROM audit_log") == 9
-    assert not Path(retention.retention_archive_dir).exists()
+    assert not await asyncio.to_thread(Path(retention.retention_archive_dir).exists)
 
     run = await pms(retention, "retention", "purge", **env)
     assert run.returncode == 0, run.stderr
