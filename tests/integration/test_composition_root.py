@@ -59,6 +59,8 @@ EVERY_REPLICA = {
     "webhook-dispatch": "webhook_poll_seconds",
     "audit.tree": "audit_tree_interval_seconds",
     "outbox.purge": "outbox_purge_interval_seconds",
+    "retention.partitions": "retention_partition_interval_seconds",
+    "retention.purge": "retention_purge_interval_seconds",
 }
 
 
