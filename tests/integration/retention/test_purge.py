@@ -185,3 +185,67 @@ async def test_concurrent_purges_archive_each_month_once(db, retention, old_data
     assert await scalar(db, "SELECT count(*) FROM retention_archives") == 2
     assert await scalar(db, "SELECT sum(amount) FROM ledger_carry_forward") == 12_500
     await _ledger_ok(db)
+
+
+async def test_a_month_sequenced_around_a_later_one_archives_and_verifies(db, retention):
+    """A row of month M committing after rows of month M+1 were sequenced (simulated by
+    moving the maintainer's floor back) lies inside M+1's tree range: M's bundle carries
+    M+1's leaves as hashes, M+1's bundle proves its rows by inclusion, and the audit
+    trail verifies after each purge; an edit of a kept row inside the prefix is found."""
+    from sqlalchemy import text
+
+    early, late = months_ago(OLD + 1), months_ago(OLD)
+    player = await backfill(db, retention, late, audit_rows=2, amounts=(700,))
+    await maintain(db, retention)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE audit_tree_state SET time_floor = '1970-01-01+00'"))
+    await backfill(db, retention, early, audit_rows=2, amounts=(300,), player=player)
+    await write_rows(db, 2, action="recent.action")
+    await maintain(db, retention)
+    positions = await scalar(
+        db,
+        "SELECT string_agg(a.action, ',' ORDER BY l.position) FROM audit_leaves l "
+        "JOIN audit_log a ON a.id = l.entry_id",
+    )
+    assert positions.startswith("old.action,old.action,old.action,old.action")
+
+    first = await purge.purge(db, retention, month=early)
+    tree = json.loads((Path(first[0].directory or "") / "manifest.json").read_text())["tree"]
+    assert (tree["from"], tree["size"]) == (0, 4)
+    async with db.transaction() as session:
+        prefix = await retention_repository.archived_prefix(session)
+        report = await audit_verify.verify(session, None, prefix)
+    assert report.ok, report.problems
+
+    second = await purge.purge(db, retention)
+    manifest = json.loads((Path(second[0].directory or "") / "manifest.json").read_text())
+    assert manifest["tree"]["from"] == 4 and len(manifest["tree"]["inclusions"]) == 2
+    for r in (*first, *second):
+        assert archive.verify_archive(Path(r.directory or "")) == []
+    async with db.transaction() as session:
+        prefix = await retention_repository.archived_prefix(session)
+        report = await audit_verify.verify(session, None, prefix)
+    assert report.ok, report.problems
+    assert await scalar(db, "SELECT sum(amount) FROM ledger_carry_forward") == 1_000
+    await _ledger_ok(db)
+
+
+async def test_an_edited_row_inside_the_archived_prefix_is_found(db, retention):
+    from sqlalchemy import text
+
+    early, late = months_ago(OLD + 1), months_ago(OLD)
+    player = await backfill(db, retention, late, audit_rows=2, amounts=(700,))
+    await maintain(db, retention)
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE audit_tree_state SET time_floor = '1970-01-01+00'"))
+    await backfill(db, retention, early, audit_rows=2, amounts=(300,), player=player)
+    await maintain(db, retention)
+    await purge.purge(db, retention, month=early)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL pms.retention_job = 'on'"))
+        await conn.execute(text("UPDATE audit_log SET target = 'edited' WHERE id = "
+                                "(SELECT min(id) FROM audit_log)"))  # fmt: skip
+    async with db.transaction() as session:
+        prefix = await retention_repository.archived_prefix(session)
+        report = await audit_verify.verify(session, None, prefix)
+    assert not report.ok and report.first_bad_position == 0, report.problems
