@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import checkpoints, note, proofs, tree
@@ -139,7 +140,12 @@ async def _purge_month(
     except ArchiveFailed:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    await _drop(db, month, parts, written, final)
+    try:
+        await _drop(db, month, parts, written, final)
+    except DBAPIError as exc:  # e.g. the lock wait below timed out: nothing was dropped
+        raise ArchiveFailed(
+            f"{month:%Y-%m} archived to {final} but not dropped: {exc.orig}"
+        ) from exc
     return MonthResult(month, written.audit_rows, written.ledger_rows, str(final), True)
 
 
@@ -304,7 +310,9 @@ async def _drop(
     audit_part, ledger_part = parts["audit_log"], parts["ledger_transfers"]
     async with db.transaction() as session:
         await session.execute(text("SET LOCAL pms.retention_job = 'on'"))
-        await session.execute(text("SET LOCAL lock_timeout = '30s'"))
+        # DETACH needs the parent tables exclusively: while it waits, money transactions
+        # queue behind it, so give up soon (the next run tries again) rather than stall.
+        await session.execute(text("SET LOCAL lock_timeout = '5s'"))
         for part in (audit_part, ledger_part):
             if part is not None:
                 await session.execute(text(f"LOCK TABLE {part.qualified} IN SHARE MODE"))
