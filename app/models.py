@@ -51,6 +51,7 @@ from app.ledger.models import (
     GameTransaction,
     HouseAccount,
     IdempotencyRecord,
+    LedgerCarryForward,
     LedgerHold,
     LedgerTransfer,
 )
@@ -58,6 +59,7 @@ from app.players.models import Player
 from app.playstyle.models import PlayerMetrics
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
 from app.responsible.models import GamblingLimit, PlayerExclusion, PlaySession
+from app.retention.models import RetentionArchive
 from app.segments.models import Segment, SegmentMember
 from app.wallets.models import Wallet
 
@@ -100,6 +102,7 @@ __all__ = [
     "Job",
     "KycCase",
     "KycCaseEvent",
+    "LedgerCarryForward",
     "LedgerHold",
     "LedgerTransfer",
     "LoyaltyAccount",
@@ -118,6 +121,7 @@ __all__ = [
     "PlayerProfile",
     "PlayerTag",
     "RecoveryCode",
+    "RetentionArchive",
     "Segment",
     "SegmentMember",
     "SessionState",

@@ -10,6 +10,7 @@ asyncpg connections (the ceiling: same statements, same Python rules, no HTTP/Gr
 another source tree (e.g. ``git archive main | tar -x -C DIR``, same venv), so a change
 and its baseline are compared in one run. The server's CPU time per pair (read from
 /proc) is printed too: on a shared machine it is steadier than throughput.
+    .venv/bin/python bench/wallet.py --partitions  # direct path: plain vs monthly partitions
 
 Prints throughput (pairs/s) and p50/p99 latency of one pair, per client count, for
 (a) bets spread over many wallets and (b) one hot wallet. Not part of the test suite.
@@ -59,12 +60,12 @@ SETTLE = """mutation($input: SettleBetInput!) { settleBet(input: $input) {
   __typename } }"""
 
 
-async def prepare(url: str, wallets: int) -> list[uuid.UUID]:
+async def prepare(url: str, wallets: int, revision: str = "head") -> list[uuid.UUID]:
     await ensure_database_exists(url)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     await conn.close()
-    await asyncio.to_thread(migrations.upgrade, url)
+    await asyncio.to_thread(migrations.upgrade, url, revision)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     # Players, their four wallets and a funding deposit each, written as the ledger
     # would (balance = sum of transfers), in a few set-based statements.
@@ -269,6 +270,39 @@ async def run_limits(url: str, players: list[uuid.UUID], seconds: float) -> None
                   f"{b[0]:8.0f}/s {b[1]:6.1f} {b[2]:7.1f}  | {b[0] / a[0]:5.0%}")  # fmt: skip
 
 
+# Before and after migration 0015 (audit_log and ledger_transfers partitioned by month).
+PLAIN, PARTITIONED = "0014_observability_analytics", "head"
+
+
+async def run_partitions(url: str, wallets: int, seconds: float) -> None:
+    """The direct path on plain tables, then on partitioned ones, twice each, alternating
+    (a fresh database each time), in one run: what partitioning costs the money path."""
+    settings = Settings(_env_file=None, database_url=url)
+    results: dict[tuple[str, bool, int], list[float]] = {}
+    for revision in (PLAIN, PARTITIONED, PLAIN, PARTITIONED):
+        players = await prepare(url, wallets, revision)
+        pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=16, max_size=16)
+        try:
+            for hot in (False, True):
+                for clients in (8, 16):
+                    rate, _, _ = await measure(
+                        clients, seconds,
+                        lambda i, hot=hot, pool=pool, players=players: direct_pair(
+                            pool, settings, pick(players, hot)),
+                    )  # fmt: skip
+                    results.setdefault((revision, hot, clients), []).append(rate)
+        finally:
+            await pool.close()
+    print("\nreserve+settle pairs/s, direct asyncpg path (two runs each, alternating)")
+    print(f"{'scenario':<8} {'clients':>7} | {'plain tables':>18} | {'partitioned':>18} | ratio")
+    for hot in (False, True):
+        for clients in (8, 16):
+            a, b = results[(PLAIN, hot, clients)], results[(PARTITIONED, hot, clients)]
+            print(f"{'hot' if hot else 'spread':<8} {clients:>7} | "
+                  f"{a[0]:7.0f} {a[1]:7.0f}/s | {b[0]:7.0f} {b[1]:7.0f}/s | "
+                  f"{sum(b) / sum(a):5.0%}")  # fmt: skip
+
+
 async def service_token(url: str, port: int) -> str:
     """A real access token for a game-engine service client, the way the engine gets one:
     the client is created (as `pms client create` does), then OAuth2 client_credentials."""
@@ -346,10 +380,14 @@ def main() -> None:
     parser.add_argument("--cells", default="all", help="e.g. spread:32,hot:32 (default all)")
     parser.add_argument("--pool", type=int, default=POOL, help="connections per pool")
     parser.add_argument("--baseline-tree", type=Path, help="also serve GraphQL from this tree")
+    parser.add_argument("--partitions", action="store_true", help="plain vs partitioned tables")
     args = parser.parse_args()
     cells = parse_cells(args.cells)
 
     register_all()  # the same ledger extensions (bonuses) as the server runs
+    if args.partitions:
+        asyncio.run(run_partitions(args.url, args.wallets, args.seconds))
+        return
     players = asyncio.run(prepare(args.url, args.wallets))
     print(f"seeded {len(players)} players; {args.seconds:.0f} s per cell", flush=True)
     if args.limits:

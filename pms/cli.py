@@ -24,6 +24,7 @@ from pms.cli_audit import register_gdpr as register_gdpr_commands
 from pms.cli_db import check_sealed_keys, database_url
 from pms.cli_exports import register as register_export_commands
 from pms.cli_identity import register as register_identity_commands
+from pms.cli_retention import register as register_retention_commands
 from pms.hooks import register_all
 from pms.progress import MODES, progress, set_mode
 
@@ -268,6 +269,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     register_identity_commands(sub)
     register_audit_commands(sub)
     register_gdpr_commands(sub)
+    register_retention_commands(sub)
     from app.events.bus_cli import register as register_bus_commands
 
     register_bus_commands(sub)

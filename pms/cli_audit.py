@@ -15,6 +15,7 @@ from app.audit.errors import InvalidCheckpoint, UnknownSigningKey
 from app.core.db import Database
 from app.core.errors import DomainError
 from app.core.settings import Settings
+from app.retention import repository as retention_repository
 from pms.cli_db import run_with_database
 
 
@@ -88,7 +89,8 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     async def work(db: Database) -> int:
         try:
             async with db.transaction() as session:
-                report = await verify.verify(session, exported)
+                archived = await retention_repository.archived_prefix(session)
+                report = await verify.verify(session, exported, archived)
         except (InvalidCheckpoint, UnknownSigningKey) as exc:
             print(f"error {exc.code}: {exc.message}", file=sys.stderr)
             return 2

@@ -29,6 +29,8 @@ from app.imports import uploads
 from app.ledger import tasks as ledger_tasks
 from app.playstyle.consumer import consume_money_events
 from app.responsible import service as responsible
+from app.retention import partitions as retention_partitions
+from app.retention import purge as retention_purge
 from app.segments.tasks import run_recompute
 
 
@@ -69,6 +71,14 @@ def registered_tasks(settings: Settings, events: EventsRuntime) -> list[Periodic
         PeriodicTask("audit.tree", settings.audit_tree_interval_seconds, audit_tasks.maintain),
         PeriodicTask("outbox.purge", settings.outbox_purge_interval_seconds, purge_outbox),
         PeriodicTask("gdpr.purge_retained", settings.gdpr_purge_interval_seconds, _gdpr_purge),
+        PeriodicTask(
+            "retention.partitions",
+            settings.retention_partition_interval_seconds,
+            retention_partitions.ensure_task,
+        ),
+        PeriodicTask(
+            "retention.purge", settings.retention_purge_interval_seconds, retention_purge.purge_task
+        ),
         PeriodicTask(
             "analytics.consume_events",
             settings.analytics_consume_interval_seconds,

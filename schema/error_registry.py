@@ -23,6 +23,7 @@ from app.imports import errors as imports
 from app.kyc import errors as kyc
 from app.ledger import errors as ledger
 from app.responsible import errors as rg
+from app.retention import errors as retention
 from app.segments.rules import InvalidRule
 from schema import errors as gql
 from schema.types import alerts as alert_types
@@ -34,6 +35,7 @@ from schema.types import gdpr as gdpr_types
 from schema.types import kyc as kyc_types
 from schema.types import ledger as ledger_types
 from schema.types import responsible as rg_types
+from schema.types import retention as retention_types
 from schema.types.identity import MfaFailed, StepUpRequired
 from schema.types.segment import InvalidSegmentRule
 
@@ -108,6 +110,11 @@ REGISTRY: dict[type[core.DomainError], Mapping] = {
     audit.TreeSizeOutOfRange: _plain(audit_types.AuditTreeSizeOutOfRange),
     audit.UnknownSigningKey: _plain(audit_types.AuditUnknownSigningKey),
     audit.InvalidCheckpoint: _plain(audit_types.AuditInvalidCheckpoint),
+    # retention purge
+    retention.RetentionTooShort: _plain(retention_types.RetentionTooShort),
+    retention.MonthTooRecent: _plain(retention_types.RetentionMonthTooRecent),
+    retention.PurgeInProgress: _plain(retention_types.RetentionPurgeInProgress),
+    retention.ArchiveFailed: _plain(retention_types.RetentionArchiveFailed),
     # bonuses
     bonus.CampaignNotActive: _plain(bonus_types.CampaignNotActive),
     bonus.NotEligible: _plain(bonus_types.NotEligible),

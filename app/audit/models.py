@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.core.orm import bigint_pk_column, created_at_column
+from app.core.orm import bigint_pk_column, created_at_column, partition_key_column
 
 
 class AuditEntry(SQLModel, table=True):
@@ -34,10 +34,12 @@ class AuditEntry(SQLModel, table=True):
         Index("ix_audit_log_actor_id", "actor", "id"),
         Index("ix_audit_log_target_id", "target", "id"),
         Index("ix_audit_log_occurred_at", "occurred_at"),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 
+    # Monthly partitions (migration 0015): the key must be part of the primary key.
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
-    occurred_at: datetime | None = Field(default=None, sa_column=created_at_column())
+    occurred_at: datetime | None = Field(default=None, sa_column=partition_key_column())
     actor: str = Field(sa_column=Column(String(120), nullable=False))
     action: str = Field(sa_column=Column(String(64), nullable=False))
     target: str | None = Field(default=None, sa_column=Column(String(120)))

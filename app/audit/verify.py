@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import checkpoints, note
+from app.audit import checkpoints, merkle, note
 from app.audit import tree_repository as repo
 from app.audit.canonical import entry_leaf_hash
 from app.audit.errors import InvalidCheckpoint, UnknownSigningKey
-from app.audit.tree import Frontier
+from app.audit.tree import Frontier, load_frontier, range_hashes
 
 _PAGE = 5000
 
@@ -57,7 +57,22 @@ async def _leaves(session: AsyncSession, after: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-async def verify(session: AsyncSession, exported: str | None = None) -> Report:
+@dataclass(frozen=True)
+class ArchivedPrefix:
+    """Positions below ``size`` were archived by the retention purge (their rows are
+    gone); ``root`` is the tree's root at ``size``, proven against a signed checkpoint
+    when the archive was written. Verification starts there. Rows still kept that were
+    sequenced inside the prefix (a later month's, sequenced before the last archived
+    month's end) can only lie in [``scan_from``, ``size``): each is proven into ``root``."""
+
+    size: int
+    root: bytes
+    scan_from: int = 0
+
+
+async def verify(
+    session: AsyncSession, exported: str | None = None, archived: ArchivedPrefix | None = None
+) -> Report:
     """Raises ``InvalidCheckpoint``/``UnknownSigningKey`` for a bad exported checkpoint."""
     keys = await checkpoints.key_map(session)
     external = note.parse(exported) if exported is not None else None
@@ -77,7 +92,7 @@ async def verify(session: AsyncSession, exported: str | None = None) -> Report:
     if external is not None:
         size = external.checkpoint.size
         targets.setdefault(size, []).append(("exported checkpoint", external.checkpoint.root))
-    frontier = Frontier(0, [])
+    frontier = await _start(session, archived, targets, report)
     await _walk(session, frontier, targets, report)
     report.size = frontier.size
     report.checkpoints_checked = len(stored) + (external is not None)
@@ -99,10 +114,10 @@ async def _walk(
     targets: dict[int, list[tuple[str, bytes]]],
     report: Report,
 ) -> None:
-    last_good = 0  # the largest size whose root matched a signed one
-    if 0 in targets:
-        _compare(frontier, targets, report, 0)
-    after = -1
+    last_good = frontier.size  # the largest size whose root matched a signed one
+    if frontier.size in targets:
+        _compare(frontier, targets, report, last_good)
+    after = frontier.size - 1
     while page := await _leaves(session, after):
         for row in page:
             position = int(row["position"])
@@ -130,6 +145,49 @@ async def _walk(
             if frontier.size in targets and _compare(frontier, targets, report, last_good):
                 last_good = frontier.size
         after = frontier.size - 1
+
+
+async def _start(
+    session: AsyncSession,
+    archived: ArchivedPrefix | None,
+    targets: dict[int, list[tuple[str, bytes]]],
+    report: Report,
+) -> Frontier:
+    """The empty tree, or the archived prefix: its frontier from the stored nodes (checked
+    against the archived root), and the rows of later months sequenced inside it, each
+    proven into that root. Checkpoints inside the prefix keep their signature check only."""
+    if archived is None or archived.size == 0:
+        return Frontier(0, [])
+    for size in [s for s in targets if s < archived.size]:
+        del targets[size]
+    frontier = await load_frontier(session, archived.size)
+    if frontier.root() != archived.root:
+        report.problems.append(
+            Problem(archived.size, f"the archived prefix of {archived.size} entries: its "
+                    "stored tree no longer has the archived root")
+        )  # fmt: skip
+    for row in await _kept_inside(session, archived.scan_from, archived.size):
+        position = int(row["position"])
+        recomputed = entry_leaf_hash(repo.entry_row_from(row))
+        path = await range_hashes(session, merkle.inclusion_ranges(position, archived.size))
+        if not merkle.verify_inclusion(position, archived.size, recomputed, path, archived.root):
+            report.problems.append(
+                Problem(position, f"position {position}: entry {row['entry_id']} was edited "
+                        "or moved (not in the archived prefix's root)")
+            )  # fmt: skip
+    return frontier
+
+
+async def _kept_inside(session: AsyncSession, lo: int, size: int) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        text(
+            f"SELECT l.position, l.entry_id, {repo.ENTRY_COLUMNS} FROM audit_leaves l "  # noqa: S608
+            "JOIN audit_log a ON a.id = l.entry_id WHERE l.position >= :lo AND l.position < :n "
+            "ORDER BY l.position"
+        ),
+        {"lo": lo, "n": size},
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 def _compare(

@@ -26,6 +26,13 @@ def created_at_column() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+def partition_key_column() -> Column[datetime]:
+    """``created_at`` of a table range-partitioned on it: part of the primary key."""
+    return Column(
+        DateTime(timezone=True), primary_key=True, nullable=False, server_default=func.now()
+    )
+
+
 def updated_at_column() -> Column[datetime]:
     return Column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()

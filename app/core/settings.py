@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     outbox_purge_interval_seconds: float = 3600.0
     # GDPR: how often erased players' records past the AML retention (retention_years) go.
     gdpr_purge_interval_seconds: float = 3600.0
+    # Monthly partitions of audit_log and ledger_transfers are made this many months
+    # ahead; the purge archives months older than retention_years into this directory.
+    retention_partitions_ahead_months: int = Field(default=3, ge=1)
+    retention_partition_interval_seconds: float = 3600.0
+    retention_purge_interval_seconds: float = 86400.0
+    retention_archive_dir: str = ".pms/archive"
     outbox_purge_batch: int = 5000
     # --- realtime: subscriptions, outbox relay, event bus, webhooks, cache ---------------
     # Pub/sub channel name; on Redis it is prefixed with redis_key_prefix (see below).

@@ -47,6 +47,9 @@ PERSONAL: dict[str, dict[str, bool]] = {
     "segments": {"name": False},
     "oauth_clients": {"name": False, "secret_hash": False},
     "webhook_endpoints": {"secret": False},
+    "alert_counters": {"name": False},  # counter names (mutation.registerPlayer.error)
+    # staff notes on alerts: about the system, not a player (and shown to alert:read only)
+    "alert_history": {"note": False},
 }  # fmt: skip
 
 

@@ -14,8 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ValidationFailed
 
+# Archived months count through their carried-forward totals (``at`` is never before
+# the archive's cut: see balances_at).
 BALANCES_AT = text("""
-SELECT w.id, w.player_id, w.kind, w.currency, coalesce(sum(t.amount), 0)::bigint AS balance
+SELECT w.id, w.player_id, w.kind, w.currency,
+       (coalesce(sum(t.amount), 0) + coalesce((SELECT sum(c.amount) FROM ledger_carry_forward c
+                                               WHERE c.wallet_id = w.id), 0))::bigint AS balance
 FROM wallets w
 LEFT JOIN ledger_transfers t ON t.wallet_id = w.id AND t.created_at <= :at
 WHERE w.created_at <= :at AND w.id > :after
@@ -48,6 +52,11 @@ async def balances_at(
     now: datetime = (await session.execute(text("SELECT now()"))).scalar_one()
     if at > now:
         raise ValidationFailed.single("time", "is in the future")
+    cut = (await session.execute(text("SELECT max(through) FROM ledger_carry_forward"))).scalar()
+    if cut is not None and at < cut:
+        raise ValidationFailed.single(
+            "time", f"is before {cut.isoformat()}: those months are in the retention archive"
+        )
     rows = await session.execute(
         BALANCES_AT, {"at": at, "after": after_wallet_id, "player": player_id, "n": limit}
     )

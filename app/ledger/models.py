@@ -32,7 +32,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from app.core.orm import bigint_pk_column, created_at_column, enum_check, updated_at_column
+from app.core.orm import (
+    bigint_pk_column,
+    created_at_column,
+    enum_check,
+    partition_key_column,
+    updated_at_column,
+)
 
 
 class HouseAccountKind(StrEnum):
@@ -112,6 +118,7 @@ class LedgerTransfer(SQLModel, table=True):
         Index("ix_ledger_transfers_wallet_id_id", "wallet_id", "id"),
         Index("ix_ledger_transfers_player_id_id", "player_id", "id"),
         Index("ix_ledger_transfers_operation_id", "operation_id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
@@ -130,7 +137,26 @@ class LedgerTransfer(SQLModel, table=True):
     reference: str | None = Field(default=None, sa_column=Column(String(128)))
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(128)))
     actor: str = Field(sa_column=Column(String(160), nullable=False))
-    created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+    # Monthly partitions (migration 0015): the key must be part of the primary key.
+    created_at: datetime | None = Field(default=None, sa_column=partition_key_column())
+
+
+class LedgerCarryForward(SQLModel, table=True):
+    """What archived (purged) months of transfers summed to, per wallet and house account:
+    the opening balance at the cut, so balance = carried + remaining transfers still holds."""
+
+    __tablename__ = "ledger_carry_forward"
+    __table_args__ = (PrimaryKeyConstraint("wallet_id", "house_account"),)
+
+    wallet_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("wallets.id", ondelete="RESTRICT"), nullable=False)
+    )
+    house_account: str = Field(sa_column=Column(String(24), nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    transfers: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Every transfer before this time is archived and summed here.
+    through: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 def _counter() -> Column[Any]:

@@ -1,4 +1,8 @@
-"""Consistency control: recompute every account from the ledger and prove the zero sums."""
+"""Consistency control: recompute every account from the ledger and prove the zero sums.
+
+Months archived by the retention purge are gone from ``ledger_transfers``; their sums
+per wallet and house account are in ``ledger_carry_forward`` (the opening balance at the
+cut), so an account's total is what was carried forward plus the transfers kept."""
 
 from __future__ import annotations
 
@@ -10,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _WALLET_BALANCES = text("""
 SELECT w.id, w.player_id::text, w.kind, w.currency, w.balance, coalesce(t.total, 0) AS ledger
 FROM wallets w
-LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM ledger_transfers GROUP BY wallet_id) t
+LEFT JOIN (
+    SELECT wallet_id, sum(amount) AS total FROM (
+        SELECT wallet_id, amount FROM ledger_transfers
+        UNION ALL
+        SELECT wallet_id, amount FROM ledger_carry_forward
+    ) kept GROUP BY wallet_id
+) t
        ON t.wallet_id = w.id
 WHERE w.balance <> coalesce(t.total, 0)
 ORDER BY w.id
@@ -39,6 +49,8 @@ SELECT currency, sum(amount) AS total FROM (
     SELECT currency, balance AS amount FROM wallets
     UNION ALL
     SELECT currency, -amount FROM ledger_transfers
+    UNION ALL
+    SELECT currency, -amount FROM ledger_carry_forward
 ) accounts
 GROUP BY currency
 HAVING sum(amount) <> 0

@@ -62,6 +62,8 @@ EVERY_REPLICA = {
     "outbox.purge": "outbox_purge_interval_seconds",
     "jobs.run": "job_poll_seconds",
     "gdpr.purge_retained": "gdpr_purge_interval_seconds",
+    "retention.partitions": "retention_partition_interval_seconds",
+    "retention.purge": "retention_purge_interval_seconds",
 }
 
 

@@ -104,3 +104,77 @@ async def test_readyz_is_503_until_migrations_are_at_head(scratch_url, settings)
     assert before.json()["current"] == []
     assert still_empty.status_code == 503
     assert after.status_code == 200
+
+
+BEFORE_PARTITIONS = "0018_crm_jobs"  # the revision before 0019_retention_partitions
+
+
+async def test_partitioning_keeps_rows_ids_indexes_triggers_and_grants(scratch_url):
+    """0019 converts audit_log and ledger_transfers in place: rows and ids kept, the
+    identity continues, old rows land in their month, the rest is made again."""
+    import asyncpg
+
+    await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_PARTITIONS)
+    conn = await asyncpg.connect(asyncpg_dsn(scratch_url))
+    try:
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, outcome, occurred_at) VALUES "
+            "('a', 'old', 'success', '2024-03-05 10:00+00'), ('a', 'new', 'success', now())"
+        )
+        before = await conn.fetch("SELECT id, action, occurred_at FROM audit_log ORDER BY id")
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        after = await conn.fetch("SELECT id, action, occurred_at FROM audit_log ORDER BY id")
+        assert [tuple(r) for r in after] == [tuple(r) for r in before]
+        assert (
+            await conn.fetchval(
+                "SELECT tableoid::regclass::text FROM audit_log WHERE action = 'old'"
+            )
+            == "pms_partitions.audit_log_p2024_03"
+        )
+        new_id = await conn.fetchval(
+            "INSERT INTO audit_log (actor, action, outcome) VALUES ('a', 'x', 'success') "
+            "RETURNING id"
+        )
+        assert new_id == before[-1]["id"] + 1
+        for table in ("audit_log", "ledger_transfers"):
+            assert (
+                await conn.fetchval("SELECT relkind FROM pg_class WHERE oid = $1::regclass", table)
+                == b"p"
+            )
+            assert await conn.fetchval(
+                "SELECT has_table_privilege('pms_app', $1, 'INSERT') AND "
+                "has_table_privilege('pms_app', $1, 'SELECT') AND NOT "
+                "has_table_privilege('pms_app', $1, 'UPDATE') AND NOT "
+                "has_table_privilege('pms_app', $1, 'DELETE')", table,
+            )  # fmt: skip
+            assert await conn.fetchval(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass "
+                "AND tgname LIKE '%append_only' OR tgname LIKE $2", table, f"{table}_no_truncate"
+            ) >= 2  # fmt: skip
+            assert await conn.fetchval(
+                "SELECT to_regclass($1) IS NOT NULL", f"pms_partitions.{table}_default"
+            )
+        indexes = {r["indexname"] for r in await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('audit_log', 'ledger_transfers')"
+        )}  # fmt: skip
+        assert {"pk_audit_log", "ix_audit_log_actor_id", "ix_audit_log_target_id",
+                "ix_audit_log_occurred_at", "pk_ledger_transfers",
+                "ix_ledger_transfers_wallet_id_id", "ix_ledger_transfers_player_id_id",
+                "ix_ledger_transfers_operation_id"} <= indexes  # fmt: skip
+        fks = {r["conname"] for r in await conn.fetch(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'ledger_transfers'::regclass"
+        )}  # fmt: skip
+        assert {"fk_ledger_transfers_player_id_players", "fk_ledger_transfers_wallet_id_wallets",
+                "ck_ledger_transfers_amount_not_zero"} <= fks  # fmt: skip
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute("UPDATE audit_log SET outcome = 'failure'")
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PARTITIONS)
+        back = await conn.fetch("SELECT id, action FROM audit_log WHERE id <= $1 ORDER BY id",
+                                before[-1]["id"])  # fmt: skip
+        assert [tuple(r) for r in back] == [(r["id"], r["action"]) for r in before]
+        assert (
+            await conn.fetchval("SELECT relkind FROM pg_class WHERE oid = 'audit_log'::regclass")
+            == b"r"
+        )
+    finally:
+        await conn.close()

@@ -1,7 +1,7 @@
 """gdpr: erasure records, consent records with history, personal values of audit entries
 kept beside the tree (hash-committed) so they can be erased without changing a leaf
 
-Revision ID: 0019_gdpr_erasure_consents
+Revision ID: 0020_gdpr_erasure_consents
 Revises: 0014_observability_analytics
 Create Date: 2026-12-01 12:10:00+00:00
 """
@@ -13,8 +13,8 @@ import sqlmodel  # noqa: F401
 
 from alembic import op
 
-revision: str = "0019_gdpr_erasure_consents"
-down_revision: str | None = "0018_crm_jobs"
+revision: str = "0020_gdpr_erasure_consents"
+down_revision: str | None = "0019_retention_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
