@@ -43,18 +43,31 @@ SAMPLES: dict[str, Any] = {
 BAD = {"nul": "a\x00b", "surrogate": "a\ud800b"}
 
 
-def _sample(type_: GraphQLInputType, depth: int = 0) -> Any:
+def _is_one_of(type_: GraphQLInputObjectType) -> bool:
+    """Strawberry marks @oneOf inputs with a directive on its own definition."""
+    definition = (type_.extensions or {}).get("strawberry-definition")
+    directives = getattr(definition, "directives", ()) or ()
+    return bool(type_.is_one_of) or any(type(d).__name__ == "OneOf" for d in directives)
+
+
+def _sample(type_: GraphQLInputType, depth: int = 0, path: tuple[Any, ...] = ()) -> Any:
+    """A valid value; ``path`` picks the member of a @oneOf input on the way to a leaf."""
     if isinstance(type_, GraphQLNonNull):
-        return _sample(type_.of_type, depth)
+        return _sample(type_.of_type, depth, path)
     if isinstance(type_, GraphQLList):
-        return [_sample(type_.of_type, depth)]
+        return [_sample(type_.of_type, depth, path[1:] if path else ())]
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     if isinstance(type_, GraphQLScalarType):
         return SAMPLES.get(type_.name, "x")
     assert isinstance(type_, GraphQLInputObjectType)
+    head, rest = (path[0], path[1:]) if path else (None, ())
+    if _is_one_of(type_):  # exactly one member: the one the path goes through, else the first
+        name = head if head in type_.fields else next(iter(type_.fields))
+        return {name: _sample(type_.fields[name].type, depth + 1, rest if name == head else ())}
     # Every field, optional ones too: the guard looks at all of them before any resolver.
-    return {name: _sample(f.type, depth + 1) for name, f in type_.fields.items()}
+    return {name: _sample(f.type, depth + 1, rest if name == head else ())
+            for name, f in type_.fields.items()}  # fmt: skip
 
 
 def _string_positions(
@@ -114,10 +127,11 @@ def _cases() -> Iterator[tuple[str, str, str, dict[str, Any], tuple[Any, ...]]]:
             base = {a: _sample(arg.type) for a, arg in field.args.items()}
             for arg_name, arg in field.args.items():
                 for path, free in _string_positions(arg.type, (), is_free_text(arg)):
+                    case_base = {**base, arg_name: _sample(arg.type, 0, path)}
                     if get_named_type(_type_at(arg.type, path)).name != "JSON":
-                        yield field_name, document, arg_name, base, path
+                        yield field_name, document, arg_name, case_base, path
                     if free:
-                        FREE_TEXT_CASES.append((field_name, document, arg_name, base, path))
+                        FREE_TEXT_CASES.append((field_name, document, arg_name, case_base, path))
 
 
 def _type_at(type_: GraphQLInputType, path: tuple[Any, ...]) -> GraphQLInputType:

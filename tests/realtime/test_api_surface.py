@@ -114,6 +114,9 @@ async def test_openapi_document_is_openapi_3_1(client):
         "/players/{id}",
         "/players/{id}/balance",
         "/players/{id}/segment",
+        "/imports",
+        "/imports/{id}",
+        "/imports/{id}/confirm",
     }
 
 

@@ -41,6 +41,7 @@ ENVELOPE_TYPES = {
     "MfaEnrolled", "RecoveryCodes", "StaffUser", "ServiceClient", "StaffCreated",
     "ServiceClientCreated", "AuditRecord", "MfaFactorInfo", "SetPlayerStatusSuccess",
     # ledger: results and history, behind the money mutations / wallet:read fields
+    "WalletBatchResults", "BatchNotApplied",  # walletBatch, behind wallet:operate
     "WalletOperation", "WalletBalance", "TransferLine", "HoldLine", "InsufficientFunds",
     "IdempotencyKeyReused", "RequestInProgress", "ReservationNotFound", "HoldNotPending",
     "RoundNotFound", "AccountBlocked", "CurrencyMismatch", "DuplicateTransaction",
