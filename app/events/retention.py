@@ -2,7 +2,9 @@
 ``outbox_retention_days`` and behind every consumer cursor (the play-style and bonus
 trigger consumers read the outbox by id). ``bet.settled`` rows stay for
 ``outbox_round_refund_retention_days``: a round refund reads its settlement back
-(app/playstyle/repository.py ``SETTLED_ROUND``).
+(app/playstyle/repository.py ``SETTLED_ROUND``). ``player.status_changed`` rows stay for
+``retention_years`` (at least 5): they are the account-status history the regulator
+export reports (app/exports/regulator_repository.py).
 
 Safe in many replicas: each batch takes its rows FOR UPDATE SKIP LOCKED."""
 
@@ -29,6 +31,8 @@ WITH floor AS (
       AND o.published_at < now() - make_interval(secs => :keep)
       AND (floor.id IS NULL OR o.id <= floor.id)
       AND (o.type <> 'bet.settled' OR o.published_at < now() - make_interval(secs => :settled))
+      AND (o.type <> 'player.status_changed'
+           OR o.published_at < now() - make_interval(years => :status_years))
     ORDER BY o.id LIMIT :n
     FOR UPDATE OF o SKIP LOCKED
 )
@@ -42,6 +46,7 @@ async def purge_outbox(db: Database, settings: Settings) -> int:
     params = {
         "keep": settings.outbox_retention_days * 86400,
         "settled": settings.outbox_round_refund_retention_days * 86400,
+        "status_years": settings.retention_years,
         "n": settings.outbox_purge_batch,
     }
     while True:

@@ -39,6 +39,8 @@ ROWS = [  # (label, type, published days ago or None, made days ago)
     ("recent-published", "player.updated", 2, 2),
     ("old-unpublished", "player.updated", None, 30),
     ("settlement-30d", "bet.settled", 30, 30),
+    ("status-400d", "player.status_changed", 400, 400),  # the regulator export's history
+    ("status-6y", "player.status_changed", 2200, 2200),  # past the 5-year retention
     ("settlement-100d", "bet.settled", 100, 100),
     ("old-unread", "player.updated", 10, 10),  # beyond the consumer cursor
 ]
@@ -71,7 +73,7 @@ async def test_outbox_purge_keeps_what_is_unpublished_recent_unread_or_refundabl
 
     async with db.read_session() as session:
         left = (await session.execute(text("SELECT subject FROM outbox_events ORDER BY id"))).all()
-    assert purged == 2
+    assert purged == 3
     assert [r.subject for r in left] == [
-        "recent-published", "old-unpublished", "settlement-30d", "old-unread"
+        "recent-published", "old-unpublished", "settlement-30d", "status-400d", "old-unread"
     ]  # fmt: skip
