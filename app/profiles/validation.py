@@ -126,9 +126,7 @@ def merged_preferences(current: dict[str, Any], patch: dict[str, Any]) -> Prefer
     return Preferences.model_validate(base)
 
 
-def preference_problems(
-    exc: ValidationError, prefix: str = "preferences"
-) -> list[FieldProblem]:
+def preference_problems(exc: ValidationError, prefix: str = "preferences") -> list[FieldProblem]:
     return [
         FieldProblem(prefix + "." + ".".join(str(p) for p in e["loc"]), e["msg"])
         for e in exc.errors()
