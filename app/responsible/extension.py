@@ -1,6 +1,19 @@
 """Gambling limits as a ledger extension (app/ledger/hooks.py): the player's limit rows
-are locked and read by LOAD (after the wallets), checked and counted at the hook points,
-and their counters written back by APPLY; no extra round trip.
+are read by LOAD (after the wallets), checked and counted at the hook points, and their
+counters written back by APPLY; no extra round trip.
+
+Exact under concurrency without locking the limit rows. The player's wallet locks (LOAD
+takes all of them, before anything else) serialise every write of ``gambling_limits``:
+the money path writes counters only between its LOAD and its commit, and the limit
+service (set, lower, raise, remove) locks the player's wallets before it touches a limit
+(repository.lock_limits). LOAD reads the limits with ``pms_rg_limits`` (migration 0021),
+a VOLATILE function, which in READ COMMITTED takes a fresh snapshot once the wallets are
+locked: it sees what every earlier holder of those locks committed, and nobody can write
+the rows until this operation commits. That is what ``FOR UPDATE`` gave, minus five row
+locks (each a heap write and a WAL record) per statement. The existence check in front of
+it uses the statement's snapshot, so an operation already waiting on the wallet locks when
+a player's first limit is saved does not count against that limit; the same was true of
+``FOR UPDATE``, which never sees rows inserted after the statement began.
 
 Counters: DEPOSIT counts deposits, WAGER stakes, LOSS real-money stakes minus real-money
 wins (it may go below zero: winnings leave room). A voided pending bet gives back its
@@ -11,7 +24,6 @@ back, the idempotency key included, so a retry after the window resets can succe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,21 +45,19 @@ NAME = "gambling-limits"
 LOAD_PARTS = LoadParts(
     ctes="""
 , rgl AS (
-    -- The player's limits (one index probe when there are none), locked after the wallets:
-    -- FOR UPDATE also makes READ COMMITTED return the newest committed counters.
-    SELECT id, kind, period, currency, amount, used, window_start, last_activity_at
-    FROM gambling_limits
-    WHERE player_id = $5 AND (SELECT c FROM n) > 0
-    ORDER BY id FOR UPDATE
+    -- After the wallets are locked: a fresh read of the limits (pms_rg_limits, migration
+    -- 0021), no row locks. A player without limits costs this statement's one index probe.
+    SELECT * FROM pms_rg_limits($5)
+    WHERE (SELECT c FROM n) > 0 AND EXISTS (SELECT 1 FROM gambling_limits WHERE player_id = $5)
 )""",
     columns=""",
-       (SELECT jsonb_agg(to_jsonb(rgl) ORDER BY id) FROM rgl)::text AS rg_limits,
-       now() AS rg_now,
-       -- The live sign-in session's start, read only for a player with a SESSION limit.
-       (SELECT ps.started_at FROM play_sessions ps
-        WHERE ps.player_id = $5 AND ps.ended_at IS NULL AND ps.expires_at > now()
-          AND EXISTS (SELECT 1 FROM rgl WHERE rgl.kind = 'SESSION')
-        ORDER BY ps.id DESC LIMIT 1) AS rg_session_start""",
+       (SELECT ids FROM rgl) AS rg_ids, (SELECT kinds FROM rgl) AS rg_kinds,
+       (SELECT periods FROM rgl) AS rg_periods, (SELECT currencies FROM rgl) AS rg_currencies,
+       (SELECT amounts FROM rgl) AS rg_amounts, (SELECT used FROM rgl) AS rg_used,
+       (SELECT window_starts FROM rgl) AS rg_window_starts,
+       (SELECT last_activity FROM rgl) AS rg_last_activity,
+       (SELECT session_start FROM rgl) AS rg_session_start,
+       now() AS rg_now""",
 )
 
 APPLY_PARTS = ApplyParts(
@@ -75,6 +85,7 @@ class Counter:
     window_start: datetime | None
     last_activity_at: datetime | None = None
     resets_at: datetime | None = None
+    rolled: bool = False  # moved into the window of now (once per operation)
     changed: bool = False  # APPLY writes only changed counters (hot rows: fewer updates)
 
 
@@ -86,18 +97,14 @@ class LimitState:
 
 
 def _parse(row: Mapping[str, Any]) -> LimitState | None:
-    if not row["rg_limits"]:
+    ids = row["rg_ids"]
+    if not ids:
         return None
-    counters = []
-    for c in json.loads(row["rg_limits"]):
-        counters.append(Counter(c["id"], c["kind"], c["period"], c["currency"], c["amount"],
-                                c["used"], _time(c["window_start"]),
-                                _time(c["last_activity_at"])))  # fmt: skip
+    columns = (ids, row["rg_kinds"], row["rg_periods"], row["rg_currencies"],
+               row["rg_amounts"], row["rg_used"], row["rg_window_starts"],
+               row["rg_last_activity"])  # fmt: skip
+    counters = [Counter(*c) for c in zip(*columns, strict=True)]
     return LimitState(counters, row["rg_now"], row["rg_session_start"])
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def _state(op: Operation) -> LimitState | None:
@@ -111,10 +118,12 @@ def _mode(op: Operation) -> str:
 
 def _roll(op: Operation, state: LimitState, c: Counter) -> None:
     """Move ``c`` into the window of now (a fresh window counts from zero)."""
+    if c.rolled:
+        return
     start, resets_at, fresh = windows.current(c.period, _mode(op), c.window_start, state.now)
     if fresh:
         c.used = 0
-    c.window_start, c.resets_at = start, resets_at
+    c.window_start, c.resets_at, c.rolled = start, resets_at, True
 
 
 def _count(op: Operation, kind: str, amount: int, currency: str, *, check: bool) -> None:

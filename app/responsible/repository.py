@@ -33,10 +33,21 @@ async def limits(session: AsyncSession, player_ids: Sequence[uuid.UUID]) -> list
     return list(rows.scalars())
 
 
+# Every write of a player's limit rows holds the player's wallet locks, taken in the
+# money path's order (all wallets by id, then the limits): the money path reads limits
+# without row locks on the strength of it (app/responsible/extension.py).
+LOCK_WALLETS_SQL = "SELECT id FROM wallets WHERE player_id = :p ORDER BY id FOR UPDATE"
+
+
+async def _lock_wallets(session: AsyncSession, player_id: uuid.UUID) -> None:
+    await session.execute(text(LOCK_WALLETS_SQL), {"p": player_id})
+
+
 async def lock_limits(
     session: AsyncSession, player_id: uuid.UUID, kind: str
 ) -> list[GamblingLimit]:
-    """The player's limits of ``kind``, locked (by id, like the money path) for a change."""
+    """The player's limits of ``kind``, locked for a change (wallets first, see above)."""
+    await _lock_wallets(session, player_id)
     rows = await session.execute(
         select(GamblingLimit)
         .where(col(GamblingLimit.player_id) == player_id, col(GamblingLimit.kind) == kind)
@@ -49,6 +60,7 @@ async def lock_limits(
 async def lock_limit(
     session: AsyncSession, player_id: uuid.UUID, limit_id: int
 ) -> GamblingLimit | None:
+    await _lock_wallets(session, player_id)
     rows = await session.execute(
         select(GamblingLimit)
         .where(col(GamblingLimit.id) == limit_id, col(GamblingLimit.player_id) == player_id)

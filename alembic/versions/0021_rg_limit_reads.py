@@ -1,0 +1,55 @@
+"""responsible gambling: the money path reads a player's limits without locking them
+
+Revision ID: 0021_rg_limit_reads
+Revises: 0020_gdpr_erasure_consents
+Create Date: 2026-12-01 15:10:00+00:00
+
+``pms_rg_limits(player)`` replaces LOAD's ``SELECT ... FOR UPDATE`` of the player's limit
+rows (app/responsible/extension.py). It is VOLATILE on purpose: in READ COMMITTED a
+volatile function takes a fresh snapshot for each query it runs, so, called after LOAD has
+locked the player's wallets, it sees the counters every earlier holder of those locks
+committed, which is all FOR UPDATE was there for (every writer of gambling_limits holds
+the player's wallet locks). No schema change: the counters stay in the limit rows.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0021_rg_limit_reads"
+down_revision: str | None = "0020_gdpr_erasure_consents"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Parallel arrays (asyncpg decodes them natively: no JSON, exact timestamps); the live
+# sign-in session's start only for a player with a SESSION limit.
+LIMITS_FUNCTION = """
+CREATE OR REPLACE FUNCTION pms_rg_limits(
+    player uuid,
+    OUT ids bigint[], OUT kinds text[], OUT periods text[], OUT currencies text[],
+    OUT amounts bigint[], OUT used bigint[], OUT window_starts timestamptz[],
+    OUT last_activity timestamptz[], OUT session_start timestamptz
+) VOLATILE AS $$
+BEGIN
+    SELECT array_agg(g.id ORDER BY g.id), array_agg(g.kind ORDER BY g.id),
+           array_agg(g.period ORDER BY g.id), array_agg(g.currency ORDER BY g.id),
+           array_agg(g.amount ORDER BY g.id), array_agg(g.used ORDER BY g.id),
+           array_agg(g.window_start ORDER BY g.id), array_agg(g.last_activity_at ORDER BY g.id)
+    INTO ids, kinds, periods, currencies, amounts, used, window_starts, last_activity
+    FROM gambling_limits g WHERE g.player_id = player;
+    IF 'SESSION' = ANY(kinds) THEN
+        SELECT ps.started_at INTO session_start FROM play_sessions ps
+        WHERE ps.player_id = player AND ps.ended_at IS NULL AND ps.expires_at > now()
+        ORDER BY ps.id DESC LIMIT 1;
+    END IF;
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def upgrade() -> None:
+    op.execute(LIMITS_FUNCTION)
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS pms_rg_limits(uuid)")
