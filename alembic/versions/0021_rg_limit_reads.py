@@ -25,8 +25,9 @@ down_revision: str | None = "0020_gdpr_erasure_consents"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Parallel arrays (asyncpg decodes them natively: no JSON, exact timestamps); the live
-# sign-in session's start only for a player with a SESSION limit.
+# Parallel arrays (asyncpg decodes them natively: no JSON, exact timestamps), all from one
+# aggregation pass so their orders agree; the live sign-in session's start only for a
+# player with a SESSION limit. One query: one snapshot, one executor run.
 LIMITS_FUNCTION = """
 CREATE OR REPLACE FUNCTION pms_rg_limits(
     player uuid,
@@ -35,17 +36,16 @@ CREATE OR REPLACE FUNCTION pms_rg_limits(
     OUT last_activity timestamptz[], OUT session_start timestamptz
 ) VOLATILE AS $$
 BEGIN
-    SELECT array_agg(g.id ORDER BY g.id), array_agg(g.kind ORDER BY g.id),
-           array_agg(g.period ORDER BY g.id), array_agg(g.currency ORDER BY g.id),
-           array_agg(g.amount ORDER BY g.id), array_agg(g.used ORDER BY g.id),
-           array_agg(g.window_start ORDER BY g.id), array_agg(g.last_activity_at ORDER BY g.id)
-    INTO ids, kinds, periods, currencies, amounts, used, window_starts, last_activity
+    SELECT array_agg(g.id), array_agg(g.kind), array_agg(g.period), array_agg(g.currency),
+           array_agg(g.amount), array_agg(g.used), array_agg(g.window_start),
+           array_agg(g.last_activity_at),
+           CASE WHEN bool_or(g.kind = 'SESSION') THEN
+               (SELECT ps.started_at FROM play_sessions ps
+                WHERE ps.player_id = player AND ps.ended_at IS NULL AND ps.expires_at > now()
+                ORDER BY ps.id DESC LIMIT 1) END
+    INTO ids, kinds, periods, currencies, amounts, used, window_starts, last_activity,
+         session_start
     FROM gambling_limits g WHERE g.player_id = player;
-    IF 'SESSION' = ANY(kinds) THEN
-        SELECT ps.started_at INTO session_start FROM play_sessions ps
-        WHERE ps.player_id = player AND ps.ended_at IS NULL AND ps.expires_at > now()
-        ORDER BY ps.id DESC LIMIT 1;
-    END IF;
 END;
 $$ LANGUAGE plpgsql
 """
