@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # --- HTTP server ---------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
+    # `pms serve` worker processes on one socket (pms/server.py Supervisor; README
+    # "Workers and replicas").
+    workers: int = Field(default=1, ge=1)
     max_body_bytes: int = 1024 * 1024
     run_background_tasks: bool = True
 
