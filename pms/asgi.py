@@ -32,6 +32,7 @@ from app.core.http import UPLOAD_OVERHEAD_BYTES, BodySizeLimitMiddleware, Reques
 from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
 from app.core.logging import request_id_var
 from app.core.principal import Principal
+from app.core.replicas import ReadRouter
 from app.core.settings import Settings, get_settings
 from app.core.tasks import TaskRunner
 from app.events import websocket as ws
@@ -76,6 +77,7 @@ class AppState:
         self.identity = IdentityRuntime(lambda: self.db, settings)
         self.websockets: set[Any] = set()  # open GraphQL WebSockets, closed on shutdown
         self.persisted_queries = PersistedQueries(settings.persisted_queries_max)
+        self.reads = ReadRouter.from_settings(settings)  # None without replicas
 
     async def close_websockets(self) -> int:
         """Close every open WebSocket with 1001 (going away): clients reconnect to another
@@ -194,6 +196,7 @@ class PMSGraphQL(GraphQL):
             claims=request.scope.get(CLAIMS_SCOPE_KEY),
             identity=self.state.identity,
             events=self.state.events,
+            reads=self.state.reads,
         )
 
 
@@ -233,6 +236,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             url, embedded = await asyncio.to_thread(resolve_database_url, settings)
             state._db = Database.from_settings(settings, url)
         instrument_pool(state.db.engine)
+        if state.reads is not None:
+            await state.reads.start()
         await state.identity.start()
         state.events = build_events(state.db, settings)
         await state.events.start()
@@ -248,6 +253,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 await flush_relay(state.events, settings.shutdown_timeout_seconds)
             await state.events.stop()
             await state.identity.stop()
+            if state.reads is not None:
+                await state.reads.stop()
             if database is None:
                 await state.db.dispose()
             if embedded is not None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
 import signal
 import sys
-from collections.abc import Callable
-from contextlib import suppress
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -42,6 +45,13 @@ def iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
 
 
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
+    return number
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # uvicorn drains on SIGTERM, then re-raises it with the previous handler (this one):
     # a SystemExit unwinds the with-blocks, so the embedded PostgreSQL stops as on Ctrl-C
@@ -60,11 +70,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.core import migrations
-    from pms.asgi import create_app
-    from pms.server import GracefulServer
+    from pms.server import Supervisor, serve
 
     preflight.check(settings)  # before the embedded database and migrations
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -73,24 +80,37 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             migrations.upgrade(url)
         served = settings.model_copy(update={"database_url": url})
         check_sealed_keys(served)
-        app = create_app(served)
-        if settings.metrics_port is not None:
-            from app.observability.http import serve_metrics_port
+        # Several processes write their metrics to one directory (app/core/metrics.py),
+        # which must be set before they start.
+        with multiprocess_metrics(args.workers):
+            if settings.metrics_port is not None:
+                from app.observability.http import serve_metrics_port
 
-            serve_metrics_port(settings.metrics_port, args.host)
-        log.info("GraphQL on http://%s:%s/graphql", args.host, args.port)
-        # uvicorn handles Ctrl-C and SIGTERM: it drains requests (up to the shutdown
-        # timeout), runs the lifespan shutdown and returns; the with-block then stops the
-        # embedded database.
-        drain = int(settings.shutdown_timeout_seconds)
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
-                                proxy_headers=True, server_header=False,
-                                timeout_graceful_shutdown=drain)  # fmt: skip
-        # uvicorn re-raises Ctrl-C after its graceful shutdown (uvicorn.run swallows it):
-        # a clean exit, and the with-block still stops the embedded database.
-        with suppress(KeyboardInterrupt):
-            GracefulServer(config, app.state.pms).run()
+                serve_metrics_port(settings.metrics_port, args.host)
+            log.info("GraphQL on http://%s:%s/graphql (%d worker(s))", args.host, args.port,
+                     args.workers)  # fmt: skip
+            # Both return after a graceful shutdown; the with-block then stops the
+            # embedded database.
+            if args.workers > 1:
+                return Supervisor(served, args.host, args.port, args.workers).run()
+            if not serve(served, args.host, args.port, None):
+                return 1
     return 0
+
+
+@contextmanager
+def multiprocess_metrics(workers: int) -> Iterator[None]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for N workers unless one is configured."""
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="pms-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -253,6 +273,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     serve.add_argument("--host", default=settings.host)
     serve.add_argument("--port", type=int, default=settings.port)
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--workers", type=positive_int, default=settings.workers,
+                       help="worker processes on one port (default: PMS_WORKERS)")  # fmt: skip
     serve.set_defaults(handler=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")

@@ -63,6 +63,7 @@ from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument
 from schema.query_cost import cost_rule
+from schema.read_routing import ReadRouting
 from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
 
 log = logging.getLogger("pms.graphql")
@@ -134,6 +135,7 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             lambda: ValidationCache(maxsize=settings.document_cache_size),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             DependencyOutage,  # after MaskErrors: it must see the errors unmasked
+            ReadRouting,  # a query's reads may go to a replica (app/core/replicas.py)
         ],
     )
     input_guard.install(schema)  # every string argument and input field, one check

@@ -1,16 +1,39 @@
 """uvicorn's server with the PMS shutdown order (issue 17 item 3): close the app's
 WebSockets with 1001 (going away), then uvicorn drains HTTP requests for up to
-``shutdown_timeout_seconds`` and runs the lifespan shutdown (which flushes the relay)."""
+``shutdown_timeout_seconds`` and runs the lifespan shutdown (which flushes the relay).
+
+``pms serve --workers N`` runs N such servers in N processes on one listening socket,
+under ``Supervisor``: ours rather than uvicorn's ``Multiprocess``, whose workers are
+plain ``uvicorn.Server`` objects (no 1001 close, no way to pass our subclass) and which
+needs the app as an import string. Ours starts each worker with the already-resolved
+settings (database URL included), restarts a worker that dies, and on SIGTERM/SIGINT
+sends each worker SIGTERM, so every worker runs the shutdown order above.
+"""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
 import socket
+import sys
+import threading
+import time
+from contextlib import suppress
+from multiprocessing.context import SpawnProcess
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from app.core.settings import Settings
+
 log = logging.getLogger("pms")
+
+STARTUP_FAILURE = 3  # a worker's exit code when its app never started (as uvicorn's)
+# Seconds past the drain timeout the supervisor waits before it kills a worker.
+KILL_GRACE_SECONDS = 10.0
 
 
 class GracefulServer(uvicorn.Server):
@@ -24,3 +47,105 @@ class GracefulServer(uvicorn.Server):
         if closed:
             log.info("shutdown: closed %d WebSocket(s) with 1001", closed)
         await super().shutdown(sockets)
+
+
+def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    # uvicorn handles Ctrl-C and SIGTERM: it drains requests (up to the shutdown timeout)
+    # and runs the lifespan shutdown.
+    drain = int(settings.shutdown_timeout_seconds)
+    return uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True,
+                          server_header=False, timeout_graceful_shutdown=drain)  # fmt: skip
+
+
+def serve(settings: Settings, host: str, port: int, sockets: list[socket.socket] | None) -> bool:
+    """Run one server until it is told to stop; False if the app never started."""
+    from pms.asgi import create_app
+
+    app = create_app(settings)
+    server = GracefulServer(server_config(app, settings, host, port), app.state.pms)
+    # uvicorn re-raises Ctrl-C after its graceful shutdown (uvicorn.run swallows it).
+    with suppress(KeyboardInterrupt):
+        server.run(sockets)
+    return server.started
+
+
+def _worker(settings: Settings, host: str, port: int, sockets: list[socket.socket]) -> None:
+    """A worker process (spawned: nothing of the parent's state but its arguments)."""
+    from app.core.logging import configure_logging
+    from pms.cli import quiet_library_loggers
+
+    configure_logging(settings.log_level)
+    quiet_library_loggers()
+    started = serve(settings, host, port, sockets)
+    _mark_metrics_dead(os.getpid())
+    if not started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def _mark_metrics_dead(pid: int | None) -> None:
+    """Drop a finished process's live gauges from the multi-process metrics."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class Supervisor:
+    """N worker processes sharing one listening socket (the kernel spreads connections)."""
+
+    def __init__(self, settings: Settings, host: str, port: int, workers: int) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self._stop = threading.Event()
+        self._spawn = multiprocessing.get_context("spawn")
+        multiprocessing.allow_connection_pickling()  # the socket goes to each worker
+
+    def run(self) -> int:
+        sock = uvicorn.Config("pms.asgi:create_app", host=self.host, port=self.port).bind_socket()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        processes = [self._start(sock) for _ in range(self.workers)]
+        failed = False
+        while not self._stop.wait(0.5):
+            for i, process in enumerate(processes):
+                if process.is_alive():
+                    continue
+                process.join()
+                _mark_metrics_dead(process.pid)
+                if process.exitcode == STARTUP_FAILURE:
+                    log.error("worker %s failed to start; stopping", process.pid)
+                    failed = True
+                    self._stop.set()
+                    break
+                log.warning("worker %s exited (%s); starting another", process.pid,
+                            process.exitcode)  # fmt: skip
+                processes[i] = self._start(sock)
+        self._stop_all(processes)
+        sock.close()
+        return 1 if failed else 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop.set()
+
+    def _start(self, sock: socket.socket) -> SpawnProcess:
+        process = self._spawn.Process(
+            target=_worker, args=(self.settings, self.host, self.port, [sock]), name="pms-worker"
+        )
+        process.start()
+        log.info("started worker %s", process.pid)
+        return process
+
+    def _stop_all(self, processes: list[SpawnProcess]) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.shutdown_timeout_seconds + KILL_GRACE_SECONDS
+        for process in processes:
+            process.join(max(deadline - time.monotonic(), 0))
+            if process.is_alive():
+                log.warning("worker %s did not stop in time; killing it", process.pid)
+                process.kill()
+                process.join()
+            _mark_metrics_dead(process.pid)

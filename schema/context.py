@@ -29,6 +29,8 @@ class Context:
     # Realtime: the process's EventsRuntime (hub, cache) and a WebSocket's connection_init.
     events: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # The replica read router (app/core/replicas.py), when replicas are configured.
+    reads: Any = None
 
 
 Info = strawberry.Info[Context, None]

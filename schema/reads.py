@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.audit import service as audit
-from app.core.db import Database
+from app.core.db import Database, reading_from_replica
 from app.core.principal import Principal, PrincipalKind
 from app.players.models import Player as PlayerRow
 from app.wallets.models import Wallet as WalletRow
@@ -51,7 +51,8 @@ async def read_player(reader: Reader, raw_id: object) -> PlayerRow | None:
     async def load() -> PlayerRow | None:
         return await reader.loaders.get(PlayerById).load(player_id)
 
-    events = reader.events
+    # A replica's row may be older than the cache's invalidation: it is never cached.
+    events = None if reading_from_replica() else reader.events
     row: PlayerRow | None = (
         await events.cache.get(player_id, load) if events is not None else await load()
     )

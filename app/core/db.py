@@ -6,8 +6,9 @@ import asyncio
 import logging
 import os
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,25 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE_NAME = "pms"
 CHANGED_SUBJECTS_KEY = "pms.changed_subjects"
+
+# The streaming replica this request's reads go to (app/core/replicas.py decides); None:
+# the primary. Only ``read_session`` and ``statement_session`` follow it: a transaction
+# (every write, audit rows of staff reads too) always runs on the primary.
+_read_replica: ContextVar[Database | None] = ContextVar("pms_read_replica", default=None)
+
+
+@contextmanager
+def reads_from(replica: Database | None) -> Iterator[None]:
+    """Route this context's read sessions (and the tasks it starts) to ``replica``."""
+    token = _read_replica.set(replica)
+    try:
+        yield
+    finally:
+        _read_replica.reset(token)
+
+
+def reading_from_replica() -> bool:
+    return _read_replica.get() is not None
 
 
 def mark_changed(session: AsyncSession, subject: str) -> None:
@@ -137,14 +157,18 @@ def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | No
 class Database:
     """One engine (connection pool) per process and the session factory built on it."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 10, max_overflow: int = 20, name: str | None = None
+    ) -> None:
         self.url = normalize_url(url)
+        # ``name`` becomes application_name (pg_stat_activity tells replica pools apart).
+        server_settings = {"application_name": name} if name else {}
         self.engine: AsyncEngine = create_async_engine(
             self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
             # Connecting gives up after 5 s, not asyncpg's 60. No pool_pre_ping: with
             # asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per checkout, as
             # many as the money operation itself; see _replace_closed.
-            connect_args={"timeout": 5},
+            connect_args={"timeout": 5, "server_settings": server_settings},
         )  # fmt: skip
         event.listen(self.engine.sync_engine.pool, "checkout", _replace_closed)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -178,15 +202,19 @@ class Database:
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (DataLoader batches, queries)."""
-        async with self.sessionmaker() as session:
+        async with self._reads().sessionmaker() as session:
             yield session
 
     @asynccontextmanager
     async def statement_session(self) -> AsyncIterator[AsyncSession]:
         """A read session for one statement (a DataLoader batch): autocommit, so it costs
         one round trip. Several statements that must agree use ``read_session``."""
-        async with self._single_reads() as session:
+        async with self._reads()._single_reads() as session:
             yield session
+
+    def _reads(self) -> Database:
+        replica = _read_replica.get()
+        return self if replica is None else replica
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
     "EUR", "USD", "GBP", "CAD", "AUD", "NZD", "CHF", "SEK", "NOK", "DKK",
@@ -45,12 +45,23 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".pms")
     database_pool_size: int = 10
     database_max_overflow: int = 20
+    # Streaming replicas for read-only GraphQL queries (comma-separated URLs; README
+    # "Workers and replicas"). Empty: every read goes to database_url.
+    database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    database_replica_pool_size: int = 10
+    database_replica_check_seconds: float = 2.0
+    # After a caller's mutation its queries read the primary this long (read-your-writes);
+    # the mark is a Redis key when redis_url is set (shared by every process), else local.
+    read_your_writes_seconds: float = Field(default=5.0, ge=0)
     redis_url: str | None = None
     amqp_url: str | None = None
 
     # --- HTTP server ---------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
+    # `pms serve` worker processes on one socket (pms/server.py Supervisor; README
+    # "Workers and replicas").
+    workers: int = Field(default=1, ge=1)
     max_body_bytes: int = 1024 * 1024
     run_background_tasks: bool = True
 
@@ -332,6 +343,13 @@ class Settings(BaseSettings):
     # counters), and how long the per-minute counters they read are kept.
     alert_evaluate_interval_seconds: float = Field(default=15.0, gt=0)
     alert_counter_retention_days: int = Field(default=35, ge=1)
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
+        return value
 
     @property
     def is_dev(self) -> bool:

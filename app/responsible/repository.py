@@ -130,6 +130,16 @@ async def play_session(
     return row.started, row.last, int(row.net), row.currency
 
 
+END_BREAKS_LOCK = 0x504D535F454E4442  # "PMS_ENDB"
+
+
+async def try_end_breaks_lock(session: AsyncSession) -> bool:
+    """One replica at a time ends breaks (a transaction advisory lock; others skip)."""
+    got = await session.execute(text("SELECT pg_try_advisory_xact_lock(CAST(:k AS bigint))"),
+                                {"k": END_BREAKS_LOCK})  # fmt: skip
+    return bool(got.scalar_one())
+
+
 async def ended_breaks(
     session: AsyncSession, now: datetime, cooling: timedelta, batch: int
 ) -> list[uuid.UUID]:

@@ -427,7 +427,10 @@ async def request_return(
 
 async def end_breaks(session: AsyncSession, settings: Settings, batch: int = 100) -> int:
     """Exclusions that are over: the player may play again (after a self-exclusion only
-    once they asked to return and the cooling period has passed)."""
+    once they asked to return and the cooling period has passed). Under the lock, so two
+    replicas never both end one break (the second would write exclusion_ended again)."""
+    if not await repo.try_end_breaks_lock(session):
+        return 0
     done = 0
     cooling = timedelta(hours=settings.rg_return_cooling_hours)
     for player_id in await repo.ended_breaks(session, now(), cooling, batch):

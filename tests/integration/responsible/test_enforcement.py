@@ -214,3 +214,40 @@ async def test_a_break_that_is_over_reopens_the_account(money, db, settings):
     async with db.transaction() as s:
         assert await rg.end_breaks(s, settings) == 1
     assert await scalar(db, "SELECT status FROM players WHERE id = :p", p=m.player) == "ACTIVE"
+
+
+async def test_replicas_ending_breaks_at_once_end_each_break_once(money, db, settings):
+    """Two processes' end_breaks tasks in concurrent transactions: one ends the break
+    (one exclusion_ended event), the other skips the round instead of waiting for the
+    player's lock and writing the event again."""
+    import asyncio
+
+    from sqlalchemy import text as sql
+
+    from app.audit.service import Actor
+    from app.responsible import service as rg
+    from app.responsible.models import ExclusionKind
+
+    m = await money(deposit=None)
+    caller = rg.Caller(Actor(f"player:{m.player}"), True)
+    async with db.transaction() as s:
+        await rg.exclude(s, settings, caller, player_id=m.player, kind=ExclusionKind.BREAK,
+                         ends_at=rg.break_end(24, rg.now()))  # fmt: skip
+        await s.execute(sql("UPDATE player_exclusions SET ends_at = now() - interval '1 s'"))
+
+    async def other_replica() -> int:
+        async with db.transaction() as s:
+            return await rg.end_breaks(s, settings)
+
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE '%players%'")  # fmt: skip
+    async with db.transaction() as first:
+        assert await rg.end_breaks(first, settings) == 1
+        second = asyncio.create_task(other_replica())
+        for _ in range(100):  # until it finished or waits for the player's row lock
+            if second.done() or await scalar(db, waiting):
+                break
+            await asyncio.sleep(0.05)
+    assert await second == 0
+    events = "SELECT count(*) FROM outbox_events WHERE type = 'player.exclusion_ended'"
+    assert await scalar(db, events) == 1
