@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import uvloop
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -671,6 +672,8 @@ def main() -> None:
     parser.add_argument("--breakdown", default="spread:1,spread:32,hot:32",
                         help="cells of the per-operation breakdown ('' for none)")  # fmt: skip
     parser.add_argument("--no-graphql", action="store_true", help="skip the GraphQL phase")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="event loop of the bare paths (the server runs uvloop)")  # fmt: skip
     parser.add_argument("--pool", type=int, default=POOL, help="connections per pool")
     parser.add_argument("--baseline-tree", type=Path, help="also serve GraphQL from this tree")
     parser.add_argument("--partitions", action="store_true", help="plain vs partitioned tables")
@@ -689,7 +692,9 @@ def main() -> None:
         asyncio.run(run_limits(url, players, args.seconds))
         return
     breakdown_cells = parse_cells(args.breakdown) if args.breakdown else []
-    series, rows = asyncio.run(run_bare(url, players, args.seconds, cells, args.pool,
+    # uvloop, as the server runs (``pms serve`` / uvicorn --loop uvloop), for both paths.
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
+    series, rows = run(run_bare(url, players, args.seconds, cells, args.pool,
                                         args.rounds, breakdown_cells))  # fmt: skip
     graphql = {}
     trees = [] if args.no_graphql else [("GraphQL", ROOT)]
