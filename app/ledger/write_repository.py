@@ -16,7 +16,7 @@ from app.core.logging import user_agent_var
 from app.ledger.repository import IdempotencyClaim
 
 # Every write of one operation. Unused parts get empty arrays / NULLs and write nothing,
-# so all operations share this one prepared statement. Parameters $1..$49 are the core's;
+# so all operations share this one prepared statement. Parameters $1..$50 are the core's;
 # extension parameters (``$e0``, ``$e1``, ... in their fragments) are numbered after them.
 APPLY_CTES = """
 WITH wal AS (
@@ -86,14 +86,17 @@ WITH wal AS (
            $45::text, $46::text, $49::text, $47::jsonb
     WHERE $43::text IS NOT NULL
 )"""
-APPLY_CORE_PARAMETERS = 49
+APPLY_CORE_PARAMETERS = 50
 
 APPLY_COLUMNS = """
 SELECT (SELECT count(*) FROM wal) AS wallets,
        (SELECT count(*) FROM rnd) AS rounds,
        (SELECT count(*) FROM hin) AS holds_inserted,
        (SELECT count(*) FROM hup) AS holds_updated,
-       (SELECT count(*) FROM gtx) AS game_transactions"""
+       (SELECT count(*) FROM gtx) AS game_transactions,
+       -- Restores what LOAD changed (repository.LOAD_COLUMNS); NULL: nothing to restore.
+       CASE WHEN $50::text IS NOT NULL THEN set_config('plan_cache_mode', $50::text, true) END
+           AS plan_cache_mode"""
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ async def apply(
     response: str | None,
     claim: IdempotencyClaim | None,
     extension_args: Sequence[Any] = (),
+    plan_cache_mode: str | None = None,
 ) -> Applied:
     ids = sorted(w.wallets)
     hold = w.new_hold
@@ -263,6 +267,7 @@ async def apply(
         *(w.audit or (None, None, None, None, None)),
         rnd.derived if rnd else None,
         user_agent_var.get(),  # the audit row's user agent (PCI DSS 10.2)
+        plan_cache_mode,
         *extension_args,
     )
     assert row is not None
