@@ -26,9 +26,10 @@ def encode(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def next_frame(operation_id: str, payload_json: str) -> str:
-    """A graphql-transport-ws ``next`` message around an already encoded payload."""
-    return f'{{"id":{encode(operation_id)},"type":"next","payload":{payload_json}}}'
+def next_frame_prefix(operation_id: str) -> str:
+    """What precedes the encoded payload in a graphql-transport-ws ``next`` message of
+    one operation; the message is ``prefix + payload + "}"``."""
+    return f'{{"id":{encode(operation_id)},"type":"next","payload":'
 
 
 class SharedFrames:
@@ -37,15 +38,18 @@ class SharedFrames:
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._payloads: OrderedDict[Hashable, str] = OrderedDict()
+        # Resolved once: a labelled child per call costs a lookup under a lock.
+        self._shared = metrics.SUBSCRIPTION_PAYLOADS.labels("shared")
+        self._executed = metrics.SUBSCRIPTION_PAYLOADS.labels("executed")
 
     def get(self, key: Hashable) -> str | None:
         payload = self._payloads.get(key)
         if payload is not None:
-            metrics.SUBSCRIPTION_PAYLOADS.labels("shared").inc()
+            self._shared.inc()
         return payload
 
     def put(self, key: Hashable, payload_json: str) -> None:
-        metrics.SUBSCRIPTION_PAYLOADS.labels("executed").inc()
+        self._executed.inc()
         self._payloads[key] = payload_json
         if len(self._payloads) > self.maxsize:
             self._payloads.popitem(last=False)

@@ -32,6 +32,7 @@ class SharedDelivery:
         self._context = info.context
         self._schema = raw.schema
         self._document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
+        self._prefix = fanout.next_frame_prefix(operation.id)
         variables = operation.variables or {}
         # Everything of the request the payload depends on, besides the event and the
         # projection class: the document text (field arguments included) and variables.
@@ -59,7 +60,7 @@ class SharedDelivery:
             self._frames.put(key, payload)
         if self._operation.completed:  # the client sent ``complete`` meanwhile
             return True
-        await self._socket.send_text(fanout.next_frame(self._operation.id, payload))
+        await self._socket.send_text(self._prefix + payload + "}")
         return True
 
     async def _execute(self, root: Any) -> ExecutionResult:
