@@ -12,6 +12,11 @@ as on ``Player``. A data key is shown when the caller passes its rule:
    first dot). An event type of an unknown family shows nothing but its identifiers.
 
 The owner (for ``owner_ok``) is the event's ``playerId``, else its ``subject``.
+
+``Projection.class_of`` names what a projection depends on, so identical subscriptions
+can share one payload per event (app/events/fanout.py): the payload permissions the
+caller holds and whether the caller is the event's owning player. ``is_allowed`` reads
+nothing else, so callers of one class see the same projection of an event.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.principal import Principal
+from app.core.principal import Principal, PrincipalKind
 from permissions.roles import Permission as P
+from permissions.roles import permissions_of
 from permissions.rules import Require, mask_email
 
 
@@ -134,3 +140,36 @@ def project_event(principal: Principal, envelope: Mapping[str, Any]) -> dict[str
     else:
         projected["data"] = {}
     return projected
+
+
+def _permissions_of_rules(rules: list[KeyRule]) -> frozenset[P]:
+    return frozenset(
+        p
+        for rule in rules
+        for require in (rule.require, rule.masked_by)
+        if require is not None
+        for p in require.permissions
+    )
+
+
+# Every permission a projection may ask about (KeyRule(Require(None)) asks about none).
+PAYLOAD_PERMISSIONS = _permissions_of_rules([*FAMILY_RULES.values(), *KEY_RULES.values()])
+
+ProjectionClass = tuple[frozenset[P], bool]
+
+
+class Projection:
+    """``project_event`` for one caller, and the class of callers it sees events as."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.held = PAYLOAD_PERMISSIONS & permissions_of(principal)
+
+    def class_of(self, envelope: Mapping[str, Any]) -> ProjectionClass:
+        owns = self.principal.kind is PrincipalKind.PLAYER and self.principal.id == event_owner(
+            envelope
+        )
+        return self.held, owns
+
+    def project(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        return project_event(self.principal, envelope)

@@ -76,6 +76,9 @@ class AppState:
         self.events: EventsRuntime | None = None
         self.identity = IdentityRuntime(lambda: self.db, settings)
         self.websockets: set[Any] = set()  # open GraphQL WebSockets, closed on shutdown
+        self.session_watch = ws.SessionWatch(
+            settings.ws_session_check_seconds, ws.CLOSE_TOKEN_EXPIRED
+        )
         self.persisted_queries = PersistedQueries(settings.persisted_queries_max)
         self.reads = ReadRouter.from_settings(settings)  # None without replicas
 
@@ -95,7 +98,7 @@ class AppState:
         except InvalidToken as exc:
             raise ws.InvalidCredentials(exc.message) from None
         return ws.Caller(
-            claims.principal, claims.expires_at, lambda: self._still_valid(token), claims
+            claims.principal, claims.expires_at, lambda: self._still_valid(token), claims, token
         )
 
     async def _still_valid(self, token: str) -> bool:
@@ -137,6 +140,7 @@ class PMSGraphQL(GraphQL):
         finally:
             if is_socket:
                 self.state.websockets.discard(request)
+                self.state.session_watch.discard(request)
             ws.connection_tasks.reset(token)
             for task in tasks:
                 task.cancel()
@@ -180,8 +184,7 @@ class PMSGraphQL(GraphQL):
             raise ConnectionRejectionError from None
         context.principal = caller.principal
         context.claims = caller.claims
-        interval = self.state.settings.ws_session_check_seconds
-        ws.watch_session(socket, caller, interval, ws.CLOSE_TOKEN_EXPIRED)
+        self.state.session_watch.add(socket, caller)
         return UNSET
 
     async def get_context(self, request: Any, response: Any) -> Any:

@@ -65,6 +65,12 @@ DROPPED_SLOW_CONSUMERS = Counter(
     "pms_subscriptions_dropped_slow_consumers",
     "Subscribers disconnected because their queue overflowed.",
 )
+SUBSCRIPTION_PAYLOADS = Counter(
+    "pms_subscription_payloads",
+    "Subscription payloads per event and subscriber: executed (and encoded) here, or shared "
+    "with an identical subscription (same event, document, variables, projection class).",
+    ("outcome",),
+)  # fmt: skip
 OUTBOX_RELAYED = Counter(
     "pms_outbox_relayed_events", "Outbox events handed to the sinks (bus, webhooks, hub).",
     ("type",),

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.05
     outbox_batch_size: int = 200
     subscription_queue_size: int = 256
+    # Identical subscriptions share one execution and encoding per event (app/events/
+    # fanout.py); the LRU holds that many encoded payloads. False: each executes its own.
+    subscription_shared_payloads: bool = True
+    subscription_shared_payloads_max: int = Field(default=4096, ge=1)
     ws_max_message_bytes: int = 64 * 1024
     # walletBatch: operations per request (each keeps its own key and answer; one commit).
     wallet_batch_max_operations: int = Field(default=100, ge=1, le=1000)

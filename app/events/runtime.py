@@ -19,6 +19,7 @@ from app.core.settings import Settings
 from app.core.tasks import PeriodicTask
 from app.events.bus import EventBus
 from app.events.delivery import WebhookDispatcher
+from app.events.fanout import SharedFrames
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
 from app.events.topology import Topology
@@ -74,6 +75,11 @@ class EventsRuntime:
         self.settings = settings
         self.hub = EventHub.from_settings(
             settings.redis_url, settings.redis_events_channel, settings.subscription_queue_size
+        )
+        self.shared_frames = (
+            SharedFrames(settings.subscription_shared_payloads_max)
+            if settings.subscription_shared_payloads
+            else None
         )
         self.bus = (
             EventBus(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import (
@@ -35,6 +36,13 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as 
 log = logging.getLogger(__name__)
 
 TIMEOUT_CODE = "TIMEOUT"
+
+# The graphql-transport-ws operation whose task is running: its subscription resolver may
+# then write shared ``next`` frames itself (app/events/fanout.py). Set inside the
+# operation's own task, so it never leaks to another operation; None over graphql-ws.
+current_operation: ContextVar[Operation[Any, Any] | None] = ContextVar(
+    "pms_ws_operation", default=None
+)
 
 
 def is_subscription(query: str, operation_name: str | None) -> bool:
@@ -80,6 +88,7 @@ class TimedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws with the execution timeout on queries and mutations."""
 
     async def run_operation(self, operation: Operation[Any, Any]) -> None:
+        current_operation.set(operation)
         timeout = _timeout_of(self.view)
         if timeout is None or is_subscription(operation.query, operation.operation_name):
             await super().run_operation(operation)

@@ -14,8 +14,9 @@ from graphql import GraphQLError
 
 from app.events import websocket as ws
 from app.events.hub import SlowConsumer
-from permissions.payloads import project_event
+from permissions.payloads import Projection
 from permissions.realtime import may_watch_balance, may_watch_feed, may_watch_verification
+from resolvers.subscriptions.shared import Build, SharedDelivery
 from schema.context import Info
 from schema.ids import try_uuid
 from schema.types.events import (
@@ -42,8 +43,12 @@ def _player_id(raw: strawberry.ID) -> str:
 
 
 async def _events(
-    info: Info, subject: str | None, types: frozenset[str] | None
-) -> AsyncIterator[dict[str, Any]]:
+    info: Info, subject: str | None, types: frozenset[str] | None, build: Build | None = None
+) -> AsyncIterator[Any]:
+    """The events the caller may watch, each projected through the caller's permissions
+    and made the field's object by ``build``; what the shared delivery sent itself is not
+    yielded. Without ``build`` (a payload that is not a function of the event alone, e.g.
+    read from the database) the projected envelopes, never shared."""
     hub = info.context.events.hub if info.context.events is not None else None
     if hub is None:
         raise GraphQLError("live updates are not available", extensions={"code": "UNAVAILABLE"})
@@ -57,14 +62,18 @@ async def _events(
                 ws.close_websocket(socket, ws.CLOSE_SLOW_CONSUMER, "slow consumer")
             )
 
-    principal = info.context.principal
+    projection = Projection(info.context.principal)
+    shared = SharedDelivery.of(info, build)
     async with hub.subscribe(subject, types, on_overflow) as sub:
         while True:
             try:
                 envelope = await sub.get()
             except SlowConsumer:
                 return
-            yield project_event(principal, envelope)
+            if shared is not None and await shared.deliver(envelope, projection):
+                continue
+            projected = projection.project(envelope)
+            yield build(projected) if build is not None else projected
 
 
 @strawberry.type
@@ -76,8 +85,10 @@ class PlayerSubscriptions:
         pid = _player_id(player_id)
         if not may_watch_balance(info.context.principal, pid):
             raise forbidden()
-        async for envelope in _events(info, pid, frozenset({BALANCE_CHANGED})):
-            yield BalanceChange.from_event(envelope)
+        async for change in _events(
+            info, pid, frozenset({BALANCE_CHANGED}), BalanceChange.from_event
+        ):
+            yield change
 
     @strawberry.subscription(description="The player's confirmStatus and risk level changes.")
     async def verification_status_changed(
@@ -86,8 +97,10 @@ class PlayerSubscriptions:
         pid = _player_id(player_id)
         if not may_watch_verification(info.context.principal, pid):
             raise forbidden()
-        async for envelope in _events(info, pid, frozenset({KYC_STATUS_CHANGED})):
-            yield VerificationStatusChange.from_event(envelope)
+        async for change in _events(
+            info, pid, frozenset({KYC_STATUS_CHANGED}), VerificationStatusChange.from_event
+        ):
+            yield change
 
     @strawberry.subscription(description="Back office: the live feed of domain events.")
     async def player_events(
@@ -102,5 +115,5 @@ class PlayerSubscriptions:
             )
         subject = _player_id(flt.player_id) if flt.player_id is not None else None
         types = frozenset(flt.types) if flt.types is not None else None
-        async for envelope in _events(info, subject, types):
-            yield DomainEvent.from_event(envelope)
+        async for event in _events(info, subject, types, DomainEvent.from_event):
+            yield event

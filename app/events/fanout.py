@@ -1,0 +1,58 @@
+"""One execution and one serialization per event for identical subscriptions.
+
+The hub already holds one broadcaster subscription per process and hands every event to
+each local subscriber's bounded queue. What used to cost per subscriber was the rest:
+executing the subscription's selection over the event and JSON-encoding the result. Here
+the encoded ``payload`` of a ``next`` message is kept per (event, document, variables,
+projection class); the first subscriber of a key executes and encodes, every other one
+only wraps the shared text in its own frame (the operation id differs per socket).
+
+A key must name everything the payload depends on; the caller builds it (the projection
+class comes from permissions/payloads.py, the one place that decides what a caller sees).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from app.core import metrics
+
+
+def encode(value: Any) -> str:
+    """As Strawberry's view encodes WebSocket messages (compact separators)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def next_frame_prefix(operation_id: str) -> str:
+    """What precedes the encoded payload in a graphql-transport-ws ``next`` message of
+    one operation; the message is ``prefix + payload + "}"``."""
+    return f'{{"id":{encode(operation_id)},"type":"next","payload":'
+
+
+class SharedFrames:
+    """A bounded LRU of encoded payloads: old events fall out as new ones arrive."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._payloads: OrderedDict[Hashable, str] = OrderedDict()
+        # Resolved once: a labelled child per call costs a lookup under a lock.
+        self._shared = metrics.SUBSCRIPTION_PAYLOADS.labels("shared")
+        self._executed = metrics.SUBSCRIPTION_PAYLOADS.labels("executed")
+
+    def get(self, key: Hashable) -> str | None:
+        payload = self._payloads.get(key)
+        if payload is not None:
+            self._shared.inc()
+        return payload
+
+    def put(self, key: Hashable, payload_json: str) -> None:
+        self._executed.inc()
+        self._payloads[key] = payload_json
+        if len(self._payloads) > self.maxsize:
+            self._payloads.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._payloads)

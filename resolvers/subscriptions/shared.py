@@ -1,0 +1,80 @@
+"""Delivery of one subscription's events through the shared payloads of app/events/
+fanout.py: on a hit the resolver writes the shared text in its own ``next`` frame and
+graphql-core never runs; on a miss it executes its own selection once, for everyone of
+its key. Over graphql-ws (legacy), with sharing off, or when the execution has errors
+(Strawberry's pipeline then formats and masks them), events take the normal path."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from graphql import DocumentNode, ExecutionResult, execute
+
+from app.events import fanout
+from app.events.ws_handlers import current_operation
+from permissions.payloads import Projection
+from schema.context import Info
+
+Build = Callable[[dict[str, Any]], Any]  # a projected envelope -> the field's object
+
+
+class SharedDelivery:
+    def __init__(
+        self, info: Info, build: Build, frames: fanout.SharedFrames, operation: Any
+    ) -> None:
+        raw = info._raw_info  # the operation's AST, schema and fragments
+        self._build = build
+        self._frames = frames
+        self._operation = operation
+        self._socket = info.context.request
+        self._context = info.context
+        self._schema = raw.schema
+        self._document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
+        self._prefix = fanout.next_frame_prefix(operation.id)
+        variables = operation.variables or {}
+        # Everything of the request the payload depends on, besides the event and the
+        # projection class: the document text (field arguments included) and variables.
+        self._request_key = (operation.query, operation.operation_name, fanout.encode(variables))
+
+    @classmethod
+    def of(cls, info: Info, build: Build | None) -> SharedDelivery | None:
+        """None when events must take Strawberry's path (see the module docstring)."""
+        events = info.context.events
+        frames = events.shared_frames if events is not None else None
+        operation = current_operation.get()
+        if build is None or frames is None or operation is None:
+            return None
+        return cls(info, build, frames, operation)
+
+    async def deliver(self, envelope: dict[str, Any], projection: Projection) -> bool:
+        """Send the event's payload; False when the caller must yield it instead."""
+        key: Hashable = (envelope.get("id"), self._request_key, projection.class_of(envelope))
+        payload = self._frames.get(key)
+        if payload is None:
+            result = await self._execute(self._build(projection.project(envelope)))
+            if result.errors:
+                return False
+            payload = fanout.encode({"data": result.data})
+            self._frames.put(key, payload)
+        if self._operation.completed:  # the client sent ``complete`` meanwhile
+            return True
+        await self._socket.send_text(self._prefix + payload + "}")
+        return True
+
+    async def _execute(self, root: Any) -> ExecutionResult:
+        # The subscription field resolves to the event itself (Strawberry's event
+        # resolver), so a plain execution with the event as root runs the selection.
+        result = execute(
+            self._schema,
+            self._document,
+            root_value=root,
+            context_value=self._context,
+            variable_values=self._operation.variables,
+            operation_name=self._operation.operation_name,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
