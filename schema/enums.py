@@ -13,6 +13,7 @@ from app.bonuses.models import (
     CampaignTrigger,
     WageringBase,
 )
+from app.kyc.models import KycCaseStatus
 from app.players.models import ConfirmStatus, PlayerStatus, RiskLevel
 from app.segments.models import SegmentKind
 from app.wallets.models import WalletKind
@@ -32,6 +33,7 @@ BonusStatusEnum = BonusStatus
 BonusKindEnum = BonusKind
 SegmentKindEnum = SegmentKind
 GranularityEnum = Granularity
+KycCaseStatusEnum = KycCaseStatus
 
 for _enum, _name in (
     (PlayerStatus, "PlayerStatus"),
@@ -47,5 +49,6 @@ for _enum, _name in (
     (BonusKind, "BonusKind"),
     (SegmentKind, "SegmentKind"),
     (Granularity, "AnalyticsGranularity"),
+    (KycCaseStatus, "KycCaseStatus"),
 ):
     strawberry.enum(_enum, name=_name)

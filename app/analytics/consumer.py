@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import repository
+from app.analytics import facts, repository
 from app.core.db import Database
 from app.core.money import parse_amount
 from app.core.settings import Settings
@@ -64,8 +64,9 @@ class _Event:
         return _player(self.row, self.data)
 
     async def player_day(self, session: AsyncSession, amounts: dict[str, int]) -> None:
-        await repository.add_player_day(session, self.day, self.player, self.data["currency"],
-                                        amounts)  # fmt: skip
+        currency = self.data["currency"]
+        await repository.add_player_day(session, self.day, self.player, currency, amounts)
+        await facts.add_player_day(session, self.day, self.player, currency, amounts)
 
 
 async def _registered(session: AsyncSession, ev: _Event) -> None:
@@ -73,7 +74,8 @@ async def _registered(session: AsyncSession, ev: _Event) -> None:
     await repository.add_registration(session, ev.day, str(d.get("country") or "??"))
     dims = {"country": str(d.get("country") or "??"), "currency": str(d.get("currency") or "XXX"),
             "source": d.get("trafficSource"), "affiliate": d.get("affiliateCode")}  # fmt: skip
-    await repository.add_player(session, ev.player, ev.at, dims)
+    if await repository.add_player(session, ev.player, ev.at, dims):
+        await facts.add_registration(session, ev.day, ev.player)
 
 
 async def _registration_failed(session: AsyncSession, ev: _Event) -> None:

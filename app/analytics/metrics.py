@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository
 from app.analytics.consumer import REGISTRATION_FAILED
+from app.analytics.facts import GRAIN_OF
 from app.analytics.figures import (
     STEP,
     Fx,
@@ -232,9 +233,10 @@ async def series(
     lo, hi = starts[0], next_period(starts[-1], g) - ONE_DAY
     by_start = {s: Period(s, next_period(s, g) - ONE_DAY) for s in starts}
     f = asdict(filters)
-    params = {"g": g.value, "lo": lo, "hi": hi}
+    params = {"g": g.value, "grain": GRAIN_OF[g], "lo": lo, "hi": hi}
+    reads = repository.reads_for(f)
 
-    for r in await repository.fetch(session, repository.ACTIVITY, params, f):
+    for r in await repository.fetch(session, reads.activity, params, f, dims=reads.dims):
         p = by_start[r["period"]]
         p.active, p.active_days, p.paying = (
             _int(r["active"]),
@@ -244,7 +246,7 @@ async def series(
         p.bets, p.rollbacks = _int(r["bets"]), _int(r["rollbacks"])
         p.bonuses_awarded, p.bonuses_fulfilled = _int(r["awarded"]), _int(r["fulfilled"])
     churn = {**params, "prev_lo": previous_period(lo, g), "step": STEP[g], "last_start": starts[-1]}
-    for r in await repository.fetch(session, repository.CHURN, churn, f):
+    for r in await repository.fetch(session, reads.churn, churn, f, dims=reads.dims):
         p = by_start[r["period"]]
         p.previous_active, p.churned = _int(r["previous_active"]), _int(r["churned"])
     for r in await repository.fetch(session, repository.REGISTRATIONS, params, f):
@@ -257,7 +259,7 @@ async def series(
         p.median_kyc_decision_seconds = _secs(r["median_kyc_s"])
     if not filters.any:
         await _registration_errors(session, params, by_start)
-    await _money(session, params, f, by_start, currency, fx)
+    await _money(session, reads, params, f, by_start, currency, fx)
     return Series(g, lo, hi, fx.reporting, [by_start[s] for s in starts])
 
 
@@ -276,11 +278,12 @@ async def _registration_errors(
 
 
 async def _money(
-    session: AsyncSession, params: Mapping[str, object], f: Mapping[str, object],
+    session: AsyncSession, reads: repository.Reads, params: Mapping[str, object],
+    f: Mapping[str, object],
     by_start: dict[date, Period], currency: str | None, fx: Fx,
 ) -> None:  # fmt: skip
     rows: dict[date, list[MoneyFigures]] = defaultdict(list)
-    for r in await repository.fetch(session, repository.MONEY, params, f):
+    for r in await repository.fetch(session, reads.money, params, f, dims=reads.dims):
         if r["currency"] == FREE_SPINS_UNIT:
             continue  # spins are no money; their conversion shows up as bonus cost
         rows[r["period"]].append(MoneyFigures(
@@ -334,17 +337,18 @@ async def cohorts(
     check_range(lo, hi, max_span_days, currency=currency, filters=filters)
     now = today or datetime.now(UTC).date()
     f, params = asdict(filters), {"lo": lo, "hi": hi}
-    rows = await repository.fetch(session, repository.COHORT_SIZES, params, f)
+    reads = repository.reads_for(f)
+    rows = await repository.fetch(session, reads.cohort_sizes, params, f, dims=reads.dims)
     sizes: dict[date, int] = {r["cohort"]: _int(r["players"]) for r in rows}
     table = {
         m: Cohort(m, n, [CohortCell(k) for k in range(max(0, months_between(m, now)) + 1)])
         for m, n in sorted(sizes.items())
     }
-    for r in await repository.fetch(session, repository.COHORT_ACTIVE, params, f):
+    for r in await repository.fetch(session, reads.cohort_active, params, f, dims=reads.dims):
         cell = _cell(table, r)
         if cell is not None:
             cell.active = _int(r["active"])
-    for r in await repository.fetch(session, repository.COHORTS, params, f):
+    for r in await repository.fetch(session, reads.cohorts, params, f, dims=reads.dims):
         cell, cur = _cell(table, r), str(r["currency"])
         if cell is None or cur == FREE_SPINS_UNIT or (currency and cur != currency):
             continue

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, DateTime, String, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, String, Uuid
 from sqlmodel import Field, SQLModel
 
 import app.core.orm  # noqa: F401  (the constraint naming convention, before any table)
@@ -125,3 +125,60 @@ class AnalyticsRegistrationError(SQLModel, table=True):
     field: str = Field(sa_column=Column(String(64), primary_key=True))
     reason: str = Field(sa_column=Column(String(200), primary_key=True))
     count: int = _count()
+
+
+class PlayerPeriod(SQLModel, table=True):
+    """Whether a player was active (a settled bet) / paying (a deposit) in a day ('d'), ISO
+    week ('w') or month ('m'), in one currency or in any (currency ''). Kept so the facts
+    below count each player once per period, exactly (a sketch would only estimate)."""
+
+    __tablename__ = "analytics_player_periods"
+
+    grain: str = Field(sa_column=Column(String(1), primary_key=True))
+    period: date = Field(sa_column=Column(Date, primary_key=True))
+    player_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    currency: str = Field(sa_column=Column(String(3), primary_key=True))
+    active: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                         server_default="false"))  # fmt: skip
+    paying: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                         server_default="false"))  # fmt: skip
+
+
+def _dim(length: int) -> Any:
+    return Field(sa_column=Column(String(length), primary_key=True))
+
+
+class PeriodFacts(SQLModel, table=True):
+    """Pre-aggregated figures per grain ('d', 'w', 'm'; 'c' = the month split by
+    registration month, for cohorts), period, currency ('' = the currency-free counts:
+    distinct players, bets, rollbacks, bonuses, registrations) and the player dimensions a
+    filter may name ('' for none; reg_month 0001-01-01 outside 'c' and for a player never
+    registered).
+    A series or cohort table without a segment filter reads a few rows of this per period
+    instead of grouping player-days at query time."""
+
+    __tablename__ = "analytics_period_facts"
+
+    grain: str = _dim(1)
+    period: date = Field(sa_column=Column(Date, primary_key=True))
+    currency: str = _dim(3)
+    reg_month: date = Field(sa_column=Column(Date, primary_key=True))
+    country: str = _dim(2)
+    traffic_source: str = _dim(64)
+    affiliate_code: str = _dim(64)
+    active: int = _count()
+    paying: int = _count()
+    retained: int = _count()  # active in this period and in the one before
+    active_days: int = _count()  # player-days with a settled bet (the sum of DAU)
+    registrations: int = _count()
+    bets: int = _count()
+    rollbacks: int = _count()
+    awarded: int = _count()
+    fulfilled: int = _count()
+    stakes: int = _count()
+    wins: int = _count()
+    bonus_cost: int = _count()
+    deposits_count: int = _count()
+    deposits: int = _count()
+    withdrawals_count: int = _count()
+    withdrawals: int = _count()

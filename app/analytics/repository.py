@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -88,13 +89,16 @@ async def add_player_day(
 
 async def add_player(
     session: AsyncSession, player_id: uuid.UUID, at: datetime, dims: dict[str, str | None]
-) -> None:
-    await session.execute(
+) -> bool:
+    """Whether the player is new here (a repeated registration adds nothing)."""
+    result = await session.execute(
         text("INSERT INTO analytics_players (player_id, registered_at, registered_on, country, "
              "currency, traffic_source, affiliate_code) VALUES (:p, :at, :on, :country, "
-             ":currency, :source, :affiliate) ON CONFLICT (player_id) DO NOTHING"),
+             ":currency, :source, :affiliate) ON CONFLICT (player_id) DO NOTHING "
+             "RETURNING player_id"),
         {"p": player_id, "at": at, "on": at.astimezone(UTC).date(), **dims},
     )  # fmt: skip
+    return result.first() is not None
 
 
 # Milestones are set once: the first deposit, bet, KYC submission and decision.
@@ -145,10 +149,80 @@ async def add_registration_error(session: AsyncSession, day: date, field: str, r
     )  # fmt: skip
 
 
+# --- pre-aggregated facts (app/analytics/facts.py decides what to add) -------------------
+
+FACT_COLUMNS = frozenset({
+    "active", "paying", "retained", "active_days", "registrations", "bets", "rollbacks",
+    "awarded", "fulfilled", "stakes", "wins", "bonus_cost", "deposits_count", "deposits",
+    "withdrawals_count", "withdrawals",
+})  # fmt: skip
+FACT_KEY = ("grain", "period", "currency", "reg_month", "country", "traffic_source",
+            "affiliate_code")  # fmt: skip
+
+
+async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await session.execute(
+        text("SELECT date_trunc('month', registered_on::timestamp)::date AS reg_month, "
+             "country, coalesce(traffic_source, '') AS traffic_source, "
+             "coalesce(affiliate_code, '') AS affiliate_code "
+             "FROM analytics_players WHERE player_id = :p"),
+        {"p": player_id},
+    )  # fmt: skip
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def add_facts(session: AsyncSession, key: Mapping[str, Any], amounts: dict[str, int]) -> None:
+    """Add to one facts row; with nothing to add the row is still made (a period with a
+    player-day in a currency lists that currency, as the player-day read does)."""
+    columns = sorted(c for c, v in amounts.items() if v)
+    assert set(columns) <= FACT_COLUMNS, columns
+    names = ", ".join((*FACT_KEY, *columns))
+    values = ", ".join(f":{c}" for c in (*FACT_KEY, *columns))
+    updates = ", ".join(f"{c} = analytics_period_facts.{c} + EXCLUDED.{c}" for c in columns)
+    conflict = f"DO UPDATE SET {updates}" if columns else "DO NOTHING"
+    await session.execute(
+        text(
+            f"INSERT INTO analytics_period_facts ({names}) VALUES ({values}) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(FACT_KEY)}) {conflict}"
+        ),
+        {**key, **{c: amounts[c] for c in columns}},
+    )
+
+
+async def player_period_flags(
+    session: AsyncSession, grain: str, periods: list[date], player_id: uuid.UUID,
+    currency: str,
+) -> dict[date, tuple[bool, bool]]:  # fmt: skip
+    """(active, paying) of the player's rows for those periods (absent: never)."""
+    result = await session.execute(
+        text("SELECT period, active, paying FROM analytics_player_periods "
+             "WHERE grain = :g AND period = ANY(:periods) AND player_id = :p "
+             "AND currency = :c"),
+        {"g": grain, "periods": periods, "p": player_id, "c": currency},
+    )  # fmt: skip
+    return {r.period: (r.active, r.paying) for r in result}
+
+
+async def set_player_period(
+    session: AsyncSession, grain: str, period: date, player_id: uuid.UUID, currency: str,
+    active: bool, paying: bool,
+) -> None:  # fmt: skip
+    await session.execute(
+        text("INSERT INTO analytics_player_periods (grain, period, player_id, currency, "
+             "active, paying) VALUES (:g, :d, :p, :c, :a, :y) "
+             "ON CONFLICT (grain, period, player_id, currency) DO UPDATE SET "
+             "active = analytics_player_periods.active OR EXCLUDED.active, "
+             "paying = analytics_player_periods.paying OR EXCLUDED.paying"),
+        {"g": grain, "d": period, "p": player_id, "c": currency, "a": active, "y": paying},
+    )  # fmt: skip
+
+
 ROLLUP_TABLES = (
     "analytics_daily_money", "analytics_active_players", "analytics_daily_registrations",
     "analytics_daily_counts", "analytics_players", "analytics_player_days",
     "analytics_segment_members", "analytics_registration_errors",
+    "analytics_player_periods", "analytics_period_facts",
 )  # fmt: skip
 
 
@@ -192,17 +266,18 @@ async def daily_series(
 
 
 def filter_sql(
-    filters: Mapping[str, object], player: str = "p.player_id"
+    filters: Mapping[str, object], player: str = "p.player_id", dims: str = "p"
 ) -> tuple[str, dict[str, object]]:
-    """``AND ...`` conditions on the player dimension ``p`` (joined by the caller)."""
+    """``AND ...`` conditions on the player dimensions of ``dims`` (``p``: the player row
+    joined by the caller, ``f``: a facts row)."""
     parts: list[str] = []
     params: dict[str, object] = {}
-    for key, column in (("country", "p.country"), ("traffic_source", "p.traffic_source"),
-                        ("affiliate_code", "p.affiliate_code")):  # fmt: skip
+    for key in ("country", "traffic_source", "affiliate_code"):
         if filters.get(key) is not None:
-            parts.append(f" AND {column} = :f_{key}")
+            parts.append(f" AND {dims}.{key} = :f_{key}")
             params[f"f_{key}"] = filters[key]
     if filters.get("segment_id") is not None:
+        assert dims == "p", "facts hold no segment membership"
         parts.append(
             " AND EXISTS (SELECT 1 FROM analytics_segment_members s "  # noqa: S608
             f"WHERE s.segment_id = :f_segment AND s.player_id = {player})"
@@ -320,11 +395,93 @@ FROM analytics_players p WHERE p.registered_on BETWEEN :lo AND :hi {cond}
 """
 
 
+# The same figures from the pre-aggregated facts (app/analytics/facts.py): a few rows per
+# period and dimension values instead of every player-day; for any filter but a segment.
+_FACTS = "FROM analytics_period_facts f WHERE f.grain = :grain"
+_MONTHS_SINCE = (
+    "((extract(year FROM f.period) - extract(year FROM f.reg_month)) * 12"
+    " + extract(month FROM f.period) - extract(month FROM f.reg_month))::int"
+)
+
+FACT_ACTIVITY = f"""
+SELECT f.period, sum(f.active) AS active, sum(f.active_days) AS active_days,
+       sum(f.paying) AS paying, sum(f.bets) AS bets, sum(f.rollbacks) AS rollbacks,
+       sum(f.awarded) AS awarded, sum(f.fulfilled) AS fulfilled
+{_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :hi {{cond}} GROUP BY 1
+"""
+
+FACT_MONEY = f"""
+SELECT f.period, f.currency, sum(f.stakes) AS stakes, sum(f.wins) AS wins,
+       sum(f.bonus_cost) AS bonus_cost, sum(f.deposits_count) AS deposits_count,
+       sum(f.deposits) AS deposits, sum(f.withdrawals_count) AS withdrawals_count,
+       sum(f.withdrawals) AS withdrawals, sum(f.active) AS active, sum(f.paying) AS paying
+{_FACTS} AND f.currency <> '' AND f.period BETWEEN :lo AND :hi {{cond}} GROUP BY 1, 2
+"""
+
+# Churned in P = active in the period before - retained in P (active in both).
+FACT_CHURN = f"""
+SELECT period, sum(before) AS previous_active, sum(before) - sum(kept) AS churned FROM (
+  SELECT (f.period + CAST(CAST(:step AS text) AS interval))::date AS period,
+         f.active AS before, 0 AS kept
+  {_FACTS} AND f.currency = '' AND f.period >= :prev_lo AND f.period < :last_start {{cond}}
+  UNION ALL
+  SELECT f.period, 0, f.retained
+  {_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :last_start {{cond}}) x
+GROUP BY 1 HAVING sum(before) > 0
+"""  # noqa: S608 (fixed text; only values are bound)
+
+_COHORT_FACTS = "FROM analytics_period_facts f WHERE f.grain = 'c'"
+
+FACT_COHORT_SIZES = f"""
+SELECT f.reg_month AS cohort, sum(f.registrations) AS players
+{_COHORT_FACTS} AND f.currency = '' AND f.period = f.reg_month
+  AND f.reg_month BETWEEN :lo AND :hi {{cond}}
+GROUP BY 1 HAVING sum(f.registrations) > 0
+"""
+
+FACT_COHORT_ACTIVE = f"""
+SELECT f.reg_month AS cohort, {_MONTHS_SINCE} AS months_since, sum(f.active) AS active
+{_COHORT_FACTS} AND f.currency = '' AND f.reg_month BETWEEN :lo AND :hi {{cond}}
+GROUP BY 1, 2 HAVING sum(f.active) > 0
+"""
+
+FACT_COHORTS = f"""
+SELECT f.reg_month AS cohort, {_MONTHS_SINCE} AS months_since, f.currency,
+       sum(f.stakes - f.wins - f.bonus_cost) AS ngr
+{_COHORT_FACTS} AND f.currency <> '' AND f.reg_month BETWEEN :lo AND :hi {{cond}}
+GROUP BY 1, 2, 3
+"""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The statements behind a series or cohort table, and whose dimensions they filter."""
+
+    activity: str
+    money: str
+    churn: str
+    cohort_sizes: str
+    cohort_active: str
+    cohorts: str
+    dims: str
+
+
+PLAYER_DAY_READS = Reads(ACTIVITY, MONEY, CHURN, COHORT_SIZES, COHORT_ACTIVE, COHORTS, "p")
+FACT_READS = Reads(FACT_ACTIVITY, FACT_MONEY, FACT_CHURN, FACT_COHORT_SIZES,
+                   FACT_COHORT_ACTIVE, FACT_COHORTS, "f")  # fmt: skip
+
+
+def reads_for(filters: Mapping[str, object]) -> Reads:
+    """The facts answer every filter but a segment's (current membership, not a dimension
+    fixed at registration): that one groups the player-days of its members."""
+    return PLAYER_DAY_READS if filters.get("segment_id") is not None else FACT_READS
+
+
 async def fetch(
     session: AsyncSession, sql: str, params: Mapping[str, object],
-    filters: Mapping[str, object], *, player: str = "p.player_id",
+    filters: Mapping[str, object], *, player: str = "p.player_id", dims: str = "p",
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Run one of the read statements above with the filter conditions put in."""
-    cond, extra = filter_sql(filters, player)
+    cond, extra = filter_sql(filters, player, dims)
     result = await session.execute(text(sql.format(cond=cond)), {**params, **extra})
     return [dict(row) for row in result.mappings()]

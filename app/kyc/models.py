@@ -29,6 +29,11 @@ class KycCaseStatus(StrEnum):
         return self in (KycCaseStatus.VERIFIED, KycCaseStatus.REJECTED, KycCaseStatus.FAILED)
 
 
+# A case awaiting a decision: the provider's result (PENDING) or a reviewer's (MANUAL_REVIEW).
+AWAITING_DECISION = (KycCaseStatus.PENDING, KycCaseStatus.MANUAL_REVIEW)
+_AWAITING_SQL = "status IN ('PENDING', 'MANUAL_REVIEW')"
+
+
 class KycCase(SQLModel, table=True):
     __tablename__ = "kyc_cases"
     __table_args__ = (
@@ -39,7 +44,14 @@ class KycCase(SQLModel, table=True):
             "uq_kyc_cases_open_per_player",
             "player_id",
             unique=True,
-            postgresql_where=text("status IN ('PENDING', 'MANUAL_REVIEW')"),
+            postgresql_where=text(_AWAITING_SQL),
+        ),
+        # The staff queue: open cases oldest first (a small partial index).
+        Index(
+            "ix_kyc_cases_awaiting_created_at",
+            "created_at",
+            "id",
+            postgresql_where=text(_AWAITING_SQL),
         ),
         enum_check("status", KycCaseStatus),
         enum_check("risk_level", RiskLevel),

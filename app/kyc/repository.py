@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
+from app.kyc.models import AWAITING_DECISION, KycCase, KycCaseEvent, KycCaseStatus
 from app.players.models import Player
 
 
@@ -63,3 +66,39 @@ async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[KycCas
         .order_by(col(KycCaseEvent.id))
     )
     return list((await session.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: tuple[str, ...] = tuple(AWAITING_DECISION)
+    provider: str | None = None
+    risk_level: str | None = None
+
+
+async def queue_page(
+    session: AsyncSession, flt: QueueFilter, limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> tuple[list[KycCase], bool, int]:  # fmt: skip
+    """Cases of ``flt.statuses`` (a subset of AWAITING_DECISION), oldest first by
+    (created_at, id); the page after ``after``, whether more follow, and the total."""
+    conditions: list[Any] = [col(KycCase.status).in_(flt.statuses)]
+    if flt.provider is not None:
+        conditions.append(col(KycCase.provider) == flt.provider)
+    if flt.risk_level is not None:
+        conditions.append(col(KycCase.risk_level) == flt.risk_level)
+    page = list(conditions)
+    if after is not None:
+        at, case_id = after
+        same_time = and_(col(KycCase.created_at) == at, col(KycCase.id) > case_id)
+        page.append(or_(col(KycCase.created_at) > at, same_time))
+    stmt = (
+        select(KycCase)
+        .where(*page)
+        .order_by(col(KycCase.created_at), col(KycCase.id))
+        .limit(limit + 1)
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    total = (
+        await session.execute(select(func.count()).select_from(KycCase).where(*conditions))
+    ).scalar_one()
+    return rows[:limit], len(rows) > limit, int(total)

@@ -32,7 +32,7 @@ from app.kyc.errors import (
     ProviderUnavailable,
     VerificationRequired,
 )
-from app.kyc.models import KycCase, KycCaseEvent, KycCaseStatus
+from app.kyc.models import AWAITING_DECISION, KycCase, KycCaseEvent, KycCaseStatus
 from app.kyc.provider import DocumentSubmission, KycProvider, ProviderResult
 from app.kyc.validation import document_metadata, document_problems
 from app.players.hooks import player_attributes_changed
@@ -320,3 +320,14 @@ async def cases_of_player(session: AsyncSession, player_id: uuid.UUID) -> list[K
 
 async def case_history(session: AsyncSession, case_id: uuid.UUID) -> list[KycCaseEvent]:
     return await repository.case_history(session, case_id)
+
+
+async def queue(
+    session: AsyncSession, flt: repository.QueueFilter, limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> tuple[list[KycCase], bool, int]:  # fmt: skip
+    """The staff queue: cases awaiting a decision, oldest first. A status filter outside
+    AWAITING_DECISION is refused (decided cases are not in the queue)."""
+    if not set(flt.statuses) <= set(AWAITING_DECISION):
+        raise ValidationFailed.single("status", "only PENDING or MANUAL_REVIEW cases wait")
+    return await repository.queue_page(session, flt, limit, after)

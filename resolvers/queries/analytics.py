@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import metrics, service
 from app.analytics.figures import Fx
@@ -34,6 +37,8 @@ from schema.types.analytics import (
     AnalyticsSeriesResult,
 )  # fmt: skip
 
+T = TypeVar("T")
+
 
 async def _filters(info: Info, raw: AnalyticsFilter | None) -> metrics.Filters:
     """The filter as the service takes it; an unknown segment is a ValidationFailed."""
@@ -53,6 +58,24 @@ def _fx(info: Info) -> Fx:
     return Fx(s.analytics_reporting_currency, dict(s.analytics_fx_rates))
 
 
+def _max_span(info: Info) -> int:
+    return info.context.settings.analytics_max_span_days
+
+
+async def _filtered_read(
+    info: Info, raw: AnalyticsFilter | None,
+    read: Callable[[AsyncSession, metrics.Filters], Awaitable[T]],
+) -> T | ValidationError:  # fmt: skip
+    """The shape every filtered analytics query shares: the filter checked, one read
+    session, a refused input as a typed ValidationError."""
+    try:
+        filters = await _filters(info, raw)
+        async with info.context.db.read_session() as session:
+            return await read(session, filters)
+    except ValidationFailed as exc:
+        return ValidationError.from_domain(exc)
+
+
 @strawberry.type
 class AnalyticsQueries:
     @strawberry.field(
@@ -66,10 +89,7 @@ class AnalyticsQueries:
     ) -> AnalyticsDailyResult:
         try:
             async with info.context.db.read_session() as session:
-                points = await service.daily(
-                    session, from_day, to_day, currency,
-                    info.context.settings.analytics_max_span_days,
-                )  # fmt: skip
+                points = await service.daily(session, from_day, to_day, currency, _max_span(info))
         except ValidationFailed as exc:
             return ValidationError.from_domain(exc)
         return AnalyticsDailySeries(
@@ -85,17 +105,15 @@ class AnalyticsQueries:
     async def analytics_series(
         self, info: Info, input: AnalyticsSeriesInput
     ) -> AnalyticsSeriesResult:
-        try:
-            filters = await _filters(info, input.filter)
-            async with info.context.db.read_session() as session:
-                result = await metrics.series(
-                    session, input.granularity, input.from_day, input.to_day,
-                    currency=input.currency, filters=filters, fx=_fx(info),
-                    max_span_days=info.context.settings.analytics_max_span_days,
-                )  # fmt: skip
-        except ValidationFailed as exc:
-            return ValidationError.from_domain(exc)
-        return AnalyticsSeries.of(result)
+        async def read(session: AsyncSession, filters: metrics.Filters) -> AnalyticsSeries:
+            result = await metrics.series(
+                session, input.granularity, input.from_day, input.to_day,
+                currency=input.currency, filters=filters, fx=_fx(info),
+                max_span_days=_max_span(info),
+            )  # fmt: skip
+            return AnalyticsSeries.of(result)
+
+        return await _filtered_read(info, input.filter, read)
 
     @strawberry.field(
         description="Cohorts by registration month x months since: active players, "
@@ -105,17 +123,14 @@ class AnalyticsQueries:
     async def analytics_cohorts(
         self, info: Info, input: AnalyticsCohortsInput
     ) -> AnalyticsCohortsResult:
-        try:
-            filters = await _filters(info, input.filter)
-            async with info.context.db.read_session() as session:
-                table = await metrics.cohorts(
-                    session, input.from_month, input.to_month, currency=input.currency,
-                    filters=filters, fx=_fx(info),
-                    max_span_days=info.context.settings.analytics_max_span_days,
-                )  # fmt: skip
-        except ValidationFailed as exc:
-            return ValidationError.from_domain(exc)
-        return AnalyticsCohortTable.of(table)
+        async def read(session: AsyncSession, filters: metrics.Filters) -> AnalyticsCohortTable:
+            table = await metrics.cohorts(
+                session, input.from_month, input.to_month, currency=input.currency,
+                filters=filters, fx=_fx(info), max_span_days=_max_span(info),
+            )  # fmt: skip
+            return AnalyticsCohortTable.of(table)
+
+        return await _filtered_read(info, input.filter, read)
 
     @strawberry.field(
         description="Registration -> KYC verified -> first deposit -> first bet, for the "
@@ -125,18 +140,16 @@ class AnalyticsQueries:
     async def analytics_funnel(
         self, info: Info, input: AnalyticsFunnelInput
     ) -> AnalyticsFunnelResult:
-        try:
-            filters = await _filters(info, input.filter)
-            async with info.context.db.read_session() as session:
-                steps = await metrics.funnel(
-                    session, input.from_day, input.to_day, filters=filters,
-                    max_span_days=info.context.settings.analytics_max_span_days,
-                )  # fmt: skip
-        except ValidationFailed as exc:
-            return ValidationError.from_domain(exc)
-        return AnalyticsFunnel(from_day=input.from_day, to_day=input.to_day, steps=[
-            AnalyticsFunnelStep(name=s.name, players=s.players,
-                                conversion_from_previous=s.from_previous,
-                                conversion_from_start=s.from_start)
-            for s in steps
-        ])  # fmt: skip
+        async def read(session: AsyncSession, filters: metrics.Filters) -> AnalyticsFunnel:
+            steps = await metrics.funnel(
+                session, input.from_day, input.to_day, filters=filters,
+                max_span_days=_max_span(info),
+            )  # fmt: skip
+            return AnalyticsFunnel(from_day=input.from_day, to_day=input.to_day, steps=[
+                AnalyticsFunnelStep(name=s.name, players=s.players,
+                                    conversion_from_previous=s.from_previous,
+                                    conversion_from_start=s.from_start)
+                for s in steps
+            ])  # fmt: skip
+
+        return await _filtered_read(info, input.filter, read)

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from app.kyc.provider import DocumentSubmission
 from app.profiles.validation import UNSET, ProfileUpdate
-from schema.enums import SegmentKindEnum
+from schema.enums import KycCaseStatusEnum, RiskLevelEnum, SegmentKindEnum
 from schema.input_guard import free_text
 
 
@@ -114,3 +114,12 @@ class UpdateSegmentInput:
     name: str | None = free_text(default=None)
     rule: JSON | None = free_text(default=None)
     description: str | None = free_text(default=None)
+
+
+@strawberry.input(description="Narrows the KYC queue; every given field must match.")
+class KycQueueFilter:
+    status: KycCaseStatusEnum | None = strawberry.field(
+        default=None, description="PENDING or MANUAL_REVIEW (default: both)"
+    )
+    provider: str | None = None
+    risk_level: RiskLevelEnum | None = None

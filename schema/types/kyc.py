@@ -10,14 +10,10 @@ import strawberry
 
 from app.core.errors import DomainError
 from app.kyc.models import KycCase as CaseRow
-from app.kyc.models import KycCaseStatus
 from permissions.roles import Permission as P
 from permissions.rules import nullable, required
-from schema.enums import RiskLevelEnum
+from schema.enums import KycCaseStatusEnum, RiskLevelEnum
 from schema.errors import UserError
-
-KycCaseStatusEnum = KycCaseStatus  # strawberry.enum registers the class itself
-strawberry.enum(KycCaseStatus, name="KycCaseStatus")
 
 
 @strawberry.enum
@@ -98,6 +94,12 @@ class KycCase:
             decided_at=row.decided_at,
             created_at=row.created_at,
         )
+
+
+@strawberry.type(description="A case awaiting a decision, in the staff queue.")
+class KycQueueEntry:
+    case: KycCase
+    age_seconds: int = strawberry.field(description="Since the case was opened, at query time.")
 
 
 def _simple(name: str, description: str) -> type:

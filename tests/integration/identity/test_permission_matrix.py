@@ -58,7 +58,8 @@ ENVELOPE_TYPES = {
     "WebhookEndpoint", "WebhookDelivery", "WebhookAttempt", "RegisterWebhookEndpointSuccess",
     "RedeliverWebhookSuccess",
     # KYC, profile, segments: behind kyc:read/review, player:read(_pii), segment:* fields
-    "KycDocument", "SubmitKycSuccess", "ReviewKycSuccess", "KycCaseOpen",
+    "KycDocument", "KycQueueEntry", "KycQueueEntryEdge", "KycQueueEntryConnection",
+    "SubmitKycSuccess", "ReviewKycSuccess", "KycCaseOpen",
     "AlreadyVerified", "KycProviderUnavailable", "KycCaseNotReviewable", "PlayerProfile",
     "VipStatus", "PlayStyle", "SettingsChange", "SettingsChangeEdge",
     "SettingsChangeConnection", "UpdatePlayerSuccess", "Segment", "SegmentSuccess",

@@ -1,0 +1,122 @@
+"""The pre-aggregated facts (app/analytics/facts.py): the consumer and a rebuild keep the
+same rows, and every series and cohort figure read from them equals the one grouped from
+the player-days (the read a segment filter still uses)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import text
+
+from app.analytics import facts, metrics, repository
+from app.analytics.consumer import rebuild
+from app.analytics.figures import Fx, Granularity
+from tests.integration.analytics.test_metrics import analytics_settings, traffic, world
+
+__all__ = ["analytics_settings", "world"]  # fixtures of test_metrics, used here
+
+FILTERS = [
+    metrics.Filters(),
+    metrics.Filters(country="DE"),
+    metrics.Filters(traffic_source="facebook"),
+    metrics.Filters(affiliate_code="aff1"),
+    metrics.Filters(country="AT", traffic_source="google"),  # nobody
+]
+SNAPSHOT = {
+    "facts": "SELECT * FROM analytics_period_facts ORDER BY grain, period, currency, "
+             "reg_month, country, traffic_source, affiliate_code",
+    "periods": "SELECT * FROM analytics_player_periods "
+               "ORDER BY grain, period, player_id, currency",
+}  # fmt: skip
+
+
+async def snapshot(db) -> dict[str, list[tuple]]:
+    async with db.read_session() as s:
+        return {k: [tuple(r) for r in (await s.execute(text(sql))).all()]
+                for k, sql in SNAPSHOT.items()}  # fmt: skip
+
+
+async def both_ways(db, monkeypatch, read, *args, **kwargs):
+    """``read(session, ...)`` from the facts, then from the player-days."""
+    async with db.read_session() as s:
+        from_facts = await read(s, *args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(repository, "reads_for", lambda f: repository.PLAYER_DAY_READS)
+        async with db.read_session() as s:
+            from_player_days = await read(s, *args, **kwargs)
+    return from_facts, from_player_days
+
+
+SPAN = {"max_span_days": 366}
+SEP, OCT_END = date(2026, 9, 1), date(2026, 10, 31)
+
+
+async def test_consumer_and_rebuild_keep_the_same_facts(world):
+    await traffic(world)
+    consumed = await snapshot(world.db)
+    assert consumed["facts"] and consumed["periods"]
+
+    await rebuild(world.db, world.settings)
+    assert await snapshot(world.db) == consumed
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+async def test_series_from_facts_equal_the_player_day_grouping(world, monkeypatch, granularity):
+    await traffic(world)
+    fx = Fx("EUR", {"USD": world.settings.analytics_fx_rates["USD"]})
+    for flt in FILTERS:
+        for currency in (None, "USD"):
+            got, expected = await both_ways(
+                world.db, monkeypatch, metrics.series, granularity, SEP, OCT_END,
+                currency=currency, filters=flt, fx=fx, **SPAN,
+            )  # fmt: skip
+            assert got == expected, (flt, currency)
+
+
+async def test_cohorts_from_facts_equal_the_player_day_grouping(world, monkeypatch):
+    await traffic(world)
+    fx = Fx("EUR", {"USD": world.settings.analytics_fx_rates["USD"]})
+    for flt in FILTERS:
+        for currency in (None, "EUR", "USD"):
+            got, expected = await both_ways(
+                world.db, monkeypatch, metrics.cohorts, SEP, date(2026, 10, 1),
+                currency=currency, filters=flt, fx=fx, today=date(2026, 11, 15), **SPAN,
+            )  # fmt: skip
+            assert got == expected, (flt, currency)
+            assert flt.country != "AT" or got.cohorts == []  # AT + google: nobody
+
+
+async def test_unfiltered_facts_hold_real_figures(world):
+    await traffic(world)
+    async with world.db.read_session() as session:
+        s = await metrics.series(session, Granularity.MONTH, SEP, OCT_END, currency=None,
+                                 filters=metrics.Filters(), fx=Fx("EUR"), **SPAN)  # fmt: skip
+    september, october = s.periods
+    assert (september.active, september.paying, september.registrations) == (2, 2, 3)
+    assert (october.active, october.previous_active, october.churned) == (2, 2, 1)  # Bob left
+
+
+async def test_retained_and_churn_stay_exact_when_activity_comes_out_of_order(db, monkeypatch):
+    """Later activity applied first (a rebuild after a late event, a slow transaction): a
+    player active in October, then found active in September too, is retained in October."""
+    player = uuid.uuid4()
+    async with db.transaction() as s:
+        at = datetime(2026, 9, 2, 10, tzinfo=UTC)
+        dims = {"country": "DE", "currency": "EUR", "source": "ppc", "affiliate": None}
+        await repository.add_player(s, player, at, dims)
+        await facts.add_registration(s, at.date(), player)
+        for day in (date(2026, 10, 6), date(2026, 9, 28), date(2026, 10, 1), date(2026, 9, 29)):
+            amounts = {"bets_count": 1, "stakes_minor": 100, "wins_minor": 40}
+            await repository.add_player_day(s, day, player, "EUR", amounts)
+            await facts.add_player_day(s, day, player, "EUR", amounts)
+    for g in Granularity:
+        got, expected = await both_ways(
+            db, monkeypatch, metrics.series, g, SEP, OCT_END, currency=None,
+            filters=metrics.Filters(traffic_source="ppc"), fx=Fx("EUR"), **SPAN,
+        )  # fmt: skip
+        assert got == expected, g
+    month = {p.start: p for p in got.periods}
+    assert (month[date(2026, 10, 1)].previous_active, month[date(2026, 10, 1)].churned) == (1, 0)
+    assert month[date(2026, 9, 1)].active_days == 2
