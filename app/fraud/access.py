@@ -12,6 +12,7 @@ from app.core.db import Database
 from app.events import outbox
 from app.fraud.consumer import DEVICE_SEEN, LOGIN_FAILED, LOGIN_SUCCEEDED
 from app.fraud.signals import identifier_hash
+from app.gdpr.guard import is_erased
 
 DEVICE_MAX = 256
 
@@ -40,8 +41,7 @@ async def record_login(
     if pid is None:
         return
     kind = LOGIN_SUCCEEDED if ok else LOGIN_FAILED
-    async with db.transaction() as session:
-        await outbox.record(session, kind, pid, _data(pid, ip, device))
+    await _record(db, kind, pid, _data(pid, ip, device))
 
 
 async def record_device(
@@ -50,6 +50,12 @@ async def record_device(
     pid = _player(player_id)
     if pid is None or not (device or ip):
         return
+    await _record(db, DEVICE_SEEN, pid, {**_data(pid, ip, device), "operation": operation})
+
+
+async def _record(db: Database, kind: str, pid: str, data: dict[str, str | None]) -> None:
+    """The event, unless the player was erased (also by an erasure that committed while
+    the money call or sign-in ran: its hashes would outlive the erasure)."""
     async with db.transaction() as session:
-        await outbox.record(session, DEVICE_SEEN, pid, {**_data(pid, ip, device),
-                                                        "operation": operation})  # fmt: skip
+        if not await is_erased(session, uuid.UUID(pid)):
+            await outbox.record(session, kind, pid, data)
