@@ -7,6 +7,8 @@ as they were."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from app.core.db import Database
 from app.events import outbox
@@ -44,13 +46,31 @@ async def record_login(
     await _record(db, kind, pid, _data(pid, ip, device))
 
 
-async def record_device(
-    db: Database, player_id: str, operation: str, ip: str | None, device: str | None
-) -> None:
-    pid = _player(player_id)
-    if pid is None or not (device or ip):
+@dataclass(frozen=True)
+class DeviceSeen:
+    """A money call that carried the player's device fingerprint or IP address."""
+
+    player_id: str
+    operation: str
+    ip: str | None
+    device: str | None
+
+
+async def record_devices(db: Database, seen: Sequence[DeviceSeen]) -> None:
+    """One event per call, all in one transaction (a batch's items together)."""
+    by_player: dict[str, list[dict[str, str | None]]] = {}
+    for s in seen:
+        pid = _player(s.player_id)
+        if pid is not None and (s.device or s.ip):
+            data = {**_data(pid, s.ip, s.device), "operation": s.operation}
+            by_player.setdefault(pid, []).append(data)
+    if not by_player:
         return
-    await _record(db, DEVICE_SEEN, pid, {**_data(pid, ip, device), "operation": operation})
+    async with db.transaction() as session:
+        for pid in sorted(by_player):  # the player row locks in one order
+            if not await is_erased(session, uuid.UUID(pid)):
+                for data in by_player[pid]:
+                    await outbox.record(session, DEVICE_SEEN, pid, data)
 
 
 async def _record(db: Database, kind: str, pid: str, data: dict[str, str | None]) -> None:
