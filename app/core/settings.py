@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SUPPORTED_CURRENCIES = (
@@ -247,7 +247,8 @@ class Settings(BaseSettings):
     # Optional push of each bundle (manifest, signature, files) to an HTTP(S) endpoint,
     # signed like Standard Webhooks with export_push_secret; retried with backoff.
     export_push_url: str | None = None
-    export_push_secret: str | None = None
+    # validate_default: the check below also runs when the secret is left unset.
+    export_push_secret: str | None = Field(default=None, validate_default=True)
     export_push_max_attempts: int = 5
     export_push_backoff_seconds: float = 2.0
     # Loopback/private push targets: refused unless this is on (tests, local receivers).
@@ -354,6 +355,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(u.strip() for u in value.split(",") if u.strip())
         return value
+
+    @field_validator("export_push_secret")
+    @classmethod
+    def _push_needs_its_secret(cls, secret: str | None, info: ValidationInfo) -> str | None:
+        """A push URL without its secret used to switch pushing off silently; receivers
+        verify the signature, so an unsigned push is never what was meant."""
+        if info.data.get("export_push_url") and not (secret or "").strip():
+            raise ValueError(
+                "required when PMS_EXPORT_PUSH_URL is set (bundles are pushed signed); "
+                "set it, or unset PMS_EXPORT_PUSH_URL to turn pushing off"
+            )
+        return secret
 
     @property
     def is_dev(self) -> bool:

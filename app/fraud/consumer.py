@@ -18,6 +18,7 @@ from app.core.settings import Settings
 from app.fraud import repository, service, signals
 from app.fraud.models import Signal
 from app.fraud.signals import Observation
+from app.gdpr.guard import is_erased
 
 CONSUMER = "fraud"
 LOGIN_SUCCEEDED = "player.login_succeeded"
@@ -50,6 +51,10 @@ async def apply_event(
 ) -> list[str]:
     """Score one event; the keys of the rules it newly fired."""
     ev = _Event(row)
+    if await is_erased(session, ev.player_id):
+        # Read before the erasure stripped it, or naming what it deleted (a payment
+        # reference's hash): nothing about an erased player is kept again.
+        return []
     observations = await _observations(session, ev, settings)
     fired: list[str] = []
     for player_id, obs in observations:

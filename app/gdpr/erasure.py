@@ -96,9 +96,12 @@ async def erase_player(
 ) -> ErasureResult:
     """Erase one player; a second call answers the first erasure and changes nothing."""
     reason = _check_reason(reason)
+    # NO KEY UPDATE: it orders erasure against profile writes and the telemetry (app/gdpr/
+    # guard.py) but not against the foreign-key checks (KEY SHARE) of a money operation,
+    # which holds the wallets this erasure waits for next (FOR UPDATE here deadlocked).
     found = await session.execute(
-        text("SELECT id FROM players WHERE id = :p FOR UPDATE"), {"p": player_id}
-    )  # the lock orders erasure against the player's money operations
+        text("SELECT id FROM players WHERE id = :p FOR NO KEY UPDATE"), {"p": player_id}
+    )
     if found.first() is None:
         raise NotFound(f"player {player_id} not found")
     # The wallets too, in the ledger's lock order: a money operation under way commits

@@ -13,8 +13,11 @@ from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
 
 
 async def lock_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
-    """The player row, locked and re-read (a concurrent change must not be lost)."""
-    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    """The player row, locked and re-read (a concurrent change must not be lost). NO KEY
+    UPDATE: a money operation's foreign-key checks on the row do not wait for it."""
+    return await session.get(
+        Player, player_id, with_for_update={"key_share": True}, populate_existing=True
+    )
 
 
 async def get_profile(session: AsyncSession, player_id: uuid.UUID) -> PlayerProfile | None:

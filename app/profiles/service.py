@@ -16,6 +16,7 @@ from app.consents import service as consents
 from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import outbox
+from app.gdpr.guard import is_erased
 from app.players.hooks import player_attributes_changed
 from app.players.models import Player
 from app.players.validation import TAG
@@ -49,6 +50,8 @@ async def _player(session: AsyncSession, player_id: uuid.UUID) -> Player:
     player = await repository.lock_player(session, player_id)
     if player is None:
         raise NotFound("no such player")
+    if await is_erased(session, player_id, lock=False):
+        raise NotFound("the player was erased")  # no personal value is written again
     return player
 
 

@@ -90,29 +90,37 @@ async def _execute(
     return await run(info, spec, checked, lambda outcome: from_document(outcome.body))
 
 
-def _ip_check(input: inputs.DepositInput | inputs.WithdrawInput) -> Callable[[], None]:
-    def check() -> None:
-        if input.ip_address is not None:
-            try:
-                ipaddress.ip_address(input.ip_address.strip())
-            except ValueError:
-                raise ValidationFailed.single("ipAddress", "not an IPv4 or IPv6 address") from None
+def check_ip(input: Any) -> None:
+    """The ``ipAddress`` a money call carries (telemetry inputs) must be an address."""
+    raw = getattr(input, "ip_address", None)
+    if raw is not None:
+        try:
+            ipaddress.ip_address(raw.strip())
+        except ValueError:
+            raise ValidationFailed.single("ipAddress", "not an IPv4 or IPv6 address") from None
 
-    return check
+
+def device_seen(operation: str, input: Any, answer: Any) -> fraud_access.DeviceSeen | None:
+    """The fraud telemetry of a money call that succeeded and carries the player's device
+    fingerprint or IP address (single mutations, playRound and walletBatch items alike)."""
+    raw_ip = getattr(input, "ip_address", None)
+    ip = raw_ip.strip() if raw_ip else None
+    device = getattr(input, "device_fingerprint", None)
+    if (device or ip) and isinstance(answer, WalletOperation):
+        return fraud_access.DeviceSeen(str(input.player_id), operation, ip, device)
+    return None
 
 
-async def _with_device(
-    info: Info, operation: str, input: inputs.DepositInput | inputs.WithdrawInput,
-    result: Awaitable[Any],
-) -> Any:  # fmt: skip
-    """After a successful money call that carries the player's device fingerprint: the
-    fraud telemetry event, in its own transaction (the money statements are unchanged)."""
+async def record_telemetry(info: Info, seen: list[fraud_access.DeviceSeen | None]) -> None:
+    """After the money transaction, in one of its own (the money statements are unchanged)."""
+    found = [s for s in seen if s is not None]
+    if found:
+        await fraud_access.record_devices(info.context.db, found)
+
+
+async def with_telemetry(info: Info, operation: str, input: Any, result: Awaitable[Any]) -> Any:
     answer = await result
-    ip = input.ip_address.strip() if input.ip_address else None
-    if (input.device_fingerprint or ip) and isinstance(answer, WalletOperation):
-        await fraud_access.record_device(
-            info.context.db, str(input.player_id), operation, ip, input.device_fingerprint
-        )
+    await record_telemetry(info, [device_seen(operation, input, answer)])
     return answer
 
 
@@ -233,8 +241,8 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
-        call = _execute(info, DEPOSIT, deposit_call(info.context, input), _ip_check(input))
-        return await _with_device(info, "deposit", input, call)
+        call = _execute(info, DEPOSIT, deposit_call(info.context, input), lambda: check_ip(input))
+        return await with_telemetry(info, "deposit", input, call)
 
     @strawberry.mutation(
         graphql_type=WITHDRAW.union,
@@ -247,8 +255,8 @@ class LedgerMutations:
             s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
             amount=input.amount, currency=input.currency,
             payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
-        ), _ip_check(input))  # fmt: skip
-        return await _with_device(info, "withdraw", input, call)
+        ), lambda: check_ip(input))  # fmt: skip
+        return await with_telemetry(info, "withdraw", input, call)
 
     @strawberry.mutation(
         graphql_type=CONFIRM_WITHDRAWAL.union,

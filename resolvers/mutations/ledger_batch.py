@@ -101,6 +101,10 @@ class WalletBatchMutations:
             else:
                 count_outcome(operation, None)
                 results.append(from_document(answer.body))
+        await single.record_telemetry(info, [
+            single.device_seen(to_camel_case(name), value, result)
+            for (name, value), result in zip(chosen, results, strict=True)
+        ])  # fmt: skip
         aborted = any(isinstance(a, E.BatchNotApplied) for a in answers)
         applied = 0 if aborted else sum(not isinstance(a, DomainError) for a in answers)
         return WalletBatchResults(results=results, atomic=atomic, applied=applied)
@@ -112,7 +116,10 @@ class WalletBatchMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def play_round(self, info: Info, input: inputs.PlayRoundInput) -> object:
-        return await single._execute(info, PLAY_ROUND, single.play_round_call(info.context, input))
+        call = single.play_round_call(info.context, input)
+        return await single.with_telemetry(info, "playRound", input, single._execute(
+            info, PLAY_ROUND, call, lambda: single.check_ip(input)
+        ))  # fmt: skip
 
 
 def _gated(info: Info, spec: MutationSpec, build: Callable[[Any, Any], single.Call],
@@ -122,6 +129,7 @@ def _gated(info: Info, spec: MutationSpec, build: Callable[[Any, Any], single.Ca
 
     async def gated(session: Any) -> Any:
         gate(info, spec)
+        single.check_ip(value)  # refused like the single call: this item, nothing written
         return await call(session)
 
     return gated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -11,6 +12,20 @@ from schema.enums import WalletKindEnum
 from schema.input_guard import free_text
 
 KEY = "Unique per caller and operation, 1-128 characters; a retry must reuse it."
+
+
+# Fraud telemetry a money call may carry (resolvers/mutations/ledger.py records it).
+def device_field() -> Any:
+    return strawberry.field(
+        default=None, description="The player's device fingerprint, when known (anti-fraud)."
+    )
+
+
+def ip_field() -> Any:
+    return strawberry.field(
+        default=None,
+        description="The player's IP address, when known (anti-fraud; only its hash is kept).",
+    )
 
 
 @strawberry.input
@@ -80,6 +95,8 @@ class PlayRoundInput:
     game_category: str | None = None
     game_id: str | None = None
     game_provider: str | None = None
+    device_fingerprint: str | None = device_field()
+    ip_address: str | None = ip_field()
 
 
 @strawberry.input
@@ -90,13 +107,8 @@ class DepositInput:
     payment_reference: str = free_text(description="A payment token, never card data.")
     idempotency_key: str = strawberry.field(description=KEY)
     promo_code: str | None = free_text(default=None, description="A bonus promo code.")
-    device_fingerprint: str | None = strawberry.field(
-        default=None, description="The player's device fingerprint, when known (anti-fraud)."
-    )
-    ip_address: str | None = strawberry.field(
-        default=None, description="The player's IP address, when known (anti-fraud; only its "
-        "hash is kept).",
-    )  # fmt: skip
+    device_fingerprint: str | None = device_field()
+    ip_address: str | None = ip_field()
 
 
 @strawberry.input
@@ -106,13 +118,8 @@ class WithdrawInput:
     currency: str
     idempotency_key: str = strawberry.field(description=KEY)
     payment_reference: str | None = free_text(default=None)
-    device_fingerprint: str | None = strawberry.field(
-        default=None, description="The player's device fingerprint, when known (anti-fraud)."
-    )
-    ip_address: str | None = strawberry.field(
-        default=None, description="The player's IP address, when known (anti-fraud; only its "
-        "hash is kept).",
-    )  # fmt: skip
+    device_fingerprint: str | None = device_field()
+    ip_address: str | None = ip_field()
 
 
 @strawberry.input

@@ -88,6 +88,13 @@ def test_readme_has_the_examples_the_issue_asks_for():
         graphql.parse(sdl)  # the partner-subgraph SDL is valid SDL
 
 
+def test_readme_headings_are_unique():
+    """One section per subject (two "Security" sections drifted apart once)."""
+    headings = [ln for ln in README.read_text().splitlines() if ln.startswith("## ")]
+    assert len(headings) == len(set(headings)), sorted(h for h in headings
+                                                       if headings.count(h) > 1)  # fmt: skip
+
+
 async def test_every_graphql_example_runs_as_written(settings, db, sandbox):
     app = create_app(settings.model_copy(update={"kyc_providers": readme_kyc_providers(sandbox)}),
                      database=db)  # fmt: skip

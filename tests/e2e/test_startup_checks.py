@@ -121,3 +121,24 @@ async def test_wrong_secret_key_for_existing_keys_is_one_line(tmp_path, db, sett
         "pms: cannot unseal signing keys: PMS_SECRET_KEY differs from the one that sealed "
         "them (after a rotation list the previous key in PMS_OLD_SECRET_KEYS)"
     ]
+
+
+@pytest.mark.parametrize("secret", ["<unset>", "", "  "])
+def test_push_url_without_its_secret_is_refused_at_start(tmp_path, secret):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMS_")}
+    env["PMS_EXPORT_PUSH_URL"] = "https://receiver.example/bundles"
+    if secret != "<unset>":
+        env["PMS_EXPORT_PUSH_SECRET"] = secret
+    result = run_pms(tmp_path, env, "serve")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "PMS_EXPORT_PUSH_SECRET: Value error, required when PMS_EXPORT_PUSH_URL is set "
+        "(bundles are pushed signed); set it, or unset PMS_EXPORT_PUSH_URL to turn pushing off"
+    ]
+    assert not (tmp_path / ".pms").exists()  # refused before anything started
+
+
+def test_push_url_with_its_secret_or_neither_is_accepted():
+    pushed = Settings(_env_file=None, export_push_url="https://r.example/b", export_push_secret="s")
+    assert pushed.export_push_secret == "s"
+    assert Settings(_env_file=None).export_push_url is None

@@ -255,3 +255,55 @@ async def test_cli_erase(settings, db, player):
     assert again["alreadyErased"] is True and again["pseudonym"] == out["pseudonym"]
     bad = await asyncio.to_thread(cli, "nope", "--reason", "x")
     assert bad.returncode == 2 and "VALIDATION_ERROR" in bad.stderr
+
+
+PROFILE_UPDATE = """mutation($id: ID!, $i: UpdateProfileInput!) {
+  updatePlayerProfile(playerId: $id, input: $i) { __typename ... on UserError { code } } }"""
+
+
+async def test_erasure_serialises_with_concurrent_money_and_profile_writes(
+    gql, auth, db, settings, player
+):
+    """Erasure in the middle of 50 concurrent deposits (carrying device telemetry) and
+    profile updates: whatever ran after it wrote no personal value, and the money is whole."""
+    await seed(db, player)
+    await deposit(gql, auth, player.id, "1.00")
+    money = await auth.service_headers("wallet:operate", "player:read", client_id="ge")
+    staff = await auth.staff_headers("ADMIN", "admin-race")
+
+    async def pay(i: int) -> bool:
+        body = await gql(MUTATIONS["deposit"], {"input": {
+            "playerId": str(player.id), "amount": "1.00", "currency": "EUR",
+            "paymentReference": f"tok_{i}", "idempotencyKey": new_key(),
+            "deviceFingerprint": f"device-{i}", "ipAddress": f"203.0.113.{i}"}},
+            **money)  # fmt: skip
+        return body["data"]["deposit"]["__typename"] == "WalletOperation"
+
+    async def edit(i: int) -> str:
+        body = await gql(PROFILE_UPDATE, {"id": str(player.id), "i": {
+            "firstName": f"Name{i}", "phone": f"+4477009{i:05d}"}}, **staff)  # fmt: skip
+        return body["data"]["updatePlayerProfile"]["__typename"]
+
+    work = [pay(i) if i % 2 else edit(i) for i in range(50)]
+    results = await asyncio.gather(*work[:25], erase(gql, auth, player.id), *work[25:])
+    accepted = sum(1 for r in results if r is True)
+    assert results[25]["__typename"] == "PlayerErasure"
+
+    from app.fraud.consumer import consume_events
+
+    await consume_events(db, settings)  # the telemetry events, as the periodic consumer would
+    profile = await one(db, "SELECT first_name, last_name, phone, city FROM player_profiles "
+                        "WHERE player_id = :p", p=player.id)  # fmt: skip
+    assert tuple(profile) == (None, None, None, None)
+    assert await rows(db, "SELECT old_value, new_value FROM player_settings_changes WHERE "
+                      "player_id = :p AND pii AND (old_value IS NOT NULL OR new_value IS NOT "
+                      "NULL)", p=player.id) == []  # fmt: skip
+    assert await rows(db, "SELECT 1 FROM outbox_events WHERE subject = :s AND "
+                      "data ?| array['ipHash', 'deviceHash']", s=str(player.id)) == []  # fmt: skip
+    assert await rows(db, "SELECT 1 FROM fraud_identifiers WHERE player_id = :p",
+                      p=player.id) == []  # fmt: skip
+    async with db.transaction() as s:
+        assert (await ledger_verify(s)).ok
+    real = await one(db, "SELECT balance FROM wallets WHERE player_id = :p AND kind = 'REAL'",
+                     p=player.id)  # fmt: skip
+    assert real.balance == (1 + accepted) * 100

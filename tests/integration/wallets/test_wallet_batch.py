@@ -204,3 +204,59 @@ async def test_play_round_in_a_batch(wallet_gql, db, player_factory):
     assert [r["__typename"] for r in result["results"]] == ["WalletOperation", "WalletOperation"]
     assert (await wallets_of(db, alice))["REAL"] == {"balance": 900, "held": 0, "turnover": 100}
     await assert_ledger_consistent(db)
+
+
+DEVICE_EVENTS = """SELECT subject, data->>'operation' AS operation, data->>'ipHash' AS ip,
+  data->>'deviceHash' AS device FROM outbox_events WHERE type = 'player.device_seen'
+  ORDER BY id"""
+
+
+async def device_events(db) -> list[tuple[str, str, str, str]]:
+    from sqlalchemy import text
+
+    async with db.read_session() as s:
+        return [tuple(r) for r in (await s.execute(text(DEVICE_EVENTS))).all()]
+
+
+async def test_batch_and_play_round_record_device_telemetry_like_single_calls(
+    wallet_gql, db, player_factory
+):
+    alice, bob = await player_factory(), await player_factory()
+    seen = {"deviceFingerprint": "fp-alice", "ipAddress": " 198.51.100.7 "}
+    await wallet_gql.op("deposit", playerId=alice, amount="10.00", currency="EUR",
+                        paymentReference="tok_1", **seen)  # fmt: skip
+    (single,) = await device_events(db)
+    assert single[:2] == (alice, "deposit") and single[2] and single[3]
+
+    round_ = {
+        "playerId": alice,
+        "gameRoundId": "r-1",
+        "stake": "1.00",
+        "winAmount": "0",
+        "currency": "EUR",
+        "transactionId": "t-1",
+        "idempotencyKey": new_key(),
+        **seen,
+    }
+    played = await wallet_gql.raw(PLAY_ROUND, {"input": round_}, as_=GAME_ENGINE)
+    assert played["data"]["playRound"]["__typename"] == "WalletOperation"
+    result = await batch(wallet_gql, [
+        {"deposit": {**deposit(alice, "2.00")["deposit"], **seen}},
+        {"playRound": {**round_, "gameRoundId": "r-2", "transactionId": "t-2",
+                       "idempotencyKey": new_key()}},
+        {"playRound": {**round_, "playerId": bob, "gameRoundId": "r-3", "transactionId": "t-3",
+                       "idempotencyKey": new_key()}},  # bob has nothing: refused, not recorded
+        {"deposit": {**deposit(bob, "1.00")["deposit"], "ipAddress": "not-an-ip"}},
+        deposit(bob, "3.00"),  # no telemetry sent: none recorded
+    ])  # fmt: skip
+
+    kinds = [r["__typename"] for r in result["results"]]
+    assert kinds == ["WalletOperation", "WalletOperation", "InsufficientFunds",
+                     "ValidationError", "WalletOperation"]  # fmt: skip
+    assert result["results"][3]["field"] == "ipAddress"
+    events = await device_events(db)
+    # the same hashes as the single call's, one event per successful call that carried them
+    assert events == [single, (alice, "playRound", *single[2:]), (alice, "deposit", *single[2:]),
+                      (alice, "playRound", *single[2:])]  # fmt: skip
+    assert (await wallets_of(db, bob))["REAL"]["balance"] == 300
+    await assert_ledger_consistent(db)
