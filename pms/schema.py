@@ -48,7 +48,7 @@ from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.alerts import AlertSubscriptions
 from resolvers.subscriptions.players import PlayerSubscriptions
 from resolvers.subscriptions.responsible import ResponsibleSubscriptions
-from schema import input_guard
+from schema import input_conversion, input_guard
 from schema.documents import document_checks
 from schema.entities import guarded_entities
 from schema.errors import is_unexpected, should_mask_error
@@ -127,4 +127,5 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         ],
     )
     input_guard.install(schema)  # every string argument and input field, one check
+    input_conversion.install(schema)
     return schema
