@@ -9,16 +9,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.federation.schema import FederationAny
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
@@ -57,14 +48,15 @@ from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.alerts import AlertSubscriptions
 from resolvers.subscriptions.players import PlayerSubscriptions
 from resolvers.subscriptions.responsible import ResponsibleSubscriptions
-from schema import input_guard
+from schema import input_conversion, input_guard
+from schema.documents import document_checks
 from schema.entities import guarded_entities
 from schema.errors import is_unexpected, should_mask_error
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument
 from schema.query_cost import cost_rule
 from schema.read_routing import ReadRouting
-from schema.security import FederationSdlAccess, HideSuggestions, max_directives_rule
+from schema.security import max_directives_rule
 
 log = logging.getLogger("pms.graphql")
 
@@ -105,17 +97,23 @@ class PMSSchema(strawberry.federation.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.federation.Schema:
-    # The limiters create their rule classes in __init__. Built once here, the rules are
-    # the same objects on every request, so ValidationCache (keyed by the rules) hits;
-    # per-request limiter instances made every request a cache miss.
-    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
-    alias_rules = MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules
-    # Outside dev: no introspection and no "Did you mean" hints. DisableValidation is
-    # never installed (tests/e2e/test_hardening.py checks the schema's extensions).
-    exposure = (
-        [] if settings.is_dev else [DisableIntrospection, HideSuggestions, FederationSdlAccess]
+    # The limiters create their rule classes in __init__: built once here, so the rules
+    # are the same objects on every request and the validation cache hits.
+    rules = [
+        max_directives_rule(settings.max_directives_per_location),
+        OnePasswordOperationPerDocument,
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        cost_rule(settings),
+    ]
+    # Outside dev: no introspection, no "Did you mean" hints, the SDL for services and
+    # staff only. DisableValidation is never installed (tests/e2e/test_hardening.py).
+    checks = document_checks(
+        rules,
+        max_tokens=settings.max_tokens,
+        cache_size=settings.document_cache_size,
+        exposed=settings.is_dev,
     )
-    directives_rule = max_directives_rule(settings.max_directives_per_location)
     schema = PMSSchema(
         query=Query,
         mutation=Mutation,
@@ -124,19 +122,12 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
         extensions=[
             OperationMetrics,  # first: it times and sees the outcome of everything below
             *tracing.graphql_extensions(),
-            *exposure,
-            lambda: AddValidationRules([directives_rule, OnePasswordOperationPerDocument]),
-            # Order matters: limits are validation rules, so a cached validation keeps them.
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: AddValidationRules(depth_rules),
-            lambda: AddValidationRules(alias_rules),
-            lambda: AddValidationRules([cost_rule(settings)]),
-            lambda: ParserCache(maxsize=settings.document_cache_size),
-            lambda: ValidationCache(maxsize=settings.document_cache_size),
+            checks,
             lambda: MaskErrors(should_mask_error=should_mask_error),
             DependencyOutage,  # after MaskErrors: it must see the errors unmasked
             ReadRouting,  # a query's reads may go to a replica (app/core/replicas.py)
         ],
     )
     input_guard.install(schema)  # every string argument and input field, one check
+    input_conversion.install(schema)
     return schema

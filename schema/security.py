@@ -1,10 +1,10 @@
 """GraphQL hardening beyond the built-in limiters (OWASP GraphQL cheat sheet, graphql-cop):
-a directive-repetition limit, introspection and "Did you mean" suggestions off outside dev."""
+a directive-repetition limit, no "Did you mean" suggestions and the SDL for services and
+staff only outside dev (applied by schema/documents.py with introspection off)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -19,7 +19,6 @@ from graphql import (
     ValidationContext,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import SchemaExtension
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
@@ -45,38 +44,14 @@ def strip_suggestions(message: str) -> str:
     return _SUGGESTION.sub("", message)
 
 
-class HideSuggestions(SchemaExtension):
-    """Removes "Did you mean ...?" from every error message: it leaks schema names even
-    with introspection off (graphql-cop "field suggestions")."""
-
-    def _scrub(self, errors: list[GraphQLError] | None) -> None:
-        for error in errors or []:
-            error.message = strip_suggestions(error.message)
-
-    def on_validate(self) -> Iterator[None]:
-        yield
-        self._scrub(self.execution_context.pre_execution_errors)
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        self._scrub(self.execution_context.pre_execution_errors)
-        result = self.execution_context.result
-        if result is not None:
-            self._scrub(result.errors)
-
-
-class FederationSdlAccess(SchemaExtension):
+def refuse_sdl(ctx: Any) -> None:
     """Outside dev, ``_service { sdl }`` — the whole schema — answers only service clients
     (the federation gateway) and staff: introspection is off, and the SDL would otherwise
     bring it back for anyone. Setting the result before execution skips the resolvers."""
-
-    def on_execute(self) -> Iterator[None]:
-        ctx = self.execution_context
-        principal = getattr(ctx.context, "principal", None)
-        if _selects_root_field(ctx.graphql_document, "_service") and not _may_read_sdl(principal):
-            error = GraphQLError("Forbidden", extensions={"code": "FORBIDDEN"})
-            ctx.result = GraphQLExecutionResult(data=None, errors=[error])
-        yield
+    principal = getattr(ctx.context, "principal", None)
+    if _selects_root_field(ctx.graphql_document, "_service") and not _may_read_sdl(principal):
+        error = GraphQLError("Forbidden", extensions={"code": "FORBIDDEN"})
+        ctx.result = GraphQLExecutionResult(data=None, errors=[error])
 
 
 def _may_read_sdl(principal: Any) -> bool:
