@@ -149,11 +149,14 @@ class ReadRouter:
             pool_size=settings.database_replica_pool_size,
             check_seconds=settings.database_replica_check_seconds,
         )
-        writers: RecentWriters = (
-            RedisRecentWriters(settings.redis_url, settings.redis_key_prefix)
-            if settings.redis_url
-            else LocalRecentWriters()
-        )
+        writers: RecentWriters
+        if settings.redis_url:
+            writers = RedisRecentWriters(settings.redis_url, settings.redis_key_prefix)
+        else:
+            if settings.read_your_writes_seconds > 0:
+                log.warning("read replicas without PMS_REDIS_URL: read-your-writes holds "
+                            "within this process only")  # fmt: skip
+            writers = LocalRecentWriters()
         return cls(replicas, writers, settings.read_your_writes_seconds)
 
     async def target(self, caller: str | None) -> Database | None:
