@@ -97,6 +97,14 @@ class ReplicaSet:
             return None
         return healthy[next(self._turn) % len(healthy)]
 
+    def mark_down(self, replica: Database) -> None:
+        """A read on ``replica`` met a connection failure: no reads until it answers a
+        check again (the client's retry goes elsewhere at once)."""
+        if replica in self.healthy:
+            log.warning("read replica %s failed a read; out until the next check",
+                        replica.engine.url.host)  # fmt: skip
+            self.healthy = [r for r in self.healthy if r is not replica]
+
     async def check(self) -> None:
         """Ping every replica; only those that answered take reads until the next check."""
         answered = await asyncio.gather(*(_answers(r) for r in self.replicas))

@@ -253,3 +253,31 @@ async def test_read_your_writes_holds_across_app_replicas_over_redis(
             assert await _cash(via_b, player, other) == "0.00"  # the paused replica
     finally:
         await replica.sql("SELECT pg_wal_replay_resume()")
+
+
+async def test_a_replica_that_fails_a_read_takes_no_more_reads_until_it_answers_a_check(
+    settings: Settings, db: Database, replica: StreamingReplica
+) -> None:
+    served = settings.model_copy(update={
+        "database_replica_urls": (replica.url,), "database_replica_check_seconds": 3600.0,
+    })  # fmt: skip
+    app = create_app(served, database=db)
+    player = await create_player(db, settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        router = app.state.pms.reads
+        support = await Auth(app).staff_headers("SUPPORT")
+        assert await _cash(http, player, support) == "0.00"  # the replica's pool is open
+        replica.stop()
+        try:
+            failed = await http.post("/graphql", headers=support, json={
+                "query": BALANCE, "variables": {"id": str(player.id)}})  # fmt: skip
+            assert failed.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert router.replicas.healthy == []  # no check has run since
+            assert await _cash(http, player, support) == "0.00"  # the retry: the primary
+        finally:
+            replica.start()
+        await router.replicas.check()
+        assert router.replicas.healthy == router.replicas.replicas
