@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from app.core.db import reads_from
+from app.core.outage import is_unavailable
 from app.core.principal import PrincipalKind
 from schema.context import Context
 
@@ -35,7 +36,14 @@ class ReadRouting(SchemaExtension):
             finally:  # also after an error: part of it may have committed
                 await router.wrote(_caller(ctx))
         elif kind is OperationType.QUERY:
-            with reads_from(await router.target(_caller(ctx))):
+            replica = await router.target(_caller(ctx))
+            with reads_from(replica):
                 yield
+            if replica is not None and self._met_outage():
+                router.replicas.mark_down(replica)
         else:
             yield
+
+    def _met_outage(self) -> bool:
+        errors = getattr(self.execution_context.result, "errors", None) or []
+        return any(is_unavailable(e.original_error) for e in errors)

@@ -97,6 +97,14 @@ class ReplicaSet:
             return None
         return healthy[next(self._turn) % len(healthy)]
 
+    def mark_down(self, replica: Database) -> None:
+        """A read on ``replica`` met a connection failure: no reads until it answers a
+        check again (the client's retry goes elsewhere at once)."""
+        if replica in self.healthy:
+            log.warning("read replica %s failed a read; out until the next check",
+                        replica.engine.url.host)  # fmt: skip
+            self.healthy = [r for r in self.healthy if r is not replica]
+
     async def check(self) -> None:
         """Ping every replica; only those that answered take reads until the next check."""
         answered = await asyncio.gather(*(_answers(r) for r in self.replicas))
@@ -149,11 +157,14 @@ class ReadRouter:
             pool_size=settings.database_replica_pool_size,
             check_seconds=settings.database_replica_check_seconds,
         )
-        writers: RecentWriters = (
-            RedisRecentWriters(settings.redis_url, settings.redis_key_prefix)
-            if settings.redis_url
-            else LocalRecentWriters()
-        )
+        writers: RecentWriters
+        if settings.redis_url:
+            writers = RedisRecentWriters(settings.redis_url, settings.redis_key_prefix)
+        else:
+            if settings.read_your_writes_seconds > 0:
+                log.warning("read replicas without PMS_REDIS_URL: read-your-writes holds "
+                            "within this process only")  # fmt: skip
+            writers = LocalRecentWriters()
         return cls(replicas, writers, settings.read_your_writes_seconds)
 
     async def target(self, caller: str | None) -> Database | None:

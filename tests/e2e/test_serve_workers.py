@@ -11,6 +11,7 @@ import signal
 
 import httpx
 import psutil
+import pytest
 
 from app.core.settings import Settings
 from tests.e2e.processes import PmsServe
@@ -31,6 +32,7 @@ async def _typename(http: httpx.AsyncClient, url: str, n: int) -> None:
         assert response.json() == {"data": {"__typename": "Query"}}
 
 
+@pytest.mark.timeout_sensitive
 async def test_workers_share_the_port_restart_and_stop_gracefully(
     db: object, settings: Settings
 ) -> None:

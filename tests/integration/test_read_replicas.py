@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from app.core.db import Database, asyncpg_dsn
 from app.core.settings import Settings
 from pms.asgi import create_app
+from tests import services
 from tests.auth import Auth
 from tests.factories import create_player
 
@@ -218,3 +219,65 @@ async def test_reads_fall_back_to_the_primary_while_no_replica_is_healthy(
     await replica.catch_up(db)
     assert router.replicas.healthy == router.replicas.replicas
     assert await _cash(http, player, support) == "7.00"
+
+
+async def test_read_your_writes_holds_across_app_replicas_over_redis(
+    settings: Settings, db: Database, replica: StreamingReplica
+) -> None:
+    """Two app instances (as two workers or pods) sharing Redis: the caller writes
+    through one and reads through the other, which reads the primary for it."""
+    redis_url = services.require_url("Redis (PMS_TEST_REDIS_URL)", services.REDIS_URL)
+    served = settings.model_copy(update={
+        "database_replica_urls": (replica.url,), "read_your_writes_seconds": 30.0,
+        "redis_url": redis_url, "redis_key_prefix": f"pms-ryw-{uuid.uuid4().hex}:",
+    })  # fmt: skip
+    writer_app, reader_app = create_app(served, database=db), create_app(served, database=db)
+    player = await create_player(db, settings)
+    await replica.catch_up(db)
+    await replica.sql("SELECT pg_wal_replay_pause()")
+    try:
+        async with (
+            writer_app.router.lifespan_context(writer_app),
+            reader_app.router.lifespan_context(reader_app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=writer_app),
+                              base_url="http://a.test") as via_a,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=reader_app),
+                              base_url="http://b.test") as via_b,
+        ):  # fmt: skip
+            auth = Auth(writer_app)
+            payments = await auth.service_headers("wallet:operate", "wallet:read",
+                                                  "player:read", client_id="payments")  # fmt: skip
+            other = await auth.service_headers("wallet:read", "player:read", client_id="crm")
+            await _deposit(via_a, player, payments, "4.00")
+            assert await _cash(via_b, player, payments) == "4.00"  # the primary, for the writer
+            assert await _cash(via_b, player, other) == "0.00"  # the paused replica
+    finally:
+        await replica.sql("SELECT pg_wal_replay_resume()")
+
+
+async def test_a_replica_that_fails_a_read_takes_no_more_reads_until_it_answers_a_check(
+    settings: Settings, db: Database, replica: StreamingReplica
+) -> None:
+    served = settings.model_copy(update={
+        "database_replica_urls": (replica.url,), "database_replica_check_seconds": 3600.0,
+    })  # fmt: skip
+    app = create_app(served, database=db)
+    player = await create_player(db, settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        router = app.state.pms.reads
+        support = await Auth(app).staff_headers("SUPPORT")
+        assert await _cash(http, player, support) == "0.00"  # the replica's pool is open
+        replica.stop()
+        try:
+            failed = await http.post("/graphql", headers=support, json={
+                "query": BALANCE, "variables": {"id": str(player.id)}})  # fmt: skip
+            assert failed.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert router.replicas.healthy == []  # no check has run since
+            assert await _cash(http, player, support) == "0.00"  # the retry: the primary
+        finally:
+            replica.start()
+        await router.replicas.check()
+        assert router.replicas.healthy == router.replicas.replicas
