@@ -281,8 +281,8 @@ async def test_erasure_serialises_with_concurrent_money_and_profile_writes(
 
     async def edit(i: int) -> str:
         body = await gql(PROFILE_UPDATE, {"id": str(player.id), "i": {
-            "firstName": "Jo" + "abcdefghijklmnopqrstuvwxyz"[i // 2], "phone": f"+49151123456{i:02d}"}},
-            **staff)  # fmt: skip
+            "firstName": "Jo" + "abcdefghijklmnopqrstuvwxyz"[i // 2],
+            "phone": f"+49151123456{i:02d}"}}, **staff)  # fmt: skip
         return body["data"]["updatePlayerProfile"]["__typename"]
 
     work = [pay(i) if i % 2 else edit(i) for i in range(50)]
