@@ -49,13 +49,34 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
                   f"{r.ledger_rows} ledger transfers{where}")  # fmt: skip
         if not results:
             print("nothing older than the retention")
+        limit, strays = await purge.stray_rows(db, settings)
+        for stray in strays:
+            print(f"WARNING {stray.describe(limit)}", file=sys.stderr)
+        return 0
+
+    return run_with_database(settings, work)
+
+
+def _verify_database(settings: Settings) -> int:
+    """No row older than the retention is out of the purge's reach."""
+
+    async def work(db: Database) -> int:
+        limit, strays = await purge.stray_rows(db, settings)
+        for stray in strays:
+            print(f"BAD {stray.describe(limit)}")
+        if strays:
+            return 1
+        print(f"OK nothing older than {limit:%Y-%m} outside the monthly partitions")
         return 0
 
     return run_with_database(settings, work)
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Verify a bundle alone (its own keys), or against this log's keys with --against-db."""
+    """Verify a bundle alone (its own keys), or against this log's keys with --against-db;
+    without a bundle, the database: no row older than the retention in a default partition."""
+    if args.directory is None:
+        return _verify_database(settings)
     trusted: list[Any] = []
 
     async def keys(db: Database) -> int:
@@ -83,7 +104,10 @@ def register(sub: Any) -> None:
     run.add_argument("--dry-run", action="store_true", help="only say what would be archived")
     run.add_argument("--month", type=_month, help="purge up to this month (YYYY-MM) only")
     run.set_defaults(handler=cmd_purge)
-    check = commands.add_parser("verify", help="verify an archive bundle directory")
-    check.add_argument("directory")
+    check = commands.add_parser(
+        "verify", help="verify an archive bundle directory, or without one the database "
+        "(no row older than the retention left in a default partition)",
+    )  # fmt: skip
+    check.add_argument("directory", nargs="?")
     check.add_argument("--against-db", action="store_true", help="require this log's keys")
     check.set_defaults(handler=cmd_verify)

@@ -4,6 +4,7 @@ where nothing else is written."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,17 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     await repository.insert(session, _entry(actor, action, target, outcome, details))
+
+
+# actor, action, target, outcome, details: one row for ``record_many_now``.
+Row = tuple[Actor, str, str | None, str, dict[str, Any] | None]
+
+
+async def record_many_now(db: Database, rows: Sequence[Row]) -> None:
+    """Several rows in one transaction of their own (a request's audited reads)."""
+    async with db.transaction() as session:
+        session.add_all(_entry(*row) for row in rows)
+        await session.flush()
 
 
 async def record_now(

@@ -70,6 +70,40 @@ async def partitions(session: AsyncSession, table: str) -> list[Partition]:
     return sorted(out, key=lambda p: (p.month is None, p.month or date.min))
 
 
+@dataclass(frozen=True)
+class Stray:
+    """Rows of a default partition older than the retention."""
+
+    table: str
+    rows: int
+    oldest: datetime
+
+    def describe(self, limit: date) -> str:
+        return (
+            f"{SCHEMA}.{self.table}_default holds {self.rows} row(s) older than the retention "
+            f"(before {limit:%Y-%m}, oldest {self.oldest:%Y-%m-%d}): the purge archives and "
+            "drops whole monthly partitions and never reaches them"
+        )
+
+
+async def strays_before(session: AsyncSession, limit: date) -> list[Stray]:
+    """Rows that landed in a default partition (written before their month's partition
+    existed) and are now older than ``limit``."""
+    out = []
+    for table, column in PARTITIONED.items():
+        default = f"{SCHEMA}.{table}_default"
+        if (await session.execute(text("SELECT to_regclass(:t)"), {"t": default})).scalar():
+            row = (
+                await session.execute(
+                    text(f"SELECT count(*), min({column}) FROM {default} WHERE {column} < :l"),  # noqa: S608
+                    {"l": datetime.combine(limit, datetime.min.time(), UTC)},
+                )
+            ).one()
+            if row[0]:
+                out.append(Stray(table, int(row[0]), row[1]))
+    return out
+
+
 async def _missing(session: AsyncSession, months: list[date]) -> list[tuple[str, date]]:
     wanted = [(t, m) for t in PARTITIONED for m in months]
     names = [partition_name(t, m) for t, m in wanted]

@@ -10,6 +10,7 @@ One purge at a time in all replicas (a session advisory lock; a second gets
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -32,7 +33,17 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.retention import archive
 from app.retention.errors import ArchiveFailed, MonthTooRecent, PurgeInProgress, RetentionTooShort
-from app.retention.partitions import PARTITIONED, Partition, month_of, next_month, partitions
+from app.retention.partitions import (
+    PARTITIONED,
+    Partition,
+    Stray,
+    month_of,
+    next_month,
+    partitions,
+    strays_before,
+)
+
+log = logging.getLogger(__name__)
 
 MIN_YEARS = 5
 _LOCK = 0x504D535F50555247  # "PMS_PURG"
@@ -98,6 +109,16 @@ async def purge(
             parts = {t: next((p for p in ps if p.month == m), None) for t, ps in found.items()}
             results.append(await _purge_month(db, settings, m, parts, dry_run))
         return results
+
+
+async def stray_rows(db: Database, settings: Settings) -> tuple[date, list[Stray]]:
+    """The retention limit and the rows older than it that sit in a default partition:
+    ``pms retention verify`` refuses them, the purge warns about them. They are not
+    archived or deleted here: moving audit and ledger rows is an operator's decision."""
+    async with db.read_session() as session:
+        now: datetime = (await session.execute(text("SELECT now()"))).scalar_one()
+        limit = retention_limit(now, settings.retention_years)
+        return limit, await strays_before(session, limit)
 
 
 async def _count(session: AsyncSession, part: Partition | None) -> int:
@@ -367,3 +388,6 @@ async def purge_task(db: Database, settings: Settings) -> None:
         await purge(db, settings)
     except PurgeInProgress:
         return
+    limit, strays = await stray_rows(db, settings)
+    for stray in strays:
+        log.warning("retention: %s", stray.describe(limit))

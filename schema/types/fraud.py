@@ -4,7 +4,7 @@ dry-run hits and the typed errors. Everything here needs fraud:read (COMPLIANCE,
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, cast
@@ -13,7 +13,6 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
-from app.audit import service as audit
 from app.core.principal import PrincipalKind
 from app.fraud import service
 from app.fraud.errors import CaseNotOpen, InvalidFraudRule, WithdrawalsOnHold
@@ -25,6 +24,7 @@ from permissions.rules import actor_of
 from schema.context import Info
 from schema.errors import UserError
 from schema.loaders import BatchLoader
+from schema.reads import audit_read
 
 
 @strawberry.enum(name="FraudDecision", description="A fraud case decision (final).")
@@ -174,23 +174,29 @@ def _key(root: Any, info: Info) -> ScoreKey:
     return uuid.UUID(str(root.id)), info.context.settings.fraud_score_window_days
 
 
-async def _audit_read(info: Info, root: Any) -> None:
+def _audit_read(info: Info, root: Any) -> Awaitable[None] | None:
     """A staff read of a risk field is a sensitive read, audited like ``player.read``
-    (whichever path asked: root field, nested, ``_entities``)."""
-    if info.context.principal.kind is PrincipalKind.STAFF:
-        await audit.record_now(info.context.db, actor_of(info), "fraud.risk_read", str(root.id),
-                               audit.SUCCESS, {"field": info.field_name})  # fmt: skip
+    (whichever path asked: root field, nested, ``_entities``). Registered before the
+    field's first await, so every risk field of a page lands in one audit batch."""
+    if info.context.principal.kind is not PrincipalKind.STAFF:
+        return None
+    return audit_read(info.context.loaders, actor_of(info), "fraud.risk_read", str(root.id),
+                      {"field": info.field_name})  # fmt: skip
 
 
 async def risk_score(root: Any, info: Info) -> int | None:
     """permission: fraud:read. 0-100: the weights of the rules hit in the score window."""
+    audited = _audit_read(info, root)
     score = await info.context.loaders.get(RiskScoreByPlayer).load(_key(root, info))
-    await _audit_read(info, root)
+    if audited is not None:
+        await audited
     return score
 
 
 async def risk_signals(root: Any, info: Info) -> list[RiskSignal]:
     """permission: fraud:read. The rules hit in the score window, newest first."""
+    audited = _audit_read(info, root)
     rows = await info.context.loaders.get(RiskSignalsByPlayer).load(_key(root, info))
-    await _audit_read(info, root)
+    if audited is not None:
+        await audited
     return [RiskSignal.from_model(r) for r in rows]

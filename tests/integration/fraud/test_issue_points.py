@@ -74,6 +74,39 @@ async def test_staff_reads_of_risk_fields_are_audited_and_denied_reads_are_not(
     assert rows == f"{COMPLIANCE.key} riskScore,{COMPLIANCE.key} riskSignals"
 
 
+LIST_RISK = """query { players(first: 100) { edges { node { id riskScore riskSignals { rule } }
+  } } }"""
+TWICE = """query($id: ID!) { a: player(id: $id) { riskScore } b: player(id: $id) { riskScore } }"""
+
+
+async def test_a_list_of_players_audits_its_risk_reads_in_one_transaction(
+    wallet_gql, db, player_factory
+):
+    players = {await player_factory() for _ in range(100)}
+    body = await wallet_gql.raw(LIST_RISK, as_=COMPLIANCE)
+    assert "errors" not in body, body
+    assert {e["node"]["id"] for e in body["data"]["players"]["edges"]} == players
+
+    # one row per (staff, player, field), as for a single read; all of them one transaction
+    # (xmin: the transaction that wrote the row)
+    rows = await scalar(db, "SELECT count(*) FROM audit_log WHERE action = 'fraud.risk_read'")
+    pairs = await scalar(db, "SELECT count(DISTINCT (target, details->>'field')) FROM audit_log "
+                             "WHERE action = 'fraud.risk_read' AND actor = :a",
+                         a=COMPLIANCE.key)  # fmt: skip
+    writers = await scalar(db, "SELECT count(DISTINCT xmin::text) FROM audit_log "
+                               "WHERE action = 'fraud.risk_read'")  # fmt: skip
+    assert (rows, pairs, writers) == (200, 200, 1)
+
+
+async def test_one_request_reading_a_player_twice_audits_it_once(wallet_gql, db, player_factory):
+    player = await player_factory()
+    body = await wallet_gql.raw(TWICE, {"id": player}, as_=COMPLIANCE)
+    assert body["data"]["a"] == body["data"]["b"]
+    for action in ("player.read", "fraud.risk_read"):
+        assert await scalar(db, "SELECT count(*) FROM audit_log WHERE action = :a AND "
+                                "target = :t", a=action, t=player) == 1  # fmt: skip
+
+
 async def test_a_card_number_in_a_case_note_is_refused_and_the_case_stays_open(
     wallet_gql, db, settings, player_factory
 ):

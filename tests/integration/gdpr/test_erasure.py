@@ -281,13 +281,17 @@ async def test_erasure_serialises_with_concurrent_money_and_profile_writes(
 
     async def edit(i: int) -> str:
         body = await gql(PROFILE_UPDATE, {"id": str(player.id), "i": {
-            "firstName": f"Name{i}", "phone": f"+4477009{i:05d}"}}, **staff)  # fmt: skip
+            "firstName": "Jo" + "abcdefghijklmnopqrstuvwxyz"[i // 2],
+            "phone": f"+49151123456{i:02d}"}}, **staff)  # fmt: skip
         return body["data"]["updatePlayerProfile"]["__typename"]
 
     work = [pay(i) if i % 2 else edit(i) for i in range(50)]
     results = await asyncio.gather(*work[:25], erase(gql, auth, player.id), *work[25:])
     accepted = sum(1 for r in results if r is True)
     assert results[25]["__typename"] == "PlayerErasure"
+    # a profile update that waited for the erasure is refused, none fails unexpectedly
+    edits = [r for i, r in enumerate(results) if isinstance(r, str)]
+    assert len(edits) == 25 and set(edits) <= {"UpdatePlayerSuccess", "NotFound"}, edits
 
     from app.fraud.consumer import consume_events
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from app.audit import verify as audit_verify
 from app.ledger.balances_at import balances_at
@@ -257,3 +258,31 @@ async def test_an_edited_row_inside_the_archived_prefix_is_found(db, retention):
         prefix = await retention_repository.archived_prefix(session)
         report = await audit_verify.verify(session, None, prefix)
     assert not report.ok and report.first_bad_position == 0, report.problems
+
+
+async def test_old_rows_in_a_default_partition_fail_verify_and_the_purge_warns(
+    db, retention, old_data
+):
+    """Rows written before their month had a partition sit in the default one, out of the
+    purge's reach (it drops whole months): verify refuses, the purge says so, none is lost."""
+    env = {"PMS_RETENTION_ARCHIVE_DIR": retention.retention_archive_dir}
+    clean = await pms(retention, "retention", "verify")
+    assert clean.returncode == 0 and clean.stdout.startswith("OK nothing older"), clean.stdout
+    stray = months_ago(OLD + 3)  # no partition for that month: the row goes to the default
+    async with db.transaction() as session:
+        await session.execute(text("SET LOCAL pms.retention_job = 'on'"))
+        await session.execute(text(
+            "INSERT INTO audit_log (occurred_at, actor, principal_kind, action, outcome) "
+            "VALUES (:at, 'staff:old', 'staff', 'stray.action', 'success')"),
+            {"at": datetime(stray.year, stray.month, 3, tzinfo=UTC)})  # fmt: skip
+    expected = ("pms_partitions.audit_log_default holds 1 row(s) older than the retention "
+                "(before ")  # fmt: skip
+
+    verify = await pms(retention, "retention", "verify")
+    assert verify.returncode == 1 and verify.stdout.startswith(f"BAD {expected}"), verify.stdout
+    assert f"oldest {stray:%Y-%m}-03" in verify.stdout
+    run = await pms(retention, "retention", "purge", **env)
+    assert run.returncode == 0, run.stderr
+    assert f"WARNING {expected}" in run.stderr
+    assert "archived" in run.stdout  # the monthly partitions went as usual
+    assert await scalar(db, "SELECT count(*) FROM pms_partitions.audit_log_default") == 1
