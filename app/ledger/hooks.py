@@ -31,7 +31,8 @@ registered extension, in registration order, inside the operation's transaction:
   ``after_operation`` with the completed operation's facts (deposit triggers, tier
   rewards). It runs for replayed outcomes too, so it must be idempotent.
 
-A responsible-gambling limit is then: LOAD parts reading the player's counters (locked),
+A responsible-gambling limit is then: LOAD parts reading the player's counters (a fresh
+read once the wallets are locked: app/responsible/extension.py),
 ``before_debit`` comparing counter + stake to the limit (raise ``LimitExceeded``) and
 adding the stake to its writes, APPLY parts upserting the counters.
 

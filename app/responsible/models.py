@@ -1,6 +1,6 @@
-"""Responsible-gambling tables: a player's limits (with their live counters, kept in
-the same row so the money path updates them under the row lock it already takes) and
-the breaks / self-exclusions they took."""
+"""Responsible-gambling tables: a player's limits (with their live counters, written
+only under the player's wallet locks: see app/responsible/extension.py) and the breaks /
+self-exclusions they took."""
 
 from __future__ import annotations
 
