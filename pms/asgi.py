@@ -24,7 +24,7 @@ from strawberry.types.unset import UNSET
 
 from app.audit.routes import audit_routes
 from app.backoffice.routes import admin_routes
-from app.core import graphiql, migrations
+from app.core import graphiql, json_codec, migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
 from app.core.graphql_http import GraphQLMediaTypes
@@ -126,6 +126,12 @@ class PMSGraphQL(GraphQL):
         self.max_subscriptions_per_connection = state.settings.ws_max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=10)
         self.operation_timeout_seconds = state.settings.request_timeout_seconds
+
+    def decode_json(self, data: str | bytes) -> object:
+        return json_codec.decode(data)
+
+    def encode_json(self, data: object) -> str:
+        return json_codec.encode(data)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         tasks: list[asyncio.Task[Any]] = []

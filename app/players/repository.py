@@ -8,7 +8,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -73,8 +73,13 @@ async def lock(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
     return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
 
 
+# Built once: a statement object keeps its cache key, so a batch skips building the
+# statement and its key again (the profile query's loaders, bench/README.md issue 16).
+_GET_MANY = select(Player).where(col(Player.id).in_(bindparam("ids", expanding=True)))
+
+
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Player]:
-    result = await session.execute(select(Player).where(col(Player.id).in_(ids)))
+    result = await session.execute(_GET_MANY, {"ids": list(ids)})
     return list(result.scalars())
 
 

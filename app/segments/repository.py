@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    bindparam,
     cast,
     delete,
     exists,
@@ -191,13 +192,17 @@ async def remove_member(session: AsyncSession, segment_id: uuid.UUID, player_id:
 async def segments_of_players(
     session: AsyncSession, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
-    rows = await session.execute(
-        select(SM.c.player_id, Segment)
-        .join(Segment, col(Segment.id) == SM.c.segment_id)
-        .where(SM.c.player_id.in_(player_ids))
-        .order_by(col(Segment.name))
-    )
+    rows = await session.execute(_OF_PLAYERS, {"ids": list(player_ids)})
     return [(player_id, segment) for player_id, segment in rows]
+
+
+# Built once: a statement object keeps its cache key (see players.repository.get_many).
+_OF_PLAYERS = (
+    select(SM.c.player_id, Segment)
+    .join(Segment, col(Segment.id) == SM.c.segment_id)
+    .where(SM.c.player_id.in_(bindparam("ids", expanding=True)))
+    .order_by(col(Segment.name))
+)
 
 
 async def member_page(

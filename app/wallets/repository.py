@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,5 +18,13 @@ async def get(session: AsyncSession, wallet_id: int) -> Wallet | None:
 
 async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
     """All wallets of the given players in one statement, in id order."""
-    stmt = select(Wallet).where(col(Wallet.player_id).in_(player_ids)).order_by(col(Wallet.id))
-    return list((await session.execute(stmt)).scalars())
+    rows = await session.execute(_FOR_PLAYERS, {"ids": list(player_ids)})
+    return list(rows.scalars())
+
+
+# Built once: a statement object keeps its cache key (see players.repository.get_many).
+_FOR_PLAYERS = (
+    select(Wallet)
+    .where(col(Wallet.player_id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Wallet.id))
+)
