@@ -146,7 +146,9 @@ WITH changed AS (
 )
 SELECT c.position, p.id AS player_id, p.email, p.country, p.currency, p.locale, p.status,
        p.vip_level, {CONSENTS} AS consents, p.created_at,
-       pr.first_name, pr.last_name, pr.phone
+       pr.first_name, pr.last_name, pr.phone,
+       (SELECT string_agg(t.tag, ';' ORDER BY t.tag COLLATE "C") FROM player_tags t
+        WHERE t.player_id = p.id) AS tags
 FROM changed c
 JOIN players p ON p.id = c.subject::uuid
 LEFT JOIN player_profiles pr ON pr.player_id = p.id

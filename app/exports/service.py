@@ -43,7 +43,8 @@ MEMBERSHIP_COLUMNS = (
 )  # fmt: skip
 PLAYER_COLUMNS = (
     "position", "playerId", "marketable", "suppressionReason", "channels", "email", "phone",
-    "firstName", "lastName", "locale", "country", "currency", "vipLevel", "registeredAt",
+    "firstName", "lastName", "locale", "country", "currency", "vipLevel", "tags",
+    "registeredAt",
 )  # fmt: skip
 TRANSFER_COLUMNS = (
     "id", "createdAt", "operationId", "playerId", "walletId", "walletKind", "houseAccount",
@@ -225,7 +226,7 @@ def _player(row: Row[Any], reason: str | None, wanted: Sequence[str]) -> dict[st
         email=row.email if "email" in allowed else None,
         phone=row.phone if {"sms", "phone"} & set(allowed) else None,
         firstName=row.first_name, lastName=row.last_name, locale=row.locale,
-        country=row.country, currency=row.currency, vipLevel=row.vip_level,
+        country=row.country, currency=row.currency, vipLevel=row.vip_level, tags=row.tags,
         registeredAt=_iso(row.created_at),
     )  # fmt: skip
     return blank

@@ -54,7 +54,7 @@ async def test_dry_run_reports_every_row_problem_with_its_line(db: Database, set
         f",{player.login},,consent_on,pigeon\n"  # 5: unknown channel
         f"{player.email},,,add_tag,vip\n"  # 6: duplicate of line 2
         f",,{player.id},add_to_segment,autumn\n"  # 7: unknown segment
-        f",,{player.id},add_tag,=cmd\n"  # 8: formula / bad tag
+        f",,{player.id},add_tag,a;b\n"  # 8: bad tag (';' separates tags in the export)
         f",,{player.id},dance,\n"  # 9: unknown action
     ).encode()
     async with db.transaction() as s:
@@ -66,8 +66,7 @@ async def test_dry_run_reports_every_row_problem_with_its_line(db: Database, set
     ]  # fmt: skip
     assert report["rows"] == 8
     with pytest.raises(ImportHasErrors):
-        async with db.transaction() as s:
-            await service.apply(s, data, "csv", settings, actor="t")
+        await service.apply(db, data, "csv", settings, actor="t")
     assert await _state(db, player.id) == ({}, [], 0, 0)
     async with db.transaction() as s:
         assert (await s.execute(text("SELECT count(*) FROM marketing_imports"))).scalar_one() == 0
@@ -87,9 +86,8 @@ async def test_apply_once_opt_out_wins_and_a_second_confirmation_replays(db: Dat
     ]
     data = "".join(json.dumps(r) + "\n" for r in rows)
 
-    async with db.transaction() as s:
-        report = await service.apply(s, data.encode(), "jsonl", settings, actor="staff:m",
-                                     import_id="spring-list")  # fmt: skip
+    report = await service.apply(db, data.encode(), "jsonl", settings, actor="staff:m",
+                                 import_id="spring-list")  # fmt: skip
 
     assert report["applied"] is True and report["optInsOverriddenByOptOut"] == 2
     consents, tags, members, history = await _state(db, player.id)
@@ -101,17 +99,16 @@ async def test_apply_once_opt_out_wins_and_a_second_confirmation_replays(db: Dat
         audited = (await s.execute(text(
             "SELECT count(*) FROM audit_log WHERE action = 'marketing_import.apply'"
         ))).scalar_one()  # fmt: skip
-        again = await service.apply(s, data.encode(), "jsonl", settings, actor="staff:m",
-                                    import_id="spring-list")  # fmt: skip
+    again = await service.apply(db, data.encode(), "jsonl", settings, actor="staff:m",
+                                import_id="spring-list")  # fmt: skip
     assert audited == 1
     assert again == {**report, "replayed": True}
     assert (await _state(db, player.id))[3] == history  # nothing applied twice
     with pytest.raises(ImportIdReused):
-        async with db.transaction() as s:
-            other_file = b'{"email": "x@example.com", "action": "opt_out"}\n'
-            await service.apply(
-                s, other_file, "jsonl", settings, actor="staff:m", import_id="spring-list"
-            )
+        other_file = b'{"email": "x@example.com", "action": "opt_out"}\n'
+        await service.apply(
+            db, other_file, "jsonl", settings, actor="staff:m", import_id="spring-list"
+        )
 
 
 @pytest.mark.parametrize(
