@@ -194,8 +194,9 @@ async def seeded(url: str, players: int, transfers: int) -> Database | None:
 
 
 async def main(
-    url: str, players: int, transfers: int, import_rows: int, *, seed_only: bool, reuse: bool
-) -> None:
+    url: str, players: int, transfers: int, import_rows: int, *, seed_only: bool, reuse: bool,
+    skip_exports: bool,
+) -> None:  # fmt: skip
     register_all()
     db = await seeded(url, players, transfers) if reuse else None
     if db is None:
@@ -207,6 +208,16 @@ async def main(
         await db.dispose()
         return
     settings = Settings(_env_file=None, database_url=url, env="test")
+    if not skip_exports:
+        await exports(db, settings, url, transfers)
+    if import_rows:
+        await import_list(db, settings, min(import_rows, players))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS {peak:.0f} MiB")
+    await db.dispose()
+
+
+async def exports(db: Database, settings: Settings, url: str, transfers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         seconds = await baseline(url, out)
@@ -220,11 +231,6 @@ async def main(
             "(the ERP export also writes daily balances and totals)"
         )
         await export(db, settings, ExportKind.CRM, out)
-    if import_rows:
-        await import_list(db, settings, min(import_rows, players))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"process peak RSS {peak:.0f} MiB")
-    await db.dispose()
 
 
 if __name__ == "__main__":
@@ -236,9 +242,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--reuse", action="store_true", help="keep a database seeded with these sizes"
     )
+    parser.add_argument("--skip-exports", action="store_true", help="the import only")
     args = parser.parse_args()
     url = os.environ.get(
         "PMS_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_exports"
     )
     asyncio.run(main(url, args.players, args.transfers, args.import_rows,
-                     seed_only=args.seed_only, reuse=args.reuse))  # fmt: skip
+                     seed_only=args.seed_only, reuse=args.reuse,
+                     skip_exports=args.skip_exports))  # fmt: skip
