@@ -94,8 +94,24 @@ async def dry_run(session: AsyncSession, data: bytes, fmt: str, settings: Settin
     for change in changes.values():
         change.overridden = change.consent_on & change.consent_off
         change.consent_on -= change.consent_off
+    problems += await _too_many_tags(session, rows, players, changes)
     problems.sort(key=lambda p: p.line)
     return Plan(len(raw), problems, changes)
+
+
+async def _too_many_tags(
+    session: AsyncSession, rows: list[Row], players: dict[int, uuid.UUID],
+    changes: dict[uuid.UUID, Change],
+) -> list[Problem]:  # fmt: skip
+    """A player's tags after the import stay within ``profiles.MAX_TAGS`` (checked here, so
+    no batch of the apply can fail on it); the problem is on the player's last tag row."""
+    tagged = sorted(p for p, c in changes.items() if c.tags)
+    current = await profiles.tags_of_many(session, tagged) if tagged else {}
+    over = {p for p in tagged if len(current.get(p, set()) | changes[p].tags) > profiles.MAX_TAGS}
+    last_line = {players[r.line]: r.line for r in rows
+                 if r.action == "add_tag" and players.get(r.line) in over}  # fmt: skip
+    return [Problem(line, "TOO_MANY_TAGS", f"a player has at most {profiles.MAX_TAGS} tags")
+            for line in sorted(last_line.values())]  # fmt: skip
 
 
 def _row_problem(

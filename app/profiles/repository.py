@@ -86,3 +86,16 @@ async def add_tags(
         text(_ADD_TAGS), {"players": [p for p, _ in pairs], "tags": [t for _, t in pairs]}
     )
     return [(player_id, list(old), list(added)) for player_id, old, added in rows]
+
+
+async def tags_of_many(
+    session: AsyncSession, player_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    rows = await session.execute(
+        text("SELECT player_id, tag FROM player_tags WHERE player_id = ANY(CAST(:p AS uuid[]))"),
+        {"p": player_ids},
+    )
+    found: dict[uuid.UUID, set[str]] = {}
+    for player_id, tag in rows:
+        found.setdefault(player_id, set()).add(tag)
+    return found

@@ -248,6 +248,12 @@ async def add_tags_many(
     return set(players)
 
 
+async def tags_of_many(
+    session: AsyncSession, player_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    return await repository.tags_of_many(session, player_ids)
+
+
 async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:
     return await repository.tags_of(session, player_id)
 

@@ -141,3 +141,23 @@ async def test_the_cli_dry_run_then_confirm(db: Database, settings, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["consentsOn"] == 1
     assert (await _state(db, player.id))[0]["email"] is True
+
+
+async def test_a_list_that_would_exceed_a_players_tag_limit_is_a_row_error(db: Database, settings):
+    player = await create_player(db, settings)
+    async with db.transaction() as s:
+        await profiles.set_tags(s, player.id, [f"t{i}" for i in range(profiles.MAX_TAGS - 1)],
+                                actor="t", settings=settings)  # fmt: skip
+    data = (
+        "player_id,action,value\n"
+        f"{player.id},add_tag,t0\n"  # already there: not counted twice
+        f"{player.id},add_tag,new-1\n"  # the limit
+        f"{player.id},add_tag,new-2\n"  # over it: the error is on the last tag row
+    ).encode()
+    async with db.transaction() as s:
+        plan = await service.dry_run(s, data, "csv", settings)
+    assert [(p.line, p.code) for p in plan.problems] == [(4, "TOO_MANY_TAGS")]
+    async with db.transaction() as s:
+        fine = await service.dry_run(s, data.rsplit(b",new-2", 1)[0].rsplit(b"\n", 1)[0] + b"\n",
+                                     "csv", settings)  # fmt: skip
+    assert fine.problems == []
