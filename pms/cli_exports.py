@@ -142,15 +142,15 @@ def cmd_import_marketing(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         try:
-            async with db.transaction() as session:
-                if args.confirm:
-                    report = await service.apply(
-                        session, data, fmt, settings, actor="system:cli",
-                        import_id=args.import_id, progress=progress,
-                    )  # fmt: skip
-                else:
+            if args.confirm:
+                report = await service.apply(
+                    db, data, fmt, settings, actor="system:cli", import_id=args.import_id,
+                    progress=progress,
+                )  # fmt: skip
+            else:
+                async with db.transaction() as session:
                     plan = await service.dry_run(session, data, fmt, settings)
-                    report = plan.report(args.import_id or service.file_id(data), applied=False)
+                report = plan.report(args.import_id or service.file_id(data), applied=False)
         except DomainError as exc:
             print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
             return 2

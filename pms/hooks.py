@@ -26,7 +26,7 @@ from app.players.cache import from_settings as player_cache
 from app.responsible import repository as rg_repository
 from app.responsible import service as rg_service
 from app.responsible.extension import GamblingLimitExtension
-from app.segments.service import on_player_attributes_changed
+from app.segments.service import on_player_attributes_changed, on_players_attributes_changed
 
 _registered = False
 
@@ -34,7 +34,7 @@ _registered = False
 def register_attribute_listeners() -> None:
     """``player_attributes_changed`` (kyc, profiles, playstyle announce it) -> segment
     membership, re-evaluated in the announcer's transaction. Idempotent."""
-    player_hooks.register_listener(on_player_attributes_changed)
+    player_hooks.register_listener(on_player_attributes_changed, on_players_attributes_changed)
 
 
 def register_ledger_extensions() -> None:

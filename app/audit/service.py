@@ -30,20 +30,26 @@ class Actor:
     user_agent: str | None = None  # None: the current request's (app.core.http)
 
 
+def _values(
+    actor: Actor, action: str, target: str | None, outcome: str, details: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "actor": actor.key[:120],
+        "action": action,
+        "target": target[:120] if target else None,
+        "outcome": outcome,
+        "principal_kind": actor.key.split(":", 1)[0][:16],
+        "ip": actor.ip,
+        "request_id": actor.request_id,
+        "user_agent": (actor.user_agent or user_agent_var.get() or None),
+        "details": details or {},
+    }
+
+
 def _entry(
     actor: Actor, action: str, target: str | None, outcome: str, details: dict[str, Any] | None
 ) -> AuditEntry:
-    return AuditEntry(
-        actor=actor.key[:120],
-        action=action,
-        target=target[:120] if target else None,
-        outcome=outcome,
-        principal_kind=actor.key.split(":", 1)[0][:16],
-        ip=actor.ip,
-        request_id=actor.request_id,
-        user_agent=(actor.user_agent or user_agent_var.get() or None),
-        details=details or {},
-    )
+    return AuditEntry(**_values(actor, action, target, outcome, details))
 
 
 async def record(
@@ -66,6 +72,23 @@ async def record_many_now(db: Database, rows: Sequence[Row]) -> None:
     async with db.transaction() as session:
         session.add_all(_entry(*row) for row in rows)
         await session.flush()
+@dataclass(frozen=True)
+class Record:
+    """One entry of ``record_many``."""
+
+    action: str
+    target: str | None = None
+    details: dict[str, Any] | None = None
+    outcome: str = SUCCESS
+
+
+async def record_many(session: AsyncSession, actor: Actor, records: Sequence[Record]) -> None:
+    """Many entries of one actor in the caller's transaction, inserted together. Each is an
+    ordinary row: the insert trigger separates its personal values and the tree sequences
+    it like any other (leaves in commit order), so the log's invariants hold."""
+    await repository.insert_many(
+        session, [_values(actor, r.action, r.target, r.outcome, r.details) for r in records]
+    )
 
 
 async def record_now(

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.consents.models import ConsentChange, PlayerConsent
+from app.core.db import mark_changed
 from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import outbox
-from app.players.hooks import player_attributes_changed
+from app.players.hooks import player_attributes_changed, players_attributes_changed
 from app.players.models import Player
 
 CHANNELS = ("email", "sms", "push", "phone")
@@ -158,6 +159,77 @@ async def set_marketing(
             {"ch": channel, "g": granted, "p": player_id},
         )
         await player_attributes_changed(session, player_id, ["marketingConsent"], settings)
+    return changed
+
+
+# Many marketing choices in ONE statement (imports): the same rule as ``_change`` and
+# ``set_marketing`` per (player, purpose): only differing values are written, each with its
+# history row and event, and the preferences JSON mirrors the records.
+_SET_MARKETING_MANY = """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:players AS uuid[]), CAST(:purposes AS text[]),
+                         CAST(:values AS text[])) AS w(player_id, purpose, value)
+),
+changed AS (
+    SELECT w.player_id, w.purpose, w.value, c.value AS old_value
+    FROM wanted w LEFT JOIN player_consents c USING (player_id, purpose)
+    WHERE c.value IS DISTINCT FROM w.value
+),
+upserted AS (
+    INSERT INTO player_consents (player_id, purpose, value)
+    SELECT player_id, purpose, value FROM changed
+    ON CONFLICT (player_id, purpose) DO UPDATE SET value = excluded.value, updated_at = now()
+),
+history AS (
+    INSERT INTO player_consent_changes (player_id, purpose, old_value, new_value, actor, source)
+    SELECT player_id, purpose, old_value, value, :actor, :source FROM changed
+    ORDER BY player_id, purpose
+),
+events AS (
+    INSERT INTO outbox_events (event_id, type, source, subject, data)
+    SELECT gen_random_uuid(), 'player.consent_changed', :event_source, player_id::text,
+           jsonb_build_object('playerId', player_id::text, 'purpose', purpose,
+                              'value', value, 'source', :source)
+    FROM changed ORDER BY player_id, purpose
+),
+mirrored AS (
+    UPDATE players p SET preferences = jsonb_set(
+        CASE WHEN jsonb_typeof(p.preferences->'marketingConsents') = 'object' THEN p.preferences
+             ELSE p.preferences || '{"marketingConsents": {}}'::jsonb END,
+        ARRAY['marketingConsents'],
+        CASE WHEN jsonb_typeof(p.preferences->'marketingConsents') = 'object'
+             THEN p.preferences->'marketingConsents' ELSE '{}'::jsonb END || m.channels)
+    FROM (SELECT player_id, jsonb_object_agg(substr(purpose, 11), value = 'granted') AS channels
+          FROM changed WHERE purpose LIKE 'marketing.%' GROUP BY player_id) m
+    WHERE p.id = m.player_id
+)
+SELECT DISTINCT player_id FROM changed
+"""
+
+
+async def set_marketing_many(
+    session: AsyncSession, choices: Sequence[tuple[uuid.UUID, str, bool]], *, actor: str,
+    source: str, settings: Settings,
+) -> set[uuid.UUID]:  # fmt: skip
+    """``set_marketing`` for many (player, channel, granted) at once, one statement; the
+    players whose consents changed (their segments are re-evaluated in one pass)."""
+    if not choices:
+        return set()
+    players = sorted({p for p, _, _ in choices})
+    await session.execute(
+        text("SELECT 1 FROM players WHERE id = ANY(CAST(:p AS uuid[])) ORDER BY id FOR UPDATE"),
+        {"p": players},
+    )  # as in _change: one change at a time per player (ordered: no deadlock)
+    rows = await session.execute(text(_SET_MARKETING_MANY), {
+        "players": [p for p, _, _ in choices],
+        "purposes": [marketing_purpose(c) for _, c, _ in choices],
+        "values": [GRANTED if g else WITHDRAWN for _, _, g in choices],
+        "actor": actor, "source": source, "event_source": outbox.SOURCE,
+    })  # fmt: skip
+    changed = set(rows.scalars())
+    for player_id in changed:
+        mark_changed(session, str(player_id))
+    await players_attributes_changed(session, sorted(changed), ["marketingConsent"], settings)
     return changed
 
 

@@ -14,9 +14,10 @@ import csv
 import hashlib
 import io
 import json
+import operator
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -40,15 +41,44 @@ def canonical_json(value: Any) -> str:
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell; a text cell a spreadsheet would run as a formula gets a leading quote."""
+    """A CSV cell; a text cell a spreadsheet would run as a formula gets a leading quote.
+    THE escaping rule of every CSV file we write (all go through ``DatasetWriter``)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)  # fast path: ids and amounts (a negative amount is a number)
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+    text = value if kind is str else str(value)
+    if text[:1] in _FORMULA_CHARS and not _NUMBER.match(text):
         return "'" + text
     return text
+
+
+_FORMULA_CHARS = frozenset(_FORMULA_START)
+
+
+def _json_value(value: Any) -> str:
+    """``canonical_json`` of one value; the scalar cases spelled as ``json.dumps`` spells
+    them (the same C string encoder, ``int``/``float`` reprs), anything else through it."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return canonical_json(value)
+
+
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _one(index: int) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    return lambda values: (values[index],)
 
 
 @dataclass(frozen=True)
@@ -93,28 +123,50 @@ class _HashingFile:
 
 class DatasetWriter:
     """One dataset written as ``<name>.jsonl`` and ``<name>.csv`` in one pass (streaming:
-    memory stays constant whatever the row count)."""
+    memory stays constant whatever the row count). ``write_rows`` takes a batch of value
+    sequences in column order and writes each file once per batch; a JSONL line is the
+    ``canonical_json`` of the row's object, byte for byte."""
 
     def __init__(self, directory: Path, name: str, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
         self._jsonl = _HashingFile(directory, name + ".jsonl")
         self._csv = _HashingFile(directory, name + ".csv")
-        self._line = io.StringIO()
-        self._csv_writer = csv.writer(self._line, lineterminator="\n")
-        self._csv_row(self.columns)
+        self._buffer = io.StringIO()
+        self._csv_writer = csv.writer(self._buffer, lineterminator="\n")
+        # Keys in canonical (sorted) order, each with its spelled prefix.
+        order = sorted(range(len(self.columns)), key=lambda i: self.columns[i])
+        self._keys = [_encode_str(self.columns[i]) + ":" for i in order]
+        self._sorted = operator.itemgetter(*order) if len(order) > 1 else _one(order[0])
+        self._csv_writer.writerow([csv_cell(c) for c in self.columns])
+        self._csv.write(self._take())
 
-    def _csv_row(self, cells: Sequence[Any]) -> None:
-        self._line.seek(0)
-        self._line.truncate()
-        self._csv_writer.writerow([csv_cell(c) for c in cells])
-        self._csv.write(self._line.getvalue())
+    def _take(self) -> str:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text
+
+    def _json_line(self, values: Sequence[Any]) -> str:
+        spelled = map(_json_value, self._sorted(values))
+        return "{" + ",".join(map(operator.add, self._keys, spelled)) + "}\n"
 
     def write(self, row: Mapping[str, Any]) -> None:
-        values = [row[c] for c in self.columns]
-        self._jsonl.write(canonical_json(dict(zip(self.columns, values, strict=True))) + "\n")
-        self._csv_row(values)
-        self._jsonl.rows += 1
-        self._csv.rows += 1
+        self.write_rows([[row[c] for c in self.columns]])
+
+    def write_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.write_rows([[row[c] for c in self.columns] for row in rows])
+
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        width = len(self.columns)
+        if any(len(values) != width for values in rows):
+            raise ValueError(f"every row has {width} values")
+        self._jsonl.write("".join([self._json_line(values) for values in rows]))
+        self._csv_writer.writerows([list(map(csv_cell, values)) for values in rows])
+        self._csv.write(self._take())
+        self._jsonl.rows += len(rows)
+        self._csv.rows += len(rows)
 
     @property
     def rows(self) -> int:

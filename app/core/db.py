@@ -58,6 +58,19 @@ def mark_changed(session: AsyncSession, subject: str) -> None:
     session.info.setdefault(CHANGED_SUBJECTS_KEY, set()).add(subject)
 
 
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under ``session``, inside the session's transaction.
+
+    SQLAlchemy begins the driver-level transaction lazily on its first statement; paths
+    that bypass its statement layer (the money path, bulk export reads) start it here."""
+    conn = await session.connection()
+    adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    driver: asyncpg.Connection = adapted.driver_connection
+    return driver
+
+
 def normalize_url(url: str) -> str:
     """Accept plain ``postgresql://`` / ``postgres://`` URLs and pin the asyncpg driver."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):

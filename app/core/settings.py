@@ -238,8 +238,9 @@ class Settings(BaseSettings):
     # Marketing-list imports larger than this are refused whole (CLI, GraphQL upload and
     # POST /imports; upload requests may exceed max_body_bytes by this much).
     import_max_bytes: int = 10 * 1024 * 1024
-    # Players per transaction-internal batch of an import's apply (progress steps).
-    import_batch_size: int = 500
+    # Players per batch of an import's apply: each batch is one transaction of set-based
+    # statements (a crash leaves whole batches; a resumed confirmation skips them).
+    import_batch_size: int = Field(default=2000, ge=1)
     # Periodic exports: {kind: seconds between runs}, e.g. '{"crm": 3600, "erp": 86400}'.
     # Each run starts from the cursor the previous one returned.
     export_schedule: dict[Literal["crm", "erp"], float] = Field(default_factory=dict)

@@ -14,12 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.consents.service import marketing_consents_sql
-from app.core.db import Database
+from app.core.db import Database, driver_connection
 from app.exports.models import ExportRun
 
 CONSENTS = marketing_consents_sql("p.id")
 
-BATCH = 2000
+# Rows per fetch of the server-side cursor (memory stays bounded by one batch).
+BATCH = 10_000
+
+# A streamed row: an asyncpg Record, read by name (``row["id"]``) or by position.
+DbRow = Any
 
 # Player events that may change what a CRM holds about a player.
 PLAYER_EVENT_TYPES = (
@@ -119,9 +123,14 @@ async def _count(session: AsyncSession, sql: str, params: dict[str, Any]) -> int
 
 async def _stream(
     session: AsyncSession, sql: str, params: dict[str, Any]
-) -> AsyncIterator[Sequence[Row[Any]]]:
-    result = await session.stream(text(sql).execution_options(yield_per=BATCH), params)
-    async for rows in result.partitions(BATCH):
+) -> AsyncIterator[Sequence[DbRow]]:
+    """A server-side cursor on the session's asyncpg connection (in its snapshot), read
+    in batches; the rows skip SQLAlchemy's result layer (the export's hot loop)."""
+    compiled = text(sql).compile(dialect=session.get_bind().dialect)
+    args = [params[name] for name in compiled.positiontup or ()]
+    driver = await driver_connection(session)
+    cursor = await driver.cursor(compiled.string, *args)
+    while rows := await cursor.fetch(BATCH):
         yield rows
 
 
@@ -146,7 +155,9 @@ WITH changed AS (
 )
 SELECT c.position, p.id AS player_id, p.email, p.country, p.currency, p.locale, p.status,
        p.vip_level, {CONSENTS} AS consents, p.created_at,
-       pr.first_name, pr.last_name, pr.phone
+       pr.first_name, pr.last_name, pr.phone,
+       (SELECT string_agg(t.tag, ';' ORDER BY t.tag COLLATE "C") FROM player_tags t
+        WHERE t.player_id = p.id) AS tags
 FROM changed c
 JOIN players p ON p.id = c.subject::uuid
 LEFT JOIN player_profiles pr ON pr.player_id = p.id
@@ -167,7 +178,7 @@ async def count_memberships(session: AsyncSession, since: int, until: int) -> in
     )
 
 
-def memberships(session: AsyncSession, since: int, until: int) -> AsyncIterator[Sequence[Row[Any]]]:
+def memberships(session: AsyncSession, since: int, until: int) -> AsyncIterator[Sequence[DbRow]]:
     return _stream(session, _MEMBERSHIPS, _crm_params(since, until, MEMBERSHIP_EVENT_TYPES))
 
 
@@ -182,7 +193,7 @@ async def count_changed_players(session: AsyncSession, since: int, until: int) -
 
 def changed_players(
     session: AsyncSession, since: int, until: int
-) -> AsyncIterator[Sequence[Row[Any]]]:
+) -> AsyncIterator[Sequence[DbRow]]:
     return _stream(session, _CHANGED_PLAYERS, _crm_params(since, until, PLAYER_EVENT_TYPES))
 
 
@@ -252,13 +263,11 @@ async def count_transfers(session: AsyncSession, since: int, until: int) -> int:
     )
 
 
-def transfers(session: AsyncSession, since: int, until: int) -> AsyncIterator[Sequence[Row[Any]]]:
+def transfers(session: AsyncSession, since: int, until: int) -> AsyncIterator[Sequence[DbRow]]:
     return _stream(session, _TRANSFERS, {"since": since, "until": until})
 
 
-def daily_balances(
-    session: AsyncSession, since: int, until: int
-) -> AsyncIterator[Sequence[Row[Any]]]:
+def daily_balances(session: AsyncSession, since: int, until: int) -> AsyncIterator[Sequence[DbRow]]:
     return _stream(session, _DAILY_BALANCES, {"since": since, "until": until})
 
 

@@ -20,7 +20,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -32,6 +31,7 @@ from app.core.settings import Settings
 from app.exports import cursor, hooks, repository, signing
 from app.exports.cursor import Cursor, ExportKind
 from app.exports.errors import ExportBusy, InvalidExportCursor
+from app.exports.repository import DbRow
 
 # done, total
 Progress = Callable[[int, int], None]
@@ -43,7 +43,8 @@ MEMBERSHIP_COLUMNS = (
 )  # fmt: skip
 PLAYER_COLUMNS = (
     "position", "playerId", "marketable", "suppressionReason", "channels", "email", "phone",
-    "firstName", "lastName", "locale", "country", "currency", "vipLevel", "registeredAt",
+    "firstName", "lastName", "locale", "country", "currency", "vipLevel", "tags",
+    "registeredAt",
 )  # fmt: skip
 TRANSFER_COLUMNS = (
     "id", "createdAt", "operationId", "playerId", "walletId", "walletKind", "houseAccount",
@@ -155,21 +156,19 @@ def _consents(raw: Any) -> set[str]:
     return {c for c in CHANNELS if isinstance(raw, dict) and raw.get(c) is True}
 
 
-def _suppression(
-    row: Row[Any], external: dict[uuid.UUID, str], wanted: Sequence[str]
-) -> str | None:
+def _suppression(row: DbRow, external: dict[uuid.UUID, str], wanted: Sequence[str]) -> str | None:
     """Why the player must not be marketed to through ``wanted`` (None: it may be)."""
-    if row.status != "ACTIVE":
-        return str(row.status)  # SELF_EXCLUDED, BLOCKED, CLOSED
-    if row.player_id in external:
-        return external[row.player_id]
-    if not _consents(row.consents) & set(wanted):
+    if row["status"] != "ACTIVE":
+        return str(row["status"])  # SELF_EXCLUDED, BLOCKED, CLOSED
+    if row["player_id"] in external:
+        return external[row["player_id"]]
+    if not _consents(row["consents"]) & set(wanted):
         return "NO_CONSENT"
     return None
 
 
-async def _external(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[uuid.UUID, str]:
-    return await hooks.suppressed(session, sorted({r.player_id for r in rows}))
+async def _external(session: AsyncSession, rows: Sequence[DbRow]) -> dict[uuid.UUID, str]:
+    return await hooks.suppressed(session, sorted({r["player_id"] for r in rows}))
 
 
 async def _crm(
@@ -187,13 +186,13 @@ async def _crm(
     try:
         async for rows in repository.memberships(session, a, b):
             external = await _external(session, rows)
-            for row in rows:
-                members.write(_membership(row, _suppression(row, external, wanted)))
+            members.write_many([_membership(r, _suppression(r, external, wanted)) for r in rows])
             tracker.advance(len(rows))
         async for rows in repository.changed_players(session, a, b):
             external = await _external(session, rows)
-            for row in rows:
-                players.write(_player(row, _suppression(row, external, wanted), wanted))
+            players.write_many(
+                [_player(r, _suppression(r, external, wanted), wanted) for r in rows]
+            )
             tracker.advance(len(rows))
     except BaseException:
         members.abort()
@@ -202,31 +201,31 @@ async def _crm(
     return members.close() + players.close(), {"channels": list(wanted)}
 
 
-def _membership(row: Row[Any], reason: str | None) -> dict[str, Any]:
+def _membership(row: DbRow, reason: str | None) -> dict[str, Any]:
     return {
-        "position": row.position, "eventId": row.event_id,
-        "change": "entered" if row.type == "segment.entered" else "left",
-        "at": _iso(row.time), "segmentId": row.segment_id, "segmentName": row.segment_name,
-        "playerId": str(row.player_id), "suppressed": reason is not None,
-        "suppressionReason": reason,
+        "position": row["position"], "eventId": row["event_id"],
+        "change": "entered" if row["type"] == "segment.entered" else "left",
+        "at": _iso(row["time"]), "segmentId": row["segment_id"],
+        "segmentName": row["segment_name"], "playerId": str(row["player_id"]),
+        "suppressed": reason is not None, "suppressionReason": reason,
     }  # fmt: skip
 
 
-def _player(row: Row[Any], reason: str | None, wanted: Sequence[str]) -> dict[str, Any]:
+def _player(row: DbRow, reason: str | None, wanted: Sequence[str]) -> dict[str, Any]:
     """A suppressed player carries its id and the reason only: no contact data at all."""
     blank: dict[str, Any] = dict.fromkeys(PLAYER_COLUMNS)
-    blank.update(position=row.position, playerId=str(row.player_id), marketable=False,
+    blank.update(position=row["position"], playerId=str(row["player_id"]), marketable=False,
                  suppressionReason=reason)  # fmt: skip
     if reason is not None:
         return blank
-    allowed = [c for c in wanted if c in _consents(row.consents)]
+    allowed = [c for c in wanted if c in _consents(row["consents"])]
     blank.update(
         marketable=True, channels=";".join(allowed),
-        email=row.email if "email" in allowed else None,
-        phone=row.phone if {"sms", "phone"} & set(allowed) else None,
-        firstName=row.first_name, lastName=row.last_name, locale=row.locale,
-        country=row.country, currency=row.currency, vipLevel=row.vip_level,
-        registeredAt=_iso(row.created_at),
+        email=row["email"] if "email" in allowed else None,
+        phone=row["phone"] if {"sms", "phone"} & set(allowed) else None,
+        firstName=row["first_name"], lastName=row["last_name"], locale=row["locale"],
+        country=row["country"], currency=row["currency"], vipLevel=row["vip_level"],
+        tags=row["tags"], registeredAt=_iso(row["created_at"]),
     )  # fmt: skip
     return blank
 
@@ -246,14 +245,11 @@ async def _erp(
     writers = (transfers, daily, totals)
     try:
         async for rows in repository.transfers(session, a, b):
-            for row in rows:
-                transfers.write(_transfer(row))
+            transfers.write_rows([_transfer(row) for row in rows])
             tracker.advance(len(rows))
         async for rows in repository.daily_balances(session, a, b):
-            for row in rows:
-                daily.write({"day": _iso(row.day), "currency": row.currency,
-                             "account": row.account, "movement": int(row.movement),
-                             "closingBalance": int(row.closing)})  # fmt: skip
+            daily.write_rows([[_iso(r["day"]), r["currency"], r["account"], int(r["movement"]),
+                               int(r["closing"])] for r in rows])  # fmt: skip
         sums: dict[str, int] = {}
         for row in await repository.account_totals(session, b):
             totals.write({"currency": row.currency, "account": row.account,
@@ -269,13 +265,11 @@ async def _erp(
                                       "ok": all(v == 0 for v in sums.values())}}  # fmt: skip
 
 
-def _transfer(row: Row[Any]) -> dict[str, Any]:
-    return {
-        "id": row.id, "createdAt": _iso(row.created_at), "operationId": row.operation_id,
-        "playerId": row.player_id, "walletId": row.wallet_id, "walletKind": row.wallet_kind,
-        "houseAccount": row.house_account, "currency": row.currency, "amount": row.amount,
-        "kind": row.kind, "balanceAfter": row.balance_after, "reference": row.reference,
-    }  # fmt: skip
+def _transfer(row: DbRow) -> list[Any]:
+    """TRANSFER_COLUMNS' values: the query selects them in that order."""
+    values = list(row)
+    values[1] = values[1].isoformat()  # createdAt
+    return values
 
 
 def _iso(value: datetime | date | None) -> str | None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, String, Uuid
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -21,6 +21,25 @@ class MarketingImport(SQLModel, table=True):
     report: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_by: str = Field(sa_column=Column(String(160), nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())
+    # Batches are cut by the size the first confirmation used, so a resumed one cuts the
+    # same; ``completed_at`` is set with the last batch (before it: resumable).
+    batch_size: int | None = Field(default=None, sa_column=Column(Integer))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class MarketingImportBatch(SQLModel, table=True):
+    """One applied batch of an import, written in the batch's own transaction."""
+
+    __tablename__ = "marketing_import_batches"
+
+    import_id: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("marketing_imports.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    batch: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    players: int = Field(sa_column=Column(Integer, nullable=False))
+    applied_at: datetime | None = Field(default=None, sa_column=created_at_column())
 
 
 class MarketingImportUpload(SQLModel, table=True):

@@ -1,9 +1,14 @@
 """Marketing-list imports. ``dry_run`` validates every row against the database and
 reports per-row problems with line numbers; ``apply`` (the confirmation) runs only on a
-clean file, in one transaction (all or nothing), once per import id: confirming again
-returns the stored report. Opt-outs win over opt-ins for the same player in one file.
-Every change goes through the profile and segment services (settings history, events)
-and the import is audited."""
+clean file, once per import id, in batches of players: each batch is one transaction of
+set-based statements and is recorded, so a crash leaves whole batches and confirming
+again resumes (a completed import answers its stored report). Opt-outs win over opt-ins
+for the same player in one file. Every change goes through the consent, profile and
+segment services (history rows, events, segment re-evaluation) and is audited per player.
+
+Cell values are text: one that starts like a spreadsheet formula (``=``, ``+``, ``-``,
+``@``) is stored as it is, if its column's own rule allows it (an email, id or login is
+checked as one); the CSV writers escape it on the way out (``app.core.bundles``)."""
 
 from __future__ import annotations
 
@@ -18,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.consents import service as consents
 from app.consents.service import CHANNELS
+from app.core.db import Database
 from app.core.settings import Settings
 from app.imports import parse, repository
 from app.imports.errors import ImportHasErrors, ImportIdReused
 from app.imports.parse import Problem, Row
-from app.players.validation import TAG, normalise_email
+from app.players.validation import CUSTOM_TAG, normalise_email
 from app.profiles import service as profiles
 from app.segments import service as segments
 
@@ -88,8 +94,24 @@ async def dry_run(session: AsyncSession, data: bytes, fmt: str, settings: Settin
     for change in changes.values():
         change.overridden = change.consent_on & change.consent_off
         change.consent_on -= change.consent_off
+    problems += await _too_many_tags(session, rows, players, changes)
     problems.sort(key=lambda p: p.line)
     return Plan(len(raw), problems, changes)
+
+
+async def _too_many_tags(
+    session: AsyncSession, rows: list[Row], players: dict[int, uuid.UUID],
+    changes: dict[uuid.UUID, Change],
+) -> list[Problem]:  # fmt: skip
+    """A player's tags after the import stay within ``profiles.MAX_TAGS`` (checked here, so
+    no batch of the apply can fail on it); the problem is on the player's last tag row."""
+    tagged = sorted(p for p, c in changes.items() if c.tags)
+    current = await profiles.tags_of_many(session, tagged) if tagged else {}
+    over = {p for p in tagged if len(current.get(p, set()) | changes[p].tags) > profiles.MAX_TAGS}
+    last_line = {players[r.line]: r.line for r in rows
+                 if r.action == "add_tag" and players.get(r.line) in over}  # fmt: skip
+    return [Problem(line, "TOO_MANY_TAGS", f"a player has at most {profiles.MAX_TAGS} tags")
+            for line in sorted(last_line.values())]  # fmt: skip
 
 
 def _row_problem(
@@ -100,8 +122,8 @@ def _row_problem(
     if key in seen:
         return Problem(row.line, "DUPLICATE_ROW", "the same action for this player came before")
     seen.add(key)
-    if row.action == "add_tag" and not TAG.match(row.value):
-        return Problem(row.line, "BAD_TAG", "a tag is 1-64 letters, digits or _.:-")
+    if row.action == "add_tag" and not CUSTOM_TAG.match(row.value):
+        return Problem(row.line, "BAD_TAG", "a tag is 1-64 characters, no control ones or ';'")
     if row.action == "add_to_segment" and row.value not in known_segments:
         return Problem(row.line, "UNKNOWN_SEGMENT", "no static segment with this name")
     return None
@@ -158,36 +180,55 @@ async def _resolve_players(
 
 
 async def apply(
-    session: AsyncSession, data: bytes, fmt: str, settings: Settings, *, actor: str,
+    db: Database, data: bytes, fmt: str, settings: Settings, *, actor: str,
     import_id: str | None = None, progress: Progress | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Apply a clean file once per import id (default: the file's SHA-256)."""
+    """Apply a clean file once per import id (default: the file's SHA-256), in batches of
+    players, each batch one transaction; a confirmation after a crash resumes with the
+    first batch not applied. Confirming a completed import returns the stored report."""
     digest = file_id(data)
     import_id = import_id or digest
-    existing = await repository.get(session, import_id)
-    if existing is not None:
-        return _replay(existing.file_sha256, existing.report, digest)
-    plan = await dry_run(session, data, fmt, settings)
+    async with db.transaction() as session:
+        existing = await repository.get(session, import_id)
+        if existing is not None and existing.completed_at is not None:
+            return _replay(existing.file_sha256, existing.report, digest)
+        if existing is not None and existing.file_sha256 != digest:
+            raise ImportIdReused("this import id was applied with another file")
+        plan = await dry_run(session, data, fmt, settings)
     if plan.problems:
         raise ImportHasErrors(f"{len(plan.problems)} row error(s); fix them and upload again")
-    report = plan.report(import_id, applied=True)
-    if not await repository.claim(session, import_id, digest, actor, report):
-        stored = await repository.get(session, import_id)
-        assert stored is not None
-        return _replay(stored.file_sha256, stored.report, digest)
-    total = len(plan.changes)
+    async with db.transaction() as session:
+        claimed = await repository.claim(session, import_id, digest, actor,
+                                         plan.report(import_id, applied=True),
+                                         settings.import_batch_size)  # fmt: skip
+    if claimed.file_sha256 != digest:
+        raise ImportIdReused("this import id was applied with another file")
+    batches = _batches(plan.changes, claimed.batch_size or settings.import_batch_size)
+    done = 0
     if progress is not None:
-        progress(0, total)
-    for done, player_id in enumerate(sorted(plan.changes), start=1):
-        await _apply_player(session, player_id, plan.changes[player_id], actor, settings)
-        # Progress per batch of players (one transaction still holds them all).
-        if progress is not None and (done % settings.import_batch_size == 0 or done == total):
-            progress(done, total)
-    await _apply_segments(session, plan.changes)
-    await audit.record(session, audit.Actor(actor), "marketing_import.apply",
-                       f"import:{import_id}", details={k: v for k, v in report.items()
-                                                        if k != "errors"})  # fmt: skip
-    return report
+        progress(0, len(plan.changes))
+    for number, players in enumerate(batches):
+        async with db.transaction() as session:
+            if await repository.claim_batch(session, import_id, number, len(players)):
+                changes = {p: plan.changes[p] for p in players}
+                await _apply_batch(session, import_id, number, changes, actor, settings)
+        done += len(players)
+        if progress is not None:
+            progress(done, len(plan.changes))
+    async with db.transaction() as session:
+        completed = await repository.complete(session, import_id)
+        if completed:
+            await audit.record(session, audit.Actor(actor), "marketing_import.apply",
+                               f"import:{import_id}", details={
+                                   k: v for k, v in claimed.report.items() if k != "errors"
+                               })  # fmt: skip
+    return claimed.report if completed else {**claimed.report, "replayed": True}
+
+
+def _batches(changes: dict[uuid.UUID, Change], size: int) -> list[list[uuid.UUID]]:
+    """Players in id order, cut every ``size``: the same cut on every confirmation."""
+    ordered = sorted(changes)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def _replay(stored_digest: str, report: dict[str, Any], digest: str) -> dict[str, Any]:
@@ -196,25 +237,39 @@ def _replay(stored_digest: str, report: dict[str, Any], digest: str) -> dict[str
     return {**report, "replayed": True}
 
 
-async def _apply_player(
-    session: AsyncSession, player_id: uuid.UUID, change: Change, actor: str, settings: Settings
-) -> None:
-    wanted = {c: True for c in change.consent_on} | {c: False for c in change.consent_off}
-    for channel, granted in sorted(wanted.items()):
-        await consents.set_marketing(
-            session, player_id, channel, granted, actor=actor, source="import", settings=settings
-        )
-    if change.tags:
-        current = await profiles.tags_of(session, player_id)
-        await profiles.set_tags(
-            session, player_id, sorted(set(current) | change.tags), actor=actor, settings=settings
-        )
-
-
-async def _apply_segments(session: AsyncSession, changes: dict[uuid.UUID, Change]) -> None:
+async def _apply_batch(
+    session: AsyncSession, import_id: str, number: int, changes: dict[uuid.UUID, Change],
+    actor: str, settings: Settings,
+) -> None:  # fmt: skip
+    """One batch, set-based: consents (opt-outs already won), tags, static segments, one
+    audit entry per player; each service writes its own history rows and events."""
+    choices = [(p, c, on) for p, change in changes.items()
+               for c, on in _consent_choices(change)]  # fmt: skip
+    await consents.set_marketing_many(session, choices, actor=actor, source="import",
+                                      settings=settings)  # fmt: skip
+    tags = {p: change.tags for p, change in changes.items() if change.tags}
+    await profiles.add_tags_many(session, tags, actor=actor, settings=settings)
     by_segment: dict[uuid.UUID, list[uuid.UUID]] = {}
     for player_id, change in changes.items():
         for segment_id in change.segments:
             by_segment.setdefault(segment_id, []).append(player_id)
     for segment_id in sorted(by_segment):
         await segments.add_static_members(session, segment_id, by_segment[segment_id])
+    await audit.record_many(session, audit.Actor(actor), [
+        audit.Record("marketing_import.player", f"player:{player_id}",
+                     _audit_details(import_id, number, change))
+        for player_id, change in sorted(changes.items())
+    ])  # fmt: skip
+
+
+def _consent_choices(change: Change) -> list[tuple[str, bool]]:
+    wanted = {c: True for c in change.consent_on} | {c: False for c in change.consent_off}
+    return sorted(wanted.items())
+
+
+def _audit_details(import_id: str, batch: int, change: Change) -> dict[str, Any]:
+    return {
+        "importId": import_id, "batch": batch, "tagsAdded": sorted(change.tags),
+        "consentsOn": sorted(change.consent_on), "consentsOff": sorted(change.consent_off),
+        "segmentsAdded": sorted(str(s) for s in change.segments),
+    }  # fmt: skip

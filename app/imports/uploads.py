@@ -2,7 +2,8 @@
 is validated at once (the dry-run report, per-row errors with line numbers) and stored;
 ``confirm`` queues the apply as a background job, once per import id (a second
 confirmation answers the same job). The job applies the stored file through
-``service.apply``: all or nothing, idempotent by import id."""
+``service.apply``: in whole batches, idempotent by import id (a job run again after a
+crash resumes with the first batch not applied)."""
 
 from __future__ import annotations
 
@@ -87,10 +88,11 @@ async def run_job(
     async with db.transaction() as session:
         row = await session.get(MarketingImportUpload, import_id)
         assert row is not None
-        return await service.apply(
-            session, row.data, row.format, settings, actor=str(job.payload["confirmedBy"]),
-            import_id=import_id, progress=progress,
-        )  # fmt: skip
+        data, fmt = row.data, row.format
+    return await service.apply(
+        db, data, fmt, settings, actor=str(job.payload["confirmedBy"]), import_id=import_id,
+        progress=progress,
+    )  # fmt: skip
 
 
 async def status(

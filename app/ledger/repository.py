@@ -22,26 +22,19 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import driver_connection
 from app.ledger.history_repository import HistoryFilter, history
 
 __all__ = ["HistoryFilter", "history"]  # re-exported: the GraphQL layer reads history here
 
 
 async def driver(session: AsyncSession | Any) -> asyncpg.Connection:
-    """The asyncpg connection under ``session``, inside the session's transaction.
-
-    SQLAlchemy begins the driver-level transaction lazily on its first statement; the
-    money path bypasses SQLAlchemy's statement layer, so it starts it here. A bare
-    asyncpg connection (already in a transaction) is taken as it is (bench/wallet.py).
+    """The asyncpg connection under ``session`` (``app.core.db.driver_connection``); a
+    bare asyncpg connection (already in a transaction) is taken as it is (bench/wallet.py).
     """
     if not isinstance(session, AsyncSession):
         return session
-    conn = await session.connection()
-    adapted: Any = (await conn.get_raw_connection()).dbapi_connection
-    if adapted._transaction is None:
-        await adapted._start_transaction()
-    driver_connection: asyncpg.Connection = adapted.driver_connection
-    return driver_connection
+    return await driver_connection(session)
 
 
 # Claims the key first: the wallet locks depend on the claim, so a duplicate request

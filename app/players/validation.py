@@ -18,6 +18,10 @@ from app.core.settings import Settings
 LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 LOCALE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
 TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# A custom tag on a player is a free-text label: one starting like a formula (= + - @) is
+# kept as it is and escaped by the CSV writers (app/core/bundles.csv_cell). No control
+# characters, and no ';' (the CRM export lists a player's tags joined by it).
+CUSTOM_TAG = re.compile(r"^[^\x00-\x1f\x7f;]{1,64}$")
 MAX_AGE_YEARS = 120
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -60,3 +60,45 @@ async def history_page(
         )
     ).scalar_one()
     return rows[:limit], len(rows) > limit, int(total)
+
+
+_ADD_TAGS = """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:players AS uuid[]), CAST(:tags AS text[])) AS w(player_id, tag)
+),
+old AS (
+    SELECT player_id, array_agg(tag ORDER BY tag) AS tags FROM player_tags
+    WHERE player_id = ANY(CAST(:players AS uuid[])) GROUP BY player_id
+),
+added AS (
+    INSERT INTO player_tags (player_id, tag) SELECT player_id, tag FROM wanted
+    ON CONFLICT DO NOTHING RETURNING player_id, tag
+)
+SELECT a.player_id, coalesce(o.tags, '{}') AS old, array_agg(a.tag ORDER BY a.tag) AS added
+FROM added a LEFT JOIN old o USING (player_id)
+GROUP BY a.player_id, o.tags ORDER BY a.player_id
+"""
+
+
+async def add_tags(
+    session: AsyncSession, pairs: list[tuple[uuid.UUID, str]]
+) -> list[tuple[uuid.UUID, list[str], list[str]]]:
+    """ONE statement: insert the (player, tag) pairs not there yet; (player, old tags,
+    added tags) for every player that got one."""
+    rows = await session.execute(
+        text(_ADD_TAGS), {"players": [p for p, _ in pairs], "tags": [t for _, t in pairs]}
+    )
+    return [(player_id, list(old), list(added)) for player_id, old, added in rows]
+
+
+async def tags_of_many(
+    session: AsyncSession, player_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    rows = await session.execute(
+        text("SELECT player_id, tag FROM player_tags WHERE player_id = ANY(CAST(:p AS uuid[]))"),
+        {"p": player_ids},
+    )
+    found: dict[uuid.UUID, set[str]] = {}
+    for player_id, tag in rows:
+        found.setdefault(player_id, set()).add(tag)
+    return found

@@ -17,9 +17,9 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import Settings
 from app.events import outbox
 from app.gdpr.guard import is_erased
-from app.players.hooks import player_attributes_changed
+from app.players.hooks import player_attributes_changed, players_attributes_changed
 from app.players.models import Player
-from app.players.validation import TAG
+from app.players.validation import CUSTOM_TAG
 from app.profiles import repository
 from app.profiles.models import PlayerProfile, SettingsChange
 from app.profiles.validation import (
@@ -213,7 +213,7 @@ async def set_tags(
     wanted = sorted(set(tags))
     if len(wanted) > MAX_TAGS:
         raise ValidationFailed.single("tags", f"at most {MAX_TAGS} tags")
-    bad = [t for t in wanted if not TAG.match(t)]
+    bad = [t for t in wanted if not CUSTOM_TAG.match(t)]
     if bad:
         raise ValidationFailed.single("tags", f"invalid tag {bad[0][:70]!r}")
     await _player(session, player_id)
@@ -225,6 +225,36 @@ async def set_tags(
     await session.flush()
     await player_attributes_changed(session, player_id, ("tags",), settings)
     return wanted
+
+
+async def add_tags_many(
+    session: AsyncSession, additions: dict[uuid.UUID, set[str]], *, actor: str,
+    settings: Settings,
+) -> set[uuid.UUID]:  # fmt: skip
+    """Add tags to many players in one statement (imports), with the same rules and
+    settings-history rows as ``set_tags``; the players whose tags changed."""
+    pairs = [(p, t) for p in sorted(additions) for t in sorted(additions[p])]
+    bad = [t for _, t in pairs if not CUSTOM_TAG.match(t)]
+    if bad:
+        raise ValidationFailed.single("tags", f"invalid tag {bad[0][:70]!r}")
+    if not pairs:
+        return set()
+    changed = await repository.add_tags(session, pairs)
+    for player_id, old, added in changed:
+        if len(old) + len(added) > MAX_TAGS:
+            raise ValidationFailed.single("tags", f"at most {MAX_TAGS} tags ({player_id})")
+    session.add_all(_history(p, actor, "tags", old, sorted(old + added), pii=False)
+                    for p, old, added in changed)  # fmt: skip
+    await session.flush()
+    players = [p for p, _, _ in changed]
+    await players_attributes_changed(session, players, ("tags",), settings)
+    return set(players)
+
+
+async def tags_of_many(
+    session: AsyncSession, player_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    return await repository.tags_of_many(session, player_ids)
 
 
 async def tags_of(session: AsyncSession, player_id: uuid.UUID) -> list[str]:

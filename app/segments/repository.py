@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    any_,
     bindparam,
     cast,
     delete,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -114,11 +115,21 @@ async def remove_all_members(session: AsyncSession, segment: Segment) -> int:
 
 
 async def recompute(
-    session: AsyncSession, segment: Segment, condition: ColumnElement[bool]
-) -> list[str]:
+    session: AsyncSession, segment: Segment, condition: ColumnElement[bool],
+    player_ids: list[uuid.UUID] | None = None,
+) -> list[str]:  # fmt: skip
     """ONE set-based statement: the target set, insert new members, delete former
-    members, write their outbox events. Returns the event types written."""
-    target = (select(P.c.id.label("player_id")).select_from(BASE).where(condition)).cte("target")
+    members, write their outbox events (only among ``player_ids`` when given). Returns the
+    event types written."""
+    target_where = [condition]
+    left_where = [SM.c.segment_id == segment.id]
+    if player_ids is not None:
+        ids = bindparam("player_ids", player_ids, type_=ARRAY(Uuid))
+        target_where.append(P.c.id == any_(ids))
+        left_where.append(SM.c.player_id == any_(ids))
+    target = (select(P.c.id.label("player_id")).select_from(BASE).where(*target_where)).cte(
+        "target"
+    )
     entered = (
         pg_insert(SM)
         .from_select(
@@ -131,10 +142,7 @@ async def recompute(
     )
     left = (
         delete(SM)
-        .where(
-            SM.c.segment_id == segment.id,
-            ~exists().where(target.c.player_id == SM.c.player_id),
-        )
+        .where(*left_where, ~exists().where(target.c.player_id == SM.c.player_id))
         .returning(SM.c.player_id)
         .cte("left")
     )
@@ -150,6 +158,28 @@ async def recompute(
         .returning(OE.c.type)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def add_members(
+    session: AsyncSession, segment: Segment, player_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """ONE statement: the players not yet members become members, one ``segment.entered``
+    event each; returns them."""
+    ids = bindparam("player_ids", player_ids, type_=ARRAY(Uuid))
+    wanted = select(func.unnest(ids).label("player_id")).subquery("wanted")
+    entered = (
+        pg_insert(SM)
+        .from_select(
+            ["segment_id", "player_id"],
+            select(literal(segment.id, Uuid), wanted.c.player_id).order_by(wanted.c.player_id),
+        )
+        .on_conflict_do_nothing()
+        .returning(SM.c.player_id)
+        .cte("entered")
+    )
+    events = select(literal("segment.entered").label("type"), entered.c.player_id)
+    stmt = _events_insert(segment, events).add_cte(entered).returning(OE.c.subject)
+    return sorted(uuid.UUID(s) for s in (await session.execute(stmt)).scalars())
 
 
 async def evaluate_for_player(

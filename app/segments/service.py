@@ -16,11 +16,11 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import unique_violation_constraint
+from app.core.db import mark_changed, unique_violation_constraint
 from app.core.errors import AlreadyExists, NotFound, ValidationFailed
 from app.core.settings import Settings, get_settings
 from app.events import outbox
-from app.players.hooks import AttributesChanged
+from app.players.hooks import AttributesChanged, PlayersChanged
 from app.players.models import PlayerStatus
 from app.segments import repository, rules
 from app.segments.models import Segment, SegmentKind
@@ -218,9 +218,9 @@ async def add_static_members(
     missing = await repository.missing_players(session, wanted)
     if missing:
         raise ValidationFailed.single("playerIds", f"unknown player {missing[0]}")
-    added = [p for p in wanted if await repository.add_member(session, segment.id, p)]
+    added = await repository.add_members(session, segment, wanted)
     for player_id in added:
-        await _membership_event(session, "segment.entered", segment, player_id)
+        mark_changed(session, str(player_id))
     return added
 
 
@@ -245,6 +245,17 @@ async def on_player_attributes_changed(session: AsyncSession, change: Attributes
     (lastActiveDays, activityStatus) move too, and a full per-player pass is one SELECT.
     """
     await recompute_player_segments(session, change.player_id, change.settings)
+
+
+async def on_players_attributes_changed(session: AsyncSession, change: PlayersChanged) -> None:
+    """The bulk form of the listener (an import's batch): one set-based statement per rule
+    segment over the batch's players instead of one pass per player."""
+    players = sorted(set(change.player_ids))
+    for segment in await repository.rule_segments(session):
+        condition = marketable(rules.compile_rule(segment.rule, change.settings))
+        await repository.recompute(session, segment, condition, players)
+    for player_id in players:
+        mark_changed(session, str(player_id))
 
 
 async def segments_of_players(

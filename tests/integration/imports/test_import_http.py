@@ -4,6 +4,7 @@ applies it; the status shows progress and the final report."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import httpx
@@ -11,10 +12,13 @@ import pytest
 from sqlalchemy import text
 
 from app.core.db import Database
+from app.exports import service as exports
+from app.exports.cursor import ExportKind
 from pms.asgi import create_app
 from pms.tasks import run_jobs
 from tests.auth import Auth
 from tests.factories import create_player
+from tests.integration.exports.helpers import player_with_consents
 from tests.integration.imports.test_marketing_import import _segment, _state
 
 UPLOAD = """
@@ -241,22 +245,44 @@ async def test_uploads_may_exceed_the_ordinary_body_limit_up_to_the_import_limit
     assert anonymous.status_code == 415
 
 
-async def test_formula_cells_are_row_errors_and_nothing_is_stored_for_them(
-    db: Database, small_settings, api
+async def test_formula_cells_are_stored_as_text_and_escaped_again_in_the_csv_export(
+    db: Database, small_settings, api, tmp_path
 ):
     http, auth = api
-    player = await create_player(db, small_settings)
+    players = [await player_with_consents(db, small_settings, email=True) for _ in range(3)]
     marketer = await auth.staff_headers("MARKETER")
+    formulas = ['=HYPERLINK("http://evil")', "@SUM(A1)", "+1+1"]
     data = (
-        "player_id,action,value\n"
-        f'{player.id},add_tag,=HYPERLINK("http://evil")\n'
-        f"{player.id},add_tag,@SUM(A1)\n"
-        f"{player.id},add_tag,+1+1\n"
-        f"{player.id},add_to_segment,=cmd\n"
-    ).encode()
-    found = await _upload(http, marketer, data)
-    assert [(e["line"], e["code"]) for e in found["errors"]] == [
-        (2, "BAD_TAG"), (3, "BAD_TAG"), (4, "BAD_TAG"), (5, "UNKNOWN_SEGMENT"),
-    ]  # fmt: skip
-    assert found["state"] == "HAS_ERRORS"
-    assert await _state(db, player.id) == ({}, [], 0, 0)
+        "player_id,email,action,value\n"
+        + "".join(
+            f'{p},,add_tag,"{f.replace(chr(34), chr(34) * 2)}"\n'
+            for p, f in zip(players, formulas, strict=True)
+        )
+        + ",=x@example.com,add_tag,vip\n"
+    )  # an email column keeps its own rule
+    found = await _upload(http, marketer, data.encode())
+    assert [(e["line"], e["code"]) for e in found["errors"]] == [(5, "UNKNOWN_PLAYER")]
+
+    clean = data.rsplit(",=x@", 1)[0].rsplit("\n", 1)[0] + "\n"
+    found = await _upload(http, marketer, clean.encode(), importId="formulas")
+    assert found["state"] == "VALIDATED", found
+    await _gql(http, marketer, CONFIRM, {"id": "formulas"})
+    assert await run_jobs(db, small_settings) == 1
+    async with db.transaction() as s:
+        rows = await s.execute(text("SELECT player_id, tag FROM player_tags"))
+        stored = {player_id: tag for player_id, tag in rows}
+    assert stored == dict(zip(players, formulas, strict=True))  # verbatim
+
+    first = await exports.run_export(db, small_settings, ExportKind.CRM, None, tmp_path / "a",
+                                     actor="t")  # fmt: skip
+    with (first.directory / "players.csv").open(newline="") as f:
+        cells = {r["playerId"]: r["tags"] for r in csv.DictReader(f)}
+    assert cells == {str(p): "'" + t for p, t in zip(players, formulas, strict=True)}
+    raw = [json.loads(line) for line in (first.directory / "players.jsonl").open()]
+    assert {r["playerId"]: r["tags"] for r in raw} == {
+        str(p): t for p, t in zip(players, formulas, strict=True)
+    }
+    again = await exports.run_export(db, small_settings, ExportKind.CRM, None, tmp_path / "b",
+                                     actor="t")  # fmt: skip
+    for name in ("players.csv", "players.jsonl", "manifest.json"):
+        assert (again.directory / name).read_bytes() == (first.directory / name).read_bytes()

@@ -54,7 +54,7 @@ async def test_dry_run_reports_every_row_problem_with_its_line(db: Database, set
         f",{player.login},,consent_on,pigeon\n"  # 5: unknown channel
         f"{player.email},,,add_tag,vip\n"  # 6: duplicate of line 2
         f",,{player.id},add_to_segment,autumn\n"  # 7: unknown segment
-        f",,{player.id},add_tag,=cmd\n"  # 8: formula / bad tag
+        f",,{player.id},add_tag,a;b\n"  # 8: bad tag (';' separates tags in the export)
         f",,{player.id},dance,\n"  # 9: unknown action
     ).encode()
     async with db.transaction() as s:
@@ -66,8 +66,7 @@ async def test_dry_run_reports_every_row_problem_with_its_line(db: Database, set
     ]  # fmt: skip
     assert report["rows"] == 8
     with pytest.raises(ImportHasErrors):
-        async with db.transaction() as s:
-            await service.apply(s, data, "csv", settings, actor="t")
+        await service.apply(db, data, "csv", settings, actor="t")
     assert await _state(db, player.id) == ({}, [], 0, 0)
     async with db.transaction() as s:
         assert (await s.execute(text("SELECT count(*) FROM marketing_imports"))).scalar_one() == 0
@@ -87,9 +86,8 @@ async def test_apply_once_opt_out_wins_and_a_second_confirmation_replays(db: Dat
     ]
     data = "".join(json.dumps(r) + "\n" for r in rows)
 
-    async with db.transaction() as s:
-        report = await service.apply(s, data.encode(), "jsonl", settings, actor="staff:m",
-                                     import_id="spring-list")  # fmt: skip
+    report = await service.apply(db, data.encode(), "jsonl", settings, actor="staff:m",
+                                 import_id="spring-list")  # fmt: skip
 
     assert report["applied"] is True and report["optInsOverriddenByOptOut"] == 2
     consents, tags, members, history = await _state(db, player.id)
@@ -101,17 +99,16 @@ async def test_apply_once_opt_out_wins_and_a_second_confirmation_replays(db: Dat
         audited = (await s.execute(text(
             "SELECT count(*) FROM audit_log WHERE action = 'marketing_import.apply'"
         ))).scalar_one()  # fmt: skip
-        again = await service.apply(s, data.encode(), "jsonl", settings, actor="staff:m",
-                                    import_id="spring-list")  # fmt: skip
+    again = await service.apply(db, data.encode(), "jsonl", settings, actor="staff:m",
+                                import_id="spring-list")  # fmt: skip
     assert audited == 1
     assert again == {**report, "replayed": True}
     assert (await _state(db, player.id))[3] == history  # nothing applied twice
     with pytest.raises(ImportIdReused):
-        async with db.transaction() as s:
-            other_file = b'{"email": "x@example.com", "action": "opt_out"}\n'
-            await service.apply(
-                s, other_file, "jsonl", settings, actor="staff:m", import_id="spring-list"
-            )
+        other_file = b'{"email": "x@example.com", "action": "opt_out"}\n'
+        await service.apply(
+            db, other_file, "jsonl", settings, actor="staff:m", import_id="spring-list"
+        )
 
 
 @pytest.mark.parametrize(
@@ -144,3 +141,23 @@ async def test_the_cli_dry_run_then_confirm(db: Database, settings, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["consentsOn"] == 1
     assert (await _state(db, player.id))[0]["email"] is True
+
+
+async def test_a_list_that_would_exceed_a_players_tag_limit_is_a_row_error(db: Database, settings):
+    player = await create_player(db, settings)
+    async with db.transaction() as s:
+        await profiles.set_tags(s, player.id, [f"t{i}" for i in range(profiles.MAX_TAGS - 1)],
+                                actor="t", settings=settings)  # fmt: skip
+    data = (
+        "player_id,action,value\n"
+        f"{player.id},add_tag,t0\n"  # already there: not counted twice
+        f"{player.id},add_tag,new-1\n"  # the limit
+        f"{player.id},add_tag,new-2\n"  # over it: the error is on the last tag row
+    ).encode()
+    async with db.transaction() as s:
+        plan = await service.dry_run(s, data, "csv", settings)
+    assert [(p.line, p.code) for p in plan.problems] == [(4, "TOO_MANY_TAGS")]
+    async with db.transaction() as s:
+        fine = await service.dry_run(s, data.rsplit(b",new-2", 1)[0].rsplit(b"\n", 1)[0] + b"\n",
+                                     "csv", settings)  # fmt: skip
+    assert fine.problems == []

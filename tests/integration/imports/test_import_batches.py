@@ -1,0 +1,157 @@
+"""Set-based import apply: a 5,000-row list is applied in batches of players, each batch
+one transaction; a failure in a batch leaves whole batches only, and confirming again
+(twice at once) completes the import exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.core.db import Database
+from app.imports import service
+from app.segments import service as segments
+from tests.integration.imports.test_marketing_import import _segment
+
+PLAYERS = 1250  # x 4 rows = 5,000 rows
+BATCH = 500  # -> batches of 500, 500, 250 players
+
+
+async def _players(db: Database) -> list[uuid.UUID]:
+    async with db.transaction() as s:
+        rows = await s.execute(text(
+            "INSERT INTO players (id, email, login, password_hash, country, currency, birth_date)"
+            " SELECT gen_random_uuid(), 'b' || g || '@example.com', 'batch' || g, 'x', 'DE',"
+            " 'EUR', date '1990-01-01' FROM generate_series(1, :n) g RETURNING id"
+        ), {"n": PLAYERS})  # fmt: skip
+        return sorted(rows.scalars())
+
+
+def _list(players: list[uuid.UUID]) -> bytes:
+    """Every player: a tag, e-mail consent, the static segment; even ones also SMS
+    consent, odd ones opt out (which wins over their e-mail opt-in)."""
+    lines = ["player_id,action,value"]
+    for i, p in enumerate(players):
+        last = f"{p},consent_on,sms" if i % 2 == 0 else f"{p},opt_out,"
+        lines += [f"{p},add_tag,spring", f"{p},consent_on,email", f"{p},add_to_segment,spring",
+                  last]  # fmt: skip
+    return ("\n".join(lines) + "\n").encode()
+
+
+COUNTS = """SELECT
+  (SELECT count(*) FROM player_consent_changes WHERE source = 'import'),
+  (SELECT count(*) FROM outbox_events WHERE type = 'player.consent_changed'),
+  (SELECT count(*) FROM player_tags WHERE tag = 'spring'),
+  (SELECT count(*) FROM player_settings_changes WHERE field = 'tags'),
+  (SELECT count(*) FROM segment_members),
+  (SELECT count(*) FROM outbox_events WHERE type = 'segment.entered'),
+  (SELECT count(*) FROM audit_log WHERE action = 'marketing_import.player'),
+  (SELECT count(*) FROM audit_log WHERE action = 'marketing_import.apply')"""
+
+
+async def _counts(db: Database) -> tuple[int, ...]:
+    async with db.transaction() as s:
+        return tuple((await s.execute(text(COUNTS))).one())
+
+
+def _expected(players: int, segment_events: int | None = None) -> tuple[int, ...]:
+    even, odd = (players + 1) // 2, players // 2
+    consents = 2 * even + 4 * odd  # email+sms granted; all four channels withdrawn
+    members = segment_events or players
+    return (consents, consents, players, players, members, members, players, 1)
+
+
+async def _batches(db: Database) -> list[tuple[int, int]]:
+    async with db.transaction() as s:
+        rows = await s.execute(text(
+            "SELECT batch, players FROM marketing_import_batches ORDER BY batch"))  # fmt: skip
+        return [tuple(r) for r in rows]
+
+
+@pytest.fixture
+def batch_settings(settings):
+    return settings.model_copy(update={"import_batch_size": BATCH})
+
+
+async def _rule_segment(db: Database, settings, name: str, rule) -> None:
+    async with db.transaction() as s:
+        await segments.create_segment(s, name=name, rule=rule, actor="t", settings=settings)
+
+
+async def _members(db: Database) -> dict[str, int]:
+    async with db.transaction() as s:
+        rows = await s.execute(text(
+            "SELECT s.name, count(*) FROM segment_members m JOIN segments s ON s.id = m.segment_id"
+            " GROUP BY s.name"))  # fmt: skip
+        return {name: count for name, count in rows}
+
+
+async def test_a_5000_row_list_writes_exactly_the_expected_rows(db: Database, batch_settings):
+    players = await _players(db)
+    await _segment(db, batch_settings, "spring")
+    # Rule segments follow the batch's changes (re-evaluated set-based, per batch).
+    await _rule_segment(db, batch_settings, "tagged",
+                        {"attr": "tags", "op": "contains", "value": "spring"})  # fmt: skip
+    await _rule_segment(db, batch_settings, "texting",
+                        {"attr": "marketingConsent", "op": "contains", "value": "sms"})  # fmt: skip
+    seen: list[tuple[int, int]] = []
+    report = await service.apply(
+        db, _list(players), "csv", batch_settings, actor="staff:m", import_id="five-k",
+        progress=lambda done, total: seen.append((done, total)),
+    )  # fmt: skip
+    assert (report["rows"], report["players"], report["optInsOverriddenByOptOut"]) == (
+        5000, PLAYERS, PLAYERS // 2)  # fmt: skip
+    assert seen == [(0, PLAYERS), (500, PLAYERS), (1000, PLAYERS), (1250, PLAYERS)]
+    assert await _members(db) == {"spring": PLAYERS, "tagged": PLAYERS, "texting": PLAYERS // 2}
+    assert await _counts(db) == _expected(PLAYERS, segment_events=PLAYERS * 2 + PLAYERS // 2)
+    assert await _batches(db) == [(0, 500), (1, 500), (2, 250)]
+    async with db.transaction() as s:
+        mirrored = (await s.execute(text(
+            "SELECT preferences->'marketingConsents' FROM players WHERE id = :p"),
+            {"p": players[1]})).scalar_one()  # fmt: skip
+        details = (await s.execute(text(
+            "SELECT details FROM audit_log WHERE action = 'marketing_import.player' "
+            "AND target = :t"), {"t": f"player:{players[0]}"})).scalar_one()  # fmt: skip
+    assert mirrored == {"email": False, "sms": False, "push": False, "phone": False}
+    assert (details["importId"], details["batch"], details["consentsOn"]) == (
+        "five-k", 0, ["email", "sms"])  # fmt: skip
+    again = await service.apply(db, _list(players), "csv", batch_settings, actor="staff:m",
+                                import_id="five-k")  # fmt: skip
+    assert again == {**report, "replayed": True}
+    assert await _counts(db) == _expected(PLAYERS, segment_events=PLAYERS * 2 + PLAYERS // 2)
+
+
+async def test_a_failing_batch_leaves_whole_batches_and_a_resumed_confirm_completes_once(
+    db: Database, batch_settings
+):
+    players = await _players(db)
+    await _segment(db, batch_settings, "spring")
+    data = _list(players)
+    # A real failure inside the second batch: the database refuses its first tag row.
+    async with db.transaction() as s:
+        await s.execute(text(
+            "CREATE FUNCTION test_refuse_tag() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.player_id = '{players[BATCH]}' THEN RAISE EXCEPTION 'injected'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"))  # fmt: skip
+        await s.execute(text(
+            "CREATE TRIGGER test_refuse_tag BEFORE INSERT ON player_tags "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_tag()"))  # fmt: skip
+    with pytest.raises(DBAPIError, match="injected"):
+        await service.apply(db, data, "csv", batch_settings, actor="staff:m", import_id="crash")
+    assert await _batches(db) == [(0, 500)]
+    first_batch = (*_expected(BATCH)[:-1], 0)  # 500 players, no completion entry
+    assert await _counts(db) == first_batch
+    async with db.transaction() as s:
+        await s.execute(text("DROP TRIGGER test_refuse_tag ON player_tags"))
+
+    # Two confirmations at once resume it: each batch is applied by exactly one of them.
+    results = await asyncio.gather(*(
+        service.apply(db, data, "csv", batch_settings, actor="staff:m", import_id="crash")
+        for _ in range(2)
+    ))  # fmt: skip
+    assert sorted(bool(r.get("replayed")) for r in results) == [False, True]
+    assert await _batches(db) == [(0, 500), (1, 500), (2, 250)]
+    assert await _counts(db) == _expected(PLAYERS)
