@@ -28,8 +28,12 @@ WITH wal AS (
     WHERE w.id = v.id AND w.id = ANY($1::bigint[])
     RETURNING w.id
 ), house AS (
+    -- The house accounts exist after their first use: a read probe of the key is cheaper
+    -- than an insert attempt per operation (ON CONFLICT still settles a first-use race).
     INSERT INTO house_accounts (currency, kind)
     SELECT DISTINCT t.currency, t.house FROM unnest($6::text[], $7::text[]) AS t(house, currency)
+    WHERE NOT EXISTS (SELECT 1 FROM house_accounts a
+                      WHERE a.currency = t.currency AND a.kind = t.house)
     ON CONFLICT DO NOTHING
 ), tr AS (
     INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account, currency,
