@@ -25,11 +25,15 @@ WITH wal AS (
         updated_at = now()
     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
          AS v(id, balance, held, turnover)
-    WHERE w.id = v.id
+    WHERE w.id = v.id AND w.id = ANY($1::bigint[])
     RETURNING w.id
 ), house AS (
+    -- The house accounts exist after their first use: a read probe of the key is cheaper
+    -- than an insert attempt per operation (ON CONFLICT still settles a first-use race).
     INSERT INTO house_accounts (currency, kind)
     SELECT DISTINCT t.currency, t.house FROM unnest($6::text[], $7::text[]) AS t(house, currency)
+    WHERE NOT EXISTS (SELECT 1 FROM house_accounts a
+                      WHERE a.currency = t.currency AND a.kind = t.house)
     ON CONFLICT DO NOTHING
 ), tr AS (
     INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account, currency,
@@ -57,7 +61,9 @@ WITH wal AS (
 ), hup AS (
     UPDATE ledger_holds h SET status = v.status, finalized_at = now()
     FROM unnest($27::bigint[], $28::text[]) AS v(id, status)
-    WHERE h.id = v.id
+    -- ``= ANY``: the generic plan probes the primary key (a join on v alone may hash
+    -- a scan of every hold while the table's statistics still say it is small).
+    WHERE h.id = v.id AND h.id = ANY($27::bigint[])
     RETURNING h.id
 ), rup AS (
     UPDATE game_rounds g
