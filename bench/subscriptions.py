@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 BALANCE = "subscription B($id: ID!) { balanceChanged(playerId: $id) { transactionId } }"
 FEED = "subscription F($filter: PlayerEventFilter) { playerEvents(filter: $filter) { type data } }"
 WAVE = 50  # sockets connected (and acknowledged) at a time per client process
+RECEIVE_TIMEOUT = 120.0
 
 
 def raise_open_files_limit() -> int:
@@ -108,6 +109,7 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
     failures: list[str] = []
 
     async def one(n: int, acked: asyncio.Semaphore) -> None:
+        acked_once = False
         port = job.ports[(job.index + n) % len(job.ports)]
         token, subscription = _subscribe_message(job, n)
         try:
@@ -119,15 +121,18 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
             ) as ws:
                 init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
                 await ws.send(json.dumps(init))
-                await ws.recv()
+                await asyncio.wait_for(ws.recv(), 60)
                 await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscription}))
                 acked.release()
+                acked_once = True
                 for _ in range(job.rounds):
-                    message = json.loads(await ws.recv())
+                    # Generous: a missed event must end the run, not hang it.
+                    message = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
                     receipts.append((_transaction_of(message), time.time()))
         except Exception as exc:  # a refused or dropped socket is counted, not fatal
             failures.append(f"{type(exc).__name__}: {exc}")
-            acked.release()
+            if not acked_once:
+                acked.release()
 
     acked = asyncio.Semaphore(0)
     tasks = []
@@ -136,7 +141,7 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
         if n % WAVE == WAVE - 1 or n == job.sockets - 1:
             for _ in range(n % WAVE + 1):
                 await asyncio.wait_for(acked.acquire(), 120)
-    ready.put(job.index)
+    ready.put((job.index, len(failures)))
     await asyncio.gather(*tasks)
     results.put((job.index, receipts, failures))
 
@@ -162,16 +167,17 @@ async def wait_healthy(ports: list[int]) -> None:
     import httpx
 
     async with httpx.AsyncClient() as http:
+        deadline = time.monotonic() + 300  # a loaded machine imports slowly
         for port in ports:
-            for _ in range(600):
+            while True:
                 try:
                     if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"server on {port} did not start")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server on {port} did not start")
+                await asyncio.sleep(0.2)
 
 
 async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> None:
@@ -183,7 +189,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         "PMS_DATABASE_URL": ctx["url"],
         "PMS_REDIS_URL": ctx["redis_url"],
         "PMS_REDIS_KEY_PREFIX": ctx["prefix"],
-        "PMS_LOG_LEVEL": "WARNING",
+        "PMS_LOG_LEVEL": os.environ.get("PMS_BENCH_SERVER_LOG_LEVEL", "WARNING"),
         "PMS_OUTBOX_POLL_SECONDS": "0.01",
         "PMS_SUBSCRIPTION_SHARED_PAYLOADS": "true" if cell == "shared" else "false",
     }
@@ -207,7 +213,10 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
             procs.append(proc)
         started = time.monotonic()
         for _ in procs:
-            await asyncio.to_thread(ready.get, True, 900)
+            index, refused = await asyncio.to_thread(ready.get, True, 1800)
+            print(f"[{cell}] client process {index} connected "
+                  f"({refused} refused) after {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
         connect_seconds = time.monotonic() - started
         await asyncio.sleep(2.0)  # the last subscriptions register with their hubs
         loaded = sum(rss_kib(p.pid) for _, p in servers)
@@ -224,12 +233,13 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                                  "held": "0.00", "available": "1.00"}]})  # fmt: skip
             committed[tx] = time.time()
             await asyncio.sleep(args.interval)
+        print(f"[{cell}] {args.rounds} events committed", file=sys.stderr, flush=True)
 
         latencies: list[float] = []
         per_tx: dict[str, int] = {}
         failures: list[str] = []
         for _ in procs:
-            _, receipts, failed = await asyncio.to_thread(results.get, True, 300)
+            _, receipts, failed = await asyncio.to_thread(results.get, True, RECEIVE_TIMEOUT + 300)
             failures += failed
             for tx, at in receipts:
                 latencies.append((at - committed[tx]) * 1000)
@@ -237,7 +247,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         total = per_proc * args.procs
         complete = sum(1 for count in per_tx.values() if count == total)
         print(
-            f"{cell:>8}: {total} subscribers on {args.servers} servers, "
+            f"[{cell}] {total} subscribers on {args.servers} servers, "
             f"connected in {connect_seconds:.0f} s; deliveries {len(latencies)}/"
             f"{total * args.rounds} ({complete}/{args.rounds} rounds reached every socket, "
             f"{len(failures)} sockets failed)",
@@ -245,7 +255,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         )
         if latencies:
             print(
-                f"{cell:>8}: commit -> receipt p50 {statistics.median(latencies):.0f} ms, "
+                f"[{cell}] commit -> receipt p50 {statistics.median(latencies):.0f} ms, "
                 f"p99 {pct(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms; "
                 f"server RSS {idle / 1024:.0f} -> {loaded / 1024:.0f} MiB = "
                 f"{(loaded - idle) / total:.1f} KiB per connection; "
@@ -253,7 +263,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                 flush=True,
             )
         for reason in sorted(set(failures))[:5]:
-            print(f"{cell:>8}: failure: {reason}", flush=True)
+            print(f"[{cell}] failure: {reason}", flush=True)
     finally:
         for proc in procs:
             proc.join(timeout=30)
