@@ -26,7 +26,7 @@ GRAIN_OF = {g: code for code, g in GRAINS.items()}
 # cohort table needs that dimension; kept apart, it does not multiply the series' rows.
 COHORT = "c"
 ANY_CURRENCY = ""  # the currency-free facts: distinct players and counts of things
-NO_REGISTRATION = date(1, 1, 1)  # a player whose registration the consumer never saw
+NO_REGISTRATION = date.min  # no registration month (asyncpg stores it as -infinity)
 UNKNOWN_DIMS = {"reg_month": NO_REGISTRATION, "country": "", "traffic_source": "",
                 "affiliate_code": ""}  # fmt: skip
 
