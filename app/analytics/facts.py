@@ -26,7 +26,7 @@ GRAIN_OF = {g: code for code, g in GRAINS.items()}
 # cohort table needs that dimension; kept apart, it does not multiply the series' rows.
 COHORT = "c"
 ANY_CURRENCY = ""  # the currency-free facts: distinct players and counts of things
-NO_REGISTRATION = date(1, 1, 1)  # a player whose registration the consumer never saw
+NO_REGISTRATION = date.min  # no registration month (asyncpg stores it as -infinity)
 UNKNOWN_DIMS = {"reg_month": NO_REGISTRATION, "country": "", "traffic_source": "",
                 "affiliate_code": ""}  # fmt: skip
 
@@ -39,79 +39,106 @@ COUNTS = {"bets_count": "bets", "rollbacks_count": "rollbacks", "bonuses_awarded
           "bonuses_fulfilled": "fulfilled"}  # fmt: skip
 
 
+Key = tuple[str, date, str]  # grain, period, currency
+Flags = dict[Key, tuple[bool, bool]]  # the player's (active, paying) per period row
+
+
 def _key(grain: str, period: date, currency: str, dims: dict[str, Any]) -> dict[str, Any]:
     if grain != COHORT:
         dims = dims | {"reg_month": NO_REGISTRATION}
     return {"grain": grain, "period": period, "currency": currency, **dims}
 
 
-async def _add(
-    session: AsyncSession, grain: str, period: date, currency: str, dims: dict[str, Any],
-    amounts: dict[str, int],
-) -> None:  # fmt: skip
-    """Into the grain's facts, and a month's also into the cohort grain's."""
-    await repository.add_facts(session, _key(grain, period, currency, dims), amounts)
-    if grain == "m":
-        await repository.add_facts(session, _key(COHORT, period, currency, dims), amounts)
+class _Batch:
+    """The facts one event adds, summed per row and written in one statement; a month's
+    also go to the cohort grain."""
+
+    def __init__(self, dims: dict[str, Any]) -> None:
+        self.dims = dims
+        self.rows: dict[Key, dict[str, int]] = {}
+
+    def add(self, grain: str, period: date, currency: str, amounts: dict[str, int]) -> None:
+        grains = (grain, COHORT) if grain == "m" else (grain,)
+        for g in grains:
+            row = self.rows.setdefault((g, period, currency), {})
+            for name, value in amounts.items():
+                row[name] = row.get(name, 0) + value
+
+    async def write(self, session: AsyncSession) -> None:
+        await repository.add_facts_rows(session, [
+            (_key(g, period, currency, self.dims), amounts)
+            for (g, period, currency), amounts in self.rows.items()
+        ])  # fmt: skip
 
 
 async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) -> None:
-    dims = await repository.player_dims(session, player) or UNKNOWN_DIMS
+    batch = _Batch(await repository.player_dims(session, player) or UNKNOWN_DIMS)
     for grain, g in GRAINS.items():
-        await _add(session, grain, period_start(day, g), ANY_CURRENCY, dims,
-                   {"registrations": 1})  # fmt: skip
+        batch.add(grain, period_start(day, g), ANY_CURRENCY, {"registrations": 1})
+    await batch.write(session)
 
 
 async def add_player_day(
     session: AsyncSession, day: date, player: uuid.UUID, currency: str, amounts: dict[str, int]
 ) -> None:
-    """What ``repository.add_player_day`` added, into the facts of each grain."""
-    dims = await repository.player_dims(session, player) or UNKNOWN_DIMS
+    """What ``repository.add_player_day`` added, into the facts of each grain: three
+    statements (dimensions, flags, facts) plus one per flag turned on."""
+    batch = _Batch(await repository.player_dims(session, player) or UNKNOWN_DIMS)
     active, paying = amounts.get("bets_count", 0) > 0, amounts.get("deposits_count", 0) > 0
+    periods = {grain: period_start(day, g) for grain, g in GRAINS.items()}
+    flags = await _flags(session, player, periods) if active or paying else {}
     new_active_day = False  # set by the day grain, which comes first
-    for grain, g in GRAINS.items():  # the day first: its new activity counts in active_days
-        period = period_start(day, g)
+    for grain, period in periods.items():
         money = {MONEY[c]: v for c, v in amounts.items() if c in MONEY}
-        money |= await _turn_on(session, grain, period, player, currency, active, paying)
-        await _add(session, grain, period, currency, dims, money)
+        money |= await _turn_on(session, flags, (grain, period, currency), player, active, paying)
+        batch.add(grain, period, currency, money)
         counts = {COUNTS[c]: v for c, v in amounts.items() if c in COUNTS}
-        counts |= await _turn_on(session, grain, period, player, ANY_CURRENCY, active, paying)
+        any_key = (grain, period, ANY_CURRENCY)
+        counts |= await _turn_on(session, flags, any_key, player, active, paying)
         if grain == "d":
             new_active_day = "active" in counts
         if new_active_day:
             counts["active_days"] = 1
-        await _add(session, grain, period, ANY_CURRENCY, dims, counts)
+        batch.add(grain, period, ANY_CURRENCY, counts)
         if "active" in counts:
-            await _retained(session, grain, g, period, player, dims)
+            _retained(batch, flags, grain, period)
+    await batch.write(session)
+
+
+def _neighbours(grain: str, period: date) -> tuple[date, date]:
+    g = GRAINS[grain]
+    return previous_period(period, g), next_period(period, g)
+
+
+async def _flags(session: AsyncSession, player: uuid.UUID, periods: dict[str, date]) -> Flags:
+    """The player's rows for these periods and their neighbours (for retention), at once."""
+    wanted = {p for grain, period in periods.items() for p in (period, *_neighbours(grain, period))}
+    rows = await repository.player_period_flags(session, player, list(GRAINS), sorted(wanted))
+    return {(r["grain"], r["period"], r["currency"]): (r["active"], r["paying"]) for r in rows}
 
 
 async def _turn_on(
-    session: AsyncSession, grain: str, period: date, player: uuid.UUID, currency: str,
-    active: bool, paying: bool,
+    session: AsyncSession, flags: Flags, key: Key, player: uuid.UUID, active: bool,
+    paying: bool,
 ) -> dict[str, int]:  # fmt: skip
     """Set the player's flags for the period; the counts that this turned on (1 each)."""
-    if not (active or paying):
-        return {}
-    flags = await repository.player_period_flags(session, grain, [period], player, currency)
-    was_active, was_paying = flags.get(period, (False, False))
+    was_active, was_paying = flags.get(key, (False, False))
     turned = {"active": 1} if active and not was_active else {}
     turned |= {"paying": 1} if paying and not was_paying else {}
     if turned:
+        grain, period, currency = key
         await repository.set_player_period(session, grain, period, player, currency,
                                            active, paying)  # fmt: skip
+        flags[key] = (was_active or active, was_paying or paying)
     return turned
 
 
-async def _retained(
-    session: AsyncSession, grain: str, g: Granularity, period: date, player: uuid.UUID,
-    dims: dict[str, Any],
-) -> None:  # fmt: skip
+def _retained(batch: _Batch, flags: Flags, grain: str, period: date) -> None:
     """A player newly active in ``period``: retained there if active in the period before,
     and retained in the next one if already active there (events may come in any order)."""
-    before, after = previous_period(period, g), next_period(period, g)
-    flags = await repository.player_period_flags(session, grain, [before, after], player,
-                                                 ANY_CURRENCY)  # fmt: skip
+    before, after = _neighbours(grain, period)
     for retained_in, other in ((period, before), (after, after)):
-        if flags.get(other, (False, False))[0]:
-            key = _key(grain, retained_in, ANY_CURRENCY, dims)
-            await repository.add_facts(session, key, {"retained": 1})
+        if flags.get((grain, other, ANY_CURRENCY), (False, False))[0]:
+            batch.rows.setdefault((grain, retained_in, ANY_CURRENCY), {})
+            row = batch.rows[(grain, retained_in, ANY_CURRENCY)]
+            row["retained"] = row.get("retained", 0) + 1

@@ -172,36 +172,43 @@ async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, 
     return dict(found) if found else None
 
 
-async def add_facts(session: AsyncSession, key: Mapping[str, Any], amounts: dict[str, int]) -> None:
-    """Add to one facts row; with nothing to add the row is still made (a period with a
-    player-day in a currency lists that currency, as the player-day read does)."""
-    columns = sorted(c for c, v in amounts.items() if v)
-    assert set(columns) <= FACT_COLUMNS, columns
-    names = ", ".join((*FACT_KEY, *columns))
-    values = ", ".join(f":{c}" for c in (*FACT_KEY, *columns))
+async def add_facts_rows(
+    session: AsyncSession, rows: list[tuple[Mapping[str, Any], dict[str, int]]]
+) -> None:
+    """Add to facts rows (distinct keys), in one statement; a row with nothing to add is
+    still made (a period with a player-day in a currency lists that currency, as the
+    player-day read does)."""
+    if not rows:
+        return
+    columns = sorted(FACT_COLUMNS)
+    params: dict[str, Any] = {}
+    tuples = []
+    for i, (key, amounts) in enumerate(rows):
+        assert set(amounts) <= FACT_COLUMNS, amounts
+        row = {**{k: key[k] for k in FACT_KEY}, **{c: amounts.get(c, 0) for c in columns}}
+        params |= {f"{name}_{i}": value for name, value in row.items()}
+        tuples.append("(" + ", ".join(f":{name}_{i}" for name in row) + ")")
     updates = ", ".join(f"{c} = analytics_period_facts.{c} + EXCLUDED.{c}" for c in columns)
-    conflict = f"DO UPDATE SET {updates}" if columns else "DO NOTHING"
     await session.execute(
         text(
-            f"INSERT INTO analytics_period_facts ({names}) VALUES ({values}) "  # noqa: S608
-            f"ON CONFLICT ({', '.join(FACT_KEY)}) {conflict}"
+            f"INSERT INTO analytics_period_facts ({', '.join((*FACT_KEY, *columns))}) "  # noqa: S608
+            f"VALUES {', '.join(tuples)} "
+            f"ON CONFLICT ({', '.join(FACT_KEY)}) DO UPDATE SET {updates}"
         ),
-        {**key, **{c: amounts[c] for c in columns}},
+        params,
     )
 
 
 async def player_period_flags(
-    session: AsyncSession, grain: str, periods: list[date], player_id: uuid.UUID,
-    currency: str,
-) -> dict[date, tuple[bool, bool]]:  # fmt: skip
-    """(active, paying) of the player's rows for those periods (absent: never)."""
+    session: AsyncSession, player_id: uuid.UUID, grains: list[str], periods: list[date]
+) -> list[dict[str, Any]]:
+    """The player's activity rows of those grains and periods (any currency)."""
     result = await session.execute(
-        text("SELECT period, active, paying FROM analytics_player_periods "
-             "WHERE grain = :g AND period = ANY(:periods) AND player_id = :p "
-             "AND currency = :c"),
-        {"g": grain, "periods": periods, "p": player_id, "c": currency},
+        text("SELECT grain, period, currency, active, paying FROM analytics_player_periods "
+             "WHERE grain = ANY(:g) AND period = ANY(:periods) AND player_id = :p"),
+        {"g": grains, "periods": periods, "p": player_id},
     )  # fmt: skip
-    return {r.period: (r.active, r.paying) for r in result}
+    return [dict(r) for r in result.mappings()]
 
 
 async def set_player_period(

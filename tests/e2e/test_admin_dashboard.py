@@ -25,6 +25,7 @@ from tests.e2e.alerts.conftest import SAVE_RULE
 from tests.e2e.test_register_player import REGISTER
 from tests.factories import create_player, registration
 from tests.identity_helpers import PASSWORD, create_staff
+from tests.kyc_helpers import open_case_with
 from tests.realtime.conftest import LiveServer, realtime_settings, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,16 @@ async def todays_deposits_in_db(db: Any) -> Decimal:
             "AND t.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         ))  # fmt: skip
     return Decimal(cents) / 100
+
+
+async def kyc_queue_in_db(db: Any) -> list[tuple[str, str]]:
+    """(player id, status) of the cases awaiting a decision, oldest first."""
+    async with db.read_session() as session:
+        rows = await session.execute(text(
+            "SELECT player_id::text, status FROM kyc_cases "
+            "WHERE status IN ('PENDING', 'MANUAL_REVIEW') ORDER BY created_at, id"
+        ))  # fmt: skip
+    return [(str(p), str(s)) for p, s in rows.all()]
 
 
 async def rollups_caught_up(live: LiveServer, token: str, expected: Decimal) -> None:
@@ -211,10 +222,24 @@ async def test_overview_live_deposit_and_masked_player_in_a_real_browser(
     assert refused["registerPlayer"]["__typename"] == "ValidationError"
     await rollups_registration_failures(live, analyst, 1)
 
+    # KYC: two cases wait (one PENDING, one in MANUAL_REVIEW), a third is decided.
+    await open_case_with(db, settings)
+    await open_case_with(db, settings, outcome="review", score=20)
+    await open_case_with(db, settings, outcome="verified", score=10)
+    queue = await kyc_queue_in_db(db)
+    assert [s for _, s in queue] == ["PENDING", "MANUAL_REVIEW"]
+
     for name in ("registrations", "kyc", "money"):
         await page.click(f"#nav a[data-page='{name}']")
         await page.wait_for_selector(f"section[data-page='{name}']:not([hidden])")
         await screenshot(page, name)
+        if name == "kyc":
+            await expect(page.locator("#kyc-queue")).to_have_text(str(len(queue)))
+            rows = page.locator("#kyc-queue-list tbody tr")
+            await expect(rows).to_have_count(len(queue))
+            for i, (player, status) in enumerate(queue):
+                await expect(rows.nth(i)).to_contain_text(status)
+                await expect(rows.nth(i)).to_contain_text(player)
         if name == "registrations":
             errors = page.locator("#registration-errors tbody tr").first
             await expect(errors).to_contain_text("email")

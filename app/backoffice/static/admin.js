@@ -41,6 +41,8 @@
               registrationErrors { field reason count } kycDecisions kycVerified kycSuccessRate
               medianKycDecisionSeconds } }
         ... on ValidationError { message } } }`,
+    kycQueue: `query($first: Int!) { kycQueue(first: $first) { totalCount
+        edges { node { ageSeconds case { id playerId provider status riskLevel createdAt } } } } }`,
     alerts: `query { alerts(first: 50) { id ruleKey kind metric status value threshold firedAt
         acknowledgedBy resolvedAt } }`,
     alertEvents: `subscription { alerts { type alert { id ruleKey kind metric status value threshold
@@ -283,18 +285,34 @@
       d.stakes.amount, d.wins.amount, d.ggr.amount, String(d.rollbacks)]));
   }
 
+  const KYC_QUEUE_SHOWN = 50;
+
   async function loadKyc() {
+    await loadKycQueue();  // COMPLIANCE reads the queue without analytics:read
     const periods = await loadSeries();
     const decided = periods.reduce((n, p) => n + p.kycDecisions, 0);
     const verified = periods.reduce((n, p) => n + p.kycVerified, 0);
     const medians = periods.map((p) => p.medianKycDecisionSeconds).filter((m) => m !== null);
     $("kyc-success").textContent = decided ? `${Math.round((100 * verified) / decided)} %` : "-";
     $("kyc-time").textContent = medians.length ? duration(medians[medians.length - 1]) : "-";
-    $("kyc-queue").textContent = String(decided);
     lineChart("chart-kyc", periods.map((p) => p.start), [
       {label: "KYC decisions", values: periods.map((p) => p.kycDecisions)},
       {label: "Verified", values: periods.map((p) => p.kycVerified)},
     ]);
+  }
+
+  async function loadKycQueue() {
+    if (!state.permissions.has("kyc:read")) {
+      $("kyc-queue").textContent = "-";
+      return fillTable($("kyc-queue-list"), NOT_PERMITTED);
+    }
+    const {kycQueue: q} = await PMS.query(Q.kycQueue, {first: KYC_QUEUE_SHOWN});
+    $("kyc-queue").textContent = String(q.totalCount);
+    fillTable($("kyc-queue-list"), q.edges.map(({node: {case: c, ageSeconds}}) => [
+      c.createdAt.slice(0, 19).replace("T", " "), duration(ageSeconds), c.status, c.provider,
+      c.riskLevel ?? "",
+      el("a", {href: "#player", onclick: (ev) => { ev.preventDefault(); location.hash = "#player"; openPlayer(c.playerId); }},
+         c.playerId)]));
   }
 
   const duration = (s) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);

@@ -1,0 +1,506 @@
+"""Analytics queries at 1M players and the equivalent of 50M ledger rows (issue 14 item 3).
+
+    .venv/bin/python bench/analytics.py [--players 1000000] [--seconds 240]
+    .venv/bin/python bench/analytics.py --rebuild-events 200000   # rebuild slice only
+
+The database (default ``pms_bench_analytics`` on the local server) is dropped and
+re-migrated. The rollup tables are seeded directly in SQL (INSERT ... SELECT
+generate_series, indexes dropped during the load and re-created after): per player 1-10
+active days, 1-8 settled bets a day, a deposit every third day. At two ledger rows per
+settled bet (stake debit, win credit) and one per deposit that is what ~50M ledger rows
+feed the consumer; the script prints the implied count. Then every query cell (series
+per day/week/month with no filter and a segment/country/source filter, cohorts, funnel)
+runs round-robin, each round through both paths in turn: the service function
+(``app.analytics.metrics``) on the app's own pool, and the GraphQL endpoint (uvicorn,
+one worker, a staff token with analytics:read). p50/p99 per cell and path.
+
+``--rebuild-events N``: N outbox events (registrations, deposits, settled bets) generated
+in SQL, ``app.analytics.consumer.rebuild`` run over them (events/s), and the player-day
+rollup it produced compared row for row with the direct-SQL aggregation of the same
+generator (the seeding method above).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.analytics import consumer, metrics  # noqa: E402
+from app.analytics.figures import Fx, Granularity  # noqa: E402
+from app.core import migrations  # noqa: E402
+from app.core.db import Database, ensure_database_exists  # noqa: E402
+from app.core.principal import Principal, PrincipalKind  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
+from app.identity.keys import KeyRing  # noqa: E402
+from app.identity.tokens import issue_access_token  # noqa: E402
+from app.segments.service import create_segment  # noqa: E402
+from bench.wallet import BENCH_SECRET_KEY, free_port, start_server  # noqa: E402
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_analytics"
+YEAR_START = date(2026, 1, 1)  # registrations spread over 2026-01-01 .. 2026-11-30
+REG_DAYS = 334
+
+# --- seeding ---------------------------------------------------------------------------
+# Player i: id md5('p' || i), hash h drives every dimension (so reruns are identical).
+
+PLAYERS = f"""
+INSERT INTO analytics_players (player_id, registered_at, registered_on, country, currency,
+    traffic_source, affiliate_code, kyc_submitted_at, kyc_decided_at, kyc_outcome,
+    first_deposit_at, first_bet_at)
+SELECT md5('p' || i)::uuid, at, at::date,
+       (ARRAY['DE','AT','CH','FR','GB','SE','BR','CA'])[1 + h % 8],
+       (ARRAY['EUR','EUR','EUR','EUR','EUR','EUR','EUR','USD','USD','GBP'])[1 + h % 10],
+       (ARRAY['organic','affiliate','ppc','social','email'])[1 + (h / 8) % 5],
+       CASE WHEN (h / 8) % 5 = 1 THEN 'aff' || (h % 50) END,
+       CASE WHEN h % 10 < 6 THEN at + interval '1 hour' END,
+       CASE WHEN h % 10 < 6 THEN at + make_interval(hours => 2 + h % 48) END,
+       CASE WHEN h % 10 < 6 THEN CASE WHEN h % 7 = 0 THEN 'REJECTED' ELSE 'VERIFIED' END END,
+       CASE WHEN h % 10 < 5 THEN at + make_interval(hours => 3 + h % 200) END,
+       CASE WHEN h % 10 < 5 THEN at + make_interval(hours => 4 + h % 200) END
+FROM (SELECT i, abs(hashtext('p' || i)) AS h,
+             TIMESTAMPTZ '{YEAR_START}' + make_interval(days => i % {REG_DAYS},
+                                                   secs => i % 86400) AS at
+      FROM generate_series(1, :n) i) g
+"""
+
+# 1-10 active days per player (every third day from registration), 1-8 bets a day.
+PLAYER_DAYS = """
+INSERT INTO analytics_player_days (day, player_id, currency, bets_count, stakes_minor,
+    wins_minor, bonus_cost_minor, bonuses_awarded, bonuses_fulfilled, deposits_count,
+    deposits_minor, withdrawals_count, withdrawals_minor, rollbacks_count)
+SELECT p.registered_on + (k - 1) * 3 + (h % 3), p.player_id, p.currency,
+       b, b * 250, b * 240, CASE WHEN k = 1 AND h % 20 = 0 THEN 500 ELSE 0 END,
+       (k = 1 AND h % 10 = 0)::int, (k = 1 AND h % 20 = 0)::int,
+       (k % 3 = 1)::int, CASE WHEN k % 3 = 1 THEN 1000 + (h % 50) * 100 ELSE 0 END,
+       (k = 4)::int, CASE WHEN k = 4 THEN 2000 ELSE 0 END, (h % 97 = k)::int
+FROM (SELECT player_id, registered_on, currency, abs(hashtext(player_id::text)) AS h
+      FROM analytics_players) p,
+     LATERAL generate_series(1, 1 + p.h % 10) k,
+     LATERAL (SELECT 1 + (p.h / 10 + k) % 8 AS b) bets
+"""
+
+DERIVED = (
+    """INSERT INTO analytics_active_players (day, player_id)
+       SELECT DISTINCT day, player_id FROM analytics_player_days WHERE bets_count > 0""",
+    """INSERT INTO analytics_daily_money (day, currency, deposits_count, deposits_minor,
+           withdrawals_count, withdrawals_minor, bets_count, stakes_minor, wins_minor)
+       SELECT day, currency, sum(deposits_count), sum(deposits_minor),
+              sum(withdrawals_count), sum(withdrawals_minor), sum(bets_count),
+              sum(stakes_minor), sum(wins_minor)
+       FROM analytics_player_days GROUP BY 1, 2""",
+    """INSERT INTO analytics_daily_registrations (day, country, registrations)
+       SELECT registered_on, country, count(*) FROM analytics_players GROUP BY 1, 2""",
+    """INSERT INTO analytics_daily_counts (day, name, count)
+       SELECT day, 'bet.rolled_back', sum(rollbacks_count) FROM analytics_player_days
+       GROUP BY 1 HAVING sum(rollbacks_count) > 0""",
+    """INSERT INTO analytics_daily_counts (day, name, count)
+       SELECT day, 'player.registration_failed', 40 + extract(day FROM day)::int
+       FROM generate_series(DATE '2026-01-01', DATE '2026-12-31', interval '1 day') day""",
+    """INSERT INTO analytics_registration_errors (day, field, reason, count)
+       SELECT day, f, 'is invalid', 10 FROM generate_series(DATE '2026-01-01',
+              DATE '2026-12-31', interval '1 day') day, unnest(ARRAY['email','phone']) f""",
+)
+
+# The pre-aggregated facts derived in SQL from the player-days and players (what the
+# consumer's app/analytics/facts.py adds event by event), into ``{target}``. Per grain:
+# the per-currency money and distinct players, then the currency-free counts, distinct
+# players, player-days and retained players (active in the period before too), then the
+# registrations.
+_UNIT = {"d": "day", "w": "week", "m": "month", "c": "month"}
+_STEP = {"d": "1 day", "w": "1 week", "m": "1 month", "c": "1 month"}
+_DIMS = """CASE WHEN '{grain}' = 'c' THEN date_trunc('month', p.registered_on::timestamp)::date
+       ELSE DATE '-infinity' END, coalesce(p.country, ''), coalesce(p.traffic_source, ''),
+       coalesce(p.affiliate_code, '')"""
+FACTS_MONEY = """
+INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
+    affiliate_code, active, paying, stakes, wins, bonus_cost, deposits_count, deposits,
+    withdrawals_count, withdrawals)
+SELECT '{grain}', date_trunc('{unit}', d.day::timestamp)::date, d.currency, {dims},
+       count(DISTINCT d.player_id) FILTER (WHERE d.bets_count > 0),
+       count(DISTINCT d.player_id) FILTER (WHERE d.deposits_count > 0),
+       sum(d.stakes_minor), sum(d.wins_minor), sum(d.bonus_cost_minor), sum(d.deposits_count),
+       sum(d.deposits_minor), sum(d.withdrawals_count), sum(d.withdrawals_minor)
+FROM analytics_player_days d LEFT JOIN analytics_players p ON p.player_id = d.player_id
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+FACTS_COUNTS = """
+INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
+    affiliate_code, active, paying, retained, active_days, bets, rollbacks, awarded,
+    fulfilled)
+WITH pp AS (
+  SELECT date_trunc('{unit}', d.day::timestamp)::date AS period, d.player_id,
+         bool_or(d.bets_count > 0) AS active, bool_or(d.deposits_count > 0) AS paying,
+         count(DISTINCT d.day) FILTER (WHERE d.bets_count > 0) AS days, sum(d.bets_count) AS bets,
+         sum(d.rollbacks_count) AS rollbacks, sum(d.bonuses_awarded) AS awarded,
+         sum(d.bonuses_fulfilled) AS fulfilled
+  FROM analytics_player_days d GROUP BY 1, 2)
+SELECT '{grain}', pp.period, '', {dims}, count(*) FILTER (WHERE pp.active),
+       count(*) FILTER (WHERE pp.paying),
+       CASE WHEN '{grain}' = 'c' THEN 0  -- cohorts keep no retention
+            ELSE count(*) FILTER (WHERE pp.active AND b.active) END,
+       sum(pp.days), sum(pp.bets), sum(pp.rollbacks), sum(pp.awarded), sum(pp.fulfilled)
+FROM pp LEFT JOIN analytics_players p ON p.player_id = pp.player_id
+LEFT JOIN pp b ON b.player_id = pp.player_id
+  AND b.period = (pp.period - CAST('{step}' AS interval))::date
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+FACTS_REGISTRATIONS = """
+INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
+    affiliate_code, registrations)
+SELECT '{grain}', date_trunc('{unit}', p.registered_on::timestamp)::date, '', {dims}, count(*)
+FROM analytics_players p GROUP BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT (grain, period, currency, reg_month, country, traffic_source, affiliate_code)
+DO UPDATE SET registrations = EXCLUDED.registrations
+"""
+
+
+def facts_sql(target: str) -> list[str]:
+    out = []
+    for grain, unit in _UNIT.items():
+        dims = _DIMS.format(grain=grain)
+        for sql in (FACTS_MONEY, FACTS_COUNTS, FACTS_REGISTRATIONS):
+            out.append(sql.format(target=target, grain=grain, unit=unit, dims=dims,
+                                  step=_STEP[grain]))  # fmt: skip
+    return out
+
+
+# Secondary indexes of the rollups (dropped for the load, re-created after).
+INDEXES = ("ix_analytics_players_registered_on", "ix_analytics_player_days_player_id")
+IMPLIED_LEDGER_ROWS = """
+SELECT sum(2 * bets_count + deposits_count + withdrawals_count) FROM analytics_player_days
+"""
+
+
+async def reset(url: str) -> Database:
+    await ensure_database_exists(url)
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await asyncio.to_thread(migrations.upgrade, url)
+    return db
+
+
+async def index_definitions(db: Database) -> list[str]:
+    async with db.read_session() as s:
+        rows = await s.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = ANY(:names)"),
+            {"names": list(INDEXES)},
+        )
+        return [str(r[0]) for r in rows]
+
+
+async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
+    """Every rollup for ``players``; returns a segment holding every tenth of them."""
+    definitions = await index_definitions(db)
+    t0 = time.perf_counter()
+    async with db.transaction() as s:
+        for name in INDEXES:
+            await s.execute(text(f"DROP INDEX {name}"))
+        await s.execute(text(PLAYERS), {"n": players})
+        await s.execute(text(PLAYER_DAYS))
+        for sql in DERIVED:
+            await s.execute(text(sql))
+        for sql in facts_sql("analytics_period_facts"):
+            await s.execute(text(sql))
+        segment, _ = await create_segment(
+            s, name="bench tenth", rule={"attr": "country", "op": "eq", "value": "DE"},
+            actor="system:bench", settings=settings,
+        )  # fmt: skip
+        await s.execute(
+            text("INSERT INTO analytics_segment_members (segment_id, player_id) "
+                 "SELECT :s, player_id FROM analytics_players "
+                 "WHERE abs(hashtext(player_id::text)) % 10 = 3"),
+            {"s": segment.id},
+        )  # fmt: skip
+        loaded = time.perf_counter() - t0
+        for definition in definitions:
+            await s.execute(text(definition))
+    async with db.engine.connect() as conn:
+        await conn.execute(text("COMMIT"))
+        await conn.execute(text("VACUUM ANALYZE"))
+    async with db.read_session() as s:
+        days = (await s.execute(text("SELECT count(*) FROM analytics_player_days"))).scalar()
+        fact_rows = (await s.execute(text("SELECT count(*) FROM analytics_period_facts"))).scalar()
+        ledger = (await s.execute(text(IMPLIED_LEDGER_ROWS))).scalar()
+    print(f"seeded {players:,} players, {days:,} player-days (= {ledger:,} ledger rows at 2 "
+          f"per settled bet, 1 per deposit/withdrawal): load {loaded:.0f} s, "
+          f"indexes + analyze {time.perf_counter() - t0 - loaded:.0f} s; {fact_rows:,} fact rows",
+          flush=True)  # fmt: skip
+    return segment.id
+
+
+# --- the query cells -------------------------------------------------------------------
+
+SERIES_GQL = """query($i: AnalyticsSeriesInput!) { analyticsSeries(input: $i) {
+  __typename ... on AnalyticsSeries { periods { start activePlayers stickiness churnRate
+    registrations registrationToDepositConversion kycSuccessRate rollbackRate
+    registrationFailures money { currency ngr { amount } arpu { amount }
+    arppu { amount } averageDeposit { amount } } reporting { ngr { amount } } } }
+  ... on ValidationError { message } } }"""
+COHORTS_GQL = """query($i: AnalyticsCohortsInput!) { analyticsCohorts(input: $i) {
+  __typename ... on AnalyticsCohortTable { cohorts { month players
+    cells { monthsSince activePlayers ltv { amount } } } } ... on ValidationError { message } } }"""
+FUNNEL_GQL = """query($i: AnalyticsFunnelInput!) { analyticsFunnel(input: $i) {
+  __typename ... on AnalyticsFunnel { steps { name players conversionFromStart } }
+  ... on ValidationError { message } } }"""
+
+RANGES = {  # the dashboard's views: a month of days, a quarter of weeks, a year of months
+    Granularity.DAY: (date(2026, 10, 1), date(2026, 10, 31)),
+    Granularity.WEEK: (date(2026, 8, 3), date(2026, 11, 1)),
+    Granularity.MONTH: (date(2026, 1, 1), date(2026, 11, 30)),
+}
+
+
+@dataclass
+class Cell:
+    name: str
+    direct: Callable[[Any], Awaitable[object]]
+    query: str
+    variables: dict[str, Any]
+    samples: dict[str, list[float]] = field(default_factory=lambda: {"service": [], "gql": []})
+
+
+def cells(segment: uuid.UUID) -> list[Cell]:
+    fx = Fx("EUR")
+    span = 366
+    filters = {
+        "none": (metrics.Filters(), None),
+        "segment": (metrics.Filters(segment_id=segment), {"segmentId": str(segment)}),
+        "country": (metrics.Filters(country="DE"), {"country": "DE"}),
+        "source": (metrics.Filters(traffic_source="affiliate"), {"trafficSource": "affiliate"}),
+    }
+    out: list[Cell] = []
+    for g, (lo, hi) in RANGES.items():
+        for fname, (f, gf) in filters.items():
+            out.append(Cell(
+                f"series {g.value:<5} {fname}",
+                lambda s, g=g, lo=lo, hi=hi, f=f: metrics.series(
+                    s, g, lo, hi, currency=None, filters=f, fx=fx, max_span_days=span),
+                SERIES_GQL,
+                {"i": {"granularity": g.name, "fromDay": str(lo), "toDay": str(hi),
+                       "filter": gf}},
+            ))  # fmt: skip
+    for fname in ("none", "country"):
+        f, gf = filters[fname]
+        out.append(Cell(
+            f"cohorts 11 months {fname}",
+            lambda s, f=f: metrics.cohorts(s, date(2026, 1, 1), date(2026, 11, 1),
+                                           currency=None, filters=f, fx=fx, max_span_days=span),
+            COHORTS_GQL, {"i": {"fromMonth": "2026-01-01", "toMonth": "2026-11-01",
+                                "filter": gf}},
+        ))  # fmt: skip
+        out.append(Cell(
+            f"funnel 90 days {fname}",
+            lambda s, f=f: metrics.funnel(s, date(2026, 8, 1), date(2026, 10, 29), filters=f,
+                                          max_span_days=span),
+            FUNNEL_GQL, {"i": {"fromDay": "2026-08-01", "toDay": "2026-10-29", "filter": gf}},
+        ))  # fmt: skip
+    return out
+
+
+async def staff_token(url: str, settings: Settings) -> str:
+    db = Database(url)
+    try:
+        keyring = KeyRing(db, settings)
+        await keyring.load()
+        principal = Principal(PrincipalKind.STAFF, id=str(uuid.uuid4()),
+                              roles=frozenset({"FINANCE"}))  # fmt: skip
+        token, _ = await issue_access_token(principal, keyring, settings)
+        return token
+    finally:
+        await db.dispose()
+
+
+async def run_cells(db: Database, http: httpx.AsyncClient, todo: list[Cell], seconds: float,
+                    max_rounds: int, warmup: bool) -> int:  # fmt: skip
+    """Rounds of every cell, each through both paths, until the time or the rounds run out
+    (with ``warmup`` the first round warms caches and is not counted)."""
+    deadline = time.perf_counter() + seconds
+    rounds = 0 if warmup else 1
+    while rounds <= max_rounds and time.perf_counter() < deadline:
+        for cell in todo:
+            t0 = time.perf_counter()
+            async with db.read_session() as s:
+                await cell.direct(s)
+            t1 = time.perf_counter()
+            r = await http.post("/graphql", json={"query": cell.query,
+                                                  "variables": cell.variables})  # fmt: skip
+            t2 = time.perf_counter()
+            body = r.json()
+            assert "errors" not in body and "message" not in str(body)[:200], body
+            print(f"  {cell.name:<28} {(t1 - t0) * 1000:>9.1f} {(t2 - t1) * 1000:>9.1f} ms",
+                  flush=True)  # fmt: skip
+            if rounds:
+                cell.samples["service"].append((t1 - t0) * 1000)
+                cell.samples["gql"].append((t2 - t1) * 1000)
+        rounds += 1
+    return rounds - 1
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(todo: list[Cell], rounds: int) -> None:
+    print(
+        f"\n{rounds} counted rounds per cell; ms              service p50    p99 | "
+        f"GraphQL p50    p99 | p99 < 200?"
+    )
+    for c in todo:
+        s, g = c.samples["service"], c.samples["gql"]
+        ok = "yes" if pct(g, 99) < 200 else "NO"
+        print(
+            f"{c.name:<28} {pct(s, 50):>12.1f} {pct(s, 99):>6.1f} | "
+            f"{pct(g, 50):>11.1f} {pct(g, 99):>6.1f} | {ok}"
+        )
+
+
+async def queries(url: str, players: int, seconds: float, rounds: int, warmup: bool) -> None:
+    settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY,
+                        database_url=url)  # fmt: skip
+    db = await reset(url)
+    segment = await seed(db, players, settings)
+    port = free_port()
+    os.environ["PMS_REQUEST_TIMEOUT_SECONDS"] = "600"  # a slow cell is measured, not cut
+    server = start_server(url, port, pool_size=4)
+    try:
+        headers = {"Authorization": f"Bearer {await staff_token(url, settings)}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers,
+                                     timeout=600) as http:  # fmt: skip
+            todo = cells(segment)
+            done = await run_cells(db, http, todo, seconds, rounds, warmup)
+        report(todo, done)
+    finally:
+        server.terminate()
+        server.wait(10)
+        await db.dispose()
+
+
+# --- the rebuild slice -----------------------------------------------------------------
+
+# Events of players 1..n/20 (registered, then deposits and settled bets on later days).
+EVENTS = f"""
+INSERT INTO outbox_events (event_id, type, source, subject, time, data, published_at)
+SELECT gen_random_uuid(), e.type, 'bench', pid::text, e.at, e.data, now()
+FROM (SELECT g, md5('p' || (1 + g % :players))::uuid AS pid,
+             1 + g % :players AS i, g / :players AS k FROM generate_series(0, :n - 1) g) x,
+LATERAL (SELECT TIMESTAMPTZ '{YEAR_START}' + make_interval(days => x.i % 30 + x.k % 9,
+                                                     secs => x.k) AS at) t,
+LATERAL (SELECT CASE WHEN x.k = 0 THEN 'player.registered'
+                     WHEN x.k % 5 = 1 THEN 'wallet.deposited' ELSE 'bet.settled' END AS type,
+                CASE WHEN x.k = 0 THEN jsonb_build_object('playerId', x.pid, 'country', 'DE',
+                          'currency', 'EUR', 'trafficSource', 'organic')
+                     WHEN x.k % 5 = 1 THEN jsonb_build_object('playerId', x.pid,
+                          'amount', '10.00', 'currency', 'EUR')
+                     ELSE jsonb_build_object('playerId', x.pid, 'stake', '2.50',
+                          'win', (x.k % 3)::text || '.00', 'currency', 'EUR') END AS data,
+                CASE WHEN x.k = 0 THEN t.at - interval '1 day' ELSE t.at END AS at) e
+"""
+
+# The same generator aggregated straight into player-day rows (the seeding method).
+EXPECTED = """
+SELECT time::date AS day, (data->>'playerId')::uuid AS player_id, data->>'currency' AS c,
+       count(*) FILTER (WHERE type = 'bet.settled') AS bets,
+       coalesce(sum((data->>'stake')::numeric * 100), 0) AS stakes,
+       coalesce(sum((data->>'win')::numeric * 100), 0) AS wins,
+       count(*) FILTER (WHERE type = 'wallet.deposited') AS deposits,
+       coalesce(sum((data->>'amount')::numeric * 100), 0) AS deposited
+FROM outbox_events WHERE type IN ('bet.settled', 'wallet.deposited') GROUP BY 1, 2, 3
+"""
+ACTUAL = """
+SELECT day, player_id, currency, bets_count, stakes_minor, wins_minor, deposits_count,
+       deposits_minor FROM analytics_player_days
+"""
+
+
+async def rebuild_slice(url: str, events: int, check_facts: bool = True) -> None:
+    settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY,
+                        database_url=url)  # fmt: skip
+    db = await reset(url)
+    players = max(1, events // 20)
+    async with db.transaction() as s:
+        await s.execute(text(EVENTS), {"n": events, "players": players})
+    t0 = time.perf_counter()
+    applied = await consumer.rebuild(db, settings)
+    elapsed = time.perf_counter() - t0
+    async with db.read_session() as s:
+        diff = (await s.execute(text(
+            f"SELECT count(*) FROM (({EXPECTED}) EXCEPT ({ACTUAL})) a"
+        ))).scalar()  # fmt: skip
+        diff_back = (await s.execute(text(
+            f"SELECT count(*) FROM (({ACTUAL}) EXCEPT ({EXPECTED})) a"
+        ))).scalar()  # fmt: skip
+        rows = (await s.execute(text("SELECT count(*) FROM analytics_player_days"))).scalar()
+    if check_facts:
+        facts_diff = await compare_facts(db)
+        print(f"facts kept by the rebuild vs derived in SQL from its player-days: {facts_diff}")
+    print(f"rebuild: {applied:,} events of {players:,} players in {elapsed:.1f} s = "
+          f"{applied / elapsed:,.0f} events/s; {rows:,} player-day rows; rows differing from "
+          f"the direct SQL aggregation: {diff} missing, {diff_back} extra")  # fmt: skip
+    await db.dispose()
+
+
+async def compare_facts(db: Database) -> str:
+    """The consumer's facts against the SQL derivation the seeding uses (analytics_player_
+    periods are not derived: only the consumer reads them)."""
+    async with db.transaction() as s:
+        await s.execute(text("CREATE TEMP TABLE expected_facts (LIKE analytics_period_facts "
+                             "INCLUDING ALL)"))  # fmt: skip
+        for sql in facts_sql("expected_facts"):
+            await s.execute(text(sql))
+        cols = "grain, period, currency, reg_month, country, traffic_source, affiliate_code, " \
+               "active, paying, retained, active_days, registrations, bets, rollbacks, " \
+               "awarded, fulfilled, stakes, wins, bonus_cost, deposits_count, deposits, " \
+               "withdrawals_count, withdrawals"  # fmt: skip
+        kept = f"SELECT {cols} FROM analytics_period_facts"
+        derived = f"SELECT {cols} FROM expected_facts"
+        missing = (await s.execute(text(f"SELECT count(*) FROM ({derived} EXCEPT {kept}) a"))
+                   ).scalar()  # fmt: skip
+        extra = (await s.execute(text(f"SELECT count(*) FROM ({kept} EXCEPT {derived}) a"))
+                 ).scalar()  # fmt: skip
+        total = (await s.execute(text("SELECT count(*) FROM expected_facts"))).scalar()
+        await s.execute(text("DROP TABLE expected_facts"))
+    return f"{total:,} derived rows, {missing} missing, {extra} extra"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--players", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=240.0)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--no-warmup", action="store_true", help="count the first round too")
+    parser.add_argument("--rebuild-events", type=int, default=0)
+    parser.add_argument(
+        "--no-facts",
+        action="store_true",
+        help="a tree without analytics_period_facts (the baseline)",
+    )
+    args = parser.parse_args()
+    url = os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL)
+    if args.rebuild_events:
+        asyncio.run(rebuild_slice(url, args.rebuild_events, not args.no_facts))
+    else:
+        asyncio.run(queries(url, args.players, args.seconds, args.rounds, not args.no_warmup))
+
+
+if __name__ == "__main__":
+    main()
