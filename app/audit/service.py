@@ -72,6 +72,8 @@ async def record_many_now(db: Database, rows: Sequence[Row]) -> None:
     async with db.transaction() as session:
         session.add_all(_entry(*row) for row in rows)
         await session.flush()
+
+
 @dataclass(frozen=True)
 class Record:
     """One entry of ``record_many``."""
