@@ -180,7 +180,7 @@ async def money_bench(url: str, wallets: int, clients: int, seconds: float, roun
             for running in (False, True) if r % 2 == 0 else (True, False):
                 stop = asyncio.Event()
                 task = asyncio.create_task(checkpointer(db, settings, stop)) if running else None
-                rate, p50, p99 = await wallet.measure(clients, seconds, one)
+                rate, p50, p99, _cpu = await wallet.measure(clients, seconds, one)
                 stop.set()
                 if task is not None:
                     sequenced += await task

@@ -87,7 +87,7 @@ async def one_statement(url: str, clients: int, seconds: float) -> float:
                 await conn.execute(ONE_STATEMENT_DEBIT, f"k{next(_seq)}",
                                    random.randint(1, 100_000), 1)  # fmt: skip
 
-        ops, _, _ = await bench.measure(clients, seconds, debit)
+        ops, _, _, _ = await bench.measure(clients, seconds, debit)
         return ops
     finally:
         await pool.close()
@@ -108,7 +108,7 @@ async def through_graphql(url: str, port: int, players: list[uuid.UUID], clients
         assert body["data"]["walletBatch"]["applied"] == batch, body
 
     try:
-        requests, _, _ = await bench.measure(clients, seconds, batched if batch > 1 else single)
+        requests, _, _, _ = await bench.measure(clients, seconds, batched if batch > 1 else single)
     finally:
         for c in http:
             await c.close()

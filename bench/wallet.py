@@ -573,7 +573,7 @@ async def run_partitions(url: str, wallets: int, seconds: float) -> None:
         try:
             for hot in (False, True):
                 for clients in (8, 16):
-                    rate, _, _ = await measure(
+                    rate, _, _, _ = await measure(
                         clients, seconds,
                         lambda i, hot=hot, pool=pool, players=players: direct_pair(
                             pool, settings, pick(players, hot)),
