@@ -2,7 +2,7 @@
 kept beside the tree (hash-committed) so they can be erased without changing a leaf
 
 Revision ID: 0020_gdpr_erasure_consents
-Revises: 0014_observability_analytics
+Revises: 0019_retention_partitions
 Create Date: 2026-12-01 12:10:00+00:00
 """
 

@@ -1,7 +1,7 @@
 """kyc: a partial index for the staff queue (cases awaiting a decision, oldest first)
 
-Revision ID: 0021_kyc_queue
-Revises: 0020_gdpr_erasure_consents
+Revision ID: 0023_kyc_queue
+Revises: 0022_import_batches
 Create Date: 2026-12-01 15:00:00+00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0021_kyc_queue"
-down_revision: str | None = "0020_gdpr_erasure_consents"
+revision: str = "0023_kyc_queue"
+down_revision: str | None = "0022_import_batches"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """analytics: pre-aggregated period facts per (grain, period, currency, dimensions) and the
 per-player period activity rows that keep their distinct-player counts exact
 
-Revision ID: 0021_analytics_facts
-Revises: 0021_kyc_queue
+Revision ID: 0024_analytics_facts
+Revises: 0023_kyc_queue
 Create Date: 2026-12-01 15:10:00+00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0021_analytics_facts"
-down_revision: str | None = "0021_kyc_queue"
+revision: str = "0024_analytics_facts"
+down_revision: str | None = "0023_kyc_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,8 +2,8 @@
 ``marketing_import_batches`` records the applied ones (a resumed confirmation skips them)
 and ``marketing_imports`` keeps the batch size and when the last batch committed.
 
-Revision ID: 0021_import_batches
-Revises: 0020_gdpr_erasure_consents
+Revision ID: 0022_import_batches
+Revises: 0021_rg_limit_reads
 Create Date: 2026-12-01 15:00:00+00:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0021_import_batches"
-down_revision: str | None = "0020_gdpr_erasure_consents"
+revision: str = "0022_import_batches"
+down_revision: str | None = "0021_rg_limit_reads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
