@@ -73,6 +73,11 @@ async def _rebuild_schema(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
+    return suite_settings(database_url)
+
+
+def suite_settings(database_url: str) -> Settings:
+    """The suite's settings for a database (a module with its own server reuses them)."""
     return Settings(
         _env_file=None,
         env="test",

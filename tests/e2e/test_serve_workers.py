@@ -39,6 +39,7 @@ async def test_workers_share_the_port_restart_and_stop_gracefully(
     server = PmsServe(settings, "--workers", "2", PMS_RUN_BACKGROUND_TASKS="false")
     try:
         await server.ready()
+        await server.started(2)  # ready means one worker answers; the test kills either
         first = server.workers()
         assert len(first) == 2
         async with httpx.AsyncClient() as http:
