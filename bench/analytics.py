@@ -41,10 +41,11 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fresh_db import fresh_database  # noqa: E402  (bench/fresh_db.py)
+
 from app.analytics import consumer, metrics  # noqa: E402
 from app.analytics.figures import Fx, Granularity  # noqa: E402
-from app.core import migrations  # noqa: E402
-from app.core.db import Database, ensure_database_exists  # noqa: E402
+from app.core.db import Database  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 from app.identity.keys import KeyRing  # noqa: E402
@@ -185,16 +186,6 @@ INDEXES = ("ix_analytics_players_registered_on", "ix_analytics_player_days_playe
 IMPLIED_LEDGER_ROWS = """
 SELECT sum(2 * bets_count + deposits_count + withdrawals_count) FROM analytics_player_days
 """
-
-
-async def reset(url: str) -> Database:
-    await ensure_database_exists(url)
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await asyncio.to_thread(migrations.upgrade, url)
-    return db
 
 
 async def index_definitions(db: Database) -> list[str]:
@@ -377,7 +368,7 @@ def report(todo: list[Cell], rounds: int) -> None:
 async def queries(url: str, players: int, seconds: float, rounds: int, warmup: bool) -> None:
     settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY,
                         database_url=url)  # fmt: skip
-    db = await reset(url)
+    db = await fresh_database(url)
     segment = await seed(db, players, settings)
     port = free_port()
     os.environ["PMS_REQUEST_TIMEOUT_SECONDS"] = "600"  # a slow cell is measured, not cut
@@ -435,7 +426,7 @@ SELECT day, player_id, currency, bets_count, stakes_minor, wins_minor, deposits_
 async def rebuild_slice(url: str, events: int, check_facts: bool = True) -> None:
     settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY,
                         database_url=url)  # fmt: skip
-    db = await reset(url)
+    db = await fresh_database(url)
     players = max(1, events // 20)
     async with db.transaction() as s:
         await s.execute(text(EVENTS), {"n": events, "players": players})

@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT.parent))
 sys.path.insert(0, str(ROOT))
 
 import wallet  # noqa: E402  (bench/wallet.py: prepare, direct_pair, measure)
+from fresh_db import fresh_database  # noqa: E402  (bench/fresh_db.py)
 
 from app.audit import merkle, proofs, tasks, tree  # noqa: E402
-from app.core import migrations  # noqa: E402
-from app.core.db import Database, ensure_database_exists  # noqa: E402
+from app.core.db import Database  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 
 GENERATE = """
@@ -67,16 +67,6 @@ INSERT INTO audit_tree_nodes (level, index, hash)
 SELECT CAST(:level AS smallint), a.index / 2, sha256('\\x01'::bytea || a.hash || b.hash)
 FROM audit_tree_nodes a JOIN audit_tree_nodes b ON b.level = a.level AND b.index = a.index + 1
 WHERE a.level = CAST(:level AS smallint) - 1 AND a.index % 2 = 0"""
-
-
-async def rebuild(url: str) -> Database:
-    await ensure_database_exists(url)
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await asyncio.to_thread(migrations.upgrade, url)
-    return db
 
 
 async def seed_tree(db: Database, size: int) -> float:
@@ -112,7 +102,7 @@ async def check_seeded(db: Database, size: int) -> None:
 
 
 async def tree_bench(url: str, size: int, extend: int, samples: int) -> None:
-    db = await rebuild(url)
+    db = await fresh_database(url)
     settings = Settings(_env_file=None, database_url=url, audit_tree_batch=5000)
     if size:
         seeded = await seed_tree(db, size)

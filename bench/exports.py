@@ -31,10 +31,11 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+from fresh_db import fresh_database  # bench/fresh_db.py
 from sqlalchemy import text
 
 from app.core import migrations
-from app.core.db import Database, asyncpg_dsn, ensure_database_exists
+from app.core.db import Database, asyncpg_dsn
 from app.core.settings import Settings
 from app.exports import service
 from app.exports.cursor import ExportKind
@@ -92,16 +93,6 @@ class Sampler:
         picks = [self.samples[min(n - 1, int(n * f))] for f in (0.1, 0.5, 1.0)]
         shown = ", ".join(f"{done:,} rows: {mib:.0f} MiB" for done, mib in picks)
         return f"RSS {shown}; max {max(m for _, m in self.samples):.0f} MiB"
-
-
-async def reset(url: str) -> Database:
-    await ensure_database_exists(url)
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await asyncio.to_thread(migrations.upgrade, url)
-    return db
 
 
 # The bench owns its database: the transfer indexes are built after the load, and the
@@ -200,7 +191,7 @@ async def main(
     register_all()
     db = await seeded(url, players, transfers) if reuse else None
     if db is None:
-        db = await reset(url)
+        db = await fresh_database(url)
         await seed(db, players, transfers)
     else:
         print(f"reusing the seeded {players:,} players, {transfers:,} transfers")

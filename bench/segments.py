@@ -16,10 +16,9 @@ import asyncio
 import os
 import time
 
+from fresh_db import fresh_database  # bench/fresh_db.py
 from sqlalchemy import func, select, text
 
-from app.core import migrations
-from app.core.db import Database, ensure_database_exists
 from app.core.settings import Settings
 from app.segments import rules
 from app.segments.service import create_segment, recompute_all
@@ -66,12 +65,7 @@ SHIFT = (
 
 
 async def main(url: str, n: int) -> None:
-    await ensure_database_exists(url)
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await asyncio.to_thread(migrations.upgrade, url)
+    db = await fresh_database(url)
     settings = Settings(_env_file=None, database_url=url)
 
     t0 = time.perf_counter()

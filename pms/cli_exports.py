@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.db import Database
 from app.core.settings import Settings
@@ -33,14 +34,28 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
             return 2
-        print(f"bundle: {result.directory}")
-        for entry in result.files:
-            print(f"  {entry.name}: {entry.rows} rows, sha256 {entry.sha256}")
-        print(f"manifest sha256: {result.manifest_sha256}")
+        _print_bundle(result)
         print(f"next cursor: {result.next_cursor}")
         return 0
 
     return run_with_database(settings, work)
+
+
+class _Bundle(Protocol):
+    @property
+    def directory(self) -> Path: ...
+    @property
+    def files(self) -> Sequence[Any]: ...
+    @property
+    def manifest_sha256(self) -> str: ...
+
+
+def _print_bundle(result: _Bundle) -> None:
+    """The bundle's directory, files and manifest hash (CRM/ERP and regulator alike)."""
+    print(f"bundle: {result.directory}")
+    for entry in result.files:
+        print(f"  {entry.name}: {entry.rows} rows, sha256 {entry.sha256}")
+    print(f"manifest sha256: {result.manifest_sha256}")
 
 
 def _when(raw: str, name: str) -> datetime:
@@ -82,10 +97,7 @@ def cmd_export_regulator(settings: Settings, args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
             return 2
-        print(f"bundle: {result.directory}")
-        for entry in result.files:
-            print(f"  {entry.name}: {entry.rows} rows, sha256 {entry.sha256}")
-        print(f"manifest sha256: {result.manifest_sha256}")
+        _print_bundle(result)
         print(f"audit checkpoint: tree size {result.tree_size}")
         return 0
 
