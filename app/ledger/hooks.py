@@ -27,6 +27,8 @@ registered extension, in registration order, inside the operation's transaction:
   withdrawal about to hold money), ``depositing`` (a deposit about to be credited, e.g. a
   deposit limit), ``bet_voided`` (a pending bet cancelled or rolled back: its locked hold
   row).
+  System operations whose plan calls a hook point (hold expiry calls ``bet_voided``)
+  run the LOAD parts too, alone, after their wallet locks (``compose_system_load``).
 * **After the operation** (same transaction, may do I/O, rare paths only):
   ``after_operation`` with the completed operation's facts (deposit triggers, tier
   rewards). It runs for replayed outcomes too, so it must be idempotent.
@@ -50,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
 from app.ledger.operation import Operation
-from app.ledger.repository import LoadParts, compose_load
+from app.ledger.repository import LoadParts, compose_load, compose_system_load
 from app.ledger.write_repository import ApplyParts, compose_apply
 
 
@@ -159,11 +161,13 @@ class ExtensionBase:
 
 @dataclass(frozen=True)
 class Statements:
-    """LOAD and APPLY with the registered extensions' parts, composed once."""
+    """LOAD and APPLY with the registered extensions' parts, composed once (and the
+    parts alone, for system operations that call the hooks)."""
 
     load: str
     apply: str
     extensions: tuple[LedgerExtension, ...]
+    system_load: str
 
 
 _registry: dict[str, LedgerExtension] = {}
@@ -204,6 +208,7 @@ def statements() -> Statements:
             compose_load([e.load_parts for e in exts]),
             compose_apply([e.apply_parts for e in exts]),
             exts,
+            compose_system_load([e.load_parts for e in exts]),
         )
     return _statements
 

@@ -208,9 +208,14 @@ class SystemOperation:
     lock_sql: str  # $1 = player id -> wallets, wallet_count, rows (see lock_for_system)
     plan: SystemPlan
     requires: tuple[str, ...] = ()
+    # The plan calls the extensions' hook points (hold expiry: ``bet_voided``), so their
+    # LOAD parts run after the lock and their writes go into APPLY, as in any operation.
+    calls_hooks: bool = False
 
 
-async def run_system_operation(db: Database, system: SystemOperation, batch: int) -> int:
+async def run_system_operation(
+    db: Database, system: SystemOperation, batch: int, settings: Settings | None = None
+) -> int:
     """Run ``system`` for up to ``batch`` candidate players, one transaction each, so a
     busy player (SKIP LOCKED) or a refusal holds up nobody else. Returns the rows handled."""
     hooks.require(*system.requires)
@@ -220,21 +225,29 @@ async def run_system_operation(db: Database, system: SystemOperation, batch: int
     done = 0
     for player_id in players:
         async with db.transaction() as session:
-            done += await _system_player(await repository.driver(session), system, player_id)
+            conn = await repository.driver(session)
+            done += await _system_player(conn, system, player_id, settings)
     return done
 
 
 async def _system_player(
-    conn: asyncpg.Connection, system: SystemOperation, player_id: uuid.UUID
-) -> int:
+    conn: asyncpg.Connection, system: SystemOperation, player_id: uuid.UUID,
+    settings: Settings | None,
+) -> int:  # fmt: skip
     locked = await repository.lock_for_system(conn, system.lock_sql, player_id)
     if not locked.complete or not locked.rows:
         return 0  # another replica or a live operation has this player right now
     statements = hooks.statements()
     loaded = Loaded(True, None, None, locked.wallets, [], [], None, None)
+    if system.calls_hooks:
+        row = await repository.load_for_system(
+            conn, statements.system_load, player_id, len(locked.wallets)
+        )
+        for ext in statements.extensions:
+            loaded.extensions[ext.name] = ext.loaded(row)
     op = Operation(
         system.name, player_id, loaded, Writes(uuid.uuid4(), player_id, system.actor),
-        wallets_by_kind(locked.wallets), extensions=statements.extensions,
+        wallets_by_kind(locked.wallets), settings=settings, extensions=statements.extensions,
     )  # fmt: skip
     handled = system.plan(op, locked.rows)
     if handled == 0:

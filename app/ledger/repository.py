@@ -123,7 +123,8 @@ WITH w AS (
     SELECT id, kind, currency, balance, held FROM wallets
     WHERE player_id = $1 ORDER BY id FOR UPDATE SKIP LOCKED
 ), h AS (
-    SELECT id, real_wallet_id, bonus_wallet_id, real_amount, bonus_amount, transaction_id
+    SELECT id, purpose, currency, real_wallet_id, bonus_wallet_id, real_amount, bonus_amount,
+           transaction_id
     FROM ledger_holds
     WHERE player_id = $1 AND status = 'PENDING' AND expires_at <= now()
       AND (SELECT count(*) FROM w) = (SELECT count(*) FROM wallets WHERE player_id = $1)
@@ -159,6 +160,25 @@ def compose_load(parts: Sequence[LoadParts]) -> str:
         LOAD_CTES
         + "".join(p.ctes for p in parts)
         + LOAD_COLUMNS
+        + "".join(p.columns for p in parts)
+        + "\n"
+    )
+
+
+# The extensions' LOAD parts alone, for a system operation whose plan calls their hooks
+# (hold expiry voids bets): run once the player's wallets are locked, with what the parts
+# may use: $5 the player id, ``n`` the wallets locked ($6). There is no idempotency claim;
+# $1-$4 are typed only so the fragments keep their parameter numbers.
+SYSTEM_LOAD_CTES = """
+WITH unused AS (SELECT $1::text, $2::text, $3::text, $4::text), n AS (SELECT $6::bigint AS c)"""
+
+
+def compose_system_load(parts: Sequence[LoadParts]) -> str:
+    ctes = "".join(p.ctes for p in parts)
+    return (
+        SYSTEM_LOAD_CTES
+        + ctes
+        + "\nSELECT $5::uuid AS player_id"
         + "".join(p.columns for p in parts)
         + "\n"
     )
@@ -281,6 +301,15 @@ async def lock_for_system(conn: asyncpg.Connection, sql: str, player_id: uuid.UU
 LOCK_PLAYERS_WALLETS = """
 SELECT id FROM wallets WHERE player_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE
 """
+
+
+async def load_for_system(
+    conn: asyncpg.Connection, sql: str, player_id: uuid.UUID, wallets_locked: int
+) -> Mapping[str, Any]:
+    """Run ``compose_system_load``'s statement: the extensions' LOAD columns."""
+    row = await conn.fetchrow(sql, None, None, None, None, player_id, wallets_locked)
+    assert row is not None
+    return row
 
 
 async def lock_players_wallets(conn: asyncpg.Connection, player_ids: Sequence[uuid.UUID]) -> None:

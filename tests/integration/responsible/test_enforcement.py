@@ -67,6 +67,32 @@ async def test_wins_voids_and_refunds_move_the_loss_counter(money):
         await m.bet("1.01", "5")
 
 
+async def test_an_expired_hold_gives_its_stake_back_like_a_voided_bet(money, db, settings):
+    from sqlalchemy import text as sql
+
+    from app.ledger import tasks
+
+    m = await money()
+    await m.set_limit("WAGER", "DAY", "5.00")
+    await m.set_limit("LOSS", "DAY", "5.00")
+    held = await m.bet("5.00", "1")
+    with pytest.raises(LimitExceeded):
+        await m.bet("0.01", "2")
+    async with db.transaction() as s:
+        await s.execute(sql("UPDATE ledger_holds SET expires_at = now() - interval '1 second' "
+                            "WHERE id = :id"), {"id": int(held["reservationId"])})  # fmt: skip
+
+    assert await tasks.expire_holds(db, settings) == 1
+
+    status = await scalar(db, "SELECT status FROM ledger_holds WHERE id = :id",
+                          id=int(held["reservationId"]))  # fmt: skip
+    assert status == "EXPIRED"
+    assert (await m.used("WAGER"), await m.used("LOSS")) == (0, 0)
+    assert (await m.bet("5.00", "3"))["status"] == "OK"  # the whole limit again
+    assert (await m.used("WAGER"), await m.used("LOSS")) == (500, 500)
+    assert (await wallets_of(db, str(m.player)))["REAL"]["held"] == 500
+
+
 async def test_a_lowered_limit_applies_to_the_next_bet(money):
     m = await money()
     await m.set_limit("WAGER", "WEEK", "50.00")
