@@ -7,11 +7,15 @@ under ``Supervisor``: ours rather than uvicorn's ``Multiprocess``, whose workers
 plain ``uvicorn.Server`` objects (no 1001 close, no way to pass our subclass) and which
 needs the app as an import string. Ours starts each worker with the already-resolved
 settings (database URL included), restarts a worker that dies, and on SIGTERM/SIGINT
-sends each worker SIGTERM, so every worker runs the shutdown order above.
+sends each worker SIGTERM, so every worker runs the shutdown order above. A worker
+whose supervisor dies without that (SIGKILL, OOM killer) stops the same way: it asks the
+kernel for SIGTERM on its parent's death and watches its parent pid as well.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
@@ -69,8 +73,43 @@ def serve(settings: Settings, host: str, port: int, sockets: list[socket.socket]
     return server.started
 
 
-def _worker(settings: Settings, host: str, port: int, sockets: list[socket.socket]) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_WATCH_SECONDS = 1.0
+
+
+def _set_parent_death_signal() -> bool:
+    """Linux: the kernel sends us SIGTERM when the supervisor dies. False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """SIGTERM ourselves (the graceful shutdown) once ``parent`` is no longer our parent."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_SECONDS)
+    log.warning("supervisor %s is gone; stopping worker %s", parent, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Never outlive the supervisor: an orphan would go on serving the port unsupervised.
+    The pid watch is the portable fallback; it also covers a parent that died before
+    prctl was called (we are re-parented already, so it fires at once)."""
+    if not _set_parent_death_signal() or os.getppid() != parent:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="pms-parent-watch").start()  # fmt: skip
+
+
+def _worker(
+    settings: Settings, host: str, port: int, sockets: list[socket.socket], parent: int
+) -> None:
     """A worker process (spawned: nothing of the parent's state but its arguments)."""
+    _die_with_parent(parent)
     from app.core.logging import configure_logging
     from pms.cli import quiet_library_loggers
 
@@ -131,7 +170,9 @@ class Supervisor:
 
     def _start(self, sock: socket.socket) -> SpawnProcess:
         process = self._spawn.Process(
-            target=_worker, args=(self.settings, self.host, self.port, [sock]), name="pms-worker"
+            target=_worker,
+            args=(self.settings, self.host, self.port, [sock], os.getpid()),
+            name="pms-worker",
         )
         process.start()
         log.info("started worker %s", process.pid)
