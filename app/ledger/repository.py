@@ -307,7 +307,9 @@ async def load_for_system(
     conn: asyncpg.Connection, sql: str, player_id: uuid.UUID, wallets_locked: int
 ) -> Mapping[str, Any]:
     """Run ``compose_system_load``'s statement: the extensions' LOAD columns."""
-    row = await conn.fetchrow(sql, None, None, None, None, player_id, wallets_locked)
+    row: Mapping[str, Any] | None = await conn.fetchrow(
+        sql, None, None, None, None, player_id, wallets_locked
+    )
     assert row is not None
     return row
 
