@@ -4,7 +4,10 @@ clean file, once per import id, in batches of players: each batch is one transac
 set-based statements and is recorded, so a crash leaves whole batches and confirming
 again resumes (a completed import answers its stored report). Opt-outs win over opt-ins
 for the same player in one file. Every change goes through the consent, profile and
-segment services (history rows, events, segment re-evaluation) and is audited per player.
+segment services (history rows, events, segment re-evaluation) and is audited per
+player. A resume validates the file again on current data and cuts its batches from
+that plan (README "Known limits": a row that now fails refuses the resume; a changed
+player set moves batch boundaries).
 
 Cell values are text: one that starts like a spreadsheet formula (``=``, ``+``, ``-``,
 ``@``) is stored as it is, if its column's own rule allows it (an email, id or login is
