@@ -25,6 +25,9 @@ class MarketingImport(SQLModel, table=True):
     # same; ``completed_at`` is set with the last batch (before it: resumable).
     batch_size: int | None = Field(default=None, sa_column=Column(Integer))
     completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The per-player changes the first confirmation validated: every confirmation of this
+    # id applies these (NULL: claimed before the column existed).
+    plan: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class MarketingImportBatch(SQLModel, table=True):

@@ -54,10 +54,10 @@ async def static_segments(session: AsyncSession, names: list[str]) -> dict[str, 
 
 async def claim(
     session: AsyncSession, import_id: str, digest: str, actor: str, report: dict[str, Any],
-    batch_size: int,
+    batch_size: int, plan: dict[str, Any],
 ) -> MarketingImport:  # fmt: skip
-    """Record the import (its report and batch size) or find the one recorded before (a
-    concurrent confirmation waits here until the first commits, then sees it)."""
+    """Record the import (its report, batch size and plan) or find the one recorded
+    before (a concurrent confirmation waits here until the first commits, then sees it)."""
     await session.execute(
         pg_insert(MarketingImport)
         .values(
@@ -66,6 +66,7 @@ async def claim(
             created_by=actor,
             report=report,
             batch_size=batch_size,
+            plan=plan,
         )
         .on_conflict_do_nothing()
     )

@@ -5,9 +5,8 @@ set-based statements and is recorded, so a crash leaves whole batches and confir
 again resumes (a completed import answers its stored report). Opt-outs win over opt-ins
 for the same player in one file. Every change goes through the consent, profile and
 segment services (history rows, events, segment re-evaluation) and is audited per
-player. A resume validates the file again on current data and cuts its batches from
-that plan (README "Known limits": a row that now fails refuses the resume; a changed
-player set moves batch boundaries).
+player. The plan the first confirmation validated is stored with the import: a resume
+applies it (cut into the same batches) without validating again on changed data.
 
 Cell values are text: one that starts like a spreadsheet formula (``=``, ``+``, ``-``,
 ``@``) is stored as it is, if its column's own rule allows it (an email, id or login is
@@ -30,6 +29,7 @@ from app.core.db import Database
 from app.core.settings import Settings
 from app.imports import parse, repository
 from app.imports.errors import ImportHasErrors, ImportIdReused
+from app.imports.models import MarketingImport
 from app.imports.parse import Problem, Row
 from app.players.validation import CUSTOM_TAG, normalise_email
 from app.profiles import service as profiles
@@ -188,36 +188,27 @@ async def apply(
 ) -> dict[str, Any]:  # fmt: skip
     """Apply a clean file once per import id (default: the file's SHA-256), in batches of
     players, each batch one transaction; a confirmation after a crash resumes with the
-    first batch not applied. Confirming a completed import returns the stored report."""
+    first batch not applied, applying the plan the first one validated. Confirming a
+    completed import returns the stored report."""
     digest = file_id(data)
     import_id = import_id or digest
-    async with db.transaction() as session:
-        existing = await repository.get(session, import_id)
-        if existing is not None and existing.completed_at is not None:
-            return _replay(existing.file_sha256, existing.report, digest)
-        if existing is not None and existing.file_sha256 != digest:
-            raise ImportIdReused("this import id was applied with another file")
-        plan = await dry_run(session, data, fmt, settings)
-    if plan.problems:
-        raise ImportHasErrors(f"{len(plan.problems)} row error(s); fix them and upload again")
-    async with db.transaction() as session:
-        claimed = await repository.claim(session, import_id, digest, actor,
-                                         plan.report(import_id, applied=True),
-                                         settings.import_batch_size)  # fmt: skip
+    claimed, changes = await _claim(db, data, fmt, settings, import_id, digest, actor)
+    if claimed.completed_at is not None:
+        return _replay(claimed.file_sha256, claimed.report, digest)
     if claimed.file_sha256 != digest:
         raise ImportIdReused("this import id was applied with another file")
-    batches = _batches(plan.changes, claimed.batch_size or settings.import_batch_size)
+    batches = _batches(changes, claimed.batch_size or settings.import_batch_size)
     done = 0
     if progress is not None:
-        progress(0, len(plan.changes))
+        progress(0, len(changes))
     for number, players in enumerate(batches):
         async with db.transaction() as session:
             if await repository.claim_batch(session, import_id, number, len(players)):
-                changes = {p: plan.changes[p] for p in players}
-                await _apply_batch(session, import_id, number, changes, actor, settings)
+                batch = {p: changes[p] for p in players}
+                await _apply_batch(session, import_id, number, batch, actor, settings)
         done += len(players)
         if progress is not None:
-            progress(done, len(plan.changes))
+            progress(done, len(changes))
     async with db.transaction() as session:
         completed = await repository.complete(session, import_id)
         if completed:
@@ -226,6 +217,45 @@ async def apply(
                                    k: v for k, v in claimed.report.items() if k != "errors"
                                })  # fmt: skip
     return claimed.report if completed else {**claimed.report, "replayed": True}
+
+
+async def _claim(
+    db: Database, data: bytes, fmt: str, settings: Settings, import_id: str, digest: str,
+    actor: str,
+) -> tuple[MarketingImport, dict[uuid.UUID, Change]]:  # fmt: skip
+    """The import's row and the changes to apply. A row with a stored plan (a resume) is
+    not validated again: the data may have changed since, and its batches were cut from
+    that plan. Otherwise the file is validated now and the import claimed with its plan
+    (a concurrent first confirmation gets the winner's)."""
+    async with db.transaction() as session:
+        existing = await repository.get(session, import_id)
+        if existing is not None and existing.plan is not None:
+            return existing, _changes_of(existing.plan)
+        if existing is not None and (existing.completed_at or existing.file_sha256 != digest):
+            return existing, {}
+        plan = await dry_run(session, data, fmt, settings)
+    if plan.problems:
+        raise ImportHasErrors(f"{len(plan.problems)} row error(s); fix them and upload again")
+    async with db.transaction() as session:
+        claimed = await repository.claim(session, import_id, digest, actor,
+                                         plan.report(import_id, applied=True),
+                                         settings.import_batch_size,
+                                         _stored(plan.changes))  # fmt: skip
+    stored = claimed.plan
+    return claimed, plan.changes if stored is None else _changes_of(stored)
+
+
+def _stored(changes: dict[uuid.UUID, Change]) -> dict[str, Any]:
+    return {str(p): {"tags": sorted(c.tags), "on": sorted(c.consent_on),
+                     "off": sorted(c.consent_off), "segments": sorted(map(str, c.segments)),
+                     "overridden": sorted(c.overridden)}
+            for p, c in changes.items()}  # fmt: skip
+
+
+def _changes_of(stored: dict[str, Any]) -> dict[uuid.UUID, Change]:
+    return {uuid.UUID(p): Change(set(c["tags"]), set(c["on"]), set(c["off"]),
+                                 set(map(uuid.UUID, c["segments"])), set(c["overridden"]))
+            for p, c in stored.items()}  # fmt: skip
 
 
 def _batches(changes: dict[uuid.UUID, Change], size: int) -> list[list[uuid.UUID]]:

@@ -155,3 +155,47 @@ async def test_a_failing_batch_leaves_whole_batches_and_a_resumed_confirm_comple
     assert sorted(bool(r.get("replayed")) for r in results) == [False, True]
     assert await _batches(db) == [(0, 500), (1, 500), (2, 250)]
     assert await _counts(db) == _expected(PLAYERS)
+
+
+async def test_a_resume_applies_the_plan_validated_when_the_import_started(
+    db: Database, batch_settings
+):
+    """After a crash, a player of a batch not yet applied changes their email: the list
+    names them by that old email, yet the resume applies what was validated (and cut)
+    at the start, instead of refusing the file or moving batch boundaries."""
+    players = await _players(db)
+    await _segment(db, batch_settings, "spring")
+    emails = ["player_id,email,action,value"] + [
+        f",b{i}@example.com,add_tag,spring" for i in range(1, PLAYERS + 1)
+    ]
+    data = ("\n".join(emails) + "\n").encode()
+    async with db.transaction() as s:
+        by_email = dict((await s.execute(text("SELECT email, id FROM players"))).all())
+        last = by_email[f"b{PLAYERS}@example.com"]
+        ordered = sorted(by_email[f"b{i}@example.com"] for i in range(1, PLAYERS + 1))
+        await s.execute(text(
+            "CREATE FUNCTION test_refuse_moved() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.player_id = '{ordered[BATCH]}' THEN RAISE EXCEPTION 'injected'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"))  # fmt: skip
+        await s.execute(text(
+            "CREATE TRIGGER test_refuse_moved BEFORE INSERT ON player_tags "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_moved()"))  # fmt: skip
+    with pytest.raises(DBAPIError, match="injected"):
+        await service.apply(db, data, "csv", batch_settings, actor="staff:m", import_id="moved")
+    async with db.transaction() as s:
+        await s.execute(text("DROP TRIGGER test_refuse_moved ON player_tags"))
+        await s.execute(text("DROP FUNCTION test_refuse_moved()"))
+        await s.execute(text("UPDATE players SET email = 'moved@example.com' WHERE id = :p"),
+                        {"p": last})  # fmt: skip
+
+    report = await service.apply(db, data, "csv", batch_settings, actor="staff:m",
+                                 import_id="moved")  # fmt: skip
+
+    assert report["players"] == PLAYERS and not report.get("replayed")
+    assert await _batches(db) == [(0, 500), (1, 500), (2, 250)]
+    async with db.transaction() as s:
+        tagged = (await s.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE player_id = :p) FROM player_tags "
+            "WHERE tag = 'spring'"), {"p": last})).one()  # fmt: skip
+    assert tuple(tagged) == (PLAYERS, 1)
+    assert players == ordered
