@@ -150,7 +150,7 @@ def gate(info: Info, spec: MutationSpec) -> None:
 def count_outcome(operation: str, code: str | None) -> None:
     """Prometheus, and the alert rules' counters (``mutation.<name>[.error]``), per
     mutation or per operation of a batch."""
-    metrics.MUTATION_RESULTS.labels(operation, code or "success").inc()
+    metrics.child(metrics.MUTATION_RESULTS, operation, code or "success").inc()
     counters.bump(f"mutation.{operation}")
     if code is not None:
         counters.bump(f"mutation.{operation}.error")

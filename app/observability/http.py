@@ -48,8 +48,9 @@ class HttpMetricsMiddleware:
         finally:
             route = _route_template(scope)
             method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(route, method, f"{status // 100}xx").inc()
-            metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.child(metrics.HTTP_REQUESTS, route, method, f"{status // 100}xx").inc()
+            metrics.child(metrics.HTTP_LATENCY, route, method).observe(elapsed)
 
 
 def _route_template(scope: Scope) -> str:
