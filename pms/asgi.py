@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import async_base_view
 from strawberry.types.unset import UNSET
 
 from app.audit.routes import audit_routes
@@ -27,9 +28,9 @@ from app.backoffice.routes import admin_routes
 from app.core import graphiql, json_codec, migrations
 from app.core.access_log import install_access_log_filter
 from app.core.db import Database, EmbeddedPostgres, resolve_database_url
-from app.core.graphql_http import GraphQLMediaTypes
-from app.core.http import UPLOAD_OVERHEAD_BYTES, BodySizeLimitMiddleware, RequestIdMiddleware
-from app.core.http_guard import ErrorBoundaryMiddleware, SecurityHeadersMiddleware
+from app.core.edge import EdgeMiddleware
+from app.core.graphql_http import GraphQLMediaTypes, bare_content_type
+from app.core.http import UPLOAD_OVERHEAD_BYTES, BodyLimit
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.replicas import ReadRouter
@@ -47,12 +48,7 @@ from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
 from app.observability import tracing
 from app.observability.db import instrument_pool
-from app.observability.http import (
-    METRICS_PATH,
-    HttpMetricsMiddleware,
-    MetricsAccess,
-    metrics_endpoint,
-)
+from app.observability.http import METRICS_PATH, MetricsAccess, metrics_endpoint
 from pms import readiness
 from pms.events import build_events
 from pms.hooks import register_all
@@ -226,6 +222,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     """Build the app. With ``database`` given (tests) the caller owns its lifecycle."""
     settings = settings or get_settings()
     register_all()
+    _install_bare_content_type()
     install_access_log_filter()
     tracing.configure(settings)  # a no-op (and no import) unless PMS_OTEL_ENDPOINT is set
     state = AppState(settings, database)
@@ -322,21 +319,32 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         ],
         middleware=[
             *tracing.asgi_middleware(),  # outermost: the span covers the whole request
-            Middleware(SecurityHeadersMiddleware),
-            Middleware(HttpMetricsMiddleware),
-            Middleware(RequestIdMiddleware),
-            Middleware(ErrorBoundaryMiddleware),
+            # Request id, body limit, error boundary, HTTP metrics, security headers:
+            # one layer (app/core/edge.py).
             Middleware(
-                BodySizeLimitMiddleware,
-                max_bytes=settings.max_body_bytes,
-                upload_max_bytes=settings.import_max_bytes + UPLOAD_OVERHEAD_BYTES,
-                upload_paths=("/graphql", "/imports"),
+                EdgeMiddleware,
+                body=BodyLimit(
+                    settings.max_body_bytes,
+                    upload_max_bytes=settings.import_max_bytes + UPLOAD_OVERHEAD_BYTES,
+                    upload_paths=("/graphql", "/imports"),
+                ),
             ),
         ],
         lifespan=lifespan,
     )
     app.state.pms = state
     return app
+
+
+def _install_bare_content_type() -> None:
+    """Strawberry's per-request Content-Type parsing, without its ``email.message`` for
+    a bare media type (app/core/graphql_http.py). Idempotent."""
+    view: Any = async_base_view  # the module's own import of the parser is what it calls
+    full = view.parse_content_type
+    if not hasattr(full, "__wrapped__"):
+        parse: Any = bare_content_type(full)
+        parse.__wrapped__ = full
+        view.parse_content_type = parse
 
 
 def _freeze_startup_objects() -> None:

@@ -8,6 +8,7 @@ error the spec does not declare is a bug, not an answer: it is re-raised (and ma
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, Union
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.core import counters, metrics
+from app.core.db import DriverTransaction
 from app.core.errors import DomainError
 from app.responsible.errors import GamblingRestricted
 from permissions.errors import Forbidden
@@ -24,6 +26,7 @@ from schema.context import Info
 from schema.error_registry import graphql_type_of, to_graphql
 
 T = TypeVar("T")
+U = TypeVar("U")  # the unit of work a call runs in (a session or a driver transaction)
 
 # Unions by name: mutations that answer alike (refreshTokens and verifyMfa) share one type.
 _UNIONS: dict[str, tuple[tuple[type, ...], Any]] = {}
@@ -89,10 +92,31 @@ async def run(
     present: Callable[[T], Any],
 ) -> Any:
     """``call`` in one transaction; its value shown by ``present`` after the commit."""
+    return await _run(info, spec, info.context.db.transaction, call, present)
+
+
+async def run_on_driver(
+    info: Info,
+    spec: MutationSpec,
+    call: Callable[[DriverTransaction], Awaitable[T]],
+    present: Callable[[T], Any],
+) -> Any:
+    """``run`` for the money mutations: the transaction on a pooled driver connection
+    (``Database.driver_transaction``), as the ledger kernel needs no ORM session."""
+    return await _run(info, spec, info.context.db.driver_transaction, call, present)
+
+
+async def _run(
+    info: Info,
+    spec: MutationSpec,
+    transaction: Callable[[], AbstractAsyncContextManager[U]],
+    call: Callable[[U], Awaitable[T]],
+    present: Callable[[T], Any],
+) -> Any:
     try:
         gate(info, spec)
-        async with info.context.db.transaction() as session:
-            value = await call(session)
+        async with transaction() as unit:
+            value = await call(unit)
     except DomainError as exc:
         return await _refused(info, spec, exc)
     count_outcome(info.field_name, None)
@@ -126,7 +150,7 @@ def gate(info: Info, spec: MutationSpec) -> None:
 def count_outcome(operation: str, code: str | None) -> None:
     """Prometheus, and the alert rules' counters (``mutation.<name>[.error]``), per
     mutation or per operation of a batch."""
-    metrics.MUTATION_RESULTS.labels(operation, code or "success").inc()
+    metrics.child(metrics.MUTATION_RESULTS, operation, code or "success").inc()
     counters.bump(f"mutation.{operation}")
     if code is not None:
         counters.bump(f"mutation.{operation}.error")

@@ -60,6 +60,11 @@ class BonusExtension(ExtensionBase):
     def withdrawing(self, op: Operation, currency: str) -> None:
         engine.forfeit_on_withdrawal(op, currency)
 
+    def acts_after(self, completed: Completed) -> bool:
+        if completed.operation == "deposit":
+            return bool(completed.body["status"] == "OK")
+        return completed.operation == "settleBet" and bool(completed.body.get("loyaltyTierChanged"))
+
     async def after_operation(
         self, session: AsyncSession, settings: Settings, completed: Completed
     ) -> None:

@@ -7,12 +7,33 @@ Accept header that allows neither is 406."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON_LIKE = ("application/json", "text/plain", GRAPHQL_RESPONSE)
 _ACCEPTABLE = (GRAPHQL_RESPONSE, "application/json", "application/*", "*/*", "text/html")
+
+
+# What makes a Content-Type more than a bare media type (parameters, quoting, comments).
+_NOT_BARE = frozenset(';="\\(')
+
+
+def bare_content_type(
+    full: Callable[[str], tuple[str, dict[str, str]]],
+) -> Callable[[str], tuple[str, dict[str, str]]]:
+    """Strawberry's ``parse_content_type`` (``full``) builds an ``email.message.Message``
+    for every request; a bare media type (``application/json``, what clients send) is
+    answered without it, exactly as ``full`` would answer it; anything else goes to
+    ``full``."""
+
+    def parse(value: str) -> tuple[str, dict[str, str]]:
+        if _NOT_BARE.isdisjoint(value):
+            return value.strip(), {}
+        return full(value)
+
+    return parse
 
 
 def _accepted(accept: str) -> list[tuple[str, float]]:

@@ -1,10 +1,7 @@
-"""The outer edge of every HTTP answer: no exception leaves the app as a plain-text 500
-(or a dropped keep-alive connection), an unavailable dependency is a JSON 503 with
-``Retry-After``, and every response carries the security headers.
-
-Install ``ErrorBoundaryMiddleware`` inside ``RequestIdMiddleware`` (so its answers carry
-the request id) and ``SecurityHeadersMiddleware`` outermost (so every answer, including
-the 413 and the boundary's own, has the headers).
+"""The outer edge of every HTTP answer (run by app/core/edge.py): no exception leaves
+the app as a plain-text 500 (or a dropped keep-alive connection), an unavailable
+dependency is a JSON 503 with ``Retry-After``, and every response carries the security
+headers (the 413 and the boundary's own answers too).
 """
 
 from __future__ import annotations
@@ -12,16 +9,14 @@ from __future__ import annotations
 import json
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from app.core.logging import request_id_var
 from app.core.outage import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE_CODE,
     UNAVAILABLE_MESSAGE,
-    OutageFlag,
     is_unavailable,
-    outage_var,
 )
 
 log = logging.getLogger(__name__)
@@ -53,59 +48,32 @@ async def send_error(send: Send, path: str, status: int, code: str, message: str
     await send({"type": "http.response.body", "body": raw})
 
 
-class ErrorBoundaryMiddleware:
-    """Catches what escaped the app (a REST handler's bug, the auth gate's revocation
-    lookup with the database down) and answers JSON: 503 + Retry-After when a
-    dependency is unavailable, 500 otherwise. The exception is not re-raised, so the
-    server keeps the connection alive. A GraphQL answer whose execution met an
-    unavailable dependency (``outage_var``) is turned into a 503 the same way."""
+def unavailable_start(start: Message) -> Message:
+    """The response start of an answer whose execution met an unavailable dependency
+    (``outage_var``, e.g. a GraphQL result with a masked error): 503 + Retry-After."""
+    headers = [*start.get("headers", []), (b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+    return {**start, "status": 503, "headers": headers}
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        flag = OutageFlag()
-        token = outage_var.set(flag)
-        started = False
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if flag.unavailable and message["status"] < 500:
-                    headers = [
-                        *message.get("headers", []),
-                        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-                    ]
-                    message = {**message, "status": 503, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, guarded_send)
-        except Exception as exc:
-            await self._answer(exc, scope, send, started)
-        finally:
-            outage_var.reset(token)
-
-    async def _answer(self, exc: Exception, scope: Scope, send: Send, started: bool) -> None:
-        path = str(scope.get("path", ""))
-        if is_unavailable(exc):
-            log.warning(
-                "%s %s: a dependency is unavailable: %r [request_id=%s]",
-                scope["method"], path, exc, request_id_var.get(),
-            )  # fmt: skip
-            status, code, message = 503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
-        else:
-            log.exception(
-                "%s %s failed unexpectedly [request_id=%s]",
-                scope["method"], path, request_id_var.get(),
-            )  # fmt: skip
-            status, code, message = 500, "INTERNAL_ERROR", "Unexpected error."
-        if not started:
-            await send_error(send, path, status, code, message)
+async def answer_failure(exc: Exception, scope: Scope, send: Send, started: bool) -> None:
+    """What escaped the app (a REST handler's bug, the auth gate's revocation lookup with
+    the database down), answered JSON: 503 + Retry-After when a dependency is
+    unavailable, 500 otherwise. Not re-raised, so the server keeps the connection alive."""
+    path = str(scope.get("path", ""))
+    if is_unavailable(exc):
+        log.warning(
+            "%s %s: a dependency is unavailable: %r [request_id=%s]",
+            scope["method"], path, exc, request_id_var.get(),
+        )  # fmt: skip
+        status, code, message = 503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
+    else:
+        log.exception(
+            "%s %s failed unexpectedly [request_id=%s]",
+            scope["method"], path, request_id_var.get(),
+        )  # fmt: skip
+        status, code, message = 500, "INTERNAL_ERROR", "Unexpected error."
+    if not started:
+        await send_error(send, path, status, code, message)
 
 
 # Cache-Control is set only where the app did not choose one (the JWKS is cacheable).
@@ -113,27 +81,12 @@ _SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
 _NO_STORE = (b"cache-control", b"no-store")
 
 
-class SecurityHeadersMiddleware:
+def security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``X-Content-Type-Options: nosniff`` on every response and ``Cache-Control:
     no-store`` unless the route set its own: GraphQL and auth responses carry tokens
     and personal data, which no shared cache may keep."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [h for h in _SECURITY_HEADERS if h[0] not in names]
-                if b"cache-control" not in names:
-                    headers.append(_NO_STORE)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    names = {name.lower() for name, _ in headers}
+    headers = headers + [h for h in _SECURITY_HEADERS if h[0] not in names]
+    if b"cache-control" not in names:
+        headers.append(_NO_STORE)
+    return headers

@@ -127,6 +127,24 @@ ALERTS_OPEN = Gauge(
 )  # fmt: skip
 ALERTS_FIRED = Counter("pms_alerts_fired", "Alerts fired (committed) by rule kind.", ("kind",))
 
+_MAX_CHILDREN = 10_000
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, kept per label tuple: prometheus-client validates the
+    values, builds a tuple and takes a lock on every ``labels()`` call, seven times per
+    money request. Label values are bounded already (route templates, ``bounded_label``,
+    error codes); the cap only guards against a mistake."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= _MAX_CHILDREN:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 OTHER = "other"
 # GraphQL names ([A-Za-z0-9_]) and dotted event types (player.registered).
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.errors import ValidationFailed
 from app.core.money import format_amount
 from app.core.principal import Principal
@@ -113,7 +111,7 @@ def plan_reserve_bet(req: ReserveBet, op: Operation) -> Body:
 
 
 async def reserve_bet(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, game_round_id: str, transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
@@ -216,7 +214,7 @@ def plan_settle_bet(req: SettleBet, op: Operation) -> Body:
 
 
 async def settle_bet(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     reservation_id: int | None, game_round_id: str | None, win_amount: str, currency: str,
     transaction_id: str, idempotency_key: str, game_category: str | None = None,
     game_id: str | None = None, game_provider: str | None = None,
@@ -259,7 +257,7 @@ PLAY_ROUND_SUFFIXES = (":bet", ":win")
 
 
 async def play_round(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     game_round_id: str, stake: str, win_amount: str, currency: str, transaction_id: str,
     idempotency_key: str, game_category: str | None = None, game_id: str | None = None,
     game_provider: str | None = None,
@@ -309,7 +307,7 @@ def plan_cancel_bet(req: CancelBet, op: Operation) -> Body:
 
 
 async def cancel_bet(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     reservation_id: int, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
@@ -356,7 +354,7 @@ def plan_rollback_bet(req: RollbackBet, op: Operation) -> Body:
 
 
 async def rollback_bet(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """The provider takes back a bet: void it if pending; tombstone it if never seen."""
@@ -424,7 +422,7 @@ def plan_rollback_round(req: RollbackRound, op: Operation) -> Body:
 
 
 async def rollback_round(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     game_round_id: str, transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """Provider refund of a settled round: stakes back, wins taken back, turnover reversed."""

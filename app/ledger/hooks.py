@@ -31,7 +31,9 @@ registered extension, in registration order, inside the operation's transaction:
   run the LOAD parts too, alone, after their wallet locks (``compose_system_load``).
 * **After the operation** (same transaction, may do I/O, rare paths only):
   ``after_operation`` with the completed operation's facts (deposit triggers, tier
-  rewards). It runs for replayed outcomes too, so it must be idempotent.
+  rewards), called when ``acts_after`` says so (a cheap test: the API's money path runs
+  on a driver connection and makes a session for these hooks only then). It runs for
+  replayed outcomes too, so it must be idempotent.
 
 A responsible-gambling limit is then: LOAD parts reading the player's counters (a fresh
 read once the wallets are locked: app/responsible/extension.py),
@@ -117,6 +119,8 @@ class LedgerExtension(Protocol):
 
     def bet_voided(self, op: Operation, hold: Mapping[str, Any]) -> None: ...
 
+    def acts_after(self, completed: Completed) -> bool: ...
+
     async def after_operation(
         self, session: AsyncSession, settings: Settings, completed: Completed
     ) -> None: ...
@@ -152,6 +156,11 @@ class ExtensionBase:
 
     def bet_voided(self, op: Operation, hold: Mapping[str, Any]) -> None:
         return None
+
+    def acts_after(self, completed: Completed) -> bool:
+        """Whether ``after_operation`` has work for ``completed`` (default: whenever a
+        subclass overrides it)."""
+        return type(self).after_operation is not ExtensionBase.after_operation
 
     async def after_operation(
         self, session: AsyncSession, settings: Settings, completed: Completed

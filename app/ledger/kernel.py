@@ -22,12 +22,12 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Database
+from app.core.db import Database, DriverTransaction
 from app.core.errors import NotFound
 from app.core.logging import client_ip_var, request_id_var
 from app.core.principal import Principal
@@ -81,9 +81,14 @@ class OperationSpec:
     requires: tuple[str, ...] = ()  # extensions without which the operation cannot run
 
 
+# The unit of work a money operation runs in: the API's driver transaction, a session's
+# (system operations, batches), or a bare driver connection (bench/wallet.py).
+Unit: TypeAlias = AsyncSession | DriverTransaction | asyncpg.Connection
+
+
 @observed
 async def run_operation(
-    session: AsyncSession | asyncpg.Connection,
+    session: Unit,
     settings: Settings | None,
     caller: Principal,
     spec: OperationSpec,
@@ -139,7 +144,7 @@ async def run_operation(
     return Outcome(text, body["status"])
 
 
-async def connection(session: AsyncSession | asyncpg.Connection) -> asyncpg.Connection:
+async def connection(session: Unit) -> asyncpg.Connection:
     """The driver connection of ``session`` (in its transaction), for statements an
     operation runs beside the kernel's (eligibility reads, an award's insert)."""
     return await repository.driver(session)
@@ -183,14 +188,18 @@ async def replay(conn: asyncpg.Connection, claim: IdempotencyClaim) -> Outcome:
     return Outcome(response, json.loads(response)["status"], replayed=True)
 
 
-async def after_operation(
-    session: AsyncSession | asyncpg.Connection, settings: Settings, completed: hooks.Completed
-) -> None:
-    """The extensions' after-operation hooks (same transaction; a bare driver connection,
-    as bench/wallet.py uses, has no session for them and skips them)."""
-    if not isinstance(session, AsyncSession):
+async def after_operation(session: Unit, settings: Settings, completed: hooks.Completed) -> None:
+    """The hooks of the extensions that act on ``completed`` (same transaction: a
+    ``DriverTransaction`` lends them a session on its connection, made only then; a bare
+    driver connection, as bench/wallet.py uses, has no session for them and skips them)."""
+    if not isinstance(session, AsyncSession | DriverTransaction):
         return
-    for ext in hooks.statements().extensions:
+    acting = [ext for ext in hooks.statements().extensions if ext.acts_after(completed)]
+    if not acting:
+        return
+    if isinstance(session, DriverTransaction):
+        session = await session.session()
+    for ext in acting:
         await ext.after_operation(session, settings, completed)
 
 

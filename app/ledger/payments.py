@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.currencies import FREE_SPINS_UNIT
 from app.core.money import format_amount, parse_minor_units
 from app.core.principal import Principal
@@ -68,7 +66,7 @@ def plan_move(req: Move, op: Operation) -> Body:
 
 
 async def _run_move(
-    session: AsyncSession, settings: Settings, caller: Principal, operation: str,
+    session: kernel.Unit, settings: Settings, caller: Principal, operation: str,
     player_id: uuid.UUID, key: str, request: dict[str, Any], move: Move,
 ) -> kernel.Outcome:  # fmt: skip
     spec = kernel.OperationSpec(operation, key, request, player_id, reference=move.reference)
@@ -76,7 +74,7 @@ async def _run_move(
 
 
 async def deposit(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, payment_reference: str, idempotency_key: str,
     promo_code: str | None = None,
 ) -> kernel.Outcome:  # fmt: skip
@@ -101,7 +99,7 @@ async def deposit(
 
 
 async def charge_fee(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, reason: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
@@ -129,7 +127,7 @@ def _signed_amount(wallet_kind: WalletKind, amount: str, currency: str, settings
 
 
 async def adjust_balance(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     wallet_kind: WalletKind, amount: str, currency: str, reason: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """A staff correction (signed amount, mandatory reason) against the house account
@@ -147,7 +145,7 @@ async def adjust_balance(
 
 
 async def grant_free_spins(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     spins: int, reference: str | None, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
@@ -164,7 +162,7 @@ async def grant_free_spins(
 
 
 async def consume_free_spins(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     spins: int, reference: str | None, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)
@@ -181,7 +179,7 @@ async def consume_free_spins(
 
 
 async def tournament_transfer(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, reference: str | None, credit: bool, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     check_idempotency_key(idempotency_key)

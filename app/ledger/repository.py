@@ -22,16 +22,18 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection
+from app.core.db import DriverTransaction, driver_connection
 from app.ledger.history_repository import HistoryFilter, history
 
 __all__ = ["HistoryFilter", "history"]  # re-exported: the GraphQL layer reads history here
 
 
-async def driver(session: AsyncSession | Any) -> asyncpg.Connection:
-    """The asyncpg connection under ``session`` (``app.core.db.driver_connection``); a
-    bare asyncpg connection (already in a transaction) is taken as it is (bench/wallet.py).
-    """
+async def driver(session: AsyncSession | DriverTransaction | Any) -> asyncpg.Connection:
+    """The asyncpg connection under ``session`` (``app.core.db.driver_connection``) or of
+    a ``DriverTransaction`` (the API's money path); a bare asyncpg connection (already in
+    a transaction) is taken as it is (bench/wallet.py)."""
+    if isinstance(session, DriverTransaction):
+        return session.connection
     if not isinstance(session, AsyncSession):
         return session
     return await driver_connection(session)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -65,7 +63,7 @@ def plan_withdraw(req: Withdraw, op: Operation) -> Body:
 
 
 async def withdraw(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, payment_reference: str | None, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """Hold the money until the payment service confirms or rejects the payout."""
@@ -106,7 +104,7 @@ def plan_decide_withdrawal(req: DecideWithdrawal, op: Operation) -> Body:
 
 
 async def decide_withdrawal(
-    session: AsyncSession, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
+    session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     withdrawal_id: int, confirm: bool, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """Confirm (the money leaves to cash clearing) or reject (it becomes available again)."""

@@ -27,6 +27,8 @@ class OperationMetrics(SchemaExtension):
             kind = "invalid"
         result = ctx.result
         failed = bool(ctx.pre_execution_errors) or bool(result is not None and result.errors)
-        metrics.GRAPHQL_OPERATIONS.labels(name, kind, "error" if failed else "ok").inc()
+        metrics.child(metrics.GRAPHQL_OPERATIONS, name, kind, "error" if failed else "ok").inc()
         if kind != OperationType.SUBSCRIPTION.value:  # a subscription's "latency" is its life
-            metrics.GRAPHQL_LATENCY.labels(name, kind).observe(time.perf_counter() - started)
+            metrics.child(metrics.GRAPHQL_LATENCY, name, kind).observe(
+                time.perf_counter() - started
+            )

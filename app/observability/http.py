@@ -1,14 +1,11 @@
-"""HTTP metrics middleware and the ``/metrics`` endpoint.
-
-Requests are labelled by the route *template* (``/players/{player_id}``), never the raw
-path, so a scrape stays bounded; unmatched paths are ``unmatched``. ``/metrics`` itself
-is not counted. Access: ``metrics_access`` decides (see ``MetricsAccess``)."""
+"""The ``/metrics`` endpoint. (HTTP requests are counted by the edge layer,
+app/core/edge.py: by route template, ``/metrics`` itself not counted.) Access:
+``metrics_access`` decides (see ``MetricsAccess``)."""
 
 from __future__ import annotations
 
 import hmac
 import os
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,46 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core import metrics
+from app.core.edge import METRICS_PATH
 from app.core.settings import Settings
 
-METRICS_PATH = "/metrics"
-
-
-class HttpMetricsMiddleware:
-    """Counts and times every HTTP request (WebSocket sessions are not requests)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the server answers when the app raises before responding
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = _route_template(scope)
-            method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(route, method, f"{status // 100}xx").inc()
-            metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
-
-
-def _route_template(scope: Scope) -> str:
-    route = scope.get("route")  # set by Starlette's router on the matched route
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else "unmatched"
+__all__ = ["METRICS_PATH", "MetricsAccess", "metrics_endpoint", "serve_metrics_port"]
 
 
 @dataclass(frozen=True)

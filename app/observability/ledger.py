@@ -9,10 +9,10 @@ from app.core import counters, metrics
 
 def record_operation(operation: str, outcome: str, replayed: bool, seconds: float) -> None:
     if replayed:
-        metrics.IDEMPOTENT_REPLAYS.labels(operation).inc()
+        metrics.child(metrics.IDEMPOTENT_REPLAYS, operation).inc()
         return  # a replay did no work: it is not a second operation nor a latency sample
-    metrics.WALLET_OPERATIONS.labels(operation, outcome).inc()
+    metrics.child(metrics.WALLET_OPERATIONS, operation, outcome).inc()
     counters.bump("wallet.operation")  # the alert rules' wallet error rate (in memory)
     if outcome != "OK":
         counters.bump("wallet.error")
-    metrics.WALLET_LATENCY.labels(operation).observe(seconds)
+    metrics.child(metrics.WALLET_LATENCY, operation).observe(seconds)

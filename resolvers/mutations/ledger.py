@@ -13,21 +13,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bonuses.errors import MaxBetExceeded
+from app.core.db import DriverTransaction
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.fraud import access as fraud_access
 from app.fraud.errors import WithdrawalsOnHold
 from app.kyc.errors import VerificationRequired
 from app.ledger import errors as E
 from app.ledger import service
+from app.ledger.kernel import Unit
 from app.ledger.service import Outcome
 from app.responsible.errors import LimitExceeded, SessionLimitReached
 from app.wallets.models import WalletKind
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
-from resolvers.runner import MutationSpec, run
+from resolvers.runner import MutationSpec, run_on_driver
 from schema.context import Info
 from schema.ids import parse_int_id, parse_uuid
 from schema.inputs import ledger as inputs
@@ -76,18 +77,17 @@ def _player(raw: strawberry.ID) -> Any:
 
 
 async def _execute(
-    info: Info, spec: MutationSpec, call: Callable[[AsyncSession], Awaitable[Outcome]],
-    check: Callable[[], None] | None = None,
+    info: Info, spec: MutationSpec, call: Call, check: Callable[[], None] | None = None,
 ) -> Any:  # fmt: skip
     """``check`` (input the service does not see) runs first, inside the runner: a refusal
     is the same typed, audited answer with nothing written."""
 
-    async def checked(session: AsyncSession) -> Outcome:
+    async def checked(unit: DriverTransaction) -> Outcome:
         if check is not None:
             check()
-        return await call(session)
+        return await call(unit)
 
-    return await run(info, spec, checked, lambda outcome: from_document(outcome.body))
+    return await run_on_driver(info, spec, checked, lambda outcome: from_document(outcome.body))
 
 
 def check_ip(input: Any) -> None:
@@ -129,7 +129,8 @@ def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
 
 
 # --- the calls, shared by the single mutations and walletBatch --------------------------
-Call = Callable[[AsyncSession], Awaitable[Outcome]]
+# (a single mutation runs its call on a driver transaction, walletBatch on a session)
+Call = Callable[[Unit], Awaitable[Outcome]]
 
 
 def reserve_bet_call(ctx: Any, input: inputs.ReserveBetInput) -> Call:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.core.db import Database
-from tests.auth import staff_principal, token_for
+from tests.auth import service_principal, staff_principal, token_for
 from tests.factories import create_player
 from tests.realtime.conftest import free_port, start_server, stop_server
 
@@ -137,3 +137,36 @@ async def test_outage_answers_json_503_on_a_kept_alive_connection_and_recovers(
         assert after.status_code == 200
         assert after.json()["data"]["players"]["totalCount"] == 1
         assert connection_of(after) == connection
+
+
+RESERVE = """mutation($input: ReserveBetInput!) { reserveBet(input: $input) {
+  __typename ... on UserError { code } } }"""
+
+
+@pytest.mark.timeout_sensitive
+async def test_a_money_mutation_meeting_the_outage_answers_json_503(proxied, db, settings):
+    """The money path's driver transaction (``Database.driver_transaction``) reports a
+    dead database like the session path: the gate still knows the token (revocation
+    facts cached), the mutation's checkout fails, the answer is the JSON 503."""
+    proxy, live = proxied
+    player = await create_player(db, settings)
+    engine = service_principal("wallet:operate", client_id="game-engine")
+    headers = {"authorization": f"Bearer {await token_for(live.app, engine)}"}
+
+    def reserve(n: int) -> dict[str, object]:
+        fields = {
+            "playerId": str(player.id), "amount": "1.00", "currency": "EUR",
+            "gameRoundId": f"r-{n}", "transactionId": f"t-{n}", "idempotencyKey": f"k-{n}",
+        }  # fmt: skip
+        return {"query": RESERVE, "variables": {"input": fields}}
+
+    async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+        before = await http.post("/graphql", json=reserve(1), headers=headers)
+        assert before.json()["data"]["reserveBet"]["__typename"] == "InsufficientFunds"
+        await proxy.cut()
+        during = await http.post("/graphql", json=reserve(2), headers=headers)
+        assert_unavailable(during)
+        assert {e["extensions"]["code"] for e in during.json()["errors"]} == {"SERVICE_UNAVAILABLE"}
+        await proxy.start()
+        after = await http.post("/graphql", json=reserve(3), headers=headers)
+        assert after.json()["data"]["reserveBet"]["__typename"] == "InsufficientFunds"
