@@ -91,7 +91,9 @@ async def _deposited(session: AsyncSession, ev: _Event) -> None:
     await repository.add_money(session, ev.day, ev.data["currency"],
                                {"deposits_count": 1, "deposits_minor": amount})  # fmt: skip
     await ev.player_day(session, {"deposits_count": 1, "deposits_minor": amount})
-    await repository.set_milestone(session, ev.player, "first_deposit_at", ev.at)
+    player = await repository.set_first_deposit(session, ev.player, ev.at)
+    if player is not None:
+        await facts.add_first_deposit(session, player, ev.at)
 
 
 async def _withdrawn(session: AsyncSession, ev: _Event) -> None:
@@ -126,7 +128,9 @@ async def _kyc(session: AsyncSession, ev: _Event) -> None:
     if status in KYC_SUBMITTED:
         await repository.set_milestone(session, ev.player, "kyc_submitted_at", ev.at)
     elif status in KYC_DECIDED:
-        await repository.set_kyc_decision(session, ev.player, status, ev.at)
+        player = await repository.set_kyc_decision(session, ev.player, status, ev.at)
+        if player is not None:
+            await facts.add_kyc_decision(session, player, ev.at)
 
 
 async def _bonus_awarded(session: AsyncSession, ev: _Event) -> None:

@@ -12,13 +12,19 @@ consumer's lock (one writer), so reading a flag and then setting it is safe.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository
-from app.analytics.figures import Granularity, next_period, period_start, previous_period
+from app.analytics.figures import (
+    Granularity,
+    duration_bucket,
+    next_period,
+    period_start,
+    previous_period,
+)
 
 GRAINS = {"d": Granularity.DAY, "w": Granularity.WEEK, "m": Granularity.MONTH}
 GRAIN_OF = {g: code for code, g in GRAINS.items()}
@@ -76,6 +82,44 @@ async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) 
     for grain, g in GRAINS.items():
         batch.add(grain, period_start(day, g), ANY_CURRENCY, {"registrations": 1})
     await batch.write(session)
+
+
+# The dimensions a duration histogram is kept by, one at a time ('' = every player).
+DURATION_DIMS = ("", "country", "traffic_source", "affiliate_code")
+
+
+async def add_first_deposit(session: AsyncSession, player: dict[str, Any], at: datetime) -> None:
+    """A registered player's first deposit: counted in their registration periods, with its
+    time since the registration."""
+    day = player["registered_on"]
+    await _milestone(session, player, day, {"first_deposits": 1}, "deposit",
+                     at - player["registered_at"])  # fmt: skip
+
+
+async def add_kyc_decision(session: AsyncSession, player: dict[str, Any], at: datetime) -> None:
+    """A player's first KYC decision: counted in the decision's periods, with its time since
+    the submission."""
+    counts = {"kyc_decisions": 1, "kyc_verified": int(player["kyc_outcome"] == "VERIFIED")}
+    day = at.astimezone(UTC).date()
+    await _milestone(session, player, day, counts, "kyc", at - player["kyc_submitted_at"])
+
+
+async def _milestone(
+    session: AsyncSession, player: dict[str, Any], day: date, counts: dict[str, int],
+    metric: str, took: timedelta,
+) -> None:  # fmt: skip
+    dims = {k: player[k] for k in UNKNOWN_DIMS}
+    batch = _Batch(dims)
+    bucket = duration_bucket(took.total_seconds())
+    buckets = []
+    for grain, g in GRAINS.items():
+        period = period_start(day, g)
+        batch.add(grain, period, ANY_CURRENCY, counts)
+        buckets += [{"grain": grain, "dim": dim, "value": dims[dim] if dim else "",
+                     "period": period, "metric": metric, "bucket": bucket}
+                    for dim in DURATION_DIMS]  # fmt: skip
+    await batch.write(session)
+    await repository.add_duration_buckets(session, buckets)
 
 
 async def add_player_day(

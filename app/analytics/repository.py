@@ -102,7 +102,14 @@ async def add_player(
 
 
 # Milestones are set once: the first deposit, bet, KYC submission and decision.
-MILESTONES = frozenset({"first_deposit_at", "first_bet_at", "kyc_submitted_at"})
+MILESTONES = frozenset({"first_bet_at", "kyc_submitted_at"})  # and set_first_deposit
+# What the facts need of a player whose milestone was just set (app/analytics/facts.py).
+_MILESTONE_ROW = (
+    "registered_at, registered_on, kyc_submitted_at, kyc_outcome, "
+    "date_trunc('month', registered_on::timestamp)::date AS reg_month, country, "
+    "coalesce(traffic_source, '') AS traffic_source, "
+    "coalesce(affiliate_code, '') AS affiliate_code"
+)
 
 
 async def set_milestone(
@@ -116,16 +123,32 @@ async def set_milestone(
     )  # fmt: skip
 
 
+async def set_first_deposit(
+    session: AsyncSession, player_id: uuid.UUID, at: datetime
+) -> dict[str, Any] | None:
+    """The player's row when this is their first deposit (None otherwise)."""
+    result = await session.execute(
+        text(f"UPDATE analytics_players SET first_deposit_at = :at "  # noqa: S608
+             f"WHERE player_id = :p AND first_deposit_at IS NULL RETURNING {_MILESTONE_ROW}"),
+        {"p": player_id, "at": at},
+    )  # fmt: skip
+    found = result.mappings().first()
+    return dict(found) if found else None
+
+
 async def set_kyc_decision(
     session: AsyncSession, player_id: uuid.UUID, outcome: str, at: datetime
-) -> None:
-    """The first decision counts (time to decision; success rate by decision day)."""
-    await session.execute(
-        text("UPDATE analytics_players SET kyc_decided_at = :at, kyc_outcome = :o, "
-             "kyc_submitted_at = coalesce(kyc_submitted_at, :at) "
-             "WHERE player_id = :p AND kyc_decided_at IS NULL"),
+) -> dict[str, Any] | None:
+    """The first decision counts (time to decision; success rate by decision day): the
+    player's row when this was it."""
+    result = await session.execute(
+        text(f"UPDATE analytics_players SET kyc_decided_at = :at, kyc_outcome = :o, "  # noqa: S608
+             f"kyc_submitted_at = coalesce(kyc_submitted_at, :at) "
+             f"WHERE player_id = :p AND kyc_decided_at IS NULL RETURNING {_MILESTONE_ROW}"),
         {"p": player_id, "at": at, "o": outcome},
     )  # fmt: skip
+    found = result.mappings().first()
+    return dict(found) if found else None
 
 
 async def set_segment_member(
@@ -154,7 +177,7 @@ async def add_registration_error(session: AsyncSession, day: date, field: str, r
 FACT_COLUMNS = frozenset({
     "active", "paying", "retained", "active_days", "registrations", "bets", "rollbacks",
     "awarded", "fulfilled", "stakes", "wins", "bonus_cost", "deposits_count", "deposits",
-    "withdrawals_count", "withdrawals",
+    "withdrawals_count", "withdrawals", "first_deposits", "kyc_decisions", "kyc_verified",
 })  # fmt: skip
 FACT_KEY = ("grain", "period", "currency", "reg_month", "country", "traffic_source",
             "affiliate_code")  # fmt: skip
@@ -199,6 +222,26 @@ async def add_facts_rows(
     )
 
 
+async def add_duration_buckets(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Count one duration per row (grain, dim, value, period, metric, bucket; distinct)."""
+    params: dict[str, Any] = {}
+    tuples = []
+    for i, row in enumerate(rows):
+        params |= {f"{name}_{i}": row[name] for name in DURATION_KEY}
+        tuples.append("(" + ", ".join(f":{name}_{i}" for name in DURATION_KEY) + ", 1)")
+    await session.execute(
+        text(
+            f"INSERT INTO analytics_duration_buckets ({', '.join(DURATION_KEY)}, count) "  # noqa: S608
+            f"VALUES {', '.join(tuples)} ON CONFLICT ({', '.join(DURATION_KEY)}) "
+            "DO UPDATE SET count = analytics_duration_buckets.count + 1"
+        ),
+        params,
+    )
+
+
+DURATION_KEY = ("grain", "dim", "value", "period", "metric", "bucket")
+
+
 async def player_period_flags(
     session: AsyncSession, player_id: uuid.UUID, grains: list[str], periods: list[date]
 ) -> list[dict[str, Any]]:
@@ -229,7 +272,7 @@ ROLLUP_TABLES = (
     "analytics_daily_money", "analytics_active_players", "analytics_daily_registrations",
     "analytics_daily_counts", "analytics_players", "analytics_player_days",
     "analytics_segment_members", "analytics_registration_errors",
-    "analytics_player_periods", "analytics_period_facts",
+    "analytics_player_periods", "analytics_period_facts", "analytics_duration_buckets",
 )  # fmt: skip
 
 
@@ -413,8 +456,17 @@ _MONTHS_SINCE = (
 FACT_ACTIVITY = f"""
 SELECT f.period, sum(f.active) AS active, sum(f.active_days) AS active_days,
        sum(f.paying) AS paying, sum(f.bets) AS bets, sum(f.rollbacks) AS rollbacks,
-       sum(f.awarded) AS awarded, sum(f.fulfilled) AS fulfilled
+       sum(f.awarded) AS awarded, sum(f.fulfilled) AS fulfilled,
+       sum(f.registrations) AS registrations, sum(f.first_deposits) AS first_deposits,
+       sum(f.kyc_decisions) AS decisions, sum(f.kyc_verified) AS verified
 {_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :hi {{cond}} GROUP BY 1
+"""
+
+# The duration histograms of one dimension value ('' = every player) behind the medians.
+DURATION_HISTOGRAMS = """
+SELECT b.period, b.metric, b.bucket, b.count FROM analytics_duration_buckets b
+WHERE b.grain = :grain AND b.dim = :dim AND b.value = :value
+  AND b.period BETWEEN :lo AND :hi
 """
 
 FACT_MONEY = f"""
@@ -471,6 +523,11 @@ class Reads:
     cohort_active: str
     cohorts: str
     dims: str
+
+    @property
+    def from_facts(self) -> bool:
+        """Whether registrations and KYC decisions are counted by ``activity`` too."""
+        return self.dims == "f"
 
 
 PLAYER_DAY_READS = Reads(ACTIVITY, MONEY, CHURN, COHORT_SIZES, COHORT_ACTIVE, COHORTS, "p")

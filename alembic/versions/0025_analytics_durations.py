@@ -1,0 +1,52 @@
+"""analytics: first deposits and KYC decisions counted in the facts, log-scale histograms
+of their durations per dimension for the medians, and an index for the per-player KYC read
+
+Revision ID: 0025_analytics_durations
+Revises: 0024_analytics_facts
+Create Date: 2026-12-01 18:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0025_analytics_durations"
+down_revision: str | None = "0024_analytics_facts"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+NEW_COUNTERS = ("first_deposits", "kyc_decisions", "kyc_verified")
+
+
+def upgrade() -> None:
+    for name in NEW_COUNTERS:
+        op.add_column(
+            "analytics_period_facts",
+            sa.Column(name, sa.BigInteger(), server_default="0", nullable=False),
+        )
+    op.create_table(
+        "analytics_duration_buckets",
+        sa.Column("grain", sa.String(length=1), nullable=False),
+        sa.Column("dim", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("metric", sa.String(length=8), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("count", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint(
+            "grain", "dim", "value", "period", "metric", "bucket",
+            name=op.f("pk_analytics_duration_buckets"),
+        ),
+    )  # fmt: skip
+    op.create_index(
+        op.f("ix_analytics_players_kyc_decided_at"), "analytics_players", ["kyc_decided_at"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_analytics_players_kyc_decided_at"), table_name="analytics_players")
+    op.drop_table("analytics_duration_buckets")
+    for name in NEW_COUNTERS:
+        op.drop_column("analytics_period_facts", name)
