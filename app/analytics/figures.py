@@ -108,16 +108,31 @@ def bucket_value(bucket: int) -> float:
     return float(2 ** ((bucket + 0.5) / STEPS_PER_DOUBLING))
 
 
-def histogram_median(counts: dict[int, int]) -> float | None:
-    """The median (percentile_cont 0.5) of the durations counted per bucket, within
-    ``MEDIAN_RELATIVE_ERROR`` (or 1 ms)."""
-    n = sum(counts.values())
-    if n <= 0:
+@dataclass(frozen=True)
+class Bucket:
+    """A histogram bucket with how many durations lie below it and in the whole histogram."""
+
+    bucket: int
+    below: int
+    count: int
+    total: int
+
+
+def median_of_buckets(buckets: list[Bucket]) -> float | None:
+    """The median (percentile_cont 0.5) of a histogram's durations from the buckets holding
+    its two middle ranks, within ``MEDIAN_RELATIVE_ERROR`` (or 1 ms)."""
+    if not buckets or buckets[0].total <= 0:
         return None
-    wanted, values, seen = ((n - 1) // 2, n // 2), [], 0
-    for bucket in sorted(counts):
-        seen += counts[bucket]
-        values += [bucket_value(bucket) for rank in wanted[len(values) :] if rank < seen]
-        if len(values) == 2:
-            break
+    n = buckets[0].total
+    values = [bucket_value(next(b.bucket for b in buckets if b.below <= rank < b.below + b.count))
+              for rank in ((n - 1) // 2, n // 2)]  # fmt: skip
     return (values[0] + values[1]) / 2
+
+
+def histogram_median(counts: dict[int, int]) -> float | None:
+    """The same from a whole histogram (bucket -> count)."""
+    buckets, below, total = [], 0, sum(counts.values())
+    for bucket in sorted(counts):
+        buckets.append(Bucket(bucket, below, counts[bucket], total))
+        below += counts[bucket]
+    return median_of_buckets(buckets)

@@ -18,9 +18,10 @@ from app.analytics.consumer import REGISTRATION_FAILED
 from app.analytics.facts import GRAIN_OF
 from app.analytics.figures import (
     STEP,
+    Bucket,
     Fx,
     Granularity,
-    histogram_median,
+    median_of_buckets,
     months_between,
     next_period,
     per,
@@ -275,12 +276,13 @@ async def _medians_from_histograms(
     every player): within ``MEDIAN_RELATIVE_ERROR`` of the exact ones."""
     dim = dims[0] if dims else ""
     key = {**params, "dim": dim, "value": f[dim] if dim else ""}
-    hist: dict[tuple[date, str], dict[int, int]] = defaultdict(dict)
-    for r in await repository.fetch(session, repository.DURATION_HISTOGRAMS, key, {}):
-        hist[(r["period"], r["metric"])][int(r["bucket"])] = _int(r["count"])
+    middle: dict[tuple[date, str], list[Bucket]] = defaultdict(list)
+    for r in await repository.fetch(session, repository.DURATION_MEDIAN_BUCKETS, key, {}):
+        bucket = Bucket(int(r["bucket"]), _int(r["below"]), _int(r["count"]), _int(r["total"]))
+        middle[(r["period"], r["metric"])].append(bucket)
     for start, p in by_start.items():
-        p.median_seconds_to_first_deposit = histogram_median(hist.get((start, "deposit"), {}))
-        p.median_kyc_decision_seconds = histogram_median(hist.get((start, "kyc"), {}))
+        p.median_seconds_to_first_deposit = median_of_buckets(middle.get((start, "deposit"), []))
+        p.median_kyc_decision_seconds = median_of_buckets(middle.get((start, "kyc"), []))
 
 
 async def _milestones_per_player(

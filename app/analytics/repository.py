@@ -462,11 +462,18 @@ SELECT f.period, sum(f.active) AS active, sum(f.active_days) AS active_days,
 {_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :hi {{cond}} GROUP BY 1
 """
 
-# The duration histograms of one dimension value ('' = every player) behind the medians.
-DURATION_HISTOGRAMS = """
-SELECT b.period, b.metric, b.bucket, b.count FROM analytics_duration_buckets b
-WHERE b.grain = :grain AND b.dim = :dim AND b.value = :value
-  AND b.period BETWEEN :lo AND :hi
+# The buckets holding the two middle durations (ranks (n-1)/2 and n/2 from 0) of each
+# period's histogram for one dimension value ('' = every player): at most two rows per
+# period and metric instead of every bucket.
+DURATION_MEDIAN_BUCKETS = """
+SELECT period, metric, bucket, upto - count AS below, count, total FROM (
+  SELECT b.period, b.metric, b.bucket, b.count,
+         sum(b.count) OVER (PARTITION BY b.period, b.metric ORDER BY b.bucket) AS upto,
+         sum(b.count) OVER (PARTITION BY b.period, b.metric) AS total
+  FROM analytics_duration_buckets b
+  WHERE b.grain = :grain AND b.dim = :dim AND b.value = :value
+    AND b.period BETWEEN :lo AND :hi) h
+WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
 """
 
 FACT_MONEY = f"""
