@@ -43,13 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from fresh_db import fresh_database  # noqa: E402  (bench/fresh_db.py)
 
-from app.analytics import consumer, metrics  # noqa: E402
-from app.analytics.figures import (  # noqa: E402
-    STEPS_PER_DOUBLING,
-    ZERO_BUCKET,
-    Fx,
-    Granularity,
+from app.analytics import (  # noqa: E402
+    consumer,
+    metrics,
+    repository,
 )
+from app.analytics.figures import Fx, Granularity  # noqa: E402
 from app.core.db import Database  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
@@ -136,12 +135,12 @@ _DIMS = """CASE WHEN '{grain}' = 'c' THEN date_trunc('month', p.registered_on::t
 FACTS_MONEY = """
 INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
     affiliate_code, active, paying, stakes, wins, bonus_cost, deposits_count, deposits,
-    withdrawals_count, withdrawals)
+    withdrawals_count, withdrawals, player_days)
 SELECT '{grain}', date_trunc('{unit}', d.day::timestamp)::date, d.currency, {dims},
        count(DISTINCT d.player_id) FILTER (WHERE d.bets_count > 0),
        count(DISTINCT d.player_id) FILTER (WHERE d.deposits_count > 0),
        sum(d.stakes_minor), sum(d.wins_minor), sum(d.bonus_cost_minor), sum(d.deposits_count),
-       sum(d.deposits_minor), sum(d.withdrawals_count), sum(d.withdrawals_minor)
+       sum(d.deposits_minor), sum(d.withdrawals_count), sum(d.withdrawals_minor), count(*)
 FROM analytics_player_days d LEFT JOIN analytics_players p ON p.player_id = d.player_id
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
@@ -187,23 +186,25 @@ DO UPDATE SET kyc_decisions = EXCLUDED.kyc_decisions, kyc_verified = EXCLUDED.ky
 # The duration histograms (app/analytics/figures.py duration_bucket, in SQL) per grain and
 # one dimension at a time: registration -> first deposit by registration period, KYC
 # submission -> first decision by decision period.
-_BUCKET = (f"CASE WHEN {{secs}} < 0.001 THEN {ZERO_BUCKET} "
-           f"ELSE floor(log(2, ({{secs}})::numeric) * {STEPS_PER_DOUBLING}) END")  # fmt: skip
 DURATIONS = """
 INSERT INTO {target} (grain, dim, value, period, metric, bucket, count)
 SELECT '{grain}', d.dim, d.value, date_trunc('{unit}', m.at::timestamp)::date, m.metric,
-       {bucket}, count(*)
+       m.bucket, count(*)
 FROM analytics_players p,
-LATERAL (VALUES ('deposit', p.registered_on,
-                 extract(epoch FROM p.first_deposit_at - p.registered_at)),
-                ('kyc', (p.kyc_decided_at AT TIME ZONE 'UTC')::date,
-                 extract(epoch FROM p.kyc_decided_at - p.kyc_submitted_at))) m(metric, at, secs),
+LATERAL (VALUES ('deposit', p.registered_on, {deposit}),
+                ('kyc', (p.kyc_decided_at AT TIME ZONE 'UTC')::date, {kyc})) m(metric, at, bucket),
 LATERAL (VALUES ('', ''), ('country', p.country),
                 ('traffic_source', coalesce(p.traffic_source, '')),
                 ('affiliate_code', coalesce(p.affiliate_code, ''))) d(dim, value)
-WHERE m.secs IS NOT NULL
+WHERE m.bucket IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
-"""
+""".format(
+    target="{target}",
+    grain="{grain}",
+    unit="{unit}",
+    deposit=repository.bucket_sql(repository.DEPOSIT_SECONDS),
+    kyc=repository.bucket_sql(repository.KYC_SECONDS),
+)
 
 
 def facts_sql(target: str, durations: str = "analytics_duration_buckets") -> list[str]:
@@ -214,8 +215,7 @@ def facts_sql(target: str, durations: str = "analytics_duration_buckets") -> lis
             out.append(sql.format(target=target, grain=grain, unit=unit, dims=dims,
                                   step=_STEP[grain]))  # fmt: skip
         if grain != "c":
-            out.append(DURATIONS.format(target=durations, grain=grain, unit=unit,
-                                        bucket=_BUCKET.format(secs="m.secs")))  # fmt: skip
+            out.append(DURATIONS.format(target=durations, grain=grain, unit=unit))
     return out
 
 
@@ -259,6 +259,7 @@ async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
                  "WHERE abs(hashtext(player_id::text)) % 10 = 3"),
             {"s": segment.id},
         )  # fmt: skip
+        await repository.recompute_segment_facts(s, segment.id)
         loaded = time.perf_counter() - t0
         for definition in definitions:
             await s.execute(text(definition))

@@ -65,8 +65,8 @@ class _Event:
 
     async def player_day(self, session: AsyncSession, amounts: dict[str, int]) -> None:
         currency = self.data["currency"]
-        await repository.add_player_day(session, self.day, self.player, currency, amounts)
-        await facts.add_player_day(session, self.day, self.player, currency, amounts)
+        new = await repository.add_player_day(session, self.day, self.player, currency, amounts)
+        await facts.add_player_day(session, self.day, self.player, currency, amounts, new)
 
 
 async def _registered(session: AsyncSession, ev: _Event) -> None:
@@ -146,7 +146,9 @@ async def _bonus_fulfilled(session: AsyncSession, ev: _Event) -> None:
 async def _segment(session: AsyncSession, ev: _Event) -> None:
     segment = uuid.UUID(str(ev.data["segmentId"]))
     member = ev.row.type == "segment.entered"
-    await repository.set_segment_member(session, segment, ev.player, member)
+    if await repository.set_segment_member(session, segment, ev.player, member):
+        # the member's history moves with them: in the segment's facts from now on, or out
+        await repository.move_segment_history(session, segment, ev.player, 1 if member else -1)
 
 
 HANDLERS: dict[str, Callable[[AsyncSession, _Event], Awaitable[None]]] = {

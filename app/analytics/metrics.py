@@ -265,7 +265,7 @@ async def series(
     return Series(g, lo, hi, fx.reporting, [by_start[s] for s in starts])
 
 
-_DURATION_DIMS = ("country", "traffic_source", "affiliate_code")
+_DURATION_DIMS = ("country", "traffic_source", "affiliate_code", "segment_id")
 
 
 async def _medians_from_histograms(
@@ -275,7 +275,7 @@ async def _medians_from_histograms(
     """The medians from the duration histograms of the one dimension filtered by (or of
     every player): within ``MEDIAN_RELATIVE_ERROR`` of the exact ones."""
     dim = dims[0] if dims else ""
-    key = {**params, "dim": dim, "value": f[dim] if dim else ""}
+    key = {**params, "dim": dim, "value": str(f[dim]) if dim else ""}
     middle: dict[tuple[date, str], list[Bucket]] = defaultdict(list)
     for r in await repository.fetch(session, repository.DURATION_MEDIAN_BUCKETS, key, {}):
         bucket = Bucket(int(r["bucket"]), _int(r["below"]), _int(r["count"]), _int(r["total"]))
@@ -290,7 +290,7 @@ async def _milestones_per_player(
     by_start: dict[date, Period],
 ) -> None:  # fmt: skip
     """Registrations and KYC decisions with their exact medians, grouped from the players
-    at query time (a segment filter, or several dimensions at once)."""
+    at query time (several filters at once: no histogram is kept per combination)."""
     for r in await repository.fetch(session, repository.REGISTRATIONS, params, f):
         p = by_start[r["period"]]
         p.registrations, p.first_deposits = _int(r["registrations"]), _int(r["first_deposits"])
@@ -375,7 +375,7 @@ async def cohorts(
     check_range(lo, hi, max_span_days, currency=currency, filters=filters)
     now = today or datetime.now(UTC).date()
     f, params = asdict(filters), {"lo": lo, "hi": hi}
-    reads = repository.reads_for(f)
+    reads = repository.reads_for(f, cohorts=True)
     rows = await repository.fetch(session, reads.cohort_sizes, params, f, dims=reads.dims)
     sizes: dict[date, int] = {r["cohort"]: _int(r["players"]) for r in rows}
     table = {

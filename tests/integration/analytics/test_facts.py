@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.analytics import facts, metrics, repository
-from app.analytics.consumer import rebuild
+from app.analytics.consumer import consume_events, rebuild
 from app.analytics.figures import MEDIAN_RELATIVE_ERROR, Fx, Granularity
 from tests.integration.analytics.test_metrics import analytics_settings, traffic, world
 
@@ -44,7 +44,7 @@ async def both_ways(db, monkeypatch, read, *args, **kwargs):
     async with db.read_session() as s:
         from_facts = await read(s, *args, **kwargs)
     with monkeypatch.context() as m:
-        m.setattr(repository, "reads_for", lambda f: repository.PLAYER_DAY_READS)
+        m.setattr(repository, "reads_for", lambda f, **k: repository.PLAYER_DAY_READS)
         async with db.read_session() as s:
             from_player_days = await read(s, *args, **kwargs)
     return from_facts, from_player_days
@@ -127,8 +127,8 @@ async def test_retained_and_churn_stay_exact_when_activity_comes_out_of_order(db
         await facts.add_registration(s, at.date(), player)
         for day in (date(2026, 10, 6), date(2026, 9, 28), date(2026, 10, 1), date(2026, 9, 29)):
             amounts = {"bets_count": 1, "stakes_minor": 100, "wins_minor": 40}
-            await repository.add_player_day(s, day, player, "EUR", amounts)
-            await facts.add_player_day(s, day, player, "EUR", amounts)
+            new = await repository.add_player_day(s, day, player, "EUR", amounts)
+            await facts.add_player_day(s, day, player, "EUR", amounts, new)
     for g in Granularity:
         got, expected = await both_ways(
             db, monkeypatch, metrics.series, g, SEP, OCT_END, currency=None,
@@ -183,3 +183,80 @@ async def test_histogram_medians_are_within_the_bound_of_the_exact_ones(db, monk
             assert close_medians(got, expected) == expected, (g, flt)
             medians += sum(getattr(p, n) is not None for p in got.periods for n in MEDIANS)
     assert medians > 300
+
+
+MEMBERS = "mutation($s: ID!, $p: [ID!]!) {{ {op}StaticSegmentMembers(id: $s, playerIds: $p) {{ " \
+          "__typename }} }}"  # fmt: skip
+
+
+async def segment_figures_agree(w, monkeypatch, segment: str) -> list[metrics.Series]:
+    """Every series by the segment, from its facts and from its members' player-days."""
+    fx = Fx("EUR", {"USD": w.settings.analytics_fx_rates["USD"]})
+    out = []
+    for g in Granularity:
+        for currency in (None, "USD"):
+            got, expected = await both_ways(
+                w.db, monkeypatch, metrics.series, g, SEP, OCT_END, currency=currency,
+                filters=metrics.Filters(segment_id=uuid.UUID(segment)), fx=fx, **SPAN,
+            )  # fmt: skip
+            assert close_medians(got, expected) == expected, (g, currency)
+            out.append(got)
+    return out
+
+
+async def segment_rows(db, segment: str) -> list[tuple]:
+    """The segment's facts rows with anything in them, and its duration buckets."""
+    async with db.read_session() as s:
+        facts_rows = (await s.execute(text(
+            "SELECT * FROM analytics_segment_facts WHERE segment_id = :s ORDER BY 2, 3, 4"
+        ), {"s": segment})).all()  # fmt: skip
+        buckets = (await s.execute(text(
+            "SELECT * FROM analytics_duration_buckets WHERE dim = 'segment_id' AND value = :s "
+            "AND count <> 0 ORDER BY period, metric, bucket, grain"), {"s": segment})
+        ).all()  # fmt: skip
+    return [tuple(r) for r in facts_rows if any(r[4:])] + [tuple(r) for r in buckets]
+
+
+async def test_segment_facts_move_with_members_and_equal_the_grouping(world, monkeypatch):
+    """Members enter with their history (registration, KYC, deposits, bets), play while
+    members, and one leaves: at every step the series by segment from the segment's facts
+    equal those grouped from the members' player-days (medians to the documented
+    precision), and a rebuild and a set-based recompute give the same segment facts."""
+    players = await traffic(world)
+    marketer = await world.auth.staff_headers("MARKETER")
+    body = await world.gql(
+        "mutation($n: String!) { createSegment(input: {name: $n, kind: STATIC}) { "
+        "... on SegmentSuccess { segment { id } } } }", {"n": "moving"}, **marketer,
+    )  # fmt: skip
+    segment = body["data"]["createSegment"]["segment"]["id"]
+
+    async def members(op: str, *names: str) -> None:
+        ids = [players[n] for n in names]
+        r = await world.gql(MEMBERS.format(op=op), {"s": segment, "p": ids}, **marketer)
+        assert r["data"][f"{op}StaticSegmentMembers"]["__typename"] == "SegmentSuccess"
+        assert await consume_events(world.db, world.settings) > 0
+
+    await members("add", "alice", "bob", "dave")
+    entered = await segment_figures_agree(world, monkeypatch, segment)
+    month = {p.start: p for p in entered[4].periods}[SEP]
+    assert (month.registrations, month.first_deposits, month.kyc_decisions) == (2, 2, 1)
+    assert month.active == 2 and month.median_seconds_to_first_deposit is not None
+
+    await world.at("2026-10-06 12:00")
+    await world.bet(players["alice"], "3.00", "1.00")  # while a member
+    await world.deposit(players["carol"], "7.00")  # not a member
+    assert await consume_events(world.db, world.settings) > 0
+    await segment_figures_agree(world, monkeypatch, segment)
+
+    await members("remove", "bob")
+    left = await segment_figures_agree(world, monkeypatch, segment)
+    month = {p.start: p for p in left[4].periods}[SEP]
+    assert (month.registrations, month.first_deposits, month.active) == (1, 1, 1)  # alice
+    kept = await segment_rows(world.db, segment)
+
+    async with world.db.transaction() as s:
+        await repository.recompute_segment_facts(s, uuid.UUID(segment))
+    assert await segment_rows(world.db, segment) == kept
+    await rebuild(world.db, world.settings)
+    assert await segment_rows(world.db, segment) == kept
+    assert await segment_figures_agree(world, monkeypatch, segment) == left
