@@ -301,13 +301,21 @@ async def add_duration_buckets(
 # --- segment facts: a member's history moves with them -----------------------------------
 # Everything the facts hold of a set of players ({members}: player_id), per grain, period
 # and currency, unpivoted as (name, value) and summed; the same figures the consumer adds
-# event by event (active/paying/retained from their period rows, active days from the day
-# rows, registrations and first deposits by registration period, KYC by decision period).
+# event by event, derived from the player-days as bench/analytics.py's facts_sql does
+# (active = a settled bet, paying = a deposit, retained = active in the period before too),
+# registrations and first deposits by registration period, KYC by decision period.
 _HISTORY = """
 WITH x AS ({members}),
 g (grain, unit, step) AS (VALUES ('d', 'day', interval '1 day'),
                                  ('w', 'week', interval '1 week'),
                                  ('m', 'month', interval '1 month')),
+pc AS (  -- per player, grain, period and currency ('' = any): active, paying, active days
+  SELECT g.grain, g.step, date_trunc(g.unit, d.day::timestamp)::date AS period, d.player_id,
+         c.currency, bool_or(d.bets_count > 0) AS active, bool_or(d.deposits_count > 0) AS paying,
+         count(DISTINCT d.day) FILTER (WHERE d.bets_count > 0) AS days
+  FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES (d.currency), ('')) c(currency)
+  GROUP BY 1, 2, 3, 4, 5),
 h (grain, period, currency, k, v) AS (
   SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, d.currency, u.k, u.v
   FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
@@ -322,18 +330,13 @@ h (grain, period, currency, k, v) AS (
   LATERAL (VALUES ('bets', d.bets_count), ('rollbacks', d.rollbacks_count),
                   ('awarded', d.bonuses_awarded), ('fulfilled', d.bonuses_fulfilled)) u(k, v)
   UNION ALL
-  SELECT pp.grain, pp.period, pp.currency, u.k, u.v
-  FROM x JOIN analytics_player_periods pp ON pp.player_id = x.player_id
-  JOIN g ON g.grain = pp.grain
-  LEFT JOIN analytics_player_periods b ON b.grain = pp.grain AND b.player_id = pp.player_id
-    AND b.currency = pp.currency AND b.period = (pp.period - g.step)::date,
-  LATERAL (VALUES ('active', pp.active::int::bigint), ('paying', pp.paying::int::bigint),
-                  ('retained', (pp.currency = '' AND pp.active
-                                AND coalesce(b.active, false))::int::bigint)) u(k, v)
-  UNION ALL
-  SELECT g.grain, date_trunc(g.unit, pp.period::timestamp)::date, '', 'active_days', 1
-  FROM x JOIN analytics_player_periods pp ON pp.player_id = x.player_id CROSS JOIN g
-  WHERE pp.grain = 'd' AND pp.currency = '' AND pp.active
+  SELECT pc.grain, pc.period, pc.currency, u.k, u.v
+  FROM pc LEFT JOIN pc b ON b.grain = pc.grain AND b.player_id = pc.player_id
+    AND b.currency = pc.currency AND b.period = (pc.period - pc.step)::date,
+  LATERAL (VALUES ('active', pc.active::int::bigint), ('paying', pc.paying::int::bigint),
+                  ('retained', (pc.currency = '' AND pc.active
+                                AND coalesce(b.active, false))::int::bigint),
+                  ('active_days', CASE WHEN pc.currency = '' THEN pc.days ELSE 0 END)) u(k, v)
   UNION ALL
   SELECT g.grain, date_trunc(g.unit, p.registered_on::timestamp)::date, '', u.k, u.v
   FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g,
