@@ -43,7 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 from fresh_db import fresh_database  # noqa: E402  (bench/fresh_db.py)
 
-from app.analytics import consumer, metrics  # noqa: E402
+from app.analytics import (  # noqa: E402
+    consumer,
+    metrics,
+    repository,
+)
 from app.analytics.figures import Fx, Granularity  # noqa: E402
 from app.core.db import Database  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
@@ -131,12 +135,12 @@ _DIMS = """CASE WHEN '{grain}' = 'c' THEN date_trunc('month', p.registered_on::t
 FACTS_MONEY = """
 INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
     affiliate_code, active, paying, stakes, wins, bonus_cost, deposits_count, deposits,
-    withdrawals_count, withdrawals)
+    withdrawals_count, withdrawals, player_days)
 SELECT '{grain}', date_trunc('{unit}', d.day::timestamp)::date, d.currency, {dims},
        count(DISTINCT d.player_id) FILTER (WHERE d.bets_count > 0),
        count(DISTINCT d.player_id) FILTER (WHERE d.deposits_count > 0),
        sum(d.stakes_minor), sum(d.wins_minor), sum(d.bonus_cost_minor), sum(d.deposits_count),
-       sum(d.deposits_minor), sum(d.withdrawals_count), sum(d.withdrawals_minor)
+       sum(d.deposits_minor), sum(d.withdrawals_count), sum(d.withdrawals_minor), count(*)
 FROM analytics_player_days d LEFT JOIN analytics_players p ON p.player_id = d.player_id
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
@@ -163,26 +167,61 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 """
 FACTS_REGISTRATIONS = """
 INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
-    affiliate_code, registrations)
-SELECT '{grain}', date_trunc('{unit}', p.registered_on::timestamp)::date, '', {dims}, count(*)
+    affiliate_code, registrations, first_deposits)
+SELECT '{grain}', date_trunc('{unit}', p.registered_on::timestamp)::date, '', {dims}, count(*),
+       count(p.first_deposit_at)
 FROM analytics_players p GROUP BY 1, 2, 3, 4, 5, 6, 7
 ON CONFLICT (grain, period, currency, reg_month, country, traffic_source, affiliate_code)
-DO UPDATE SET registrations = EXCLUDED.registrations
+DO UPDATE SET registrations = EXCLUDED.registrations, first_deposits = EXCLUDED.first_deposits
 """
+FACTS_KYC = """
+INSERT INTO {target} (grain, period, currency, reg_month, country, traffic_source,
+    affiliate_code, kyc_decisions, kyc_verified)
+SELECT '{grain}', date_trunc('{unit}', p.kyc_decided_at AT TIME ZONE 'UTC')::date, '', {dims},
+       count(*), count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED')
+FROM analytics_players p WHERE p.kyc_decided_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT (grain, period, currency, reg_month, country, traffic_source, affiliate_code)
+DO UPDATE SET kyc_decisions = EXCLUDED.kyc_decisions, kyc_verified = EXCLUDED.kyc_verified
+"""
+# The duration histograms (app/analytics/figures.py duration_bucket, in SQL) per grain and
+# one dimension at a time: registration -> first deposit by registration period, KYC
+# submission -> first decision by decision period.
+DURATIONS = """
+INSERT INTO {target} (grain, dim, value, period, metric, bucket, count)
+SELECT '{grain}', d.dim, d.value, date_trunc('{unit}', m.at::timestamp)::date, m.metric,
+       m.bucket, count(*)
+FROM analytics_players p,
+LATERAL (VALUES ('deposit', p.registered_on, {deposit}),
+                ('kyc', (p.kyc_decided_at AT TIME ZONE 'UTC')::date, {kyc})) m(metric, at, bucket),
+LATERAL (VALUES ('', ''), ('country', p.country),
+                ('traffic_source', coalesce(p.traffic_source, '')),
+                ('affiliate_code', coalesce(p.affiliate_code, ''))) d(dim, value)
+WHERE m.bucket IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6
+""".format(
+    target="{target}",
+    grain="{grain}",
+    unit="{unit}",
+    deposit=repository.bucket_sql(repository.DEPOSIT_SECONDS),
+    kyc=repository.bucket_sql(repository.KYC_SECONDS),
+)
 
 
-def facts_sql(target: str) -> list[str]:
+def facts_sql(target: str, durations: str = "analytics_duration_buckets") -> list[str]:
     out = []
     for grain, unit in _UNIT.items():
         dims = _DIMS.format(grain=grain)
-        for sql in (FACTS_MONEY, FACTS_COUNTS, FACTS_REGISTRATIONS):
+        for sql in (FACTS_MONEY, FACTS_COUNTS, FACTS_REGISTRATIONS, FACTS_KYC):
             out.append(sql.format(target=target, grain=grain, unit=unit, dims=dims,
                                   step=_STEP[grain]))  # fmt: skip
+        if grain != "c":
+            out.append(DURATIONS.format(target=durations, grain=grain, unit=unit))
     return out
 
 
 # Secondary indexes of the rollups (dropped for the load, re-created after).
-INDEXES = ("ix_analytics_players_registered_on", "ix_analytics_player_days_player_id")
+INDEXES = ("ix_analytics_players_registered_on", "ix_analytics_player_days_player_id",
+           "ix_analytics_players_kyc_decided_at")  # fmt: skip
 IMPLIED_LEDGER_ROWS = """
 SELECT sum(2 * bets_count + deposits_count + withdrawals_count) FROM analytics_player_days
 """
@@ -220,6 +259,7 @@ async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
                  "WHERE abs(hashtext(player_id::text)) % 10 = 3"),
             {"s": segment.id},
         )  # fmt: skip
+        await repository.recompute_segment_facts(s, segment.id)
         loaded = time.perf_counter() - t0
         for definition in definitions:
             await s.execute(text(definition))
@@ -229,10 +269,13 @@ async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
     async with db.read_session() as s:
         days = (await s.execute(text("SELECT count(*) FROM analytics_player_days"))).scalar()
         fact_rows = (await s.execute(text("SELECT count(*) FROM analytics_period_facts"))).scalar()
+        buckets = (await s.execute(text("SELECT count(*) FROM analytics_duration_buckets"))
+                   ).scalar()  # fmt: skip
         ledger = (await s.execute(text(IMPLIED_LEDGER_ROWS))).scalar()
     print(f"seeded {players:,} players, {days:,} player-days (= {ledger:,} ledger rows at 2 "
           f"per settled bet, 1 per deposit/withdrawal): load {loaded:.0f} s, "
-          f"indexes + analyze {time.perf_counter() - t0 - loaded:.0f} s; {fact_rows:,} fact rows",
+          f"indexes + analyze {time.perf_counter() - t0 - loaded:.0f} s; {fact_rows:,} fact rows, "
+          f"{buckets:,} duration bucket rows",
           flush=True)  # fmt: skip
     return segment.id
 
@@ -454,23 +497,23 @@ async def compare_facts(db: Database) -> str:
     """The consumer's facts against the SQL derivation the seeding uses (analytics_player_
     periods are not derived: only the consumer reads them)."""
     async with db.transaction() as s:
-        await s.execute(text("CREATE TEMP TABLE expected_facts (LIKE analytics_period_facts "
-                             "INCLUDING ALL)"))  # fmt: skip
-        for sql in facts_sql("expected_facts"):
+        for table in ("analytics_period_facts", "analytics_duration_buckets"):
+            await s.execute(text(f"CREATE TEMP TABLE expected_{table} (LIKE {table} "
+                                 "INCLUDING ALL)"))  # fmt: skip
+        for sql in facts_sql("expected_analytics_period_facts",
+                             "expected_analytics_duration_buckets"):  # fmt: skip
             await s.execute(text(sql))
-        cols = "grain, period, currency, reg_month, country, traffic_source, affiliate_code, " \
-               "active, paying, retained, active_days, registrations, bets, rollbacks, " \
-               "awarded, fulfilled, stakes, wins, bonus_cost, deposits_count, deposits, " \
-               "withdrawals_count, withdrawals"  # fmt: skip
-        kept = f"SELECT {cols} FROM analytics_period_facts"
-        derived = f"SELECT {cols} FROM expected_facts"
-        missing = (await s.execute(text(f"SELECT count(*) FROM ({derived} EXCEPT {kept}) a"))
-                   ).scalar()  # fmt: skip
-        extra = (await s.execute(text(f"SELECT count(*) FROM ({kept} EXCEPT {derived}) a"))
-                 ).scalar()  # fmt: skip
-        total = (await s.execute(text("SELECT count(*) FROM expected_facts"))).scalar()
-        await s.execute(text("DROP TABLE expected_facts"))
-    return f"{total:,} derived rows, {missing} missing, {extra} extra"
+        out = []
+        for table in ("analytics_period_facts", "analytics_duration_buckets"):
+            kept, derived = f"SELECT * FROM {table}", f"SELECT * FROM expected_{table}"
+            missing = (await s.execute(text(f"SELECT count(*) FROM ({derived} EXCEPT {kept}) a"))
+                       ).scalar()  # fmt: skip
+            extra = (await s.execute(text(f"SELECT count(*) FROM ({kept} EXCEPT {derived}) a"))
+                     ).scalar()  # fmt: skip
+            total = (await s.execute(text(f"SELECT count(*) FROM expected_{table}"))).scalar()
+            await s.execute(text(f"DROP TABLE expected_{table}"))
+            out.append(f"{table}: {total:,} derived rows, {missing} missing, {extra} extra")
+    return "; ".join(out)
 
 
 def main() -> None:

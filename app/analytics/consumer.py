@@ -65,8 +65,8 @@ class _Event:
 
     async def player_day(self, session: AsyncSession, amounts: dict[str, int]) -> None:
         currency = self.data["currency"]
-        await repository.add_player_day(session, self.day, self.player, currency, amounts)
-        await facts.add_player_day(session, self.day, self.player, currency, amounts)
+        new = await repository.add_player_day(session, self.day, self.player, currency, amounts)
+        await facts.add_player_day(session, self.day, self.player, currency, amounts, new)
 
 
 async def _registered(session: AsyncSession, ev: _Event) -> None:
@@ -91,7 +91,9 @@ async def _deposited(session: AsyncSession, ev: _Event) -> None:
     await repository.add_money(session, ev.day, ev.data["currency"],
                                {"deposits_count": 1, "deposits_minor": amount})  # fmt: skip
     await ev.player_day(session, {"deposits_count": 1, "deposits_minor": amount})
-    await repository.set_milestone(session, ev.player, "first_deposit_at", ev.at)
+    player = await repository.set_first_deposit(session, ev.player, ev.at)
+    if player is not None:
+        await facts.add_first_deposit(session, player, ev.at)
 
 
 async def _withdrawn(session: AsyncSession, ev: _Event) -> None:
@@ -126,7 +128,9 @@ async def _kyc(session: AsyncSession, ev: _Event) -> None:
     if status in KYC_SUBMITTED:
         await repository.set_milestone(session, ev.player, "kyc_submitted_at", ev.at)
     elif status in KYC_DECIDED:
-        await repository.set_kyc_decision(session, ev.player, status, ev.at)
+        player = await repository.set_kyc_decision(session, ev.player, status, ev.at)
+        if player is not None:
+            await facts.add_kyc_decision(session, player, ev.at)
 
 
 async def _bonus_awarded(session: AsyncSession, ev: _Event) -> None:
@@ -142,7 +146,9 @@ async def _bonus_fulfilled(session: AsyncSession, ev: _Event) -> None:
 async def _segment(session: AsyncSession, ev: _Event) -> None:
     segment = uuid.UUID(str(ev.data["segmentId"]))
     member = ev.row.type == "segment.entered"
-    await repository.set_segment_member(session, segment, ev.player, member)
+    if await repository.set_segment_member(session, segment, ev.player, member):
+        # the member's history moves with them: in the segment's facts from now on, or out
+        await repository.move_segment_history(session, segment, ev.player, 1 if member else -1)
 
 
 HANDLERS: dict[str, Callable[[AsyncSession, _Event], Awaitable[None]]] = {

@@ -12,13 +12,18 @@ consumer's lock (one writer), so reading a flag and then setting it is safe.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import repository
-from app.analytics.figures import Granularity, next_period, period_start, previous_period
+from app.analytics.figures import (
+    Granularity,
+    next_period,
+    period_start,
+    previous_period,
+)
 
 GRAINS = {"d": Granularity.DAY, "w": Granularity.WEEK, "m": Granularity.MONTH}
 GRAIN_OF = {g: code for code, g in GRAINS.items()}
@@ -53,8 +58,8 @@ class _Batch:
     """The facts one event adds, summed per row and written in one statement; a month's
     also go to the cohort grain."""
 
-    def __init__(self, dims: dict[str, Any]) -> None:
-        self.dims = dims
+    def __init__(self, player: uuid.UUID, dims: dict[str, Any]) -> None:
+        self.player, self.dims = player, dims
         self.rows: dict[Key, dict[str, int]] = {}
 
     def add(self, grain: str, period: date, currency: str, amounts: dict[str, int]) -> None:
@@ -65,31 +70,70 @@ class _Batch:
                 row[name] = row.get(name, 0) + value
 
     async def write(self, session: AsyncSession) -> None:
-        await repository.add_facts_rows(session, [
+        await repository.add_facts_rows(session, self.player, [
             (_key(g, period, currency, self.dims), amounts)
             for (g, period, currency), amounts in self.rows.items()
         ])  # fmt: skip
 
 
 async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) -> None:
-    batch = _Batch(await repository.player_dims(session, player) or UNKNOWN_DIMS)
+    batch = _Batch(player, await repository.player_dims(session, player) or UNKNOWN_DIMS)
     for grain, g in GRAINS.items():
         batch.add(grain, period_start(day, g), ANY_CURRENCY, {"registrations": 1})
     await batch.write(session)
 
 
+# The dimensions a duration histogram is kept by, one at a time ('' = every player).
+DURATION_DIMS = ("", "country", "traffic_source", "affiliate_code")
+
+
+async def add_first_deposit(session: AsyncSession, player: dict[str, Any], at: datetime) -> None:
+    """A registered player's first deposit: counted in their registration periods, with its
+    time since the registration."""
+    day = player["registered_on"]
+    await _milestone(session, player, day, {"first_deposits": 1}, "deposit")
+
+
+async def add_kyc_decision(session: AsyncSession, player: dict[str, Any], at: datetime) -> None:
+    """A player's first KYC decision: counted in the decision's periods, with its time since
+    the submission."""
+    counts = {"kyc_decisions": 1, "kyc_verified": int(player["kyc_outcome"] == "VERIFIED")}
+    day = at.astimezone(UTC).date()
+    await _milestone(session, player, day, counts, "kyc")
+
+
+async def _milestone(
+    session: AsyncSession, player: dict[str, Any], day: date, counts: dict[str, int],
+    metric: str,
+) -> None:  # fmt: skip
+    dims = {k: player[k] for k in UNKNOWN_DIMS}
+    batch = _Batch(player["player_id"], dims)
+    bucket = player["bucket"]  # repository.bucket_sql: figures.duration_bucket in SQL
+    buckets = []
+    for grain, g in GRAINS.items():
+        period = period_start(day, g)
+        batch.add(grain, period, ANY_CURRENCY, counts)
+        buckets += [{"grain": grain, "dim": dim, "value": dims[dim] if dim else "",
+                     "period": period, "metric": metric, "bucket": bucket}
+                    for dim in DURATION_DIMS]  # fmt: skip
+    await batch.write(session)
+    await repository.add_duration_buckets(session, player["player_id"], buckets)
+
+
 async def add_player_day(
-    session: AsyncSession, day: date, player: uuid.UUID, currency: str, amounts: dict[str, int]
-) -> None:
+    session: AsyncSession, day: date, player: uuid.UUID, currency: str, amounts: dict[str, int],
+    new_row: bool,
+) -> None:  # fmt: skip
     """What ``repository.add_player_day`` added, into the facts of each grain: three
     statements (dimensions, flags, facts) plus one per flag turned on."""
-    batch = _Batch(await repository.player_dims(session, player) or UNKNOWN_DIMS)
+    batch = _Batch(player, await repository.player_dims(session, player) or UNKNOWN_DIMS)
     active, paying = amounts.get("bets_count", 0) > 0, amounts.get("deposits_count", 0) > 0
     periods = {grain: period_start(day, g) for grain, g in GRAINS.items()}
     flags = await _flags(session, player, periods) if active or paying else {}
     new_active_day = False  # set by the day grain, which comes first
     for grain, period in periods.items():
         money = {MONEY[c]: v for c, v in amounts.items() if c in MONEY}
+        money |= {"player_days": 1} if new_row else {}
         money |= await _turn_on(session, flags, (grain, period, currency), player, active, paying)
         batch.add(grain, period, currency, money)
         counts = {COUNTS[c]: v for c, v in amounts.items() if c in COUNTS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -82,3 +83,56 @@ class Fx:
         major = Decimal(minor).scaleb(-exponent(currency)) * rate
         target = major.scaleb(exponent(self.reporting))
         return int(target.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+# --- medians of durations from log-scale histograms --------------------------------------
+# Medians do not merge across the facts' dimension rows; bucket counts do. Bucket k holds
+# durations in [2^(k/S), 2^((k+1)/S)) seconds; a median is read as the geometric midpoint of
+# the bucket holding it, so it is within a factor 2^(1/(2S)) of the exact percentile_cont
+# median (the mean of two such values, for an even count, stays within it too).
+STEPS_PER_DOUBLING = 32
+MEDIAN_RELATIVE_ERROR = 2 ** (1 / (2 * STEPS_PER_DOUBLING)) - 1  # 1.09 %
+ZERO_BUCKET = -32768  # under 1 ms, or negative (events applied out of order): read as 0
+_SMALLEST = 0.001
+
+
+def duration_bucket(seconds: float) -> int:
+    if seconds < _SMALLEST:
+        return ZERO_BUCKET
+    return math.floor(math.log2(seconds) * STEPS_PER_DOUBLING)
+
+
+def bucket_value(bucket: int) -> float:
+    if bucket == ZERO_BUCKET:
+        return 0.0
+    return float(2 ** ((bucket + 0.5) / STEPS_PER_DOUBLING))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A histogram bucket with how many durations lie below it and in the whole histogram."""
+
+    bucket: int
+    below: int
+    count: int
+    total: int
+
+
+def median_of_buckets(buckets: list[Bucket]) -> float | None:
+    """The median (percentile_cont 0.5) of a histogram's durations from the buckets holding
+    its two middle ranks, within ``MEDIAN_RELATIVE_ERROR`` (or 1 ms)."""
+    if not buckets or buckets[0].total <= 0:
+        return None
+    n = buckets[0].total
+    values = [bucket_value(next(b.bucket for b in buckets if b.below <= rank < b.below + b.count))
+              for rank in ((n - 1) // 2, n // 2)]  # fmt: skip
+    return (values[0] + values[1]) / 2
+
+
+def histogram_median(counts: dict[int, int]) -> float | None:
+    """The same from a whole histogram (bucket -> count)."""
+    buckets, below, total = [], 0, sum(counts.values())
+    for bucket in sorted(counts):
+        buckets.append(Bucket(bucket, below, counts[bucket], total))
+        below += counts[bucket]
+    return median_of_buckets(buckets)

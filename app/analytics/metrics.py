@@ -18,8 +18,10 @@ from app.analytics.consumer import REGISTRATION_FAILED
 from app.analytics.facts import GRAIN_OF
 from app.analytics.figures import (
     STEP,
+    Bucket,
     Fx,
     Granularity,
+    median_of_buckets,
     months_between,
     next_period,
     per,
@@ -245,10 +247,50 @@ async def series(
         )
         p.bets, p.rollbacks = _int(r["bets"]), _int(r["rollbacks"])
         p.bonuses_awarded, p.bonuses_fulfilled = _int(r["awarded"]), _int(r["fulfilled"])
+        if reads.from_facts:
+            p.registrations, p.first_deposits = _int(r["registrations"]), _int(r["first_deposits"])
+            p.kyc_decisions, p.kyc_verified = _int(r["decisions"]), _int(r["verified"])
     churn = {**params, "prev_lo": previous_period(lo, g), "step": STEP[g], "last_start": starts[-1]}
     for r in await repository.fetch(session, reads.churn, churn, f, dims=reads.dims):
         p = by_start[r["period"]]
         p.previous_active, p.churned = _int(r["previous_active"]), _int(r["churned"])
+    dims = [k for k in _DURATION_DIMS if f[k] is not None]
+    if reads.from_facts and len(dims) <= 1:
+        await _medians_from_histograms(session, params, f, dims, by_start)
+    else:
+        await _milestones_per_player(session, params, f, by_start)
+    if not filters.any:
+        await _registration_errors(session, params, by_start)
+    await _money(session, reads, params, f, by_start, currency, fx)
+    return Series(g, lo, hi, fx.reporting, [by_start[s] for s in starts])
+
+
+_DURATION_DIMS = ("country", "traffic_source", "affiliate_code", "segment_id")
+
+
+async def _medians_from_histograms(
+    session: AsyncSession, params: Mapping[str, object], f: Mapping[str, object],
+    dims: list[str], by_start: dict[date, Period],
+) -> None:  # fmt: skip
+    """The medians from the duration histograms of the one dimension filtered by (or of
+    every player): within ``MEDIAN_RELATIVE_ERROR`` of the exact ones."""
+    dim = dims[0] if dims else ""
+    key = {**params, "dim": dim, "value": str(f[dim]) if dim else ""}
+    middle: dict[tuple[date, str], list[Bucket]] = defaultdict(list)
+    for r in await repository.fetch(session, repository.DURATION_MEDIAN_BUCKETS, key, {}):
+        bucket = Bucket(int(r["bucket"]), _int(r["below"]), _int(r["count"]), _int(r["total"]))
+        middle[(r["period"], r["metric"])].append(bucket)
+    for start, p in by_start.items():
+        p.median_seconds_to_first_deposit = median_of_buckets(middle.get((start, "deposit"), []))
+        p.median_kyc_decision_seconds = median_of_buckets(middle.get((start, "kyc"), []))
+
+
+async def _milestones_per_player(
+    session: AsyncSession, params: Mapping[str, object], f: Mapping[str, object],
+    by_start: dict[date, Period],
+) -> None:  # fmt: skip
+    """Registrations and KYC decisions with their exact medians, grouped from the players
+    at query time (several filters at once: no histogram is kept per combination)."""
     for r in await repository.fetch(session, repository.REGISTRATIONS, params, f):
         p = by_start[r["period"]]
         p.registrations, p.first_deposits = _int(r["registrations"]), _int(r["first_deposits"])
@@ -257,10 +299,6 @@ async def series(
         p = by_start[r["period"]]
         p.kyc_decisions, p.kyc_verified = _int(r["decisions"]), _int(r["verified"])
         p.median_kyc_decision_seconds = _secs(r["median_kyc_s"])
-    if not filters.any:
-        await _registration_errors(session, params, by_start)
-    await _money(session, reads, params, f, by_start, currency, fx)
-    return Series(g, lo, hi, fx.reporting, [by_start[s] for s in starts])
 
 
 async def _registration_errors(
@@ -337,7 +375,7 @@ async def cohorts(
     check_range(lo, hi, max_span_days, currency=currency, filters=filters)
     now = today or datetime.now(UTC).date()
     f, params = asdict(filters), {"lo": lo, "hi": hi}
-    reads = repository.reads_for(f)
+    reads = repository.reads_for(f, cohorts=True)
     rows = await repository.fetch(session, reads.cohort_sizes, params, f, dims=reads.dims)
     sizes: dict[date, int] = {r["cohort"]: _int(r["players"]) for r in rows}
     table = {

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, String, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, SmallInteger, String, Uuid
 from sqlmodel import Field, SQLModel
 
 import app.core.orm  # noqa: F401  (the constraint naming convention, before any table)
@@ -77,7 +77,9 @@ class AnalyticsPlayer(SQLModel, table=True):
     kyc_submitted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
     )
-    kyc_decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    kyc_decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), index=True)
+    )
     kyc_outcome: str | None = Field(default=None, sa_column=Column(String(16)))
     first_deposit_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
@@ -182,3 +184,59 @@ class PeriodFacts(SQLModel, table=True):
     deposits: int = _count()
     withdrawals_count: int = _count()
     withdrawals: int = _count()
+    first_deposits: int = _count()  # by registration period: registered then, deposited since
+    kyc_decisions: int = _count()  # first decisions, by decision period
+    kyc_verified: int = _count()
+    player_days: int = _count()  # player-day rows (a currency is listed where there are some)
+
+
+class SegmentFacts(SQLModel, table=True):
+    """The facts of a segment's current members (grains 'd', 'w', 'm'): a member's whole
+    history is added on ``segment.entered`` and subtracted on ``segment.left``, and their
+    events while a member are added as they come (app/analytics/facts.py)."""
+
+    __tablename__ = "analytics_segment_facts"
+
+    segment_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    grain: str = _dim(1)
+    period: date = Field(sa_column=Column(Date, primary_key=True))
+    currency: str = _dim(3)
+    active: int = _count()
+    paying: int = _count()
+    retained: int = _count()
+    active_days: int = _count()
+    registrations: int = _count()
+    bets: int = _count()
+    rollbacks: int = _count()
+    awarded: int = _count()
+    fulfilled: int = _count()
+    stakes: int = _count()
+    wins: int = _count()
+    bonus_cost: int = _count()
+    deposits_count: int = _count()
+    deposits: int = _count()
+    withdrawals_count: int = _count()
+    withdrawals: int = _count()
+    first_deposits: int = _count()
+    kyc_decisions: int = _count()
+    kyc_verified: int = _count()
+    player_days: int = _count()
+
+
+class DurationBuckets(SQLModel, table=True):
+    """Log-scale histograms of durations ('deposit': registration to first deposit, by
+    registration period; 'kyc': submission to first decision, by decision period) per grain
+    and one dimension at a time (dim '' = every player, or 'country' / 'traffic_source' /
+    'affiliate_code' / 'segment_id' = value; a segment's move with its members): the
+    medians of a series read a few hundred buckets instead
+    of every player (app/analytics/figures.py: bucket widths and the error bound)."""
+
+    __tablename__ = "analytics_duration_buckets"
+
+    grain: str = _dim(1)
+    dim: str = _dim(16)
+    value: str = _dim(64)
+    period: date = Field(sa_column=Column(Date, primary_key=True))
+    metric: str = _dim(8)
+    bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    count: int = _count()

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.figures import STEPS_PER_DOUBLING, ZERO_BUCKET
+
 # Columns a money event adds to (names are fixed here, never from input).
 MONEY_COLUMNS = frozenset({
     "deposits_count", "deposits_minor", "withdrawals_count", "withdrawals_minor",
@@ -71,20 +73,23 @@ PLAYER_DAY_COLUMNS = frozenset({
 async def add_player_day(
     session: AsyncSession, day: date, player_id: uuid.UUID, currency: str,
     amounts: dict[str, int],
-) -> None:  # fmt: skip
+) -> bool:  # fmt: skip
+    """Whether the player-day row is new."""
     columns = sorted(amounts)
     assert set(columns) <= PLAYER_DAY_COLUMNS, columns
     names = ", ".join(columns)
     values = ", ".join(f":{c}" for c in columns)
     updates = ", ".join(f"{c} = analytics_player_days.{c} + EXCLUDED.{c}" for c in columns)
-    await session.execute(
+    result = await session.execute(
         text(
             f"INSERT INTO analytics_player_days (day, player_id, currency, {names}) "  # noqa: S608
             f"VALUES (:day, :player, :currency, {values}) "
-            f"ON CONFLICT (day, player_id, currency) DO UPDATE SET {updates}"
+            f"ON CONFLICT (day, player_id, currency) DO UPDATE SET {updates} "
+            "RETURNING xmax = 0 AS inserted"
         ),
         {"day": day, "player": player_id, "currency": currency, **amounts},
     )
+    return bool(result.scalar_one())
 
 
 async def add_player(
@@ -102,7 +107,25 @@ async def add_player(
 
 
 # Milestones are set once: the first deposit, bet, KYC submission and decision.
-MILESTONES = frozenset({"first_deposit_at", "first_bet_at", "kyc_submitted_at"})
+MILESTONES = frozenset({"first_bet_at", "kyc_submitted_at"})  # and set_first_deposit
+
+
+# app/analytics/figures.py duration_bucket in SQL: the one definition the consumer, the
+# segment moves and the bench's derivation share (so a subtraction hits the added bucket).
+def bucket_sql(seconds: str) -> str:
+    log = f"floor(log(2, ({seconds})::numeric) * {STEPS_PER_DOUBLING})::smallint"
+    return f"CASE WHEN {seconds} < 0.001 THEN {ZERO_BUCKET} ELSE {log} END"
+
+
+DEPOSIT_SECONDS = "extract(epoch FROM first_deposit_at - registered_at)"
+KYC_SECONDS = "extract(epoch FROM kyc_decided_at - kyc_submitted_at)"
+# What the facts need of a player whose milestone was just set (app/analytics/facts.py).
+_MILESTONE_ROW = (
+    "player_id, registered_at, registered_on, kyc_submitted_at, kyc_outcome, "
+    "date_trunc('month', registered_on::timestamp)::date AS reg_month, country, "
+    "coalesce(traffic_source, '') AS traffic_source, "
+    "coalesce(affiliate_code, '') AS affiliate_code"
+)
 
 
 async def set_milestone(
@@ -116,28 +139,49 @@ async def set_milestone(
     )  # fmt: skip
 
 
+async def set_first_deposit(
+    session: AsyncSession, player_id: uuid.UUID, at: datetime
+) -> dict[str, Any] | None:
+    """The player's row when this is their first deposit (None otherwise)."""
+    result = await session.execute(
+        text(f"UPDATE analytics_players SET first_deposit_at = :at "  # noqa: S608
+             f"WHERE player_id = :p AND first_deposit_at IS NULL RETURNING {_MILESTONE_ROW}, "
+             f"{bucket_sql(DEPOSIT_SECONDS)} AS bucket"),
+        {"p": player_id, "at": at},
+    )  # fmt: skip
+    found = result.mappings().first()
+    return dict(found) if found else None
+
+
 async def set_kyc_decision(
     session: AsyncSession, player_id: uuid.UUID, outcome: str, at: datetime
-) -> None:
-    """The first decision counts (time to decision; success rate by decision day)."""
-    await session.execute(
-        text("UPDATE analytics_players SET kyc_decided_at = :at, kyc_outcome = :o, "
-             "kyc_submitted_at = coalesce(kyc_submitted_at, :at) "
-             "WHERE player_id = :p AND kyc_decided_at IS NULL"),
+) -> dict[str, Any] | None:
+    """The first decision counts (time to decision; success rate by decision day): the
+    player's row when this was it."""
+    result = await session.execute(
+        text(f"UPDATE analytics_players SET kyc_decided_at = :at, kyc_outcome = :o, "  # noqa: S608
+             f"kyc_submitted_at = coalesce(kyc_submitted_at, :at) "
+             f"WHERE player_id = :p AND kyc_decided_at IS NULL RETURNING {_MILESTONE_ROW}, "
+             f"{bucket_sql(KYC_SECONDS)} AS bucket"),
         {"p": player_id, "at": at, "o": outcome},
     )  # fmt: skip
+    found = result.mappings().first()
+    return dict(found) if found else None
 
 
 async def set_segment_member(
     session: AsyncSession, segment_id: uuid.UUID, player_id: uuid.UUID, member: bool
-) -> None:
+) -> bool:
+    """Whether the membership changed (a repeated event changes nothing)."""
     sql = (
         "INSERT INTO analytics_segment_members (segment_id, player_id) VALUES (:s, :p) "
-        "ON CONFLICT DO NOTHING"
+        "ON CONFLICT DO NOTHING RETURNING player_id"
         if member
-        else "DELETE FROM analytics_segment_members WHERE segment_id = :s AND player_id = :p"
+        else "DELETE FROM analytics_segment_members WHERE segment_id = :s AND player_id = :p "
+        "RETURNING player_id"
     )
-    await session.execute(text(sql), {"s": segment_id, "p": player_id})
+    result = await session.execute(text(sql), {"s": segment_id, "p": player_id})
+    return result.first() is not None
 
 
 async def add_registration_error(session: AsyncSession, day: date, field: str, reason: str) -> None:
@@ -154,7 +198,8 @@ async def add_registration_error(session: AsyncSession, day: date, field: str, r
 FACT_COLUMNS = frozenset({
     "active", "paying", "retained", "active_days", "registrations", "bets", "rollbacks",
     "awarded", "fulfilled", "stakes", "wins", "bonus_cost", "deposits_count", "deposits",
-    "withdrawals_count", "withdrawals",
+    "withdrawals_count", "withdrawals", "first_deposits", "kyc_decisions", "kyc_verified",
+    "player_days",
 })  # fmt: skip
 FACT_KEY = ("grain", "period", "currency", "reg_month", "country", "traffic_source",
             "affiliate_code")  # fmt: skip
@@ -172,31 +217,195 @@ async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, 
     return dict(found) if found else None
 
 
-async def add_facts_rows(
-    session: AsyncSession, rows: list[tuple[Mapping[str, Any], dict[str, int]]]
-) -> None:
-    """Add to facts rows (distinct keys), in one statement; a row with nothing to add is
-    still made (a period with a player-day in a currency lists that currency, as the
-    player-day read does)."""
-    if not rows:
-        return
-    columns = sorted(FACT_COLUMNS)
+_KEY_TYPES = {"grain": "varchar", "period": "date", "currency": "varchar", "reg_month": "date",
+              "country": "varchar", "traffic_source": "varchar", "affiliate_code": "varchar",
+              "dim": "varchar", "value": "varchar", "metric": "varchar",
+              "bucket": "smallint"}  # fmt: skip
+
+
+def _values(rows: list[dict[str, Any]], names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """A typed VALUES list of ``rows`` (a CTE's source; counters are bigint)."""
     params: dict[str, Any] = {}
     tuples = []
-    for i, (key, amounts) in enumerate(rows):
+    for i, row in enumerate(rows):
+        params |= {f"{name}_{i}": row[name] for name in names}
+        tuples.append(
+            "("
+            + ", ".join(f"CAST(:{name}_{i} AS {_KEY_TYPES.get(name, 'bigint')})" for name in names)
+            + ")"
+        )
+    return f"VALUES {', '.join(tuples)}", params
+
+
+def _adds(table: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in columns)
+
+
+async def add_facts_rows(
+    session: AsyncSession, player: uuid.UUID,
+    rows: list[tuple[Mapping[str, Any], dict[str, int]]],
+) -> None:  # fmt: skip
+    """Add to facts rows (distinct keys), and to the facts of the player's segments, in one
+    statement; a row with nothing to add is still made (a period with a player-day in a
+    currency lists that currency, as the player-day read does)."""
+    if not rows:
+        return
+    columns = tuple(sorted(FACT_COLUMNS))
+    for _, amounts in rows:
         assert set(amounts) <= FACT_COLUMNS, amounts
-        row = {**{k: key[k] for k in FACT_KEY}, **{c: amounts.get(c, 0) for c in columns}}
-        params |= {f"{name}_{i}": value for name, value in row.items()}
-        tuples.append("(" + ", ".join(f":{name}_{i}" for name in row) + ")")
-    updates = ", ".join(f"{c} = analytics_period_facts.{c} + EXCLUDED.{c}" for c in columns)
+    values, params = _values([
+        {**{k: key[k] for k in FACT_KEY}, **{c: amounts.get(c, 0) for c in columns}}
+        for key, amounts in rows
+    ], (*FACT_KEY, *columns))  # fmt: skip
+    names = ", ".join(columns)
     await session.execute(
         text(
-            f"INSERT INTO analytics_period_facts ({', '.join((*FACT_KEY, *columns))}) "  # noqa: S608
-            f"VALUES {', '.join(tuples)} "
-            f"ON CONFLICT ({', '.join(FACT_KEY)}) DO UPDATE SET {updates}"
+            f"WITH v ({', '.join((*FACT_KEY, *columns))}) AS ({values}), "  # noqa: S608
+            f"f AS (INSERT INTO analytics_period_facts ({', '.join((*FACT_KEY, *columns))}) "
+            "SELECT * FROM v "
+            f"ON CONFLICT ({', '.join(FACT_KEY)}) DO UPDATE "
+            f"SET {_adds('analytics_period_facts', columns)}) "
+            f"INSERT INTO analytics_segment_facts (segment_id, grain, period, currency, {names}) "
+            f"SELECT m.segment_id, v.grain, v.period, v.currency, {names} FROM v "
+            f"JOIN analytics_segment_members m ON m.player_id = :player WHERE v.grain <> 'c' "
+            f"ON CONFLICT (segment_id, grain, period, currency) DO UPDATE "
+            f"SET {_adds('analytics_segment_facts', columns)}"
         ),
-        params,
+        {**params, "player": player},
     )
+
+
+DURATION_KEY = ("grain", "dim", "value", "period", "metric", "bucket")
+
+
+async def add_duration_buckets(
+    session: AsyncSession, player: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
+    """Count one duration per row (grain, dim, value, period, metric, bucket; distinct),
+    and in the histograms of the player's segments (the dim '' rows again, per segment)."""
+    values, params = _values(rows, DURATION_KEY)
+    await session.execute(
+        text(
+            f"WITH v ({', '.join(DURATION_KEY)}) AS ({values}) "  # noqa: S608
+            f"INSERT INTO analytics_duration_buckets ({', '.join(DURATION_KEY)}, count) "
+            "SELECT *, 1 FROM v UNION ALL "
+            "SELECT v.grain, 'segment_id', m.segment_id::text, v.period, v.metric, v.bucket, 1 "
+            "FROM v JOIN analytics_segment_members m ON m.player_id = :player WHERE v.dim = '' "
+            f"ON CONFLICT ({', '.join(DURATION_KEY)}) "
+            "DO UPDATE SET count = analytics_duration_buckets.count + 1"
+        ),
+        {**params, "player": player},
+    )
+
+
+# --- segment facts: a member's history moves with them -----------------------------------
+# Everything the facts hold of a set of players ({members}: player_id), per grain, period
+# and currency, unpivoted as (name, value) and summed; the same figures the consumer adds
+# event by event, derived from the player-days as bench/analytics.py's facts_sql does
+# (active = a settled bet, paying = a deposit, retained = active in the period before too),
+# registrations and first deposits by registration period, KYC by decision period.
+_HISTORY = """
+WITH x AS ({members}),
+g (grain, unit, step) AS (VALUES ('d', 'day', interval '1 day'),
+                                 ('w', 'week', interval '1 week'),
+                                 ('m', 'month', interval '1 month')),
+pc AS (  -- per player, grain, period and currency ('' = any): active, paying, active days
+  SELECT g.grain, g.step, date_trunc(g.unit, d.day::timestamp)::date AS period, d.player_id,
+         c.currency, bool_or(d.bets_count > 0) AS active, bool_or(d.deposits_count > 0) AS paying,
+         count(DISTINCT d.day) FILTER (WHERE d.bets_count > 0) AS days
+  FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES (d.currency), ('')) c(currency)
+  GROUP BY 1, 2, 3, 4, 5),
+h (grain, period, currency, k, v) AS (
+  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, d.currency, u.k, u.v
+  FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES ('player_days', 1::bigint), ('stakes', d.stakes_minor),
+                  ('wins', d.wins_minor), ('bonus_cost', d.bonus_cost_minor),
+                  ('deposits_count', d.deposits_count), ('deposits', d.deposits_minor),
+                  ('withdrawals_count', d.withdrawals_count),
+                  ('withdrawals', d.withdrawals_minor)) u(k, v)
+  UNION ALL
+  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, '', u.k, u.v
+  FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES ('bets', d.bets_count), ('rollbacks', d.rollbacks_count),
+                  ('awarded', d.bonuses_awarded), ('fulfilled', d.bonuses_fulfilled)) u(k, v)
+  UNION ALL
+  SELECT pc.grain, pc.period, pc.currency, u.k, u.v
+  FROM pc LEFT JOIN pc b ON b.grain = pc.grain AND b.player_id = pc.player_id
+    AND b.currency = pc.currency AND b.period = (pc.period - pc.step)::date,
+  LATERAL (VALUES ('active', pc.active::int::bigint), ('paying', pc.paying::int::bigint),
+                  ('retained', (pc.currency = '' AND pc.active
+                                AND coalesce(b.active, false))::int::bigint),
+                  ('active_days', CASE WHEN pc.currency = '' THEN pc.days ELSE 0 END)) u(k, v)
+  UNION ALL
+  SELECT g.grain, date_trunc(g.unit, p.registered_on::timestamp)::date, '', u.k, u.v
+  FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES ('registrations', 1::bigint),
+                  ('first_deposits', (p.first_deposit_at IS NOT NULL)::int::bigint)) u(k, v)
+  UNION ALL
+  SELECT g.grain, date_trunc(g.unit, p.kyc_decided_at AT TIME ZONE 'UTC')::date, '', u.k, u.v
+  FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g,
+  LATERAL (VALUES ('kyc_decisions', 1::bigint),
+                  ('kyc_verified', (p.kyc_outcome = 'VERIFIED')::int::bigint)) u(k, v)
+  WHERE p.kyc_decided_at IS NOT NULL)
+"""
+_ONE_PLAYER = "SELECT CAST(:player AS uuid) AS player_id"
+_MEMBERS = "SELECT player_id FROM analytics_segment_members WHERE segment_id = :segment"
+
+
+def _history_sql(members: str) -> tuple[str, str]:
+    columns = sorted(FACT_COLUMNS)
+    sums = ", ".join(f":sign * coalesce(sum(h.v) FILTER (WHERE h.k = '{c}'), 0)"
+                     for c in columns)  # fmt: skip
+    facts = (
+        _HISTORY.format(members=members)  # noqa: S608
+        + f"INSERT INTO analytics_segment_facts (segment_id, grain, period, currency, "  # noqa: S608
+        f"{', '.join(columns)}) SELECT CAST(:segment AS uuid), h.grain, h.period, h.currency, "
+        f"{sums} FROM h GROUP BY 1, 2, 3, 4 ON CONFLICT (segment_id, grain, period, currency) "
+        f"DO UPDATE SET {_adds('analytics_segment_facts', tuple(columns))}"
+    )
+    durations = (
+        f"WITH x AS ({members}), "  # noqa: S608
+        "g (grain, unit) AS (VALUES ('d', 'day'), ('w', 'week'), ('m', 'month')) "
+        "INSERT INTO analytics_duration_buckets (grain, dim, value, period, metric, bucket, "
+        "count) SELECT g.grain, 'segment_id', CAST(CAST(:segment AS uuid) AS text), "
+        "date_trunc(g.unit, m.at)::date, m.metric, m.bucket, :sign * count(*) "
+        "FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g, "
+        "LATERAL (VALUES ('deposit', p.registered_on::timestamp, "
+        f"{bucket_sql(DEPOSIT_SECONDS)}), "
+        f"('kyc', p.kyc_decided_at AT TIME ZONE 'UTC', {bucket_sql(KYC_SECONDS)})) "
+        "m(metric, at, bucket) WHERE m.bucket IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6 "
+        "ON CONFLICT (grain, dim, value, period, metric, bucket) "
+        "DO UPDATE SET count = analytics_duration_buckets.count + EXCLUDED.count"
+    )
+    return facts, durations
+
+
+_PLAYER_HISTORY = _history_sql(_ONE_PLAYER)
+_SEGMENT_HISTORY = _history_sql(_MEMBERS)
+
+
+async def move_segment_history(
+    session: AsyncSession, segment_id: uuid.UUID, player_id: uuid.UUID, sign: int
+) -> None:
+    """Add (``sign`` 1: the player entered) or subtract (-1: left) everything the facts
+    hold of the player to the segment's facts and duration histograms: two statements."""
+    params = {"segment": segment_id, "player": player_id, "sign": sign}
+    for sql in _PLAYER_HISTORY:
+        await session.execute(text(sql), params)
+
+
+async def recompute_segment_facts(session: AsyncSession, segment_id: uuid.UUID) -> None:
+    """A segment's facts from its current members, set-based (a seeding, a repair)."""
+    params = {"segment": segment_id, "sign": 1}
+    await session.execute(text("DELETE FROM analytics_segment_facts WHERE segment_id = :segment"),
+                          params)  # fmt: skip
+    await session.execute(
+        text("DELETE FROM analytics_duration_buckets "
+             "WHERE dim = 'segment_id' AND value = CAST(CAST(:segment AS uuid) AS text)"), params,
+    )  # fmt: skip
+    for sql in _SEGMENT_HISTORY:
+        await session.execute(text(sql), params)
 
 
 async def player_period_flags(
@@ -229,7 +438,8 @@ ROLLUP_TABLES = (
     "analytics_daily_money", "analytics_active_players", "analytics_daily_registrations",
     "analytics_daily_counts", "analytics_players", "analytics_player_days",
     "analytics_segment_members", "analytics_registration_errors",
-    "analytics_player_periods", "analytics_period_facts",
+    "analytics_player_periods", "analytics_period_facts", "analytics_duration_buckets",
+    "analytics_segment_facts",
 )  # fmt: skip
 
 
@@ -283,6 +493,8 @@ def filter_sql(
         if filters.get(key) is not None:
             parts.append(f" AND {dims}.{key} = :f_{key}")
             params[f"f_{key}"] = filters[key]
+    if dims == "s":  # a segment's own facts: the segment is their key, nothing else filters
+        return "", {"f_segment": filters["segment_id"]}
     if filters.get("segment_id") is not None:
         assert dims == "p", "facts hold no segment membership"
         parts.append(
@@ -413,8 +625,24 @@ _MONTHS_SINCE = (
 FACT_ACTIVITY = f"""
 SELECT f.period, sum(f.active) AS active, sum(f.active_days) AS active_days,
        sum(f.paying) AS paying, sum(f.bets) AS bets, sum(f.rollbacks) AS rollbacks,
-       sum(f.awarded) AS awarded, sum(f.fulfilled) AS fulfilled
+       sum(f.awarded) AS awarded, sum(f.fulfilled) AS fulfilled,
+       sum(f.registrations) AS registrations, sum(f.first_deposits) AS first_deposits,
+       sum(f.kyc_decisions) AS decisions, sum(f.kyc_verified) AS verified
 {_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :hi {{cond}} GROUP BY 1
+"""
+
+# The buckets holding the two middle durations (ranks (n-1)/2 and n/2 from 0) of each
+# period's histogram for one dimension value ('' = every player): at most two rows per
+# period and metric instead of every bucket.
+DURATION_MEDIAN_BUCKETS = """
+SELECT period, metric, bucket, upto - count AS below, count, total FROM (
+  SELECT b.period, b.metric, b.bucket, b.count,
+         sum(b.count) OVER (PARTITION BY b.period, b.metric ORDER BY b.bucket) AS upto,
+         sum(b.count) OVER (PARTITION BY b.period, b.metric) AS total
+  FROM analytics_duration_buckets b
+  WHERE b.grain = :grain AND b.dim = :dim AND b.value = :value
+    AND b.period BETWEEN :lo AND :hi) h
+WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
 """
 
 FACT_MONEY = f"""
@@ -436,6 +664,16 @@ SELECT period, sum(before) AS previous_active, sum(before) - sum(kept) AS churne
   {_FACTS} AND f.currency = '' AND f.period BETWEEN :lo AND :last_start {{cond}}) x
 GROUP BY 1 HAVING sum(before) > 0
 """  # noqa: S608 (fixed text; only values are bound)
+
+# A segment's facts (alone; with another filter too the player-days are grouped).
+_SEGMENT_FACTS = ("FROM analytics_segment_facts f "
+                  "WHERE f.segment_id = :f_segment AND f.grain = :grain")  # fmt: skip
+SEGMENT_ACTIVITY = FACT_ACTIVITY.replace(_FACTS, _SEGMENT_FACTS)
+SEGMENT_CHURN = FACT_CHURN.replace(_FACTS, _SEGMENT_FACTS)
+# A currency left with no member's player-day (they left) is not listed, as in the grouping.
+SEGMENT_MONEY = FACT_MONEY.replace(_FACTS, _SEGMENT_FACTS).replace(
+    "GROUP BY 1, 2", "GROUP BY 1, 2 HAVING sum(f.player_days) > 0"
+)
 
 _COHORT_FACTS = "FROM analytics_period_facts f WHERE f.grain = 'c'"
 
@@ -472,16 +710,31 @@ class Reads:
     cohorts: str
     dims: str
 
+    @property
+    def from_facts(self) -> bool:
+        """Whether registrations and KYC decisions are counted by ``activity`` too."""
+        return self.dims in ("f", "s")
+
 
 PLAYER_DAY_READS = Reads(ACTIVITY, MONEY, CHURN, COHORT_SIZES, COHORT_ACTIVE, COHORTS, "p")
 FACT_READS = Reads(FACT_ACTIVITY, FACT_MONEY, FACT_CHURN, FACT_COHORT_SIZES,
                    FACT_COHORT_ACTIVE, FACT_COHORTS, "f")  # fmt: skip
 
 
-def reads_for(filters: Mapping[str, object]) -> Reads:
-    """The facts answer every filter but a segment's (current membership, not a dimension
-    fixed at registration): that one groups the player-days of its members."""
-    return PLAYER_DAY_READS if filters.get("segment_id") is not None else FACT_READS
+# Cohorts by segment keep grouping the player-days (the segment facts hold no cohorts).
+SEGMENT_FACT_READS = Reads(SEGMENT_ACTIVITY, SEGMENT_MONEY, SEGMENT_CHURN, COHORT_SIZES,
+                           COHORT_ACTIVE, COHORTS, "s")  # fmt: skip
+
+
+def reads_for(filters: Mapping[str, object], cohorts: bool = False) -> Reads:
+    """The facts answer every filter of player dimensions; a segment alone (current
+    membership) reads the segment's facts; a segment with another filter, or a cohort
+    table by segment, groups the player-days of its members."""
+    if filters.get("segment_id") is None:
+        return FACT_READS
+    others = any(filters.get(k) is not None for k in ("country", "traffic_source",
+                                                       "affiliate_code"))  # fmt: skip
+    return PLAYER_DAY_READS if others or cohorts else SEGMENT_FACT_READS
 
 
 async def fetch(

@@ -123,7 +123,11 @@ class AnalyticsPeriod:
         description="Of this period's registrations, players who have deposited since."
     )
     registration_to_deposit_conversion: float | None
-    median_seconds_to_first_deposit: float | None
+    median_seconds_to_first_deposit: float | None = strawberry.field(
+        description="Of this period's registrations who deposited, the median time from "
+        "registration to the first deposit: read from log-scale histograms, within 1.1 % "
+        "(or 1 ms) of the exact median; exact when several filters are combined."
+    )
     registration_failures: int | None = strawberry.field(
         description="Refused registration attempts (null when a filter is set: a refused "
         "attempt has no player to filter by)."
@@ -138,7 +142,9 @@ class AnalyticsPeriod:
     kyc_verified: int
     kyc_success_rate: float | None
     median_kyc_decision_seconds: float | None = strawberry.field(
-        description="From KYC submission to the first decision."
+        description="From KYC submission to the first decision: the median, within 1.1 % "
+        "(or 1 ms) of the exact one (log-scale histograms; exact when several filters are "
+        "combined)."
     )
     bets: int
     rollbacks: int = strawberry.field(description="Bet and round rollbacks (reversals).")
