@@ -2,8 +2,8 @@
 log-scale histograms of the durations per dimension for the medians, facts per segment,
 and an index for the per-player KYC read
 
-Revision ID: 0025_analytics_durations
-Revises: 0024_analytics_facts
+Revision ID: 0026_analytics_durations
+Revises: 0025_import_plan
 Create Date: 2026-12-01 18:00:00+00:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0025_analytics_durations"
-down_revision: str | None = "0024_analytics_facts"
+revision: str = "0026_analytics_durations"
+down_revision: str | None = "0025_import_plan"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
