@@ -22,6 +22,7 @@ class BonusExtension(ExtensionBase):
     name = engine.NAME
     load_parts = repo.LEDGER_LOAD_PARTS
     apply_parts = repo.LEDGER_APPLY_PARTS
+    batch_load_parts = repo.LEDGER_BATCH_LOAD_PARTS  # writes (wagering, loyalty): one by one
 
     def loaded(self, row: Mapping[str, Any]) -> engine.BonusRows:
         return engine.BonusRows(
