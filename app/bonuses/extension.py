@@ -30,6 +30,12 @@ class BonusExtension(ExtensionBase):
             json.loads(row["loyalty"]) if row["loyalty"] else None,
         )
 
+    def batch_copy(self, state: Any) -> engine.BonusRows:
+        # The rules change a bonus's or the loyalty account's own keys, nothing nested.
+        rows = state if isinstance(state, engine.BonusRows) else engine.BonusRows()
+        loyalty = dict(rows.loyalty) if rows.loyalty is not None else None
+        return engine.BonusRows([dict(b) for b in rows.bonuses], loyalty)
+
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         w = writes if isinstance(writes, engine.BonusWrites) else engine.BonusWrites()
         ids = sorted(w.bonus_updates)

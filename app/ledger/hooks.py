@@ -41,6 +41,7 @@ adding the stake to its writes, APPLY parts upserting the counters.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,8 @@ class LedgerExtension(Protocol):
 
     def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any] | None: ...
 
+    def batch_copy(self, state: Any) -> Any: ...
+
     def before_debit(self, op: Operation, debit: Debit) -> None: ...
 
     def settled(self, op: Operation, settlement: Settlement) -> None: ...
@@ -152,6 +155,11 @@ class ExtensionBase:
     def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any] | None:
         """No batched writes by default: a batch where this extension wrote runs one by one."""
         return None if writes else ()
+
+    def batch_copy(self, state: Any) -> Any:
+        """A copy of ``loaded(row)``'s state for one batched operation to work on (kept if
+        it is accepted, dropped if refused): deep unless the extension knows better."""
+        return None if state is None else copy.deepcopy(state)
 
     def before_debit(self, op: Operation, debit: Debit) -> None:
         return None

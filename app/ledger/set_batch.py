@@ -20,8 +20,6 @@ unique indexes saw (APPLY wrote fewer rows than planned), or an overflowing coun
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
@@ -194,15 +192,24 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
     player = r.player(spec.player_id)
     args: LoadArgs = spec.load
     txid = args.new_transaction_id
-    # A working copy of the player's rows: kept if the plan accepts, dropped if it refuses.
-    wallets = {k: dataclasses.replace(w, changed=False) for k, w in player.wallets.items()}
-    loaded = dataclasses.replace(
-        player.loaded, seen_transaction=r.loaded.seen.get(txid) if txid else None,
-        new_hold_id=r.hold_ids[-1] if args.allocate_hold else None,
-        extensions=copy.deepcopy(player.loaded.extensions),
-    )  # fmt: skip
-    op = kernel.begin(spec, r.caller, loaded, wallets, r.settings, r.statements.extensions)
-    body = item.plan(op)
+    base = player.loaded
+    # The plan works on the player's wallets in place (their figures saved, to put back if
+    # it refuses) and on a copy of the extensions' state (kept only if it is accepted).
+    saved = [(w, w.balance, w.held, w.turnover) for w in player.wallets.values()]
+    for w in player.wallets.values():
+        w.changed = False
+    extensions = {e.name: e.batch_copy(base.extensions.get(e.name))
+                  for e in r.statements.extensions}  # fmt: skip
+    loaded = Loaded(base.claimed, base.player_status, base.confirm_status, base.wallets, [], [],
+                    r.loaded.seen.get(txid) if txid else None,
+                    r.hold_ids[-1] if args.allocate_hold else None, extensions)  # fmt: skip
+    op = kernel.begin(spec, r.caller, loaded, player.wallets, r.settings,
+                      r.statements.extensions)  # fmt: skip
+    try:
+        body = item.plan(op)
+    except DomainError:
+        _restore(saved)
+        raise
     if args.allocate_hold:
         r.hold_ids.pop()  # a refused plan raised above and left its id for the next one
     text = kernel.conclude(spec, op, body)
@@ -212,7 +219,14 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
     r.writes.audits.append((action, spec.player_id, outcome, details))
     if body["status"] == "OK":
         _accept(r, player, op)
+    else:
+        _restore(saved)  # a stored refusal writes its answer only
     return kernel.Outcome(text, body["status"])
+
+
+def _restore(saved: list[tuple[Wallet, int, int, int]]) -> None:
+    for w, balance, held, turnover in saved:
+        w.balance, w.held, w.turnover = balance, held, turnover
 
 
 def _accept(r: _Run, player: _Player, op: Any) -> None:
@@ -226,7 +240,6 @@ def _accept(r: _Run, player: _Player, op: Any) -> None:
         r.rounds.add(w.round_ref)
     if gtx:
         r.transactions.add(gtx)
-    player.wallets = op.wallets
     player.loaded.extensions = op.loaded.extensions
     player.changed.update(w.wallets)
     player.last_writes.update(w.extensions)
