@@ -137,6 +137,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--batch", default="20", help="operations per walletBatch, e.g. 50,100")
     parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--batch-clients", type=int, help="clients sending walletBatch "
+                        "(default --clients): each batch holds its players' wallet locks "
+                        "until it commits, so fewer, larger requests queue less")  # fmt: skip
     args = parser.parse_args()
     sizes = [int(b) for b in args.batch.split(",")]
     url = args.url or bench.private_server(ROOT / ".pms" / "bench")
@@ -149,8 +152,9 @@ def main() -> None:
     rows = []
     try:
         for size in [1, *sizes]:
-            rows.append((size, *asyncio.run(through_graphql(
-                url, port, server.pid, players, args.clients, args.seconds, size))))  # fmt: skip
+            clients = args.clients if size == 1 else args.batch_clients or args.clients
+            rows.append((size, clients, *asyncio.run(through_graphql(
+                url, port, server.pid, players, clients, args.seconds, size))))  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -158,11 +162,11 @@ def main() -> None:
     load = os.getloadavg()
     print(f"\n{args.clients} clients, {args.seconds:.0f} s per cell, load average "
           f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
-    print("                                   ops/s    vs limit  server CPU ms/op")
-    print(f"one statement (bare asyncpg CTE)   {limit:8.0f}  100%")
-    for size, rate, cpu in rows:
+    print("                                  clients    ops/s  vs limit  server CPU ms/op")
+    print(f"one statement (bare asyncpg CTE)   {args.clients:5d} {limit:8.0f}   100%")
+    for size, clients, rate, cpu in rows:
         name = "reserveBet, one per request" if size == 1 else f"walletBatch, {size:3d} per request"
-        print(f"{name:34} {rate:8.0f}  {rate / limit:4.0%}      {cpu:6.3f}")
+        print(f"{name:34} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}      {cpu:6.3f}")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,18 @@ import gql_cpu  # noqa: E402
 import wallet as w  # noqa: E402
 
 _seq = itertools.count()
+PG_STATS = """
+SELECT calls, mean_exec_time AS exec_ms, mean_plan_time AS plan_ms,
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS q
+FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 6
+"""
 
 
 async def main_async(args: argparse.Namespace, url: str) -> None:
+    import asyncpg
     import httpx
 
+    from app.core.db import asyncpg_dsn
     from app.core.settings import Settings
     from bench.profile_gql import token_for
     from pms.asgi import create_app
@@ -59,11 +66,20 @@ async def main_async(args: argparse.Namespace, url: str) -> None:
 
         for _ in range(5):
             await one()  # warm the caches, the pool and the prepared statements
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        stats_on = await w.has_pg_stat_statements(conn)
+        if stats_on:
+            await conn.execute("SELECT pg_stat_statements_reset()")
         cpu = time.process_time()
         for _ in range(args.requests):
             await one()
         per_op = (time.process_time() - cpu) * 1000 / (args.requests * args.batch)
         print(f"batch {args.batch}: {per_op:.3f} CPU ms per operation (this process)")
+        if stats_on:
+            print("PostgreSQL per statement (pg_stat_statements): calls, mean exec/plan ms")
+            for r in await conn.fetch(PG_STATS):
+                print(f"  {r['calls']:5d} {r['exec_ms']:8.2f} {r['plan_ms']:6.2f}  {r['q']}")
+        await conn.close()
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()

@@ -142,13 +142,16 @@ WITH wal AS (
     UPDATE idempotency_keys k SET request_hash = v.hash, response = v.response
     FROM unnest($38::text[], $39::text[], $40::text[], $41::text[])
          AS v(operation, key, hash, response)
+    -- ``= ANY``: primary-key probes (as ``wal``'s), not a scan of every key.
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
+      AND k.key = ANY($39::text[])
 ), unclaim AS (
     -- Keys claimed by LOAD whose every operation was refused: given back, as a single
     -- call's rollback gives them back.
     DELETE FROM idempotency_keys k
     USING unnest($42::text[], $43::text[]) AS v(operation, key)
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
+      AND k.key = ANY($43::text[])
 ), aud AS (
     INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
                            user_agent, details)
