@@ -251,7 +251,8 @@ def batch_statements() -> BatchStatements | None:
     global _batch_statements
     if _batch_statements is None:
         exts = registered()
-        parts = [e.batch_load_parts for e in exts]
+        # getattr: an extension written to the protocol before batches has no such part.
+        parts: list[LoadParts | None] = [getattr(e, "batch_load_parts", None) for e in exts]
         if any(p is None for p in parts):
             return None
         _batch_statements = BatchStatements(
