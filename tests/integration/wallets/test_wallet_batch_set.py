@@ -234,3 +234,26 @@ async def test_concurrent_set_based_batches_with_shared_keys_apply_each_key_once
                         p=uuid.UUID(players[5])) == (await wallets_of(db, players[5]))[
                             "REAL"]["held"]  # fmt: skip
     await assert_ledger_consistent(db)
+
+
+async def test_two_bets_on_one_round_fall_back_to_one_by_one_with_the_same_answers(
+    wallet_gql, db, player_factory, caplog
+):
+    """Batched APPLY writes a round once per batch; two accepted bets naming one round run
+    one by one instead (nothing of the set-based attempt is written)."""
+    caplog.set_level(logging.DEBUG, logger="app.ledger.batch")
+    alice = await player_factory()
+    await fund(wallet_gql, alice, "5.00")
+    first, second = bet(alice, "1.00", "same-1"), bet(alice, "2.00", "same-2")
+    second["reserveBet"]["gameRoundId"] = first["reserveBet"]["gameRoundId"]
+
+    result = await run_batch(wallet_gql, [first, second])
+
+    assert [r["__typename"] for r in result["results"]] == ["WalletOperation"] * 2
+    assert [r["gameRoundId"] for r in result["results"]] == ["r-same-1"] * 2
+    assert any(ONE_BY_ONE in r.getMessage() for r in caplog.records)
+    assert await scalar(db, "SELECT count(*) FROM game_rounds WHERE round_ref = 'r-same-1'") == 1
+    assert await scalar(db, "SELECT count(*) FROM ledger_holds WHERE player_id = :p",
+                        p=uuid.UUID(alice)) == 2  # fmt: skip
+    assert (await wallets_of(db, alice))["REAL"] == {"balance": 500, "held": 300, "turnover": 0}
+    await assert_ledger_consistent(db)
