@@ -9,10 +9,15 @@ Three figures in one run, on one PostgreSQL server, at the same client count:
   them one by one);
 * **walletBatch**: `--batch` reserveBet operations per GraphQL request, one transaction.
 
-Every figure is printed as operations/s and as a ratio to the one-statement limit. The
-issue's goal: walletBatch >= 100 % of it.
+Every figure is printed as operations/s and as a ratio to the one-statement limit, with
+the server process's CPU ms per operation (from /proc: steadier than throughput on a
+shared machine). The issue's goal: walletBatch >= 100 % of it.
 
-    .venv/bin/python bench/batch.py [--seconds 8] [--clients 32] [--batch 50]
+    .venv/bin/python bench/batch.py [--seconds 8] [--clients 32] [--batch 50,100]
+
+Without ``--url`` it runs on a private embedded PostgreSQL under .pms/bench (as
+bench/wallet.py does), stopped at exit; ``--url`` names a server whose database is
+dropped and re-created (use a ``pms_bench_*`` database of your own).
 """
 
 from __future__ import annotations
@@ -93,8 +98,16 @@ async def one_statement(url: str, clients: int, seconds: float) -> float:
         await pool.close()
 
 
-async def through_graphql(url: str, port: int, players: list[uuid.UUID], clients: int,
-                          seconds: float, batch: int) -> float:  # fmt: skip
+async def through_graphql(
+    url: str,
+    port: int,
+    pid: int,
+    players: list[uuid.UUID],
+    clients: int,
+    seconds: float,
+    batch: int,
+) -> tuple[float, float]:
+    """(operations/s, server CPU ms per operation)."""  # fmt: skip
     token = await bench.service_token(url, port)
     http = [bench.HttpClient(port, token) for _ in range(clients)]
 
@@ -105,49 +118,55 @@ async def through_graphql(url: str, port: int, players: list[uuid.UUID], clients
     async def batched(i: int) -> None:
         ops = [{"reserveBet": reserve_input(random.choice(players))} for _ in range(batch)]
         body = await http[i].post(BATCH, {"ops": ops})
-        assert body["data"]["walletBatch"]["applied"] == batch, body
+        assert "data" in body and body["data"]["walletBatch"]["applied"] == batch, str(body)[:2000]
 
     try:
-        requests, _, _, _ = await bench.measure(clients, seconds, batched if batch > 1 else single)
+        call = batched if batch > 1 else single
+        requests, _, _, cpu = await bench.measure(clients, seconds, call, cpu_of=pid)
     finally:
         for c in http:
             await c.close()
-    return requests * batch
+    return requests * batch, cpu / batch
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--url", default=os.environ.get("PMS_BENCH_DATABASE_URL", bench.DEFAULT_URL)
-    )
+    parser.add_argument("--url", default=os.environ.get("PMS_BENCH_DATABASE_URL"),
+                        help="a server to use; default: a private embedded PostgreSQL")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--batch", default="20", help="operations per walletBatch, e.g. 50,100")
     parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--batch-clients", type=int, help="clients sending walletBatch "
+                        "(default --clients): each batch holds its players' wallet locks "
+                        "until it commits, so fewer, larger requests queue less")  # fmt: skip
     args = parser.parse_args()
+    sizes = [int(b) for b in args.batch.split(",")]
+    url = args.url or bench.private_server(ROOT / ".pms" / "bench")
 
     register_all()
-    players = asyncio.run(bench.prepare(args.url, args.wallets))
-    limit = asyncio.run(one_statement(args.url, args.clients, args.seconds))
+    players = asyncio.run(bench.prepare(url, args.wallets))
+    limit = asyncio.run(one_statement(url, args.clients, args.seconds))
     port = bench.free_port()
-    server = bench.start_server(args.url, port)
+    server = bench.start_server(url, port, bench.POOL)
+    rows = []
     try:
-        single = asyncio.run(
-            through_graphql(args.url, port, players, args.clients, args.seconds, 1)
-        )
-        batched = asyncio.run(
-            through_graphql(args.url, port, players, args.clients, args.seconds, args.batch)
-        )
+        for size in [1, *sizes]:
+            clients = args.clients if size == 1 else args.batch_clients or args.clients
+            rows.append((size, clients, *asyncio.run(through_graphql(
+                url, port, server.pid, players, clients, args.seconds, size))))  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=10)
 
-    print(f"\n{args.clients} clients, operations/s (ratio to the one-statement limit)")
-    print(f"one statement (bare asyncpg CTE)   {limit:8.0f}/s  100%")
-    print(f"reserveBet, one per request        {single:8.0f}/s  {single / limit:4.0%}")
-    print(
-        f"walletBatch, {args.batch:3d} per request       {batched:8.0f}/s  {batched / limit:4.0%}"
-    )
+    load = os.getloadavg()
+    print(f"\n{args.clients} clients, {args.seconds:.0f} s per cell, load average "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
+    print("                                  clients    ops/s  vs limit  server CPU ms/op")
+    print(f"one statement (bare asyncpg CTE)   {args.clients:5d} {limit:8.0f}   100%")
+    for size, clients, rate, cpu in rows:
+        name = "reserveBet, one per request" if size == 1 else f"walletBatch, {size:3d} per request"
+        print(f"{name:34} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}      {cpu:6.3f}")
 
 
 if __name__ == "__main__":

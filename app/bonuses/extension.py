@@ -22,12 +22,19 @@ class BonusExtension(ExtensionBase):
     name = engine.NAME
     load_parts = repo.LEDGER_LOAD_PARTS
     apply_parts = repo.LEDGER_APPLY_PARTS
+    batch_load_parts = repo.LEDGER_BATCH_LOAD_PARTS  # writes (wagering, loyalty): one by one
 
     def loaded(self, row: Mapping[str, Any]) -> engine.BonusRows:
         return engine.BonusRows(
             json.loads(row["bonuses"] or "[]"),
             json.loads(row["loyalty"]) if row["loyalty"] else None,
         )
+
+    def batch_copy(self, state: Any) -> engine.BonusRows:
+        # The rules change a bonus's or the loyalty account's own keys, nothing nested.
+        rows = state if isinstance(state, engine.BonusRows) else engine.BonusRows()
+        loyalty = dict(rows.loyalty) if rows.loyalty is not None else None
+        return engine.BonusRows([dict(b) for b in rows.bonuses], loyalty)
 
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         w = writes if isinstance(writes, engine.BonusWrites) else engine.BonusWrites()

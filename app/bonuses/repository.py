@@ -40,6 +40,26 @@ LEDGER_LOAD_PARTS = LoadParts(
        (SELECT to_jsonb(lo) FROM lo)::text AS loyalty""",
 )
 
+# The same rows for every player of a set-based walletBatch (app/ledger/batch_repository.py).
+LEDGER_BATCH_LOAD_PARTS = LoadParts(
+    ctes="""
+, pb AS (
+    SELECT id, player_id, campaign_id, kind, currency, amount, wagering_required, wagered,
+           max_bet, max_conversion, contributions, forfeit_on_withdrawal, status
+    FROM player_bonuses
+    WHERE player_id = ANY($5::uuid[]) AND status = 'ACTIVE' AND (SELECT c FROM n) > 0
+    ORDER BY id FOR UPDATE
+), lo AS (
+    SELECT player_id, points, tier FROM loyalty_accounts
+    WHERE player_id = ANY($5::uuid[]) AND (SELECT c FROM n) > 0
+    ORDER BY player_id FOR UPDATE
+)""",
+    columns=""",
+       (SELECT jsonb_agg(to_jsonb(pb) - 'player_id' ORDER BY id) FROM pb
+        WHERE pb.player_id = q.id)::text AS bonuses,
+       (SELECT to_jsonb(lo) - 'player_id' FROM lo WHERE lo.player_id = q.id)::text AS loyalty""",
+)
+
 # $9 is the core's player id.
 LEDGER_APPLY_PARTS = ApplyParts(
     ctes="""

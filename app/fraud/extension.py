@@ -22,6 +22,11 @@ class FraudExtension(ExtensionBase):
         " WHERE player_id = $5), false) AS fraud_hold_withdrawals"
     )
 
+    batch_load_parts = LoadParts(
+        columns=",\n       COALESCE((SELECT hold_withdrawals FROM fraud_flags"
+        " WHERE player_id = q.id), false) AS fraud_hold_withdrawals"
+    )
+
     def loaded(self, row: Mapping[str, Any]) -> bool:
         return bool(row["fraud_hold_withdrawals"])
 

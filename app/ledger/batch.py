@@ -10,6 +10,11 @@ single calls.
 - atomic: the first refusal (a domain error or a business outcome such as insufficient
   funds) rolls the whole transaction back; the others answer ``BatchNotApplied``.
 
+Set-based (app/ledger/set_batch.py) when the caller gives every operation prepared
+(``SetBased``): one LOAD and one APPLY for the whole batch, the same plans in between.
+Whatever that path does not cover falls back to the path below, before anything is
+written (its transaction rolls back).
+
 A batch first locks the wallets of every player it names, in wallet-id order (the order
 single operations lock in too), so batches touching the same players in different orders
 queue instead of deadlocking. Should PostgreSQL still abort one (a deadlock or
@@ -20,41 +25,62 @@ wrote nothing and every operation carries its idempotency key.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.errors import DomainError
-from app.ledger import repository
+from app.core.principal import Principal
+from app.core.settings import Settings
+from app.ledger import repository, set_batch
 from app.ledger.errors import BatchNotApplied
-from app.ledger.kernel import Outcome
+from app.ledger.kernel import Outcome, Prepared
+
+log = logging.getLogger(__name__)
 
 Call = Callable[[AsyncSession], Awaitable[Outcome]]
 Answer = Outcome | DomainError
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
 ATTEMPTS = 5
+_Abort = set_batch.Abort
 
 
-class _Abort(Exception):
-    def __init__(self, index: int, answer: Answer) -> None:
-        self.index = index
-        self.answer = answer
+@dataclass(frozen=True)
+class SetBased:
+    """What the set-based path needs: each call's ``prepare`` (checks the input, raises
+    its refusal as a DomainError), the caller and the settings."""
+
+    settings: Settings
+    caller: Principal
+    prepares: Sequence[Callable[[], Prepared]]
 
 
 async def run_batch(
-    db: Database, calls: Sequence[Call], *, atomic: bool, players: Iterable[uuid.UUID] = ()
-) -> list[Answer]:
+    db: Database, calls: Sequence[Call], *, atomic: bool, players: Iterable[uuid.UUID] = (),
+    set_based: SetBased | None = None,
+) -> list[Answer]:  # fmt: skip
     """Every call's answer, in order, after one commit; ``players``: whose wallets the
     calls touch (locked first)."""
+    if set_based is not None:
+        try:
+            return await _retried(lambda: _run_set_based(db, set_based, atomic), len(calls))
+        except set_batch.Fallback as why:
+            log.debug("walletBatch one by one: %s", why)
     lock_first = sorted(set(players))
+    return await _retried(lambda: _run_once(db, calls, atomic, lock_first), len(calls))
+
+
+async def _retried(run: Callable[[], Awaitable[list[Answer]]], size: int) -> list[Answer]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return await _run_once(db, calls, atomic, lock_first)
+            return await run()
         except _Abort as abort:
-            answers: list[Answer] = [BatchNotApplied(abort.index) for _ in calls]
+            answers: list[Answer] = [BatchNotApplied(abort.index) for _ in range(size)]
             answers[abort.index] = abort.answer
             return answers
         except Exception as exc:
@@ -62,6 +88,18 @@ async def run_batch(
                 raise
             await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311  (jitter)
     raise AssertionError("unreachable")
+
+
+async def _run_set_based(db: Database, s: SetBased, atomic: bool) -> list[Answer]:
+    items: list[Prepared | DomainError] = []
+    for prepare in s.prepares:
+        try:
+            items.append(prepare())
+        except DomainError as exc:
+            items.append(exc)
+    async with db.transaction() as session:
+        conn = await repository.driver(session)
+        return await set_batch.run(conn, s.settings, s.caller, items, atomic=atomic)
 
 
 async def _run_once(

@@ -114,6 +114,20 @@ async def reserve_bet(
     session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     amount: str, currency: str, game_round_id: str, transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
+    prepared = prepare_reserve_bet(
+        settings, player_id=player_id, amount=amount, currency=currency,
+        game_round_id=game_round_id, transaction_id=transaction_id,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_reserve_bet(
+    settings: Settings, *, player_id: uuid.UUID, amount: str, currency: str,
+    game_round_id: str, transaction_id: str, idempotency_key: str,
+) -> kernel.Prepared:  # fmt: skip
+    """The checked input of a reserveBet (raises ValidationFailed / AmountTooLarge): its
+    idempotency identity, what LOAD locks and the plan; walletBatch runs it set-based."""
     check_idempotency_key(idempotency_key)
     check_text("gameRoundId", game_round_id)
     check_text("transactionId", transaction_id)
@@ -128,9 +142,7 @@ async def reserve_bet(
          "gameRoundId": game_round_id, "transactionId": transaction_id},
         player_id, load=LoadArgs(new_transaction_id=transaction_id, allocate_hold=True),
     )  # fmt: skip
-    return await kernel.run_operation(
-        session, settings, caller, spec, partial(plan_reserve_bet, req)
-    )
+    return kernel.Prepared(spec, partial(plan_reserve_bet, req))
 
 
 # --- settle ---------------------------------------------------------------------------------

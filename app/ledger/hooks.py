@@ -45,6 +45,7 @@ adding the stake to its writes, APPLY parts upserting the counters.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
+from app.ledger.batch_repository import compose_batch_apply, compose_batch_load
 from app.ledger.operation import Operation
 from app.ledger.repository import LoadParts, compose_load, compose_system_load
 from app.ledger.write_repository import ApplyParts, compose_apply
@@ -107,6 +109,20 @@ class LedgerExtension(Protocol):
 
     def apply_args(self, writes: Any | None) -> Sequence[Any]: ...
 
+    # The set-based walletBatch (app/ledger/set_batch.py): LOAD parts over every player of
+    # the batch (None: this extension cannot run batched, the batch runs one by one) and
+    # APPLY parts for the final writes of every player (``batch_apply_args`` gets each
+    # player's last writes; None: these writes cannot be batched, nor can the batch).
+    @property
+    def batch_load_parts(self) -> LoadParts | None: ...
+
+    @property
+    def batch_apply_parts(self) -> ApplyParts: ...
+
+    def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any] | None: ...
+
+    def batch_copy(self, state: Any) -> Any: ...
+
     def before_debit(self, op: Operation, debit: Debit) -> None: ...
 
     def settled(self, op: Operation, settlement: Settlement) -> None: ...
@@ -138,6 +154,18 @@ class ExtensionBase:
 
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         return ()
+
+    batch_load_parts: LoadParts | None = None
+    batch_apply_parts = ApplyParts()
+
+    def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any] | None:
+        """No batched writes by default: a batch where this extension wrote runs one by one."""
+        return None if writes else ()
+
+    def batch_copy(self, state: Any) -> Any:
+        """A copy of ``loaded(row)``'s state for one batched operation to work on (kept if
+        it is accepted, dropped if refused): deep unless the extension knows better."""
+        return None if state is None else copy.deepcopy(state)
 
     def before_debit(self, op: Operation, debit: Debit) -> None:
         return None
@@ -179,22 +207,32 @@ class Statements:
     system_load: str
 
 
+@dataclass(frozen=True)
+class BatchStatements:
+    """The set-based walletBatch's LOAD and APPLY with the extensions' batched parts."""
+
+    load: str
+    apply: str
+    extensions: tuple[LedgerExtension, ...]
+
+
 _registry: dict[str, LedgerExtension] = {}
 _statements: Statements | None = None
+_batch_statements: BatchStatements | None = None
 
 
 def register(extension: LedgerExtension) -> None:
     """Add ``extension`` (idempotent by name: registering a name again keeps the first)."""
-    global _statements
+    global _statements, _batch_statements
     if extension.name not in _registry:
         _registry[extension.name] = extension
-        _statements = None
+        _statements = _batch_statements = None
 
 
 def unregister(name: str) -> None:
-    global _statements
+    global _statements, _batch_statements
     if _registry.pop(name, None) is not None:
-        _statements = None
+        _statements = _batch_statements = None
 
 
 def registered() -> tuple[LedgerExtension, ...]:
@@ -220,6 +258,23 @@ def statements() -> Statements:
             compose_system_load([e.load_parts for e in exts]),
         )
     return _statements
+
+
+def batch_statements() -> BatchStatements | None:
+    """None when a registered extension has no batched LOAD parts."""
+    global _batch_statements
+    if _batch_statements is None:
+        exts = registered()
+        # getattr: an extension written to the protocol before batches has no such part.
+        parts: list[LoadParts | None] = [getattr(e, "batch_load_parts", None) for e in exts]
+        if any(p is None for p in parts):
+            return None
+        _batch_statements = BatchStatements(
+            compose_batch_load([p for p in parts if p is not None]),
+            compose_batch_apply([e.batch_apply_parts for e in exts]),
+            exts,
+        )
+    return _batch_statements
 
 
 def extensions_of(op: Operation) -> Sequence[LedgerExtension]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -41,7 +41,13 @@ from app.ledger.errors import (
     RequestInProgress,
 )
 from app.ledger.observers import observed
-from app.ledger.operation import Operation, canonical_json, request_hash, wallets_by_kind
+from app.ledger.operation import (
+    Operation,
+    Wallet,
+    canonical_json,
+    request_hash,
+    wallets_by_kind,
+)
 from app.ledger.repository import IdempotencyClaim, LoadArgs, Loaded
 from app.ledger.write_repository import AuditRow, Writes
 
@@ -100,9 +106,7 @@ async def run_operation(
     if spec.requires:
         hooks.require(*spec.requires)
     statements = hooks.statements()
-    claim = IdempotencyClaim(
-        caller.key, spec.name, spec.idempotency_key, request_hash(spec.name, spec.request)
-    )
+    claim = claim_of(caller, spec)
     conn = await repository.driver(session)
     loaded, row = await repository.load(
         conn, statements.load, claim, spec.player_id, caller.key, spec.load
@@ -113,23 +117,12 @@ async def run_operation(
         raise NotFound("player not found")
     for ext in statements.extensions:
         loaded.extensions[ext.name] = ext.loaded(row)
-    writes = Writes(
-        operation_id=uuid.uuid4(),
-        player_id=spec.player_id,
-        actor=caller.key,
-        reference=spec.reference,
-        idempotency_key=spec.idempotency_key,
-        client=caller.key,
-    )
-    op = Operation(
-        spec.name, spec.player_id, loaded, writes, wallets_by_kind(loaded.wallets),
-        settings=settings, extensions=statements.extensions,
-    )  # fmt: skip
+    op = begin(spec, caller, loaded, wallets_by_kind(loaded.wallets), settings,
+               statements.extensions)  # fmt: skip
     body = plan(op)
     if before_apply is not None and body["status"] == "OK":
         await before_apply(conn, op, body)
-    text = canonical_json(body)
-    op.writes.audit = audit_row(spec.name, body)
+    text = conclude(spec, op, body)
     try:
         applied = await write_repository.apply(
             conn, statements.apply, op.writes, text, claim, hooks.apply_args(op),
@@ -142,6 +135,45 @@ async def run_operation(
         raise AmountTooLarge("a balance would exceed the largest amount") from exc
     _check_races(op.writes, applied)
     return Outcome(text, body["status"])
+
+
+def claim_of(caller: Principal, spec: OperationSpec) -> IdempotencyClaim:
+    return IdempotencyClaim(
+        caller.key, spec.name, spec.idempotency_key, request_hash(spec.name, spec.request)
+    )
+
+
+def begin(
+    spec: OperationSpec, caller: Principal, loaded: Loaded, wallets: dict[str, Wallet],
+    settings: Settings | None, extensions: Sequence[Any],
+) -> Operation:  # fmt: skip
+    """The operation's working state over its locked rows (single and batched alike)."""
+    writes = Writes(
+        operation_id=uuid.uuid4(),
+        player_id=spec.player_id,
+        actor=caller.key,
+        reference=spec.reference,
+        idempotency_key=spec.idempotency_key,
+        client=caller.key,
+    )
+    return Operation(
+        spec.name, spec.player_id, loaded, writes, wallets, settings=settings,
+        extensions=extensions,
+    )  # fmt: skip
+
+
+def conclude(spec: OperationSpec, op: Operation, body: Body) -> str:
+    """The stored answer's text; the audit row joins the operation's writes."""
+    op.writes.audit = audit_row(spec.name, body)
+    return canonical_json(body)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An operation whose input is checked, ready to run (single or in a set-based batch)."""
+
+    spec: OperationSpec
+    plan: Plan
 
 
 async def connection(session: Unit) -> asyncpg.Connection:

@@ -155,6 +155,8 @@ class LoadParts:
 
     ctes: str = ""
     columns: str = ""
+    # Batched LOAD only (one row per player ``q``): ``LEFT JOIN LATERAL ...`` fragments.
+    joins: str = ""
 
 
 def compose_load(parts: Sequence[LoadParts]) -> str:

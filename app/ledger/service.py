@@ -3,11 +3,12 @@ over the families (bets, payments, withdrawals) built on the kernel (app/ledger/
 
 from __future__ import annotations
 
-from app.ledger.batch import run_batch
+from app.ledger.batch import SetBased, run_batch
 from app.ledger.bets import (
     amount_text,
     cancel_bet,
     play_round,
+    prepare_reserve_bet,
     reserve_bet,
     rollback_bet,
     rollback_round,
@@ -32,6 +33,7 @@ __all__ = [
     "DEBIT_BLOCKED",
     "GAME_TAG",
     "Outcome",
+    "SetBased",
     "adjust_balance",
     "amount_text",
     "cancel_bet",
@@ -42,6 +44,7 @@ __all__ = [
     "deposit",
     "grant_free_spins",
     "play_round",
+    "prepare_reserve_bet",
     "request_hash",
     "reserve_bet",
     "rollback_bet",

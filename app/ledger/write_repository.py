@@ -118,9 +118,13 @@ class ApplyParts:
 _EXT_PARAM = re.compile(r"\$e(\d+)\b")
 
 
-def compose_apply(parts: Sequence[ApplyParts]) -> str:
-    ctes, columns = [APPLY_CTES], [APPLY_COLUMNS]
-    offset = APPLY_CORE_PARAMETERS
+def compose_apply(
+    parts: Sequence[ApplyParts], *, core_ctes: str = APPLY_CTES,
+    core_columns: str = APPLY_COLUMNS, core_parameters: int = APPLY_CORE_PARAMETERS,
+) -> str:  # fmt: skip
+    """The core's statement (the single operation's APPLY unless told) with the parts."""
+    ctes, columns = [core_ctes], [core_columns]
+    offset = core_parameters
     for p in parts:
 
         def number(m: re.Match[str], base: int = offset, count: int = p.parameters) -> str:

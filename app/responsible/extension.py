@@ -60,6 +60,20 @@ LOAD_PARTS = LoadParts(
        now() AS rg_now""",
 )
 
+# The same read for every player of a set-based walletBatch (app/ledger/batch_repository.py).
+BATCH_LOAD_PARTS = LoadParts(
+    columns=""",
+       rgl.ids AS rg_ids, rgl.kinds AS rg_kinds, rgl.periods AS rg_periods,
+       rgl.currencies AS rg_currencies, rgl.amounts AS rg_amounts, rgl.used AS rg_used,
+       rgl.window_starts AS rg_window_starts, rgl.last_activity AS rg_last_activity,
+       rgl.session_start AS rg_session_start, now() AS rg_now""",
+    joins="""
+LEFT JOIN LATERAL (
+    SELECT * FROM pms_rg_limits(q.id)
+    WHERE (SELECT c FROM n) > 0 AND EXISTS (SELECT 1 FROM gambling_limits WHERE player_id = q.id)
+) rgl ON true""",
+)
+
 APPLY_PARTS = ApplyParts(
     ctes="""
 , rglw AS (
@@ -201,6 +215,15 @@ class GamblingLimitExtension(ExtensionBase):
     name = NAME
     load_parts = LOAD_PARTS
     apply_parts = APPLY_PARTS
+    batch_load_parts = BATCH_LOAD_PARTS
+    batch_apply_parts = APPLY_PARTS  # counters by id: every player's rows in one array
+
+    def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any]:
+        columns: list[list[Any]] = [[], [], [], []]
+        for w in writes:
+            for column, values in zip(columns, self.apply_args(w), strict=True):
+                column.extend(values)
+        return columns
 
     def loaded(self, row: Mapping[str, Any]) -> LimitState | None:
         return _parse(row)

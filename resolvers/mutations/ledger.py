@@ -141,6 +141,15 @@ def reserve_bet_call(ctx: Any, input: inputs.ReserveBetInput) -> Call:
     )  # fmt: skip
 
 
+def reserve_bet_prepare(ctx: Any, input: inputs.ReserveBetInput) -> Any:
+    """The checked reserveBet, for walletBatch's set-based path (app/ledger/set_batch.py)."""
+    return service.prepare_reserve_bet(
+        ctx.settings, player_id=_player(input.player_id), amount=input.amount,
+        currency=input.currency, game_round_id=input.game_round_id,
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
 def settle_bet_call(ctx: Any, input: inputs.SettleBetInput) -> Call:
     return lambda s: service.settle_bet(
         s, ctx.settings, ctx.principal, player_id=_player(input.player_id),

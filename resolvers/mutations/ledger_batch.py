@@ -38,6 +38,9 @@ PLAY_ROUND = MutationSpec(
     gambling=True,
 )  # fmt: skip
 OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
+# The operations walletBatch runs set-based (one LOAD and one APPLY for the batch) when
+# every operation of the batch is one of them; any other batch runs one by one.
+PREPARES: dict[str, Callable[[Any, Any], Any]] = {"reserve_bet": single.reserve_bet_prepare}
 
 _ITEM_ERRORS = tuple(dict.fromkeys(e for spec, _ in OPERATIONS.values() for e in spec.errors))
 BATCH_ITEM = MutationSpec(
@@ -92,7 +95,8 @@ class WalletBatchMutations:
             return await refused(info, WALLET_BATCH, exc, info.field_name)
         calls = [_gated(info, *OPERATIONS[name], value) for name, value in chosen]
         players = [p for _, value in chosen if (p := _player_of(value)) is not None]
-        answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players)
+        answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players,
+                                          set_based=_set_based(info, chosen))  # fmt: skip
         results: list[Any] = []
         for (name, _), answer in zip(chosen, answers, strict=True):
             operation = to_camel_case(name)
@@ -133,6 +137,26 @@ def _gated(info: Info, spec: MutationSpec, build: Callable[[Any, Any], single.Ca
         return await call(session)
 
     return gated
+
+
+def _set_based(info: Info, chosen: list[tuple[str, Any]]) -> service.SetBased | None:
+    if any(name not in PREPARES for name, _ in chosen):
+        return None
+    ctx = info.context
+
+    def prepared(name: str, value: Any) -> Callable[[], Any]:
+        spec = OPERATIONS[name][0]
+
+        def prepare() -> Any:
+            gate(info, spec)  # the single mutation's gate and checks, in the same order
+            single.check_ip(value)
+            return PREPARES[name](ctx, value)
+
+        return prepare
+
+    return service.SetBased(
+        ctx.settings, ctx.principal, [prepared(name, value) for name, value in chosen]
+    )
 
 
 def _player_of(value: Any) -> uuid.UUID | None:

@@ -1,0 +1,303 @@
+"""SQL of the set-based walletBatch (app/ledger/set_batch.py): one LOAD for every
+operation of a batch and one APPLY for every accepted one, the batched forms of the
+single operation's two statements (app/ledger/repository.py, write_repository.py), with
+the ledger extensions' batched parts (``batch_load_parts``, ``batch_apply_parts``).
+
+LOAD claims every idempotency key first (so a duplicate waits on the key's unique index
+before it holds any wallet lock, as for single operations), then locks every wallet of
+every player named, in wallet-id order (the order single operations lock in), then what
+the extensions lock. It answers one row per player (``q``; extension columns keep their
+single-LOAD names, so ``ext.loaded(row)`` parses them); the batch-wide columns (claimed
+keys, seen transaction ids, new hold ids) come in the first row only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+
+from app.core.logging import client_ip_var, request_id_var, user_agent_var
+from app.ledger.repository import LoadParts
+from app.ledger.write_repository import ApplyParts, Writes, compose_apply
+
+# $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
+# $7 transaction ids to look up, $8 hold ids to allocate. Extension CTEs may use $5 (the
+# players, uuid[]) and ``n``; their columns and joins use ``q.id`` (the row's player).
+BATCH_LOAD_CTES = """
+WITH claim AS (
+    INSERT INTO idempotency_keys (scope, operation, key, request_hash)
+    SELECT $1::text, c.operation, c.key, c.hash
+    FROM unnest($2::text[], $3::text[], $4::text[]) AS c(operation, key, hash)
+    ON CONFLICT DO NOTHING
+    RETURNING operation, key
+), w AS (
+    SELECT id, player_id, kind, currency, balance, held FROM wallets
+    WHERE player_id = ANY($5::uuid[]) AND (SELECT count(*) FROM claim) >= 0
+    ORDER BY id FOR UPDATE
+), n AS (
+    SELECT count(*) AS c FROM w
+)"""
+
+BATCH_LOAD_COLUMNS = """
+SELECT q.id AS player_id, p.status AS player_status, p.confirm_status,
+       CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(jsonb_build_array(
+           player_id, id, kind, currency, balance, held) ORDER BY id) FROM w)::text END
+           AS wallets,
+       CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(jsonb_build_array(operation, key))
+                               FROM claim)::text END AS claimed,
+       CASE WHEN q.i = 1 THEN (SELECT jsonb_object_agg(transaction_id, kind)
+                               FROM game_transactions
+                               WHERE client = $6 AND transaction_id = ANY($7::text[]))::text
+           END AS seen,
+       CASE WHEN q.i = 1 AND (SELECT c FROM n) >= 0 THEN ARRAY(
+           SELECT nextval(pg_get_serial_sequence('ledger_holds', 'id'))
+           FROM generate_series(1, $8::int)) END AS hold_ids"""
+
+BATCH_LOAD_FROM = """
+FROM unnest($5::uuid[]) WITH ORDINALITY AS q(id, i)
+LEFT JOIN players p ON p.id = q.id"""
+
+
+def compose_batch_load(parts: Sequence[LoadParts]) -> str:
+    return (
+        BATCH_LOAD_CTES
+        + "".join(p.ctes for p in parts)
+        + BATCH_LOAD_COLUMNS
+        + "".join(p.columns for p in parts)
+        + BATCH_LOAD_FROM
+        + "".join(p.joins for p in parts)
+        + "\nORDER BY q.i\n"
+    )
+
+
+# Every accepted operation's writes, arrays concatenated in operation order. Each wallet
+# appears once with its final state (the operations of one player planned in order over
+# the same rows); holds join their round by reference. $1 scope (= client = actor).
+BATCH_APPLY_CTES = """
+WITH wal AS (
+    UPDATE wallets w
+    SET balance = v.balance, held = v.held, turnover = w.turnover + v.turnover,
+        updated_at = now()
+    FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+         AS v(id, balance, held, turnover)
+    WHERE w.id = v.id AND w.id = ANY($2::bigint[])
+    RETURNING w.id
+), house AS (
+    INSERT INTO house_accounts (currency, kind)
+    SELECT DISTINCT t.currency, t.house FROM unnest($7::text[], $8::text[]) AS t(house, currency)
+    WHERE NOT EXISTS (SELECT 1 FROM house_accounts a
+                      WHERE a.currency = t.currency AND a.kind = t.house)
+    ON CONFLICT DO NOTHING
+), tr AS (
+    INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account, currency,
+                                  amount, kind, balance_after, reference, idempotency_key, actor)
+    SELECT t.operation_id, t.player_id, t.wallet_id, t.house, t.currency, t.amount, t.kind,
+           t.balance_after, t.reference, t.key, $1::text
+    FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
+                $12::uuid[], $13::uuid[], $14::text[], $15::text[])
+         AS t(wallet_id, house, currency, amount, kind, balance_after, operation_id, player_id,
+              reference, key)
+), rnd AS (
+    INSERT INTO game_rounds (client, round_ref, player_id, currency)
+    SELECT $1::text, r.ref, r.player_id, r.currency
+    FROM unnest($16::text[], $17::uuid[], $18::text[]) AS r(ref, player_id, currency)
+    ON CONFLICT (client, round_ref) DO UPDATE SET updated_at = now()
+    WHERE game_rounds.status = 'OPEN' AND game_rounds.player_id = excluded.player_id
+      AND game_rounds.currency = excluded.currency
+    RETURNING id, round_ref
+), hin AS (
+    INSERT INTO ledger_holds (id, player_id, purpose, client, game_round_id, transaction_id,
+                              reference, currency, real_wallet_id, bonus_wallet_id,
+                              real_amount, bonus_amount, expires_at)
+    SELECT h.id, h.player_id, h.purpose, $1::text, rnd.id, h.transaction_id, h.reference,
+           h.currency, h.real_wallet_id, h.bonus_wallet_id, h.real_amount, h.bonus_amount,
+           now() + make_interval(secs => h.expires)
+    FROM unnest($19::bigint[], $20::uuid[], $21::text[], $22::text[], $23::text[], $24::text[],
+                $25::text[], $26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[],
+                $30::float8[])
+         AS h(id, player_id, purpose, round_ref, transaction_id, reference, currency,
+              real_wallet_id, bonus_wallet_id, real_amount, bonus_amount, expires)
+    JOIN rnd ON rnd.round_ref = h.round_ref
+    RETURNING id
+), gtx AS (
+    INSERT INTO game_transactions (client, transaction_id, kind, game_round_id, hold_id)
+    SELECT $1::text, g.transaction_id, g.kind, rnd.id, g.hold_id
+    FROM unnest($31::text[], $32::text[], $33::text[], $34::bigint[])
+         AS g(transaction_id, kind, round_ref, hold_id)
+    JOIN rnd ON rnd.round_ref = g.round_ref
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), ev AS (
+    INSERT INTO outbox_events (event_id, type, source, subject, data)
+    SELECT gen_random_uuid(), e.type, 'urn:pms', e.subject, e.data::jsonb
+    FROM unnest($35::text[], $36::text[], $37::text[]) AS e(type, subject, data)
+), idem AS (
+    -- The hash too: a key whose first use in the batch was refused (claim given back)
+    -- is stored with the operation that used it next, as a single call would store it.
+    UPDATE idempotency_keys k SET request_hash = v.hash, response = v.response
+    FROM unnest($38::text[], $39::text[], $40::text[], $41::text[])
+         AS v(operation, key, hash, response)
+    -- ``= ANY``: primary-key probes (as ``wal``'s), not a scan of every key.
+    WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
+      AND k.key = ANY($39::text[])
+), unclaim AS (
+    -- Keys claimed by LOAD whose every operation was refused: given back, as a single
+    -- call's rollback gives them back.
+    DELETE FROM idempotency_keys k
+    USING unnest($42::text[], $43::text[]) AS v(operation, key)
+    WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
+      AND k.key = ANY($43::text[])
+), aud AS (
+    INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
+                           user_agent, details)
+    SELECT $1::text, split_part($1::text, ':', 1), a.action, a.target, a.outcome, $47::text,
+           $48::text, $49::text, a.details::jsonb
+    FROM unnest($44::text[], $45::text[], $46::text[], $50::text[])
+         AS a(action, target, outcome, details)
+)"""
+BATCH_APPLY_CORE_PARAMETERS = 50
+
+BATCH_APPLY_COLUMNS = """
+SELECT (SELECT count(*) FROM wal) AS wallets,
+       (SELECT count(*) FROM rnd) AS rounds,
+       (SELECT count(*) FROM hin) AS holds_inserted,
+       (SELECT count(*) FROM gtx) AS game_transactions"""
+
+
+def compose_batch_apply(parts: Sequence[ApplyParts]) -> str:
+    return compose_apply(
+        parts, core_ctes=BATCH_APPLY_CTES, core_columns=BATCH_APPLY_COLUMNS,
+        core_parameters=BATCH_APPLY_CORE_PARAMETERS,
+    )  # fmt: skip
+
+
+# --- LOAD -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchClaims:
+    """The distinct keys of a batch (first use's request hash), sorted: two batches claim
+    shared keys in one order."""
+
+    scope: str
+    operations: list[str]
+    keys: list[str]
+    hashes: list[str]
+
+
+@dataclass
+class BatchLoaded:
+    claimed: set[tuple[str, str]]  # (operation, key) this batch claimed
+    players: dict[uuid.UUID, Mapping[str, Any]]  # the player rows (extension columns)
+    wallets: dict[uuid.UUID, list[dict[str, Any]]]
+    seen: dict[str, str]  # transaction id -> kind, of the ids asked for
+    hold_ids: list[int] = field(default_factory=list)
+
+
+async def load(
+    conn: asyncpg.Connection, sql: str, claims: BatchClaims, players: Sequence[uuid.UUID],
+    transaction_ids: Sequence[str], holds: int,
+) -> BatchLoaded:  # fmt: skip
+    rows = await conn.fetch(
+        sql, claims.scope, claims.operations, claims.keys, claims.hashes, list(players),
+        claims.scope, list(transaction_ids), holds,
+    )  # fmt: skip
+    first = rows[0]
+    wallets: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for player, id_, kind, currency, balance, held in json.loads(first["wallets"] or "[]"):
+        wallets.setdefault(uuid.UUID(player), []).append(
+            {"id": id_, "kind": kind, "currency": currency, "balance": balance, "held": held}
+        )
+    return BatchLoaded(
+        claimed={(o, k) for o, k in json.loads(first["claimed"] or "[]")},
+        players={r["player_id"]: r for r in rows if r["player_status"] is not None},
+        wallets=wallets,
+        seen=json.loads(first["seen"] or "{}"),
+        hold_ids=list(first["hold_ids"] or ()),
+    )
+
+
+REPLAY_MANY_SQL = """
+SELECT operation, key, request_hash, response FROM idempotency_keys
+WHERE scope = $1 AND (operation, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+"""
+
+
+async def stored_many(
+    conn: asyncpg.Connection, scope: str, wanted: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """The stored (request hash, response) of keys another transaction claimed."""
+    rows = await conn.fetch(REPLAY_MANY_SQL, scope, [o for o, _ in wanted], [k for _, k in wanted])
+    return {(r["operation"], r["key"]): (r["request_hash"], r["response"]) for r in rows}
+
+
+# --- APPLY ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchWrites:
+    """Every accepted operation's writes (``Writes``), the final state of each wallet,
+    the keys' answers, the keys given back, and the extensions' parameters."""
+
+    operations: list[Writes] = field(default_factory=list)
+    wallets: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    answers: list[tuple[str, str, str, str]] = field(default_factory=list)  # op, key, hash, text
+    unclaimed: list[tuple[str, str]] = field(default_factory=list)
+    audits: list[tuple[str, uuid.UUID, str, str]] = field(default_factory=list)
+    extension_args: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchApplied:
+    wallets: int
+    rounds: int
+    holds_inserted: int
+    game_transactions: int
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+async def apply(conn: asyncpg.Connection, sql: str, scope: str, b: BatchWrites) -> BatchApplied:
+    ops = b.operations
+    ids = sorted(b.wallets)
+    transfers = _columns([
+        (t.wallet_id, t.house, t.currency, t.amount, t.kind, t.balance_after, w.operation_id,
+         w.player_id, w.reference, w.idempotency_key)
+        for w in ops for t in w.transfers
+    ], 10)  # fmt: skip
+    rounds = _columns([(w.round_ref, w.player_id, w.round_currency)
+                       for w in ops if w.round_ref is not None], 3)  # fmt: skip
+    holds = _columns([
+        (h.id, w.player_id, h.purpose, w.round_ref, h.transaction_id, w.reference, h.currency,
+         h.real_wallet_id, h.bonus_wallet_id, h.real_amount, h.bonus_amount,
+         h.expires_in_seconds)
+        for w in ops if (h := w.new_hold) is not None
+    ], 12)  # fmt: skip
+    gtx = _columns([
+        (g[0], g[1], w.round_ref, w.new_hold.id if w.new_hold else None)
+        for w in ops if (g := w.game_transaction) is not None
+    ], 4)  # fmt: skip
+    events = _columns([(t, str(w.player_id), d) for w in ops for t, d in w.events], 3)
+    answers = _columns(b.answers, 4)
+    unclaimed = _columns(b.unclaimed, 2)
+    audits = _columns([(a, str(p), o, d) for a, p, o, d in b.audits], 4)
+    row = await conn.fetchrow(
+        sql, scope,
+        ids, [b.wallets[i][0] for i in ids], [b.wallets[i][1] for i in ids],
+        [b.wallets[i][2] for i in ids],
+        *transfers, *rounds, *holds, *gtx, *events, *answers, *unclaimed,
+        audits[0], audits[1], audits[2],
+        client_ip_var.get(), request_id_var.get(), user_agent_var.get(), audits[3],
+        *b.extension_args,
+    )  # fmt: skip
+    assert row is not None
+    return BatchApplied(
+        row["wallets"], row["rounds"], row["holds_inserted"], row["game_transactions"]
+    )
