@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 from app.core.settings import Settings
 
@@ -224,6 +225,28 @@ class Database:
         one round trip. Several statements that must agree use ``read_session``."""
         async with self._reads()._single_reads() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled driver connection for one-statement reads (DataLoader batches on the
+        hot read path): no session, no transaction, one round trip a statement, the
+        driver's own prepared-statement cache. Routed like ``statement_session``."""
+        proxied = await self._reads().engine.raw_connection()
+        driver: asyncpg.Connection = proxied.driver_connection
+        try:
+            yield driver
+        except BaseException as exc:
+            # Cancelled mid-statement or broken: the driver may still be inside the
+            # operation, so the connection is dropped (terminated), never pooled again.
+            closed = driver.is_closed()
+            proxied.invalidate(exc if isinstance(exc, Exception) else None)
+            if closed and isinstance(exc, Exception):
+                # What SQLAlchemy's disconnect check makes of it: the server is gone
+                # (whatever the driver raised first), an outage, not a bug (JSON 503).
+                raise ConnectionError("the database closed the connection") from exc
+            raise
+        # Back to the pool; its reset is a no-op: no transaction was begun.
+        await greenlet_spawn(proxied.close)
 
     def _reads(self) -> Database:
         replica = _read_replica.get()

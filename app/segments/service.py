@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -262,6 +263,12 @@ async def segments_of_players(
     session: AsyncSession, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
     return await repository.segments_of_players(session, player_ids)
+
+
+async def segments_of_players_on(
+    conn: asyncpg.Connection, player_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, Segment]]:
+    return await repository.segments_of_players_on(conn, player_ids)
 
 
 async def member_page(
