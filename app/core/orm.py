@@ -6,6 +6,7 @@ table is declared (Alembic autogenerate depends on stable constraint names).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -70,16 +71,25 @@ def detached_rows(model: type[T], records: Iterable[Mapping[str, Any]]) -> list[
     closed session's query leaves them: detached, with their identity key. No session,
     identity map or result machinery: in a read of a few rows those are most of
     SQLAlchemy's cost (bench/README.md, branch profileq). ``model(**values)`` would cost
-    more still: SQLModel's ``__init__`` runs pydantic's (~180 us a row here, this ~15)."""
-    mapper = class_mapper(model)  # configures the mappers on first use
-    manager: Any = model._sa_class_manager
-    keys = [column.name for column in mapper.primary_key]
-    names = [(attr.key, attr.columns[0].name) for attr in mapper.column_attrs]
+    more still: SQLModel's ``__init__`` runs pydantic's (~180 us a row here, this ~10)."""
+    new, names, key_of = _row_plan(model)
     rows: list[T] = []
     for record in records:
-        row = manager.new_instance()
+        row = new()
         row.__dict__.update({key: record[name] for key, name in names})
-        identity = mapper.identity_key_from_primary_key([record[k] for k in keys])
-        row._sa_instance_state.key = identity
+        row._sa_instance_state.key = key_of(record)
         rows.append(row)
     return rows
+
+
+@functools.cache
+def _row_plan(model: type[SQLModel]) -> tuple[Any, list[tuple[str, str]], Any]:
+    """Made once per model: the instance factory, (attribute, column) pairs, identity key."""
+    mapper = class_mapper(model)  # configures the mappers on first use
+    primary = [column.name for column in mapper.primary_key]
+    names = [(attr.key, attr.columns[0].name) for attr in mapper.column_attrs]
+
+    def key_of(record: Mapping[str, Any]) -> Any:
+        return mapper.identity_key_from_primary_key([record[k] for k in primary])
+
+    return model._sa_class_manager.new_instance, names, key_of  # type: ignore[attr-defined]
