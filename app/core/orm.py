@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, func
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Identity, func, inspect
 from sqlalchemy.orm import class_mapper
 from sqlmodel import SQLModel
 
@@ -61,7 +61,7 @@ def _in_list(column: str, values: Iterable[str]) -> str:
 
 def columns_of(model: type[SQLModel], alias: str = "") -> str:
     """``model``'s columns as a SELECT list (for statements sent on the driver)."""
-    table: Any = model.__table__
+    table: Any = inspect(model).local_table  # no configure_mappers at import time
     prefix = f"{alias}." if alias else ""
     return ", ".join(f'{prefix}"{c.name}"' for c in table.columns)
 
@@ -90,6 +90,6 @@ def _row_plan(model: type[SQLModel]) -> tuple[Any, list[tuple[str, str]], Any]:
     names = [(attr.key, attr.columns[0].name) for attr in mapper.column_attrs]
 
     def key_of(record: Mapping[str, Any]) -> Any:
-        return mapper.identity_key_from_primary_key([record[k] for k in primary])
+        return mapper.identity_key_from_primary_key(tuple(record[k] for k in primary))
 
     return model._sa_class_manager.new_instance, names, key_of  # type: ignore[attr-defined]
