@@ -18,7 +18,6 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -67,15 +66,14 @@ class BatchLoader(DataLoader[K, V], Generic[K, V]):
 
 
 class DriverLoader(BatchLoader[K, V], Generic[K, V]):
-    """A batch of one statement sent on a pooled driver connection (``read_connection``:
+    """A batch of one statement sent on a pooled driver connection (``Database.read_rows``:
     autocommit, replica routing as any read), its rows built without the ORM's loading
     machinery: the loaders every profile read runs (bench/README.md, branch profileq)."""
 
     async def _load(self, keys: Sequence[K]) -> list[V]:
-        async with self._db.read_connection() as conn:
-            return await self.fetch_on(conn, keys)
+        return await self.fetch_on(self._db, keys)
 
-    async def fetch_on(self, conn: asyncpg.Connection, keys: Sequence[K]) -> list[V]:
+    async def fetch_on(self, db: Database, keys: Sequence[K]) -> list[V]:
         raise NotImplementedError
 
 
@@ -92,10 +90,8 @@ def _by_key(rows: Iterable[Any], keys: Sequence[K], key_of: Any) -> list[Any]:
 
 
 class PlayerById(DriverLoader[uuid.UUID, Player | None]):
-    async def fetch_on(
-        self, conn: asyncpg.Connection, keys: Sequence[uuid.UUID]
-    ) -> list[Player | None]:
-        return _by_key(await players.get_many_on(conn, keys), keys, lambda r: r.id)
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[Player | None]:
+        return _by_key(await players.get_many_on(db, keys), keys, lambda r: r.id)
 
 
 class WalletById(BatchLoader[int, Wallet | None]):
@@ -105,10 +101,8 @@ class WalletById(BatchLoader[int, Wallet | None]):
 
 
 class WalletsByPlayer(DriverLoader[uuid.UUID, list[Wallet]]):
-    async def fetch_on(
-        self, conn: asyncpg.Connection, keys: Sequence[uuid.UUID]
-    ) -> list[list[Wallet]]:
-        return _group(await wallets.for_players_on(conn, keys), keys, lambda r: r.player_id)
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[list[Wallet]]:
+        return _group(await wallets.for_players_on(db, keys), keys, lambda r: r.player_id)
 
 
 class BonusesByPlayer(BatchLoader[uuid.UUID, list[PlayerBonus]]):
@@ -143,10 +137,8 @@ class MetricsByPlayer(BatchLoader[uuid.UUID, PlayerMetrics | None]):
 
 
 class SegmentsByPlayer(DriverLoader[uuid.UUID, list[Segment]]):
-    async def fetch_on(
-        self, conn: asyncpg.Connection, keys: Sequence[uuid.UUID]
-    ) -> list[list[Segment]]:
-        pairs = await segments.segments_of_players_on(conn, list(keys))
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[list[Segment]]:
+        pairs = await segments.segments_of_players_on(db, list(keys))
         grouped = _group(pairs, keys, lambda pair: pair[0])
         return [[segment for _, segment in group] for group in grouped]
 

@@ -248,6 +248,18 @@ class Database:
         # Back to the pool; its reset is a no-op: no transaction was begun.
         await greenlet_spawn(proxied.close)
 
+    async def read_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """One read statement on a pooled driver connection (``read_connection``). The
+        engine's ``before_cursor_execute`` listeners see it as they see the ORM's (the
+        tests that count a request's statements)."""
+        target = self._reads()
+        listeners = target.engine.sync_engine.dispatch.before_cursor_execute
+        if listeners:
+            listeners(None, None, sql, args, None, False)
+        async with target.read_connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows
+
     def _reads(self) -> Database:
         replica = _read_replica.get()
         return self if replica is None else replica

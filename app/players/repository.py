@@ -8,11 +8,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
 from app.core.orm import columns_of, detached_rows
 from app.players.models import Player
 from app.wallets.models import Wallet
@@ -85,9 +85,9 @@ async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Play
     return list(result.scalars())
 
 
-async def get_many_on(conn: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> list[Player]:
+async def get_many_on(db: Database, ids: Sequence[uuid.UUID]) -> list[Player]:
     """``get_many`` on a driver connection (the read path's loaders: no ORM loading)."""
-    return detached_rows(Player, await conn.fetch(_GET_MANY_SQL, list(ids)))
+    return detached_rows(Player, await db.read_rows(_GET_MANY_SQL, list(ids)))
 
 
 # The column list comes from the model, never from input.

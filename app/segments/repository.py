@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -30,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
 from app.core.orm import columns_of, detached_rows
 from app.events import outbox
 from app.segments.models import Segment, SegmentKind
@@ -229,10 +229,10 @@ async def segments_of_players(
 
 
 async def segments_of_players_on(
-    conn: asyncpg.Connection, player_ids: list[uuid.UUID]
+    db: Database, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
     """``segments_of_players`` on a driver connection (the read path: no ORM loading)."""
-    records = await conn.fetch(_OF_PLAYERS_SQL, player_ids)
+    records = await db.read_rows(_OF_PLAYERS_SQL, player_ids)
     segments = detached_rows(Segment, records)
     return [(r["member_of"], s) for r, s in zip(records, segments, strict=True)]
 

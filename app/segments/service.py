@@ -12,12 +12,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import mark_changed, unique_violation_constraint
+from app.core.db import Database, mark_changed, unique_violation_constraint
 from app.core.errors import AlreadyExists, NotFound, ValidationFailed
 from app.core.settings import Settings, get_settings
 from app.events import outbox
@@ -266,9 +265,9 @@ async def segments_of_players(
 
 
 async def segments_of_players_on(
-    conn: asyncpg.Connection, player_ids: list[uuid.UUID]
+    db: Database, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
-    return await repository.segments_of_players_on(conn, player_ids)
+    return await repository.segments_of_players_on(db, player_ids)
 
 
 async def member_page(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
 from app.core.orm import columns_of, detached_rows
 from app.wallets.models import Wallet
 
@@ -24,9 +24,9 @@ async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) ->
     return list(rows.scalars())
 
 
-async def for_players_on(conn: asyncpg.Connection, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
+async def for_players_on(db: Database, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
     """``for_players`` on a driver connection (the read path's loaders: no ORM loading)."""
-    return detached_rows(Wallet, await conn.fetch(_FOR_PLAYERS_SQL, list(player_ids)))
+    return detached_rows(Wallet, await db.read_rows(_FOR_PLAYERS_SQL, list(player_ids)))
 
 
 _FOR_PLAYERS_SQL = (  # the column list comes from the model, never from input
