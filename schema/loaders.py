@@ -3,9 +3,11 @@
 A GraphQL type never opens a session: its fields ask ``info.context.loaders.get(X)``
 for a loader (one instance per loader class and request, created on first use), and
 every batch opens its own short read session (sibling fields resolve concurrently and
-must not share one). A list of N players therefore costs one statement per field, not
-N. Page-shaped fields (ledger, settings history, segment members) batch their keys into
-one session too. Built fresh per request: no caller sees another request's cached rows.
+must not share one); the hot ones (player, wallets, segments) take a pooled driver
+connection for their one statement instead (``DriverLoader``). A list of N players
+therefore costs one statement per field, not N. Page-shaped fields (ledger, settings
+history, segment members) batch their keys into one session too. Built fresh per
+request: no caller sees another request's cached rows.
 """
 
 from __future__ import annotations
@@ -63,6 +65,18 @@ class BatchLoader(DataLoader[K, V], Generic[K, V]):
         raise NotImplementedError
 
 
+class DriverLoader(BatchLoader[K, V], Generic[K, V]):
+    """A batch of one statement sent on a pooled driver connection (``Database.read_rows``:
+    autocommit, replica routing as any read), its rows built without the ORM's loading
+    machinery: the loaders every profile read runs (bench/README.md, branch profileq)."""
+
+    async def _load(self, keys: Sequence[K]) -> list[V]:
+        return await self.fetch_on(self._db, keys)
+
+    async def fetch_on(self, db: Database, keys: Sequence[K]) -> list[V]:
+        raise NotImplementedError
+
+
 def _group(rows: Iterable[Any], keys: Sequence[K], key_of: Any) -> list[list[Any]]:
     grouped: dict[Any, list[Any]] = defaultdict(list)
     for row in rows:
@@ -75,9 +89,9 @@ def _by_key(rows: Iterable[Any], keys: Sequence[K], key_of: Any) -> list[Any]:
     return [found.get(k) for k in keys]
 
 
-class PlayerById(BatchLoader[uuid.UUID, Player | None]):
-    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[Player | None]:
-        return _by_key(await players.get_many(session, keys), keys, lambda r: r.id)
+class PlayerById(DriverLoader[uuid.UUID, Player | None]):
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[Player | None]:
+        return _by_key(await players.get_many_on(db, keys), keys, lambda r: r.id)
 
 
 class WalletById(BatchLoader[int, Wallet | None]):
@@ -86,9 +100,9 @@ class WalletById(BatchLoader[int, Wallet | None]):
         return _by_key(rows.scalars(), keys, lambda r: r.id)
 
 
-class WalletsByPlayer(BatchLoader[uuid.UUID, list[Wallet]]):
-    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Wallet]]:
-        return _group(await wallets.for_players(session, keys), keys, lambda r: r.player_id)
+class WalletsByPlayer(DriverLoader[uuid.UUID, list[Wallet]]):
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[list[Wallet]]:
+        return _group(await wallets.for_players_on(db, keys), keys, lambda r: r.player_id)
 
 
 class BonusesByPlayer(BatchLoader[uuid.UUID, list[PlayerBonus]]):
@@ -122,9 +136,9 @@ class MetricsByPlayer(BatchLoader[uuid.UUID, PlayerMetrics | None]):
         return _by_key(await get_metrics(session, list(keys)), keys, lambda r: r.player_id)
 
 
-class SegmentsByPlayer(BatchLoader[uuid.UUID, list[Segment]]):
-    async def fetch(self, session: AsyncSession, keys: Sequence[uuid.UUID]) -> list[list[Segment]]:
-        pairs = await segments.segments_of_players(session, list(keys))
+class SegmentsByPlayer(DriverLoader[uuid.UUID, list[Segment]]):
+    async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[list[Segment]]:
+        pairs = await segments.segments_of_players_on(db, list(keys))
         grouped = _group(pairs, keys, lambda pair: pair[0])
         return [[segment for _, segment in group] for group in grouped]
 

@@ -328,6 +328,40 @@ class Database:
         async with self._reads()._single_reads() as session:
             yield session
 
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled driver connection for one-statement reads (DataLoader batches on the
+        hot read path): no session, no transaction, one round trip a statement, the
+        driver's own prepared-statement cache. Routed like ``statement_session``."""
+        proxied = await self._reads().engine.raw_connection()
+        driver: asyncpg.Connection = proxied.driver_connection
+        try:
+            yield driver
+        except BaseException as exc:
+            # Cancelled mid-statement or broken: the driver may still be inside the
+            # operation, so the connection is dropped (terminated), never pooled again.
+            closed = driver.is_closed()
+            proxied.invalidate(exc if isinstance(exc, Exception) else None)
+            if closed and isinstance(exc, Exception):
+                # What SQLAlchemy's disconnect check makes of it: the server is gone
+                # (whatever the driver raised first), an outage, not a bug (JSON 503).
+                raise ConnectionError("the database closed the connection") from exc
+            raise
+        # Back to the pool; its reset is a no-op: no transaction was begun.
+        await greenlet_spawn(proxied.close)
+
+    async def read_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """One read statement on a pooled driver connection (``read_connection``). The
+        engine's ``before_cursor_execute`` listeners see it as they see the ORM's (the
+        tests that count a request's statements)."""
+        target = self._reads()
+        listeners = target.engine.sync_engine.dispatch.before_cursor_execute
+        if listeners:
+            listeners(None, None, sql, args, None, False)
+        async with target.read_connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+        return rows
+
     def _reads(self) -> Database:
         replica = _read_replica.get()
         return self if replica is None else replica

@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
+from app.core.orm import columns_of, detached_rows
 from app.players.models import Player
 from app.wallets.models import Wallet
 
@@ -81,6 +83,15 @@ _GET_MANY = select(Player).where(col(Player.id).in_(bindparam("ids", expanding=T
 async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Player]:
     result = await session.execute(_GET_MANY, {"ids": list(ids)})
     return list(result.scalars())
+
+
+async def get_many_on(db: Database, ids: Sequence[uuid.UUID]) -> list[Player]:
+    """``get_many`` on a driver connection (the read path's loaders: no ORM loading)."""
+    return detached_rows(Player, await db.read_rows(_GET_MANY_SQL, list(ids)))
+
+
+# The column list comes from the model, never from input.
+_GET_MANY_SQL = f"SELECT {columns_of(Player)} FROM players WHERE id = ANY($1::uuid[])"  # noqa: S608
 
 
 async def insert(session: AsyncSession, player: Player) -> Player:

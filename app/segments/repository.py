@@ -29,6 +29,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
+from app.core.orm import columns_of, detached_rows
 from app.events import outbox
 from app.segments.models import Segment, SegmentKind
 from app.segments.tables import BASE, OE, SM, P
@@ -225,6 +227,21 @@ async def segments_of_players(
     rows = await session.execute(_OF_PLAYERS, {"ids": list(player_ids)})
     return [(player_id, segment) for player_id, segment in rows]
 
+
+async def segments_of_players_on(
+    db: Database, player_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, Segment]]:
+    """``segments_of_players`` on a driver connection (the read path: no ORM loading)."""
+    records = await db.read_rows(_OF_PLAYERS_SQL, player_ids)
+    segments = detached_rows(Segment, records)
+    return [(r["member_of"], s) for r, s in zip(records, segments, strict=True)]
+
+
+_OF_PLAYERS_SQL = (  # the column list comes from the model, never from input
+    f"SELECT m.player_id AS member_of, {columns_of(Segment, 's')} FROM segment_members m"  # noqa: S608
+    " JOIN segments s ON s.id = m.segment_id WHERE m.player_id = ANY($1::uuid[])"
+    " ORDER BY s.name"
+)
 
 # Built once: a statement object keeps its cache key (see players.repository.get_many).
 _OF_PLAYERS = (

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import mark_changed, unique_violation_constraint
+from app.core.db import Database, mark_changed, unique_violation_constraint
 from app.core.errors import AlreadyExists, NotFound, ValidationFailed
 from app.core.settings import Settings, get_settings
 from app.events import outbox
@@ -262,6 +262,12 @@ async def segments_of_players(
     session: AsyncSession, player_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, Segment]]:
     return await repository.segments_of_players(session, player_ids)
+
+
+async def segments_of_players_on(
+    db: Database, player_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, Segment]]:
+    return await repository.segments_of_players_on(db, player_ids)
 
 
 async def member_page(

@@ -9,6 +9,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.core.db import Database
+from app.core.orm import columns_of, detached_rows
 from app.wallets.models import Wallet
 
 
@@ -21,6 +23,15 @@ async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) ->
     rows = await session.execute(_FOR_PLAYERS, {"ids": list(player_ids)})
     return list(rows.scalars())
 
+
+async def for_players_on(db: Database, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
+    """``for_players`` on a driver connection (the read path's loaders: no ORM loading)."""
+    return detached_rows(Wallet, await db.read_rows(_FOR_PLAYERS_SQL, list(player_ids)))
+
+
+_FOR_PLAYERS_SQL = (  # the column list comes from the model, never from input
+    f"SELECT {columns_of(Wallet)} FROM wallets WHERE player_id = ANY($1::uuid[]) ORDER BY id"  # noqa: S608
+)
 
 # Built once: a statement object keeps its cache key (see players.repository.get_many).
 _FOR_PLAYERS = (

@@ -3,11 +3,13 @@ and ROLLBACK around them; batches of several statements keep one snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
 
 from app.core.db import Database
+from app.players.models import Player
 from schema.loaders import (
     LedgerPageKey,
     LedgerPages,
@@ -31,22 +33,67 @@ def _logging_database(url: str, statements: list[str]) -> Database:
     return database
 
 
+async def _read_profile(database: Database, player_id: Any) -> tuple[Any, Any, Any]:
+    loaders = Loaders(database)
+    row = await loaders.get(PlayerById).load(player_id)
+    wallets = await loaders.get(WalletsByPlayer).load(player_id)
+    segments = await loaders.get(SegmentsByPlayer).load(player_id)
+    return row, wallets, segments
+
+
 async def test_single_statement_batches_send_no_transaction_statements(db, settings):
     player = await create_player(db, settings)
     statements: list[str] = []
     database = _logging_database(settings.database_url or "", statements)
     try:
-        loaders = Loaders(database)
-        row = await loaders.get(PlayerById).load(player.id)
-        wallets = await loaders.get(WalletsByPlayer).load(player.id)
-        segments = await loaders.get(SegmentsByPlayer).load(player.id)
+        # A connection's first uuid[] parameter makes the driver look the type up, once.
+        await _read_profile(database, player.id)
+        await asyncio.sleep(0.05)  # the driver's query logger is called soon, not at once
+        statements.clear()
+        row, wallets, segments = await _read_profile(database, player.id)
+        await asyncio.sleep(0.05)
     finally:
         await database.dispose()
     assert row is not None and row.id == player.id
     assert {w.kind for w in wallets} >= {"REAL"}
     assert segments == []
-    # The logger sees simple-protocol statements (BEGIN, ROLLBACK, SET): there are none.
-    assert statements == [], statements
+    # One SELECT per batch, nothing around it (no BEGIN, ROLLBACK or SET).
+    assert [s.split()[0] for s in statements] == ["SELECT"] * 3, statements
+
+
+async def test_driver_batches_give_the_rows_a_session_reads(db, settings):
+    """The driver loaders' rows (no ORM loading) equal the ORM's, column for column, and
+    are detached like rows of a closed session."""
+    from sqlalchemy import inspect, select, text
+
+    from app.segments import service as segments
+    from app.segments.models import SegmentKind
+    from app.wallets.models import Wallet
+
+    player = await create_player(db, settings)
+    async with db.transaction() as session:
+        await session.execute(
+            text('UPDATE players SET preferences = \'{"lang": "de"}\' WHERE id = :id'),
+            {"id": player.id},
+        )
+        segment, _ = await segments.create_segment(
+            session, name="vip", rule=None, actor="staff:t", kind=SegmentKind.STATIC
+        )
+        await segments.add_static_members(session, segment.id, [player.id])
+    row, wallets, found = await _read_profile(db, player.id)
+    async with db.read_session() as session:
+        orm_player = await session.get(Player, player.id)
+        stmt = select(Wallet).where(Wallet.player_id == player.id).order_by(Wallet.id)
+        orm_wallets = list((await session.execute(stmt)).scalars())
+        orm_segment = await segments.get_segment(session, segment.id)
+    assert orm_player is not None and orm_segment is not None
+    assert row.model_dump() == orm_player.model_dump()
+    assert row.preferences == {"lang": "de"}
+    assert [w.model_dump() for w in wallets] == [w.model_dump() for w in orm_wallets]
+    assert [w.available for w in wallets] == [w.balance - w.held for w in orm_wallets]
+    assert [s.model_dump() for s in found] == [orm_segment.model_dump()]
+    for loaded in (row, *wallets, *found):
+        assert inspect(loaded).detached
 
 
 async def test_a_page_batch_still_reads_in_one_transaction(db, settings):
