@@ -40,7 +40,7 @@ Resolve = Callable[..., Any]
 
 
 def _attribute(name: str) -> Resolve:
-    def resolve(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **_: Any) -> Any:
         return getattr(source, name)
 
     resolve._is_default = True  # type: ignore[attr-defined]  # tracing skips it, as before
@@ -53,7 +53,7 @@ def _converters(
     """(GraphQL name, Python name, converter or None for a leaf) per argument."""
     registry = schema.schema_converter.scalar_registry
     config = schema.config
-    steps = []
+    steps: list[tuple[str, str, Callable[[Any, Any], Any] | None]] = []
     for argument in field.arguments:
         assert argument.python_name
         name = config.name_converter.from_argument(argument)
@@ -96,7 +96,7 @@ def _chain(field: StrawberryField) -> Resolve | None:
         # As Strawberry: an ``info`` parameter is passed to the extensions apart from the
         # arguments and put back for the resolver; another name for it stays an argument.
         pops_info = info_parameter is not None and info_parameter.name == "info"
-        call = resolver.wrapped_func
+        call: Callable[..., Any] = resolver.wrapped_func  # type: ignore[assignment]
 
         def chained(source: Any, info: Any, **kwargs: Any) -> Any:
             if pops_info:
@@ -123,7 +123,7 @@ def _planned(field: StrawberryField, schema: strawberry.Schema) -> Resolve | Non
         if resolver.info_parameter is not None and resolver.info_parameter.name != "info":
             reserved[resolver.info_parameter.name] = True
 
-    def resolve(source: Any, raw_info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def resolve(source: Any, raw_info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         info = info_class(_raw_info=raw_info, _field=field)
         converted: dict[str, Any] = {}
         for graphql_name, python_name, convert in steps:
