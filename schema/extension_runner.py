@@ -22,6 +22,7 @@ from typing import Any
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
+from strawberry.utils.await_maybe import await_maybe
 
 # How a hook runs: a generator, an async generator, a plain function or a coroutine.
 GEN, ASYNC_GEN, CALL, ASYNC_CALL = range(4)
@@ -50,6 +51,13 @@ def _plan(classes: tuple[type[SchemaExtension], ...], name: str) -> tuple[tuple[
     """Which of the extensions (by position) take part in stage ``name``, and how."""
     steps = ((i, _hook(cls, name)) for i, cls in enumerate(classes))
     return tuple((i, step) for i, step in steps if step is not None)
+
+
+@cache
+def _with_results(classes: tuple[type[SchemaExtension], ...]) -> tuple[int, ...]:
+    return tuple(
+        i for i, cls in enumerate(classes) if cls.get_results is not SchemaExtension.get_results
+    )
 
 
 class _Stage:
@@ -189,6 +197,14 @@ class PlannedRunner(SchemaExtensionsRunner):
 
     def _stage(self, name: str) -> Any:
         return _Stage(self.extensions, self.classes, name)
+
+    async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
+        """Strawberry's, asking only the extensions whose class has results to give."""
+        data: dict[str, Any] = {}
+        for i in _with_results(self.classes):
+            data.update(await await_maybe(self.extensions[i].get_results()))
+        data.update(ctx.extensions_results)
+        return data
 
     def operation(self) -> Any:
         return self._stage("on_operation")

@@ -94,3 +94,16 @@ def test_sync_stage_refuses_async_hooks_like_strawberry() -> None:
     runner = PlannedRunner(execution_context=None, extensions=[AsyncGen()])  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="failed to complete synchronously"), runner.operation():
         pass
+
+
+class Results(SchemaExtension):
+    def get_results(self) -> dict[str, Any]:
+        return {"mine": 1}
+
+
+async def test_results_come_from_the_extensions_that_give_them() -> None:
+    class Context:
+        extensions_results = {"ctx": 2}
+
+    runner = PlannedRunner(execution_context=None, extensions=[Quiet(), Results()])  # type: ignore[arg-type]
+    assert await runner.get_extensions_results(Context()) == {"mine": 1, "ctx": 2}  # type: ignore[arg-type]
