@@ -5,7 +5,7 @@ On a loaded machine CPU time per request is steadier than throughput; the differ
 between the two paths is what GraphQL costs per pair.
 
     .venv/bin/python bench/gql_cpu.py [--tree DIR] [--pairs 300] [--rounds 3]
-        [--profile-query] [--calls [--stats FILE]]
+        [--profile-query] [--calls [--profile-out FILE]]
 
 ``--tree`` serves the app from another source tree (same venv: the before of a change);
 ``--calls`` adds a cProfile run and prints Python calls per pair (or per request), a
@@ -128,8 +128,8 @@ async def main_async(args: argparse.Namespace) -> None:
             await timed(args.pairs, args.clients, graphql)
             profiler.disable()
             calls = pstats.Stats(profiler).total_calls / args.pairs  # type: ignore[attr-defined]
-            if args.stats is not None:
-                profiler.dump_stats(args.stats)
+            if args.profile_out is not None:
+                profiler.dump_stats(args.profile_out)
     await pool.close()
     unit = "request" if args.profile_query else "pair"
     print(f"tree {args.tree}: CPU ms per {unit}")
@@ -168,7 +168,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--profile-query", action="store_true", help="the profile query")
     parser.add_argument("--calls", action="store_true", help="also count Python calls")
-    parser.add_argument("--stats", type=Path, help="with --calls: write the cProfile stats here")
+    parser.add_argument(
+        "--profile-out",
+        "--stats",
+        dest="profile_out",
+        type=Path,
+        help="with --calls: write the cProfile stats",
+    )
     args = parser.parse_args()
     sys.path[:0] = [str(args.tree.resolve()), str(HERE)]  # the tree's packages first
     asyncio.run(main_async(args))

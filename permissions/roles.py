@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 from app.core.principal import Principal, PrincipalKind
 from app.identity.models import StaffRole
@@ -110,18 +111,27 @@ SIGNED_IN_PERMISSIONS: frozenset[Permission] = frozenset({P.SELF, P.REGISTER})
 
 def permissions_of(principal: Principal) -> frozenset[Permission]:
     """Everything ``principal`` may do regardless of ownership."""
-    if principal.kind is PrincipalKind.SYSTEM:
+    return _granted(principal.kind, principal.roles, principal.scopes)
+
+
+@lru_cache(maxsize=256)
+def _granted(
+    kind: PrincipalKind, roles: frozenset[str], scopes: frozenset[str]
+) -> frozenset[Permission]:
+    """Per kind and role/scope set, not per principal: computed once, not per field check
+    (a few sets of roles and scopes exist; their tokens are ours, signed)."""
+    if kind is PrincipalKind.SYSTEM:
         return frozenset(P)
-    if principal.kind is PrincipalKind.STAFF:
+    if kind is PrincipalKind.STAFF:
         granted: frozenset[Permission] = frozenset()
-        for role in principal.roles:
+        for role in roles:
             if role in StaffRole.__members__:
                 granted |= ROLE_PERMISSIONS[StaffRole(role)]
         return granted | SIGNED_IN_PERMISSIONS
-    if principal.kind is PrincipalKind.SERVICE:
-        scopes = {P(s) for s in principal.scopes if s in P._value2member_map_}
-        return frozenset(scopes & SERVICE_SCOPES) | SIGNED_IN_PERMISSIONS
-    if principal.kind is PrincipalKind.PLAYER:
+    if kind is PrincipalKind.SERVICE:
+        granted_scopes = {P(s) for s in scopes if s in P._value2member_map_}
+        return frozenset(granted_scopes & SERVICE_SCOPES) | SIGNED_IN_PERMISSIONS
+    if kind is PrincipalKind.PLAYER:
         return SIGNED_IN_PERMISSIONS
     return ANONYMOUS_PERMISSIONS
 

@@ -9,7 +9,7 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
@@ -48,10 +48,11 @@ from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.alerts import AlertSubscriptions
 from resolvers.subscriptions.players import PlayerSubscriptions
 from resolvers.subscriptions.responsible import ResponsibleSubscriptions
-from schema import input_conversion, input_guard
+from schema import field_plans, input_conversion, input_guard
 from schema.documents import document_checks
 from schema.entities import guarded_entities
-from schema.errors import is_unexpected, should_mask_error
+from schema.errors import MaskUnexpected, is_unexpected
+from schema.extension_runner import PlannedRunner
 from schema.outage import DependencyOutage
 from schema.password_work import OnePasswordOperationPerDocument
 from schema.query_cost import cost_rule
@@ -88,6 +89,12 @@ class PMSSchema(strawberry.federation.Schema):
             if not is_unexpected(error):
                 log.info("graphql error for the client: %s", error.message)
 
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> PlannedRunner:
+        """The extensions' hooks planned once per class (schema/extension_runner.py)."""
+        return PlannedRunner(execution_context, extensions)
+
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
     ) -> list[FederationAny]:
@@ -123,11 +130,12 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
             OperationMetrics,  # first: it times and sees the outcome of everything below
             *tracing.graphql_extensions(),
             checks,
-            lambda: MaskErrors(should_mask_error=should_mask_error),
-            DependencyOutage,  # after MaskErrors: it must see the errors unmasked
+            MaskUnexpected,
+            DependencyOutage,  # after MaskUnexpected: it must see the errors unmasked
             ReadRouting,  # a query's reads may go to a replica (app/core/replicas.py)
         ],
     )
+    field_plans.install(schema)  # before the guard: it wraps the planned resolvers
     input_guard.install(schema)  # every string argument and input field, one check
     input_conversion.install(schema)
     return schema

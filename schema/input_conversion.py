@@ -30,12 +30,18 @@ def _passthrough(value: object, context: InputContext, path: tuple[str | int, ..
     return value
 
 
-def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert:
+def leaf_type(type_: Any, scalar_registry: Mapping[object, Any]) -> bool:
+    """A value of ``type_`` is used as graphql-core coerced it (a scalar or an enum,
+    optional or not): ``convert_argument`` would hand it back unchanged."""
     inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
     leaf = inner is not GlobalID and (
         is_scalar(inner, scalar_registry) or has_enum_definition(inner)
     )
-    if leaf and not isinstance(type_, StrawberryMaybe):
+    return leaf and not isinstance(type_, StrawberryMaybe)
+
+
+def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert:
+    if leaf_type(type_, scalar_registry):
         return _passthrough  # None and UNSET stay what they are, as in convert_argument
 
     def convert(value: object, context: InputContext, path: tuple[str | int, ...]) -> object:

@@ -12,6 +12,7 @@ before the resolver, so nothing is read or written with the bad value.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Annotated, Any
 
 import strawberry
@@ -46,6 +47,7 @@ OptionalFreeTextArg = Annotated[str | None, strawberry.argument(metadata=_MARK)]
 FreeTextList = Annotated[list[str], strawberry.argument(metadata=_MARK)]
 
 Problem = tuple[str, str]  # (field path as the client wrote it, what is wrong)
+_UNKNOWN: tuple[None, bool] = (None, False)
 
 
 def free_text(**kwargs: Any) -> Any:
@@ -85,17 +87,23 @@ def check_value(
     return None
 
 
+@cache
+def _fields_of(named: GraphQLInputObjectType) -> dict[str, tuple[GraphQLInputType, bool]]:
+    """Each field's type and whether it is free text: once per input type, not per value."""
+    return {key: (f.type, _is_free_text(f)) for key, f in named.fields.items()}
+
+
 def _check_object(
     value: dict[Any, Any], type_: GraphQLInputType | None, path: str, free: bool
 ) -> Problem | None:
     named = get_named_type(type_) if type_ is not None else None
     if not isinstance(named, GraphQLInputObjectType):
         return _check_json_object(value, path, free)
+    fields = _fields_of(named)
     for key, item in value.items():
-        definition = named.fields.get(key)
+        sub_type, sub_free = fields.get(key, _UNKNOWN)
         child = f"{path}.{key}" if path else str(key)
-        sub_type = definition.type if definition is not None else None
-        problem = check_value(item, sub_type, child, free or _is_free_text(definition))
+        problem = check_value(item, sub_type, child, free or sub_free)
         if problem is not None:
             return problem
     return None
