@@ -13,15 +13,15 @@ Raw SQL as named constants on the money path; SQLAlchemy Core where filters comp
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import json_codec
 from app.core.db import driver_connection
 from app.ledger.history_repository import HistoryFilter, history
 
@@ -231,14 +231,19 @@ async def load(
         claimed=row["claimed"],
         player_status=row["player_status"],
         confirm_status=row["confirm_status"],
-        wallets=json.loads(row["wallets"] or "[]"),
-        holds=json.loads(row["holds"] or "[]"),
-        rounds=json.loads(row["rounds"] or "[]"),
+        wallets=_rows(row["wallets"]),
+        holds=_rows(row["holds"]),
+        rounds=_rows(row["rounds"]),
         seen_transaction=row["seen_transaction"],
         new_hold_id=row["new_hold_id"],
         plan_cache_mode=row["plan_cache_mode"],
     )
     return loaded, row
+
+
+def _rows(text: str | None) -> list[dict[str, Any]]:
+    """A ``jsonb_agg`` column (NULL: no rows), parsed by orjson (the same values)."""
+    return cast(list[dict[str, Any]], json_codec.decode(text)) if text is not None else []
 
 
 async def stored(
@@ -273,9 +278,7 @@ async def lock_for_system(conn: asyncpg.Connection, sql: str, player_id: uuid.UU
     """``sql`` returns ``wallets`` (JSON), ``wallet_count`` and ``rows`` (JSON)."""
     row = await conn.fetchrow(sql, player_id)
     assert row is not None
-    return SystemLocked(
-        json.loads(row["wallets"] or "[]"), row["wallet_count"], json.loads(row["rows"] or "[]")
-    )
+    return SystemLocked(_rows(row["wallets"]), row["wallet_count"], _rows(row["rows"]))
 
 
 LOCK_PLAYERS_WALLETS = """
