@@ -17,16 +17,16 @@ player with SKIP LOCKED and share ``run_system_operation``.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import json_codec
 from app.core.db import Database, DriverTransaction
 from app.core.errors import NotFound
 from app.core.logging import client_ip_var, request_id_var
@@ -69,8 +69,7 @@ class Outcome:
 
     @property
     def body(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.text)
-        return parsed
+        return cast(dict[str, Any], json_codec.decode(self.text))
 
 
 @dataclass(frozen=True)
@@ -217,7 +216,8 @@ async def replay(conn: asyncpg.Connection, claim: IdempotencyClaim) -> Outcome:
         raise IdempotencyKeyReused("this idempotency key was used with different input")
     if response is None:
         raise RequestInProgress("the request with this key is still in progress; retry")
-    return Outcome(response, json.loads(response)["status"], replayed=True)
+    status = cast(dict[str, Any], json_codec.decode(response))["status"]
+    return Outcome(response, status, replayed=True)
 
 
 async def after_operation(session: Unit, settings: Settings, completed: hooks.Completed) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     PrimaryKeyConstraint,
     String,
@@ -117,18 +118,20 @@ class LedgerTransfer(SQLModel, table=True):
         enum_check("house_account", HouseAccountKind),
         Index("ix_ledger_transfers_wallet_id_id", "wallet_id", "id"),
         Index("ix_ledger_transfers_player_id_id", "player_id", "id"),
-        Index("ix_ledger_transfers_operation_id", "operation_id"),
+        # One key for both (migration 0025): the wallet exists and belongs to the player.
+        ForeignKeyConstraint(
+            ["wallet_id", "player_id"],
+            ["wallets.id", "wallets.player_id"],
+            name="fk_ledger_transfers_wallet_id_player_id_wallets",
+            ondelete="RESTRICT",
+        ),
         {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
     operation_id: uuid.UUID = Field(nullable=False)
-    player_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("players.id", ondelete="RESTRICT"), nullable=False)
-    )
-    wallet_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("wallets.id", ondelete="RESTRICT"), nullable=False)
-    )
+    player_id: uuid.UUID = Field(nullable=False)
+    wallet_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     house_account: str = Field(sa_column=Column(String(24), nullable=False))
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from app.core.errors import DomainError
 from app.core.money import MAX_MINOR_UNITS, format_amount
 from app.core.settings import Settings
@@ -24,12 +26,25 @@ from app.players.models import PlayerStatus
 DEBIT_BLOCKED = frozenset({PlayerStatus.BLOCKED, PlayerStatus.SELF_EXCLUDED, PlayerStatus.CLOSED})
 
 
-def canonical_json(value: Any) -> str:
+def _stdlib_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_json(value: Any) -> str:
+    """Compact, sorted keys, UTF-8 as is. orjson (5-8x faster; 4-5 documents per money
+    operation) writes the same text as the standard library for what the ledger encodes
+    (strings, integers, booleans, null, lists, objects; tests/unit/test_canonical_json.py);
+    what orjson refuses (integers beyond 64 bits, non-string keys) goes to the latter."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _stdlib_json(value)
+
+
 def request_hash(operation: str, request: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json([operation, request]).encode()).hexdigest()
+    # The standard library's text on purpose: stored keys keep their hash for their whole
+    # retention whatever a request may hold (orjson writes some floats differently).
+    return hashlib.sha256(_stdlib_json([operation, request]).encode()).hexdigest()
 
 
 @dataclass

@@ -23,6 +23,8 @@ class Wallet(SQLModel, table=True):
     __tablename__ = "wallets"
     __table_args__ = (
         UniqueConstraint("player_id", "kind"),
+        # The target of ledger_transfers' (wallet_id, player_id) key (migration 0025).
+        UniqueConstraint("id", "player_id", name="uq_wallets_id_player_id"),
         enum_check("kind", WalletKind),
         # held is money reserved by pending holds; available = balance - held never < 0.
         CheckConstraint("held >= 0 AND balance >= held", name="balance_covers_held"),

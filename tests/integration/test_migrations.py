@@ -107,6 +107,7 @@ async def test_readyz_is_503_until_migrations_are_at_head(scratch_url, settings)
 
 
 BEFORE_PARTITIONS = "0018_crm_jobs"  # the revision before 0019_retention_partitions
+PARTITIONS = "0019_retention_partitions"  # what it made (0025 later changes the keys)
 
 
 async def test_partitioning_keeps_rows_ids_indexes_triggers_and_grants(scratch_url):
@@ -122,7 +123,7 @@ async def test_partitioning_keeps_rows_ids_indexes_triggers_and_grants(scratch_u
             "('a', 'old', 'success', '2024-03-05 10:00+00'), ('a', 'new', 'success', now())"
         )
         before = await conn.fetch("SELECT id, action, occurred_at FROM audit_log ORDER BY id")
-        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        await asyncio.to_thread(migrations.upgrade, scratch_url, PARTITIONS)
         after = await conn.fetch("SELECT id, action, occurred_at FROM audit_log ORDER BY id")
         assert [tuple(r) for r in after] == [tuple(r) for r in before]
         assert (
