@@ -1,13 +1,18 @@
 """10,000 live WebSocket subscribers over two `pms serve` processes fanned out by Redis.
 
 Two server processes on two ports share one Redis channel (the way replicas do); the
-clients run in separate processes (4 x 2,500 sockets by default, round-robin over the
-servers), so their receiving does not run in the servers' processes. Half of the sockets
+clients run in separate processes (`--procs`, sockets round-robin over the servers), so
+their receiving does not run in the servers' processes. Each client process is one uvloop
+with a raw asyncio Protocol per socket (HTTP upgrade offering permessage-deflate as
+browsers do, then per frame only a search for the transaction id): a websockets client
+per socket cost the machine more CPU than the servers. Half of the sockets
 subscribe to `balanceChanged` of one player (with the player's token), half to
 `playerEvents` filtered on that player (with a SUPPORT staff token): every committed
 `wallet.balance_changed` event reaches every socket. Reports commit -> receipt latency
 (p50/p99/max, client receipt time minus the time COMMIT returned in this process) and the
-servers' RSS per connection.
+servers' RSS per connection, their CPU per event (minus their CPU over an idle span as
+long as the rounds), and per round the first, median and last receipt (the hops before
+the fan-out, then the fan-out itself).
 
 Cells (`--cells`, run in the order given, each with fresh servers): `shared` (identical
 subscriptions share one execution and encoding per event, app/events/fanout.py) and
@@ -15,7 +20,12 @@ subscriptions share one execution and encoding per event, app/events/fanout.py) 
 its own payload, as before).
 
     .venv/bin/python bench/subscriptions.py [--clients 10000] [--procs 4] [--rounds 20]
-        [--interval 1.0] [--cells unshared,shared]
+        [--interval 1.0] [--cells unshared,shared] [--server-tree DIR] [--py-spy PATH]
+
+`--server-tree` runs the servers from another source tree (e.g. `git archive <commit> |
+tar -x -C DIR`) with this venv and this client; `--py-spy` profiles the first server
+during the rounds. One run at a time: two runs share the bench database's outbox, and
+one run's relays then publish the other's events into their own channel.
 
 Environment: PMS_BENCH_DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/
 pms_bench_realtime, created and migrated), PMS_BENCH_REDIS_URL (default
@@ -218,8 +228,10 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
 
 
 def client_process(job: ClientJob, ready: Any, results: Any) -> None:
+    import uvloop  # the clients' own event loop costs less per frame too
+
     raise_open_files_limit()
-    asyncio.run(_run_clients(job, ready, results))
+    uvloop.run(_run_clients(job, ready, results))
 
 
 # --- the servers and the run ------------------------------------------------------------
