@@ -1,13 +1,18 @@
 """10,000 live WebSocket subscribers over two `pms serve` processes fanned out by Redis.
 
 Two server processes on two ports share one Redis channel (the way replicas do); the
-clients run in separate processes (4 x 2,500 sockets by default, round-robin over the
-servers), so their receiving does not run in the servers' processes. Half of the sockets
+clients run in separate processes (`--procs`, sockets round-robin over the servers), so
+their receiving does not run in the servers' processes. Each client process is one uvloop
+with a raw asyncio Protocol per socket (HTTP upgrade offering permessage-deflate as
+browsers do, then per frame only a search for the transaction id): a websockets client
+per socket cost the machine more CPU than the servers. Half of the sockets
 subscribe to `balanceChanged` of one player (with the player's token), half to
 `playerEvents` filtered on that player (with a SUPPORT staff token): every committed
 `wallet.balance_changed` event reaches every socket. Reports commit -> receipt latency
 (p50/p99/max, client receipt time minus the time COMMIT returned in this process) and the
-servers' RSS per connection.
+servers' RSS per connection, their CPU per event (minus their CPU over an idle span as
+long as the rounds), and per round the first, median and last receipt (the hops before
+the fan-out, then the fan-out itself).
 
 Cells (`--cells`, run in the order given, each with fresh servers): `shared` (identical
 subscriptions share one execution and encoding per event, app/events/fanout.py) and
@@ -15,7 +20,12 @@ subscriptions share one execution and encoding per event, app/events/fanout.py) 
 its own payload, as before).
 
     .venv/bin/python bench/subscriptions.py [--clients 10000] [--procs 4] [--rounds 20]
-        [--interval 1.0] [--cells unshared,shared]
+        [--interval 1.0] [--cells unshared,shared] [--server-tree DIR] [--py-spy PATH]
+
+`--server-tree` runs the servers from another source tree (e.g. `git archive <commit> |
+tar -x -C DIR`) with this venv and this client; `--py-spy` profiles the first server
+during the rounds. One run at a time: two runs share the bench database's outbox, and
+one run's relays then publish the other's events into their own channel.
 
 Environment: PMS_BENCH_DATABASE_URL (default postgresql+asyncpg://postgres@127.0.0.1:5432/
 pms_bench_realtime, created and migrated), PMS_BENCH_REDIS_URL (default
@@ -36,6 +46,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,72 +106,153 @@ def _subscribe_message(job: ClientJob, n: int) -> tuple[str, dict[str, Any]]:
     return job.staff_token, {"query": FEED, "variables": {"filter": flt}}
 
 
-def _transaction_of(message: dict[str, Any]) -> str:
-    data = message["payload"]["data"]
-    if "balanceChanged" in data:
-        return str(data["balanceChanged"]["transactionId"])
-    return str(data["playerEvents"]["data"]["transactionId"])
+class _Reader(asyncio.Protocol):
+    """One client socket with minimal work per frame: the HTTP upgrade, ``connection_init``
+    then ``subscribe`` (masked with a zero key), pongs for the server's pings, and per
+    ``next`` frame only a search for the transaction id and one clock read."""
+
+    def __init__(self, init: bytes, subscribe: bytes, receipts: list[tuple[bytes, float]]):
+        self.init, self.subscribe, self.receipts = init, subscribe, receipts
+        self.buffer = b""
+        self.upgraded = False
+        self.acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.inflate: Any = None  # when the server accepted permessage-deflate
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self.buffer + data
+        if not self.upgraded:
+            head, sep, buffer = buffer.partition(b"\r\n\r\n")
+            if not sep:
+                self.buffer = head
+                return
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                self._fail(head.split(b"\r\n", 1)[0].decode())
+                return
+            self.upgraded = True
+            if b"permessage-deflate" in head.lower():
+                self.inflate = zlib.decompressobj(-15)
+            self._send(self.init)
+        while len(buffer) >= 2:
+            size, at = buffer[1] & 0x7F, 2
+            if size == 126:
+                size, at = int.from_bytes(buffer[2:4]), 4
+            elif size == 127:
+                size, at = int.from_bytes(buffer[2:10]), 10
+            if len(buffer) < at + size:
+                break
+            first, payload, buffer = buffer[0], buffer[at : at + size], buffer[at + size :]
+            if first & 0x40:  # RSV1: a compressed message (context kept across messages)
+                payload = self.inflate.decompress(payload + b"\0\0\xff\xff")
+            self._frame(first & 0x0F, payload, now)
+        self.buffer = buffer
+
+    def _frame(self, opcode: int, payload: bytes, now: float) -> None:
+        if opcode == 0x1:
+            found = payload.find(b'"transactionId":"')
+            if found >= 0:
+                start = found + 17
+                self.receipts.append((payload[start : payload.index(b'"', start)], now))
+            elif b'"connection_ack"' in payload and not self.acked.done():
+                self._send(self.subscribe)
+                self.acked.set_result(None)
+        elif opcode == 0x9:
+            self._send(payload, opcode=0xA)
+        elif opcode == 0x8:
+            self._fail(f"closed {int.from_bytes(payload[:2]) if payload else 1005}")
+
+    def _send(self, payload: bytes, opcode: int = 0x1) -> None:
+        size = len(payload)
+        if size < 126:
+            header = bytes((0x80 | opcode, 0x80 | size))
+        else:
+            header = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2)
+        assert self.transport is not None
+        self.transport.write(header + b"\0\0\0\0" + payload)  # zero mask key: as is
+
+    def _fail(self, reason: str) -> None:
+        if not self.acked.done():
+            self.acked.set_exception(ConnectionError(reason))
+        if not self.closed.done():
+            self.closed.set_result(reason)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(f"connection lost: {exc}")
+
+
+def _upgrade_request(port: int) -> bytes:
+    return (
+        f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n"
+        # as browsers offer it: the server then holds a compressor per connection
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    ).encode()
 
 
 async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
-    from websockets.asyncio.client import connect
-
-    receipts: list[tuple[str, float]] = []
+    loop = asyncio.get_running_loop()
+    receipts: list[tuple[bytes, float]] = []
     failures: list[str] = []
+    readers: list[_Reader] = []
 
-    async def one(n: int, acked: asyncio.Semaphore) -> None:
-        acked_once = False
+    async def one(n: int) -> None:
         port = job.ports[(job.index + n) % len(job.ports)]
         token, subscription = _subscribe_message(job, n)
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        message = {"id": "1", "type": "subscribe", "payload": subscription}
+        reader = _Reader(json.dumps(init).encode(), json.dumps(message).encode(), receipts)
         try:
-            async with connect(
-                f"ws://127.0.0.1:{port}/graphql",
-                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-                open_timeout=60,
-                ping_interval=None,
-            ) as ws:
-                init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-                await ws.send(json.dumps(init))
-                await asyncio.wait_for(ws.recv(), 60)
-                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscription}))
-                acked.release()
-                acked_once = True
-                for _ in range(job.rounds):
-                    # Generous: a missed event must end the run, not hang it.
-                    message = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT))
-                    receipts.append((_transaction_of(message), time.time()))
+            transport, _ = await loop.create_connection(lambda: reader, "127.0.0.1", port)
+            transport.write(_upgrade_request(port))
+            await asyncio.wait_for(reader.acked, 60)
+            readers.append(reader)
         except Exception as exc:  # a refused or dropped socket is counted, not fatal
             failures.append(f"{type(exc).__name__}: {exc}")
-            if not acked_once:
-                acked.release()
 
-    acked = asyncio.Semaphore(0)
-    tasks = []
-    for n in range(job.sockets):
-        tasks.append(asyncio.create_task(one(n, acked)))
-        if n % WAVE == WAVE - 1 or n == job.sockets - 1:
-            for _ in range(n % WAVE + 1):
-                await asyncio.wait_for(acked.acquire(), 120)
+    for first in range(0, job.sockets, WAVE):
+        await asyncio.gather(*(one(n) for n in range(first, min(first + WAVE, job.sockets))))
     ready.put((job.index, len(failures)))
-    await asyncio.gather(*tasks)
-    results.put((job.index, receipts, failures))
+    expected = len(readers) * job.rounds
+    deadline = time.monotonic() + RECEIVE_TIMEOUT + job.rounds * 5
+    # Polls a counter the readers' callbacks fill (an Event per frame would cost more).
+    while len(receipts) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    failures += [r.closed.result() for r in readers if r.closed.done()]
+    results.put((job.index, [(tx.decode(), at) for tx, at in receipts], failures))
 
 
 def client_process(job: ClientJob, ready: Any, results: Any) -> None:
+    import uvloop  # the clients' own event loop costs less per frame too
+
     raise_open_files_limit()
-    asyncio.run(_run_clients(job, ready, results))
+    uvloop.run(_run_clients(job, ready, results))
 
 
 # --- the servers and the run ------------------------------------------------------------
 
 
-def start_servers(count: int, env: dict[str, str]) -> list[tuple[int, subprocess.Popen[bytes]]]:
+def start_servers(
+    count: int, env: dict[str, str], tree: Path
+) -> list[tuple[int, subprocess.Popen[bytes]]]:
     servers = []
+    env = {**env, "PYTHONPATH": str(tree)}  # the servers' code: this tree or --server-tree
     for _ in range(count):
         port = free_port()
         command = [sys.executable, "-m", "pms", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        servers.append((port, subprocess.Popen(command, cwd=ROOT, env=env)))
+        servers.append((port, subprocess.Popen(command, cwd=tree, env=env)))
     return servers
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_healthy(ports: list[int]) -> None:
@@ -194,7 +286,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         "PMS_SUBSCRIPTION_SHARED_PAYLOADS": "true" if cell == "shared" else "false",
     }
     env.pop("PMS_AMQP_URL", None)
-    servers = start_servers(args.servers, env)
+    servers = start_servers(args.servers, env, args.server_tree)
     procs: list[Any] = []
     try:
         ports = [port for port, _ in servers]
@@ -222,6 +314,20 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         loaded = sum(rss_kib(p.pid) for _, p in servers)
 
         committed: dict[str, float] = {}
+        spy = None
+        if args.py_spy:  # a profile of the first server during the rounds
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",  # noqa: ASYNC220
+                                    "-p", str(servers[0][1].pid), "-f", "raw", "-r", "200",
+                                    "-o", f"{args.py_spy}.{cell}.txt"],
+                                   stdout=subprocess.DEVNULL)  # fmt: skip
+        # The servers' CPU without events over as long as the rounds take (relay polls,
+        # pings, session sweeps), subtracted below: what remains is the events' cost.
+        span = args.rounds * args.interval + 1.0
+        idle_before = sum(cpu_seconds(p.pid) for _, p in servers)
+        await asyncio.sleep(span)
+        idle_cpu = sum(cpu_seconds(p.pid) for _, p in servers) - idle_before
+        cpu_before = sum(cpu_seconds(p.pid) for _, p in servers)
+        clients_before = sum(cpu_seconds(p.pid) for p in procs if p.pid is not None)
         db = ctx["db"]
         pid = ctx["player_id"]
         for n in range(args.rounds):
@@ -233,14 +339,22 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                                  "held": "0.00", "available": "1.00"}]})  # fmt: skip
             committed[tx] = time.time()
             await asyncio.sleep(args.interval)
+        await asyncio.sleep(1.0)  # the last round's deliveries
+        server_cpu = sum(cpu_seconds(p.pid) for _, p in servers) - cpu_before
+        client_cpu = sum(cpu_seconds(p.pid) for p in procs if p.pid is not None) - clients_before
         print(f"[{cell}] {args.rounds} events committed", file=sys.stderr, flush=True)
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
+            spy.wait(timeout=60)
 
         latencies: list[float] = []
         per_tx: dict[str, int] = {}
         failures: list[str] = []
+        all_receipts = []
         for _ in procs:
             _, receipts, failed = await asyncio.to_thread(results.get, True, RECEIVE_TIMEOUT + 300)
             failures += failed
+            all_receipts.append(receipts)
             for tx, at in receipts:
                 latencies.append((at - committed[tx]) * 1000)
                 per_tx[tx] = per_tx.get(tx, 0) + 1
@@ -259,9 +373,19 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                 f"p99 {pct(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms; "
                 f"server RSS {idle / 1024:.0f} -> {loaded / 1024:.0f} MiB = "
                 f"{(loaded - idle) / total:.1f} KiB per connection; "
+                f"CPU per event: servers {(server_cpu - idle_cpu) * 1000 / args.rounds:.0f} ms "
+                f"(idle {idle_cpu * 1000 / args.rounds:.0f} ms subtracted), "
+                f"clients {client_cpu * 1000 / args.rounds:.0f} ms; "
                 f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+        rounds = {tx: [] for tx in committed}  # type: dict[str, list[float]]
+        for tx, at in (r for proc_receipts in all_receipts for r in proc_receipts):
+            rounds[tx].append((at - committed[tx]) * 1000)
+        # first/last receipt per round: the hops before the fan-out, then the fan-out itself
+        print(f"[{cell}] per round first/p50/last ms: " + ", ".join(
+            f"{min(v):.0f}/{statistics.median(v):.0f}/{max(v):.0f}" for v in rounds.values() if v),
+            flush=True)  # fmt: skip
         for reason in sorted(set(failures))[:5]:
             print(f"[{cell}] failure: {reason}", flush=True)
     finally:
@@ -330,4 +454,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--cells", default="unshared,shared")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--server-tree", help="run the servers from this source tree")
+    parser.add_argument("--py-spy", help="profile the first server during the rounds into "
+                        "PATH.<cell>.txt (py-spy record -f raw, collapsed stacks)")  # fmt: skip
+    arguments = parser.parse_args()
+    arguments.server_tree = Path(arguments.server_tree or ROOT).resolve()
+    asyncio.run(main(arguments))

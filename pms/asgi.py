@@ -38,6 +38,7 @@ from app.core.settings import Settings, get_settings
 from app.core.tasks import TaskRunner
 from app.events import websocket as ws
 from app.events.runtime import EventsRuntime
+from app.events.ws_direct import DirectSocketMiddleware
 from app.events.ws_handlers import TimedLegacyWSHandler, TimedTransportWSHandler
 from app.exports.routes import export_routes
 from app.identity.auth import authenticate_token
@@ -318,7 +319,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             ),
         ],
         middleware=[
-            *tracing.asgi_middleware(),  # outermost: the span covers the whole request
+            # Outermost, where ``send`` is still uvicorn's: shared subscription frames
+            # are written straight to the socket (app/events/ws_direct.py).
+            Middleware(DirectSocketMiddleware, limit=settings.ws_write_buffer_limit_bytes),
+            *tracing.asgi_middleware(),  # the span covers the whole request
             # Request id, body limit, error boundary, HTTP metrics, security headers:
             # one layer (app/core/edge.py).
             Middleware(

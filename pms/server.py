@@ -58,7 +58,8 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
     # and runs the lifespan shutdown.
     drain = int(settings.shutdown_timeout_seconds)
     return uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True,
-                          server_header=False, timeout_graceful_shutdown=drain)  # fmt: skip
+                          server_header=False, timeout_graceful_shutdown=drain,
+                          ws_per_message_deflate=settings.ws_per_message_deflate)  # fmt: skip
 
 
 def serve(settings: Settings, host: str, port: int, sockets: list[socket.socket] | None) -> bool:

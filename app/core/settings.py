@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     subscription_shared_payloads: bool = True
     subscription_shared_payloads_max: int = Field(default=4096, ge=1)
     ws_max_message_bytes: int = 64 * 1024
+    # A subscriber whose socket holds more unsent bytes than this (beyond the kernel's
+    # buffer) is a slow consumer: dropped with 1013, as a full queue is (app/events/hub.py).
+    ws_write_buffer_limit_bytes: int = Field(default=256 * 1024, ge=1)
+    # permessage-deflate holds a zlib compressor and decompressor per connection (~40 KiB
+    # of the server's memory each) for frames of a few hundred bytes; shared frames go
+    # out uncompressed anyway (app/events/ws_direct.py). Off unless bandwidth matters more.
+    ws_per_message_deflate: bool = False
     # walletBatch: operations per request (each keeps its own key and answer; one commit).
     wallet_batch_max_operations: int = Field(default=100, ge=1, le=1000)
     ws_max_subscriptions: int = 20

@@ -48,6 +48,10 @@ class SharedFrames:
             self._shared.inc()
         return payload
 
+    def peek(self, key: Hashable) -> str | None:
+        """As ``get``, not counted (the hub looks before it writes)."""
+        return self._payloads.get(key)
+
     def put(self, key: Hashable, payload_json: str) -> None:
         self._executed.inc()
         self._payloads[key] = payload_json

@@ -6,6 +6,12 @@ its local subscribers itself. That avoids broadcaster 0.3.1's first-subscriber r
 its unbounded per-subscriber queues: here every subscriber has a bounded queue, and one
 that falls behind is dropped (its ``overflowed`` callback closes the client's socket)
 instead of making the process grow without bound.
+
+A subscriber with a ``DirectSink`` (a shared payload written straight to its socket,
+resolvers/subscriptions/shared.py) is served inside the dispatch loop itself: no task
+wakes up per subscriber. Its bound is the socket's write buffer instead of the queue; the
+queue still carries what the sink cannot write (a payload with errors), and once one
+envelope is queued the next ones queue behind it, so events stay in order.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Protocol
 
 from broadcaster import Broadcast
 from broadcaster._backends.redis import RedisBackend
@@ -30,6 +36,20 @@ ALL = "*"  # the routing key of subscribers that want every subject (back office
 
 class SlowConsumer(Exception):
     """The subscriber's queue overflowed: it missed events and must reconnect."""
+
+
+class DirectSink(Protocol):
+    """Writes an event's frame to one subscriber's socket without waiting."""
+
+    def key_of(self, envelope: dict[str, Any]) -> Hashable:
+        """What the frame's payload depends on (sinks of one key share one payload)."""
+
+    async def prepare(self, envelope: dict[str, Any]) -> None:
+        """Make the payload of this sink's key ready (run once per key and event)."""
+
+    def write(self, envelope: dict[str, Any]) -> bool | None:
+        """True: written (or nothing to write); False: the socket's buffer is full (a
+        slow consumer); None: no payload to write, the envelope must be queued."""
 
 
 class _SafeRedisBackend(RedisBackend):
@@ -59,25 +79,43 @@ class Subscription:
         types: frozenset[str] | None,
         maxsize: int,
         on_overflow: Callable[[], None] | None,
+        sink: DirectSink | None = None,
     ) -> None:
         self.key = key
         self.types = types
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
         self._on_overflow = on_overflow
+        self.sink = sink
+        self.pending = 0  # envelopes queued and not yet handled (see ``done``)
+
+    def wants(self, envelope: dict[str, Any]) -> bool:
+        return self.types is None or envelope.get("type") in self.types
 
     def offer(self, envelope: dict[str, Any]) -> bool:
-        """Queue the event without waiting; False (and marked overflowed) when full."""
-        if self.types is not None and envelope.get("type") not in self.types:
+        """Deliver the event without waiting; False (and marked overflowed) when full."""
+        if not self.wants(envelope):
             return True
+        if self.sink is not None and self.pending == 0:
+            written = self.sink.write(envelope)
+            if written is not None:
+                return written or self._overflow()
         try:
             self.queue.put_nowait(envelope)
         except asyncio.QueueFull:
-            self.overflowed = True
-            if self._on_overflow is not None:
-                self._on_overflow()
-            return False
+            return self._overflow()
+        self.pending += 1
         return True
+
+    def done(self) -> None:
+        """The consumer has handled one queued envelope (direct writes may resume)."""
+        self.pending = max(0, self.pending - 1)
+
+    def _overflow(self) -> bool:
+        self.overflowed = True
+        if self._on_overflow is not None:
+            self._on_overflow()
+        return False
 
     async def get(self) -> dict[str, Any]:
         if self.overflowed:
@@ -139,20 +177,39 @@ class EventHub:
             except ValueError:
                 log.warning("ignoring a malformed event on %s", self.channel)
                 continue
+            await self.prepare(envelope)
             self.dispatch(envelope)
+
+    def _matching(self, envelope: dict[str, Any]) -> list[Subscription]:
+        subject = envelope.get("subject")
+        found: list[Subscription] = []
+        for key in (subject, ALL):
+            subs = self._routes.get(key) if key is not None else None
+            if subs:
+                found.extend(subs)
+        return found
+
+    async def prepare(self, envelope: dict[str, Any]) -> None:
+        """Ready the shared payload of every distinct key among the direct sinks."""
+        seen: set[Hashable] = set()
+        for sub in self._matching(envelope):
+            if sub.sink is None or not sub.wants(envelope):
+                continue
+            key = sub.sink.key_of(envelope)
+            if key not in seen:
+                seen.add(key)
+                try:
+                    await sub.sink.prepare(envelope)
+                except Exception:  # its subscribers take the queue and fail there, alone
+                    log.exception("could not prepare a shared payload of %s", envelope.get("type"))
 
     def dispatch(self, envelope: dict[str, Any]) -> None:
         """Hand one event to every matching local subscriber; never waits."""
-        subject = envelope.get("subject")
-        for key in (subject, ALL):
-            subs = self._routes.get(key) if key is not None else None
-            if not subs:
-                continue
-            for sub in list(subs):
-                if not sub.offer(envelope):
-                    self.dropped += 1
-                    metrics.DROPPED_SLOW_CONSUMERS.inc()
-                    self._remove(sub)
+        for sub in self._matching(envelope):
+            if not sub.offer(envelope):
+                self.dropped += 1
+                metrics.DROPPED_SLOW_CONSUMERS.inc()
+                self._remove(sub)
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -160,9 +217,10 @@ class EventHub:
         subject: str | None = None,
         types: frozenset[str] | None = None,
         on_overflow: Callable[[], None] | None = None,
+        sink: DirectSink | None = None,
     ) -> AsyncIterator[Subscription]:
         """Receive events about ``subject`` (None = every subject) of ``types`` (None = all)."""
-        sub = Subscription(subject or ALL, types, self.queue_size, on_overflow)
+        sub = Subscription(subject or ALL, types, self.queue_size, on_overflow, sink)
         async with self._lock:
             self._routes.setdefault(sub.key, set()).add(sub)
         metrics.ACTIVE_SUBSCRIPTIONS.inc()

@@ -118,49 +118,60 @@ class SessionWatch:
         self.interval = interval
         self.code = code
         self.concurrency = concurrency
-        self._sockets: dict[Any, Caller] = {}
+        # Sockets grouped by token when added, so a sweep costs per token, not per socket.
+        self._groups: dict[object, tuple[Caller, set[Any]]] = {}
+        self._keys: dict[Any, object] = {}
         self._task: asyncio.Task[None] | None = None
 
     def add(self, ws: Any, caller: Caller) -> None:
-        self._sockets[ws] = caller
+        key = caller.token if caller.token is not None else id(caller)
+        self._groups.setdefault(key, (caller, set()))[1].add(ws)
+        self._keys[ws] = key
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="pms:ws-sessions")
 
     def discard(self, ws: Any) -> None:
-        self._sockets.pop(ws, None)
+        key = self._keys.pop(ws, None)
+        group = self._groups.get(key) if key is not None else None
+        if group is not None:
+            group[1].discard(ws)
+            if not group[1]:
+                del self._groups[key]
 
     def __len__(self) -> int:
-        return len(self._sockets)
+        return len(self._keys)
 
     async def _run(self) -> None:
-        while self._sockets:  # ends with the last socket; add() starts it again
+        while self._keys:  # ends with the last socket; add() starts it again
             await asyncio.sleep(self.interval)
             await self.sweep()
 
     async def sweep(self) -> None:
         now = datetime.now(UTC)
-        by_token: dict[object, list[Any]] = {}
-        checks: dict[object, Callable[[], Awaitable[bool]]] = {}
-        for ws, caller in list(self._sockets.items()):
+        checks: list[object] = []
+        for key, (caller, sockets) in list(self._groups.items()):
             if caller.expires_at is not None and caller.expires_at <= now:
-                await self._close(ws, "Token expired")
+                for ws in list(sockets):
+                    await self._close(ws, "Token expired")
             elif caller.still_valid is not None:
-                key = caller.token if caller.token is not None else id(caller)
-                by_token.setdefault(key, []).append(ws)
-                checks[key] = caller.still_valid
+                checks.append(key)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def check(key: object) -> None:
+            group = self._groups.get(key)
+            still_valid = group[0].still_valid if group is not None else None
+            if group is None or still_valid is None:
+                return
             async with limit:
-                valid = await _checked(checks[key])
+                valid = await _checked(still_valid)
             if not valid:
-                for ws in by_token[key]:
+                for ws in list(group[1]):
                     await self._close(ws, "Session ended")
 
         await asyncio.gather(*(check(key) for key in checks))
 
     async def _close(self, ws: Any, reason: str) -> None:
-        self._sockets.pop(ws, None)
+        self.discard(ws)
         log.info("closing a subscription socket: %s", reason)
         await close_websocket(ws, self.code, reason)
 

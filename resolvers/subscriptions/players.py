@@ -63,17 +63,21 @@ async def _events(
             )
 
     projection = Projection(info.context.principal)
-    shared = SharedDelivery.of(info, build)
-    async with hub.subscribe(subject, types, on_overflow) as sub:
+    shared = SharedDelivery.of(info, build, projection)
+    sink = shared if shared is not None and shared.direct is not None else None
+    async with hub.subscribe(subject, types, on_overflow, sink) as sub:
         while True:
             try:
                 envelope = await sub.get()
             except SlowConsumer:
                 return
-            if shared is not None and await shared.deliver(envelope, projection):
-                continue
-            projected = projection.project(envelope)
-            yield build(projected) if build is not None else projected
+            try:
+                if shared is not None and await shared.deliver(envelope):
+                    continue
+                projected = projection.project(envelope)
+                yield build(projected) if build is not None else projected
+            finally:
+                sub.done()
 
 
 @strawberry.type

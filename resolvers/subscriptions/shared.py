@@ -2,7 +2,11 @@
 fanout.py: on a hit the resolver writes the shared text in its own ``next`` frame and
 graphql-core never runs; on a miss it executes its own selection once, for everyone of
 its key. Over graphql-ws (legacy), with sharing off, or when the execution has errors
-(Strawberry's pipeline then formats and masks them), events take the normal path."""
+(Strawberry's pipeline then formats and masks them), events take the normal path.
+
+When the server offers a direct socket (app/events/ws_direct.py), the delivery is also
+the hub's ``DirectSink``: the hub readies each key's payload once per event and writes
+every subscriber's pre-built frame in its dispatch loop, without waking its task."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from graphql import DocumentNode, ExecutionResult, execute
 
 from app.events import fanout
+from app.events.ws_direct import DirectSocket, direct_socket, text_frame
 from app.events.ws_handlers import current_operation
 from permissions.payloads import Projection
 from schema.context import Info
@@ -22,46 +27,82 @@ Build = Callable[[dict[str, Any]], Any]  # a projected envelope -> the field's o
 
 class SharedDelivery:
     def __init__(
-        self, info: Info, build: Build, frames: fanout.SharedFrames, operation: Any
+        self,
+        info: Info,
+        build: Build,
+        frames: fanout.SharedFrames,
+        operation: Any,
+        projection: Projection,
     ) -> None:
         raw = info._raw_info  # the operation's AST, schema and fragments
         self._build = build
         self._frames = frames
         self._operation = operation
+        self._projection = projection
         self._socket = info.context.request
+        self.direct: DirectSocket | None = direct_socket(self._socket.scope)
+        self._executed: Hashable | None = None
         self._context = info.context
         self._schema = raw.schema
         self._document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
         self._prefix = fanout.next_frame_prefix(operation.id)
+        self._prefix_bytes = self._prefix.encode()
         variables = operation.variables or {}
         # Everything of the request the payload depends on, besides the event and the
         # projection class: the document text (field arguments included) and variables.
         self._request_key = (operation.query, operation.operation_name, fanout.encode(variables))
 
     @classmethod
-    def of(cls, info: Info, build: Build | None) -> SharedDelivery | None:
+    def of(cls, info: Info, build: Build | None, projection: Projection) -> SharedDelivery | None:
         """None when events must take Strawberry's path (see the module docstring)."""
         events = info.context.events
         frames = events.shared_frames if events is not None else None
         operation = current_operation.get()
         if build is None or frames is None or operation is None:
             return None
-        return cls(info, build, frames, operation)
+        return cls(info, build, frames, operation, projection)
 
-    async def deliver(self, envelope: dict[str, Any], projection: Projection) -> bool:
+    def key_of(self, envelope: dict[str, Any]) -> Hashable:
+        return (envelope.get("id"), self._request_key, self._projection.class_of(envelope))
+
+    async def prepare(self, envelope: dict[str, Any]) -> None:
+        key = self.key_of(envelope)
+        if self._frames.peek(key) is None and await self._payload(key, envelope) is not None:
+            self._executed = key  # its own write is not a shared one
+
+    def write(self, envelope: dict[str, Any]) -> bool | None:
+        """The hub's direct write (see ``DirectSink``): None without a ready payload."""
+        if self._operation.completed:  # the client sent ``complete``: nothing to send
+            return True
+        key = self.key_of(envelope)
+        if key == self._executed:
+            self._executed = None
+            payload = self._frames.peek(key)
+        else:
+            payload = self._frames.get(key)
+        if payload is None or self.direct is None:
+            return None
+        return self.direct.write(text_frame(self._prefix_bytes + payload.encode() + b"}"))
+
+    async def deliver(self, envelope: dict[str, Any]) -> bool:
         """Send the event's payload; False when the caller must yield it instead."""
-        key: Hashable = (envelope.get("id"), self._request_key, projection.class_of(envelope))
-        payload = self._frames.get(key)
+        key = self.key_of(envelope)
+        payload = self._frames.get(key) or await self._payload(key, envelope)
         if payload is None:
-            result = await self._execute(self._build(projection.project(envelope)))
-            if result.errors:
-                return False
-            payload = fanout.encode({"data": result.data})
-            self._frames.put(key, payload)
+            return False
         if self._operation.completed:  # the client sent ``complete`` meanwhile
             return True
         await self._socket.send_text(self._prefix + payload + "}")
         return True
+
+    async def _payload(self, key: Hashable, envelope: dict[str, Any]) -> str | None:
+        """Execute and share this key's payload; None when the execution has errors."""
+        result = await self._execute(self._build(self._projection.project(envelope)))
+        if result.errors:
+            return None
+        payload = fanout.encode({"data": result.data})
+        self._frames.put(key, payload)
+        return payload
 
     async def _execute(self, root: Any) -> ExecutionResult:
         # The subscription field resolves to the event itself (Strawberry's event
