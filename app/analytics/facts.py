@@ -83,7 +83,8 @@ async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) 
     await batch.write(session)
 
 
-# The dimensions a duration histogram is kept by, one at a time ('' = every player).
+# The dimensions a duration histogram is kept by, one at a time ('' = every player), and
+# 'combo': all of them at once (repository.combo_value).
 DURATION_DIMS = ("", "country", "traffic_source", "affiliate_code")
 
 
@@ -113,9 +114,11 @@ async def _milestone(
     for grain, g in GRAINS.items():
         period = period_start(day, g)
         batch.add(grain, period, ANY_CURRENCY, counts)
-        buckets += [{"grain": grain, "dim": dim, "value": dims[dim] if dim else "",
-                     "period": period, "metric": metric, "bucket": bucket}
-                    for dim in DURATION_DIMS]  # fmt: skip
+        values = {dim: dims[dim] if dim else "" for dim in DURATION_DIMS}
+        values["combo"] = repository.combo_value(dims)
+        buckets += [{"grain": grain, "dim": dim, "value": value, "period": period,
+                     "metric": metric, "bucket": bucket}
+                    for dim, value in values.items()]  # fmt: skip
     await batch.write(session)
     await repository.add_duration_buckets(session, player["player_id"], buckets)
 

@@ -255,7 +255,7 @@ async def series(
         p = by_start[r["period"]]
         p.previous_active, p.churned = _int(r["previous_active"]), _int(r["churned"])
     dims = [k for k in _DURATION_DIMS if f[k] is not None]
-    if reads.from_facts and len(dims) <= 1:
+    if reads.from_facts:
         await _medians_from_histograms(session, params, f, dims, by_start)
     else:
         await _milestones_per_player(session, params, f, by_start)
@@ -273,11 +273,18 @@ async def _medians_from_histograms(
     dims: list[str], by_start: dict[date, Period],
 ) -> None:  # fmt: skip
     """The medians from the duration histograms of the one dimension filtered by (or of
-    every player): within ``MEDIAN_RELATIVE_ERROR`` of the exact ones."""
-    dim = dims[0] if dims else ""
-    key = {**params, "dim": dim, "value": str(f[dim]) if dim else ""}
+    every player), or of the matching full combinations (several filters): within
+    ``MEDIAN_RELATIVE_ERROR`` of the exact ones."""
+    if len(dims) > 1:
+        cond, key = repository.combo_filter_sql(f)
+        sql = repository.DURATION_COMBO_MEDIAN_BUCKETS.replace("{cond}", cond)
+        key |= params
+    else:
+        dim = dims[0] if dims else ""
+        sql = repository.DURATION_MEDIAN_BUCKETS
+        key = {**params, "dim": dim, "value": str(f[dim]) if dim else ""}
     middle: dict[tuple[date, str], list[Bucket]] = defaultdict(list)
-    for r in await repository.fetch(session, repository.DURATION_MEDIAN_BUCKETS, key, {}):
+    for r in await repository.fetch(session, sql, key, {}):
         bucket = Bucket(int(r["bucket"]), _int(r["below"]), _int(r["count"]), _int(r["total"]))
         middle[(r["period"], r["metric"])].append(bucket)
     for start, p in by_start.items():
@@ -290,7 +297,7 @@ async def _milestones_per_player(
     by_start: dict[date, Period],
 ) -> None:  # fmt: skip
     """Registrations and KYC decisions with their exact medians, grouped from the players
-    at query time (several filters at once: no histogram is kept per combination)."""
+    at query time (the player-day reads: the exact reference of the facts)."""
     for r in await repository.fetch(session, repository.REGISTRATIONS, params, f):
         p = by_start[r["period"]]
         p.registrations, p.first_deposits = _int(r["registrations"]), _int(r["first_deposits"])

@@ -191,9 +191,11 @@ class PeriodFacts(SQLModel, table=True):
 
 
 class SegmentFacts(SQLModel, table=True):
-    """The facts of a segment's current members (grains 'd', 'w', 'm'): a member's whole
-    history is added on ``segment.entered`` and subtracted on ``segment.left``, and their
-    events while a member are added as they come (app/analytics/facts.py)."""
+    """The facts of a segment's current members (grains 'd', 'w', 'm') per the members'
+    dimensions ('' for none, as in PeriodFacts), so a segment with any player-dimension
+    filter reads facts too: a member's whole history is added on ``segment.entered`` and
+    subtracted on ``segment.left``, and their events while a member are added as they come
+    (app/analytics/facts.py)."""
 
     __tablename__ = "analytics_segment_facts"
 
@@ -201,6 +203,9 @@ class SegmentFacts(SQLModel, table=True):
     grain: str = _dim(1)
     period: date = Field(sa_column=Column(Date, primary_key=True))
     currency: str = _dim(3)
+    country: str = _dim(2)
+    traffic_source: str = _dim(64)
+    affiliate_code: str = _dim(64)
     active: int = _count()
     paying: int = _count()
     retained: int = _count()
@@ -227,7 +232,9 @@ class DurationBuckets(SQLModel, table=True):
     """Log-scale histograms of durations ('deposit': registration to first deposit, by
     registration period; 'kyc': submission to first decision, by decision period) per grain
     and one dimension at a time (dim '' = every player, or 'country' / 'traffic_source' /
-    'affiliate_code' / 'segment_id' = value; a segment's move with its members): the
+    'affiliate_code' / 'segment_id' = value; a segment's move with its members), and per
+    full combination for combined filters (dim 'combo': value = country, source and
+    affiliate joined by COMBO_SEP; 'segment_combo': the segment id, then the same): the
     medians of a series read a few hundred buckets instead
     of every player (app/analytics/figures.py: bucket widths and the error bound)."""
 
@@ -235,7 +242,7 @@ class DurationBuckets(SQLModel, table=True):
 
     grain: str = _dim(1)
     dim: str = _dim(16)
-    value: str = _dim(64)
+    value: str = _dim(200)
     period: date = Field(sa_column=Column(Date, primary_key=True))
     metric: str = _dim(8)
     bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True))

@@ -203,6 +203,20 @@ FACT_COLUMNS = frozenset({
 })  # fmt: skip
 FACT_KEY = ("grain", "period", "currency", "reg_month", "country", "traffic_source",
             "affiliate_code")  # fmt: skip
+PLAYER_DIMS = ("country", "traffic_source", "affiliate_code")
+SEGMENT_FACT_KEY = ("segment_id", "grain", "period", "currency", *PLAYER_DIMS)
+# The histograms per full combination of the player dimensions: one value joins them.
+COMBO_SEP = "\x1f"
+
+
+def combo_value(dims: Mapping[str, Any]) -> str:
+    return COMBO_SEP.join(str(dims[k]) for k in PLAYER_DIMS)
+
+
+def _combo_sql(p: str) -> str:
+    """``combo_value`` of the analytics_players row ``p`` in SQL."""
+    return (f"concat_ws(chr(31), {p}.country, coalesce({p}.traffic_source, ''), "
+            f"coalesce({p}.affiliate_code, ''))")  # fmt: skip
 
 
 async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, Any] | None:
@@ -265,10 +279,11 @@ async def add_facts_rows(
             "SELECT * FROM v "
             f"ON CONFLICT ({', '.join(FACT_KEY)}) DO UPDATE "
             f"SET {_adds('analytics_period_facts', columns)}) "
-            f"INSERT INTO analytics_segment_facts (segment_id, grain, period, currency, {names}) "
-            f"SELECT m.segment_id, v.grain, v.period, v.currency, {names} FROM v "
+            f"INSERT INTO analytics_segment_facts ({', '.join(SEGMENT_FACT_KEY)}, {names}) "
+            f"SELECT m.segment_id, {', '.join('v.' + k for k in SEGMENT_FACT_KEY[1:])}, "
+            f"{names} FROM v "
             f"JOIN analytics_segment_members m ON m.player_id = :player WHERE v.grain <> 'c' "
-            f"ON CONFLICT (segment_id, grain, period, currency) DO UPDATE "
+            f"ON CONFLICT ({', '.join(SEGMENT_FACT_KEY)}) DO UPDATE "
             f"SET {_adds('analytics_segment_facts', columns)}"
         ),
         {**params, "player": player},
@@ -282,15 +297,18 @@ async def add_duration_buckets(
     session: AsyncSession, player: uuid.UUID, rows: list[dict[str, Any]]
 ) -> None:
     """Count one duration per row (grain, dim, value, period, metric, bucket; distinct),
-    and in the histograms of the player's segments (the dim '' rows again, per segment)."""
+    and in the histograms of the player's segments (the dim '' and 'combo' rows again,
+    per segment)."""
     values, params = _values(rows, DURATION_KEY)
     await session.execute(
         text(
             f"WITH v ({', '.join(DURATION_KEY)}) AS ({values}) "  # noqa: S608
             f"INSERT INTO analytics_duration_buckets ({', '.join(DURATION_KEY)}, count) "
             "SELECT *, 1 FROM v UNION ALL "
-            "SELECT v.grain, 'segment_id', m.segment_id::text, v.period, v.metric, v.bucket, 1 "
-            "FROM v JOIN analytics_segment_members m ON m.player_id = :player WHERE v.dim = '' "
+            "SELECT v.grain, s.dim, s.value, v.period, v.metric, v.bucket, 1 "
+            "FROM v JOIN analytics_segment_members m ON m.player_id = :player, "
+            "LATERAL (VALUES ('', 'segment_id', m.segment_id::text), ('combo', 'segment_combo', "
+            "m.segment_id::text || chr(31) || v.value)) s(of, dim, value) WHERE v.dim = s.of "
             f"ON CONFLICT ({', '.join(DURATION_KEY)}) "
             "DO UPDATE SET count = analytics_duration_buckets.count + 1"
         ),
@@ -305,19 +323,23 @@ async def add_duration_buckets(
 # (active = a settled bet, paying = a deposit, retained = active in the period before too),
 # registrations and first deposits by registration period, KYC by decision period.
 _HISTORY = """
-WITH x AS ({members}),
+WITH x AS (SELECT m.player_id, coalesce(a.country, '') AS country,
+                  coalesce(a.traffic_source, '') AS traffic_source,
+                  coalesce(a.affiliate_code, '') AS affiliate_code
+           FROM ({members}) m LEFT JOIN analytics_players a ON a.player_id = m.player_id),
 g (grain, unit, step) AS (VALUES ('d', 'day', interval '1 day'),
                                  ('w', 'week', interval '1 week'),
                                  ('m', 'month', interval '1 month')),
 pc AS (  -- per player, grain, period and currency ('' = any): active, paying, active days
   SELECT g.grain, g.step, date_trunc(g.unit, d.day::timestamp)::date AS period, d.player_id,
-         c.currency, bool_or(d.bets_count > 0) AS active, bool_or(d.deposits_count > 0) AS paying,
+         c.currency, x.country, x.traffic_source, x.affiliate_code,
+         bool_or(d.bets_count > 0) AS active, bool_or(d.deposits_count > 0) AS paying,
          count(DISTINCT d.day) FILTER (WHERE d.bets_count > 0) AS days
   FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
   LATERAL (VALUES (d.currency), ('')) c(currency)
-  GROUP BY 1, 2, 3, 4, 5),
-h (grain, period, currency, k, v) AS (
-  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, d.currency, u.k, u.v
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8),
+h (grain, period, currency, country, traffic_source, affiliate_code, k, v) AS (
+  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, d.currency, {dims}, u.k, u.v
   FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
   LATERAL (VALUES ('player_days', 1::bigint), ('stakes', d.stakes_minor),
                   ('wins', d.wins_minor), ('bonus_cost', d.bonus_cost_minor),
@@ -325,12 +347,13 @@ h (grain, period, currency, k, v) AS (
                   ('withdrawals_count', d.withdrawals_count),
                   ('withdrawals', d.withdrawals_minor)) u(k, v)
   UNION ALL
-  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, '', u.k, u.v
+  SELECT g.grain, date_trunc(g.unit, d.day::timestamp)::date, '', {dims}, u.k, u.v
   FROM x JOIN analytics_player_days d ON d.player_id = x.player_id CROSS JOIN g,
   LATERAL (VALUES ('bets', d.bets_count), ('rollbacks', d.rollbacks_count),
                   ('awarded', d.bonuses_awarded), ('fulfilled', d.bonuses_fulfilled)) u(k, v)
   UNION ALL
-  SELECT pc.grain, pc.period, pc.currency, u.k, u.v
+  SELECT pc.grain, pc.period, pc.currency, pc.country, pc.traffic_source, pc.affiliate_code,
+         u.k, u.v
   FROM pc LEFT JOIN pc b ON b.grain = pc.grain AND b.player_id = pc.player_id
     AND b.currency = pc.currency AND b.period = (pc.period - pc.step)::date,
   LATERAL (VALUES ('active', pc.active::int::bigint), ('paying', pc.paying::int::bigint),
@@ -338,17 +361,19 @@ h (grain, period, currency, k, v) AS (
                                 AND coalesce(b.active, false))::int::bigint),
                   ('active_days', CASE WHEN pc.currency = '' THEN pc.days ELSE 0 END)) u(k, v)
   UNION ALL
-  SELECT g.grain, date_trunc(g.unit, p.registered_on::timestamp)::date, '', u.k, u.v
+  SELECT g.grain, date_trunc(g.unit, p.registered_on::timestamp)::date, '', {dims}, u.k, u.v
   FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g,
   LATERAL (VALUES ('registrations', 1::bigint),
                   ('first_deposits', (p.first_deposit_at IS NOT NULL)::int::bigint)) u(k, v)
   UNION ALL
-  SELECT g.grain, date_trunc(g.unit, p.kyc_decided_at AT TIME ZONE 'UTC')::date, '', u.k, u.v
+  SELECT g.grain, date_trunc(g.unit, p.kyc_decided_at AT TIME ZONE 'UTC')::date, '', {dims},
+         u.k, u.v
   FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g,
   LATERAL (VALUES ('kyc_decisions', 1::bigint),
                   ('kyc_verified', (p.kyc_outcome = 'VERIFIED')::int::bigint)) u(k, v)
   WHERE p.kyc_decided_at IS NOT NULL)
 """
+_X_DIMS = "x.country, x.traffic_source, x.affiliate_code"
 _ONE_PLAYER = "SELECT CAST(:player AS uuid) AS player_id"
 _MEMBERS = "SELECT player_id FROM analytics_segment_members WHERE segment_id = :segment"
 
@@ -358,19 +383,23 @@ def _history_sql(members: str) -> tuple[str, str]:
     sums = ", ".join(f":sign * coalesce(sum(h.v) FILTER (WHERE h.k = '{c}'), 0)"
                      for c in columns)  # fmt: skip
     facts = (
-        _HISTORY.format(members=members)  # noqa: S608
-        + f"INSERT INTO analytics_segment_facts (segment_id, grain, period, currency, "  # noqa: S608
-        f"{', '.join(columns)}) SELECT CAST(:segment AS uuid), h.grain, h.period, h.currency, "
-        f"{sums} FROM h GROUP BY 1, 2, 3, 4 ON CONFLICT (segment_id, grain, period, currency) "
+        _HISTORY.format(members=members, dims=_X_DIMS)  # noqa: S608
+        + f"INSERT INTO analytics_segment_facts ({', '.join(SEGMENT_FACT_KEY)}, "  # noqa: S608
+        f"{', '.join(columns)}) SELECT CAST(:segment AS uuid), "
+        f"{', '.join('h.' + k for k in SEGMENT_FACT_KEY[1:])}, {sums} FROM h "
+        f"GROUP BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({', '.join(SEGMENT_FACT_KEY)}) "
         f"DO UPDATE SET {_adds('analytics_segment_facts', tuple(columns))}"
     )
     durations = (
         f"WITH x AS ({members}), "  # noqa: S608
         "g (grain, unit) AS (VALUES ('d', 'day'), ('w', 'week'), ('m', 'month')) "
         "INSERT INTO analytics_duration_buckets (grain, dim, value, period, metric, bucket, "
-        "count) SELECT g.grain, 'segment_id', CAST(CAST(:segment AS uuid) AS text), "
+        "count) SELECT g.grain, s.dim, s.value, "
         "date_trunc(g.unit, m.at)::date, m.metric, m.bucket, :sign * count(*) "
         "FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g, "
+        "LATERAL (VALUES ('segment_id', CAST(CAST(:segment AS uuid) AS text)), "
+        "('segment_combo', CAST(CAST(:segment AS uuid) AS text) || chr(31) || "
+        f"{_combo_sql('p')})) s(dim, value), "
         "LATERAL (VALUES ('deposit', p.registered_on::timestamp, "
         f"{bucket_sql(DEPOSIT_SECONDS)}), "
         f"('kyc', p.kyc_decided_at AT TIME ZONE 'UTC', {bucket_sql(KYC_SECONDS)})) "
@@ -402,7 +431,8 @@ async def recompute_segment_facts(session: AsyncSession, segment_id: uuid.UUID) 
                           params)  # fmt: skip
     await session.execute(
         text("DELETE FROM analytics_duration_buckets "
-             "WHERE dim = 'segment_id' AND value = CAST(CAST(:segment AS uuid) AS text)"), params,
+             "WHERE dim IN ('segment_id', 'segment_combo') "
+             "AND split_part(value, chr(31), 1) = CAST(CAST(:segment AS uuid) AS text)"), params,
     )  # fmt: skip
     for sql in _SEGMENT_HISTORY:
         await session.execute(text(sql), params)
@@ -486,15 +516,16 @@ def filter_sql(
     filters: Mapping[str, object], player: str = "p.player_id", dims: str = "p"
 ) -> tuple[str, dict[str, object]]:
     """``AND ...`` conditions on the player dimensions of ``dims`` (``p``: the player row
-    joined by the caller, ``f``: a facts row)."""
+    joined by the caller, ``f``: a facts row, ``s``: a segment's facts row)."""
     parts: list[str] = []
     params: dict[str, object] = {}
-    for key in ("country", "traffic_source", "affiliate_code"):
+    alias = "f" if dims == "s" else dims  # a segment's facts are read as ``f`` too
+    for key in PLAYER_DIMS:
         if filters.get(key) is not None:
-            parts.append(f" AND {dims}.{key} = :f_{key}")
+            parts.append(f" AND {alias}.{key} = :f_{key}")
             params[f"f_{key}"] = filters[key]
-    if dims == "s":  # a segment's own facts: the segment is their key, nothing else filters
-        return "", {"f_segment": filters["segment_id"]}
+    if dims == "s":  # a segment's own facts: the segment is their key
+        return "".join(parts), params | {"f_segment": filters["segment_id"]}
     if filters.get("segment_id") is not None:
         assert dims == "p", "facts hold no segment membership"
         parts.append(
@@ -645,6 +676,32 @@ SELECT period, metric, bucket, upto - count AS below, count, total FROM (
 WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
 """
 
+# The same from the histograms per full combination (dim 'combo' / 'segment_combo'):
+# the matching combinations' buckets summed first. {cond}: combo_filter_sql.
+DURATION_COMBO_MEDIAN_BUCKETS = """
+SELECT period, metric, bucket, upto - count AS below, count, total FROM (
+  SELECT period, metric, bucket, count,
+         sum(count) OVER (PARTITION BY period, metric ORDER BY bucket) AS upto,
+         sum(count) OVER (PARTITION BY period, metric) AS total
+  FROM (SELECT b.period, b.metric, b.bucket, sum(b.count) AS count
+        FROM analytics_duration_buckets b
+        WHERE b.grain = :grain AND b.dim = :dim AND b.period BETWEEN :lo AND :hi {cond}
+        GROUP BY 1, 2, 3) s) h
+WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
+"""
+
+
+def combo_filter_sql(filters: Mapping[str, object]) -> tuple[str, dict[str, object]]:
+    """The histogram kind and ``AND ...`` conditions on its value's parts for ``filters``
+    (a segment: its combinations, the segment id first)."""
+    segment = filters.get("segment_id")
+    names = ("segment_id", *PLAYER_DIMS) if segment is not None else PLAYER_DIMS
+    parts = [f" AND split_part(b.value, chr(31), {i}) = :c_{name}"
+             for i, name in enumerate(names, 1) if filters.get(name) is not None]  # fmt: skip
+    params = {f"c_{name}": str(filters[name]) for name in names if filters.get(name) is not None}
+    return "".join(parts), params | {"dim": "segment_combo" if segment else "combo"}
+
+
 FACT_MONEY = f"""
 SELECT f.period, f.currency, sum(f.stakes) AS stakes, sum(f.wins) AS wins,
        sum(f.bonus_cost) AS bonus_cost, sum(f.deposits_count) AS deposits_count,
@@ -665,7 +722,7 @@ SELECT period, sum(before) AS previous_active, sum(before) - sum(kept) AS churne
 GROUP BY 1 HAVING sum(before) > 0
 """  # noqa: S608 (fixed text; only values are bound)
 
-# A segment's facts (alone; with another filter too the player-days are grouped).
+# A segment's facts (with any player-dimension filter too).
 _SEGMENT_FACTS = ("FROM analytics_segment_facts f "
                   "WHERE f.segment_id = :f_segment AND f.grain = :grain")  # fmt: skip
 SEGMENT_ACTIVITY = FACT_ACTIVITY.replace(_FACTS, _SEGMENT_FACTS)
@@ -727,14 +784,12 @@ SEGMENT_FACT_READS = Reads(SEGMENT_ACTIVITY, SEGMENT_MONEY, SEGMENT_CHURN, COHOR
 
 
 def reads_for(filters: Mapping[str, object], cohorts: bool = False) -> Reads:
-    """The facts answer every filter of player dimensions; a segment alone (current
-    membership) reads the segment's facts; a segment with another filter, or a cohort
-    table by segment, groups the player-days of its members."""
+    """The facts answer every filter of player dimensions; a segment (current membership,
+    with or without other filters) reads the segment's facts; a cohort table by segment
+    groups the player-days of its members."""
     if filters.get("segment_id") is None:
         return FACT_READS
-    others = any(filters.get(k) is not None for k in ("country", "traffic_source",
-                                                       "affiliate_code"))  # fmt: skip
-    return PLAYER_DAY_READS if others or cohorts else SEGMENT_FACT_READS
+    return PLAYER_DAY_READS if cohorts else SEGMENT_FACT_READS
 
 
 async def fetch(

@@ -24,6 +24,8 @@ FILTERS = [
     metrics.Filters(traffic_source="facebook"),
     metrics.Filters(affiliate_code="aff1"),
     metrics.Filters(country="AT", traffic_source="google"),  # nobody
+    metrics.Filters(country="DE", traffic_source="google"),  # alice, bob: combined medians
+    metrics.Filters(country="DE", traffic_source="google", affiliate_code="aff1"),  # alice
 ]
 SNAPSHOT = {
     "facts": "SELECT * FROM analytics_period_facts ORDER BY grain, period, currency, "
@@ -189,32 +191,64 @@ MEMBERS = "mutation($s: ID!, $p: [ID!]!) {{ {op}StaticSegmentMembers(id: $s, pla
           "__typename }} }}"  # fmt: skip
 
 
+# the segment alone, and with player-dimension filters (segment facts by dimension,
+# medians from the 'segment_combo' histograms)
+SEGMENT_WITH = [{}, {"country": "DE"}, {"traffic_source": "google"},
+                {"country": "DE", "traffic_source": "facebook"}, {"country": "AT"}]  # fmt: skip
+
+
 async def segment_figures_agree(w, monkeypatch, segment: str) -> list[metrics.Series]:
-    """Every series by the segment, from its facts and from its members' player-days."""
+    """Every series by the segment (alone and with other filters), from its facts and from
+    its members' player-days; the segment-alone ones are returned."""
     fx = Fx("EUR", {"USD": w.settings.analytics_fx_rates["USD"]})
     out = []
     for g in Granularity:
         for currency in (None, "USD"):
-            got, expected = await both_ways(
-                w.db, monkeypatch, metrics.series, g, SEP, OCT_END, currency=currency,
-                filters=metrics.Filters(segment_id=uuid.UUID(segment)), fx=fx, **SPAN,
-            )  # fmt: skip
-            assert close_medians(got, expected) == expected, (g, currency)
-            out.append(got)
+            for other in SEGMENT_WITH:
+                flt = metrics.Filters(segment_id=uuid.UUID(segment), **other)
+                got, expected = await both_ways(
+                    w.db, monkeypatch, metrics.series, g, SEP, OCT_END, currency=currency,
+                    filters=flt, fx=fx, **SPAN,
+                )  # fmt: skip
+                assert close_medians(got, expected) == expected, (g, currency, other)
+                if not other:
+                    out.append(got)
     return out
 
 
+SEGMENT_KEY = {"segment_id", "grain", "period", "currency", "country", "traffic_source",
+               "affiliate_code"}  # fmt: skip
+
+
 async def segment_rows(db, segment: str) -> list[tuple]:
-    """The segment's facts rows with anything in them, and its duration buckets."""
+    """The segment's facts rows with anything in them (keyed by the members' dimensions),
+    and its duration buckets (alone and per combination)."""
     async with db.read_session() as s:
         facts_rows = (await s.execute(text(
-            "SELECT * FROM analytics_segment_facts WHERE segment_id = :s ORDER BY 2, 3, 4"
-        ), {"s": segment})).all()  # fmt: skip
+            "SELECT * FROM analytics_segment_facts WHERE segment_id = :s "
+            "ORDER BY grain, period, currency, country, traffic_source, affiliate_code"
+        ), {"s": segment})).mappings().all()  # fmt: skip
         buckets = (await s.execute(text(
-            "SELECT * FROM analytics_duration_buckets WHERE dim = 'segment_id' AND value = :s "
-            "AND count <> 0 ORDER BY period, metric, bucket, grain"), {"s": segment})
+            "SELECT * FROM analytics_duration_buckets WHERE dim IN ('segment_id', "
+            "'segment_combo') AND split_part(value, chr(31), 1) = :s "
+            "AND count <> 0 ORDER BY dim, value, period, metric, bucket, grain"), {"s": segment})
         ).all()  # fmt: skip
-    return [tuple(r) for r in facts_rows if any(r[4:])] + [tuple(r) for r in buckets]
+    kept = [tuple(r.values()) for r in facts_rows
+            if any(v for k, v in r.items() if k not in SEGMENT_KEY)]  # fmt: skip
+    return kept + [tuple(r) for r in buckets]
+
+
+async def segment_dims(db, segment: str) -> set[tuple[str, str, str]]:
+    """The members' dimensions the segment's facts hold something under."""
+    async with db.read_session() as s:
+        rows = await s.execute(
+            text(
+                "SELECT DISTINCT country, traffic_source, affiliate_code FROM analytics_segment_facts "
+                "WHERE segment_id = :s AND (registrations <> 0 OR player_days <> 0)"
+            ),
+            {"s": segment},
+        )
+    return {tuple(r) for r in rows}
 
 
 async def test_segment_facts_move_with_members_and_equal_the_grouping(world, monkeypatch):
@@ -237,6 +271,11 @@ async def test_segment_facts_move_with_members_and_equal_the_grouping(world, mon
         assert await consume_events(world.db, world.settings) > 0
 
     await members("add", "alice", "bob", "dave")
+    assert await segment_dims(world.db, segment) == {
+        ("DE", "google", "aff1"),
+        ("DE", "google", ""),
+        ("DE", "facebook", ""),
+    }
     entered = await segment_figures_agree(world, monkeypatch, segment)
     month = {p.start: p for p in entered[4].periods}[SEP]
     assert (month.registrations, month.first_deposits, month.kyc_decisions) == (2, 2, 1)
@@ -252,6 +291,10 @@ async def test_segment_facts_move_with_members_and_equal_the_grouping(world, mon
     left = await segment_figures_agree(world, monkeypatch, segment)
     month = {p.start: p for p in left[4].periods}[SEP]
     assert (month.registrations, month.first_deposits, month.active) == (1, 1, 1)  # alice
+    assert await segment_dims(world.db, segment) == {
+        ("DE", "google", "aff1"),
+        ("DE", "facebook", ""),
+    }  # bob left
     kept = await segment_rows(world.db, segment)
 
     async with world.db.transaction() as s:
