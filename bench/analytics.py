@@ -183,9 +183,9 @@ FROM analytics_players p WHERE p.kyc_decided_at IS NOT NULL GROUP BY 1, 2, 3, 4,
 ON CONFLICT (grain, period, currency, reg_month, country, traffic_source, affiliate_code)
 DO UPDATE SET kyc_decisions = EXCLUDED.kyc_decisions, kyc_verified = EXCLUDED.kyc_verified
 """
-# The duration histograms (app/analytics/figures.py duration_bucket, in SQL) per grain and
-# one dimension at a time: registration -> first deposit by registration period, KYC
-# submission -> first decision by decision period.
+# The duration histograms (app/analytics/figures.py duration_bucket, in SQL) per grain,
+# one dimension at a time and per full combination ('combo'): registration -> first
+# deposit by registration period, KYC submission -> first decision by decision period.
 DURATIONS = """
 INSERT INTO {target} (grain, dim, value, period, metric, bucket, count)
 SELECT '{grain}', d.dim, d.value, date_trunc('{unit}', m.at::timestamp)::date, m.metric,
@@ -195,7 +195,8 @@ LATERAL (VALUES ('deposit', p.registered_on, {deposit}),
                 ('kyc', (p.kyc_decided_at AT TIME ZONE 'UTC')::date, {kyc})) m(metric, at, bucket),
 LATERAL (VALUES ('', ''), ('country', p.country),
                 ('traffic_source', coalesce(p.traffic_source, '')),
-                ('affiliate_code', coalesce(p.affiliate_code, ''))) d(dim, value)
+                ('affiliate_code', coalesce(p.affiliate_code, '')),
+                ('combo', {combo})) d(dim, value)
 WHERE m.bucket IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
 """.format(
@@ -204,6 +205,7 @@ GROUP BY 1, 2, 3, 4, 5, 6
     unit="{unit}",
     deposit=repository.bucket_sql(repository.DEPOSIT_SECONDS),
     kyc=repository.bucket_sql(repository.KYC_SECONDS),
+    combo=repository.combo_sql("p"),
 )
 
 
@@ -319,10 +321,21 @@ def cells(segment: uuid.UUID) -> list[Cell]:
         "segment": (metrics.Filters(segment_id=segment), {"segmentId": str(segment)}),
         "country": (metrics.Filters(country="DE"), {"country": "DE"}),
         "source": (metrics.Filters(traffic_source="affiliate"), {"trafficSource": "affiliate"}),
+        "segment+country": (
+            metrics.Filters(segment_id=segment, country="DE"),
+            {"segmentId": str(segment), "country": "DE"},
+        ),
+        "country+source": (
+            metrics.Filters(country="DE", traffic_source="affiliate"),
+            {"country": "DE", "trafficSource": "affiliate"},
+        ),
     }
+    combined = ("segment+country", "country+source")
     out: list[Cell] = []
     for g, (lo, hi) in RANGES.items():
         for fname, (f, gf) in filters.items():
+            if fname in combined and g is Granularity.WEEK:
+                continue  # the day and month views only
             out.append(Cell(
                 f"series {g.value:<5} {fname}",
                 lambda s, g=g, lo=lo, hi=hi, f=f: metrics.series(

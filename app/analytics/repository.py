@@ -213,7 +213,7 @@ def combo_value(dims: Mapping[str, Any]) -> str:
     return COMBO_SEP.join(str(dims[k]) for k in PLAYER_DIMS)
 
 
-def _combo_sql(p: str) -> str:
+def combo_sql(p: str) -> str:
     """``combo_value`` of the analytics_players row ``p`` in SQL."""
     return (f"concat_ws(chr(31), {p}.country, coalesce({p}.traffic_source, ''), "
             f"coalesce({p}.affiliate_code, ''))")  # fmt: skip
@@ -399,7 +399,7 @@ def _history_sql(members: str) -> tuple[str, str]:
         "FROM x JOIN analytics_players p ON p.player_id = x.player_id CROSS JOIN g, "
         "LATERAL (VALUES ('segment_id', CAST(CAST(:segment AS uuid) AS text)), "
         "('segment_combo', CAST(CAST(:segment AS uuid) AS text) || chr(31) || "
-        f"{_combo_sql('p')})) s(dim, value), "
+        f"{combo_sql('p')})) s(dim, value), "
         "LATERAL (VALUES ('deposit', p.registered_on::timestamp, "
         f"{bucket_sql(DEPOSIT_SECONDS)}), "
         f"('kyc', p.kyc_decided_at AT TIME ZONE 'UTC', {bucket_sql(KYC_SECONDS)})) "
@@ -698,7 +698,9 @@ def combo_filter_sql(filters: Mapping[str, object]) -> tuple[str, dict[str, obje
     names = ("segment_id", *PLAYER_DIMS) if segment is not None else PLAYER_DIMS
     parts = [f" AND split_part(b.value, chr(31), {i}) = :c_{name}"
              for i, name in enumerate(names, 1) if filters.get(name) is not None]  # fmt: skip
-    params = {f"c_{name}": str(filters[name]) for name in names if filters.get(name) is not None}
+    params: dict[str, object] = {
+        f"c_{name}": str(filters[name]) for name in names if filters.get(name) is not None
+    }
     return "".join(parts), params | {"dim": "segment_combo" if segment else "combo"}
 
 

@@ -243,7 +243,8 @@ async def segment_dims(db, segment: str) -> set[tuple[str, str, str]]:
     async with db.read_session() as s:
         rows = await s.execute(
             text(
-                "SELECT DISTINCT country, traffic_source, affiliate_code FROM analytics_segment_facts "
+                "SELECT DISTINCT country, traffic_source, affiliate_code "
+                "FROM analytics_segment_facts "
                 "WHERE segment_id = :s AND (registrations <> 0 OR player_days <> 0)"
             ),
             {"s": segment},
