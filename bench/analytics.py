@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from app.analytics import (  # noqa: E402
     metrics,
     repository,
 )
-from app.analytics.figures import Fx, Granularity  # noqa: E402
+from app.analytics.figures import MEDIAN_RELATIVE_ERROR, Fx, Granularity  # noqa: E402
 from app.core.db import Database  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
@@ -529,6 +529,68 @@ async def compare_facts(db: Database) -> str:
     return "; ".join(out)
 
 
+# --- combined filters: facts vs the member grouping, on the seeded database -----------
+
+
+async def compare_combined(url: str, rounds: int) -> None:
+    """On the database a query run left seeded: each combined-filter series (day, month)
+    from the facts and from the player-day grouping with the exact per-player medians
+    (the path before branch combos), alternated; equal but for the medians, which must be
+    within MEDIAN_RELATIVE_ERROR."""
+    db = Database(url)
+    async with db.read_session() as s:
+        segment = (await s.execute(text("SELECT segment_id FROM analytics_segment_members "
+                                        "LIMIT 1"))).scalar_one()  # fmt: skip
+    exact = repository.PLAYER_DAY_READS
+    worst = 0.0
+    for fname, f in (("segment+country", metrics.Filters(segment_id=segment, country="DE")),
+                     ("country+source", metrics.Filters(country="DE",
+                                                        traffic_source="affiliate"))):  # fmt: skip
+        for g in (Granularity.DAY, Granularity.MONTH):
+            lo, hi = RANGES[g]
+            ms: dict[str, list[float]] = {"facts": [], "grouping": []}
+            got: dict[str, Any] = {}
+            for _ in range(rounds):
+                for path in ms:
+                    original = repository.reads_for
+                    if path == "grouping":
+                        repository.reads_for = lambda f, **k: exact
+                    try:
+                        async with db.read_session() as s:
+                            t0 = time.perf_counter()
+                            got[path] = await metrics.series(
+                                s, g, lo, hi, currency=None, filters=f, fx=Fx("EUR"),
+                                max_span_days=366)  # fmt: skip
+                            ms[path].append((time.perf_counter() - t0) * 1000)
+                    finally:
+                        repository.reads_for = original
+            worst = max(worst, _same_but_medians(got["facts"], got["grouping"]))
+            print(
+                f"series {g.value:<5} {fname:<16} facts {statistics.median(ms['facts']):7.1f}"
+                f" ms p50 | grouping {statistics.median(ms['grouping']):8.1f} ms p50"
+            )
+    print(
+        f"equal but the medians; worst median error {worst * 100:.2f} % "
+        f"(bound {MEDIAN_RELATIVE_ERROR * 100:.2f} %)"
+    )
+    await db.dispose()
+
+
+def _same_but_medians(a: metrics.Series, b: metrics.Series) -> float:
+    names = ("median_seconds_to_first_deposit", "median_kyc_decision_seconds")
+    worst = 0.0
+    for p, q in zip(a.periods, b.periods, strict=True):
+        for n in names:
+            x, y = getattr(p, n), getattr(q, n)
+            assert (x is None) == (y is None), (p.start, n)
+            if y:
+                worst = max(worst, abs(x - y) / abs(y))
+        blank: dict[str, Any] = dict.fromkeys(names)
+        assert replace(p, **blank) == replace(q, **blank), p.start
+    assert worst <= MEDIAN_RELATIVE_ERROR, worst
+    return worst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--players", type=int, default=1_000_000)
@@ -537,13 +599,20 @@ def main() -> None:
     parser.add_argument("--no-warmup", action="store_true", help="count the first round too")
     parser.add_argument("--rebuild-events", type=int, default=0)
     parser.add_argument(
+        "--compare-combined",
+        action="store_true",
+        help="combined filters, facts vs grouping, on the seeded database",
+    )
+    parser.add_argument(
         "--no-facts",
         action="store_true",
         help="a tree without analytics_period_facts (the baseline)",
     )
     args = parser.parse_args()
     url = os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL)
-    if args.rebuild_events:
+    if args.compare_combined:
+        asyncio.run(compare_combined(url, args.rounds))
+    elif args.rebuild_events:
         asyncio.run(rebuild_slice(url, args.rebuild_events, not args.no_facts))
     else:
         asyncio.run(queries(url, args.players, args.seconds, args.rounds, not args.no_warmup))
