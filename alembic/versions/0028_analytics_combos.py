@@ -1,5 +1,6 @@
 """analytics: segment facts keyed by the members' dimensions too, duration histogram values
-long enough for a full dimension combination (combined filters read pre-aggregated rows)
+long enough for a full dimension combination and an index for their period ranges
+(combined filters read pre-aggregated rows)
 
 Rows kept before this are keyed '' (no dimension): a segment alone still sums right, a
 segment with another filter needs the rebuild (bench/README.md "combos").
@@ -23,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 DIMS = (("country", 2), ("traffic_source", 64), ("affiliate_code", 64))
 KEY = ["segment_id", "grain", "period", "currency"]
 PK = "pk_analytics_segment_facts"
+COMBOS = "ix_analytics_duration_buckets_combos"
 
 
 def upgrade() -> None:
@@ -35,9 +37,12 @@ def upgrade() -> None:
     op.create_primary_key(PK, "analytics_segment_facts", KEY + [n for n, _ in DIMS])
     op.alter_column("analytics_duration_buckets", "value", type_=sa.String(length=200),
                     existing_type=sa.String(length=64), existing_nullable=False)  # fmt: skip
+    op.create_index(COMBOS, "analytics_duration_buckets", ["grain", "dim", "period"],
+                    postgresql_where=sa.text("dim IN ('combo', 'segment_combo')"))  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_index(COMBOS, table_name="analytics_duration_buckets")
     op.execute("DELETE FROM analytics_duration_buckets WHERE dim IN ('combo', 'segment_combo')")
     op.alter_column("analytics_duration_buckets", "value", type_=sa.String(length=64),
                     existing_type=sa.String(length=200), existing_nullable=False)  # fmt: skip

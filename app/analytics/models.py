@@ -7,7 +7,18 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, SmallInteger, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    SmallInteger,
+    String,
+    Uuid,
+    text,
+)  # fmt: skip
 from sqlmodel import Field, SQLModel
 
 import app.core.orm  # noqa: F401  (the constraint naming convention, before any table)
@@ -239,6 +250,11 @@ class DurationBuckets(SQLModel, table=True):
     of every player (app/analytics/figures.py: bucket widths and the error bound)."""
 
     __tablename__ = "analytics_duration_buckets"
+    # the combination rows of a period range (their value is no prefix a filter can use)
+    __table_args__ = (
+        Index("ix_analytics_duration_buckets_combos", "grain", "dim", "period",
+              postgresql_where=text("dim IN ('combo', 'segment_combo')")),
+    )  # fmt: skip
 
     grain: str = _dim(1)
     dim: str = _dim(16)
