@@ -14,6 +14,9 @@ runs round-robin, each round through both paths in turn: the service function
 (``app.analytics.metrics``) on the app's own pool, and the GraphQL endpoint (uvicorn,
 one worker, a staff token with analytics:read). p50/p99 per cell and path.
 
+``--compare-combined``: on the database a query run left seeded, the combined-filter
+series from the facts against the player-day grouping (timed, checked equal).
+
 ``--rebuild-events N``: N outbox events (registrations, deposits, settled bets) generated
 in SQL, ``app.analytics.consumer.rebuild`` run over them (events/s), and the player-day
 rollup it produced compared row for row with the direct-SQL aggregation of the same
