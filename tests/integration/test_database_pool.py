@@ -22,11 +22,14 @@ async def test_a_pooled_connection_killed_by_the_server_is_replaced_at_checkout(
         before = await _backend_pid(database)  # now idle in the pool
         async with other.engine.connect() as conn:
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
-        for _ in range(100):  # the FATAL message reaches the idle socket at once
-            await asyncio.sleep(0.01)
-            async with database.engine.connect() as conn:
-                if not conn.sync_connection.connection.driver_connection.is_closed():  # type: ignore[union-attr]
+            # The backend sends its FATAL message before it exits: once it is gone, the
+            # message is on the idle socket (checking out earlier raced it under load).
+            for _ in range(500):
+                gone = "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid"
+                if (await conn.execute(text(gone), {"pid": before})).scalar_one():
                     break
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the event loop reads the FATAL and marks the socket closed
         after = await _backend_pid(database)  # must not raise "connection was closed"
         assert after != before
     finally:
