@@ -55,6 +55,24 @@ def reading_from_replica() -> bool:
     return _read_replica.get() is not None
 
 
+async def closed_by_server(driver: asyncpg.Connection, error: BaseException) -> bool:
+    """Whether ``error`` came from the server closing ``driver`` (killed backend, restart).
+
+    A backend terminated between two statements sends its FATAL message and then closes
+    the socket; a statement sent in between fails inside asyncpg ("another operation is in
+    progress") before the close is read. Only for asyncpg's client-side errors the loop is
+    given a few turns to read the close, so an outage answers 503 and is never a 500."""
+    if driver.is_closed():
+        return True
+    if not isinstance(error, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
+        return False
+    for _ in range(10):
+        await asyncio.sleep(0.005)
+        if driver.is_closed():
+            return True
+    return False
+
+
 def mark_changed(session: AsyncSession | DriverTransaction, subject: str) -> None:
     """Note that this transaction changes ``subject`` (a player id) for after-commit hooks."""
     session.info.setdefault(CHANGED_SUBJECTS_KEY, set()).add(subject)
@@ -304,8 +322,11 @@ class Database:
         try:
             try:
                 yield tx
-            except BaseException:
+            except BaseException as exc:
+                dead = isinstance(exc, Exception) and await closed_by_server(tx.connection, exc)
                 await tx._rollback()
+                if dead:
+                    raise ConnectionError("the database closed the connection") from exc
                 raise
             await tx._commit()
         finally:
@@ -340,9 +361,9 @@ class Database:
         except BaseException as exc:
             # Cancelled mid-statement or broken: the driver may still be inside the
             # operation, so the connection is dropped (terminated), never pooled again.
-            closed = driver.is_closed()
+            closed = isinstance(exc, Exception) and await closed_by_server(driver, exc)
             proxied.invalidate(exc if isinstance(exc, Exception) else None)
-            if closed and isinstance(exc, Exception):
+            if closed:
                 # What SQLAlchemy's disconnect check makes of it: the server is gone
                 # (whatever the driver raised first), an outage, not a bug (JSON 503).
                 raise ConnectionError("the database closed the connection") from exc
