@@ -58,6 +58,13 @@ def document_checks(
             _scrub(errors)  # once, before the errors are cached
         return errors
 
+    @lru_cache(maxsize=cache_size)
+    def checked(schema: GraphQLSchema, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
+        # Keyed by the query string, whose hash Python keeps: the key of ``validated``
+        # is the document, and hashing a graphql-core AST walks every node per request.
+        document = parsed(query)
+        return document, validated(schema, document)
+
     class DocumentChecks(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
             self.execution_context.validation_rules = all_rules
@@ -75,8 +82,16 @@ def document_checks(
 
         def on_validate(self) -> Iterator[None]:
             ctx = self.execution_context
-            assert ctx.graphql_document is not None
-            ctx.pre_execution_errors = validated(ctx.schema._schema, ctx.graphql_document)
+            document = ctx.graphql_document
+            assert document is not None
+            schema = ctx.schema._schema
+            if ctx.query:
+                known, errors = checked(schema, ctx.query)
+                if known is document:  # the document parsed from this very string
+                    ctx.pre_execution_errors = errors
+                    yield
+                    return
+            ctx.pre_execution_errors = validated(schema, document)
             yield
 
         def on_execute(self) -> Iterator[None]:

@@ -6,6 +6,7 @@ counts, which an alert over minutes tolerates; money never depends on these."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -19,8 +20,19 @@ _buffer: Buffer = defaultdict(lambda: [0, 0])
 _lock = threading.Lock()
 
 
+_current: tuple[int, datetime] = (-1, datetime.fromtimestamp(0, UTC))
+
+
 def minute(at: datetime | None = None) -> datetime:
-    return (at or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    if at is not None:
+        return at.astimezone(UTC).replace(second=0, microsecond=0)
+    # Every mutation bumps a counter: the current minute is built once a minute, not
+    # from datetime.now() per call (~1 % of a money request's CPU).
+    global _current
+    index = int(time.time()) // 60
+    if _current[0] != index:
+        _current = (index, datetime.fromtimestamp(index * 60, UTC))
+    return _current[1]
 
 
 def bump(name: str, count: int = 1, total: int = 0, at: datetime | None = None) -> None:
