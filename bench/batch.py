@@ -14,6 +14,7 @@ the server process's CPU ms per operation (from /proc: steadier than throughput 
 shared machine). The issue's goal: walletBatch >= 100 % of it.
 
     .venv/bin/python bench/batch.py [--seconds 8] [--clients 32] [--batch 50,100]
+        [--baseline-tree DIR [--rounds 2]] [--no-single]
 
 Without ``--url`` it runs on a private embedded PostgreSQL under .pms/bench (as
 bench/wallet.py does), stopped at exit; ``--url`` names a server whose database is
@@ -140,33 +141,64 @@ def main() -> None:
     parser.add_argument("--batch-clients", type=int, help="clients sending walletBatch "
                         "(default --clients): each batch holds its players' wallet locks "
                         "until it commits, so fewer, larger requests queue less")  # fmt: skip
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also serve from this source tree "
+        "(e.g. `git archive main | tar -x -C DIR`, same venv), in the same run",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the trees' cells, alternating which tree goes first",
+    )
+    parser.add_argument("--no-single", action="store_true", help="skip reserveBet one per request")
     args = parser.parse_args()
     sizes = [int(b) for b in args.batch.split(",")]
+    if not args.no_single:
+        sizes.insert(0, 1)
     url = args.url or bench.private_server(ROOT / ".pms" / "bench")
+    trees = [("this tree", ROOT)]
+    if args.baseline_tree:
+        trees.insert(0, ("baseline", args.baseline_tree.resolve()))
 
     register_all()
     players = asyncio.run(bench.prepare(url, args.wallets))
-    limit = asyncio.run(one_statement(url, args.clients, args.seconds))
+    limits, rows = [], []
+    for round_ in range(args.rounds):
+        limits.append(asyncio.run(one_statement(url, args.clients, args.seconds)))
+        for label, tree in trees if round_ % 2 == 0 else trees[::-1]:
+            rows.extend((label, *row) for row in serve(args, url, tree, players, sizes))
+    limit = sum(limits) / len(limits)
+
+    load = os.getloadavg()
+    print(f"\n{args.clients} clients, {args.seconds:.0f} s per cell, load average "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; one-statement limit per round: "
+          + ", ".join(f"{x:.0f}" for x in limits))  # fmt: skip
+    print("tree       cell                             clients    ops/s  vs limit  CPU ms/op")
+    print(f"           one statement (bare asyncpg CTE)   {args.clients:5d} {limit:8.0f}   100%")
+    for label, size, clients, rate, cpu in rows:
+        name = "reserveBet, one per request" if size == 1 else f"walletBatch, {size:3d} per request"
+        print(f"{label:10} {name:34} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}    {cpu:6.3f}")
+
+
+def serve(
+    args: argparse.Namespace, url: str, tree: Path, players: list[uuid.UUID], sizes: list[int]
+) -> list[tuple[int, int, float, float]]:
+    """(size, clients, operations/s, server CPU ms/op) of each size, served from ``tree``."""
     port = bench.free_port()
-    server = bench.start_server(url, port, bench.POOL)
+    server = bench.start_server(url, port, bench.POOL, tree)
     rows = []
     try:
-        for size in [1, *sizes]:
+        for size in sizes:
             clients = args.clients if size == 1 else args.batch_clients or args.clients
             rows.append((size, clients, *asyncio.run(through_graphql(
                 url, port, server.pid, players, clients, args.seconds, size))))  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-    load = os.getloadavg()
-    print(f"\n{args.clients} clients, {args.seconds:.0f} s per cell, load average "
-          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
-    print("                                  clients    ops/s  vs limit  server CPU ms/op")
-    print(f"one statement (bare asyncpg CTE)   {args.clients:5d} {limit:8.0f}   100%")
-    for size, clients, rate, cpu in rows:
-        name = "reserveBet, one per request" if size == 1 else f"walletBatch, {size:3d} per request"
-        print(f"{name:34} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}      {cpu:6.3f}")
+    return rows
 
 
 if __name__ == "__main__":

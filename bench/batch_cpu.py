@@ -86,6 +86,8 @@ async def main_async(args: argparse.Namespace, url: str) -> None:
             for _ in range(args.requests):
                 await one()
             profiler.disable()
+            if args.dump:
+                profiler.dump_stats(args.dump)
             stats = pstats.Stats(profiler)
             calls = stats.total_calls / (args.requests * args.batch)  # type: ignore[attr-defined]
             print(f"Python calls per operation (cProfile): {calls:.0f}")
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--wallets", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", help="also write the cProfile stats to this file")
     parser.add_argument("--sort", default="tottime", help="cProfile sort key (cumulative, ...)")
     args = parser.parse_args()
     url = args.url or w.private_server(ROOT / ".pms" / "bench")

@@ -147,13 +147,13 @@ def gate(info: Info, spec: MutationSpec) -> None:
         raise GamblingRestricted(claims.restriction)
 
 
-def count_outcome(operation: str, code: str | None) -> None:
+def count_outcome(operation: str, code: str | None, count: int = 1) -> None:
     """Prometheus, and the alert rules' counters (``mutation.<name>[.error]``), per
-    mutation or per operation of a batch."""
-    metrics.child(metrics.MUTATION_RESULTS, operation, code or "success").inc()
-    counters.bump(f"mutation.{operation}")
+    mutation or per operation of a batch (``count``: a batch's answers of one kind at once)."""
+    metrics.child(metrics.MUTATION_RESULTS, operation, code or "success").inc(count)
+    counters.bump(f"mutation.{operation}", count)
     if code is not None:
-        counters.bump(f"mutation.{operation}.error")
+        counters.bump(f"mutation.{operation}.error", count)
 
 
 async def _refused(info: Info, spec: MutationSpec, exc: DomainError) -> Any:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import orjson
 
 from app.core.logging import client_ip_var, request_id_var, user_agent_var
 from app.ledger.repository import LoadParts
@@ -209,8 +210,9 @@ async def load(
     )  # fmt: skip
     first = rows[0]
     wallets: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for player, id_, kind, currency, balance, held in json.loads(first["wallets"] or "[]"):
-        wallets.setdefault(uuid.UUID(player), []).append(
+    named = {str(p): p for p in players}  # the ids asked for, not one uuid.UUID per wallet row
+    for player, id_, kind, currency, balance, held in orjson.loads(first["wallets"] or "[]"):
+        wallets.setdefault(named.get(player) or uuid.UUID(player), []).append(
             {"id": id_, "kind": kind, "currency": currency, "balance": balance, "held": held}
         )
     return BatchLoaded(

@@ -66,9 +66,14 @@ class Outcome:
     text: str
     status: str = "OK"  # or the stored business error's code (for the observers)
     replayed: bool = False  # answered from the stored idempotency record
+    # The document ``text`` encodes, when the caller has it already (a set-based batch's
+    # plans): ``body`` then gives it back instead of parsing ``text`` again.
+    document: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def body(self) -> dict[str, Any]:
+        if self.document is not None:
+            return self.document
         return cast(dict[str, Any], json_codec.decode(self.text))
 
 

@@ -62,6 +62,27 @@ class Wallet:
         return self.balance - self.held
 
 
+def _wallet_id(w: Wallet) -> int:
+    return w.id
+
+
+_ZEROS: dict[str, str] = {}  # currency -> its zero as text (most wallets of a player are empty)
+
+
+def _figures(w: Wallet) -> dict[str, str]:
+    currency = w.currency
+    if w.balance == 0 and w.held == 0:
+        zero = _ZEROS.get(currency)
+        if zero is None:
+            zero = _ZEROS[currency] = format_amount(0, currency)
+        return {"kind": w.kind, "currency": currency, "balance": zero, "held": zero,
+                "available": zero}  # fmt: skip
+    return {"kind": w.kind, "currency": currency,
+            "balance": format_amount(w.balance, currency),
+            "held": format_amount(w.held, currency),
+            "available": format_amount(w.balance - w.held, currency)}  # fmt: skip
+
+
 def wallets_by_kind(rows: Sequence[dict[str, Any]]) -> dict[str, Wallet]:
     return {
         w["kind"]: Wallet(w["id"], w["kind"], w["currency"], w["balance"], w["held"]) for w in rows
@@ -88,6 +109,7 @@ class Operation:
     # What this operation adds to derived state (bonus wagering, loyalty points), kept on
     # the game round so a rollback can take exactly that back.
     derived: dict[str, Any] = field(default_factory=dict)
+    _ids: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     def wallet(self, kind: str) -> Wallet:
         return self.wallets[kind]
@@ -132,19 +154,24 @@ class Operation:
             self.wallets[kind].turnover += amount
             self.wallets[kind].changed = True
 
+    @property
+    def ids(self) -> tuple[str, str]:
+        """The player's and the operation's ids as text (each document carries them)."""
+        if self._ids is None:  # both fixed for the operation's life (stored_error keeps them)
+            self._ids = (str(self.player_id), str(self.writes.operation_id))
+        return self._ids
+
     def event(self, type: str, data: dict[str, Any]) -> None:
-        payload = {"playerId": str(self.player_id), "operationId": str(self.writes.operation_id)}
+        player, operation = self.ids
+        payload = {"playerId": player, "operationId": operation}
         payload.update(data)
         self.writes.events.append((type, canonical_json(payload)))
 
     def snapshot(self) -> list[dict[str, str]]:
-        return [
-            {"kind": w.kind, "currency": w.currency,
-             "balance": format_amount(w.balance, w.currency),
-             "held": format_amount(w.held, w.currency),
-             "available": format_amount(w.available, w.currency)}
-            for w in sorted(self.wallets.values(), key=lambda w: w.id)
-        ]  # fmt: skip
+        wallets = list(self.wallets.values())
+        if len(wallets) > 1:
+            wallets.sort(key=_wallet_id)
+        return [_figures(w) for w in wallets]
 
     def finish(self) -> dict[str, Any]:
         """Wallet writes, the balance_changed event and the success document."""
@@ -154,11 +181,12 @@ class Operation:
                     raise RuntimeError(f"ledger rule broken on wallet {w.id}")  # a bug, not input
                 self.writes.wallets[w.id] = (w.balance, w.held, w.turnover)
         wallets = self.snapshot()
+        player, operation = self.ids
         if self.writes.wallets:
             self.writes.events.append(
                 ("wallet.balance_changed", canonical_json({
-                    "playerId": str(self.player_id),
-                    "transactionId": str(self.writes.operation_id),
+                    "playerId": player,
+                    "transactionId": operation,
                     "operation": self.name,
                     "wallets": wallets,
                 }))
@@ -166,8 +194,8 @@ class Operation:
         body = {
             "status": "OK",
             "operation": self.name,
-            "operationId": str(self.writes.operation_id),
-            "playerId": str(self.player_id),
+            "operationId": operation,
+            "playerId": player,
             "transfers": self.transfers,
             "holds": self.holds,
             "wallets": wallets,

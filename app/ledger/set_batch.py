@@ -24,10 +24,11 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
+from app.core import json_codec
 from app.core.errors import DomainError, NotFound
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -180,11 +181,8 @@ def _replay(found: tuple[str, str | None] | None, request_hash_: str) -> Answer:
         return IdempotencyKeyReused("this idempotency key was used with different input")
     if response is None:
         return RequestInProgress("the request with this key is still in progress; retry")
-    return kernel.Outcome(response, _status(response), replayed=True)
-
-
-def _status(text: str) -> str:
-    return str(kernel.Outcome(text).body["status"])
+    document = cast(dict[str, Any], json_codec.decode(response))  # parsed once, for the result
+    return kernel.Outcome(response, str(document["status"]), replayed=True, document=document)
 
 
 def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
@@ -221,7 +219,7 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
         _accept(r, player, op)
     else:
         _restore(saved)  # a stored refusal writes its answer only
-    return kernel.Outcome(text, body["status"])
+    return kernel.Outcome(text, body["status"], document=body)
 
 
 def _restore(saved: list[tuple[Wallet, int, int, int]]) -> None:

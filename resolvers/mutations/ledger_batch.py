@@ -6,6 +6,7 @@ so its rules, idempotency and answer are the single call's."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
 # every operation of the batch is one of them; any other batch runs one by one.
 PREPARES: dict[str, Callable[[Any, Any], Any]] = {"reserve_bet": single.reserve_bet_prepare}
 
+_CAMEL = {name: to_camel_case(name) for name in OPERATIONS}  # field -> operation name
 _ITEM_ERRORS = tuple(dict.fromkeys(e for spec, _ in OPERATIONS.values() for e in spec.errors))
 BATCH_ITEM = MutationSpec(
     "WalletBatchItemResult", (WalletOperation, InsufficientFunds),
@@ -98,15 +100,17 @@ class WalletBatchMutations:
         answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players,
                                           set_based=_set_based(info, chosen))  # fmt: skip
         results: list[Any] = []
+        succeeded: Counter[str] = Counter()
         for (name, _), answer in zip(chosen, answers, strict=True):
-            operation = to_camel_case(name)
             if isinstance(answer, DomainError):
-                results.append(await _refused_item(info, answer, operation))
+                results.append(await _refused_item(info, answer, _CAMEL[name]))
             else:
-                count_outcome(operation, None)
-                results.append(from_document(answer.body))
+                succeeded[name] += 1
+                results.append(from_document(answer.body))  # the plan's document: no parse
+        for name, count in succeeded.items():
+            count_outcome(_CAMEL[name], None, count)
         await single.record_telemetry(info, [
-            single.device_seen(to_camel_case(name), value, result)
+            single.device_seen(_CAMEL[name], value, result)
             for (name, value), result in zip(chosen, results, strict=True)
         ])  # fmt: skip
         aborted = any(isinstance(a, E.BatchNotApplied) for a in answers)

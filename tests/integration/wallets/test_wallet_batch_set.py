@@ -257,3 +257,20 @@ async def test_two_bets_on_one_round_fall_back_to_one_by_one_with_the_same_answe
                         p=uuid.UUID(alice)) == 2  # fmt: skip
     assert (await wallets_of(db, alice))["REAL"] == {"balance": 500, "held": 300, "turnover": 0}
     await assert_ledger_consistent(db)
+
+
+async def test_a_batch_sent_again_answers_what_the_plans_answered(
+    wallet_gql, player_factory, set_based
+):
+    # The first answers come from the plans' documents, the second from the stored texts
+    # (parsed once): every field the same, refusals included.
+    alice, bob = await player_factory(), await player_factory()
+    await fund(wallet_gql, alice, "10.00")
+    ops = [bet(alice, "4.00", "d1"), bet(bob, "1.00", "d2"), bet(alice, "2.50", "d3")]
+    first = await run_batch(wallet_gql, ops)
+    again = await run_batch(wallet_gql, ops)
+
+    kinds = [r["__typename"] for r in first["results"]]
+    assert kinds == ["WalletOperation", "InsufficientFunds", "WalletOperation"]
+    assert again["results"] == first["results"]
+    assert first["results"][2]["wallets"][0]["available"]["amount"] == "3.50"
