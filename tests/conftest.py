@@ -97,12 +97,39 @@ async def _database(settings: Settings) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+_TABLES = [t.name for t in SQLModel.metadata.sorted_tables]
+# One statement naming the tables that hold a row (EXISTS on an emptied table reads no
+# page) and the tables' own sequences that moved since their last restart (a rolled-back
+# insert moves one and leaves no row).
+_DIRTY = text(
+    " UNION ALL ".join(
+        f"SELECT 'table', '\"{name}\"' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in _TABLES
+    )
+    + """ UNION ALL
+    SELECT 'sequence', s.oid::regclass::text
+    FROM pg_class s
+    JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+         AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_sequences q ON q.schemaname = current_schema() AND q.sequencename = s.relname
+    WHERE s.relkind = 'S' AND q.last_value IS NOT NULL AND t.relname = ANY(:tables)"""
+).bindparams(tables=_TABLES)
+
+
 async def truncate_all(database: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    """Every table empty and every table's sequence restarted, as after ``TRUNCATE`` of
+    all of them, but touching only what the test used: a TRUNCATE of the ~80 tables costs
+    ~120 ms (new files for every table and index), paid after each of ~3,000 tests."""
     async with database.engine.begin() as conn:
+        dirty = (await conn.execute(_DIRTY)).all()
+        tables = [name for kind, name in dirty if kind == "table"]
+        sequences = [name for kind, name in dirty if kind == "sequence"]
         # The append-only tables refuse TRUNCATE unless the retention switch is on.
         await conn.execute(text("SET LOCAL pms.retention_job = 'on'"))
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if tables:
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        for sequence in sequences:  # the ones no TRUNCATE above restarted (idempotent)
+            await conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
 
 
 @pytest.fixture
