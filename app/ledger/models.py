@@ -218,7 +218,13 @@ class LedgerHold(SQLModel, table=True):
         ),
         enum_check("purpose", HoldPurpose),
         enum_check("status", HoldStatus),
-        Index("ix_ledger_holds_player_id", "player_id"),
+        # Pending holds only (migration 0029): every read by player asks for those, and a
+        # finalized hold's (never HOT) update then skips this index.
+        Index(
+            "ix_ledger_holds_pending_player_id",
+            "player_id",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
         Index("ix_ledger_holds_game_round_id", "game_round_id"),
         Index("ix_ledger_holds_client_transaction_id", "client", "transaction_id"),
         Index(
