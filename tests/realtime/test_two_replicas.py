@@ -25,6 +25,9 @@ mutation R($input: RegisterPlayerInput!) { registerPlayer(input: $input) {
 """
 
 
+WAIT_SECONDS = 120  # as tests/e2e/processes.py: a start on a loaded 2-core machine
+
+
 async def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
@@ -33,7 +36,7 @@ async def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as http:
-        for _ in range(300):
+        for _ in range(WAIT_SECONDS * 10):  # readiness decides; the ceiling is generous
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
             try:
