@@ -21,6 +21,14 @@ _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 # is some other number, not a card.
 _GROUPED_RUN = re.compile(r"[0-9]+(?:[ .\-/_][0-9]+)*")
 _SEPARATORS = re.compile(r"[ .\-/_]")
+# A UUID (the usual payment-provider reference or idempotency key) is hex, not a card
+# number spelled with dashes: its digit groups ("...f29653-2750-4223-96b8...") chain into
+# 13-19 digit stretches, one in ten of them Luhn-valid, so about one random UUID in a few
+# dozen was refused as a card. Blanked before the scan.
+_UUID = re.compile(
+    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+    r"[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
+)
 PAN_MIN_DIGITS = 13
 PAN_MAX_DIGITS = 19
 
@@ -46,7 +54,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _candidates(text: str) -> Iterator[str]:
-    for match in _GROUPED_RUN.finditer(text):
+    for match in _GROUPED_RUN.finditer(_UUID.sub(" ", text)):
         groups = _SEPARATORS.split(match.group())
         for first in range(len(groups)):
             digits = ""
