@@ -254,6 +254,7 @@ async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
             await s.execute(text(sql))
         for sql in facts_sql("analytics_period_facts"):
             await s.execute(text(sql))
+        await s.execute(text(repository.FUNNEL_FACTS_FROM_PLAYERS))
         segment, _ = await create_segment(
             s, name="bench tenth", rule={"attr": "country", "op": "eq", "value": "DE"},
             actor="system:bench", settings=settings,
