@@ -254,6 +254,7 @@ async def seed(db: Database, players: int, settings: Settings) -> uuid.UUID:
             await s.execute(text(sql))
         for sql in facts_sql("analytics_period_facts"):
             await s.execute(text(sql))
+        await s.execute(text(repository.FUNNEL_FACTS_FROM_PLAYERS))
         segment, _ = await create_segment(
             s, name="bench tenth", rule={"attr": "country", "op": "eq", "value": "DE"},
             actor="system:bench", settings=settings,
@@ -516,11 +517,16 @@ async def compare_facts(db: Database) -> str:
         for table in ("analytics_period_facts", "analytics_duration_buckets"):
             await s.execute(text(f"CREATE TEMP TABLE expected_{table} (LIKE {table} "
                                  "INCLUDING ALL)"))  # fmt: skip
+        tables = ("analytics_period_facts", "analytics_duration_buckets", "analytics_funnel_facts")
+        await s.execute(text("CREATE TEMP TABLE expected_analytics_funnel_facts "
+                             "(LIKE analytics_funnel_facts INCLUDING ALL)"))  # fmt: skip
         for sql in facts_sql("expected_analytics_period_facts",
                              "expected_analytics_duration_buckets"):  # fmt: skip
             await s.execute(text(sql))
+        await s.execute(text(repository.FUNNEL_FACTS_FROM_PLAYERS.replace(
+            "INTO analytics_funnel_facts", "INTO expected_analytics_funnel_facts")))  # fmt: skip
         out = []
-        for table in ("analytics_period_facts", "analytics_duration_buckets"):
+        for table in tables:
             kept, derived = f"SELECT * FROM {table}", f"SELECT * FROM expected_{table}"
             missing = (await s.execute(text(f"SELECT count(*) FROM ({derived} EXCEPT {kept}) a"))
                        ).scalar()  # fmt: skip
@@ -594,6 +600,74 @@ def _same_but_medians(a: metrics.Series, b: metrics.Series) -> float:
     return worst
 
 
+# --- the reads of branch analytics2, at scale, on the players alone --------------------
+# The funnel and the duration histograms derive from analytics_players only, so a run at
+# 1M players seeds that table (a minute, not the 15 of the whole seeding) and times each
+# read before (per-player funnel; split_part over the combination values, with the index
+# of 0028) and after (funnel facts; the generated dimension columns), alternated.
+
+OLD_COMBO_INDEX = ("CREATE INDEX ix_bench_old_combos ON analytics_duration_buckets "
+                   "(grain, dim, period) WHERE dim IN ('combo', 'segment_combo')")  # fmt: skip
+OLD_COMBO_MEDIANS = repository.DURATION_COMBO_MEDIAN_BUCKETS.replace("{cond}", (
+    " AND split_part(b.value, chr(31), 1) = :c_country"
+    " AND split_part(b.value, chr(31), 2) = :c_traffic_source"))  # fmt: skip
+
+
+async def player_reads(url: str, players: int, rounds: int) -> None:
+    db = await fresh_database(url)
+    t0 = time.perf_counter()
+    async with db.transaction() as s:
+        await s.execute(text("DROP INDEX ix_analytics_players_registered_on"))
+        await s.execute(text(PLAYERS), {"n": players})
+        await s.execute(text(repository.FUNNEL_FACTS_FROM_PLAYERS))
+        for grain in ("d", "m"):
+            await s.execute(text(DURATIONS.format(target="analytics_duration_buckets",
+                                                  grain=grain, unit=_UNIT[grain])))  # fmt: skip
+        await s.execute(text("CREATE INDEX ix_analytics_players_registered_on "
+                             "ON analytics_players (registered_on)"))  # fmt: skip
+        await s.execute(text(OLD_COMBO_INDEX))
+    async with db.engine.connect() as conn:
+        await conn.execute(text("COMMIT"))
+        await conn.execute(text("VACUUM ANALYZE"))
+    print(f"seeded {players:,} players in {time.perf_counter() - t0:.0f} s", flush=True)
+    funnel = {"lo": date(2026, 8, 1), "hi": date(2026, 10, 29)}
+    combo = {"grain": "d", "lo": RANGES[Granularity.DAY][0], "hi": RANGES[Granularity.DAY][1]}
+    de_organic = metrics.Filters(country="DE", traffic_source="organic")
+    new_cond, new_params = repository.combo_filter_sql(dataclass_dict(de_organic))
+    reads = {
+        "funnel 90 days none": (
+            (repository.FUNNEL, funnel, {}, "p"), (repository.FUNNEL_FACTS, funnel, {}, "f")),
+        "funnel 90 days country": (
+            (repository.FUNNEL, funnel, {"country": "DE"}, "p"),
+            (repository.FUNNEL_FACTS, funnel, {"country": "DE"}, "f")),
+        "day medians country+source": (
+            (OLD_COMBO_MEDIANS, combo | {"dim": "combo", "c_country": "DE",
+                                         "c_traffic_source": "organic"}, {}, "p"),
+            (repository.DURATION_COMBO_MEDIAN_BUCKETS.replace("{cond}", new_cond),
+             combo | new_params, {}, "p")),
+    }  # fmt: skip
+    for name, paths in reads.items():
+        ms: list[list[float]] = [[], []]
+        got: list[Any] = [None, None]
+        for _ in range(rounds + 1):  # the first round warms the cache and is not counted
+            for i, (sql, params, flt, dims) in enumerate(paths):
+                async with db.read_session() as s:
+                    t = time.perf_counter()
+                    got[i] = await repository.fetch(s, sql, params, flt, dims=dims)
+                    ms[i].append((time.perf_counter() - t) * 1000)
+        key = (lambda r: sorted(map(str, r))) if "medians" in name else (lambda r: r)
+        assert key(got[0]) == key(got[1]), (name, got)
+        print(f"{name:<28} before {statistics.median(ms[0][1:]):7.1f} ms p50 "
+              f"{max(ms[0][1:]):7.1f} max | after {statistics.median(ms[1][1:]):6.1f} ms p50 "
+              f"{max(ms[1][1:]):6.1f} max | {len(got[1])} rows, equal", flush=True)  # fmt: skip
+    await db.dispose()
+
+
+def dataclass_dict(f: metrics.Filters) -> dict[str, Any]:
+    return {k: getattr(f, k) for k in ("segment_id", "country", "traffic_source",
+                                       "affiliate_code")}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--players", type=int, default=1_000_000)
@@ -611,9 +685,16 @@ def main() -> None:
         action="store_true",
         help="a tree without analytics_period_facts (the baseline)",
     )
+    parser.add_argument(
+        "--player-reads",
+        action="store_true",
+        help="seed the players alone; the funnel and combined medians before/after",
+    )
     args = parser.parse_args()
     url = os.environ.get("PMS_BENCH_DATABASE_URL", DEFAULT_URL)
-    if args.compare_combined:
+    if args.player_reads:
+        asyncio.run(player_reads(url, args.players, args.rounds))
+    elif args.compare_combined:
         asyncio.run(compare_combined(url, args.rounds))
     elif args.rebuild_events:
         asyncio.run(rebuild_slice(url, args.rebuild_events, not args.no_facts))

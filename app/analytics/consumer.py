@@ -94,6 +94,7 @@ async def _deposited(session: AsyncSession, ev: _Event) -> None:
     player = await repository.set_first_deposit(session, ev.player, ev.at)
     if player is not None:
         await facts.add_first_deposit(session, player, ev.at)
+        await facts.add_funnel_milestone(session, player, "deposited")
 
 
 async def _withdrawn(session: AsyncSession, ev: _Event) -> None:
@@ -109,7 +110,9 @@ async def _settled(session: AsyncSession, ev: _Event) -> None:
     await repository.add_money(session, ev.day, ev.data["currency"], amounts)
     await repository.mark_active(session, ev.day, ev.player)
     await ev.player_day(session, amounts)
-    await repository.set_milestone(session, ev.player, "first_bet_at", ev.at)
+    player = await repository.set_milestone(session, ev.player, "first_bet_at", ev.at)
+    if player is not None:
+        await facts.add_funnel_milestone(session, player, "bet")
 
 
 async def _rolled_back(session: AsyncSession, ev: _Event) -> None:
@@ -131,6 +134,7 @@ async def _kyc(session: AsyncSession, ev: _Event) -> None:
         player = await repository.set_kyc_decision(session, ev.player, status, ev.at)
         if player is not None:
             await facts.add_kyc_decision(session, player, ev.at)
+            await facts.add_funnel_milestone(session, player, "verified")
 
 
 async def _bonus_awarded(session: AsyncSession, ev: _Event) -> None:

@@ -77,10 +77,41 @@ class _Batch:
 
 
 async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) -> None:
-    batch = _Batch(player, await repository.player_dims(session, player) or UNKNOWN_DIMS)
+    """A new player (``day``: their registration day): in the facts and the funnel."""
+    dims = await repository.player_dims(session, player) or UNKNOWN_DIMS
+    batch = _Batch(player, dims)
     for grain, g in GRAINS.items():
         batch.add(grain, period_start(day, g), ANY_CURRENCY, {"registrations": 1})
     await batch.write(session)
+    await repository.add_funnel(session, {**dims, "registered_on": day}, {"registered": 1})
+
+
+# --- the funnel (analytics_funnel_facts) ------------------------------------------------
+# Each step counts the players who reached it and every step before (metrics.funnel).
+
+
+def funnel_steps(verified: bool, deposited: bool, bet: bool) -> dict[str, int]:
+    """A registered player's contribution to each funnel column."""
+    return {"registered": 1, "kyc_verified": int(verified),
+            "first_deposit": int(verified and deposited),
+            "first_bet": int(verified and deposited and bet)}  # fmt: skip
+
+
+def _reached(player: dict[str, Any], without: str | None = None) -> dict[str, int]:
+    flags = {"verified": player["kyc_outcome"] == "VERIFIED",
+             "deposited": bool(player["deposited"]), "bet": bool(player["bet"])}  # fmt: skip
+    if without is not None:
+        flags[without] = False
+    return funnel_steps(**flags)
+
+
+async def add_funnel_milestone(session: AsyncSession, player: dict[str, Any], flag: str) -> None:
+    """A milestone just set on the player's row (``flag``: 'verified', 'deposited' or
+    'bet', false before): the funnel columns it completes, in their registration day's row."""
+    after, before = _reached(player), _reached(player, without=flag)
+    delta = {k: v - before[k] for k, v in after.items() if v != before[k]}
+    if delta:
+        await repository.add_funnel(session, player, delta)
 
 
 # The dimensions a duration histogram is kept by, one at a time ('' = every player), and

@@ -439,8 +439,10 @@ async def funnel(
     """Players registered in the range, and how many of them went on to each next step
     (each step counts those who reached it and every step before)."""
     check_range(from_day, to_day, max_span_days, filters=filters)
-    rows = await repository.fetch(session, repository.FUNNEL, {"lo": from_day, "hi": to_day},
-                                  asdict(filters))  # fmt: skip
+    f = asdict(filters)
+    # the funnel facts hold no segment membership: a segment counts its members' rows
+    sql, dims = (repository.FUNNEL, "p") if filters.segment_id else (repository.FUNNEL_FACTS, "f")
+    rows = await repository.fetch(session, sql, {"lo": from_day, "hi": to_day}, f, dims=dims)
     counts = [_int(rows[0][name]) for name in FUNNEL_STEPS]
     return [
         FunnelStep(name.upper(), n, ratio(n, counts[i - 1]) if i else None, ratio(n, counts[0]))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     Index,
@@ -239,6 +240,15 @@ class SegmentFacts(SQLModel, table=True):
     player_days: int = _count()
 
 
+def _part(in_segment_combo: int, in_combo: int) -> Any:
+    """A generated column: part ``in_combo`` of a 'combo' value (1-based; 0: none), part
+    ``in_segment_combo`` of a 'segment_combo' one, '' in any other row."""
+    combo = f"split_part(value, chr(31), {in_combo})" if in_combo else "''"
+    sql = (f"CASE dim WHEN 'segment_combo' THEN split_part(value, chr(31), {in_segment_combo}) "
+           f"WHEN 'combo' THEN {combo} ELSE '' END")  # fmt: skip
+    return Field(default=None, sa_column=Column(String, Computed(sql, persisted=True)))
+
+
 class DurationBuckets(SQLModel, table=True):
     """Log-scale histograms of durations ('deposit': registration to first deposit, by
     registration period; 'kyc': submission to first decision, by decision period) per grain
@@ -250,9 +260,17 @@ class DurationBuckets(SQLModel, table=True):
     of every player (app/analytics/figures.py: bucket widths and the error bound)."""
 
     __tablename__ = "analytics_duration_buckets"
-    # the combination rows of a period range (their value is no prefix a filter can use)
+    # The combination rows read by their parts (generated columns below): the filters'
+    # values are an index prefix, and the index covers the read (an index-only scan).
     __table_args__ = (
-        Index("ix_analytics_duration_buckets_combos", "grain", "dim", "period",
+        Index("ix_analytics_duration_buckets_combos", "grain", "dim", "segment", "country",
+              "traffic_source", "period",
+              postgresql_include=["affiliate_code", "metric", "bucket", "count"],
+              postgresql_where=text("dim IN ('combo', 'segment_combo')")),
+        Index("ix_analytics_duration_buckets_combo_affiliates", "grain", "dim",
+              "affiliate_code", "period",
+              postgresql_include=["segment", "country", "traffic_source", "metric", "bucket",
+                                  "count"],
               postgresql_where=text("dim IN ('combo', 'segment_combo')")),
     )  # fmt: skip
 
@@ -263,3 +281,26 @@ class DurationBuckets(SQLModel, table=True):
     metric: str = _dim(8)
     bucket: int = Field(sa_column=Column(SmallInteger, primary_key=True))
     count: int = _count()
+    # the parts of a combination's value ('' in the one-dimension rows), kept by PostgreSQL
+    segment: str | None = _part(1, 0)
+    country: str | None = _part(2, 1)
+    traffic_source: str | None = _part(3, 2)
+    affiliate_code: str | None = _part(4, 3)
+
+
+class FunnelFacts(SQLModel, table=True):
+    """The funnel per registration day and player dimensions ('' for none): of the players
+    registered that day, how many reached each step and every step before it (KYC
+    verified, then a first deposit, then a first bet; app/analytics/facts.py keeps it as the
+    milestones come). A funnel reads a row per day and combination instead of every player."""
+
+    __tablename__ = "analytics_funnel_facts"
+
+    registered_on: date = Field(sa_column=Column(Date, primary_key=True))
+    country: str = _dim(2)
+    traffic_source: str = _dim(64)
+    affiliate_code: str = _dim(64)
+    registered: int = _count()
+    kyc_verified: int = _count()
+    first_deposit: int = _count()
+    first_bet: int = _count()

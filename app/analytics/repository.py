@@ -124,19 +124,23 @@ _MILESTONE_ROW = (
     "player_id, registered_at, registered_on, kyc_submitted_at, kyc_outcome, "
     "date_trunc('month', registered_on::timestamp)::date AS reg_month, country, "
     "coalesce(traffic_source, '') AS traffic_source, "
-    "coalesce(affiliate_code, '') AS affiliate_code"
+    "coalesce(affiliate_code, '') AS affiliate_code, "
+    "first_deposit_at IS NOT NULL AS deposited, first_bet_at IS NOT NULL AS bet"
 )
 
 
 async def set_milestone(
     session: AsyncSession, player_id: uuid.UUID, column: str, at: datetime
-) -> None:
+) -> dict[str, Any] | None:
+    """The player's row when the milestone was set now (None otherwise)."""
     assert column in MILESTONES, column
-    await session.execute(
+    result = await session.execute(
         text(f"UPDATE analytics_players SET {column} = :at "  # noqa: S608
-             f"WHERE player_id = :p AND {column} IS NULL"),
+             f"WHERE player_id = :p AND {column} IS NULL RETURNING {_MILESTONE_ROW}"),
         {"p": player_id, "at": at},
     )  # fmt: skip
+    found = result.mappings().first()
+    return dict(found) if found else None
 
 
 async def set_first_deposit(
@@ -287,6 +291,28 @@ async def add_facts_rows(
             f"SET {_adds('analytics_segment_facts', columns)}"
         ),
         {**params, "player": player},
+    )
+
+
+FUNNEL_KEY = ("registered_on", *PLAYER_DIMS)
+FUNNEL_COLUMNS = ("registered", "kyc_verified", "first_deposit", "first_bet")
+
+
+async def add_funnel(
+    session: AsyncSession, key: Mapping[str, Any], amounts: dict[str, int]
+) -> None:
+    """Add to the funnel row of a registration day and dimensions."""
+    assert set(amounts) <= set(FUNNEL_COLUMNS), amounts
+    columns = tuple(sorted(amounts))
+    names = ", ".join((*FUNNEL_KEY, *columns))
+    await session.execute(
+        text(
+            f"INSERT INTO analytics_funnel_facts ({names}) "  # noqa: S608
+            f"VALUES ({', '.join(':' + n for n in (*FUNNEL_KEY, *columns))}) "
+            f"ON CONFLICT ({', '.join(FUNNEL_KEY)}) DO UPDATE "
+            f"SET {_adds('analytics_funnel_facts', columns)}"
+        ),
+        {**{k: key[k] for k in FUNNEL_KEY}, **amounts},
     )
 
 
@@ -469,7 +495,7 @@ ROLLUP_TABLES = (
     "analytics_daily_counts", "analytics_players", "analytics_player_days",
     "analytics_segment_members", "analytics_registration_errors",
     "analytics_player_periods", "analytics_period_facts", "analytics_duration_buckets",
-    "analytics_segment_facts",
+    "analytics_segment_facts", "analytics_funnel_facts",
 )  # fmt: skip
 
 
@@ -634,6 +660,8 @@ SELECT date_trunc('month', p.registered_on::timestamp)::date AS cohort, count(*)
 FROM analytics_players p WHERE p.registered_on BETWEEN :lo AND :hi {cond} GROUP BY 1
 """
 
+# The exact funnel from the players (a segment filter: current members; and the reference
+# the funnel facts are tested against).
 FUNNEL = """
 SELECT count(*) AS registered,
        count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED') AS kyc_verified,
@@ -642,6 +670,28 @@ SELECT count(*) AS registered,
        count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED' AND p.first_deposit_at IS NOT NULL
                         AND p.first_bet_at IS NOT NULL) AS first_bet
 FROM analytics_players p WHERE p.registered_on BETWEEN :lo AND :hi {cond}
+"""
+
+# The funnel facts of every player at once, set-based (what the consumer keeps row by row;
+# the bench's seeding and the tests' reference; migration 0029 backfills the same).
+FUNNEL_FACTS_FROM_PLAYERS = """
+INSERT INTO analytics_funnel_facts (registered_on, country, traffic_source, affiliate_code,
+    registered, kyc_verified, first_deposit, first_bet)
+SELECT registered_on, country, coalesce(traffic_source, ''), coalesce(affiliate_code, ''),
+       count(*), count(*) FILTER (WHERE kyc_outcome = 'VERIFIED'),
+       count(*) FILTER (WHERE kyc_outcome = 'VERIFIED' AND first_deposit_at IS NOT NULL),
+       count(*) FILTER (WHERE kyc_outcome = 'VERIFIED' AND first_deposit_at IS NOT NULL
+                        AND first_bet_at IS NOT NULL)
+FROM analytics_players GROUP BY 1, 2, 3, 4
+"""
+
+# The same from the funnel facts: a row per registration day and dimension combination.
+FUNNEL_FACTS = """
+SELECT coalesce(sum(f.registered), 0) AS registered,
+       coalesce(sum(f.kyc_verified), 0) AS kyc_verified,
+       coalesce(sum(f.first_deposit), 0) AS first_deposit,
+       coalesce(sum(f.first_bet), 0) AS first_bet
+FROM analytics_funnel_facts f WHERE f.registered_on BETWEEN :lo AND :hi {cond}
 """
 
 
@@ -677,7 +727,9 @@ WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
 """
 
 # The same from the histograms per full combination (dim 'combo' / 'segment_combo'):
-# the matching combinations' buckets summed first. {cond}: combo_filter_sql.
+# the matching combinations' buckets summed first, read by the value's parts (generated
+# columns; an index-only scan of ix_analytics_duration_buckets_combos or _combo_affiliates).
+# {cond}: combo_filter_sql.
 DURATION_COMBO_MEDIAN_BUCKETS = """
 SELECT period, metric, bucket, upto - count AS below, count, total FROM (
   SELECT period, metric, bucket, count,
@@ -693,14 +745,16 @@ WHERE upto > (total - 1) / 2 AND upto - count <= total / 2
 
 def combo_filter_sql(filters: Mapping[str, object]) -> tuple[str, dict[str, object]]:
     """The histogram kind and ``AND ...`` conditions on its value's parts for ``filters``
-    (a segment: its combinations, the segment id first)."""
+    (a segment: its combinations; the segment part is '' in the others, and always named
+    so that the index's prefix goes on to the country and source)."""
     segment = filters.get("segment_id")
-    names = ("segment_id", *PLAYER_DIMS) if segment is not None else PLAYER_DIMS
-    parts = [f" AND split_part(b.value, chr(31), {i}) = :c_{name}"
-             for i, name in enumerate(names, 1) if filters.get(name) is not None]  # fmt: skip
+    parts = [" AND b.segment = :c_segment"]
+    parts += [f" AND b.{name} = :c_{name}" for name in PLAYER_DIMS
+              if filters.get(name) is not None]  # fmt: skip
     params: dict[str, object] = {
-        f"c_{name}": str(filters[name]) for name in names if filters.get(name) is not None
+        f"c_{name}": str(filters[name]) for name in PLAYER_DIMS if filters.get(name) is not None
     }
+    params["c_segment"] = "" if segment is None else str(segment)
     return "".join(parts), params | {"dim": "segment_combo" if segment else "combo"}
 
 

@@ -32,6 +32,8 @@ SNAPSHOT = {
              "reg_month, country, traffic_source, affiliate_code",
     "periods": "SELECT * FROM analytics_player_periods "
                "ORDER BY grain, period, player_id, currency",
+    "funnel": "SELECT * FROM analytics_funnel_facts "
+              "ORDER BY registered_on, country, traffic_source, affiliate_code",
 }  # fmt: skip
 
 
