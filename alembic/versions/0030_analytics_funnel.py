@@ -3,7 +3,7 @@ analytics_players), and the parts of a duration histogram's combination value as
 columns with covering indexes (PostgreSQL fills them for the existing rows): no rebuild
 needed after this one.
 
-Revision ID: 0029_analytics_funnel
+Revision ID: 0030_analytics_funnel
 Revises: 0028_analytics_combos
 Create Date: 2026-12-01 21:40:00+00:00
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0029_analytics_funnel"
-down_revision: str | None = "0028_analytics_combos"
+revision: str = "0030_analytics_funnel"
+down_revision: str | None = "0029_hold_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
