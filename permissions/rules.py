@@ -28,6 +28,7 @@ the source object (Player), else the field's ``id``/``playerId`` argument, else 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,10 @@ class Require(BasePermission):
         )
 
     def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
-        principal: Principal = info.context.principal
+        return self.permits(info.context.principal, source, kwargs)
+
+    def permits(self, principal: Principal, source: Any, kwargs: dict[str, Any]) -> bool:
+        """``has_permission`` without the ``Info`` (the planned attribute fields')."""
         owner = owner_of(source, kwargs)
         if self.owner_ok and owner is not None and getattr(source, "owner_view", False):
             # The object was just created by this caller (registration): show it back.
@@ -120,9 +124,43 @@ class RuleExtension(FieldExtension):
 
 
 class _PermissionRule(PermissionExtension, RuleExtension):
+    """Strawberry's permission extension with one permission whose check is a plain bool
+    (``Require``): the same decision and the same denial (``_on_unauthorized``), without
+    the per-call awaitable and type checks a generic permission class needs."""
+
     def __init__(self, rule: Rule) -> None:
         super().__init__(permissions=[rule.require], fail_silently=rule.on_deny == "null")
         self.rule = rule
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
+        require = self.rule.require
+        if require.permits(info.context.principal, source, kw):
+            return next_(source, info, **kw)
+        return self._on_unauthorized(require)
+
+    async def resolve_async(
+        self, next_: Callable[..., Any], source: Any, info: strawberry.Info, **kw: Any
+    ) -> Any:
+        require = self.rule.require
+        if not require.permits(info.context.principal, source, kw):
+            return self._on_unauthorized(require)
+        result = next_(source, info, **kw)
+        return result if inspect.isasyncgen(result) else await result  # subscriptions
+
+    def attribute_resolver(self, name: str) -> Callable[..., Any]:
+        """The resolver of a resolver-less field ``name`` guarded by this rule alone:
+        graphql-core calls it with the raw resolve info (no Strawberry ``Info`` built per
+        object and field: schema/field_plans.py); same decision and denial as above."""
+        require, deny = self.rule.require, self._on_unauthorized
+
+        def resolve(source: Any, info: Any, **kw: Any) -> Any:
+            if require.permits(info.context.principal, source, kw):
+                return getattr(source, name)
+            return deny(require)
+
+        return resolve
 
 
 def nullable(

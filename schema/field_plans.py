@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
@@ -151,7 +151,18 @@ def _plan(field: GraphQLField, schema: strawberry.Schema) -> Resolve | None:
         return _attribute(definition.python_name)
     if definition.base_resolver is None and definition.default_resolver is not getattr:
         return None
-    return _planned(definition, schema)
+    guarded = _guarded_attribute(definition)
+    return guarded if guarded is not None else _planned(definition, schema)
+
+
+def _guarded_attribute(field: StrawberryField) -> Resolve | None:
+    """A resolver-less field whose one extension is a permission rule that plans its own
+    attribute resolver (permissions/rules.py): the rule, then ``getattr``, with no
+    ``Info``, argument or chain step per object (most data fields: Player's columns)."""
+    if field.base_resolver is not None or len(field.extensions) != 1:
+        return None
+    plan = getattr(field.extensions[0], "attribute_resolver", None)
+    return None if plan is None else cast(Resolve, plan(field.python_name))
 
 
 def install(schema: strawberry.Schema) -> None:

@@ -33,6 +33,7 @@ from app.playstyle.models import PlayerMetrics
 from app.playstyle.service import get_metrics
 from app.profiles import service as profiles
 from app.profiles.models import PlayerProfile, PlayerTag, SettingsChange
+from app.segments import repository as segment_rows
 from app.segments import service as segments
 from app.segments.models import Segment
 from app.wallets import repository as wallets
@@ -92,6 +93,45 @@ def _by_key(rows: Iterable[Any], keys: Sequence[K], key_of: Any) -> list[Any]:
 class PlayerById(DriverLoader[uuid.UUID, Player | None]):
     async def fetch_on(self, db: Database, keys: Sequence[uuid.UUID]) -> list[Player | None]:
         return _by_key(await players.get_many_on(db, keys), keys, lambda r: r.id)
+
+
+# What of a player a ``player(id)`` selection asks for beside the player's own columns.
+WALLETS = "wallets"
+SEGMENTS = "segments"
+PlayerWith = tuple[uuid.UUID, frozenset[str]]  # a player id, and WALLETS and/or SEGMENTS
+
+
+class PlayerWithRelated(DriverLoader[PlayerWith, Player | None]):
+    """``player(id)`` whose selection has ``wallets`` and/or ``segments``: the player and
+    those in ONE statement (correlated sub-selects of the wallets' and segments'
+    repositories) instead of one batch each, and the rows primed into ``PlayerById``,
+    ``WalletsByPlayer`` and ``SegmentsByPlayer``, which the fields then read as before
+    (bench/README.md, branch profile2). Lists of players keep one batch per field: their
+    loaders are the same three, and no key asks this one."""
+
+    def __init__(self, db: Database, loaders: Loaders) -> None:
+        super().__init__(db)
+        self._loaders = loaders
+
+    async def fetch_on(self, db: Database, keys: Sequence[PlayerWith]) -> list[Player | None]:
+        wanted = frozenset().union(*(related for _, related in keys))
+        related = tuple((name, sql) for name, sql in _RELATED if name in wanted)
+        ids = list(dict.fromkeys(player_id for player_id, _ in keys))
+        found = await players.get_many_with_on(db, ids, related)
+        rows = {row.id: row for row, _ in found}
+        self._loaders.get(PlayerById).prime_many(rows)
+        if WALLETS in wanted:
+            self._loaders.get(WalletsByPlayer).prime_many(
+                {row.id: wallets.of_player_rows(record[WALLETS]) for row, record in found}
+            )
+        if SEGMENTS in wanted:
+            self._loaders.get(SegmentsByPlayer).prime_many(
+                {row.id: segment_rows.of_player_rows(record[SEGMENTS]) for row, record in found}
+            )
+        return [rows.get(player_id) for player_id, _ in keys]
+
+
+_RELATED = ((WALLETS, wallets.OF_PLAYER), (SEGMENTS, segment_rows.OF_PLAYER))
 
 
 class WalletById(BatchLoader[int, Wallet | None]):
@@ -243,7 +283,9 @@ class Loaders:
     def get(self, key: type[LoaderT]) -> LoaderT:
         loader = self._loaders.get(key)
         if loader is None:
-            loader = self._loaders[key] = key(self.db)
+            loader = self._loaders[key] = (
+                key(self.db, self) if key is PlayerWithRelated else key(self.db)  # type: ignore[call-arg]
+            )
         return cast(LoaderT, loader)
 
     # The two names callers used before the registry (kept so they keep working).

@@ -20,7 +20,7 @@ from permissions.roles import is_allowed
 from permissions.rules import actor_of
 from schema.context import Info
 from schema.ids import try_int_id, try_uuid
-from schema.loaders import BatchLoader, Loaders, PlayerById, WalletById
+from schema.loaders import BatchLoader, Loaders, PlayerById, PlayerWithRelated, WalletById
 
 # actor, action, target, details as canonical JSON ("" for none)
 ReadKey = tuple[audit.Actor, str, str, str]
@@ -65,9 +65,12 @@ class Reader:
         return cls(ctx.principal, ctx.db, ctx.loaders, actor_of(info), ctx.events)
 
 
-async def read_player(reader: Reader, raw_id: object) -> PlayerRow | None:
+async def read_player(
+    reader: Reader, raw_id: object, related: frozenset[str] = frozenset()
+) -> PlayerRow | None:
     """The player, if there is one and the caller may read it. A staff read is audited
-    (``player.read``), whichever API it came through."""
+    (``player.read``), whichever API it came through. ``related`` (``loaders.WALLETS``,
+    ``loaders.SEGMENTS``): what the caller will ask next, read in the same statement."""
     player_id = try_uuid(raw_id)
     principal = reader.principal
     if player_id is None or not is_allowed(
@@ -76,6 +79,8 @@ async def read_player(reader: Reader, raw_id: object) -> PlayerRow | None:
         return None
 
     async def load() -> PlayerRow | None:
+        if related:
+            return await reader.loaders.get(PlayerWithRelated).load((player_id, related))
         return await reader.loaders.get(PlayerById).load(player_id)
 
     # A replica's row may be older than the cache's invalidation: it is never cached.
@@ -88,8 +93,10 @@ async def read_player(reader: Reader, raw_id: object) -> PlayerRow | None:
     return row
 
 
-async def player_row(info: Info, raw_id: object) -> PlayerRow | None:
-    return await read_player(Reader.of(info), raw_id)
+async def player_row(
+    info: Info, raw_id: object, related: frozenset[str] = frozenset()
+) -> PlayerRow | None:
+    return await read_player(Reader.of(info), raw_id, related)
 
 
 async def wallet_row(info: Info, raw_id: object) -> WalletRow | None:

@@ -4,7 +4,7 @@ columns with covering indexes (PostgreSQL fills them for the existing rows): no 
 needed after this one.
 
 Revision ID: 0030_analytics_funnel
-Revises: 0028_analytics_combos
+Revises: 0029_hold_indexes
 Create Date: 2026-12-01 21:40:00+00:00
 """
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,6 +94,24 @@ async def get_many_on(db: Database, ids: Sequence[uuid.UUID]) -> list[Player]:
 
 # The column list comes from the model, never from input.
 _GET_MANY_SQL = f"SELECT {columns_of(Player)} FROM players WHERE id = ANY($1::uuid[])"  # noqa: S608
+
+
+async def get_many_with_on(
+    db: Database, ids: Sequence[uuid.UUID], related: tuple[tuple[str, str], ...]
+) -> list[tuple[Player, Mapping[str, Any]]]:
+    """``get_many_on`` with more of each player's data in the SAME statement: ``related``
+    is (name, SQL expression over the player ``p``) pairs, each another repository's
+    correlated sub-select (e.g. ``wallets.OF_PLAYER``); every row comes with its record,
+    where each value is found under its name. One round trip instead of one per table."""
+    records = await db.read_rows(_with_related_sql(related), list(ids))
+    return list(zip(detached_rows(Player, records), records, strict=True))
+
+
+@functools.cache
+def _with_related_sql(related: tuple[tuple[str, str], ...]) -> str:
+    # Expressions and names are our repositories' constants, never input.
+    extra = "".join(f', {sql} AS "{name}"' for name, sql in related)
+    return f"SELECT {columns_of(Player, 'p')}{extra} FROM players p WHERE p.id = ANY($1::uuid[])"  # noqa: S608
 
 
 async def insert(session: AsyncSession, player: Player) -> Player:

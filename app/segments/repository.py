@@ -4,6 +4,7 @@ here: segment work runs off the money path)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -235,6 +236,19 @@ async def segments_of_players_on(
     records = await db.read_rows(_OF_PLAYERS_SQL, player_ids)
     segments = detached_rows(Segment, records)
     return [(r["member_of"], s) for r, s in zip(records, segments, strict=True)]
+
+
+# ``segments_of_players_on`` of one player ``p`` as a correlated sub-select (segment rows
+# in name order), for a statement that reads the player too (``players.get_many_with_on``).
+OF_PLAYER = (
+    "ARRAY(SELECT s FROM segment_members m JOIN segments s ON s.id = m.segment_id"
+    " WHERE m.player_id = p.id ORDER BY s.name)"
+)
+
+
+def of_player_rows(records: Sequence[Mapping[str, Any]]) -> list[Segment]:
+    """The segments of one ``OF_PLAYER`` value."""
+    return detached_rows(Segment, records)
 
 
 _OF_PLAYERS_SQL = (  # the column list comes from the model, never from input

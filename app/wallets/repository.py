@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,17 @@ async def for_players(session: AsyncSession, player_ids: Sequence[uuid.UUID]) ->
 async def for_players_on(db: Database, player_ids: Sequence[uuid.UUID]) -> list[Wallet]:
     """``for_players`` on a driver connection (the read path's loaders: no ORM loading)."""
     return detached_rows(Wallet, await db.read_rows(_FOR_PLAYERS_SQL, list(player_ids)))
+
+
+# ``for_players_on`` of one player ``p`` as a correlated sub-select: the player's wallet
+# rows (the table's row type, which the driver decodes column by column) in id order, for
+# a statement that reads the player too (``players.get_many_with_on``).
+OF_PLAYER = "ARRAY(SELECT w FROM wallets w WHERE w.player_id = p.id ORDER BY w.id)"
+
+
+def of_player_rows(records: Sequence[Mapping[str, Any]]) -> list[Wallet]:
+    """The wallets of one ``OF_PLAYER`` value."""
+    return detached_rows(Wallet, records)
 
 
 _FOR_PLAYERS_SQL = (  # the column list comes from the model, never from input

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import cast
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from strawberry.scalars import JSON
 
 from app.players.models import Player as PlayerRow
@@ -17,7 +18,7 @@ from permissions.rules import mask_email, masked, nullable, required
 from schema.context import Info
 from schema.enums import BonusStatusEnum, ConfirmStatusEnum, PlayerStatusEnum, RiskLevelEnum
 from schema.inputs.ledger import LedgerFilter
-from schema.loaders import BonusesByPlayer, LoyaltyByPlayer, WalletsByPlayer
+from schema.loaders import SEGMENTS, WALLETS, BonusesByPlayer, LoyaltyByPlayer, WalletsByPlayer
 from schema.pagination import Connection
 from schema.reads import player_row
 from schema.types import fraud as fraud_types
@@ -211,6 +212,30 @@ class Player:
 
 
 async def fetch_player(info: Info, id: object) -> Player | None:
-    """THE way a player is read by id (see schema/reads.py), as the GraphQL type."""
-    row = await player_row(info, id)
+    """THE way a player is read by id (see schema/reads.py), as the GraphQL type. The
+    wallets and segments the selection asks for are read in the player's statement."""
+    row = await player_row(info, id, related_selected(info))
     return Player.from_model(row) if row else None
+
+
+_RELATED_FIELDS = {"wallets": WALLETS, "segments": SEGMENTS}
+
+
+def related_selected(info: Info) -> frozenset[str]:
+    """Which of ``wallets`` and ``segments`` the field's selection (fragments included)
+    asks for on the player. Asking is not seeing: each field keeps its own rule."""
+    raw = info._raw_info
+    found: set[str] = set()
+    pending = [node.selection_set for node in raw.field_nodes]
+    while pending:
+        selection_set = pending.pop()
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if selection.name.value in _RELATED_FIELDS:
+                    found.add(_RELATED_FIELDS[selection.name.value])
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                pending.append(fragment.selection_set if fragment else None)
+    return frozenset(found)

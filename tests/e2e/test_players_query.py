@@ -137,3 +137,68 @@ async def test_fifty_players_with_wallets_take_a_bounded_number_of_statements(
     assert len(statements) == 5, kinds
     assert sum("FROM wallets" in s for s in statements) == 1
     assert sum(s.startswith("INSERT INTO audit_log") for s in statements) == 1
+
+
+PROFILE = """
+query($id: ID!) { player(id: $id) { id login ...related } }
+fragment related on Player { wallets { kind balance { amount } } segments { name } }
+"""
+
+
+async def _with_segment(db, player_id, name="vip"):
+    from app.segments import service as segments
+    from app.segments.models import SegmentKind
+
+    async with db.transaction() as session:
+        segment, _ = await segments.create_segment(
+            session, name=name, rule=None, actor="staff:t", kind=SegmentKind.STATIC
+        )
+        await segments.add_static_members(session, segment.id, [player_id])
+
+
+async def test_player_with_wallets_and_segments_is_one_statement(gql, auth, db, settings):
+    """player(id) asking for wallets and segments (here through a fragment) reads all
+    three in ONE statement, and the player reading themselves writes no audit row."""
+    row = await create_player(db, settings)
+    await _with_segment(db, row.id)
+    headers = await auth.player_headers(row)
+    await gql(PROFILE, {"id": str(row.id)}, **headers)  # the token's revocation is cached
+
+    with count_statements(db) as statements:
+        body = await gql(PROFILE, {"id": str(row.id)}, **headers)
+
+    player = body["data"]["player"]
+    assert player["id"] == str(row.id)
+    assert sorted(w["kind"] for w in player["wallets"]) == [
+        "BONUS", "FREESPINS", "REAL", "TOURNAMENT",
+    ]  # fmt: skip
+    assert player["segments"] == [{"name": "vip"}]
+    assert len(statements) == 1, statements
+    assert "FROM wallets" in statements[0] and "FROM segment_members" in statements[0]
+
+
+async def test_one_statement_player_read_keeps_each_field_rule_and_the_staff_audit(
+    gql, auth, db, settings
+):
+    """What the one statement read is not what the caller sees: a service with only
+    player:read gets no wallets and no segments; a staff read still writes player.read."""
+    row = await create_player(db, settings)
+    await _with_segment(db, row.id)
+
+    reader = await auth.service_headers("player:read", client_id="profile-reader")
+    body = await gql(PROFILE, {"id": str(row.id)}, **reader)
+    assert body["data"]["player"]["wallets"] == []  # a denied list is empty
+    assert body["data"]["player"]["segments"] == []
+
+    staff = await auth.staff_headers("SUPPORT")
+    with count_statements(db) as statements:
+        body = await gql(PROFILE, {"id": str(row.id)}, **staff)
+    assert len(body["data"]["player"]["wallets"]) == 4
+    assert body["data"]["player"]["segments"] == [{"name": "vip"}]
+    audits = [s for s in statements if s.startswith("INSERT INTO audit_log")]
+    assert len(audits) == 1
+
+
+async def test_unknown_player_with_related_fields_is_null(staff_gql):
+    body = await staff_gql(PROFILE, {"id": str(uuid.uuid4())})
+    assert body["data"]["player"] is None

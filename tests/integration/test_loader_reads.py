@@ -124,3 +124,59 @@ async def test_the_session_store_lookup_of_every_request_is_one_statement(db, se
     finally:
         await database.dispose()
     assert statements == [], statements  # no BEGIN / ROLLBACK around the SELECT
+
+
+async def test_player_with_related_gives_the_rows_of_the_three_loaders(db, settings):
+    """The one-statement read of a player with its wallets and segments gives exactly the
+    rows the three loaders read apart, and primes them (no further statement)."""
+    from sqlalchemy import inspect, text
+
+    from app.segments import service as segments
+    from app.segments.models import SegmentKind
+    from schema.loaders import SEGMENTS, WALLETS, PlayerWithRelated
+
+    player, other = await create_player(db, settings), await create_player(db, settings)
+    async with db.transaction() as session:
+        for name in ("b-segment", "a-segment"):
+            segment, _ = await segments.create_segment(
+                session, name=name, rule=None, actor="staff:t", kind=SegmentKind.STATIC
+            )
+            await segments.add_static_members(session, segment.id, [player.id])
+        # A JSONB value inside the row type is decoded as in a plain column.
+        await session.execute(text("""UPDATE segments SET rule = '{"all": []}'"""))
+    apart = [await _read_profile(db, p.id) for p in (player, other)]
+
+    statements: list[str] = []
+    database = _logging_database(settings.database_url or "", statements)
+    try:
+        loaders = Loaders(database)
+        both = frozenset({WALLETS, SEGMENTS})
+        rows = await asyncio.gather(
+            loaders.get(PlayerWithRelated).load((player.id, both)),
+            loaders.get(PlayerWithRelated).load((other.id, frozenset({WALLETS}))),
+        )
+        together = [
+            (
+                await loaders.get(PlayerById).load(p.id),
+                await loaders.get(WalletsByPlayer).load(p.id),
+                await loaders.get(SegmentsByPlayer).load(p.id),
+            )
+            for p in (player, other)
+        ]
+        await asyncio.sleep(0.05)
+    finally:
+        await database.dispose()
+    assert [r.id for r in rows] == [player.id, other.id]
+    for (row, wallets, found), (row2, wallets2, found2) in zip(apart, together, strict=True):
+        assert row2.model_dump() == row.model_dump()
+        assert [w.model_dump() for w in wallets2] == [w.model_dump() for w in wallets]
+        assert [s.model_dump() for s in found2] == [s.model_dump() for s in found]
+        for loaded in (row2, *wallets2, *found2):
+            assert inspect(loaded).detached
+    assert [s.name for s in together[0][2]] == ["a-segment", "b-segment"]
+    assert together[0][2][0].rule == {"all": []}
+    selects = [s for s in statements if s.split()[0] == "SELECT"]
+    # ONE statement for both players (batched), plus the driver's type look-ups once.
+    assert sum("FROM players p" in s for s in selects) == 1, selects
+    assert not any("FROM wallets WHERE" in s or "FROM segment_members m JOIN" in s
+                   for s in selects if "FROM players p" not in s)  # fmt: skip

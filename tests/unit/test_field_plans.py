@@ -30,3 +30,35 @@ def test_money_mutations_run_the_guard_over_a_planned_resolver() -> None:
     field = schema._schema.mutation_type.fields["reserveBet"]  # type: ignore[union-attr]
     inner = [c.cell_contents for c in field.resolve.__closure__ or ()]  # type: ignore[union-attr]
     assert any(getattr(f, "__qualname__", "") == "_planned.<locals>.resolve" for f in inner)
+
+
+def test_a_rule_guarded_column_is_planned_without_strawberrys_chain() -> None:
+    """Player.login (a column behind ``required(player:read, owner_ok)``) gets the rule's
+    own attribute resolver: the owner and staff see it, another player is refused with
+    the error Strawberry's permission extension raises; email (masked) keeps the chain."""
+    import uuid
+    from types import SimpleNamespace
+
+    import pytest
+
+    from app.core.principal import Principal, PrincipalKind
+
+    schema = build_schema(Settings(_env_file=None, env="test"))
+    fields = schema._schema.type_map["Player"].fields  # type: ignore[union-attr]
+    login = fields["login"].resolve
+    assert login is not None and login.__qualname__.endswith("attribute_resolver.<locals>.resolve")
+    assert fields["email"].resolve.__qualname__ == "_planned.<locals>.resolve"  # type: ignore[union-attr]
+
+    player_id = str(uuid.uuid4())
+    source = SimpleNamespace(id=player_id, login="Lucky7", owner_id=lambda: player_id)
+
+    def as_(principal: Principal) -> SimpleNamespace:
+        return SimpleNamespace(context=SimpleNamespace(principal=principal))
+
+    owner = Principal(PrincipalKind.PLAYER, id=player_id)
+    other = Principal(PrincipalKind.PLAYER, id=str(uuid.uuid4()))
+    staff = Principal(PrincipalKind.STAFF, id="s1", roles=frozenset({"SUPPORT"}))
+    assert login(source, as_(owner)) == "Lucky7"
+    assert login(source, as_(staff)) == "Lucky7"
+    with pytest.raises(Exception, match="Forbidden"):
+        login(source, as_(other))
