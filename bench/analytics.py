@@ -348,7 +348,7 @@ def cells(segment: uuid.UUID) -> list[Cell]:
                 {"i": {"granularity": g.name, "fromDay": str(lo), "toDay": str(hi),
                        "filter": gf}},
             ))  # fmt: skip
-    for fname in ("none", "country"):
+    for fname in ("none", "country", "segment"):  # segment: members' player rows
         f, gf = filters[fname]
         out.append(Cell(
             f"cohorts 11 months {fname}",
@@ -425,7 +425,9 @@ def report(todo: list[Cell], rounds: int) -> None:
         )
 
 
-async def queries(url: str, players: int, seconds: float, rounds: int, warmup: bool) -> None:
+async def queries(
+    url: str, players: int, seconds: float, rounds: int, warmup: bool, only: list[str]
+) -> None:
     settings = Settings(_env_file=None, env="prod", secret_key=BENCH_SECRET_KEY,
                         database_url=url)  # fmt: skip
     db = await fresh_database(url)
@@ -437,7 +439,7 @@ async def queries(url: str, players: int, seconds: float, rounds: int, warmup: b
         headers = {"Authorization": f"Bearer {await staff_token(url, settings)}"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers,
                                      timeout=600) as http:  # fmt: skip
-            todo = cells(segment)
+            todo = [c for c in cells(segment) if not only or any(o in c.name for o in only)]
             done = await run_cells(db, http, todo, seconds, rounds, warmup)
         report(todo, done)
     finally:
@@ -686,6 +688,9 @@ def main() -> None:
         help="a tree without analytics_period_facts (the baseline)",
     )
     parser.add_argument(
+        "--cells", default="", help="only the cells whose name holds one of these (comma list)"
+    )
+    parser.add_argument(
         "--player-reads",
         action="store_true",
         help="seed the players alone; the funnel and combined medians before/after",
@@ -699,7 +704,9 @@ def main() -> None:
     elif args.rebuild_events:
         asyncio.run(rebuild_slice(url, args.rebuild_events, not args.no_facts))
     else:
-        asyncio.run(queries(url, args.players, args.seconds, args.rounds, not args.no_warmup))
+        only = [c.strip() for c in args.cells.split(",") if c.strip()]
+        asyncio.run(queries(url, args.players, args.seconds, args.rounds, not args.no_warmup,
+                            only))  # fmt: skip
 
 
 if __name__ == "__main__":
