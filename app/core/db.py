@@ -380,7 +380,13 @@ class Database:
         if listeners:
             listeners(None, None, sql, args, None, False)
         async with target.read_connection() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            try:
+                rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            except asyncpg.exceptions.OutdatedSchemaCacheError:
+                # A row type read whole (``ARRAY(SELECT w FROM wallets w ...)``) changed
+                # since this pooled connection cached its codec (a migration while the
+                # server runs): the driver has dropped its cache; a read may run again.
+                rows = await conn.fetch(sql, *args)
         return rows
 
     def _reads(self) -> Database:

@@ -180,3 +180,31 @@ async def test_player_with_related_gives_the_rows_of_the_three_loaders(db, setti
     assert sum("FROM players p" in s for s in selects) == 1, selects
     assert not any("FROM wallets WHERE" in s or "FROM segment_members m JOIN" in s
                    for s in selects if "FROM players p" not in s)  # fmt: skip
+
+
+async def test_combined_read_survives_a_row_type_change_on_a_pooled_connection(db, settings):
+    """The combined read decodes the wallets' and segments' row types, whose codecs the
+    driver caches per connection. A migration that changes such a table while the server
+    runs must not fail the next read on a connection that cached the old type."""
+    from sqlalchemy import text
+
+    from schema.loaders import SEGMENTS, WALLETS, PlayerWithRelated
+
+    player = await create_player(db, settings)
+    both = frozenset({WALLETS, SEGMENTS})
+    database = Database(settings.database_url or "", pool_size=1, max_overflow=0)
+    try:
+        before = await Loaders(database).get(PlayerWithRelated).load((player.id, both))
+        async with db.transaction() as session:
+            await session.execute(text("ALTER TABLE wallets ADD COLUMN probe_column int"))
+        try:
+            loaders = Loaders(database)  # the same single pooled connection, old codec
+            after = await loaders.get(PlayerWithRelated).load((player.id, both))
+            wallets = await loaders.get(WalletsByPlayer).load(player.id)
+        finally:
+            async with db.transaction() as session:
+                await session.execute(text("ALTER TABLE wallets DROP COLUMN probe_column"))
+    finally:
+        await database.dispose()
+    assert before is not None and after is not None and after.id == player.id
+    assert {w.kind for w in wallets} >= {"REAL"}
