@@ -77,7 +77,7 @@ WITH claim AS (
     -- ``= ANY(ARRAY(...))``: the same plan whatever the parameters, so PostgreSQL keeps
     -- its generic plan instead of planning LOAD again on every execution.
     SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
-           bonus_wallet_id, real_amount, bonus_amount, status,
+           bonus_wallet_id, real_amount, bonus_amount, status, created_at,
            (expires_at IS NOT NULL AND expires_at <= now()) AS expired
     FROM ledger_holds
     WHERE (SELECT c FROM n) > 0 AND id = ANY(ARRAY(SELECT id FROM hid))
@@ -131,7 +131,7 @@ WITH w AS (
     WHERE player_id = $1 ORDER BY id FOR UPDATE SKIP LOCKED
 ), h AS (
     SELECT id, purpose, currency, real_wallet_id, bonus_wallet_id, real_amount, bonus_amount,
-           transaction_id
+           transaction_id, created_at
     FROM ledger_holds
     WHERE player_id = $1 AND status = 'PENDING' AND expires_at <= now()
       AND (SELECT count(*) FROM w) = (SELECT count(*) FROM wallets WHERE player_id = $1)

@@ -18,8 +18,10 @@ a player's first limit is saved does not count against that limit; the same was 
 Counters: DEPOSIT counts deposits, WAGER stakes, LOSS real-money stakes minus real-money
 wins (it may go below zero: winnings leave room). A voided pending bet gives back its
 stake; a refunded settled round gives back exactly what its settlement counted (kept in
-the round's ``derived``). A refusal raises ``LimitExceeded``: the whole operation rolls
-back, the idempotency key included, so a retry after the window resets can succeed.
+the round's ``derived``); each only into the window it was counted in (a window that has
+closed since keeps it: the current one gets no room the player never used). A refusal
+raises ``LimitExceeded``: the whole operation rolls back, the idempotency key included,
+so a retry after the window resets can succeed.
 """
 
 from __future__ import annotations
@@ -140,15 +142,28 @@ def _roll(op: Operation, state: LimitState, c: Counter) -> None:
     c.window_start, c.resets_at, c.rolled = start, resets_at, True
 
 
-def _count(op: Operation, kind: str, amount: int, currency: str, *, check: bool) -> None:
+def _count(
+    op: Operation,
+    kind: str,
+    amount: int,
+    currency: str,
+    *,
+    check: bool,
+    counted_at: datetime | None = None,
+) -> None:
     """Add ``amount`` to every ``kind`` counter; with ``check``, refuse when one would pass
-    its limit (before anything is added, so a refusal writes nothing)."""
+    its limit (before anything is added, so a refusal writes nothing). A give-back names
+    when the amount was counted (``counted_at``): a counter whose window began later
+    skips it, since what was counted belongs to a window that has closed, and returning
+    it would open room in the current one the player never used."""
     state = _state(op)
     if state is None or amount == 0:
         return
     counters = [c for c in state.counters if c.kind == kind and c.currency == currency]
     for c in counters:
         _roll(op, state, c)
+    if counted_at is not None:
+        counters = [c for c in counters if c.window_start is None or counted_at >= c.window_start]
     if check and amount > 0:
         for c in counters:
             if c.used + amount > c.amount:
@@ -263,21 +278,34 @@ class GamblingLimitExtension(ExtensionBase):
         _count(op, LimitKind.DEPOSIT, amount, currency, check=True)
 
     def settled(self, op: Operation, settlement: Settlement) -> None:
-        if _state(op) is None:
+        state = _state(op)
+        if state is None:
             return
         # The stake was counted when it was held; the win comes off the loss now.
         _count(op, LimitKind.LOSS, -settlement.win_real, settlement.currency, check=False)
         op.derived["rgLoss"] = settlement.stake_real - settlement.win_real
         op.derived["rgWager"] = settlement.stake
+        op.derived["rgAt"] = state.now.isoformat()  # a refund gives back in this window only
 
     def round_rolled_back(self, op: Operation, derived: Mapping[str, Any]) -> None:
         if "rgLoss" not in derived:
             return
         currency = op.wallet(WalletKind.REAL).currency
-        _count(op, LimitKind.LOSS, -int(derived["rgLoss"]), currency, check=False)
-        _count(op, LimitKind.WAGER, -int(derived["rgWager"]), currency, check=False)
+        at = _parse_time(derived.get("rgAt"))
+        _count(op, LimitKind.LOSS, -int(derived["rgLoss"]), currency, check=False, counted_at=at)
+        _count(op, LimitKind.WAGER, -int(derived["rgWager"]), currency, check=False, counted_at=at)
 
     def bet_voided(self, op: Operation, hold: Mapping[str, Any]) -> None:
         stake = int(hold["real_amount"]) + int(hold["bonus_amount"] or 0)
-        _count(op, LimitKind.WAGER, -stake, hold["currency"], check=False)
-        _count(op, LimitKind.LOSS, -int(hold["real_amount"]), hold["currency"], check=False)
+        at = _parse_time(hold.get("created_at"))
+        currency = hold["currency"]
+        _count(op, LimitKind.WAGER, -stake, currency, check=False, counted_at=at)
+        _count(op, LimitKind.LOSS, -int(hold["real_amount"]), currency, check=False, counted_at=at)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """A time from a LOAD row's JSON (an ISO text) or a driver value; None when absent
+    (rounds settled before ``rgAt`` was recorded give back as before)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

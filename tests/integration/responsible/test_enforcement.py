@@ -93,6 +93,67 @@ async def test_an_expired_hold_gives_its_stake_back_like_a_voided_bet(money, db,
     assert (await wallets_of(db, str(m.player)))["REAL"]["held"] == 500
 
 
+async def _move_to_yesterday(db, player, **extra: str) -> None:
+    """As if what was counted so far was counted a day ago: the limits' windows and the
+    player's holds (and ``extra`` statements) a day back."""
+    from sqlalchemy import text as sql
+
+    async with db.transaction() as s:
+        await s.execute(sql("UPDATE gambling_limits SET window_start = window_start - "
+                            "interval '1 day' WHERE player_id = :p"), {"p": player})  # fmt: skip
+        await s.execute(sql("UPDATE ledger_holds SET created_at = created_at - "
+                            "interval '1 day' WHERE player_id = :p"), {"p": player})  # fmt: skip
+        for statement in extra.values():
+            await s.execute(sql(statement), {"p": player})
+
+
+async def test_a_bet_counted_in_a_closed_window_gives_nothing_back_into_todays(money, db):
+    """Voiding yesterday's bet today must not open room today that the player never used:
+    its stake was counted in yesterday's window, which is gone."""
+    m = await money()
+    await m.set_limit("LOSS", "DAY", "10.00")
+    await m.set_limit("WAGER", "DAY", "10.00")
+    yesterday = await m.bet("4.00", "1")
+    await _move_to_yesterday(db, m.player)
+    today = await m.bet("6.00", "2")
+    assert (await m.used("LOSS"), await m.used("WAGER")) == (600, 600)  # a fresh window
+
+    await m.cancel(yesterday["reservationId"])
+    assert (await m.used("LOSS"), await m.used("WAGER")) == (600, 600)  # not 200
+    with pytest.raises(LimitExceeded):
+        await m.bet("4.01", "3")
+    await m.cancel(today["reservationId"])
+    assert (await m.used("LOSS"), await m.used("WAGER")) == (0, 0)  # today's, given back
+
+
+async def test_an_expired_hold_of_a_closed_window_gives_nothing_back(money, db, settings):
+    from app.ledger import tasks
+
+    m = await money()
+    await m.set_limit("LOSS", "DAY", "10.00")
+    await m.bet("4.00", "1")
+    await _move_to_yesterday(db, m.player, expire="UPDATE ledger_holds SET expires_at = "
+                             "now() - interval '1 second' WHERE player_id = :p")  # fmt: skip
+    await m.bet("6.00", "2")
+
+    assert await tasks.expire_holds(db, settings) == 1
+    assert await m.used("LOSS") == 600
+
+
+async def test_a_round_settled_in_a_closed_window_refunds_nothing_into_todays(money, db):
+    m = await money()
+    await m.set_limit("LOSS", "DAY", "10.00")
+    await m.bet("4.00", "1")
+    await m.settle("1", "1.00")
+    assert await m.used("LOSS") == 300
+    await _move_to_yesterday(db, m.player, round="UPDATE game_rounds SET derived = jsonb_set("
+                             "derived, '{rgAt}', to_jsonb((derived->>'rgAt')::timestamptz "
+                             "- interval '1 day')) WHERE player_id = :p")  # fmt: skip
+    await m.bet("5.00", "2")
+    await m.refund_round("1")
+    assert await m.used("LOSS") == 500  # not 200: yesterday's loss stays in yesterday
+
+
 async def test_a_lowered_limit_applies_to_the_next_bet(money):
     m = await money()
     await m.set_limit("WAGER", "WEEK", "50.00")
