@@ -28,6 +28,12 @@ async def players_by_id(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid
     return set(rows.scalars())
 
 
+async def lock_players(session: AsyncSession, ids: list[uuid.UUID]) -> None:
+    """Lock the players' rows in id order (the order every batch writer takes them)."""
+    stmt = select(col(Player.id)).where(col(Player.id) == _array(ids, Uuid))
+    await session.execute(stmt.order_by(col(Player.id)).with_for_update())
+
+
 async def players_by_email(session: AsyncSession, emails: list[str]) -> dict[str, uuid.UUID]:
     rows = await session.execute(
         select(col(Player.email), col(Player.id)).where(col(Player.email) == _array(emails, String))

@@ -27,6 +27,7 @@ from app.consents import service as consents
 from app.consents.service import CHANNELS
 from app.core.db import Database
 from app.core.settings import Settings
+from app.gdpr.guard import erased_among
 from app.imports import parse, repository
 from app.imports.errors import ImportHasErrors, ImportIdReused
 from app.imports.models import MarketingImport
@@ -179,6 +180,12 @@ async def _resolve_players(
             resolved[line] = by_login[login]
     for line in {*ids, *emails, *logins} - set(resolved):
         problems.append(Problem(line, "UNKNOWN_PLAYER", "no such player"))
+    erased = await erased_among(session, sorted(set(resolved.values())), lock=False)
+    for line in sorted(line for line, player_id in resolved.items() if player_id in erased):
+        # Only an id can still name them (email and login were pseudonymised); the list
+        # that does still holds an erased person: say so rather than write to them.
+        problems.append(Problem(line, "ERASED_PLAYER", "this player was erased (GDPR)"))
+        del resolved[line]
     return resolved
 
 
@@ -275,7 +282,13 @@ async def _apply_batch(
     actor: str, settings: Settings,
 ) -> None:  # fmt: skip
     """One batch, set-based: consents (opt-outs already won), tags, static segments, one
-    audit entry per player; each service writes its own history rows and events."""
+    audit entry per player; each service writes its own history rows and events. Players
+    erased since the plan was validated (a resume, or an erasure during the import) are
+    left out. The players' rows are locked first (FOR UPDATE, in id order: the lock the
+    consent step takes next anyway), so none can be erased while the batch writes."""
+    await repository.lock_players(session, sorted(changes))
+    erased = await erased_among(session, list(changes), lock=False)
+    changes = {p: c for p, c in changes.items() if p not in erased}
     choices = [(p, c, on) for p, change in changes.items()
                for c, on in _consent_choices(change)]  # fmt: skip
     await consents.set_marketing_many(session, choices, actor=actor, source="import",

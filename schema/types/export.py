@@ -117,7 +117,8 @@ class ExportJob:
 class ImportRowError:
     line: int
     code: str = strawberry.field(
-        description="UNKNOWN_PLAYER, BAD_EMAIL, UNKNOWN_CHANNEL, DUPLICATE_ROW, BAD_IDENTIFIER, "
+        description="UNKNOWN_PLAYER, ERASED_PLAYER, BAD_EMAIL, UNKNOWN_CHANNEL, DUPLICATE_ROW, "
+        "BAD_IDENTIFIER, "
         "UNKNOWN_ACTION, MISSING_VALUE, BAD_TAG, TOO_MANY_TAGS or UNKNOWN_SEGMENT"
     )
     message: str

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.core.db import Database
 from app.imports import service
+from app.imports.errors import ImportHasErrors
 from app.segments import service as segments
 from tests.integration.imports.test_marketing_import import _segment
 
@@ -199,3 +200,73 @@ async def test_a_resume_applies_the_plan_validated_when_the_import_started(
             "WHERE tag = 'spring'"), {"p": last})).one()  # fmt: skip
     assert tuple(tagged) == (PLAYERS, 1)
     assert players == ordered
+
+
+async def _erase(db: Database, settings, player_id: uuid.UUID) -> None:
+    from app.gdpr.erasure import erase_player
+
+    async with db.transaction() as s:
+        await erase_player(s, settings, player_id, "asked to be forgotten", "staff:dpo")
+
+
+async def _written_for(db: Database, player_id: uuid.UUID) -> tuple[int, int, int]:
+    async with db.transaction() as s:
+        return tuple((await s.execute(text(
+            "SELECT (SELECT count(*) FROM player_tags WHERE player_id = :p),"
+            " (SELECT count(*) FROM player_consent_changes WHERE player_id = :p),"
+            " (SELECT count(*) FROM segment_members WHERE player_id = :p)"), {"p": player_id}
+        )).one())  # fmt: skip
+
+
+async def test_an_erased_player_named_by_id_is_a_row_error_and_nothing_is_written(
+    db: Database, batch_settings
+):
+    players = (await _players(db))[:3]
+    await _segment(db, batch_settings, "spring")
+    await _erase(db, batch_settings, players[1])
+    data = _list(players)  # 4 rows per player: lines 2-5, 6-9, 10-13
+    async with db.transaction() as s:
+        plan = await service.dry_run(s, data, "csv", batch_settings)
+    assert [(p.line, p.code) for p in plan.problems] == [(line, "ERASED_PLAYER")
+                                                         for line in (6, 7, 8, 9)]  # fmt: skip
+    assert sorted(plan.changes) == [players[0], players[2]]
+    with pytest.raises(ImportHasErrors):
+        await service.apply(db, data, "csv", batch_settings, actor="staff:m")
+    assert [await _written_for(db, p) for p in players] == [(0, 0, 0)] * 3
+
+
+async def test_a_player_erased_while_an_import_runs_is_left_out_of_its_later_batches(
+    db: Database, batch_settings
+):
+    """A crash in the second batch, then the erasure of a player of the third, then the
+    resume: the stored plan still names them, the batch leaves them out."""
+    players = await _players(db)
+    await _segment(db, batch_settings, "spring")
+    data = _list(players)
+    async with db.transaction() as s:
+        await s.execute(text(
+            "CREATE FUNCTION test_refuse_erased() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.player_id = '{players[BATCH]}' THEN RAISE EXCEPTION 'injected'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"))  # fmt: skip
+        await s.execute(text(
+            "CREATE TRIGGER test_refuse_erased BEFORE INSERT ON player_tags "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_erased()"))  # fmt: skip
+    with pytest.raises(DBAPIError, match="injected"):
+        await service.apply(db, data, "csv", batch_settings, actor="staff:m", import_id="gone")
+    async with db.transaction() as s:
+        await s.execute(text("DROP TRIGGER test_refuse_erased ON player_tags"))
+        await s.execute(text("DROP FUNCTION test_refuse_erased()"))
+    erased = players[2 * BATCH + 7]
+    await _erase(db, batch_settings, erased)
+
+    await service.apply(db, data, "csv", batch_settings, actor="staff:m", import_id="gone")
+
+    assert await _written_for(db, erased) == (0, 0, 0)
+    assert await _written_for(db, players[2 * BATCH + 8]) == (1, 2, 1)  # even: email + sms
+    async with db.transaction() as s:
+        tagged = (await s.execute(text(
+            "SELECT count(*) FROM player_tags WHERE tag = 'spring'"))).scalar_one()  # fmt: skip
+        audited = (await s.execute(text(
+            "SELECT count(*) FROM audit_log WHERE action = 'marketing_import.player'"
+            " AND target = :t"), {"t": f"player:{erased}"})).scalar_one()  # fmt: skip
+    assert (tagged, audited) == (PLAYERS - 1, 0)
