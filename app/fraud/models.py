@@ -108,6 +108,10 @@ class FraudBaseline(SQLModel, table=True):
     stake_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     stake_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     win_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The minute before ``minute``'s count: the bet rate is of the last 60 seconds.
+    previous_minute_count: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 class FraudIdentifier(SQLModel, table=True):

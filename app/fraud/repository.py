@@ -28,6 +28,7 @@ class Baseline:
     stake_count: int = 0
     stake_total: int = 0
     win_total: int = 0
+    previous_minute_count: int = 0  # the minute before ``minute``'s (0 if not just before)
 
 
 LOCK_BASELINE = """
@@ -35,18 +36,20 @@ WITH ins AS (
     INSERT INTO fraud_baselines (player_id, minute_count, stake_count, stake_total, win_total)
     VALUES (:p, 0, 0, 0, 0) ON CONFLICT DO NOTHING
 )
-SELECT minute, minute_count, rate_ewma, stake_ewma, stake_count, stake_total, win_total
+SELECT minute, minute_count, rate_ewma, stake_ewma, stake_count, stake_total, win_total,
+       previous_minute_count
 FROM fraud_baselines WHERE player_id = :p FOR UPDATE
 """
 SAVE_BASELINE = """
 INSERT INTO fraud_baselines (player_id, minute, minute_count, rate_ewma, stake_ewma,
-                             stake_count, stake_total, win_total)
+                             stake_count, stake_total, win_total, previous_minute_count)
 VALUES (:p, :minute, :minute_count, :rate_ewma, :stake_ewma, :stake_count, :stake_total,
-        :win_total)
+        :win_total, :previous_minute_count)
 ON CONFLICT (player_id) DO UPDATE SET minute = EXCLUDED.minute,
     minute_count = EXCLUDED.minute_count, rate_ewma = EXCLUDED.rate_ewma,
     stake_ewma = EXCLUDED.stake_ewma, stake_count = EXCLUDED.stake_count,
-    stake_total = EXCLUDED.stake_total, win_total = EXCLUDED.win_total
+    stake_total = EXCLUDED.stake_total, win_total = EXCLUDED.win_total,
+    previous_minute_count = EXCLUDED.previous_minute_count
 """
 
 

@@ -100,3 +100,37 @@ def test_rule_validation_names_the_bad_field(rule, field):
     with pytest.raises(InvalidFraudRule) as caught:
         _check_rule(rule)
     assert caught.value.field == field
+
+
+def _burst(b: Baseline, start: datetime, n: int, every: timedelta) -> list:
+    return [o for i in range(n)
+            for o in on_bet(b, start + every * i, 100, 0, SETTINGS)
+            if o.signal is Signal.BET_RATE]  # fmt: skip
+
+
+def test_a_burst_across_a_minute_boundary_is_one_burst():
+    """36 bets in 52.5 s, from 12:00:33 to 12:01:25.5: 18 in each calendar minute, under
+    the default rule's 5x the prior (20 a minute) in either, yet 28 in the last 60 s."""
+    b = Baseline()
+    seen = _burst(b, T0 + timedelta(seconds=33), 36, timedelta(seconds=1.5))
+    first_minute = [o for o in seen if o.evidence["minute"] == T0.isoformat()]
+    assert max(o.value for o in first_minute) == 18 / 4  # the old signal's best: 4.5x
+    last = seen[-1]
+    assert last.evidence["betsThisMinute"] == 18
+    # 18 this minute + 18 of the previous one x (60 - 25.5) / 60 still inside the window
+    assert last.evidence["betsLast60s"] == pytest.approx(18 + 18 * 34.5 / 60, abs=0.05)
+    assert last.value == pytest.approx((18 + 18 * 34.5 / 60) / 4, abs=0.01)
+    assert last.value > 5.0
+
+
+def test_the_previous_minute_counts_only_when_it_is_just_before():
+    from app.fraud.signals import _last_60_seconds
+
+    b = Baseline()
+    _burst(b, T0 + timedelta(seconds=45), 15, timedelta(seconds=1))  # 12:00:45-12:00:59
+    _burst(b, T0 + timedelta(minutes=2, seconds=1), 1, timedelta(seconds=1))  # a gap
+    assert (b.previous_minute_count, b.minute_count) == (0, 1)
+    _burst(b, T0 + timedelta(minutes=2, seconds=2), 14, timedelta(seconds=1))
+    _burst(b, T0 + timedelta(minutes=3, seconds=30), 1, timedelta(seconds=1))  # just after
+    assert (b.previous_minute_count, b.minute_count) == (15, 1)
+    assert _last_60_seconds(b, timedelta(seconds=30)) == 1 + 15 * 0.5
