@@ -282,7 +282,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         "PMS_REDIS_URL": ctx["redis_url"],
         "PMS_REDIS_KEY_PREFIX": ctx["prefix"],
         "PMS_LOG_LEVEL": os.environ.get("PMS_BENCH_SERVER_LOG_LEVEL", "WARNING"),
-        "PMS_OUTBOX_POLL_SECONDS": "0.01",
+        "PMS_OUTBOX_POLL_SECONDS": str(args.poll),
         "PMS_SUBSCRIPTION_SHARED_PAYLOADS": "true" if cell == "shared" else "false",
     }
     env.pop("PMS_AMQP_URL", None)
@@ -420,6 +420,15 @@ async def main(args: argparse.Namespace) -> None:
         argon2_time_cost=1, argon2_memory_cost_kib=1024, argon2_parallelism=1,
     )  # fmt: skip
     db = Database(url)
+    wakeup = None
+    if not args.no_notify:  # this process commits as a replica does: it NOTIFYs the relays
+        from app.events.wakeup import RelayWakeup
+
+        wakeup = RelayWakeup(db.url, 1.0)
+        await wakeup.start()
+        while not wakeup.listening:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        db.on_commit.append(wakeup.poke)
     tag = uuid.uuid4().hex[:12]
     player = await create_player(db, settings, email=f"bench-{tag}@example.com", login=f"b{tag}")
     identity = IdentityRuntime(lambda: db, settings)
@@ -443,6 +452,8 @@ async def main(args: argparse.Namespace) -> None:
             await run_cell(cell, args, ctx)
     finally:
         await identity.stop()
+        if wakeup is not None:
+            await wakeup.stop()
         await db.dispose()
 
 
@@ -454,6 +465,18 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--cells", default="unshared,shared")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.01,
+        help="PMS_OUTBOX_POLL_SECONDS of the servers (the relay's poll)",
+    )
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="commit without the NOTIFY a replica sends after an outbox "
+        "write (app/events/wakeup.py): the servers' relays find it at a poll",
+    )
     parser.add_argument("--server-tree", help="run the servers from this source tree")
     parser.add_argument("--py-spy", help="profile the first server during the rounds into "
                         "PATH.<cell>.txt (py-spy record -f raw, collapsed stacks)")  # fmt: skip

@@ -59,7 +59,9 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
     drain = int(settings.shutdown_timeout_seconds)
     return uvicorn.Config(app, host=host, port=port, log_config=None, proxy_headers=True,
                           server_header=False, timeout_graceful_shutdown=drain,
-                          ws_per_message_deflate=settings.ws_per_message_deflate)  # fmt: skip
+                          ws_per_message_deflate=settings.ws_per_message_deflate,
+                          ws_ping_interval=settings.ws_ping_interval_seconds,
+                          ws_ping_timeout=settings.ws_ping_timeout_seconds)  # fmt: skip
 
 
 def serve(settings: Settings, host: str, port: int, sockets: list[socket.socket] | None) -> bool:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE_NAME = "pms"
 CHANGED_SUBJECTS_KEY = "pms.changed_subjects"
+OUTBOX_WRITTEN_KEY = "pms.outbox_written"
 
 # The streaming replica this request's reads go to (app/core/replicas.py decides); None:
 # the primary. Only ``read_session`` and ``statement_session`` follow it: a transaction
@@ -71,6 +72,11 @@ async def closed_by_server(driver: asyncpg.Connection, error: BaseException) -> 
         if driver.is_closed():
             return True
     return False
+
+
+def mark_outbox_written(session: AsyncSession) -> None:
+    """Note that this transaction wrote outbox rows (``Database.on_commit`` then runs)."""
+    session.info[OUTBOX_WRITTEN_KEY] = True
 
 
 def mark_changed(session: AsyncSession | DriverTransaction, subject: str) -> None:
@@ -292,6 +298,10 @@ class Database:
         # changed (``mark_changed``): cache invalidation that is done before the caller
         # answers its client, so no stale read follows a completed write.
         self.after_commit: list[Callable[[set[str]], Awaitable[None]]] = []
+        # Called (without waiting) after every committed transaction that may have written
+        # outbox rows: a money ``driver_transaction``, or a ``transaction()`` that changed a
+        # player or recorded an event. The events runtime wakes the outbox relay here.
+        self.on_commit: list[Callable[[], None]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings, url: str) -> Database:
@@ -307,6 +317,8 @@ class Database:
         async with self.sessionmaker.begin() as session:
             yield session
         changed: set[str] = session.info.get(CHANGED_SUBJECTS_KEY, set())
+        if changed or session.info.get(OUTBOX_WRITTEN_KEY):
+            self._committed()
         if changed and self.after_commit:
             for hook in self.after_commit:
                 await hook(changed)
@@ -331,10 +343,18 @@ class Database:
             await tx._commit()
         finally:
             await tx._release()
+        self._committed()  # every money operation writes an outbox event
         changed = tx.changed_subjects()
         if changed and self.after_commit:
             for hook in self.after_commit:
                 await hook(changed)
+
+    def _committed(self) -> None:
+        for hook in self.on_commit:
+            try:
+                hook()
+            except Exception:  # a wake-up must never fail a committed transaction
+                log.exception("an on-commit hook failed")
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     amqp_exchange: str = "pms.events"
     amqp_publish_timeout_seconds: float = 5.0
     outbox_poll_seconds: float = 0.05
+    # LISTEN/NOTIFY wakes the relay right after a commit (app/events/wakeup.py); while the
+    # LISTEN connection stands, the poll is only the fallback and runs this seldom.
+    outbox_wakeup: bool = True
+    outbox_listen_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
     subscription_queue_size: int = 256
     # Identical subscriptions share one execution and encoding per event (app/events/
@@ -150,6 +154,11 @@ class Settings(BaseSettings):
     # of the server's memory each) for frames of a few hundred bytes; shared frames go
     # out uncompressed anyway (app/events/ws_direct.py). Off unless bandwidth matters more.
     ws_per_message_deflate: bool = False
+    # The server's WebSocket pings (uvicorn's default is 20 s): each open socket costs a
+    # timer, a frame each way and a parse per interval (500 a second at 10,000 sockets at
+    # 20 s). 30 s stays under the usual 60 s idle timeout of load balancers.
+    ws_ping_interval_seconds: float = Field(default=30.0, gt=0)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
     # walletBatch: operations per request (each keeps its own key and answer; one commit).
     wallet_batch_max_operations: int = Field(default=100, ge=1, le=1000)
     ws_max_subscriptions: int = 20

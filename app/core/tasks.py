@@ -20,6 +20,8 @@ from app.core.settings import Settings
 log = logging.getLogger(__name__)
 
 TaskFn = Callable[[Database, Settings], Awaitable[Any]]
+# Waits between two runs, given the jittered interval: may return early (a wake-up).
+WaitFn = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class PeriodicTask:
     name: str
     interval_seconds: float
     run: TaskFn
+    wait: WaitFn | None = None
 
 
 class TaskRunner:
@@ -55,4 +58,5 @@ class TaskRunner:
             except Exception:
                 log.exception("background task %s failed; retrying next interval", task.name)
             # Jitter spreads replicas so they do not hit the database in lockstep.
-            await asyncio.sleep(task.interval_seconds * random.uniform(0.8, 1.2))  # noqa: S311
+            interval = task.interval_seconds * random.uniform(0.8, 1.2)  # noqa: S311
+            await (task.wait or asyncio.sleep)(interval)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from app.core import metrics
@@ -33,11 +33,16 @@ def next_frame_prefix(operation_id: str) -> str:
 
 
 class SharedFrames:
-    """A bounded LRU of encoded payloads: old events fall out as new ones arrive."""
+    """A bounded LRU of encoded payloads: old events fall out as new ones arrive.
+
+    Beside each payload, its WebSocket frames by ``next`` prefix (the operation id): the
+    sockets whose operation has the same id (clients number them "1", "2"...) write the
+    same bytes, built once per event instead of once per socket."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._payloads: OrderedDict[Hashable, str] = OrderedDict()
+        self._frames: dict[Hashable, dict[bytes, bytes]] = {}
         # Resolved once: a labelled child per call costs a lookup under a lock.
         self._shared = metrics.SUBSCRIPTION_PAYLOADS.labels("shared")
         self._executed = metrics.SUBSCRIPTION_PAYLOADS.labels("executed")
@@ -52,11 +57,28 @@ class SharedFrames:
         """As ``get``, not counted (the hub looks before it writes)."""
         return self._payloads.get(key)
 
+    def frame(
+        self, key: Hashable, prefix: bytes, build: Callable[[bytes], bytes], shared: bool = True
+    ) -> bytes | None:
+        """The frame of ``key``'s payload behind ``prefix`` (None: no payload), built by
+        ``build(prefix + payload + "}")`` the first time; ``shared`` counts it."""
+        frames = self._frames.get(key)
+        if frames is None:
+            return None
+        found = frames.get(prefix)
+        if found is None:
+            found = frames[prefix] = build(prefix + self._payloads[key].encode() + b"}")
+        if shared:
+            self._shared.inc()
+        return found
+
     def put(self, key: Hashable, payload_json: str) -> None:
         self._executed.inc()
         self._payloads[key] = payload_json
+        self._frames[key] = {}
         if len(self._payloads) > self.maxsize:
-            self._payloads.popitem(last=False)
+            old, _ = self._payloads.popitem(last=False)
+            self._frames.pop(old, None)
 
     def __len__(self) -> int:
         return len(self._payloads)

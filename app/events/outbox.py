@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import mark_changed
+from app.core.db import mark_changed, mark_outbox_written
 from app.events import repository
 from app.events.models import OutboxEvent
 
@@ -23,6 +23,7 @@ async def record(
 ) -> OutboxEvent:
     event = OutboxEvent(event_id=uuid.uuid4(), type=type, source=SOURCE, subject=subject, data=data)
     await repository.insert_event(session, event)
+    mark_outbox_written(session)
     if subject is not None:
         mark_changed(session, subject)
     return event

@@ -23,6 +23,7 @@ from app.events.fanout import SharedFrames
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
 from app.events.topology import Topology
+from app.events.wakeup import RelayWakeup
 from app.events.webhooks import queue_deliveries
 
 T = TypeVar("T")
@@ -99,6 +100,11 @@ class EventsRuntime:
             sinks.append(CallableSink("bus", self._to_bus))
         sinks += [CallableSink("hub", self._to_hub), CallableSink("cache", self._to_cache)]
         self.relay = Relay(db, sinks, settings.outbox_batch_size)
+        self.wakeup = (
+            RelayWakeup(db.url, settings.outbox_listen_poll_seconds)
+            if settings.outbox_wakeup
+            else None
+        )
         self._hook_installed = False
 
     async def _to_bus(self, session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
@@ -116,6 +122,9 @@ class EventsRuntime:
 
     async def start(self) -> None:
         await self.hub.start()
+        if self.wakeup is not None and self.wakeup.poke not in self.db.on_commit:
+            await self.wakeup.start()
+            self.db.on_commit.append(self.wakeup.poke)
         if self.cache.enabled and not self._hook_installed:
             self.db.after_commit.append(self.cache.invalidate)
             self._hook_installed = True
@@ -124,6 +133,10 @@ class EventsRuntime:
         if self._hook_installed:
             self.db.after_commit.remove(self.cache.invalidate)
             self._hook_installed = False
+        if self.wakeup is not None:
+            if self.wakeup.poke in self.db.on_commit:
+                self.db.on_commit.remove(self.wakeup.poke)
+            await self.wakeup.stop()
         await self.hub.stop()
         if self.bus is not None:
             await self.bus.close()
@@ -137,7 +150,8 @@ class EventsRuntime:
         async def webhooks(db: Database, settings: Settings) -> None:
             await self.webhooks.run()
 
+        wait = self.wakeup.wait if self.wakeup is not None else None
         return [
-            PeriodicTask("outbox-relay", self.settings.outbox_poll_seconds, relay),
+            PeriodicTask("outbox-relay", self.settings.outbox_poll_seconds, relay, wait),
             PeriodicTask("webhook-dispatch", self.settings.webhook_poll_seconds, webhooks),
         ]

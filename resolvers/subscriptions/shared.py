@@ -42,6 +42,8 @@ class SharedDelivery:
         self._socket = info.context.request
         self.direct: DirectSocket | None = direct_socket(self._socket.scope)
         self._executed: Hashable | None = None
+        self._keyed: dict[str, Any] | None = None  # the envelope ``_key`` is of
+        self._key: Hashable = None
         self._context = info.context
         self._schema = raw.schema
         self._document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
@@ -63,7 +65,12 @@ class SharedDelivery:
         return cls(info, build, frames, operation, projection)
 
     def key_of(self, envelope: dict[str, Any]) -> Hashable:
-        return (envelope.get("id"), self._request_key, self._projection.class_of(envelope))
+        # Asked twice per event (the hub's prepare, then its write): computed once.
+        if envelope is self._keyed:
+            return self._key
+        key = (envelope.get("id"), self._request_key, self._projection.class_of(envelope))
+        self._keyed, self._key = envelope, key
+        return key
 
     async def prepare(self, envelope: dict[str, Any]) -> None:
         key = self.key_of(envelope)
@@ -74,15 +81,16 @@ class SharedDelivery:
         """The hub's direct write (see ``DirectSink``): None without a ready payload."""
         if self._operation.completed:  # the client sent ``complete``: nothing to send
             return True
-        key = self.key_of(envelope)
-        if key == self._executed:
-            self._executed = None
-            payload = self._frames.peek(key)
-        else:
-            payload = self._frames.get(key)
-        if payload is None or self.direct is None:
+        if self.direct is None:
             return None
-        return self.direct.write(text_frame(self._prefix_bytes + payload.encode() + b"}"))
+        key = self.key_of(envelope)
+        shared = key != self._executed  # its own execution is not a shared payload
+        if not shared:
+            self._executed = None
+        frame = self._frames.frame(key, self._prefix_bytes, text_frame, shared)
+        if frame is None:
+            return None
+        return self.direct.write(frame)
 
     async def deliver(self, envelope: dict[str, Any]) -> bool:
         """Send the event's payload; False when the caller must yield it instead."""
