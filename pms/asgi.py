@@ -34,6 +34,7 @@ from app.core.http import UPLOAD_OVERHEAD_BYTES, BodyLimit
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.replicas import ReadRouter
+from app.core.route_shortcut import RouteShortcut
 from app.core.settings import Settings, get_settings
 from app.core.tasks import TaskRunner
 from app.events import websocket as ws
@@ -319,17 +320,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         body = {"status": "ok" if ok else "unavailable", "database": "ok", **others}
         return JSONResponse({**body, "migrations": sorted(current)}, 200 if ok else 503)
 
+    graphql_route = Route(
+        "/graphql",
+        GraphQLMediaTypes(
+            GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
+        ),
+        methods=["GET", "POST"],
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route(
-                "/graphql",
-                GraphQLMediaTypes(
-                    GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
-                ),
-                methods=["GET", "POST"],
-            ),
+            graphql_route,
             *identity_routes(lambda: state.identity),
             *audit_routes(lambda: state.db),
             *export_routes(lambda: state.db),
@@ -361,6 +363,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                     upload_paths=("/graphql", "/imports"),
                 ),
             ),
+            # GET/POST /graphql past the exception middleware and the router.
+            Middleware(RouteShortcut, route=graphql_route, router=lambda: app.router),
         ],
         lifespan=lifespan,
     )
