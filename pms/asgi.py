@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -364,10 +364,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 ),
             ),
             # GET/POST /graphql past the exception middleware and the router.
-            Middleware(RouteShortcut, route=graphql_route, router=lambda: app.router),
+            Middleware(RouteShortcut, route=graphql_route, router=lambda: router),
         ],
         lifespan=lifespan,
     )
+    router: Router = app.router
     app.state.pms = state
     return app
 
