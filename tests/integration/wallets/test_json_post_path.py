@@ -121,6 +121,18 @@ async def test_money_mutations_answer_as_strawberry_did(
     assert json.loads(body)["data"]["reserveBet"]["__typename"] == "IdempotencyKeyReused"
     assert len(strawberry_runs) == 3  # only the comparison sends went through Strawberry
 
+    # A persisted (APQ) money mutation: registered with its first run, then by hash alone.
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(MUTATIONS["reserveBet"])}}
+    second = {**bet(player, "1.00", round_id="r2", tx="b2"), "idempotencyKey": "jp-3"}
+    await post(app, js({**reserve, "variables": {"input": second}, "extensions": apq}), headers)
+    third = {**bet(player, "1.00", round_id="r3", tx="b3"), "idempotencyKey": "jp-4"}
+    status, _, body = await post(
+        app, js({"variables": {"input": third}, "extensions": apq}), headers
+    )
+    by_hash = json.loads(body)["data"]["reserveBet"]
+    assert status == 200 and by_hash["__typename"] == "WalletOperation", body
+    assert {w["kind"]: w["available"]["amount"] for w in by_hash["wallets"]}["REAL"] == "6.50"
+
 
 UNKNOWN_HASH = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
 WRONG_HASH = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex("{ __typename }")}}
