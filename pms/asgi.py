@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -34,6 +34,7 @@ from app.core.http import UPLOAD_OVERHEAD_BYTES, BodyLimit
 from app.core.logging import request_id_var
 from app.core.principal import Principal
 from app.core.replicas import ReadRouter
+from app.core.route_shortcut import RouteShortcut
 from app.core.settings import Settings, get_settings
 from app.core.tasks import TaskRunner
 from app.events import websocket as ws
@@ -50,7 +51,7 @@ from app.kyc.callbacks import callback_endpoint
 from app.observability import tracing
 from app.observability.db import instrument_pool
 from app.observability.http import METRICS_PATH, MetricsAccess, metrics_endpoint
-from pms import readiness
+from pms import json_post, readiness
 from pms.events import build_events
 from pms.hooks import register_all
 from pms.schema import build_schema
@@ -123,6 +124,9 @@ class PMSGraphQL(GraphQL):
         self.max_subscriptions_per_connection = state.settings.ws_max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=10)
         self.operation_timeout_seconds = state.settings.request_timeout_seconds
+        # POST application/json without Strawberry's generic view (pms/json_post.py);
+        # off only where a test compares the two paths.
+        self.json_fast_path = not schema.config.enable_experimental_incremental_execution
 
     def decode_json(self, data: str | bytes) -> object:
         return json_codec.decode(data)
@@ -130,23 +134,31 @@ class PMSGraphQL(GraphQL):
     def encode_json(self, data: object) -> str:
         return json_codec.encode(data)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not (self.json_fast_path and scope["type"] == "http"):
+            await super().__call__(scope, receive, send)
+        elif json_post.eligible(scope, self._stream_accepts):
+            with _operation_tasks():
+                await json_post.serve(self, scope, receive, send, super().__call__)
+        else:
+            await super().__call__(scope, receive, send)
+
+    def _stream_accepts(self, accept: str) -> bool:
+        return any(t.accepts(accept) for t in self._stream_transport_map.values())
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        tasks: list[asyncio.Task[Any]] = []
-        token = ws.connection_tasks.set(tasks)
         is_socket = isinstance(request, WebSocket)
         if is_socket:
             self.state.websockets.add(request)
         try:
-            return await super().run(request, context, root_value)
+            with _operation_tasks():
+                return await super().run(request, context, root_value)
         except PersistedQueryError as exc:
             return Response(self.encode_json(exc.body()), exc.status, media_type="application/json")
         finally:
             if is_socket:
                 self.state.websockets.discard(request)
                 self.state.session_watch.discard(request)
-            ws.connection_tasks.reset(token)
-            for task in tasks:
-                task.cancel()
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
         """One HTTP operation, its document taken from the persisted queries when the
@@ -206,6 +218,20 @@ class PMSGraphQL(GraphQL):
             events=self.state.events,
             reads=self.state.reads,
         )
+
+
+@contextmanager
+def _operation_tasks() -> Iterator[None]:
+    """Tasks an operation starts for its connection (ws.connection_tasks) are cancelled
+    when it ends."""
+    tasks: list[asyncio.Task[Any]] = []
+    token = ws.connection_tasks.set(tasks)
+    try:
+        yield
+    finally:
+        ws.connection_tasks.reset(token)
+        for task in tasks:
+            task.cancel()
 
 
 async def flush_relay(events: EventsRuntime, seconds: float) -> None:
@@ -294,17 +320,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         body = {"status": "ok" if ok else "unavailable", "database": "ok", **others}
         return JSONResponse({**body, "migrations": sorted(current)}, 200 if ok else 503)
 
+    graphql_route = Route(
+        "/graphql",
+        GraphQLMediaTypes(
+            GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
+        ),
+        methods=["GET", "POST"],
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route(
-                "/graphql",
-                GraphQLMediaTypes(
-                    GraphQLGate(graphql, lambda: state.identity, settings.request_timeout_seconds)
-                ),
-                methods=["GET", "POST"],
-            ),
+            graphql_route,
             *identity_routes(lambda: state.identity),
             *audit_routes(lambda: state.db),
             *export_routes(lambda: state.db),
@@ -336,9 +363,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                     upload_paths=("/graphql", "/imports"),
                 ),
             ),
+            # GET/POST /graphql past the exception middleware and the router.
+            Middleware(RouteShortcut, route=graphql_route, router=lambda: router),
         ],
         lifespan=lifespan,
     )
+    router: Router = app.router
     app.state.pms = state
     return app
 

@@ -24,3 +24,11 @@ def encode(data: object) -> str:
         return orjson.dumps(data).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(data)
+
+
+def encode_bytes(data: object) -> bytes:
+    """``encode(data)`` as UTF-8 bytes (an HTTP body), without the round trip through str."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data).encode()

@@ -41,30 +41,41 @@ class WalletOperation:
     player_id: strawberry.ID
     reservation_id: strawberry.ID | None
     game_round_id: str | None
-    transfers: list[TransferLine]
-    holds: list[HoldLine]
-    wallets: list[WalletBalance]
+    # The stored result document: the lists below are built only when selected (a game
+    # engine asking for ``reservationId`` alone builds no Money objects, ~3 % of a money
+    # request's CPU otherwise).
+    doc: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field
+    def transfers(self) -> list[TransferLine]:
+        return [
+            TransferLine(kind=t["kind"], wallet_kind=t["walletKind"], amount=_money(t))
+            for t in self.doc["transfers"]
+        ]
+
+    @strawberry.field
+    def holds(self) -> list[HoldLine]:
+        return [HoldLine(wallet_kind=h["walletKind"], amount=_money(h)) for h in self.doc["holds"]]
+
+    @strawberry.field
+    def wallets(self) -> list[WalletBalance]:
+        return [WalletBalance.from_doc(w) for w in self.doc["wallets"]]
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> WalletOperation:
-        def money(line: dict[str, str]) -> Money:
-            return Money(amount=line["amount"], currency=line["currency"])
-
+        reservation = doc.get("reservationId")
         return cls(
             operation=doc["operation"],
             operation_id=strawberry.ID(doc["operationId"]),
             player_id=strawberry.ID(doc["playerId"]),
-            reservation_id=strawberry.ID(doc["reservationId"])
-            if doc.get("reservationId")
-            else None,
+            reservation_id=strawberry.ID(reservation) if reservation else None,
             game_round_id=doc.get("gameRoundId"),
-            transfers=[
-                TransferLine(kind=t["kind"], wallet_kind=t["walletKind"], amount=money(t))
-                for t in doc["transfers"]
-            ],
-            holds=[HoldLine(wallet_kind=h["walletKind"], amount=money(h)) for h in doc["holds"]],
-            wallets=[WalletBalance.from_doc(w) for w in doc["wallets"]],
+            doc=doc,
         )
+
+
+def _money(line: dict[str, str]) -> Money:
+    return Money(amount=line["amount"], currency=line["currency"])
 
 
 @strawberry.type(description="Not enough available funds; stored with the idempotency key.")
