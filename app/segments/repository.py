@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core.db import Database
+from app.core.db import Database, mark_outbox_written
 from app.core.orm import columns_of, detached_rows
 from app.events import outbox
 from app.segments.models import Segment, SegmentKind
@@ -95,7 +95,8 @@ async def db_now(session: AsyncSession) -> datetime:
 
 
 def _events_insert(segment: Segment, events: Select[Any] | CompoundSelect[Any]) -> Insert:
-    """INSERT INTO outbox_events SELECT one event per (type, player_id) row of ``events``."""
+    """INSERT INTO outbox_events SELECT one event per (type, player_id) row of ``events``
+    (its callers mark the session's outbox written: the relay wakes after the commit)."""
     ev = events.subquery("ev")
     player = cast(ev.c.player_id, String)
     rows = select(
@@ -114,6 +115,7 @@ async def remove_all_members(session: AsyncSession, segment: Segment) -> int:
     """Delete every membership of ``segment`` with one ``segment.left`` event each."""
     left = delete(SM).where(SM.c.segment_id == segment.id).returning(SM.c.player_id).cte("left")
     stmt = _events_insert(segment, select(literal("segment.left").label("type"), left.c.player_id))
+    mark_outbox_written(session)
     return len(list((await session.execute(stmt.add_cte(left).returning(OE.c.id))).scalars()))
 
 
@@ -160,6 +162,7 @@ async def recompute(
         .add_cte(left)
         .returning(OE.c.type)
     )
+    mark_outbox_written(session)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -182,6 +185,7 @@ async def add_members(
     )
     events = select(literal("segment.entered").label("type"), entered.c.player_id)
     stmt = _events_insert(segment, events).add_cte(entered).returning(OE.c.subject)
+    mark_outbox_written(session)
     return sorted(uuid.UUID(s) for s in (await session.execute(stmt)).scalars())
 
 
