@@ -155,7 +155,7 @@ WITH wal AS (
 )
 APPLY_CORE_PARAMETERS = 50
 _ROUND = {
-    True: {"round_id": "(SELECT id FROM rnd)", "round_ok": " AND EXISTS (SELECT 1 FROM rnd)",
+    True: {"round_id": "(SELECT id FROM rnd)", "round_ok": " AND ($17::text IS NULL OR EXISTS (SELECT 1 FROM rnd))",
            "round_or": "coalesce($29::bigint, (SELECT id FROM rnd))"},
     False: {"round_id": "NULL::bigint", "round_ok": "", "round_or": "$29::bigint"},
 }  # fmt: skip
@@ -255,6 +255,7 @@ _RUP, _GTX, _EV = _PART_BIT["rup"], _PART_BIT["gtx"], _PART_BIT["ev"]
 _IDEM, _AUD = _PART_BIT["idem"], _PART_BIT["aud"]
 _TRANSFERS = _PART_BIT["house"] | _PART_BIT["tr"]
 _EXT_SHIFT = len(APPLY_PARTS)
+CORE_PARTS = (1 << _EXT_SHIFT) - 1  # every core part: the whole statement's family
 
 
 class ApplyStatements:
