@@ -155,10 +155,13 @@ WITH wal AS (
 )
 APPLY_CORE_PARAMETERS = 50
 _ROUND = {
-    True: {"round_id": "(SELECT id FROM rnd)", "round_ok": " AND ($17::text IS NULL OR EXISTS (SELECT 1 FROM rnd))",
-           "round_or": "coalesce($29::bigint, (SELECT id FROM rnd))"},
+    True: {
+        "round_id": "(SELECT id FROM rnd)",
+        "round_ok": " AND ($17::text IS NULL OR EXISTS (SELECT 1 FROM rnd))",
+        "round_or": "coalesce($29::bigint, (SELECT id FROM rnd))",
+    },
     False: {"round_id": "NULL::bigint", "round_ok": "", "round_or": "$29::bigint"},
-}  # fmt: skip
+}
 
 
 def core_ctes(names: Sequence[str]) -> str:
