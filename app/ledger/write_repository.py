@@ -1,6 +1,7 @@
 """SQL of the ledger's APPLY statement: every write of one money operation in one
-data-modifying CTE, with the parts ledger extensions add (``compose_apply``). The read
-side (LOAD, replay, system-operation locks) is app/ledger/repository.py."""
+data-modifying CTE, with the parts ledger extensions add (``compose_apply``), one text
+per family of operations (``ApplyStatements``: only the parts the operation writes). The
+read side (LOAD, replay, system-operation locks) is app/ledger/repository.py."""
 
 from __future__ import annotations
 
