@@ -463,6 +463,8 @@ ORDER BY total_exec_time DESC
 
 def statement_label(query: str) -> str:
     text = " ".join(query.split())
+    if "AS holds_inserted" in text:  # every family of APPLY (write_repository.ApplyStatements)
+        return "APPLY"
     for prefix, label in STATEMENT_LABELS:
         if text.startswith(prefix):
             return label
@@ -510,8 +512,10 @@ async def breakdown(
             per: dict[str, tuple[float, float]] = {}
             for s in stats:
                 label = statement_label(s["query"])
-                if label in ("DEBIT", "LOAD", "APPLY", "BEGIN", "COMMIT"):
-                    per[label] = (s["total_exec_time"] / done, s["total_plan_time"] / done)
+                if label in ("DEBIT", "LOAD", "APPLY", "BEGIN", "COMMIT"):  # summed: families
+                    exec_ms, plan_ms = per.get(label, (0.0, 0.0))
+                    per[label] = (exec_ms + s["total_exec_time"] / done,
+                                  plan_ms + s["total_plan_time"] / done)  # fmt: skip
             python = (meter.ours * 1000 / meter.ops, meter.driver * 1000 / meter.ops) \
                 if meter else (cpu / ops, None)  # fmt: skip
             rows.append((hot, clients, path, rate * ops, per, python))

@@ -82,6 +82,8 @@ LEDGER_APPLY_PARTS = ApplyParts(
     columns=""",
        (SELECT count(*) FROM pbu) AS bonuses_updated""",
     parameters=7,
+    idle_columns=""",
+       0::bigint AS bonuses_updated""",
 )
 
 # --- bonus expiry (a ledger system operation) ----------------------------------------------

@@ -14,7 +14,10 @@ registered extension, in registration order, inside the operation's transaction:
   order: wallets, holds, round, then the extensions') and may use ``$5`` (player id)
   and the CTE ``n`` (wallets locked; 0 when the idempotency key was not claimed). APPLY
   fragments use ``$e0``..``$eN`` for their own ``apply_parts.parameters``, filled by
-  ``apply_args``; ``$9`` is the player id there.
+  ``apply_args``; ``$9`` is the player id there (write ``$9::uuid``, or
+  ``$9::uuid::text``: a family's first use of a parameter types it). An APPLY part
+  joins only the operations that have writes for it (``ApplyParts.always`` for every
+  operation): APPLY is one statement per family of operations.
 * **Rows.** ``loaded(row)`` parses the extension's LOAD columns into its state, kept in
   ``op.loaded.extensions[name]``. Its writes go to ``op.writes.extensions[name]`` (a
   stored business error drops them with every other write); ``apply_args(writes)`` turns
@@ -57,7 +60,7 @@ from app.core.settings import Settings
 from app.ledger.batch_repository import compose_batch_apply, compose_batch_load
 from app.ledger.operation import Operation
 from app.ledger.repository import LoadParts, compose_load, compose_system_load
-from app.ledger.write_repository import ApplyParts, compose_apply
+from app.ledger.write_repository import ApplyParts, ApplyStatements
 
 
 @dataclass(frozen=True)
@@ -199,10 +202,11 @@ class ExtensionBase:
 @dataclass(frozen=True)
 class Statements:
     """LOAD and APPLY with the registered extensions' parts, composed once (and the
-    parts alone, for system operations that call the hooks)."""
+    parts alone, for system operations that call the hooks). APPLY is one text per
+    family of operations (the parts an operation writes: ``ApplyStatements``)."""
 
     load: str
-    apply: str
+    apply: ApplyStatements
     extensions: tuple[LedgerExtension, ...]
     system_load: str
 
@@ -253,7 +257,7 @@ def statements() -> Statements:
         exts = registered()
         _statements = Statements(
             compose_load([e.load_parts for e in exts]),
-            compose_apply([e.apply_parts for e in exts]),
+            ApplyStatements([e.apply_parts for e in exts]),
             exts,
             compose_system_load([e.load_parts for e in exts]),
         )
@@ -281,9 +285,12 @@ def extensions_of(op: Operation) -> Sequence[LedgerExtension]:
     return op.extensions  # Sequence[Any]: no cast (on the hot path, a typing subscript costs)
 
 
-def apply_args(op: Operation) -> list[Any]:
-    """Every extension's APPLY parameters, in registration order."""
-    args: list[Any] = []
+def apply_args(op: Operation) -> list[Sequence[Any] | None]:
+    """Each extension's APPLY parameters, in registration order; ``None`` for one that
+    does not join this operation's APPLY (no writes for it, and its part not ``always``)."""
+    args: list[Sequence[Any] | None] = []
     for ext in extensions_of(op):
-        args.extend(ext.apply_args(op.writes.extensions.get(ext.name)))
+        writes = op.writes.extensions.get(ext.name)
+        joins = writes is not None or ext.apply_parts.always
+        args.append(ext.apply_args(writes) if joins else None)
     return args

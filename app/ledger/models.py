@@ -232,12 +232,24 @@ class LedgerHold(SQLModel, table=True):
             "expires_at",
             postgresql_where=text("status = 'PENDING' AND expires_at IS NOT NULL"),
         ),
+        # Through the wallets (migration 0032): each key probes a wallet row the operation
+        # holds locked (no lock of the player's row) and says it is the hold's player's.
+        ForeignKeyConstraint(
+            ["real_wallet_id", "player_id"],
+            ["wallets.id", "wallets.player_id"],
+            name="fk_ledger_holds_real_wallet_id_player_id_wallets",
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["bonus_wallet_id", "player_id"],
+            ["wallets.id", "wallets.player_id"],
+            name="fk_ledger_holds_bonus_wallet_id_player_id_wallets",
+            ondelete="RESTRICT",
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
-    player_id: uuid.UUID = Field(
-        sa_column=Column(ForeignKey("players.id", ondelete="RESTRICT"), nullable=False)
-    )
+    player_id: uuid.UUID = Field(nullable=False)
     purpose: str = Field(sa_column=Column(String(16), nullable=False))
     client: str = Field(sa_column=Column(String(160), nullable=False))
     game_round_id: int | None = Field(
@@ -247,13 +259,8 @@ class LedgerHold(SQLModel, table=True):
     transaction_id: str | None = Field(default=None, sa_column=Column(String(128)))
     reference: str | None = Field(default=None, sa_column=Column(String(128)))
     currency: str = Field(sa_column=Column(String(3), nullable=False))
-    real_wallet_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("wallets.id", ondelete="RESTRICT"), nullable=False)
-    )
-    bonus_wallet_id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger, ForeignKey("wallets.id", ondelete="RESTRICT")),
-    )
+    real_wallet_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    bonus_wallet_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     real_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     bonus_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(

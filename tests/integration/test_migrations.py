@@ -179,3 +179,60 @@ async def test_partitioning_keeps_rows_ids_indexes_triggers_and_grants(scratch_u
         )
     finally:
         await conn.close()
+
+
+HOLD_KEYS = "0032_hold_wallet_keys"
+
+
+async def test_hold_wallet_keys_validate_existing_holds_and_refuse_another_players_wallet(
+    scratch_url,
+):
+    """0032 on a populated table: the composite keys are added NOT VALID, validated over
+    the existing holds, and from then on a hold must name its own player's wallets."""
+    import asyncpg
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config(scratch_url))
+    before = script.get_revision(HOLD_KEYS).down_revision
+    await asyncio.to_thread(migrations.upgrade, scratch_url, before)
+    conn = await asyncpg.connect(asyncpg_dsn(scratch_url))
+    try:
+        await conn.execute("""
+            INSERT INTO players (id, email, login, password_hash, country, currency, birth_date)
+            SELECT gen_random_uuid(), 'm' || i || '@test', 'm' || i, 'x', 'DE', 'EUR',
+                   '1990-01-01' FROM generate_series(1, 2) AS i;
+            INSERT INTO wallets (player_id, kind, currency)
+            SELECT id, k, 'EUR' FROM players, unnest(ARRAY['REAL', 'BONUS']) AS k;
+            INSERT INTO ledger_holds (player_id, purpose, client, currency, real_wallet_id,
+                                      bonus_wallet_id, real_amount, bonus_amount)
+            SELECT p.id, 'BET', 'c', 'EUR', r.id, b.id, 100, 0
+            FROM players p JOIN wallets r ON r.player_id = p.id AND r.kind = 'REAL'
+            JOIN wallets b ON b.player_id = p.id AND b.kind = 'BONUS'""")
+        await asyncio.to_thread(migrations.upgrade, scratch_url, HOLD_KEYS)
+        keys = {r["conname"]: r["convalidated"] for r in await conn.fetch(
+            "SELECT conname, convalidated FROM pg_constraint "
+            "WHERE conrelid = 'ledger_holds'::regclass AND contype = 'f'"
+        )}  # fmt: skip
+        assert keys == {
+            "fk_ledger_holds_real_wallet_id_player_id_wallets": True,
+            "fk_ledger_holds_bonus_wallet_id_player_id_wallets": True,
+            "fk_ledger_holds_game_round_id_game_rounds": True,
+        }
+        assert await conn.fetchval("SELECT count(*) FROM ledger_holds") == 2
+        other = """
+            INSERT INTO ledger_holds (player_id, purpose, client, currency, real_wallet_id,
+                                      bonus_wallet_id, real_amount, bonus_amount)
+            SELECT p.id, 'BET', 'c', 'EUR', {real}, {bonus}, 1, 0
+            FROM players p JOIN wallets w ON w.player_id <> p.id AND w.kind = 'REAL'
+            JOIN wallets mine ON mine.player_id = p.id AND mine.kind = 'REAL' LIMIT 1"""
+        for real, bonus in (("w.id", "NULL"), ("mine.id", "w.id")):
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                await conn.execute(other.format(real=real, bonus=bonus))
+        await conn.execute(other.format(real="mine.id", bonus="NULL"))  # no bonus wallet: fine
+        await asyncio.to_thread(migrations.downgrade, scratch_url, before)
+        assert await conn.fetchval("SELECT count(*) FROM ledger_holds") == 3
+        assert "fk_ledger_holds_player_id_players" in {r["conname"] for r in await conn.fetch(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'ledger_holds'::regclass"
+        )}  # fmt: skip
+    finally:
+        await conn.close()

@@ -51,12 +51,12 @@ def test_registration_is_idempotent_by_name_and_recomposes_the_statements():
         hooks.register(_Probe("probe", ApplyParts(), LoadParts()))  # same name: kept first
         assert [e for e in hooks.registered() if e.name == "probe"] == [probe]
         after = hooks.statements()
-        assert after is not before and ", p AS (SELECT $" in after.apply
+        assert after is not before and ", p AS (SELECT $" in after.apply.whole
         assert after.extensions[-1] is probe
         hooks.require("probe")
     finally:
         hooks.unregister("probe")
-    assert ", p AS" not in hooks.statements().apply
+    assert ", p AS" not in hooks.statements().apply.whole
     with pytest.raises(RuntimeError, match="probe"):
         hooks.require("probe")
 
@@ -68,4 +68,4 @@ def test_the_composition_root_registers_the_bonus_extension():
     register_all()
     names = [e.name for e in hooks.registered()]
     assert names.count("bonuses") == 1
-    assert "pbu AS (" in hooks.statements().apply and "pb AS (" in hooks.statements().load
+    assert "pbu AS (" in hooks.statements().apply.whole and "pb AS (" in hooks.statements().load
