@@ -32,7 +32,10 @@ def run_migrations_offline() -> None:
 def do_run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # A session lock, not a transaction one: a revision that commits part-way (an
+        # ``autocommit_block``, as 0034's VALIDATE) keeps the turn until the whole run
+        # has stamped its versions. Released when this run's connection closes.
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 

@@ -181,13 +181,13 @@ async def test_partitioning_keeps_rows_ids_indexes_triggers_and_grants(scratch_u
         await conn.close()
 
 
-HOLD_KEYS = "0032_hold_wallet_keys"
+HOLD_KEYS = "0034_hold_wallet_keys"
 
 
 async def test_hold_wallet_keys_validate_existing_holds_and_refuse_another_players_wallet(
     scratch_url,
 ):
-    """0032 on a populated table: the composite keys are added NOT VALID, validated over
+    """0034 on a populated table: the composite keys are added NOT VALID, validated over
     the existing holds, and from then on a hold must name its own player's wallets."""
     import asyncpg
     from alembic.script import ScriptDirectory

@@ -18,8 +18,8 @@ lets money operations go on (SHARE UPDATE EXCLUSIVE on ledger_holds, ROW SHARE o
 wallets). The DDL is idempotent, so a replica's ``pms migrate`` that runs this revision
 while another's VALIDATE is still scanning finds it done.
 
-Revision ID: 0032_hold_wallet_keys
-Revises: 0030_analytics_funnel
+Revision ID: 0034_hold_wallet_keys
+Revises: 0033_fraud_window
 Create Date: 2026-12-02 01:30:00+00:00
 """
 
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0032_hold_wallet_keys"
-down_revision: str | None = "0030_analytics_funnel"
+revision: str = "0034_hold_wallet_keys"
+down_revision: str | None = "0033_fraud_window"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
