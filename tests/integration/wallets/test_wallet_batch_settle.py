@@ -343,6 +343,9 @@ async def test_concurrent_mixed_batches_and_singles_never_overdraw_or_apply_a_ke
                          "game_transactions WHERE kind = 'WIN' GROUP BY game_round_id "
                          "HAVING count(*) > 1) d")  # fmt: skip
     assert twice == 0
+    reused = await scalar(db, "SELECT count(*) FROM (SELECT transaction_id FROM ledger_holds "
+                          "GROUP BY client, transaction_id HAVING count(*) > 1) d")  # fmt: skip
+    assert reused == 0  # each bet's transaction id held once, however often it was sent
     for player in players:
         for wallet in (await wallets_of(db, player)).values():
             assert 0 <= wallet["held"] <= wallet["balance"]
