@@ -87,34 +87,49 @@ def _steps(item: kernel.Prepared | kernel.Chain) -> Sequence[Step]:
 
 
 class _Undo:
-    """Changes to the batch's state that a refused chain takes back, newest first."""
+    """Changes to the batch's state that a refused chain takes back, newest first. Logged
+    only while a chain runs (``active``): a lone operation refuses before it changes any."""
 
     def __init__(self) -> None:
         self.log: list[Callable[[], None]] = []
+        self.active = False
+
+    def call(self, undo: Callable[[], None]) -> None:
+        if self.active:
+            self.log.append(undo)
 
     def put(self, d: dict[Any, Any], key: Any, value: Any) -> None:
-        if key in d:
-            self.log.append(partial(d.__setitem__, key, d[key]))
-        else:
-            self.log.append(partial(d.pop, key))
+        if self.active:
+            if key in d:
+                self.log.append(partial(d.__setitem__, key, d[key]))
+            else:
+                self.log.append(partial(d.pop, key))
         d[key] = value
 
     def add(self, s: set[Any], value: Any) -> None:
         if value not in s:
             s.add(value)
-            self.log.append(partial(s.discard, value))
+            if self.active:
+                self.log.append(partial(s.discard, value))
 
     def append(self, items: list[Any], value: Any) -> None:
         items.append(value)
-        self.log.append(items.pop)
+        if self.active:
+            self.log.append(items.pop)
 
     def pop(self, items: list[Any]) -> Any:
         value = items.pop()
-        self.log.append(partial(items.append, value))
+        if self.active:
+            self.log.append(partial(items.append, value))
         return value
 
-    def back_to(self, mark: int) -> None:
-        while len(self.log) > mark:
+    def begin(self, logged: bool) -> None:
+        """A new item: what earlier items changed stays."""
+        self.active = logged
+        self.log.clear()
+
+    def back(self) -> None:
+        while self.log:
             self.log.pop()()
 
 
@@ -263,12 +278,12 @@ async def _load(
 
 def _plan_item(r: _Run, item: kernel.Prepared | kernel.Chain) -> Answer:
     """The item's answer: its one operation's, or its chain's (see ``kernel.Chain``)."""
-    mark = len(r.undo.log)
+    r.undo.begin(isinstance(item, kernel.Chain))
     answer: Answer | None = None
     for step in _steps(item):
         answer = step if isinstance(step, DomainError) else _plan(r, step)
         if isinstance(answer, DomainError):
-            r.undo.back_to(mark)
+            r.undo.back()
             return answer
         if answer.status != "OK":
             return answer
@@ -339,7 +354,7 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
         _restore(saved)
         raise
     # From here on every change is logged: a chain refused by a later step takes it back.
-    r.undo.log.append(partial(_restore, saved))
+    r.undo.call(partial(_restore, saved))
     if args.allocate_hold:
         r.undo.pop(r.hold_ids)  # a refused plan raised above and left its id for the next one
     text = kernel.conclude(spec, op, body)
@@ -386,7 +401,7 @@ def _accept(r: _Run, player: _Player, op: Operation) -> None:
         undo.add(r.transactions, gtx[0])
         hold_id = w.new_hold.id if w.new_hold is not None else None
         undo.append(r.writes.game_transactions, (gtx[0], gtx[1], round_id, hold_id))
-    undo.log.append(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
+    undo.call(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
     player.loaded.extensions = op.loaded.extensions
     for wallet_id in w.wallets:
         undo.add(player.changed, wallet_id)
