@@ -28,8 +28,9 @@ from app.ledger.write_repository import ApplyParts, Writes, compose_apply
 
 # $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
 # $7 transaction ids to look up, $8 hold ids to allocate, $9 holds named by id, $10 rounds
-# named by reference, $11 the rounds bets name (of $10). Extension CTEs may use $5 (the
-# players, uuid[]) and ``n``; their columns and joins use ``q.id`` (the row's player).
+# named by reference, $11 the rounds bets name (of $10), $12 bets named by transaction id.
+# Extension CTEs may use $5 (the players, uuid[]) and ``n``; their columns and joins use
+# ``q.id`` (the row's player).
 BATCH_LOAD_CTES = """
 WITH claim AS (
     INSERT INTO idempotency_keys (scope, operation, key, request_hash)
@@ -54,10 +55,14 @@ WITH claim AS (
         WHERE id = ANY($9::bigint[]) AND purpose = 'BET'
         UNION ALL
         SELECT id FROM game_rounds WHERE client = $6 AND round_ref = ANY($10::text[])))
+    UNION
+    SELECT id FROM ledger_holds
+    WHERE client = $6 AND transaction_id = ANY($12::text[]) AND purpose = 'BET'
 ), h AS (
     SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
            bonus_wallet_id, real_amount, bonus_amount, status,
-           (expires_at IS NOT NULL AND expires_at <= now()) AS expired
+           (expires_at IS NOT NULL AND expires_at <= now()) AS expired,
+           client = $6 AS own  -- a bet of this client (rollbackBet names it by transaction id)
     FROM ledger_holds
     WHERE (SELECT c FROM n) >= 0 AND id = ANY(ARRAY(SELECT id FROM hid))
     ORDER BY id FOR UPDATE
@@ -267,13 +272,15 @@ class BatchLoaded:
 @dataclass(frozen=True)
 class BatchRows:
     """What the batch's operations name besides wallets: transaction ids to look up, how
-    many new holds, holds by id, rounds by reference (and which of these bets name)."""
+    many new holds, holds by id, rounds by reference (and which of these bets name), bets by
+    transaction id."""
 
     transaction_ids: Sequence[str] = ()
     holds: int = 0
     hold_ids: Sequence[int] = ()
     round_refs: Sequence[str] = ()
     bet_round_refs: Sequence[str] = ()
+    bet_transaction_ids: Sequence[str] = ()
 
 
 async def load(
@@ -283,7 +290,7 @@ async def load(
     result = await conn.fetch(
         sql, claims.scope, claims.operations, claims.keys, claims.hashes, list(players),
         claims.scope, list(rows.transaction_ids), rows.holds, list(rows.hold_ids),
-        list(rows.round_refs), list(rows.bet_round_refs),
+        list(rows.round_refs), list(rows.bet_round_refs), list(rows.bet_transaction_ids),
     )  # fmt: skip
     first = result[0]
     wallets: dict[uuid.UUID, list[dict[str, Any]]] = {}

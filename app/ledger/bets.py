@@ -429,6 +429,14 @@ async def rollback_bet(
     transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """The provider takes back a bet: void it if pending; tombstone it if never seen."""
+    prepared = prepare_rollback_bet(player_id=player_id, transaction_id=transaction_id,
+                                    idempotency_key=idempotency_key)  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_rollback_bet(
+    *, player_id: uuid.UUID, transaction_id: str, idempotency_key: str
+) -> kernel.Prepared:
     check_idempotency_key(idempotency_key)
     check_text("transactionId", transaction_id)
     spec = kernel.OperationSpec(
@@ -436,8 +444,7 @@ async def rollback_bet(
         {"playerId": str(player_id), "transactionId": transaction_id}, player_id,
         load=LoadArgs(bet_transaction_id=transaction_id, new_transaction_id=transaction_id),
     )  # fmt: skip
-    plan = partial(plan_rollback_bet, RollbackBet(player_id, transaction_id))
-    return await kernel.run_operation(session, settings, caller, spec, plan)
+    return kernel.Prepared(spec, partial(plan_rollback_bet, RollbackBet(player_id, transaction_id)))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ and audit row; a DomainError: nothing, its key given back). A ``kernel.Chain`` (
 is one item: every change its accepted steps made is undone (``_Run.undo``) when a later
 step refuses, as the one-by-one path's savepoint rolls the item back.
 
-Covered: reserveBet, settleBet, cancelBet and playRound, with extensions that have batched
-parts. Anything else raises ``Fallback`` before or instead of writing (the transaction
-rolls back; the caller runs the batch one by one): another LOAD shape (rollbackBet's hold
-by transaction id), two accepted operations naming one transaction id, an extension
+Covered: reserveBet, settleBet, cancelBet, rollbackBet and playRound, with extensions that
+have batched parts (the resolver sends the batch here only when every item is one of
+them). Otherwise ``Fallback`` is raised before or instead of writing (the transaction
+rolls back; the caller runs the batch one by one): two accepted operations naming one
+transaction id (a tombstone then its bet, say), an extension
 whose writes cannot be batched or that acts after a settle (a loyalty tier reward), a
 race only the unique indexes saw (APPLY wrote fewer rows than planned: a round or a
 transaction id created since LOAD's snapshot), or an overflowing counter.
@@ -75,11 +76,6 @@ class _Player:
     wallets: dict[str, Wallet]
     changed: set[int] = field(default_factory=set)  # wallet ids any operation changed
     last_writes: dict[str, Any] = field(default_factory=dict)  # extension -> its writes
-
-
-def supported(spec: kernel.OperationSpec) -> bool:
-    """Whether batched LOAD reads all this operation's plan needs."""
-    return spec.load.bet_transaction_id is None
 
 
 def _steps(item: kernel.Prepared | kernel.Chain) -> Sequence[Step]:
@@ -142,6 +138,7 @@ class _Rows:
     rounds: dict[int, Row]
     by_ref: dict[str, Row]
     by_round: defaultdict[int, list[int]]
+    by_transaction: dict[str, int]  # this client's bets: transaction id -> hold id
     new_holds: dict[int, tuple[uuid.UUID, str | None, float | None]] = field(default_factory=dict)
     new_rounds: dict[int, uuid.UUID] = field(default_factory=dict)
     changed_holds: set[int] = field(default_factory=set)
@@ -156,11 +153,15 @@ class _Rows:
         for h in loaded.holds:
             if h["game_round_id"] is not None:
                 by_round[h["game_round_id"]].append(h["id"])
-        return cls(holds, rounds, {r["round_ref"]: r for r in rounds.values()}, by_round)
+        by_transaction = {h["transaction_id"]: h["id"] for h in loaded.holds
+                          if h.pop("own") and h["purpose"] == HoldPurpose.BET
+                          and h["transaction_id"] is not None}  # fmt: skip
+        return cls(holds, rounds, {r["round_ref"]: r for r in rounds.values()}, by_round,
+                   by_transaction)  # fmt: skip
 
     def named(self, args: LoadArgs) -> tuple[list[Row], list[Row]]:
         """The holds and rounds the single LOAD would lock for ``args``, as they are now."""
-        if not args.hold_ids and args.round_ref is None:
+        if not args.hold_ids and args.round_ref is None and args.bet_transaction_id is None:
             return [], []
         round_ids: set[int] = set()
         hold_ids: set[int] = set()
@@ -174,6 +175,10 @@ class _Rows:
             round_ids.add(rnd["id"])
         for rid in round_ids:
             hold_ids.update(self.by_round.get(rid, ()))
+        if args.bet_transaction_id is not None:  # its round, not the round's other bets
+            found = self.by_transaction.get(args.bet_transaction_id)
+            if found is not None:
+                hold_ids.add(found)
         round_ids.update(g for i in hold_ids if (g := self.holds[i]["game_round_id"]) is not None)
         holds = [self.holds[i] for i in sorted(hold_ids)]
         return holds, [self.rounds[i] for i in sorted(round_ids) if i in self.rounds]
@@ -224,8 +229,6 @@ async def run(
     ready = [p for item in items if not isinstance(item, DomainError) for p in _steps(item)
              if isinstance(p, kernel.Prepared)]  # fmt: skip
     for p in ready:
-        if not supported(p.spec):
-            raise Fallback(f"{p.spec.name} is not batched set-based")
         if p.spec.requires:
             hooks.require(*p.spec.requires)
     hashes = {id(p): request_hash(p.spec.name, p.spec.request) for p in ready}
@@ -269,6 +272,7 @@ async def _load(
         hold_ids=sorted({i for a in loads for i in a.hold_ids}),
         round_refs=sorted(bets | {a.round_ref for a in loads if a.round_ref is not None}),
         bet_round_refs=sorted(bets),
+        bet_transaction_ids=sorted({t for a in loads if (t := a.bet_transaction_id) is not None}),
     )  # fmt: skip
     loaded = await batch_repository.load(conn, statements.load, claims, players, rows)
     foreign = [k for k in keys if k not in loaded.claimed]
@@ -443,6 +447,8 @@ def _accept_rows(r: _Run, op: Operation) -> int | None:
         })  # fmt: skip
         if round_id is not None:
             undo.append(rows.by_round[round_id], h.id)
+        if h.purpose == HoldPurpose.BET and h.transaction_id is not None:
+            undo.put(rows.by_transaction, h.transaction_id, h.id)
         undo.put(rows.new_holds, h.id, (op.player_id, w.reference, h.expires_in_seconds))
     for hold_id, status in w.hold_updates:
         undo.put(rows.holds[hold_id], "status", status)

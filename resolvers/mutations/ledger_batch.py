@@ -45,6 +45,7 @@ PREPARES: dict[str, Callable[[Any, Any], Any]] = {
     "reserve_bet": single.reserve_bet_prepare,
     "settle_bet": single.settle_bet_prepare,
     "cancel_bet": single.cancel_bet_prepare,
+    "rollback_bet": single.rollback_bet_prepare,
     "play_round": single.play_round_prepare,
 }
 

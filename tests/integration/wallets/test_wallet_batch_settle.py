@@ -56,6 +56,11 @@ def cancel(player: str, reservation: str, key: str) -> dict[str, Any]:
                           "idempotencyKey": f"c-{key}"}}  # fmt: skip
 
 
+def rollback(player: str, transaction: str, key: str) -> dict[str, Any]:
+    return {"rollbackBet": {"playerId": player, "transactionId": transaction,
+                            "idempotencyKey": key}}  # fmt: skip
+
+
 def play(player: str, stake: str, win: str, ref: str, key: str | None = None) -> dict[str, Any]:
     return {"playRound": {"playerId": player, "gameRoundId": f"r-{ref}", "stake": stake,
                           "winAmount": win, "currency": "EUR", "transactionId": f"p-{ref}",
@@ -176,6 +181,30 @@ async def test_a_refused_play_round_leaves_nothing_of_its_bet(
     await assert_ledger_consistent(db)
 
 
+async def test_rollbacks_in_a_batch_void_its_own_bets_and_tombstone_unknown_ones(
+    wallet_gql, db, player_factory, set_based
+):
+    alice = await player_factory()
+    await fund(wallet_gql, alice, "5.00")
+    ops = [
+        bet(alice, "2.00", "rb1"),
+        rollback(alice, "t-rb1", "rb-1"),
+        rollback(alice, "t-never", "rb-2"),
+        settle(alice, "rb1", "1.00", "rb1"),  # its only bet was rolled back
+    ]
+    result = await run_batch(wallet_gql, ops)
+
+    kinds = [r["__typename"] for r in result["results"]]
+    assert kinds == ["WalletOperation", "WalletOperation", "WalletOperation", "HoldNotPending"]
+    assert (await wallets_of(db, alice))["REAL"] == {"balance": 500, "held": 0, "turnover": 0}
+    assert (await rows_of(db, alice))["holds"] == "ROLLED_BACK:200:0:true"
+    assert await scalar(db, "SELECT kind FROM game_transactions WHERE transaction_id = "
+                        "'t-never'") == "TOMBSTONE"  # fmt: skip
+    late = await run_batch(wallet_gql, [bet(alice, "1.00", "never")])  # t-never: tombstoned
+    assert late["results"][0]["__typename"] == "DuplicateTransaction"
+    await assert_ledger_consistent(db)
+
+
 async def test_an_atomic_batch_of_bets_and_settles_is_all_or_nothing(
     wallet_gql, db, player_factory, set_based
 ):
@@ -196,7 +225,8 @@ async def test_an_atomic_batch_of_bets_and_settles_is_all_or_nothing(
 def _plans(rnd: random.Random, seed: int, count: int) -> list[tuple[Any, ...]]:
     """Random operations over four players: bets, settles (of a round by reference or of a
     bet by reservation id; some of rounds already settled or never opened), cancels,
-    playRounds, and retries of earlier operations (same key and body)."""
+    rollbackBets (of earlier bets, or tombstones), playRounds, and retries of earlier
+    operations (same key and body)."""
     plans: list[tuple[Any, ...]] = []
     bets: list[int] = []  # indexes of the bet plans
     for i in range(count):
@@ -211,7 +241,11 @@ def _plans(rnd: random.Random, seed: int, count: int) -> list[tuple[Any, ...]]:
         elif bets and roll < 0.45:
             b = plans[rnd.choice(bets)]
             plans.append(("cancel", b[1], b[4], ref))
-        elif roll < 0.65:
+        elif bets and roll < 0.55:  # a bet's rollback, or a tombstone of one never sent
+            b = plans[rnd.choice(bets)]
+            target = b[4] if rnd.random() < 0.7 else f"tomb-{ref}"
+            plans.append(("rollback", b[1], target, ref))
+        elif roll < 0.70:
             plans.append(("play", p, rnd.choice(["0.50", "2.00", "6.00"]),
                           rnd.choice(["0", "1.00", "4.00"]), ref))  # fmt: skip
         elif roll < 0.68:
@@ -239,6 +273,9 @@ def _op(plan: tuple[Any, ...], players: list[str], group: str,
         reservation = reservations.get(by_bet) if by_bet is not None else None
         return settle(p, f"{group}-{round_ref}", win, f"{group}-{ref}", reservation=reservation,
                       category="slots")  # fmt: skip
+    if kind == "rollback":
+        _, _, bet_ref, ref = plan
+        return rollback(p, f"t-{group}-{bet_ref}", f"rb-{group}-{ref}")
     if kind == "cancel":
         _, _, bet_ref, ref = plan
         return cancel(p, reservations.get(bet_ref, "999999999"), f"{group}-{ref}")
@@ -250,7 +287,8 @@ def _op(plan: tuple[Any, ...], players: list[str], group: str,
 async def test_mixed_batches_answer_and_write_what_the_operations_one_by_one_do(
     wallet_gql, db, settings, player_factory, seed, set_based
 ):
-    """Property: random mixed batches (bets, settles, cancels, playRounds, retries; one
+    """Property: random mixed batches (bets, settles, cancels, rollbacks, playRounds,
+    retries; one
     player under a wager limit, one wagering a bonus) give the answers, balances, holds,
     rounds, transfers, events, audit rows, limit counters, bonus and loyalty figures the
     same operations give sent one at a time. Reservation ids are those of earlier batches
