@@ -504,6 +504,15 @@ async def rollback_round(
     game_round_id: str, transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """Provider refund of a settled round: stakes back, wins taken back, turnover reversed."""
+    prepared = prepare_rollback_round(player_id=player_id, game_round_id=game_round_id,
+                                      transaction_id=transaction_id,
+                                      idempotency_key=idempotency_key)  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_rollback_round(
+    *, player_id: uuid.UUID, game_round_id: str, transaction_id: str, idempotency_key: str
+) -> kernel.Prepared:
     check_idempotency_key(idempotency_key)
     check_text("gameRoundId", game_round_id)
     check_text("transactionId", transaction_id)
@@ -513,5 +522,5 @@ async def rollback_round(
          "transactionId": transaction_id},
         player_id, load=LoadArgs(round_ref=game_round_id, new_transaction_id=transaction_id),
     )  # fmt: skip
-    plan = partial(plan_rollback_round, RollbackRound(player_id, game_round_id, transaction_id))
-    return await kernel.run_operation(session, settings, caller, spec, plan)
+    req = RollbackRound(player_id, game_round_id, transaction_id)
+    return kernel.Prepared(spec, partial(plan_rollback_round, req))

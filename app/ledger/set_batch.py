@@ -14,8 +14,8 @@ and audit row; a DomainError: nothing, its key given back). A ``kernel.Chain`` (
 is one item: every change its accepted steps made is undone (``_Run.undo``) when a later
 step refuses, as the one-by-one path's savepoint rolls the item back.
 
-Covered: reserveBet, settleBet, cancelBet, rollbackBet and playRound, with extensions that
-have batched parts (the resolver sends the batch here only when every item is one of
+Covered: reserveBet, settleBet, cancelBet, rollbackBet, rollbackRound and playRound, with
+extensions that have batched parts (the resolver sends the batch here only when every item is one of
 them). Otherwise ``Fallback`` is raised before or instead of writing (the transaction
 rolls back; the caller runs the batch one by one): two accepted operations naming one
 transaction id (a tombstone then its bet, say), an extension

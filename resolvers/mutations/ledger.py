@@ -176,6 +176,13 @@ def rollback_bet_prepare(ctx: Any, input: inputs.RollbackBetInput) -> Any:
     )  # fmt: skip
 
 
+def rollback_round_prepare(ctx: Any, input: inputs.RollbackRoundInput) -> Any:
+    return service.prepare_rollback_round(
+        player_id=_player(input.player_id), game_round_id=input.game_round_id,
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
 def play_round_prepare(ctx: Any, input: inputs.PlayRoundInput) -> Any:
     return service.prepare_play_round(
         ctx.settings, player_id=_player(input.player_id), game_round_id=input.game_round_id,

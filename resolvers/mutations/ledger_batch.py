@@ -46,6 +46,7 @@ PREPARES: dict[str, Callable[[Any, Any], Any]] = {
     "settle_bet": single.settle_bet_prepare,
     "cancel_bet": single.cancel_bet_prepare,
     "rollback_bet": single.rollback_bet_prepare,
+    "rollback_round": single.rollback_round_prepare,
     "play_round": single.play_round_prepare,
 }
 

@@ -225,10 +225,11 @@ async def test_an_atomic_batch_of_bets_and_settles_is_all_or_nothing(
 def _plans(rnd: random.Random, seed: int, count: int) -> list[tuple[Any, ...]]:
     """Random operations over four players: bets, settles (of a round by reference or of a
     bet by reservation id; some of rounds already settled or never opened), cancels,
-    rollbackBets (of earlier bets, or tombstones), playRounds, and retries of earlier
+    rollbackBets (of earlier bets, or tombstones), rollbackRounds, playRounds, retries of earlier
     operations (same key and body)."""
     plans: list[tuple[Any, ...]] = []
     bets: list[int] = []  # indexes of the bet plans
+    opened: list[tuple[int, str]] = []  # (player, round) of the bets and playRounds
     for i in range(count):
         roll, p, ref = rnd.random(), rnd.randrange(4), f"{seed}-{i}"
         if plans and roll < 0.08:
@@ -245,16 +246,21 @@ def _plans(rnd: random.Random, seed: int, count: int) -> list[tuple[Any, ...]]:
             b = plans[rnd.choice(bets)]
             target = b[4] if rnd.random() < 0.7 else f"tomb-{ref}"
             plans.append(("rollback", b[1], target, ref))
-        elif roll < 0.70:
+        elif opened and roll < 0.60:  # a refund of a round (settled or not)
+            player, round_ref = rnd.choice(opened)
+            plans.append(("rollround", player, round_ref, ref))
+        elif roll < 0.75:
+            opened.append((p, ref))
             plans.append(("play", p, rnd.choice(["0.50", "2.00", "6.00"]),
                           rnd.choice(["0", "1.00", "4.00"]), ref))  # fmt: skip
-        elif roll < 0.68:
+        elif roll < 0.78:
             plans.append(("settle", p, f"none-{ref}", "1.00", ref, None))
         else:
             joins = bets and rnd.random() < 0.2  # a second bet on an earlier round
             round_ref = plans[rnd.choice(bets)][3] if joins else ref
             player = plans[rnd.choice(bets)][1] if joins else p
             bets.append(len(plans))
+            opened.append((player, round_ref))
             plans.append(("bet", player, rnd.choice(["0.50", "1.00", "2.50", "4.00"]),
                           round_ref, ref))  # fmt: skip
     return plans
@@ -273,6 +279,16 @@ def _op(plan: tuple[Any, ...], players: list[str], group: str,
         reservation = reservations.get(by_bet) if by_bet is not None else None
         return settle(p, f"{group}-{round_ref}", win, f"{group}-{ref}", reservation=reservation,
                       category="slots")  # fmt: skip
+    if kind == "rollround":
+        _, _, round_ref, ref = plan
+        return {
+            "rollbackRound": {
+                "playerId": p,
+                "gameRoundId": f"r-{group}-{round_ref}",
+                "transactionId": f"rr-{group}-{ref}",
+                "idempotencyKey": f"rr-{group}-{ref}",
+            }
+        }
     if kind == "rollback":
         _, _, bet_ref, ref = plan
         return rollback(p, f"t-{group}-{bet_ref}", f"rb-{group}-{ref}")
@@ -287,8 +303,8 @@ def _op(plan: tuple[Any, ...], players: list[str], group: str,
 async def test_mixed_batches_answer_and_write_what_the_operations_one_by_one_do(
     wallet_gql, db, settings, player_factory, seed, set_based
 ):
-    """Property: random mixed batches (bets, settles, cancels, rollbacks, playRounds,
-    retries; one
+    """Property: random mixed batches (bets, settles, cancels, rollbacks of bets and of
+    rounds, playRounds, retries; one
     player under a wager limit, one wagering a bonus) give the answers, balances, holds,
     rounds, transfers, events, audit rows, limit counters, bonus and loyalty figures the
     same operations give sent one at a time. Reservation ids are those of earlier batches
