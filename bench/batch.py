@@ -7,7 +7,10 @@ Three figures in one run, on one PostgreSQL server, at the same client count:
   transaction per debit: the most a single-operation API could reach here;
 * **reserveBet**: one PMS money operation per GraphQL request (as the game engine sends
   them one by one);
-* **walletBatch**: `--batch` reserveBet operations per GraphQL request, one transaction.
+* **walletBatch**: `--batch` operations per GraphQL request, one transaction, of each
+  `--mixes` kind: `reserve` (reserveBets), `bet+settle` (pairs: a reserveBet and the
+  settleBet of its round, adjacent in one batch), `playRound` (playRound items: each a bet
+  and its win, two ledger operations, counted as one item here).
 
 Every figure is printed as operations/s and as a ratio to the one-statement limit, with
 the server process's CPU ms per operation (from /proc: steadier than throughput on a
@@ -75,6 +78,34 @@ BATCH = f"""mutation($ops: [WalletBatchOperation!]!) {{ walletBatch(operations: 
   __typename ... on WalletBatchResults {{ applied results {{ {RESERVE_FIELDS} }} }} }} }}"""
 
 
+def settle_input(bet: dict) -> dict:
+    return {"playerId": bet["playerId"], "gameRoundId": bet["gameRoundId"], "winAmount": "0.02",
+            "currency": "EUR", "transactionId": bet["transactionId"] + "w",
+            "idempotencyKey": bet["idempotencyKey"] + "w"}  # fmt: skip
+
+
+def play_input(player: uuid.UUID) -> dict:
+    n = next(_seq)
+    return {"playerId": str(player), "stake": "0.01", "winAmount": "0.02", "currency": "EUR",
+            "gameRoundId": f"pr{n}", "transactionId": f"pt{n}",
+            "idempotencyKey": f"pk{n}"}  # fmt: skip
+
+
+MIXES = ("reserve", "bet+settle", "playRound")
+
+
+def batch_ops(mix: str, size: int, players: list[uuid.UUID]) -> list[dict]:
+    if mix == "playRound":
+        return [{"playRound": play_input(random.choice(players))} for _ in range(size)]
+    if mix == "bet+settle":
+        ops = []
+        for _ in range(size // 2):
+            bet = reserve_input(random.choice(players))
+            ops += [{"reserveBet": bet}, {"settleBet": settle_input(bet)}]
+        return ops
+    return [{"reserveBet": reserve_input(random.choice(players))} for _ in range(size)]
+
+
 def reserve_input(player: uuid.UUID) -> dict:
     n = next(_seq)
     return {"playerId": str(player), "amount": "0.01", "currency": "EUR",
@@ -107,6 +138,7 @@ async def through_graphql(
     clients: int,
     seconds: float,
     batch: int,
+    mix: str = "reserve",
 ) -> tuple[float, float]:
     """(operations/s, server CPU ms per operation)."""  # fmt: skip
     token = await bench.service_token(url, port)
@@ -117,7 +149,7 @@ async def through_graphql(
         assert body["data"]["reserveBet"]["__typename"] == "WalletOperation", body
 
     async def batched(i: int) -> None:
-        ops = [{"reserveBet": reserve_input(random.choice(players))} for _ in range(batch)]
+        ops = batch_ops(mix, batch, players)
         body = await http[i].post(BATCH, {"ops": ops})
         assert "data" in body and body["data"]["walletBatch"]["applied"] == batch, str(body)[:2000]
 
@@ -154,6 +186,8 @@ def main() -> None:
         help="repeat the trees' cells, alternating which tree goes first",
     )
     parser.add_argument("--no-single", action="store_true", help="skip reserveBet one per request")
+    parser.add_argument("--mixes", default="reserve", help="walletBatch kinds, of "
+                        + ", ".join(MIXES) + " (comma-separated)")  # fmt: skip
     args = parser.parse_args()
     sizes = [int(b) for b in args.batch.split(",")]
     if not args.no_single:
@@ -176,25 +210,29 @@ def main() -> None:
     print(f"\n{args.clients} clients, {args.seconds:.0f} s per cell, load average "
           f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; one-statement limit per round: "
           + ", ".join(f"{x:.0f}" for x in limits))  # fmt: skip
-    print("tree       cell                             clients    ops/s  vs limit  CPU ms/op")
-    print(f"           one statement (bare asyncpg CTE)   {args.clients:5d} {limit:8.0f}   100%")
-    for label, size, clients, rate, cpu in rows:
-        name = "reserveBet, one per request" if size == 1 else f"walletBatch, {size:3d} per request"
-        print(f"{label:10} {name:34} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}    {cpu:6.3f}")
+    print("tree       cell                               clients    ops/s  vs limit  CPU ms/op")
+    print(f"           one statement (bare asyncpg CTE)     {args.clients:5d} {limit:8.0f}   100%")
+    for label, mix, size, clients, rate, cpu in rows:
+        name = ("reserveBet, one per request" if size == 1
+                else f"walletBatch {mix:10}, {size:3d}/request")  # fmt: skip
+        print(f"{label:10} {name:36} {clients:5d} {rate:8.0f}  {rate / limit:5.0%}    {cpu:6.3f}")
 
 
 def serve(
     args: argparse.Namespace, url: str, tree: Path, players: list[uuid.UUID], sizes: list[int]
-) -> list[tuple[int, int, float, float]]:
-    """(size, clients, operations/s, server CPU ms/op) of each size, served from ``tree``."""
+) -> list[tuple[str, int, int, float, float]]:
+    """(mix, size, clients, operations/s, server CPU ms/op) of each cell, served from
+    ``tree``."""
     port = bench.free_port()
     server = bench.start_server(url, port, bench.POOL, tree)
+    mixes = args.mixes.split(",")
+    cells = [(m, size) for size in sizes for m in (("reserve",) if size == 1 else mixes)]
     rows = []
     try:
-        for size in sizes:
+        for mix, size in cells:
             clients = args.clients if size == 1 else args.batch_clients or args.clients
-            rows.append((size, clients, *asyncio.run(through_graphql(
-                url, port, server.pid, players, clients, args.seconds, size))))  # fmt: skip
+            rows.append((mix, size, clients, *asyncio.run(through_graphql(
+                url, port, server.pid, players, clients, args.seconds, size, mix))))  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -16,7 +16,6 @@ import cProfile
 import itertools
 import json
 import pstats
-import random
 import sys
 import time
 from pathlib import Path
@@ -58,8 +57,7 @@ async def main_async(args: argparse.Namespace, url: str) -> None:
             token = f"Bearer {await token_for(http, url, settings)}".encode()
 
         async def one() -> None:
-            ops = [{"reserveBet": b.reserve_input(random.choice(players))}
-                   for _ in range(args.batch)]  # fmt: skip
+            ops = b.batch_ops(args.mix, args.batch, players)
             body = json.dumps({"query": b.BATCH, "variables": {"ops": ops}}).encode()
             answer = await gql_cpu.asgi_post(app, token, body)
             assert answer["data"]["walletBatch"]["applied"] == args.batch, str(answer)[:500]
@@ -100,6 +98,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--wallets", type=int, default=2000)
+    parser.add_argument("--mix", default="reserve", choices=b.MIXES,
+                        help="the batch's operations (bench/batch.py --mixes)")  # fmt: skip
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--dump", help="also write the cProfile stats to this file")

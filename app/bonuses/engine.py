@@ -14,6 +14,7 @@ wagering also fills first.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,35 @@ class BonusWrites:
     # bonus id -> (wagered, status, released+, forfeited+)
     bonus_updates: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
     loyalty: tuple[int, str] | None = None  # (points+, tier)
+
+
+@dataclass
+class BatchBonusWrites:
+    """One player's bonus writes over a set-based walletBatch's operations."""
+
+    player_id: uuid.UUID
+    bonus_updates: dict[int, tuple[int, str, int, int]] = field(default_factory=dict)
+    loyalty: tuple[int, str] | None = None  # (points+ of the whole batch, last tier)
+
+
+def merge_writes(player_id: uuid.UUID, previous: BatchBonusWrites | None, w: BonusWrites,
+                 state: BonusRows) -> BatchBonusWrites:  # fmt: skip
+    """``w`` after ``previous``: a bonus's last wagered figure and status, its released and
+    forfeited amounts summed; loyalty points summed, the last tier. ``state`` (the rows
+    the player's next operation sees) gets the loyalty account as it now stands: the
+    rules change the bonuses' own rows in place, but not the account."""
+    updates = dict(previous.bonus_updates) if previous is not None else {}
+    for bonus_id, (wagered, status, released, forfeited) in w.bonus_updates.items():
+        before = updates.get(bonus_id, (0, "", 0, 0))
+        updates[bonus_id] = (wagered, status, before[2] + released, before[3] + forfeited)
+    loyalty = previous.loyalty if previous is not None else None
+    if w.loyalty is not None:
+        points, tier = w.loyalty
+        loyalty = (points + (loyalty[0] if loyalty else 0), tier)
+        account = dict(state.loyalty or {})
+        account.update(points=int(account.get("points", 0)) + points, tier=tier)
+        state.loyalty = account
+    return BatchBonusWrites(player_id, updates, loyalty)
 
 
 def rows(op: Operation) -> BonusRows:

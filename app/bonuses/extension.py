@@ -5,6 +5,7 @@ Registered by the composition root (``pms.hooks.register_ledger_extensions``).""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,7 +23,8 @@ class BonusExtension(ExtensionBase):
     name = engine.NAME
     load_parts = repo.LEDGER_LOAD_PARTS
     apply_parts = repo.LEDGER_APPLY_PARTS
-    batch_load_parts = repo.LEDGER_BATCH_LOAD_PARTS  # writes (wagering, loyalty): one by one
+    batch_load_parts = repo.LEDGER_BATCH_LOAD_PARTS
+    batch_apply_parts = repo.LEDGER_BATCH_APPLY_PARTS  # wagering by bonus, loyalty by player
 
     def loaded(self, row: Mapping[str, Any]) -> engine.BonusRows:
         return engine.BonusRows(
@@ -35,6 +37,27 @@ class BonusExtension(ExtensionBase):
         rows = state if isinstance(state, engine.BonusRows) else engine.BonusRows()
         loyalty = dict(rows.loyalty) if rows.loyalty is not None else None
         return engine.BonusRows([dict(b) for b in rows.bonuses], loyalty)
+
+    def batch_merge(self, player_id: uuid.UUID, previous: Any | None, writes: Any,
+                    state: Any) -> engine.BatchBonusWrites:  # fmt: skip
+        return engine.merge_writes(player_id, previous, writes, state)
+
+    def batch_apply_args(self, writes: Sequence[Any]) -> Sequence[Any]:
+        ids: list[int] = []
+        figures: list[tuple[int, str, int, int]] = []
+        players: list[uuid.UUID] = []
+        loyalty: list[tuple[int, str]] = []
+        for w in writes:
+            for bonus_id in sorted(w.bonus_updates):
+                ids.append(bonus_id)
+                figures.append(w.bonus_updates[bonus_id])
+            if w.loyalty is not None:
+                players.append(w.player_id)
+                loyalty.append(w.loyalty)
+        return (
+            ids, [f[0] for f in figures], [f[1] for f in figures], [f[2] for f in figures],
+            [f[3] for f in figures], players, [p for p, _ in loyalty], [t for _, t in loyalty],
+        )  # fmt: skip
 
     def apply_args(self, writes: Any | None) -> Sequence[Any]:
         w = writes if isinstance(writes, engine.BonusWrites) else engine.BonusWrites()

@@ -86,6 +86,32 @@ LEDGER_APPLY_PARTS = ApplyParts(
        0::bigint AS bonuses_updated""",
 )
 
+# The batched form (app/ledger/batch_repository.py): every player's final bonus figures
+# (by bonus id) and loyalty points earned in the batch (by player), as the single APPLY
+# writes them one operation at a time.
+LEDGER_BATCH_APPLY_PARTS = ApplyParts(
+    ctes="""
+, pbu AS (
+    UPDATE player_bonuses b
+    SET wagered = v.wagered, status = v.status, released = b.released + v.released,
+        forfeited = b.forfeited + v.forfeited,
+        finished_at = CASE WHEN v.status <> 'ACTIVE' THEN now() END, updated_at = now()
+    FROM unnest($e0::bigint[], $e1::bigint[], $e2::text[], $e3::bigint[], $e4::bigint[])
+         AS v(id, wagered, status, released, forfeited)
+    WHERE b.id = v.id AND b.id = ANY($e0::bigint[]) AND b.status = 'ACTIVE'
+    RETURNING b.id
+), loy AS (
+    INSERT INTO loyalty_accounts (player_id, points, tier)
+    SELECT * FROM unnest($e5::uuid[], $e6::bigint[], $e7::text[])
+    ON CONFLICT (player_id) DO UPDATE
+    SET points = loyalty_accounts.points + excluded.points, tier = excluded.tier,
+        updated_at = now()
+)""",
+    columns=""",
+       (SELECT count(*) FROM pbu) AS bonuses_updated""",
+    parameters=8,
+)
+
 # --- bonus expiry (a ledger system operation) ----------------------------------------------
 
 EXPIRED_BONUS_PLAYERS_SQL = """

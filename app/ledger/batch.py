@@ -39,7 +39,7 @@ from app.core.principal import Principal
 from app.core.settings import Settings
 from app.ledger import repository, set_batch
 from app.ledger.errors import BatchNotApplied
-from app.ledger.kernel import Outcome, Prepared
+from app.ledger.kernel import Chain, Outcome, Prepared
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,12 @@ _Abort = set_batch.Abort
 @dataclass(frozen=True)
 class SetBased:
     """What the set-based path needs: each call's ``prepare`` (checks the input, raises
-    its refusal as a DomainError), the caller and the settings."""
+    its refusal as a DomainError; a playRound's is a ``Chain``), the caller and the
+    settings."""
 
     settings: Settings
     caller: Principal
-    prepares: Sequence[Callable[[], Prepared]]
+    prepares: Sequence[Callable[[], Prepared | Chain]]
 
 
 async def run_batch(
@@ -91,7 +92,7 @@ async def _retried(run: Callable[[], Awaitable[list[Answer]]], size: int) -> lis
 
 
 async def _run_set_based(db: Database, s: SetBased, atomic: bool) -> list[Answer]:
-    items: list[Prepared | DomainError] = []
+    items: list[Prepared | Chain | DomainError] = []
     for prepare in s.prepares:
         try:
             items.append(prepare())

@@ -27,8 +27,10 @@ from app.ledger.repository import LoadParts
 from app.ledger.write_repository import ApplyParts, Writes, compose_apply
 
 # $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
-# $7 transaction ids to look up, $8 hold ids to allocate. Extension CTEs may use $5 (the
-# players, uuid[]) and ``n``; their columns and joins use ``q.id`` (the row's player).
+# $7 transaction ids to look up, $8 hold ids to allocate, $9 holds named by id, $10 rounds
+# named by reference, $11 the rounds bets name (of $10), $12 bets named by transaction id.
+# Extension CTEs may use $5 (the players, uuid[]) and ``n``; their columns and joins use
+# ``q.id`` (the row's player).
 BATCH_LOAD_CTES = """
 WITH claim AS (
     INSERT INTO idempotency_keys (scope, operation, key, request_hash)
@@ -42,6 +44,37 @@ WITH claim AS (
     ORDER BY id FOR UPDATE
 ), n AS (
     SELECT count(*) AS c FROM w
+), hid AS (
+    -- The holds and rounds the settles and cancels name (by reservation id, by round
+    -- reference) and the rounds the bets name, as the single LOAD finds them; locked
+    -- after every wallet (holds by id, then rounds by id: the single order).
+    SELECT id FROM ledger_holds WHERE id = ANY($9::bigint[])
+    UNION
+    SELECT id FROM ledger_holds WHERE game_round_id = ANY(ARRAY(
+        SELECT game_round_id FROM ledger_holds
+        WHERE id = ANY($9::bigint[]) AND purpose = 'BET'
+        UNION ALL
+        SELECT id FROM game_rounds WHERE client = $6 AND round_ref = ANY($10::text[])))
+    UNION
+    SELECT id FROM ledger_holds
+    WHERE client = $6 AND transaction_id = ANY($12::text[]) AND purpose = 'BET'
+), h AS (
+    SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
+           bonus_wallet_id, real_amount, bonus_amount, status,
+           (expires_at IS NOT NULL AND expires_at <= now()) AS expired,
+           client = $6 AS own  -- a bet of this client (rollbackBet names it by transaction id)
+    FROM ledger_holds
+    WHERE (SELECT c FROM n) >= 0 AND id = ANY(ARRAY(SELECT id FROM hid))
+    ORDER BY id FOR UPDATE
+), r AS (
+    SELECT id, player_id, round_ref, currency, status, stake_real, stake_bonus, win_real,
+           win_bonus, derived
+    FROM game_rounds
+    WHERE (SELECT c FROM n) >= 0 AND id = ANY(ARRAY(
+        SELECT id FROM game_rounds WHERE client = $6 AND round_ref = ANY($10::text[])
+        UNION ALL
+        SELECT game_round_id FROM h))
+    ORDER BY id FOR UPDATE
 )"""
 
 BATCH_LOAD_COLUMNS = """
@@ -57,7 +90,16 @@ SELECT q.id AS player_id, p.status AS player_status, p.confirm_status,
            END AS seen,
        CASE WHEN q.i = 1 AND (SELECT c FROM n) >= 0 THEN ARRAY(
            SELECT nextval(pg_get_serial_sequence('ledger_holds', 'id'))
-           FROM generate_series(1, $8::int)) END AS hold_ids"""
+           FROM generate_series(1, $8::int)) END AS hold_ids,
+       CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(to_jsonb(h) ORDER BY id) FROM h)::text END
+           AS holds,
+       CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM r)::text END
+           AS rounds,
+       -- An id for each round a bet names that does not exist yet (APPLY inserts it).
+       CASE WHEN q.i = 1 THEN ARRAY(
+           SELECT nextval(pg_get_serial_sequence('game_rounds', 'id'))
+           FROM unnest($11::text[]) AS b(ref)
+           WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.round_ref = b.ref)) END AS round_ids"""
 
 BATCH_LOAD_FROM = """
 FROM unnest($5::uuid[]) WITH ORDINALITY AS q(id, i)
@@ -76,9 +118,11 @@ def compose_batch_load(parts: Sequence[LoadParts]) -> str:
     )
 
 
-# Every accepted operation's writes, arrays concatenated in operation order. Each wallet
-# appears once with its final state (the operations of one player planned in order over
-# the same rows); holds join their round by reference. $1 scope (= client = actor).
+# Every accepted operation's writes, arrays concatenated in operation order. Each wallet,
+# hold and round appears once with its final state (the operations of one player planned
+# in order over the same rows): rounds and holds the batch creates are inserted as the
+# batch leaves them (a bet settled in the same batch: its hold POSTED, its round SETTLED),
+# so no row is written twice by one statement. $1 scope (= client = actor).
 BATCH_APPLY_CTES = """
 WITH wal AS (
     UPDATE wallets w
@@ -104,69 +148,91 @@ WITH wal AS (
          AS t(wallet_id, house, currency, amount, kind, balance_after, operation_id, player_id,
               reference, key)
 ), rnd AS (
-    INSERT INTO game_rounds (client, round_ref, player_id, currency)
-    SELECT $1::text, r.ref, r.player_id, r.currency
-    FROM unnest($16::text[], $17::uuid[], $18::text[]) AS r(ref, player_id, currency)
-    ON CONFLICT (client, round_ref) DO UPDATE SET updated_at = now()
-    WHERE game_rounds.status = 'OPEN' AND game_rounds.player_id = excluded.player_id
-      AND game_rounds.currency = excluded.currency
-    RETURNING id, round_ref
+    -- New rounds, ids allocated by LOAD; a round created since LOAD's snapshot conflicts
+    -- (fewer rows: the batch runs one by one, where the single path decides).
+    INSERT INTO game_rounds (id, client, round_ref, player_id, currency, status, stake_real,
+                             stake_bonus, win_real, win_bonus, derived)
+    SELECT r.id, $1::text, r.ref, r.player_id, r.currency, r.status, r.stake_real,
+           r.stake_bonus, r.win_real, r.win_bonus, coalesce(r.derived::jsonb, '{}'::jsonb)
+    FROM unnest($16::bigint[], $17::text[], $18::uuid[], $19::text[], $20::text[],
+                $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[])
+         AS r(id, ref, player_id, currency, status, stake_real, stake_bonus, win_real,
+              win_bonus, derived)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), rup AS (
+    -- Rounds LOAD locked: their final figures (a bet into an open round: unchanged ones).
+    UPDATE game_rounds g
+    SET status = v.status, stake_real = v.stake_real, stake_bonus = v.stake_bonus,
+        win_real = v.win_real, win_bonus = v.win_bonus,
+        derived = coalesce(v.derived::jsonb, g.derived), updated_at = now()
+    FROM unnest($26::bigint[], $27::text[], $28::bigint[], $29::bigint[], $30::bigint[],
+                $31::bigint[], $32::text[])
+         AS v(id, status, stake_real, stake_bonus, win_real, win_bonus, derived)
+    WHERE g.id = v.id AND g.id = ANY($26::bigint[])
+    RETURNING g.id
 ), hin AS (
     INSERT INTO ledger_holds (id, player_id, purpose, client, game_round_id, transaction_id,
                               reference, currency, real_wallet_id, bonus_wallet_id,
-                              real_amount, bonus_amount, expires_at)
-    SELECT h.id, h.player_id, h.purpose, $1::text, rnd.id, h.transaction_id, h.reference,
+                              real_amount, bonus_amount, expires_at, status, finalized_at)
+    SELECT h.id, h.player_id, h.purpose, $1::text, h.round_id, h.transaction_id, h.reference,
            h.currency, h.real_wallet_id, h.bonus_wallet_id, h.real_amount, h.bonus_amount,
-           now() + make_interval(secs => h.expires)
-    FROM unnest($19::bigint[], $20::uuid[], $21::text[], $22::text[], $23::text[], $24::text[],
-                $25::text[], $26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[],
-                $30::float8[])
-         AS h(id, player_id, purpose, round_ref, transaction_id, reference, currency,
-              real_wallet_id, bonus_wallet_id, real_amount, bonus_amount, expires)
-    JOIN rnd ON rnd.round_ref = h.round_ref
+           now() + make_interval(secs => h.expires), h.status,
+           CASE WHEN h.status <> 'PENDING' THEN now() END
+    FROM unnest($33::bigint[], $34::uuid[], $35::text[], $36::bigint[], $37::text[], $38::text[],
+                $39::text[], $40::bigint[], $41::bigint[], $42::bigint[], $43::bigint[],
+                $44::float8[], $45::text[])
+         AS h(id, player_id, purpose, round_id, transaction_id, reference, currency,
+              real_wallet_id, bonus_wallet_id, real_amount, bonus_amount, expires, status)
     RETURNING id
+), hup AS (
+    UPDATE ledger_holds h SET status = v.status, finalized_at = now()
+    FROM unnest($46::bigint[], $47::text[]) AS v(id, status)
+    WHERE h.id = v.id AND h.id = ANY($46::bigint[])
+    RETURNING h.id
 ), gtx AS (
     INSERT INTO game_transactions (client, transaction_id, kind, game_round_id, hold_id)
-    SELECT $1::text, g.transaction_id, g.kind, rnd.id, g.hold_id
-    FROM unnest($31::text[], $32::text[], $33::text[], $34::bigint[])
-         AS g(transaction_id, kind, round_ref, hold_id)
-    JOIN rnd ON rnd.round_ref = g.round_ref
+    SELECT $1::text, g.transaction_id, g.kind, g.round_id, g.hold_id
+    FROM unnest($48::text[], $49::text[], $50::bigint[], $51::bigint[])
+         AS g(transaction_id, kind, round_id, hold_id)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), ev AS (
     INSERT INTO outbox_events (event_id, type, source, subject, data)
     SELECT gen_random_uuid(), e.type, 'urn:pms', e.subject, e.data::jsonb
-    FROM unnest($35::text[], $36::text[], $37::text[]) AS e(type, subject, data)
+    FROM unnest($52::text[], $53::text[], $54::text[]) AS e(type, subject, data)
 ), idem AS (
     -- The hash too: a key whose first use in the batch was refused (claim given back)
     -- is stored with the operation that used it next, as a single call would store it.
     UPDATE idempotency_keys k SET request_hash = v.hash, response = v.response
-    FROM unnest($38::text[], $39::text[], $40::text[], $41::text[])
+    FROM unnest($55::text[], $56::text[], $57::text[], $58::text[])
          AS v(operation, key, hash, response)
     -- ``= ANY``: primary-key probes (as ``wal``'s), not a scan of every key.
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
-      AND k.key = ANY($39::text[])
+      AND k.key = ANY($56::text[])
 ), unclaim AS (
     -- Keys claimed by LOAD whose every operation was refused: given back, as a single
     -- call's rollback gives them back.
     DELETE FROM idempotency_keys k
-    USING unnest($42::text[], $43::text[]) AS v(operation, key)
+    USING unnest($59::text[], $60::text[]) AS v(operation, key)
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
-      AND k.key = ANY($43::text[])
+      AND k.key = ANY($60::text[])
 ), aud AS (
     INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
                            user_agent, details)
-    SELECT $1::text, split_part($1::text, ':', 1), a.action, a.target, a.outcome, $47::text,
-           $48::text, $49::text, a.details::jsonb
-    FROM unnest($44::text[], $45::text[], $46::text[], $50::text[])
+    SELECT $1::text, split_part($1::text, ':', 1), a.action, a.target, a.outcome, $64::text,
+           $65::text, $66::text, a.details::jsonb
+    FROM unnest($61::text[], $62::text[], $63::text[], $67::text[])
          AS a(action, target, outcome, details)
 )"""
-BATCH_APPLY_CORE_PARAMETERS = 50
+BATCH_APPLY_CORE_PARAMETERS = 67
 
 BATCH_APPLY_COLUMNS = """
 SELECT (SELECT count(*) FROM wal) AS wallets,
-       (SELECT count(*) FROM rnd) AS rounds,
+       (SELECT count(*) FROM rnd) AS rounds_inserted,
+       (SELECT count(*) FROM rup) AS rounds_updated,
        (SELECT count(*) FROM hin) AS holds_inserted,
+       (SELECT count(*) FROM hup) AS holds_updated,
        (SELECT count(*) FROM gtx) AS game_transactions"""
 
 
@@ -198,17 +264,35 @@ class BatchLoaded:
     wallets: dict[uuid.UUID, list[dict[str, Any]]]
     seen: dict[str, str]  # transaction id -> kind, of the ids asked for
     hold_ids: list[int] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)  # as the single LOAD's rows
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    round_ids: list[int] = field(default_factory=list)  # for the rounds bets create
+
+
+@dataclass(frozen=True)
+class BatchRows:
+    """What the batch's operations name besides wallets: transaction ids to look up, how
+    many new holds, holds by id, rounds by reference (and which of these bets name), bets by
+    transaction id."""
+
+    transaction_ids: Sequence[str] = ()
+    holds: int = 0
+    hold_ids: Sequence[int] = ()
+    round_refs: Sequence[str] = ()
+    bet_round_refs: Sequence[str] = ()
+    bet_transaction_ids: Sequence[str] = ()
 
 
 async def load(
     conn: asyncpg.Connection, sql: str, claims: BatchClaims, players: Sequence[uuid.UUID],
-    transaction_ids: Sequence[str], holds: int,
+    rows: BatchRows,
 ) -> BatchLoaded:  # fmt: skip
-    rows = await conn.fetch(
+    result = await conn.fetch(
         sql, claims.scope, claims.operations, claims.keys, claims.hashes, list(players),
-        claims.scope, list(transaction_ids), holds,
+        claims.scope, list(rows.transaction_ids), rows.holds, list(rows.hold_ids),
+        list(rows.round_refs), list(rows.bet_round_refs), list(rows.bet_transaction_ids),
     )  # fmt: skip
-    first = rows[0]
+    first = result[0]
     wallets: dict[uuid.UUID, list[dict[str, Any]]] = {}
     named = {str(p): p for p in players}  # the ids asked for, not one uuid.UUID per wallet row
     for player, id_, kind, currency, balance, held in orjson.loads(first["wallets"] or "[]"):
@@ -217,10 +301,13 @@ async def load(
         )
     return BatchLoaded(
         claimed={(o, k) for o, k in json.loads(first["claimed"] or "[]")},
-        players={r["player_id"]: r for r in rows if r["player_status"] is not None},
+        players={r["player_id"]: r for r in result if r["player_status"] is not None},
         wallets=wallets,
         seen=json.loads(first["seen"] or "{}"),
         hold_ids=list(first["hold_ids"] or ()),
+        holds=orjson.loads(first["holds"] or "[]"),
+        rounds=orjson.loads(first["rounds"] or "[]"),
+        round_ids=list(first["round_ids"] or ()),
     )
 
 
@@ -243,11 +330,23 @@ async def stored_many(
 
 @dataclass
 class BatchWrites:
-    """Every accepted operation's writes (``Writes``), the final state of each wallet,
-    the keys' answers, the keys given back, and the extensions' parameters."""
+    """Every accepted operation's writes (``Writes``: transfers and events), the final
+    state of each wallet, round and hold, the game transactions, the keys' answers, the
+    keys given back, and the extensions' parameters."""
 
     operations: list[Writes] = field(default_factory=list)
     wallets: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    # id, ref, player, currency, status, stake real/bonus, win real/bonus, derived (JSON)
+    new_rounds: list[tuple[Any, ...]] = field(default_factory=list)
+    # id, status, stake real/bonus, win real/bonus, derived (JSON or None: kept)
+    round_updates: list[tuple[Any, ...]] = field(default_factory=list)
+    # id, player, purpose, round id, transaction id, reference, currency, real wallet,
+    # bonus wallet, real amount, bonus amount, expires in seconds, status
+    new_holds: list[tuple[Any, ...]] = field(default_factory=list)
+    hold_updates: list[tuple[int, str]] = field(default_factory=list)
+    game_transactions: list[tuple[str, str, int | None, int | None]] = field(
+        default_factory=list
+    )  # transaction id, kind, round id, hold id
     answers: list[tuple[str, str, str, str]] = field(default_factory=list)  # op, key, hash, text
     unclaimed: list[tuple[str, str]] = field(default_factory=list)
     audits: list[tuple[str, uuid.UUID, str, str]] = field(default_factory=list)
@@ -257,8 +356,10 @@ class BatchWrites:
 @dataclass(frozen=True)
 class BatchApplied:
     wallets: int
-    rounds: int
+    rounds_inserted: int
+    rounds_updated: int
     holds_inserted: int
+    holds_updated: int
     game_transactions: int
 
 
@@ -274,32 +375,21 @@ async def apply(conn: asyncpg.Connection, sql: str, scope: str, b: BatchWrites) 
          w.player_id, w.reference, w.idempotency_key)
         for w in ops for t in w.transfers
     ], 10)  # fmt: skip
-    rounds = _columns([(w.round_ref, w.player_id, w.round_currency)
-                       for w in ops if w.round_ref is not None], 3)  # fmt: skip
-    holds = _columns([
-        (h.id, w.player_id, h.purpose, w.round_ref, h.transaction_id, w.reference, h.currency,
-         h.real_wallet_id, h.bonus_wallet_id, h.real_amount, h.bonus_amount,
-         h.expires_in_seconds)
-        for w in ops if (h := w.new_hold) is not None
-    ], 12)  # fmt: skip
-    gtx = _columns([
-        (g[0], g[1], w.round_ref, w.new_hold.id if w.new_hold else None)
-        for w in ops if (g := w.game_transaction) is not None
-    ], 4)  # fmt: skip
     events = _columns([(t, str(w.player_id), d) for w in ops for t, d in w.events], 3)
-    answers = _columns(b.answers, 4)
-    unclaimed = _columns(b.unclaimed, 2)
     audits = _columns([(a, str(p), o, d) for a, p, o, d in b.audits], 4)
     row = await conn.fetchrow(
         sql, scope,
         ids, [b.wallets[i][0] for i in ids], [b.wallets[i][1] for i in ids],
         [b.wallets[i][2] for i in ids],
-        *transfers, *rounds, *holds, *gtx, *events, *answers, *unclaimed,
-        audits[0], audits[1], audits[2],
+        *transfers, *_columns(b.new_rounds, 10), *_columns(b.round_updates, 7),
+        *_columns(b.new_holds, 13), *_columns(b.hold_updates, 2),
+        *_columns(b.game_transactions, 4), *events, *_columns(b.answers, 4),
+        *_columns(b.unclaimed, 2), audits[0], audits[1], audits[2],
         client_ip_var.get(), request_id_var.get(), user_agent_var.get(), audits[3],
         *b.extension_args,
     )  # fmt: skip
     assert row is not None
     return BatchApplied(
-        row["wallets"], row["rounds"], row["holds_inserted"], row["game_transactions"]
-    )
+        row["wallets"], row["rounds_inserted"], row["rounds_updated"], row["holds_inserted"],
+        row["holds_updated"], row["game_transactions"],
+    )  # fmt: skip

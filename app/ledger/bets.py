@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from app.core.errors import ValidationFailed
+from app.core.errors import DomainError, ValidationFailed
 from app.core.money import format_amount
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -140,7 +140,8 @@ def prepare_reserve_bet(
         "reserveBet", idempotency_key,
         {"playerId": str(player_id), "amount": minor, "currency": currency,
          "gameRoundId": game_round_id, "transactionId": transaction_id},
-        player_id, load=LoadArgs(new_transaction_id=transaction_id, allocate_hold=True),
+        player_id, load=LoadArgs(new_transaction_id=transaction_id, allocate_hold=True,
+                                 bet_round=game_round_id),
     )  # fmt: skip
     return kernel.Prepared(spec, partial(plan_reserve_bet, req))
 
@@ -231,6 +232,25 @@ async def settle_bet(
     transaction_id: str, idempotency_key: str, game_category: str | None = None,
     game_id: str | None = None, game_provider: str | None = None,
 ) -> kernel.Outcome:  # fmt: skip
+    prepared = prepare_settle_bet(
+        settings, player_id=player_id, reservation_id=reservation_id,
+        game_round_id=game_round_id, win_amount=win_amount, currency=currency,
+        transaction_id=transaction_id, idempotency_key=idempotency_key,
+        game_category=game_category, game_id=game_id, game_provider=game_provider,
+    )  # fmt: skip
+    outcome = await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+    assert prepared.after is not None
+    await kernel.after_operation(session, settings, prepared.after(outcome.body))
+    return outcome
+
+
+def prepare_settle_bet(
+    settings: Settings, *, player_id: uuid.UUID, reservation_id: int | None,
+    game_round_id: str | None, win_amount: str, currency: str, transaction_id: str,
+    idempotency_key: str, game_category: str | None = None, game_id: str | None = None,
+    game_provider: str | None = None,
+) -> kernel.Prepared:  # fmt: skip
+    """The checked input of a settleBet (single call and set-based walletBatch alike)."""
     check_idempotency_key(idempotency_key)
     inputs.check_settle_input(settings, reservation_id, game_round_id, game_category, game_id,
                         game_provider)  # fmt: skip
@@ -255,12 +275,12 @@ async def settle_bet(
         round_ref=game_round_id, new_transaction_id=transaction_id,
     )  # fmt: skip
     spec = kernel.OperationSpec("settleBet", idempotency_key, request, player_id, load=load)
-    outcome = await kernel.run_operation(session, settings, caller, spec,
-                                         partial(plan_settle_bet, req))  # fmt: skip
-    await kernel.after_operation(session, settings, Completed(
-        "settleBet", player_id, outcome.body, win, currency,
-    ))  # fmt: skip
-    return outcome
+    return kernel.Prepared(spec, partial(plan_settle_bet, req),
+                           after=partial(_settled, player_id, win, currency))  # fmt: skip
+
+
+def _settled(player_id: uuid.UUID, win: int, currency: str, body: Body) -> Completed:
+    return Completed("settleBet", player_id, body, win, currency)
 
 
 # --- bet and win of one round in one call ------------------------------------------------
@@ -279,9 +299,7 @@ async def play_round(
     (``KEY:bet``, ``KEY:win``) and transaction ids (``ID:bet``, ``ID:win``), so a retry
     replays both and every rule of the single calls holds. Answers the settle's outcome,
     or the bet's when the stake is refused (then nothing is settled)."""
-    room = MAX_KEY_LENGTH - max(map(len, PLAY_ROUND_SUFFIXES))
-    if len(idempotency_key) > room:
-        raise ValidationFailed.single("idempotencyKey", f"must be 1 to {room} characters")
+    check_play_round_key(idempotency_key)
     bet = await reserve_bet(
         session, settings, caller, player_id=player_id, amount=stake, currency=currency,
         game_round_id=game_round_id, transaction_id=f"{transaction_id}:bet",
@@ -295,6 +313,40 @@ async def play_round(
         transaction_id=f"{transaction_id}:win", idempotency_key=f"{idempotency_key}:win",
         game_category=game_category, game_id=game_id, game_provider=game_provider,
     )  # fmt: skip
+
+
+def check_play_round_key(idempotency_key: str) -> None:
+    room = MAX_KEY_LENGTH - max(map(len, PLAY_ROUND_SUFFIXES))
+    if len(idempotency_key) > room:
+        raise ValidationFailed.single("idempotencyKey", f"must be 1 to {room} characters")
+
+
+def prepare_play_round(
+    settings: Settings, *, player_id: uuid.UUID, game_round_id: str, stake: str,
+    win_amount: str, currency: str, transaction_id: str, idempotency_key: str,
+    game_category: str | None = None, game_id: str | None = None,
+    game_provider: str | None = None,
+) -> kernel.Chain:  # fmt: skip
+    """``play_round`` as the set-based walletBatch runs it: the bet, then the win. The win's
+    input is checked here too, but (as in ``play_round``, which checks it only after the
+    bet) its refusal answers only when the bet is accepted."""
+    check_play_round_key(idempotency_key)
+    bet = prepare_reserve_bet(
+        settings, player_id=player_id, amount=stake, currency=currency,
+        game_round_id=game_round_id, transaction_id=f"{transaction_id}:bet",
+        idempotency_key=f"{idempotency_key}:bet",
+    )  # fmt: skip
+    win: kernel.Prepared | DomainError
+    try:
+        win = prepare_settle_bet(
+            settings, player_id=player_id, reservation_id=None, game_round_id=game_round_id,
+            win_amount=win_amount, currency=currency, transaction_id=f"{transaction_id}:win",
+            idempotency_key=f"{idempotency_key}:win", game_category=game_category,
+            game_id=game_id, game_provider=game_provider,
+        )  # fmt: skip
+    except DomainError as exc:
+        win = exc
+    return kernel.Chain((bet, win))
 
 
 # --- cancel, roll back ----------------------------------------------------------------------
@@ -322,14 +374,21 @@ async def cancel_bet(
     session: kernel.Unit, settings: Settings, caller: Principal, *, player_id: uuid.UUID,
     reservation_id: int, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
+    prepared = prepare_cancel_bet(player_id=player_id, reservation_id=reservation_id,
+                                  idempotency_key=idempotency_key)  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_cancel_bet(
+    *, player_id: uuid.UUID, reservation_id: int, idempotency_key: str
+) -> kernel.Prepared:
     check_idempotency_key(idempotency_key)
     spec = kernel.OperationSpec(
         "cancelBet", idempotency_key,
         {"playerId": str(player_id), "reservationId": reservation_id},
         player_id, load=LoadArgs(hold_ids=(reservation_id,)),
     )  # fmt: skip
-    plan = partial(plan_cancel_bet, CancelBet(player_id, reservation_id))
-    return await kernel.run_operation(session, settings, caller, spec, plan)
+    return kernel.Prepared(spec, partial(plan_cancel_bet, CancelBet(player_id, reservation_id)))
 
 
 @dataclass(frozen=True)
@@ -370,6 +429,14 @@ async def rollback_bet(
     transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """The provider takes back a bet: void it if pending; tombstone it if never seen."""
+    prepared = prepare_rollback_bet(player_id=player_id, transaction_id=transaction_id,
+                                    idempotency_key=idempotency_key)  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_rollback_bet(
+    *, player_id: uuid.UUID, transaction_id: str, idempotency_key: str
+) -> kernel.Prepared:
     check_idempotency_key(idempotency_key)
     check_text("transactionId", transaction_id)
     spec = kernel.OperationSpec(
@@ -377,8 +444,7 @@ async def rollback_bet(
         {"playerId": str(player_id), "transactionId": transaction_id}, player_id,
         load=LoadArgs(bet_transaction_id=transaction_id, new_transaction_id=transaction_id),
     )  # fmt: skip
-    plan = partial(plan_rollback_bet, RollbackBet(player_id, transaction_id))
-    return await kernel.run_operation(session, settings, caller, spec, plan)
+    return kernel.Prepared(spec, partial(plan_rollback_bet, RollbackBet(player_id, transaction_id)))
 
 
 @dataclass(frozen=True)
@@ -438,6 +504,15 @@ async def rollback_round(
     game_round_id: str, transaction_id: str, idempotency_key: str,
 ) -> kernel.Outcome:  # fmt: skip
     """Provider refund of a settled round: stakes back, wins taken back, turnover reversed."""
+    prepared = prepare_rollback_round(player_id=player_id, game_round_id=game_round_id,
+                                      transaction_id=transaction_id,
+                                      idempotency_key=idempotency_key)  # fmt: skip
+    return await kernel.run_operation(session, settings, caller, prepared.spec, prepared.plan)
+
+
+def prepare_rollback_round(
+    *, player_id: uuid.UUID, game_round_id: str, transaction_id: str, idempotency_key: str
+) -> kernel.Prepared:
     check_idempotency_key(idempotency_key)
     check_text("gameRoundId", game_round_id)
     check_text("transactionId", transaction_id)
@@ -447,5 +522,5 @@ async def rollback_round(
          "transactionId": transaction_id},
         player_id, load=LoadArgs(round_ref=game_round_id, new_transaction_id=transaction_id),
     )  # fmt: skip
-    plan = partial(plan_rollback_round, RollbackRound(player_id, game_round_id, transaction_id))
-    return await kernel.run_operation(session, settings, caller, spec, plan)
+    req = RollbackRound(player_id, game_round_id, transaction_id)
+    return kernel.Prepared(spec, partial(plan_rollback_round, req))

@@ -126,6 +126,13 @@ class LedgerExtension(Protocol):
 
     def batch_copy(self, state: Any) -> Any: ...
 
+    # An accepted batched operation's writes joined to the player's earlier ones in the
+    # batch (``previous``; None for the first): what ``batch_apply_args`` gets for the
+    # player. ``state`` is the player's state as the next operation will see it (the
+    # extension may bring it up to what its writes make of the rows).
+    def batch_merge(self, player_id: uuid.UUID, previous: Any | None, writes: Any,
+                    state: Any) -> Any: ...  # fmt: skip
+
     def before_debit(self, op: Operation, debit: Debit) -> None: ...
 
     def settled(self, op: Operation, settlement: Settlement) -> None: ...
@@ -169,6 +176,12 @@ class ExtensionBase:
         """A copy of ``loaded(row)``'s state for one batched operation to work on (kept if
         it is accepted, dropped if refused): deep unless the extension knows better."""
         return None if state is None else copy.deepcopy(state)
+
+    def batch_merge(self, player_id: uuid.UUID, previous: Any | None, writes: Any,
+                    state: Any) -> Any:  # fmt: skip
+        """The latest writes replace the earlier ones (right for writes that carry their
+        rows' whole state, as the limit counters do)."""
+        return writes
 
     def before_debit(self, op: Operation, debit: Debit) -> None:
         return None

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import json_codec
 from app.core.db import Database, DriverTransaction
-from app.core.errors import NotFound
+from app.core.errors import DomainError, NotFound
 from app.core.logging import client_ip_var, request_id_var
 from app.core.principal import Principal
 from app.core.settings import Settings
@@ -178,6 +178,19 @@ class Prepared:
 
     spec: OperationSpec
     plan: Plan
+    # What ``after_operation`` is told of the outcome, for an operation whose single call
+    # runs it (settleBet): a set-based batch runs one by one when an extension acts on it.
+    after: Callable[[Body], hooks.Completed] | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Operations that make one batch item (playRound: its bet, then its win), each run
+    only when the one before answered OK; the item's answer is the last one run's, and a
+    refusal (DomainError) of any refuses the whole item: nothing of it is written. A step
+    given as a DomainError is its input's refusal, answered when its turn comes."""
+
+    steps: tuple[Prepared | DomainError, ...]
 
 
 async def connection(session: Unit) -> asyncpg.Connection:

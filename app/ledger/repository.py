@@ -213,6 +213,9 @@ class LoadArgs:
     bet_transaction_id: str | None = None
     new_transaction_id: str | None = None
     allocate_hold: bool = False
+    # The round a bet creates or joins: read by the set-based walletBatch only (a single
+    # bet's APPLY gets or creates it by reference; its LOAD reads no round).
+    bet_round: str | None = None
 
 
 @dataclass

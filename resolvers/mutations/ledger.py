@@ -150,6 +150,49 @@ def reserve_bet_prepare(ctx: Any, input: inputs.ReserveBetInput) -> Any:
     )  # fmt: skip
 
 
+def settle_bet_prepare(ctx: Any, input: inputs.SettleBetInput) -> Any:
+    return service.prepare_settle_bet(
+        ctx.settings, player_id=_player(input.player_id),
+        reservation_id=_optional_int(input.reservation_id, "reservationId"),
+        game_round_id=input.game_round_id, win_amount=input.win_amount,
+        currency=input.currency, transaction_id=input.transaction_id,
+        idempotency_key=input.idempotency_key, game_category=input.game_category,
+        game_id=input.game_id, game_provider=input.game_provider,
+    )  # fmt: skip
+
+
+def cancel_bet_prepare(ctx: Any, input: inputs.CancelBetInput) -> Any:
+    return service.prepare_cancel_bet(
+        player_id=_player(input.player_id),
+        reservation_id=parse_int_id(input.reservation_id, "reservationId"),
+        idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def rollback_bet_prepare(ctx: Any, input: inputs.RollbackBetInput) -> Any:
+    return service.prepare_rollback_bet(
+        player_id=_player(input.player_id), transaction_id=input.transaction_id,
+        idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def rollback_round_prepare(ctx: Any, input: inputs.RollbackRoundInput) -> Any:
+    return service.prepare_rollback_round(
+        player_id=_player(input.player_id), game_round_id=input.game_round_id,
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+    )  # fmt: skip
+
+
+def play_round_prepare(ctx: Any, input: inputs.PlayRoundInput) -> Any:
+    return service.prepare_play_round(
+        ctx.settings, player_id=_player(input.player_id), game_round_id=input.game_round_id,
+        stake=input.stake, win_amount=input.win_amount, currency=input.currency,
+        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
+        game_category=input.game_category, game_id=input.game_id,
+        game_provider=input.game_provider,
+    )  # fmt: skip
+
+
 def settle_bet_call(ctx: Any, input: inputs.SettleBetInput) -> Call:
     return lambda s: service.settle_bet(
         s, ctx.settings, ctx.principal, player_id=_player(input.player_id),

@@ -41,7 +41,14 @@ PLAY_ROUND = MutationSpec(
 OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
 # The operations walletBatch runs set-based (one LOAD and one APPLY for the batch) when
 # every operation of the batch is one of them; any other batch runs one by one.
-PREPARES: dict[str, Callable[[Any, Any], Any]] = {"reserve_bet": single.reserve_bet_prepare}
+PREPARES: dict[str, Callable[[Any, Any], Any]] = {
+    "reserve_bet": single.reserve_bet_prepare,
+    "settle_bet": single.settle_bet_prepare,
+    "cancel_bet": single.cancel_bet_prepare,
+    "rollback_bet": single.rollback_bet_prepare,
+    "rollback_round": single.rollback_round_prepare,
+    "play_round": single.play_round_prepare,
+}
 
 _CAMEL = {name: to_camel_case(name) for name in OPERATIONS}  # field -> operation name
 _ITEM_ERRORS = tuple(dict.fromkeys(e for spec, _ in OPERATIONS.values() for e in spec.errors))

@@ -236,12 +236,11 @@ async def test_concurrent_set_based_batches_with_shared_keys_apply_each_key_once
     await assert_ledger_consistent(db)
 
 
-async def test_two_bets_on_one_round_fall_back_to_one_by_one_with_the_same_answers(
-    wallet_gql, db, player_factory, caplog
+async def test_two_bets_on_one_round_run_set_based_with_the_single_calls_rows(
+    wallet_gql, db, player_factory, set_based
 ):
-    """Batched APPLY writes a round once per batch; two accepted bets naming one round run
-    one by one instead (nothing of the set-based attempt is written)."""
-    caplog.set_level(logging.DEBUG, logger="app.ledger.batch")
+    """The second bet of a round joins the round the first created in the same batch
+    (the batch's own state): one round row, two holds on it."""
     alice = await player_factory()
     await fund(wallet_gql, alice, "5.00")
     first, second = bet(alice, "1.00", "same-1"), bet(alice, "2.00", "same-2")
@@ -251,8 +250,9 @@ async def test_two_bets_on_one_round_fall_back_to_one_by_one_with_the_same_answe
 
     assert [r["__typename"] for r in result["results"]] == ["WalletOperation"] * 2
     assert [r["gameRoundId"] for r in result["results"]] == ["r-same-1"] * 2
-    assert any(ONE_BY_ONE in r.getMessage() for r in caplog.records)
     assert await scalar(db, "SELECT count(*) FROM game_rounds WHERE round_ref = 'r-same-1'") == 1
+    assert await scalar(db, "SELECT count(DISTINCT game_round_id) FROM ledger_holds "
+                        "WHERE player_id = :p", p=uuid.UUID(alice)) == 1  # fmt: skip
     assert await scalar(db, "SELECT count(*) FROM ledger_holds WHERE player_id = :p",
                         p=uuid.UUID(alice)) == 2  # fmt: skip
     assert (await wallets_of(db, alice))["REAL"] == {"balance": 500, "held": 300, "turnover": 0}
