@@ -60,7 +60,7 @@ WITH claim AS (
     WHERE client = $6 AND transaction_id = ANY($12::text[]) AND purpose = 'BET'
 ), h AS (
     SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
-           bonus_wallet_id, real_amount, bonus_amount, status,
+           bonus_wallet_id, real_amount, bonus_amount, status, created_at,
            (expires_at IS NOT NULL AND expires_at <= now()) AS expired,
            client = $6 AS own  -- a bet of this client (rollbackBet names it by transaction id)
     FROM ledger_holds
