@@ -32,7 +32,8 @@ _ROWS = {
         WHERE h.player_id = :p ORDER BY h.id""",
     "rounds": """
         SELECT client, replace(round_ref, :tag, ''), currency, status, stake_real,
-               stake_bonus, win_real, win_bonus, derived::text
+               stake_bonus, win_real, win_bonus, (derived - 'rgAt')::text,
+               derived ->> 'rgAt' IS NOT NULL
         FROM game_rounds WHERE player_id = :p ORDER BY id""",
     "game_transactions": """
         SELECT g.client, replace(g.transaction_id, :tag, ''), g.kind,

@@ -83,7 +83,9 @@ async def rows_of(db, player: str) -> dict[str, Any]:
         "rounds": await q(
             "SELECT coalesce(string_agg(status || ':' || stake_real || ':' || "
             "stake_bonus || ':' || win_real || ':' || win_bonus || ':' || "
-            "(derived - 'wagering')::text || ':' || coalesce((SELECT sum(value::bigint) "
+            # rgAt: when the limits counted the round (a time: only whether it is there)
+            "(derived - 'wagering' - 'rgAt')::text || ':' || (derived ->> 'rgAt' IS NOT NULL) "
+            "|| ':' || coalesce((SELECT sum(value::bigint) "
             "FROM jsonb_each_text(derived->'wagering'))::text, '-'), ',' "
             "ORDER BY id), '') FROM game_rounds "
             "WHERE player_id = :p"
