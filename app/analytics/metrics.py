@@ -382,7 +382,7 @@ async def cohorts(
     check_range(lo, hi, max_span_days, currency=currency, filters=filters)
     now = today or datetime.now(UTC).date()
     f, params = asdict(filters), {"lo": lo, "hi": hi}
-    reads = repository.reads_for(f, cohorts=True)
+    reads = repository.reads_for(f)
     rows = await repository.fetch(session, reads.cohort_sizes, params, f, dims=reads.dims)
     sizes: dict[date, int] = {r["cohort"]: _int(r["players"]) for r in rows}
     table = {

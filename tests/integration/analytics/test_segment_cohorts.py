@@ -1,0 +1,172 @@
+"""The cohort table of a segment (analytics_segment_cohorts): kept by the consumer as
+members enter, play, leave and re-enter, by a set-based recompute, a rebuild and
+migration 0031's backfill, and every cohort table by segment read from it equals the one
+grouped from the members' player-days."""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app.analytics import metrics, repository
+from app.analytics.consumer import consume_events, rebuild
+from app.analytics.figures import Fx
+from tests.integration.analytics.test_facts import MEMBERS, SPAN, both_ways
+from tests.integration.analytics.test_metrics import (
+    COHORTS,
+    analytics_settings,
+    traffic,
+    world,
+)
+
+__all__ = ["analytics_settings", "world"]  # fixtures of test_metrics, used here
+
+# the segment alone and with each player-dimension filter (nobody for AT + the segment)
+WITH = [{}, {"country": "DE"}, {"traffic_source": "google"}, {"affiliate_code": "aff1"},
+        {"country": "DE", "traffic_source": "facebook"}, {"country": "AT"}]  # fmt: skip
+RANGES = [(date(2026, 9, 1), date(2026, 10, 1)), (date(2026, 8, 1), date(2026, 11, 1)),
+          (date(2026, 10, 1), date(2026, 10, 1))]  # fmt: skip
+TODAY = date(2026, 11, 15)
+SEP, OCT = date(2026, 9, 1), date(2026, 10, 1)
+KEY = {"segment_id", "reg_month", "period", "currency", "country", "traffic_source",
+       "affiliate_code"}  # fmt: skip
+
+
+async def cohorts_agree(w, monkeypatch, *segments: str) -> dict[str, metrics.CohortTable]:
+    """Every cohort table by each segment (alone and with other filters, in each currency
+    and the reporting one, over several month ranges) from the cohort facts equals the one
+    grouped from the members' player-days; the segment-alone September-October tables."""
+    fx = Fx("EUR", {"USD": w.settings.analytics_fx_rates["USD"]})
+    out = {}
+    for segment in segments:
+        for lo, hi in RANGES:
+            for currency in (None, "EUR", "USD"):
+                for other in WITH:
+                    flt = metrics.Filters(segment_id=uuid.UUID(segment), **other)
+                    got, expected = await both_ways(
+                        w.db, monkeypatch, metrics.cohorts, lo, hi, currency=currency,
+                        filters=flt, fx=fx, today=TODAY, **SPAN,
+                    )  # fmt: skip
+                    assert got == expected, (segment, lo, currency, other)
+                    if not other and currency is None and lo == RANGES[0][0]:
+                        out[segment] = got
+    return out
+
+
+def shape(table: metrics.CohortTable) -> list[tuple]:
+    """(month, players, [(months since, active, NGR)]) per cohort."""
+    return [(c.month, c.players, [(x.months_since, x.active, x.ngr) for x in c.cells])
+            for c in table.cohorts]  # fmt: skip
+
+
+async def cohort_rows(db, segment: str) -> list[tuple]:
+    """The segment's cohort rows with anything in them."""
+    async with db.read_session() as s:
+        rows = (await s.execute(text(
+            "SELECT * FROM analytics_segment_cohorts WHERE segment_id = :s ORDER BY reg_month, "
+            "period, currency, country, traffic_source, affiliate_code"), {"s": segment})
+        ).mappings().all()  # fmt: skip
+    return [tuple(r.values()) for r in rows if any(v for k, v in r.items() if k not in KEY)]
+
+
+def migration_backfill() -> str:
+    path = Path(__file__).parents[3] / "alembic" / "versions" / "0031_segment_cohorts.py"
+    spec = importlib.util.spec_from_file_location("segment_cohorts_migration", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.BACKFILL)
+
+
+async def new_segment(w, name: str) -> str:
+    body = await w.gql(
+        "mutation($n: String!) { createSegment(input: {name: $n, kind: STATIC}) { "
+        "... on SegmentSuccess { segment { id } } } }", {"n": name},
+        **await w.auth.staff_headers("MARKETER"),
+    )  # fmt: skip
+    return str(body["data"]["createSegment"]["segment"]["id"])
+
+
+async def test_segment_cohorts_move_with_members_and_equal_the_grouping(world, monkeypatch):
+    players = await traffic(world)
+    marketer = await world.auth.staff_headers("MARKETER")
+
+    async def members(segment: str, op: str, *names: str) -> None:
+        ids = [players[n] for n in names]
+        r = await world.gql(MEMBERS.format(op=op), {"s": segment, "p": ids}, **marketer)
+        assert r["data"][f"{op}StaticSegmentMembers"]["__typename"] == "SegmentSuccess"
+        assert await consume_events(world.db, world.settings) > 0
+
+    a, b = await new_segment(world, "alice bob dave"), await new_segment(world, "carol dave")
+    assert shape((await cohorts_agree(world, monkeypatch, a))[a]) == []  # no members yet
+
+    await members(a, "add", "alice", "bob", "dave")
+    await members(b, "add", "carol", "dave")
+    entered = await cohorts_agree(world, monkeypatch, a, b)
+    assert shape(entered[a]) == [
+        (SEP, 2, [(0, 2, 1100), (1, 1, 500), (2, 0, 0)]),  # alice, bob; in October alice
+        (OCT, 1, [(0, 1, 400), (1, 0, 0)]),  # dave (USD, converted)
+    ]
+    assert shape(entered[b]) == [(SEP, 1, [(0, 0, 0), (1, 0, 0), (2, 0, 0)]),  # carol
+                                 (OCT, 1, [(0, 1, 400), (1, 0, 0)])]  # fmt: skip
+
+    await world.bet(players["alice"], "3.00", "1.00")  # while a member of a
+    await world.deposit(players["carol"], "10.00")  # of b
+    await world.bet(players["carol"], "4.00", "0")
+    await world.deposit(players["dave"], "7.00", "USD")  # of both
+    await world.at("2026-10-06 12:00")
+    assert await consume_events(world.db, world.settings) > 0
+    played = await cohorts_agree(world, monkeypatch, a, b)
+    assert shape(played[a])[0][2][1] == (1, 1, 700)  # alice's October: + 2.00
+    assert shape(played[b])[0][2][1] == (1, 1, 400)  # carol active in October now
+
+    await members(a, "remove", "bob")
+    left = await cohorts_agree(world, monkeypatch, a, b)
+    assert shape(left[a])[0] == (SEP, 1, [(0, 1, 600), (1, 1, 700), (2, 0, 0)])  # alice
+    assert shape(left[b]) == shape(played[b])  # the other segment unmoved
+
+    await members(a, "add", "bob")  # re-joins with the same history
+    rejoined = await cohorts_agree(world, monkeypatch, a, b)
+    assert shape(rejoined[a]) == shape(played[a])
+    await members(a, "remove", "alice")
+    await cohorts_agree(world, monkeypatch, a, b)
+
+    kept = {s: await cohort_rows(world.db, s) for s in (a, b)}
+    assert all(kept.values())
+    async with world.db.transaction() as s:
+        for seg in (a, b):
+            await repository.recompute_segment_facts(s, uuid.UUID(seg))
+    assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
+    async with world.db.transaction() as s:
+        await s.execute(text("DELETE FROM analytics_segment_cohorts"))
+        await s.execute(text(migration_backfill()))
+    assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
+    await rebuild(world.db, world.settings)
+    assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
+    await cohorts_agree(world, monkeypatch, a, b)
+
+
+async def test_cohorts_by_segment_bad_input_is_typed_and_writes_nothing(world):
+    await traffic(world)
+    segment = await new_segment(world, "empty")
+    months = {"fromMonth": "2026-09-01", "toMonth": "2026-10-01"}
+    cases = [
+        ({"segmentId": str(uuid.uuid4())}, "segmentId"),  # no such segment
+        ({"segmentId": "42; DROP"}, "segmentId"),
+        ({"segmentId": segment, "country": "de"}, "country"),
+        ({"segmentId": segment, "trafficSource": "a b"}, "trafficSource"),
+    ]
+    async with world.db.read_session() as s:
+        before = (await s.execute(text("SELECT count(*) FROM analytics_segment_cohorts"))
+                  ).scalar()  # fmt: skip
+    for flt, field in cases:
+        result = await world.query(COHORTS, {**months, "filter": flt})
+        assert (result["__typename"], result["field"]) == ("ValidationError", field), flt
+    async with world.db.read_session() as s:
+        after = (await s.execute(text("SELECT count(*) FROM analytics_segment_cohorts"))
+                 ).scalar()  # fmt: skip
+    assert after == before
