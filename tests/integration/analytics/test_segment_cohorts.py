@@ -5,6 +5,7 @@ grouped from the members' player-days."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import uuid
 from datetime import date
@@ -15,6 +16,8 @@ from sqlalchemy import text
 from app.analytics import metrics, repository
 from app.analytics.consumer import consume_events, rebuild
 from app.analytics.figures import Fx
+from app.core import migrations
+from app.core.db import Database
 from tests.integration.analytics.test_facts import MEMBERS, SPAN, both_ways
 from tests.integration.analytics.test_metrics import (
     COHORTS,
@@ -22,8 +25,9 @@ from tests.integration.analytics.test_metrics import (
     traffic,
     world,
 )
+from tests.integration.test_migrations import scratch_url
 
-__all__ = ["analytics_settings", "world"]  # fixtures of test_metrics, used here
+__all__ = ["analytics_settings", "scratch_url", "world"]  # fixtures used here
 
 # the segment alone and with each player-dimension filter (nobody for AT + the segment)
 WITH = [{}, {"country": "DE"}, {"traffic_source": "google"}, {"affiliate_code": "aff1"},
@@ -170,3 +174,59 @@ async def test_cohorts_by_segment_bad_input_is_typed_and_writes_nothing(world):
         after = (await s.execute(text("SELECT count(*) FROM analytics_segment_cohorts"))
                  ).scalar()  # fmt: skip
     assert after == before
+
+
+# Two players (one registered in August with days in August and September, in EUR and
+# USD; one registered in September), members of two segments, before migration 0031.
+BEFORE_0031 = (
+    "INSERT INTO analytics_players (player_id, registered_at, registered_on, country, "
+    "currency, traffic_source) VALUES "
+    "('00000000-0000-0000-0000-00000000000a', '2026-08-30 10:00Z', '2026-08-30', 'DE', "
+    "'EUR', 'google'), "
+    "('00000000-0000-0000-0000-00000000000b', '2026-09-02 10:00Z', '2026-09-02', 'AT', "
+    "'EUR', NULL)",
+    "INSERT INTO analytics_player_days (day, player_id, currency, bets_count, stakes_minor, "
+    "wins_minor, bonus_cost_minor, deposits_count, deposits_minor) VALUES "
+    "('2026-08-30', '00000000-0000-0000-0000-00000000000a', 'EUR', 2, 1000, 300, 0, 1, 5000), "
+    "('2026-09-03', '00000000-0000-0000-0000-00000000000a', 'EUR', 1, 500, 0, 100, 0, 0), "
+    "('2026-09-04', '00000000-0000-0000-0000-00000000000a', 'USD', 0, 0, 0, 0, 1, 2000), "
+    "('2026-09-04', '00000000-0000-0000-0000-00000000000b', 'EUR', 3, 900, 900, 0, 0, 0)",
+    "INSERT INTO analytics_segment_members (segment_id, player_id) VALUES "
+    "('00000000-0000-0000-0000-000000000051', '00000000-0000-0000-0000-00000000000a'), "
+    "('00000000-0000-0000-0000-000000000051', '00000000-0000-0000-0000-00000000000b'), "
+    "('00000000-0000-0000-0000-000000000052', '00000000-0000-0000-0000-00000000000b')",
+)
+S1, S2 = "00000000-0000-0000-0000-000000000051", "00000000-0000-0000-0000-000000000052"
+
+
+async def test_migration_0031_fills_the_segment_cohorts_of_an_existing_database(scratch_url):
+    """Upgrading a database with rollups fills the cohort facts as the consumer keeps them
+    (the set-based recompute of each segment gives the same rows): no rebuild needed."""
+    await asyncio.to_thread(migrations.upgrade, scratch_url, "0030_analytics_funnel")
+    db = Database(scratch_url)
+    try:
+        async with db.transaction() as s:
+            for sql in BEFORE_0031:
+                await s.execute(text(sql))
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        migrated = {seg: await cohort_rows(db, seg) for seg in (S1, S2)}
+        async with db.transaction() as s:
+            for seg in (S1, S2):
+                await repository.recompute_segment_facts(s, uuid.UUID(seg))
+        assert {seg: await cohort_rows(db, seg) for seg in (S1, S2)} == migrated
+        aug, sep = date(2026, 8, 1), date(2026, 9, 1)
+        # segment 1, player a's August cohort: (period, currency, registrations, active,
+        # stakes, wins, bonus cost, player-days)
+        assert [(r[2], r[3], *r[7:]) for r in migrated[S1] if r[1] == aug] == [
+            (aug, "", 1, 1, 0, 0, 0, 0),
+            (aug, "EUR", 0, 1, 1000, 300, 0, 1),
+            (sep, "", 0, 1, 0, 0, 0, 0),
+            (sep, "EUR", 0, 1, 500, 0, 100, 1),
+            (sep, "USD", 0, 0, 0, 0, 0, 1),
+        ]
+        assert [(r[1], r[2], r[3], r[4], *r[7:]) for r in migrated[S2]] == [
+            (sep, sep, "", "AT", 1, 1, 0, 0, 0, 0),
+            (sep, sep, "EUR", "AT", 0, 1, 900, 900, 0, 1),
+        ]
+    finally:
+        await db.dispose()
