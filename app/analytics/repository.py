@@ -235,7 +235,8 @@ async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, 
     return dict(found) if found else None
 
 
-_KEY_TYPES = {"grain": "varchar", "period": "date", "currency": "varchar", "reg_month": "date",
+_KEY_TYPES = {"grain": "varchar", "period": "date", "registered_on": "date",
+              "currency": "varchar", "reg_month": "date",
               "country": "varchar", "traffic_source": "varchar", "affiliate_code": "varchar",
               "dim": "varchar", "value": "varchar", "metric": "varchar",
               "bucket": "smallint"}  # fmt: skip
@@ -315,21 +316,32 @@ FUNNEL_KEY = ("registered_on", *PLAYER_DIMS)
 FUNNEL_COLUMNS = ("registered", "kyc_verified", "first_deposit", "first_bet")
 
 
+SEGMENT_FUNNEL_KEY = ("segment_id", *FUNNEL_KEY)
+
+
 async def add_funnel(
-    session: AsyncSession, key: Mapping[str, Any], amounts: dict[str, int]
+    session: AsyncSession, player: uuid.UUID, key: Mapping[str, Any], amounts: dict[str, int]
 ) -> None:
-    """Add to the funnel row of a registration day and dimensions."""
+    """Add to the funnel row of a registration day and dimensions, and to the funnel of the
+    player's segments, in one statement."""
     assert set(amounts) <= set(FUNNEL_COLUMNS), amounts
     columns = tuple(sorted(amounts))
     names = ", ".join((*FUNNEL_KEY, *columns))
+    values = ", ".join(f"CAST(:{n} AS {_KEY_TYPES.get(n, 'bigint')})"
+                       for n in (*FUNNEL_KEY, *columns))  # fmt: skip
     await session.execute(
         text(
-            f"INSERT INTO analytics_funnel_facts ({names}) "  # noqa: S608
-            f"VALUES ({', '.join(':' + n for n in (*FUNNEL_KEY, *columns))}) "
+            f"WITH v ({names}) AS (VALUES ({values})), "  # noqa: S608
+            f"f AS (INSERT INTO analytics_funnel_facts ({names}) SELECT * FROM v "
             f"ON CONFLICT ({', '.join(FUNNEL_KEY)}) DO UPDATE "
-            f"SET {_adds('analytics_funnel_facts', columns)}"
+            f"SET {_adds('analytics_funnel_facts', columns)}) "
+            f"INSERT INTO analytics_segment_funnel (segment_id, {names}) "
+            f"SELECT m.segment_id, v.* FROM v "
+            "JOIN analytics_segment_members m ON m.player_id = :player "
+            f"ON CONFLICT ({', '.join(SEGMENT_FUNNEL_KEY)}) DO UPDATE "
+            f"SET {_adds('analytics_segment_funnel', columns)}"
         ),
-        {**{k: key[k] for k in FUNNEL_KEY}, **amounts},
+        {**{k: key[k] for k in FUNNEL_KEY}, **amounts, "player": player},
     )
 
 
@@ -463,6 +475,27 @@ def _cohort_history_sql(members: str) -> str:
     )
 
 
+# The funnel of a set of (segment, member) pairs ({members}): each member's steps
+# (facts.funnel_steps in SQL) in their registration day's row. Migration 0032 backfills it.
+_FUNNEL_HISTORY = """
+INSERT INTO analytics_segment_funnel (segment_id, registered_on, country, traffic_source,
+    affiliate_code, registered, kyc_verified, first_deposit, first_bet)
+SELECT m.segment_id, p.registered_on, p.country, coalesce(p.traffic_source, ''),
+       coalesce(p.affiliate_code, ''), :sign * count(*),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'
+                                AND p.first_deposit_at IS NOT NULL),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'
+                                AND p.first_deposit_at IS NOT NULL
+                                AND p.first_bet_at IS NOT NULL)
+FROM ({members}) m JOIN analytics_players p ON p.player_id = m.player_id
+GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT (segment_id, registered_on, country, traffic_source, affiliate_code) DO UPDATE
+SET registered = analytics_segment_funnel.registered + EXCLUDED.registered,
+    kyc_verified = analytics_segment_funnel.kyc_verified + EXCLUDED.kyc_verified,
+    first_deposit = analytics_segment_funnel.first_deposit + EXCLUDED.first_deposit,
+    first_bet = analytics_segment_funnel.first_bet + EXCLUDED.first_bet
+"""
 _X_DIMS = "x.country, x.traffic_source, x.affiliate_code"
 _ONE_PLAYER = ("SELECT CAST(:segment AS uuid) AS segment_id, "
                "CAST(:player AS uuid) AS player_id")  # fmt: skip
@@ -470,7 +503,7 @@ _MEMBERS = ("SELECT segment_id, player_id FROM analytics_segment_members "
             "WHERE segment_id = :segment")  # fmt: skip
 
 
-def _history_sql(members: str) -> tuple[str, str, str]:
+def _history_sql(members: str) -> tuple[str, ...]:
     columns = sorted(FACT_COLUMNS)
     sums = ", ".join(f":sign * coalesce(sum(h.v) FILTER (WHERE h.k = '{c}'), 0)"
                      for c in columns)  # fmt: skip
@@ -499,7 +532,8 @@ def _history_sql(members: str) -> tuple[str, str, str]:
         "ON CONFLICT (grain, dim, value, period, metric, bucket) "
         "DO UPDATE SET count = analytics_duration_buckets.count + EXCLUDED.count"
     )
-    return facts, durations, _cohort_history_sql(members)
+    cohorts, funnel = _cohort_history_sql(members), _FUNNEL_HISTORY.format(members=members)
+    return facts, durations, cohorts, funnel
 
 
 _PLAYER_HISTORY = _history_sql(_ONE_PLAYER)
@@ -510,8 +544,8 @@ async def move_segment_history(
     session: AsyncSession, segment_id: uuid.UUID, player_id: uuid.UUID, sign: int
 ) -> None:
     """Add (``sign`` 1: the player entered) or subtract (-1: left) everything the facts
-    hold of the player to the segment's facts, duration histograms and cohort table: three
-    statements."""
+    hold of the player to the segment's facts, duration histograms, cohort table and
+    funnel: four statements."""
     params = {"segment": segment_id, "player": player_id, "sign": sign}
     for sql in _PLAYER_HISTORY:
         await session.execute(text(sql), params)
@@ -520,7 +554,8 @@ async def move_segment_history(
 async def recompute_segment_facts(session: AsyncSession, segment_id: uuid.UUID) -> None:
     """A segment's facts from its current members, set-based (a seeding, a repair)."""
     params = {"segment": segment_id, "sign": 1}
-    for table in ("analytics_segment_facts", "analytics_segment_cohorts"):
+    for table in ("analytics_segment_facts", "analytics_segment_cohorts",
+                  "analytics_segment_funnel"):  # fmt: skip
         await session.execute(text(f"DELETE FROM {table} WHERE segment_id = :segment"),  # noqa: S608
                               params)  # fmt: skip
     await session.execute(
@@ -564,6 +599,7 @@ ROLLUP_TABLES = (
     "analytics_segment_members", "analytics_registration_errors",
     "analytics_player_periods", "analytics_period_facts", "analytics_duration_buckets",
     "analytics_segment_facts", "analytics_funnel_facts", "analytics_segment_cohorts",
+    "analytics_segment_funnel",
 )  # fmt: skip
 
 
@@ -761,6 +797,11 @@ SELECT coalesce(sum(f.registered), 0) AS registered,
        coalesce(sum(f.first_bet), 0) AS first_bet
 FROM analytics_funnel_facts f WHERE f.registered_on BETWEEN :lo AND :hi {cond}
 """
+# A segment's (with any player-dimension filter): its members' funnel rows.
+SEGMENT_FUNNEL_FACTS = FUNNEL_FACTS.replace(
+    "FROM analytics_funnel_facts f WHERE",
+    "FROM analytics_segment_funnel f WHERE f.segment_id = :f_segment AND",
+)
 
 
 # The same figures from the pre-aggregated facts (app/analytics/facts.py): a few rows per
@@ -922,6 +963,14 @@ def reads_for(filters: Mapping[str, object]) -> Reads:
     if filters.get("segment_id") is None:
         return FACT_READS
     return SEGMENT_FACT_READS
+
+
+def funnel_read(filters: Mapping[str, object]) -> tuple[str, str]:
+    """The funnel statement for ``filters`` and whose dimensions it filters: the funnel
+    facts, or a segment's (its current members')."""
+    if filters.get("segment_id") is None:
+        return FUNNEL_FACTS, "f"
+    return SEGMENT_FUNNEL_FACTS, "s"
 
 
 async def fetch(

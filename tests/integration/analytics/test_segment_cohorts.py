@@ -58,7 +58,36 @@ async def cohorts_agree(w, monkeypatch, *segments: str) -> dict[str, metrics.Coh
                     assert got == expected, (segment, lo, currency, other)
                     if not other and currency is None and lo == RANGES[0][0]:
                         out[segment] = got
+        await funnels_agree(w, monkeypatch, segment)
     return out
+
+
+FUNNEL_DAYS = [(date(2026, 9, 1), date(2026, 10, 31)), (date(2026, 9, 7), date(2026, 9, 7)),
+               (date(2026, 10, 1), date(2026, 10, 31))]  # fmt: skip
+
+
+async def funnels_agree(w, monkeypatch, segment: str) -> None:
+    """The funnel by the segment (alone and with other filters) from its funnel facts
+    equals the count of its current members' player rows."""
+    for lo, hi in FUNNEL_DAYS:
+        for other in WITH:
+            flt = metrics.Filters(segment_id=uuid.UUID(segment), **other)
+            async with w.db.read_session() as s:
+                got = await metrics.funnel(s, lo, hi, filters=flt, **SPAN)
+            with monkeypatch.context() as m:
+                m.setattr(repository, "funnel_read", lambda f: (repository.FUNNEL, "p"))
+                async with w.db.read_session() as s:
+                    expected = await metrics.funnel(s, lo, hi, filters=flt, **SPAN)
+            assert got == expected, (segment, lo, other)
+
+
+async def steps(w, segment: str) -> list[int]:
+    """The segment's funnel over September and October: players per step."""
+    async with w.db.read_session() as s:
+        funnel = await metrics.funnel(s, *FUNNEL_DAYS[0],
+                                      filters=metrics.Filters(segment_id=uuid.UUID(segment)),
+                                      **SPAN)  # fmt: skip
+    return [step.players for step in funnel]
 
 
 def shape(table: metrics.CohortTable) -> list[tuple]:
@@ -68,22 +97,33 @@ def shape(table: metrics.CohortTable) -> list[tuple]:
 
 
 async def cohort_rows(db, segment: str) -> list[tuple]:
-    """The segment's cohort rows with anything in them."""
+    """The segment's cohort rows with anything in them, then its funnel rows."""
     async with db.read_session() as s:
         rows = (await s.execute(text(
             "SELECT * FROM analytics_segment_cohorts WHERE segment_id = :s ORDER BY reg_month, "
             "period, currency, country, traffic_source, affiliate_code"), {"s": segment})
         ).mappings().all()  # fmt: skip
-    return [tuple(r.values()) for r in rows if any(v for k, v in r.items() if k not in KEY)]
+        funnel = (await s.execute(text(
+            "SELECT * FROM analytics_segment_funnel WHERE segment_id = :s AND (registered, "
+            "kyc_verified, first_deposit, first_bet) <> (0, 0, 0, 0) ORDER BY registered_on, "
+            "country, traffic_source, affiliate_code"), {"s": segment})).all()  # fmt: skip
+    kept = [tuple(r.values()) for r in rows if any(v for k, v in r.items() if k not in KEY)]
+    return kept + [tuple(r) for r in funnel]
 
 
-def migration_backfill() -> str:
-    path = Path(__file__).parents[3] / "alembic" / "versions" / "0031_segment_cohorts.py"
-    spec = importlib.util.spec_from_file_location("segment_cohorts_migration", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.BACKFILL)
+MIGRATIONS = ("0031_segment_cohorts", "0032_segment_funnel")
+
+
+def migration_backfills() -> list[str]:
+    out = []
+    for name in MIGRATIONS:
+        path = Path(__file__).parents[3] / "alembic" / "versions" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        out.append(str(module.BACKFILL))
+    return out
 
 
 async def new_segment(w, name: str) -> str:
@@ -115,6 +155,8 @@ async def test_segment_cohorts_move_with_members_and_equal_the_grouping(world, m
         (SEP, 2, [(0, 2, 1100), (1, 1, 500), (2, 0, 0)]),  # alice, bob; in October alice
         (OCT, 1, [(0, 1, 400), (1, 0, 0)]),  # dave (USD, converted)
     ]
+    assert await steps(world, a) == [3, 1, 1, 1]  # alice verified, deposited and bet
+    assert await steps(world, b) == [2, 0, 0, 0]  # carol was rejected
     assert shape(entered[b]) == [(SEP, 1, [(0, 0, 0), (1, 0, 0), (2, 0, 0)]),  # carol
                                  (OCT, 1, [(0, 1, 400), (1, 0, 0)])]  # fmt: skip
 
@@ -132,6 +174,7 @@ async def test_segment_cohorts_move_with_members_and_equal_the_grouping(world, m
     left = await cohorts_agree(world, monkeypatch, a, b)
     assert shape(left[a])[0] == (SEP, 1, [(0, 1, 600), (1, 1, 700), (2, 0, 0)])  # alice
     assert shape(left[b]) == shape(played[b])  # the other segment unmoved
+    assert await steps(world, a) == [2, 1, 1, 1]
 
     await members(a, "add", "bob")  # re-joins with the same history
     rejoined = await cohorts_agree(world, monkeypatch, a, b)
@@ -139,6 +182,7 @@ async def test_segment_cohorts_move_with_members_and_equal_the_grouping(world, m
     await members(a, "remove", "alice")
     await cohorts_agree(world, monkeypatch, a, b)
 
+    assert await steps(world, a) == [2, 0, 0, 0]  # bob and dave
     kept = {s: await cohort_rows(world.db, s) for s in (a, b)}
     assert all(kept.values())
     async with world.db.transaction() as s:
@@ -146,8 +190,10 @@ async def test_segment_cohorts_move_with_members_and_equal_the_grouping(world, m
             await repository.recompute_segment_facts(s, uuid.UUID(seg))
     assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
     async with world.db.transaction() as s:
-        await s.execute(text("DELETE FROM analytics_segment_cohorts"))
-        await s.execute(text(migration_backfill()))
+        for table, backfill in zip(("analytics_segment_cohorts", "analytics_segment_funnel"),
+                                   migration_backfills(), strict=True):  # fmt: skip
+            await s.execute(text(f"DELETE FROM {table}"))
+            await s.execute(text(backfill))
     assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
     await rebuild(world.db, world.settings)
     assert {s: await cohort_rows(world.db, s) for s in (a, b)} == kept
@@ -199,8 +245,9 @@ BEFORE_0031 = (
 S1, S2 = "00000000-0000-0000-0000-000000000051", "00000000-0000-0000-0000-000000000052"
 
 
-async def test_migration_0031_fills_the_segment_cohorts_of_an_existing_database(scratch_url):
-    """Upgrading a database with rollups fills the cohort facts as the consumer keeps them
+async def test_migrations_0031_0032_fill_segment_cohorts_and_funnel_of_a_database(scratch_url):
+    """Upgrading a database with rollups fills the cohort and funnel facts of its segments
+    as the consumer keeps them
     (the set-based recompute of each segment gives the same rows): no rebuild needed."""
     await asyncio.to_thread(migrations.upgrade, scratch_url, "0030_analytics_funnel")
     db = Database(scratch_url)
@@ -224,9 +271,13 @@ async def test_migration_0031_fills_the_segment_cohorts_of_an_existing_database(
             (sep, "EUR", 0, 1, 500, 0, 100, 1),
             (sep, "USD", 0, 0, 0, 0, 0, 1),
         ]
-        assert [(r[1], r[2], r[3], r[4], *r[7:]) for r in migrated[S2]] == [
+        assert [(r[1], r[2], r[3], r[4], *r[7:]) for r in migrated[S2][:2]] == [
             (sep, sep, "", "AT", 1, 1, 0, 0, 0, 0),
             (sep, sep, "EUR", "AT", 0, 1, 900, 900, 0, 1),
+        ]
+        # the funnel rows: b registered on Sep 2 (no KYC: the first step only)
+        assert migrated[S2][2:] == [
+            (uuid.UUID(S2), date(2026, 9, 2), "AT", "", "", 1, 0, 0, 0),
         ]
     finally:
         await db.dispose()
