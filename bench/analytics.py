@@ -348,7 +348,7 @@ def cells(segment: uuid.UUID) -> list[Cell]:
                 {"i": {"granularity": g.name, "fromDay": str(lo), "toDay": str(hi),
                        "filter": gf}},
             ))  # fmt: skip
-    for fname in ("none", "country", "segment"):  # segment: members' player rows
+    for fname in ("none", "country", "segment"):  # segment: the segment's facts
         f, gf = filters[fname]
         out.append(Cell(
             f"cohorts 11 months {fname}",
@@ -584,7 +584,65 @@ async def compare_combined(url: str, rounds: int) -> None:
         f"equal but the medians; worst median error {worst * 100:.2f} % "
         f"(bound {MEDIAN_RELATIVE_ERROR * 100:.2f} %)"
     )
+    await compare_segment_cohorts(db, segment, rounds)
     await db.dispose()
+
+
+async def compare_segment_cohorts(db: Database, segment: uuid.UUID, rounds: int) -> None:
+    """The cohort table by segment (alone, + country) from analytics_segment_cohorts and
+    from the members' player-days (the path before branch cohorts3), alternated: equal."""
+    views = {"segment": metrics.Filters(segment_id=segment),
+             "segment+country": metrics.Filters(segment_id=segment, country="DE")}  # fmt: skip
+    for fname, f in views.items():
+        ms: dict[str, list[float]] = {"facts": [], "grouping": []}
+        got: dict[str, Any] = {}
+        for _ in range(rounds):
+            for path in ms:
+                original = repository.reads_for
+                if path == "grouping":
+                    repository.reads_for = lambda f, **k: repository.PLAYER_DAY_READS
+                try:
+                    async with db.read_session() as s:
+                        t0 = time.perf_counter()
+                        got[path] = await metrics.cohorts(
+                            s, date(2026, 1, 1), date(2026, 11, 1), currency=None, filters=f,
+                            fx=Fx("EUR"), max_span_days=366)  # fmt: skip
+                        ms[path].append((time.perf_counter() - t0) * 1000)
+                finally:
+                    repository.reads_for = original
+        assert got["facts"] == got["grouping"], fname
+        assert got["facts"].cohorts, fname
+        print(
+            f"cohorts 11 months {fname:<16} facts {statistics.median(ms['facts']):7.1f} ms "
+            f"p50 | grouping {statistics.median(ms['grouping']):8.1f} ms p50 (equal)"
+        )
+    for fname, f in views.items():
+        await compare_segment_funnel(db, fname, f, rounds)
+
+
+async def compare_segment_funnel(db: Database, fname: str, f: metrics.Filters, rounds: int) -> None:
+    """The 90-day funnel by segment from analytics_segment_funnel and from counting the
+    members' player rows (before), alternated: equal."""
+    ms: dict[str, list[float]] = {"facts": [], "grouping": []}
+    got: dict[str, Any] = {}
+    for _ in range(rounds):
+        for path in ms:
+            original = repository.funnel_read
+            if path == "grouping":
+                repository.funnel_read = lambda f: (repository.FUNNEL, "p")
+            try:
+                async with db.read_session() as s:
+                    t0 = time.perf_counter()
+                    got[path] = await metrics.funnel(s, date(2026, 8, 1), date(2026, 10, 29),
+                                                     filters=f, max_span_days=366)  # fmt: skip
+                    ms[path].append((time.perf_counter() - t0) * 1000)
+            finally:
+                repository.funnel_read = original
+    assert got["facts"] == got["grouping"] and got["facts"][0].players > 0, fname
+    print(
+        f"funnel 90 days    {fname:<16} facts {statistics.median(ms['facts']):7.1f} ms "
+        f"p50 | grouping {statistics.median(ms['grouping']):8.1f} ms p50 (equal)"
+    )
 
 
 def _same_but_medians(a: metrics.Series, b: metrics.Series) -> float:

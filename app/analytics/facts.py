@@ -83,7 +83,8 @@ async def add_registration(session: AsyncSession, day: date, player: uuid.UUID) 
     for grain, g in GRAINS.items():
         batch.add(grain, period_start(day, g), ANY_CURRENCY, {"registrations": 1})
     await batch.write(session)
-    await repository.add_funnel(session, {**dims, "registered_on": day}, {"registered": 1})
+    await repository.add_funnel(session, player, {**dims, "registered_on": day},
+                                {"registered": 1})  # fmt: skip
 
 
 # --- the funnel (analytics_funnel_facts) ------------------------------------------------
@@ -111,7 +112,7 @@ async def add_funnel_milestone(session: AsyncSession, player: dict[str, Any], fl
     after, before = _reached(player), _reached(player, without=flag)
     delta = {k: v - before[k] for k, v in after.items() if v != before[k]}
     if delta:
-        await repository.add_funnel(session, player, delta)
+        await repository.add_funnel(session, player["player_id"], player, delta)
 
 
 # The dimensions a duration histogram is kept by, one at a time ('' = every player), and

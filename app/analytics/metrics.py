@@ -382,7 +382,7 @@ async def cohorts(
     check_range(lo, hi, max_span_days, currency=currency, filters=filters)
     now = today or datetime.now(UTC).date()
     f, params = asdict(filters), {"lo": lo, "hi": hi}
-    reads = repository.reads_for(f, cohorts=True)
+    reads = repository.reads_for(f)
     rows = await repository.fetch(session, reads.cohort_sizes, params, f, dims=reads.dims)
     sizes: dict[date, int] = {r["cohort"]: _int(r["players"]) for r in rows}
     table = {
@@ -440,8 +440,7 @@ async def funnel(
     (each step counts those who reached it and every step before)."""
     check_range(from_day, to_day, max_span_days, filters=filters)
     f = asdict(filters)
-    # the funnel facts hold no segment membership: a segment counts its members' rows
-    sql, dims = (repository.FUNNEL, "p") if filters.segment_id else (repository.FUNNEL_FACTS, "f")
+    sql, dims = repository.funnel_read(f)
     rows = await repository.fetch(session, sql, {"lo": from_day, "hi": to_day}, f, dims=dims)
     counts = [_int(rows[0][name]) for name in FUNNEL_STEPS]
     return [

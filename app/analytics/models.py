@@ -240,6 +240,47 @@ class SegmentFacts(SQLModel, table=True):
     player_days: int = _count()
 
 
+class SegmentCohortFacts(SQLModel, table=True):
+    """The cohort table of a segment's current members: per registration month, activity
+    month ('period'), currency ('' = the currency-free counts: cohort size at period =
+    reg_month, distinct active players) and the members' dimensions ('' for none), kept as
+    SegmentFacts are (a member's history moves with them). Members with no registration
+    row are in no cohort, as in the grouping of their player-days."""
+
+    __tablename__ = "analytics_segment_cohorts"
+
+    segment_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    reg_month: date = Field(sa_column=Column(Date, primary_key=True))
+    period: date = Field(sa_column=Column(Date, primary_key=True))
+    currency: str = _dim(3)
+    country: str = _dim(2)
+    traffic_source: str = _dim(64)
+    affiliate_code: str = _dim(64)
+    registrations: int = _count()
+    active: int = _count()
+    stakes: int = _count()
+    wins: int = _count()
+    bonus_cost: int = _count()
+    player_days: int = _count()  # a currency is listed where there are some
+
+
+class SegmentFunnelFacts(SQLModel, table=True):
+    """The funnel of a segment's current members per registration day and the members'
+    dimensions (as FunnelFacts), kept as SegmentFacts are."""
+
+    __tablename__ = "analytics_segment_funnel"
+
+    segment_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    registered_on: date = Field(sa_column=Column(Date, primary_key=True))
+    country: str = _dim(2)
+    traffic_source: str = _dim(64)
+    affiliate_code: str = _dim(64)
+    registered: int = _count()
+    kyc_verified: int = _count()
+    first_deposit: int = _count()
+    first_bet: int = _count()
+
+
 def _part(in_segment_combo: int, in_combo: int) -> Any:
     """A generated column: part ``in_combo`` of a 'combo' value (1-based; 0: none), part
     ``in_segment_combo`` of a 'segment_combo' one, '' in any other row."""

@@ -235,7 +235,8 @@ async def player_dims(session: AsyncSession, player_id: uuid.UUID) -> dict[str, 
     return dict(found) if found else None
 
 
-_KEY_TYPES = {"grain": "varchar", "period": "date", "currency": "varchar", "reg_month": "date",
+_KEY_TYPES = {"grain": "varchar", "period": "date", "registered_on": "date",
+              "currency": "varchar", "reg_month": "date",
               "country": "varchar", "traffic_source": "varchar", "affiliate_code": "varchar",
               "dim": "varchar", "value": "varchar", "metric": "varchar",
               "bucket": "smallint"}  # fmt: skip
@@ -282,7 +283,8 @@ async def add_facts_rows(
             f"f AS (INSERT INTO analytics_period_facts ({', '.join((*FACT_KEY, *columns))}) "
             "SELECT * FROM v "
             f"ON CONFLICT ({', '.join(FACT_KEY)}) DO UPDATE "
-            f"SET {_adds('analytics_period_facts', columns)}) "
+            f"SET {_adds('analytics_period_facts', columns)}), "
+            f"c AS ({_COHORT_ADD}) "
             f"INSERT INTO analytics_segment_facts ({', '.join(SEGMENT_FACT_KEY)}, {names}) "
             f"SELECT m.segment_id, {', '.join('v.' + k for k in SEGMENT_FACT_KEY[1:])}, "
             f"{names} FROM v "
@@ -294,25 +296,52 @@ async def add_facts_rows(
     )
 
 
+# The cohort grain's rows of the event, into the cohort facts of the member's segments
+# (a player not registered yet is in no cohort: their reg_month is -infinity).
+SEGMENT_COHORT_KEY = ("segment_id", "reg_month", "period", "currency", *PLAYER_DIMS)
+SEGMENT_COHORT_COLUMNS = ("registrations", "active", "stakes", "wins", "bonus_cost",
+                          "player_days")  # fmt: skip
+_COHORT_ADD = (
+    f"INSERT INTO analytics_segment_cohorts ({', '.join(SEGMENT_COHORT_KEY)}, "  # noqa: S608
+    f"{', '.join(SEGMENT_COHORT_COLUMNS)}) "
+    f"SELECT m.segment_id, {', '.join('v.' + k for k in SEGMENT_COHORT_KEY[1:])}, "
+    f"{', '.join('v.' + c for c in SEGMENT_COHORT_COLUMNS)} FROM v "
+    "JOIN analytics_segment_members m ON m.player_id = :player "
+    "WHERE v.grain = 'c' AND v.reg_month > DATE '0001-01-01' "
+    f"ON CONFLICT ({', '.join(SEGMENT_COHORT_KEY)}) DO UPDATE "
+    f"SET {_adds('analytics_segment_cohorts', SEGMENT_COHORT_COLUMNS)}"
+)
+
 FUNNEL_KEY = ("registered_on", *PLAYER_DIMS)
 FUNNEL_COLUMNS = ("registered", "kyc_verified", "first_deposit", "first_bet")
 
 
+SEGMENT_FUNNEL_KEY = ("segment_id", *FUNNEL_KEY)
+
+
 async def add_funnel(
-    session: AsyncSession, key: Mapping[str, Any], amounts: dict[str, int]
+    session: AsyncSession, player: uuid.UUID, key: Mapping[str, Any], amounts: dict[str, int]
 ) -> None:
-    """Add to the funnel row of a registration day and dimensions."""
+    """Add to the funnel row of a registration day and dimensions, and to the funnel of the
+    player's segments, in one statement."""
     assert set(amounts) <= set(FUNNEL_COLUMNS), amounts
     columns = tuple(sorted(amounts))
     names = ", ".join((*FUNNEL_KEY, *columns))
+    values = ", ".join(f"CAST(:{n} AS {_KEY_TYPES.get(n, 'bigint')})"
+                       for n in (*FUNNEL_KEY, *columns))  # fmt: skip
     await session.execute(
         text(
-            f"INSERT INTO analytics_funnel_facts ({names}) "  # noqa: S608
-            f"VALUES ({', '.join(':' + n for n in (*FUNNEL_KEY, *columns))}) "
+            f"WITH v ({names}) AS (VALUES ({values})), "  # noqa: S608
+            f"f AS (INSERT INTO analytics_funnel_facts ({names}) SELECT * FROM v "
             f"ON CONFLICT ({', '.join(FUNNEL_KEY)}) DO UPDATE "
-            f"SET {_adds('analytics_funnel_facts', columns)}"
+            f"SET {_adds('analytics_funnel_facts', columns)}) "
+            f"INSERT INTO analytics_segment_funnel (segment_id, {names}) "
+            f"SELECT m.segment_id, v.* FROM v "
+            "JOIN analytics_segment_members m ON m.player_id = :player "
+            f"ON CONFLICT ({', '.join(SEGMENT_FUNNEL_KEY)}) DO UPDATE "
+            f"SET {_adds('analytics_segment_funnel', columns)}"
         ),
-        {**{k: key[k] for k in FUNNEL_KEY}, **amounts},
+        {**{k: key[k] for k in FUNNEL_KEY}, **amounts, "player": player},
     )
 
 
@@ -399,12 +428,82 @@ h (grain, period, currency, country, traffic_source, affiliate_code, k, v) AS (
                   ('kyc_verified', (p.kyc_outcome = 'VERIFIED')::int::bigint)) u(k, v)
   WHERE p.kyc_decided_at IS NOT NULL)
 """
+# The cohort table of a set of (segment, member) pairs ({members}): per member, activity
+# month and currency what the consumer adds to the cohort grain (money, player-days,
+# active in that currency), the distinct active members per month (currency ''), and
+# each member once in their registration month's size. Migration 0031 backfills the same.
+_COHORT_HISTORY = """
+WITH x AS (SELECT m.segment_id, p.player_id,
+                  date_trunc('month', p.registered_on::timestamp)::date AS reg_month,
+                  p.country, coalesce(p.traffic_source, '') AS traffic_source,
+                  coalesce(p.affiliate_code, '') AS affiliate_code
+           FROM ({members}) m JOIN analytics_players p ON p.player_id = m.player_id),
+pm AS (
+  SELECT x.segment_id, x.player_id, x.reg_month,
+         date_trunc('month', d.day::timestamp)::date AS period, d.currency, x.country,
+         x.traffic_source, x.affiliate_code, bool_or(d.bets_count > 0) AS active,
+         sum(d.stakes_minor) AS stakes, sum(d.wins_minor) AS wins,
+         sum(d.bonus_cost_minor) AS bonus_cost, count(*) AS player_days
+  FROM x JOIN analytics_player_days d ON d.player_id = x.player_id
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8),
+h AS (
+  SELECT segment_id, reg_month, period, currency, country, traffic_source, affiliate_code,
+         0::bigint AS registrations, active::int::bigint AS active, stakes, wins, bonus_cost,
+         player_days
+  FROM pm
+  UNION ALL
+  SELECT segment_id, reg_month, period, '', country, traffic_source, affiliate_code, 0,
+         bool_or(active)::int, 0, 0, 0, 0
+  FROM pm GROUP BY segment_id, player_id, reg_month, period, country, traffic_source,
+                   affiliate_code
+  UNION ALL
+  SELECT segment_id, reg_month, reg_month, '', country, traffic_source, affiliate_code, 1,
+         0, 0, 0, 0, 0
+  FROM x)
+"""
+
+
+def _cohort_history_sql(members: str) -> str:
+    sums = ", ".join(f":sign * sum(h.{c})" for c in SEGMENT_COHORT_COLUMNS)
+    return (
+        _COHORT_HISTORY.format(members=members)  # noqa: S608
+        + f"INSERT INTO analytics_segment_cohorts ({', '.join(SEGMENT_COHORT_KEY)}, "  # noqa: S608
+        f"{', '.join(SEGMENT_COHORT_COLUMNS)}) "
+        f"SELECT {', '.join('h.' + k for k in SEGMENT_COHORT_KEY)}, {sums} FROM h "
+        f"GROUP BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({', '.join(SEGMENT_COHORT_KEY)}) "
+        f"DO UPDATE SET {_adds('analytics_segment_cohorts', SEGMENT_COHORT_COLUMNS)}"
+    )
+
+
+# The funnel of a set of (segment, member) pairs ({members}): each member's steps
+# (facts.funnel_steps in SQL) in their registration day's row. Migration 0032 backfills it.
+_FUNNEL_HISTORY = """
+INSERT INTO analytics_segment_funnel (segment_id, registered_on, country, traffic_source,
+    affiliate_code, registered, kyc_verified, first_deposit, first_bet)
+SELECT m.segment_id, p.registered_on, p.country, coalesce(p.traffic_source, ''),
+       coalesce(p.affiliate_code, ''), :sign * count(*),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'
+                                AND p.first_deposit_at IS NOT NULL),
+       :sign * count(*) FILTER (WHERE p.kyc_outcome = 'VERIFIED'
+                                AND p.first_deposit_at IS NOT NULL
+                                AND p.first_bet_at IS NOT NULL)
+FROM ({members}) m JOIN analytics_players p ON p.player_id = m.player_id
+GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT (segment_id, registered_on, country, traffic_source, affiliate_code) DO UPDATE
+SET registered = analytics_segment_funnel.registered + EXCLUDED.registered,
+    kyc_verified = analytics_segment_funnel.kyc_verified + EXCLUDED.kyc_verified,
+    first_deposit = analytics_segment_funnel.first_deposit + EXCLUDED.first_deposit,
+    first_bet = analytics_segment_funnel.first_bet + EXCLUDED.first_bet
+"""
 _X_DIMS = "x.country, x.traffic_source, x.affiliate_code"
-_ONE_PLAYER = "SELECT CAST(:player AS uuid) AS player_id"
-_MEMBERS = "SELECT player_id FROM analytics_segment_members WHERE segment_id = :segment"
+_ONE_PLAYER = ("SELECT CAST(:segment AS uuid) AS segment_id, "
+               "CAST(:player AS uuid) AS player_id")  # fmt: skip
+_MEMBERS = ("SELECT segment_id, player_id FROM analytics_segment_members "
+            "WHERE segment_id = :segment")  # fmt: skip
 
 
-def _history_sql(members: str) -> tuple[str, str]:
+def _history_sql(members: str) -> tuple[str, ...]:
     columns = sorted(FACT_COLUMNS)
     sums = ", ".join(f":sign * coalesce(sum(h.v) FILTER (WHERE h.k = '{c}'), 0)"
                      for c in columns)  # fmt: skip
@@ -433,7 +532,8 @@ def _history_sql(members: str) -> tuple[str, str]:
         "ON CONFLICT (grain, dim, value, period, metric, bucket) "
         "DO UPDATE SET count = analytics_duration_buckets.count + EXCLUDED.count"
     )
-    return facts, durations
+    cohorts, funnel = _cohort_history_sql(members), _FUNNEL_HISTORY.format(members=members)
+    return facts, durations, cohorts, funnel
 
 
 _PLAYER_HISTORY = _history_sql(_ONE_PLAYER)
@@ -444,7 +544,8 @@ async def move_segment_history(
     session: AsyncSession, segment_id: uuid.UUID, player_id: uuid.UUID, sign: int
 ) -> None:
     """Add (``sign`` 1: the player entered) or subtract (-1: left) everything the facts
-    hold of the player to the segment's facts and duration histograms: two statements."""
+    hold of the player to the segment's facts, duration histograms, cohort table and
+    funnel: four statements."""
     params = {"segment": segment_id, "player": player_id, "sign": sign}
     for sql in _PLAYER_HISTORY:
         await session.execute(text(sql), params)
@@ -453,8 +554,10 @@ async def move_segment_history(
 async def recompute_segment_facts(session: AsyncSession, segment_id: uuid.UUID) -> None:
     """A segment's facts from its current members, set-based (a seeding, a repair)."""
     params = {"segment": segment_id, "sign": 1}
-    await session.execute(text("DELETE FROM analytics_segment_facts WHERE segment_id = :segment"),
-                          params)  # fmt: skip
+    for table in ("analytics_segment_facts", "analytics_segment_cohorts",
+                  "analytics_segment_funnel"):  # fmt: skip
+        await session.execute(text(f"DELETE FROM {table} WHERE segment_id = :segment"),  # noqa: S608
+                              params)  # fmt: skip
     await session.execute(
         text("DELETE FROM analytics_duration_buckets "
              "WHERE dim IN ('segment_id', 'segment_combo') "
@@ -495,7 +598,8 @@ ROLLUP_TABLES = (
     "analytics_daily_counts", "analytics_players", "analytics_player_days",
     "analytics_segment_members", "analytics_registration_errors",
     "analytics_player_periods", "analytics_period_facts", "analytics_duration_buckets",
-    "analytics_segment_facts", "analytics_funnel_facts",
+    "analytics_segment_facts", "analytics_funnel_facts", "analytics_segment_cohorts",
+    "analytics_segment_funnel",
 )  # fmt: skip
 
 
@@ -693,6 +797,11 @@ SELECT coalesce(sum(f.registered), 0) AS registered,
        coalesce(sum(f.first_bet), 0) AS first_bet
 FROM analytics_funnel_facts f WHERE f.registered_on BETWEEN :lo AND :hi {cond}
 """
+# A segment's (with any player-dimension filter): its members' funnel rows.
+SEGMENT_FUNNEL_FACTS = FUNNEL_FACTS.replace(
+    "FROM analytics_funnel_facts f WHERE",
+    "FROM analytics_segment_funnel f WHERE f.segment_id = :f_segment AND",
+)
 
 
 # The same figures from the pre-aggregated facts (app/analytics/facts.py): a few rows per
@@ -810,6 +919,16 @@ SELECT f.reg_month AS cohort, {_MONTHS_SINCE} AS months_since, f.currency,
 GROUP BY 1, 2, 3
 """
 
+# A segment's cohort table (analytics_segment_cohorts, with any player-dimension filter):
+# the same reads; a currency left with no member's player-day (they left) is not listed.
+_SEGMENT_COHORTS = ("FROM analytics_segment_cohorts f "
+                    "WHERE f.segment_id = :f_segment")  # fmt: skip
+SEGMENT_COHORT_SIZES = FACT_COHORT_SIZES.replace(_COHORT_FACTS, _SEGMENT_COHORTS)
+SEGMENT_COHORT_ACTIVE = FACT_COHORT_ACTIVE.replace(_COHORT_FACTS, _SEGMENT_COHORTS)
+SEGMENT_COHORTS = FACT_COHORTS.replace(_COHORT_FACTS, _SEGMENT_COHORTS).replace(
+    "GROUP BY 1, 2, 3", "GROUP BY 1, 2, 3 HAVING sum(f.player_days) > 0"
+)
+
 
 @dataclass(frozen=True)
 class Reads:
@@ -833,19 +952,25 @@ PLAYER_DAY_READS = Reads(ACTIVITY, MONEY, CHURN, COHORT_SIZES, COHORT_ACTIVE, CO
 FACT_READS = Reads(FACT_ACTIVITY, FACT_MONEY, FACT_CHURN, FACT_COHORT_SIZES,
                    FACT_COHORT_ACTIVE, FACT_COHORTS, "f")  # fmt: skip
 
+SEGMENT_FACT_READS = Reads(SEGMENT_ACTIVITY, SEGMENT_MONEY, SEGMENT_CHURN,
+                           SEGMENT_COHORT_SIZES, SEGMENT_COHORT_ACTIVE, SEGMENT_COHORTS,
+                           "s")  # fmt: skip
 
-# Cohorts by segment keep grouping the player-days (the segment facts hold no cohorts).
-SEGMENT_FACT_READS = Reads(SEGMENT_ACTIVITY, SEGMENT_MONEY, SEGMENT_CHURN, COHORT_SIZES,
-                           COHORT_ACTIVE, COHORTS, "s")  # fmt: skip
 
-
-def reads_for(filters: Mapping[str, object], cohorts: bool = False) -> Reads:
+def reads_for(filters: Mapping[str, object]) -> Reads:
     """The facts answer every filter of player dimensions; a segment (current membership,
-    with or without other filters) reads the segment's facts; a cohort table by segment
-    groups the player-days of its members."""
+    with or without other filters) reads the segment's facts and cohort table."""
     if filters.get("segment_id") is None:
         return FACT_READS
-    return PLAYER_DAY_READS if cohorts else SEGMENT_FACT_READS
+    return SEGMENT_FACT_READS
+
+
+def funnel_read(filters: Mapping[str, object]) -> tuple[str, str]:
+    """The funnel statement for ``filters`` and whose dimensions it filters: the funnel
+    facts, or a segment's (its current members')."""
+    if filters.get("segment_id") is None:
+        return FUNNEL_FACTS, "f"
+    return SEGMENT_FUNNEL_FACTS, "s"
 
 
 async def fetch(
