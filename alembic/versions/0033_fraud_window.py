@@ -6,7 +6,7 @@ signals.py): a bot whose burst straddles a minute boundary is one burst, not two
 each under the threshold. Existing rows start at 0 (the old signal for one minute).
 
 Revision ID: 0033_fraud_window
-Revises: 0030_analytics_funnel
+Revises: 0032_segment_funnel
 Create Date: 2026-12-02 01:30:00+00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0033_fraud_window"
-down_revision: str | None = "0030_analytics_funnel"
+down_revision: str | None = "0032_segment_funnel"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
