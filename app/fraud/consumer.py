@@ -47,11 +47,14 @@ class _Event:
 
 
 async def apply_event(
-    session: AsyncSession, row: Any, settings: Settings, rules: service.RuleCache | None = None
-) -> list[str]:
-    """Score one event; the keys of the rules it newly fired."""
+    session: AsyncSession, row: Any, settings: Settings, rules: service.RuleCache | None = None,
+    erased: dict[uuid.UUID, bool] | None = None,
+) -> list[str]:  # fmt: skip
+    """Score one event; the keys of the rules it newly fired. ``erased``: what this
+    transaction already read of whose erasure (its player row lock, taken by the first
+    read, keeps an erasure out until commit)."""
     ev = _Event(row)
-    if await is_erased(session, ev.player_id):
+    if await _erased(session, ev.player_id, erased):
         # Read before the erasure stripped it, or naming what it deleted (a payment
         # reference's hash): nothing about an erased player is kept again.
         return []
@@ -60,6 +63,16 @@ async def apply_event(
     for player_id, obs in observations:
         fired += await service.observe(session, settings, player_id, obs, ev.event_id, ev.at, rules)
     return fired
+
+
+async def _erased(
+    session: AsyncSession, player_id: uuid.UUID, known: dict[uuid.UUID, bool] | None
+) -> bool:
+    if known is None:
+        return await is_erased(session, player_id)
+    if player_id not in known:
+        known[player_id] = await is_erased(session, player_id)
+    return known[player_id]
 
 
 async def _observations(
@@ -213,11 +226,18 @@ async def consume_events(
     from app.events.consumer import consume
 
     rules = service.RuleCache()
+    # Per round: a player's erasure is read once (under the row lock it takes). A rolled
+    # back first try gave its locks back, so both caches start again.
+    erased: dict[uuid.UUID, bool] = {}
 
     async def handle(session: AsyncSession, row: Any) -> None:
-        await apply_event(session, row, settings, rules)
+        await apply_event(session, row, settings, rules, erased)
 
-    handled = await consume(db, CONSUMER, TYPES, handle)
+    def rolled_back() -> None:
+        rules.blocked.clear()
+        erased.clear()
+
+    handled = await consume(db, CONSUMER, TYPES, handle, on_rollback=rolled_back)
     if rules.blocked and on_blocked is not None:
         await on_blocked(sorted(rules.blocked))
     return handled
