@@ -147,6 +147,7 @@ async def test_a_failing_batch_leaves_whole_batches_and_a_resumed_confirm_comple
     assert await _counts(db) == first_batch
     async with db.transaction() as s:
         await s.execute(text("DROP TRIGGER test_refuse_tag ON player_tags"))
+        await s.execute(text("DROP FUNCTION test_refuse_tag()"))
 
     # Two confirmations at once resume it: each batch is applied by exactly one of them.
     results = await asyncio.gather(*(
