@@ -22,10 +22,15 @@ from tests.realtime.conftest import free_port, start_server, stop_server
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to the database; ``cut`` refuses and drops connections."""
+    """Forwards 127.0.0.1:<port> to the database (TCP, or the embedded server's unix
+    socket); ``cut`` refuses and drops connections."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
+        # The embedded PostgreSQL listens only on <socket dir>/.s.PGSQL.<port>.
+        self.socket = (
+            f"{target_host}/.s.PGSQL.{target_port}" if target_host.startswith("/") else None
+        )
         self.port = free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
@@ -44,7 +49,10 @@ class TcpProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            if self.socket is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.socket)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
@@ -64,9 +72,11 @@ class TcpProxy:
 @pytest.fixture
 async def proxied(settings, db) -> AsyncIterator[tuple[TcpProxy, Any]]:
     url = make_url(settings.database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    socket_dir = url.query.get("host")
+    proxy = TcpProxy(str(socket_dir or url.host or "127.0.0.1"), url.port or 5432)
     await proxy.start()
-    proxied_url = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxied = url.difference_update_query(["host"]).set(host="127.0.0.1", port=proxy.port)
+    proxied_url = proxied.render_as_string(hide_password=False)
     database = Database(proxied_url, pool_size=5, max_overflow=5)
     server, task, live = await start_server(
         settings.model_copy(update={"database_url": proxied_url}), database
