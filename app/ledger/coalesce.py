@@ -94,6 +94,10 @@ class Coalescer:
         """Operations waiting for a batch (tests, shutdown)."""
         return sum(len(g.queue) for g in self._groups.values())
 
+    def in_flight(self) -> int:
+        """Runs (alone or batches) in progress."""
+        return sum(g.in_flight for g in self._groups.values())
+
     async def run(
         self, settings: Settings, caller: Principal, prepare: Prepare, single: Single
     ) -> Outcome:
