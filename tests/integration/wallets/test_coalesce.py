@@ -150,7 +150,8 @@ def play_round(player: str, ref: str, stake: str, win: str) -> Op:
 async def fund(app: App, player: str, amount: str, ref: str | None = None) -> None:
     ref = ref or uuid.uuid4().hex
     done = await app.gql.op("deposit", playerId=player, amount=amount, currency="EUR",
-                            paymentReference=f"tok_{ref}", idempotencyKey=f"fund-{ref}")  # fmt: skip
+                            paymentReference=f"tok_{ref}",
+                            idempotencyKey=f"fund-{ref}")  # fmt: skip
     assert done["__typename"] == "WalletOperation", done
 
 
@@ -240,9 +241,9 @@ TABLES = ("wallets", "ledger_transfers", "ledger_holds", "game_rounds", "game_tr
 # Ids (sequence values: a single call's rolled-back LOAD uses one up, a batch does not),
 # times, request hashes (of the random player ids) and the audit rows' request id (a
 # batch writes its one: see coalesce.py).
-DROPPED = {"id", "operation_id", "operationId", "event_id", "request_id", "created_at",
-           "updated_at", "expires_at", "occurred_at", "published_at", "time", "occurredAt",
-           "reservationId", "reservationIds", "game_round_id", "hold_id", "request_hash"}  # fmt: skip
+DROPPED = {"id", "operation_id", "operationId", "event_id", "request_id", "time",
+           "occurredAt", "reservationId", "reservationIds", "game_round_id", "hold_id",
+           "request_hash"}  # fmt: skip
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
