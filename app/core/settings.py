@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     # caller arriving while `ledger_coalesce_concurrency` of theirs are in flight queue and
     # run as one set-based batch of up to `ledger_coalesce_size` (one LOAD, APPLY, COMMIT).
     ledger_coalesce: bool = True
-    ledger_coalesce_size: int = Field(default=64, ge=1, le=1000)
+    ledger_coalesce_size: int = Field(default=16, ge=1, le=1000)
     ledger_coalesce_concurrency: int = Field(default=2, ge=1, le=64)
     # --- audit trail (issue 12): Merkle tree maintainer and signed checkpoints ----------
     audit_tree_interval_seconds: float = 2.0
