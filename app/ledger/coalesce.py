@@ -161,8 +161,12 @@ class Coalescer:
                 await self._together(group, ops)
         except BaseException as exc:  # a bug here must not leave a caller waiting
             for op in ops:
-                if not op.future.done():
+                if op.future.done():
+                    continue
+                if isinstance(exc, Exception):
                     op.future.set_exception(exc)
+                else:
+                    op.future.cancel()  # the loop is shutting down
             if not isinstance(exc, Exception):
                 raise
             log.exception("a coalesced batch failed")
