@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -44,6 +45,7 @@ from app.core.db import asyncpg_dsn, ensure_database_exists  # noqa: E402
 from app.core.principal import Principal, PrincipalKind  # noqa: E402
 from app.core.settings import Settings  # noqa: E402
 from app.ledger import service  # noqa: E402
+from app.ledger.coalesce import Coalescer  # noqa: E402
 from pms.hooks import register_all  # noqa: E402
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/pms_bench_wallet"
@@ -345,6 +347,39 @@ async def direct_pair(
     assert out.body["status"] == "OK"
 
 
+def pool_transaction(pool: asyncpg.Pool):
+    """The coalescer's unit of work on the bench's pool: a connection in a transaction."""
+
+    @asynccontextmanager
+    async def transaction():
+        async with pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    return transaction
+
+
+async def coalesced_pair(co: Coalescer, settings: Settings, player: uuid.UUID) -> None:
+    """``direct_pair`` through the group commit (app/ledger/coalesce.py): each call alone
+    on the single path, or in a set-based batch with the other clients' concurrent ones."""
+    n = next(_seq)
+    caller = GAME_ENGINE
+    reserve = {"player_id": player, "amount": "0.01", "currency": "EUR",
+               "game_round_id": f"c{n}", "transaction_id": f"cb{n}",
+               "idempotency_key": f"cr{n}"}  # fmt: skip
+    out = await co.run(
+        settings, caller, lambda: service.prepare_reserve_bet(settings, **reserve),
+        lambda c: service.reserve_bet(c, settings, caller, **reserve),
+    )  # fmt: skip
+    settle = {"player_id": player, "reservation_id": int(out.body["reservationId"]),
+              "game_round_id": None, "win_amount": "0.01", "currency": "EUR",
+              "transaction_id": f"cw{n}", "idempotency_key": f"cs{n}"}  # fmt: skip
+    out = await co.run(
+        settings, caller, lambda: service.prepare_settle_bet(settings, **settle),
+        lambda c: service.settle_bet(c, settings, caller, **settle),
+    )  # fmt: skip
+    assert out.body["status"] == "OK"
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -395,16 +430,19 @@ async def run_bare(
     rounds: int, breakdown_cells: list[Cell],
 ) -> tuple[dict, list[tuple]]:  # fmt: skip
     """The series and the breakdown, on one warmed-up pool."""
-    settings = Settings(_env_file=None, database_url=url)
+    settings = Settings(_env_file=None, database_url=url)  # PMS_LEDGER_COALESCE_* apply
     pool = await asyncpg.create_pool(
         asyncpg_dsn(url), min_size=pool_size, max_size=pool_size,
         server_settings={"plan_cache_mode": PLAN_CACHE_MODE},
     )  # fmt: skip
     try:
+        co = Coalescer(pool_transaction(pool), size=settings.ledger_coalesce_size,
+                       concurrency=settings.ledger_coalesce_concurrency)  # fmt: skip
         await warm_up(pool, [lambda i: limit_debit(pool, False),
-                             lambda i: direct_pair(pool, settings, pick(players, False))],
+                             lambda i: direct_pair(pool, settings, pick(players, False)),
+                             lambda i: coalesced_pair(co, settings, pick(players, False))],
                       pool_size)  # fmt: skip
-        series = await run_series(pool, settings, players, seconds, cells, rounds)
+        series = await run_series(pool, co, settings, players, seconds, cells, rounds)
         rows = await breakdown(pool, settings, players, seconds, breakdown_cells)
     finally:
         await pool.close()
@@ -412,7 +450,7 @@ async def run_bare(
 
 
 async def run_series(
-    pool: asyncpg.Pool, settings: Settings, players: list[uuid.UUID], seconds: float,
+    pool: asyncpg.Pool, co: Coalescer, settings: Settings, players: list[uuid.UUID], seconds: float,
     cells: list[Cell], rounds: int,
 ) -> dict:  # fmt: skip
     """The one-statement limit and the direct path, cell by cell, alternating (so a swing
@@ -422,6 +460,7 @@ async def run_series(
     paths = {
         LIMIT: (1, lambda hot: lambda i: limit_debit(pool, hot)),
         DIRECT: (2, lambda hot: lambda i: direct_pair(pool, settings, pick(players, hot))),
+        COALESCED: (2, lambda hot: lambda i: coalesced_pair(co, settings, pick(players, hot))),
     }
     for _ in range(rounds):
         for hot, clients in cells:
@@ -437,7 +476,7 @@ def _mean(runs: list[tuple[float, ...]]) -> tuple[float, ...]:
     return tuple(statistics.fmean(column) for column in zip(*runs, strict=True))
 
 
-LIMIT, DIRECT = "one statement", "direct asyncpg"
+LIMIT, DIRECT, COALESCED = "one statement", "direct asyncpg", "direct coalesced"
 # PostgreSQL's default; ``--plan-cache-mode force_generic_plan`` shows what re-planning costs.
 PLAN_CACHE_MODE = os.environ.get("PMS_BENCH_PLAN_CACHE_MODE", "auto")
 WARM_UP_SECONDS = 4.0
@@ -669,9 +708,13 @@ async def run_graphql(
     return results
 
 
-def start_server(url: str, port: int, pool_size: int, tree: Path = ROOT) -> subprocess.Popen:
-    """uvicorn serving the app of source ``tree`` (its cwd, so its packages come first)."""
-    env = {**os.environ, "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
+def start_server(
+    url: str, port: int, pool_size: int, tree: Path = ROOT, coalesce: bool = True
+) -> subprocess.Popen:
+    """uvicorn serving the app of source ``tree`` (its cwd, so its packages come first);
+    ``coalesce``: the group commit of single money operations (PMS_LEDGER_COALESCE)."""
+    env = {**os.environ, "PMS_LEDGER_COALESCE": "true" if coalesce else "false",
+           "PMS_DATABASE_URL": url, "PMS_ENV": "prod", "PMS_LOG_LEVEL": "WARNING",
            "PMS_SECRET_KEY": BENCH_SECRET_KEY, "PMS_SMS_SENDER": "bench.null_sms:NullSmsSender",
            "PYTHONPATH": str(tree),
            "PMS_RUN_BACKGROUND_TASKS": "false", "PMS_DATABASE_POOL_SIZE": str(pool_size),
@@ -710,6 +753,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=POOL, help="connections per pool")
     parser.add_argument("--baseline-tree", type=Path, help="also serve GraphQL from this tree")
     parser.add_argument("--partitions", action="store_true", help="plain vs partitioned tables")
+    parser.add_argument("--graphql-coalesce", choices=("both", "on", "off"), default="both",
+                        help="serve GraphQL with the group commit on, off, or both")  # fmt: skip
     args = parser.parse_args()
     cells = parse_cells(args.cells)
     url = args.url or private_server(ROOT / ".pms" / "bench")
@@ -730,12 +775,15 @@ def main() -> None:
     series, rows = run(run_bare(url, players, args.seconds, cells, args.pool,
                                         args.rounds, breakdown_cells))  # fmt: skip
     graphql = {}
-    trees = [] if args.no_graphql else [("GraphQL", ROOT)]
+    trees = [] if args.no_graphql else [
+        (label, ROOT, on) for label, on in (("GraphQL uncoalesced", False), ("GraphQL", True))
+        if args.graphql_coalesce in ("both", "on" if on else "off")
+    ]  # fmt: skip
     if args.baseline_tree and not args.no_graphql:
-        trees.insert(0, ("baseline", args.baseline_tree.resolve()))
-    for label, tree in trees:
+        trees.insert(0, ("baseline", args.baseline_tree.resolve(), False))
+    for label, tree, coalesce in trees:
         port = free_port()
-        server = start_server(url, port, args.pool, tree)
+        server = start_server(url, port, args.pool, tree, coalesce)
         try:
             graphql[label] = asyncio.run(
                 run_graphql(url, port, players, args.seconds, cells, server.pid)
@@ -753,7 +801,8 @@ def report(series: dict, graphql: dict[str, dict], cells: list[Cell]) -> None:
     print("\nmoney operations (transactions)/s: a reserve+settle pair is two; p50 / p99 ms of")
     print("one call (a debit, or a pair); CPU ms per operation (the bench process; GraphQL: the")
     print("server process); ratio = operations/s over the one-statement limit's, same run")
-    head = f"{'scenario':<8} {'clients':>7} | {LIMIT:>31} | {DIRECT:>31} | ratio"
+    head = (f"{'scenario':<8} {'clients':>7} | {LIMIT:>31} | {DIRECT:>31} | ratio"
+            f" | {COALESCED:>31} | ratio")  # fmt: skip
     for label in graphql:
         head += f" | {label:>31} | ratio"
     print(head)
@@ -761,9 +810,9 @@ def report(series: dict, graphql: dict[str, dict], cells: list[Cell]) -> None:
         limit = series[(LIMIT, hot, clients)]
         d = series[(DIRECT, hot, clients)]
         line = f"{'hot' if hot else 'spread':<8} {clients:>7}"
-        for r in (limit, d):
-            line += f" | {r[0]:7.0f}/s {r[1]:6.1f} {r[2]:7.1f} {r[3]:5.2f}"
-        line += f" | {d[0] / limit[0]:5.1%}"
+        line += f" | {limit[0]:7.0f}/s {limit[1]:6.1f} {limit[2]:7.1f} {limit[3]:5.2f}"
+        for r in (d, series[(COALESCED, hot, clients)]):
+            line += f" | {r[0]:7.0f}/s {r[1]:6.1f} {r[2]:7.1f} {r[3]:5.2f} | {r[0] / limit[0]:5.1%}"
         for results in graphql.values():
             g = results[(hot, clients)]
             line += (f" | {g[0] * 2:7.0f}/s {g[1]:6.1f} {g[2]:7.1f} {g[3] / 2:5.2f}"

@@ -48,6 +48,7 @@ from app.identity.routes import identity_routes
 from app.identity.runtime import IdentityRuntime
 from app.identity.tokens import InvalidToken
 from app.kyc.callbacks import callback_endpoint
+from app.ledger.coalesce import Coalescer
 from app.observability import tracing
 from app.observability.db import instrument_pool
 from app.observability.http import METRICS_PATH, MetricsAccess, metrics_endpoint
@@ -79,6 +80,19 @@ class AppState:
         )
         self.persisted_queries = PersistedQueries(settings.persisted_queries_max)
         self.reads = ReadRouter.from_settings(settings)  # None without replicas
+        self._coalescer: Coalescer | None = None
+
+    @property
+    def coalescer(self) -> Coalescer | None:
+        """The group commit of single money operations, made on first use (the database
+        may be started after this state); None when ``ledger_coalesce`` is off."""
+        if self._coalescer is None and self.settings.ledger_coalesce:
+            self._coalescer = Coalescer.from_settings(self.db, self.settings)
+        return self._coalescer
+
+    async def close_coalescer(self) -> None:
+        if self._coalescer is not None:
+            await self._coalescer.close()
 
     async def close_websockets(self) -> int:
         """Close every open WebSocket with 1001 (going away): clients reconnect to another
@@ -217,6 +231,7 @@ class PMSGraphQL(GraphQL):
             identity=self.state.identity,
             events=self.state.events,
             reads=self.state.reads,
+            coalescer=self.state.coalescer,
         )
 
 
@@ -285,6 +300,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             yield
         finally:
             await runner.stop()
+            await state.close_coalescer()  # queued money operations finish and commit
             if settings.run_background_tasks:
                 await flush_relay(state.events, settings.shutdown_timeout_seconds)
             await state.events.stop()

@@ -19,6 +19,8 @@ from app.audit import service as audit
 from app.core import counters, metrics
 from app.core.db import DriverTransaction
 from app.core.errors import DomainError
+from app.ledger.coalesce import Prepare, Single
+from app.ledger.kernel import Outcome
 from app.responsible.errors import GamblingRestricted
 from permissions.errors import Forbidden
 from permissions.rules import actor_of
@@ -104,6 +106,30 @@ async def run_on_driver(
     """``run`` for the money mutations: the transaction on a pooled driver connection
     (``Database.driver_transaction``), as the ledger kernel needs no ORM session."""
     return await _run(info, spec, info.context.db.driver_transaction, call, present)
+
+
+async def run_coalesced(
+    info: Info,
+    spec: MutationSpec,
+    call: Single,
+    prepare: Prepare,
+    check: Callable[[], None] | None,
+    present: Callable[[Outcome], Any],
+) -> Any:
+    """``run_on_driver`` for the bet operations, through the process's group commit
+    (app/ledger/coalesce.py): ``call`` alone, or ``prepare`` in a set-based batch with
+    concurrent ones; the same answer either way. ``check`` (input the service does not
+    see) is refused before anything runs."""
+    ctx = info.context
+    try:
+        gate(info, spec)
+        if check is not None:
+            check()
+        value = await ctx.coalescer.run(ctx.settings, ctx.principal, prepare, call)
+    except DomainError as exc:
+        return await _refused(info, spec, exc)
+    count_outcome(info.field_name, None)
+    return present(value)
 
 
 async def _run(

@@ -31,6 +31,9 @@ class Context:
     connection_params: dict[str, Any] = field(default_factory=dict)
     # The replica read router (app/core/replicas.py), when replicas are configured.
     reads: Any = None
+    # The process's group commit of single money operations (app/ledger/coalesce.py),
+    # None when PMS_LEDGER_COALESCE is off.
+    coalescer: Any = None
 
 
 Info = strawberry.Info[Context, None]

@@ -53,6 +53,17 @@ WALLET_LATENCY = Histogram(
     "pms_wallet_operation_duration_seconds", "Ledger operation latency (LOAD+plan+APPLY).",
     ("operation",), buckets=LATENCY_BUCKETS,
 )  # fmt: skip
+LEDGER_COALESCED = Histogram(
+    "pms_ledger_coalesced_batch_size",
+    "Single money operations per group commit (app/ledger/coalesce.py); 1: run alone.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+)  # fmt: skip
+LEDGER_COALESCE_FALLBACKS = Counter(
+    "pms_ledger_coalesce_fallbacks",
+    "Group commits re-run one operation per transaction (fallback: the set-based path "
+    "declined; error: the batch's transaction failed).",
+    ("reason",),
+)  # fmt: skip
 IDEMPOTENT_REPLAYS = Counter(
     "pms_idempotent_replays", "Money operations answered from the stored idempotency record.",
     ("operation",),

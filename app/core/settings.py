@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # above it); per-currency overrides for currencies of small unit value (JPY, KRW...).
     max_operation_amount: Decimal = Decimal("100000000")
     max_operation_amount_by_currency: dict[str, Decimal] = Field(default_factory=dict)
+    # Group commit (app/ledger/coalesce.py): concurrent single bet operations of one
+    # caller arriving while `ledger_coalesce_concurrency` of theirs are in flight queue and
+    # run as one set-based batch of up to `ledger_coalesce_size` (one LOAD, APPLY, COMMIT).
+    ledger_coalesce: bool = True
+    ledger_coalesce_size: int = Field(default=16, ge=1, le=1000)
+    ledger_coalesce_concurrency: int = Field(default=2, ge=1, le=64)
     # --- audit trail (issue 12): Merkle tree maintainer and signed checkpoints ----------
     audit_tree_interval_seconds: float = 2.0
     audit_tree_batch: int = 5000  # leaves sequenced per maintainer transaction

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -28,7 +29,7 @@ from app.responsible.errors import LimitExceeded, SessionLimitReached
 from app.wallets.models import WalletKind
 from permissions.roles import Permission as P
 from permissions.rules import forbidden_result
-from resolvers.runner import MutationSpec, run_on_driver
+from resolvers.runner import MutationSpec, run_coalesced, run_on_driver
 from schema.context import Info
 from schema.ids import parse_int_id, parse_uuid
 from schema.inputs import ledger as inputs
@@ -78,16 +79,24 @@ def _player(raw: strawberry.ID) -> Any:
 
 async def _execute(
     info: Info, spec: MutationSpec, call: Call, check: Callable[[], None] | None = None,
+    prepare: Callable[[], Any] | None = None,
 ) -> Any:  # fmt: skip
     """``check`` (input the service does not see) runs first, inside the runner: a refusal
-    is the same typed, audited answer with nothing written."""
+    is the same typed, audited answer with nothing written. With ``prepare`` (the bet
+    operations set_batch covers) the call goes through the process's group commit."""
+    if prepare is not None and info.context.coalescer is not None:
+        return await run_coalesced(info, spec, call, prepare, check, _present)
 
     async def checked(unit: DriverTransaction) -> Outcome:
         if check is not None:
             check()
         return await call(unit)
 
-    return await run_on_driver(info, spec, checked, lambda outcome: from_document(outcome.body))
+    return await run_on_driver(info, spec, checked, _present)
+
+
+def _present(outcome: Outcome) -> Any:
+    return from_document(outcome.body)
 
 
 def check_ip(input: Any) -> None:
@@ -254,7 +263,9 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> object:
-        return await _execute(info, RESERVE_BET, reserve_bet_call(info.context, input))
+        ctx = info.context
+        return await _execute(info, RESERVE_BET, reserve_bet_call(ctx, input),
+                              prepare=partial(reserve_bet_prepare, ctx, input))  # fmt: skip
 
     @strawberry.mutation(
         graphql_type=SETTLE_BET.union,
@@ -262,7 +273,9 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> object:
-        return await _execute(info, SETTLE_BET, settle_bet_call(info.context, input))
+        ctx = info.context
+        return await _execute(info, SETTLE_BET, settle_bet_call(ctx, input),
+                              prepare=partial(settle_bet_prepare, ctx, input))  # fmt: skip
 
     @strawberry.mutation(
         graphql_type=CANCEL_BET.union,
@@ -270,7 +283,9 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> object:
-        return await _execute(info, CANCEL_BET, cancel_bet_call(info.context, input))
+        ctx = info.context
+        return await _execute(info, CANCEL_BET, cancel_bet_call(ctx, input),
+                              prepare=partial(cancel_bet_prepare, ctx, input))  # fmt: skip
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_BET.union,
@@ -278,7 +293,9 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> object:
-        return await _execute(info, ROLLBACK_BET, rollback_bet_call(info.context, input))
+        ctx = info.context
+        return await _execute(info, ROLLBACK_BET, rollback_bet_call(ctx, input),
+                              prepare=partial(rollback_bet_prepare, ctx, input))  # fmt: skip
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_ROUND.union,
@@ -286,7 +303,9 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> object:
-        return await _execute(info, ROLLBACK_ROUND, rollback_round_call(info.context, input))
+        ctx = info.context
+        return await _execute(info, ROLLBACK_ROUND, rollback_round_call(ctx, input),
+                              prepare=partial(rollback_round_prepare, ctx, input))  # fmt: skip
 
     @strawberry.mutation(
         graphql_type=DEPOSIT.union,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -132,8 +133,9 @@ class WalletBatchMutations:
     )
     async def play_round(self, info: Info, input: inputs.PlayRoundInput) -> object:
         call = single.play_round_call(info.context, input)
+        prepare = partial(single.play_round_prepare, info.context, input)
         return await single.with_telemetry(info, "playRound", input, single._execute(
-            info, PLAY_ROUND, call, lambda: single.check_ip(input)
+            info, PLAY_ROUND, call, lambda: single.check_ip(input), prepare
         ))  # fmt: skip
 
 
