@@ -27,6 +27,7 @@ from app.events.wakeup import RelayWakeup
 from app.events.webhooks import queue_deliveries
 
 T = TypeVar("T")
+WAKEUP_READY_SECONDS = 5.0  # at most this long at start-up for the LISTEN connection
 
 
 class SubjectCache(Protocol):
@@ -101,7 +102,9 @@ class EventsRuntime:
         sinks += [CallableSink("hub", self._to_hub), CallableSink("cache", self._to_cache)]
         self.relay = Relay(db, sinks, settings.outbox_batch_size)
         self.wakeup = (
-            RelayWakeup(db.url, settings.outbox_listen_poll_seconds)
+            RelayWakeup(
+                db.url, settings.outbox_listen_poll_seconds, relays=settings.run_background_tasks
+            )
             if settings.outbox_wakeup
             else None
         )
@@ -123,11 +126,22 @@ class EventsRuntime:
     async def start(self) -> None:
         await self.hub.start()
         if self.wakeup is not None and self.wakeup.poke not in self.db.on_commit:
-            await self.wakeup.start()
+            # Not ready before the wake-up listens (or tried to): an event committed right
+            # after start-up would otherwise wait for the fallback poll.
+            await self.wakeup.start(ready_within=WAKEUP_READY_SECONDS)
             self.db.on_commit.append(self.wakeup.poke)
         if self.cache.enabled and not self._hook_installed:
             self.db.after_commit.append(self.cache.invalidate)
             self._hook_installed = True
+
+    def wakeup_state(self) -> str:
+        """For /readyz: "leader" (LISTENs for every process), "listening" (connected,
+        NOTIFYs; another process leads), "polling" (no connection) or "off"."""
+        if self.wakeup is None:
+            return "off"
+        if not self.wakeup.listening:
+            return "polling"
+        return "leader" if self.wakeup.leading else "listening"
 
     async def stop(self) -> None:
         if self._hook_installed:
