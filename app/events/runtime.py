@@ -20,6 +20,7 @@ from app.core.tasks import PeriodicTask
 from app.events.bus import EventBus
 from app.events.delivery import WebhookDispatcher
 from app.events.fanout import SharedFrames
+from app.events.gc_settle import GcSettle
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
 from app.events.topology import Topology
@@ -108,6 +109,11 @@ class EventsRuntime:
             if settings.outbox_wakeup
             else None
         )
+        self.gc_settle = (
+            GcSettle(lambda: self.hub.subscriber_count, settings.subscription_gc_settle_seconds)
+            if settings.subscription_gc_settle_seconds > 0
+            else None
+        )
         self._hook_installed = False
 
     async def _to_bus(self, session: AsyncSession, envelopes: list[dict[str, Any]]) -> None:
@@ -125,6 +131,8 @@ class EventsRuntime:
 
     async def start(self) -> None:
         await self.hub.start()
+        if self.gc_settle is not None:
+            self.gc_settle.install()
         if self.wakeup is not None and self.wakeup.poke not in self.db.on_commit:
             # Not ready before the wake-up listens (or tried to): an event committed right
             # after start-up would otherwise wait for the fallback poll.
@@ -152,6 +160,8 @@ class EventsRuntime:
                 self.db.on_commit.remove(self.wakeup.poke)
             await self.wakeup.stop()
         await self.hub.stop()
+        if self.gc_settle is not None:
+            self.gc_settle.uninstall()
         if self.bus is not None:
             await self.bus.close()
         await self.webhooks.close()
@@ -165,7 +175,10 @@ class EventsRuntime:
             await self.webhooks.run()
 
         wait = self.wakeup.wait if self.wakeup is not None else None
-        return [
+        tasks = [
             PeriodicTask("outbox-relay", self.settings.outbox_poll_seconds, relay, wait),
             PeriodicTask("webhook-dispatch", self.settings.webhook_poll_seconds, webhooks),
         ]
+        if self.gc_settle is not None:
+            tasks.append(PeriodicTask("subscriptions-gc-settle", 1.0, self.gc_settle.run))
+        return tasks
