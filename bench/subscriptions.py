@@ -238,10 +238,13 @@ def client_process(job: ClientJob, ready: Any, results: Any) -> None:
 
 
 def start_servers(
-    count: int, env: dict[str, str], tree: Path
+    count: int, env: dict[str, str], tree: Path, gc_log: bool = False
 ) -> list[tuple[int, subprocess.Popen[bytes]]]:
     servers = []
-    env = {**env, "PYTHONPATH": str(tree)}  # the servers' code: this tree or --server-tree
+    path = str(tree)  # the servers' code: this tree or --server-tree
+    if gc_log:  # bench/gc_probe/sitecustomize.py prints the collector's pauses
+        path = f"{ROOT / 'bench' / 'gc_probe'}{os.pathsep}{path}"
+    env = {**env, "PYTHONPATH": path}
     for _ in range(count):
         port = free_port()
         command = [sys.executable, "-m", "pms", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -286,7 +289,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         "PMS_SUBSCRIPTION_SHARED_PAYLOADS": "true" if cell == "shared" else "false",
     }
     env.pop("PMS_AMQP_URL", None)
-    servers = start_servers(args.servers, env, args.server_tree)
+    servers = start_servers(args.servers, env, args.server_tree, args.gc_log)
     procs: list[Any] = []
     try:
         ports = [port for port, _ in servers]
@@ -338,6 +341,8 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                     "wallets": [{"kind": "REAL", "currency": "EUR", "balance": "1.00",
                                  "held": "0.00", "available": "1.00"}]})  # fmt: skip
             committed[tx] = time.time()
+            if args.gc_log:
+                print(f"[{cell}] round {n} committed at {committed[tx]:.3f}", file=sys.stderr)
             await asyncio.sleep(args.interval)
         await asyncio.sleep(1.0)  # the last round's deliveries
         server_cpu = sum(cpu_seconds(p.pid) for _, p in servers) - cpu_before
@@ -424,7 +429,7 @@ async def main(args: argparse.Namespace) -> None:
     if not args.no_notify:  # this process commits as a replica does: it NOTIFYs the relays
         from app.events.wakeup import RelayWakeup
 
-        wakeup = RelayWakeup(db.url, 1.0)
+        wakeup = RelayWakeup(db.url, 1.0, relays=False)  # NOTIFYs only: no relay here
         await wakeup.start()
         while not wakeup.listening:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
@@ -478,6 +483,8 @@ if __name__ == "__main__":
         "write (app/events/wakeup.py): the servers' relays find it at a poll",
     )
     parser.add_argument("--server-tree", help="run the servers from this source tree")
+    parser.add_argument("--gc-log", action="store_true", help="the servers print every "
+                        "full collection of the cyclic GC (bench/gc_probe) to stderr")  # fmt: skip
     parser.add_argument("--py-spy", help="profile the first server during the rounds into "
                         "PATH.<cell>.txt (py-spy record -f raw, collapsed stacks)")  # fmt: skip
     arguments = parser.parse_args()
