@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -97,6 +98,7 @@ class ClientJob:
     player_token: str
     staff_token: str
     rounds: int
+    gc_log: bool = False
 
 
 def _subscribe_message(job: ClientJob, n: int) -> tuple[str, dict[str, Any]]:
@@ -217,6 +219,11 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
 
     for first in range(0, job.sockets, WAVE):
         await asyncio.gather(*(one(n) for n in range(first, min(first + WAVE, job.sockets))))
+    # The connections left this process a full GC pass due; CPython would run it inside
+    # the first round's receipts (every timestamp of that round late by the pass). Run it
+    # now and freeze the survivors: the measuring side must not add its own pauses.
+    gc.collect()
+    gc.freeze()
     ready.put((job.index, len(failures)))
     expected = len(readers) * job.rounds
     deadline = time.monotonic() + RECEIVE_TIMEOUT + job.rounds * 5
@@ -230,6 +237,9 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
 def client_process(job: ClientJob, ready: Any, results: Any) -> None:
     import uvloop  # the clients' own event loop costs less per frame too
 
+    if job.gc_log:  # the same probe as the servers': the clients' own pauses
+        sys.path.insert(0, str(ROOT / "bench" / "gc_probe"))
+        import sitecustomize  # noqa: F401
     raise_open_files_limit()
     uvloop.run(_run_clients(job, ready, results))
 
@@ -302,10 +312,13 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         per_proc = args.clients // args.procs
         for i in range(args.procs):
             job = ClientJob(i, per_proc, ports, ctx["player_id"], ctx["player_token"],
-                            ctx["staff_token"], args.rounds)  # fmt: skip
+                            ctx["staff_token"], args.rounds, args.gc_log)  # fmt: skip
             proc = spawn.Process(target=client_process, args=(job, ready, results))
             proc.start()
             procs.append(proc)
+        if args.gc_log:
+            print(f"[{cell}] server pids {[p.pid for _, p in servers]}, client pids "
+                  f"{[p.pid for p in procs]}", file=sys.stderr, flush=True)  # fmt: skip
         started = time.monotonic()
         for _ in procs:
             index, refused = await asyncio.to_thread(ready.get, True, 1800)
