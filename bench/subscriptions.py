@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -97,6 +98,7 @@ class ClientJob:
     player_token: str
     staff_token: str
     rounds: int
+    gc_log: bool = False
 
 
 def _subscribe_message(job: ClientJob, n: int) -> tuple[str, dict[str, Any]]:
@@ -217,6 +219,11 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
 
     for first in range(0, job.sockets, WAVE):
         await asyncio.gather(*(one(n) for n in range(first, min(first + WAVE, job.sockets))))
+    # The connections left this process a full GC pass due; CPython would run it inside
+    # the first round's receipts (every timestamp of that round late by the pass). Run it
+    # now and freeze the survivors: the measuring side must not add its own pauses.
+    gc.collect()
+    gc.freeze()
     ready.put((job.index, len(failures)))
     expected = len(readers) * job.rounds
     deadline = time.monotonic() + RECEIVE_TIMEOUT + job.rounds * 5
@@ -230,6 +237,9 @@ async def _run_clients(job: ClientJob, ready: Any, results: Any) -> None:
 def client_process(job: ClientJob, ready: Any, results: Any) -> None:
     import uvloop  # the clients' own event loop costs less per frame too
 
+    if job.gc_log:  # the same probe as the servers': the clients' own pauses
+        sys.path.insert(0, str(ROOT / "bench" / "gc_probe"))
+        import sitecustomize  # noqa: F401
     raise_open_files_limit()
     uvloop.run(_run_clients(job, ready, results))
 
@@ -238,10 +248,13 @@ def client_process(job: ClientJob, ready: Any, results: Any) -> None:
 
 
 def start_servers(
-    count: int, env: dict[str, str], tree: Path
+    count: int, env: dict[str, str], tree: Path, gc_log: bool = False
 ) -> list[tuple[int, subprocess.Popen[bytes]]]:
     servers = []
-    env = {**env, "PYTHONPATH": str(tree)}  # the servers' code: this tree or --server-tree
+    path = str(tree)  # the servers' code: this tree or --server-tree
+    if gc_log:  # bench/gc_probe/sitecustomize.py prints the collector's pauses
+        path = f"{ROOT / 'bench' / 'gc_probe'}{os.pathsep}{path}"
+    env = {**env, "PYTHONPATH": path}
     for _ in range(count):
         port = free_port()
         command = [sys.executable, "-m", "pms", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -286,7 +299,7 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         "PMS_SUBSCRIPTION_SHARED_PAYLOADS": "true" if cell == "shared" else "false",
     }
     env.pop("PMS_AMQP_URL", None)
-    servers = start_servers(args.servers, env, args.server_tree)
+    servers = start_servers(args.servers, env, args.server_tree, args.gc_log)
     procs: list[Any] = []
     try:
         ports = [port for port, _ in servers]
@@ -299,10 +312,13 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
         per_proc = args.clients // args.procs
         for i in range(args.procs):
             job = ClientJob(i, per_proc, ports, ctx["player_id"], ctx["player_token"],
-                            ctx["staff_token"], args.rounds)  # fmt: skip
+                            ctx["staff_token"], args.rounds, args.gc_log)  # fmt: skip
             proc = spawn.Process(target=client_process, args=(job, ready, results))
             proc.start()
             procs.append(proc)
+        if args.gc_log:
+            print(f"[{cell}] server pids {[p.pid for _, p in servers]}, client pids "
+                  f"{[p.pid for p in procs]}", file=sys.stderr, flush=True)  # fmt: skip
         started = time.monotonic()
         for _ in procs:
             index, refused = await asyncio.to_thread(ready.get, True, 1800)
@@ -338,6 +354,8 @@ async def run_cell(cell: str, args: argparse.Namespace, ctx: dict[str, Any]) -> 
                     "wallets": [{"kind": "REAL", "currency": "EUR", "balance": "1.00",
                                  "held": "0.00", "available": "1.00"}]})  # fmt: skip
             committed[tx] = time.time()
+            if args.gc_log:
+                print(f"[{cell}] round {n} committed at {committed[tx]:.3f}", file=sys.stderr)
             await asyncio.sleep(args.interval)
         await asyncio.sleep(1.0)  # the last round's deliveries
         server_cpu = sum(cpu_seconds(p.pid) for _, p in servers) - cpu_before
@@ -424,7 +442,7 @@ async def main(args: argparse.Namespace) -> None:
     if not args.no_notify:  # this process commits as a replica does: it NOTIFYs the relays
         from app.events.wakeup import RelayWakeup
 
-        wakeup = RelayWakeup(db.url, 1.0)
+        wakeup = RelayWakeup(db.url, 1.0, relays=False)  # NOTIFYs only: no relay here
         await wakeup.start()
         while not wakeup.listening:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
@@ -478,6 +496,8 @@ if __name__ == "__main__":
         "write (app/events/wakeup.py): the servers' relays find it at a poll",
     )
     parser.add_argument("--server-tree", help="run the servers from this source tree")
+    parser.add_argument("--gc-log", action="store_true", help="the servers print every "
+                        "full collection of the cyclic GC (bench/gc_probe) to stderr")  # fmt: skip
     parser.add_argument("--py-spy", help="profile the first server during the rounds into "
                         "PATH.<cell>.txt (py-spy record -f raw, collapsed stacks)")  # fmt: skip
     arguments = parser.parse_args()

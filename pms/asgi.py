@@ -334,6 +334,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         others = await readiness.dependencies(settings)
         ok = all(v == "ok" for v in others.values())
         body = {"status": "ok" if ok else "unavailable", "database": "ok", **others}
+        if state.events is not None:  # informational: the fallback poll relays meanwhile
+            body["relay_wakeup"] = state.events.wakeup_state()
         return JSONResponse({**body, "migrations": sorted(current)}, 200 if ok else 503)
 
     graphql_route = Route(

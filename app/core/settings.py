@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # fanout.py); the LRU holds that many encoded payloads. False: each executes its own.
     subscription_shared_payloads: bool = True
     subscription_shared_payloads_max: int = Field(default=4096, ge=1)
+    # A full GC pass once subscriptions stood still this long after a wave of connections,
+    # instead of inside the next event's fan-out (app/events/gc_settle.py); 0: off.
+    subscription_gc_settle_seconds: float = Field(default=2.0, ge=0)
     ws_max_message_bytes: int = 64 * 1024
     # A subscriber whose socket holds more unsent bytes than this (beyond the kernel's
     # buffer) is a slow consumer: dropped with 1013, as a full queue is (app/events/hub.py).

@@ -20,6 +20,7 @@ from app.core.tasks import PeriodicTask
 from app.events.bus import EventBus
 from app.events.delivery import WebhookDispatcher
 from app.events.fanout import SharedFrames
+from app.events.gc_settle import GcSettle
 from app.events.hub import EventHub
 from app.events.relay import CallableSink, Relay, Sink
 from app.events.topology import Topology
@@ -27,6 +28,7 @@ from app.events.wakeup import RelayWakeup
 from app.events.webhooks import queue_deliveries
 
 T = TypeVar("T")
+WAKEUP_READY_SECONDS = 5.0  # at most this long at start-up for the LISTEN connection
 
 
 class SubjectCache(Protocol):
@@ -101,8 +103,15 @@ class EventsRuntime:
         sinks += [CallableSink("hub", self._to_hub), CallableSink("cache", self._to_cache)]
         self.relay = Relay(db, sinks, settings.outbox_batch_size)
         self.wakeup = (
-            RelayWakeup(db.url, settings.outbox_listen_poll_seconds)
+            RelayWakeup(
+                db.url, settings.outbox_listen_poll_seconds, relays=settings.run_background_tasks
+            )
             if settings.outbox_wakeup
+            else None
+        )
+        self.gc_settle = (
+            GcSettle(lambda: self.hub.subscriber_count, settings.subscription_gc_settle_seconds)
+            if settings.subscription_gc_settle_seconds > 0
             else None
         )
         self._hook_installed = False
@@ -122,12 +131,25 @@ class EventsRuntime:
 
     async def start(self) -> None:
         await self.hub.start()
+        if self.gc_settle is not None:
+            self.gc_settle.install()
         if self.wakeup is not None and self.wakeup.poke not in self.db.on_commit:
-            await self.wakeup.start()
+            # Not ready before the wake-up listens (or tried to): an event committed right
+            # after start-up would otherwise wait for the fallback poll.
+            await self.wakeup.start(ready_within=WAKEUP_READY_SECONDS)
             self.db.on_commit.append(self.wakeup.poke)
         if self.cache.enabled and not self._hook_installed:
             self.db.after_commit.append(self.cache.invalidate)
             self._hook_installed = True
+
+    def wakeup_state(self) -> str:
+        """For /readyz: "leader" (LISTENs for every process), "listening" (connected,
+        NOTIFYs; another process leads), "polling" (no connection) or "off"."""
+        if self.wakeup is None:
+            return "off"
+        if not self.wakeup.listening:
+            return "polling"
+        return "leader" if self.wakeup.leading else "listening"
 
     async def stop(self) -> None:
         if self._hook_installed:
@@ -138,6 +160,8 @@ class EventsRuntime:
                 self.db.on_commit.remove(self.wakeup.poke)
             await self.wakeup.stop()
         await self.hub.stop()
+        if self.gc_settle is not None:
+            self.gc_settle.uninstall()
         if self.bus is not None:
             await self.bus.close()
         await self.webhooks.close()
@@ -151,7 +175,10 @@ class EventsRuntime:
             await self.webhooks.run()
 
         wait = self.wakeup.wait if self.wakeup is not None else None
-        return [
+        tasks = [
             PeriodicTask("outbox-relay", self.settings.outbox_poll_seconds, relay, wait),
             PeriodicTask("webhook-dispatch", self.settings.webhook_poll_seconds, webhooks),
         ]
+        if self.gc_settle is not None:
+            tasks.append(PeriodicTask("subscriptions-gc-settle", 1.0, self.gc_settle.run))
+        return tasks

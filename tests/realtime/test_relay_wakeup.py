@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -95,7 +96,7 @@ async def other_replica(settings: Settings) -> AsyncIterator[Database]:
     """A second process's database handle that NOTIFYs after its outbox commits, as a
     replica's events runtime does (it runs no relay of its own)."""
     other = Database(settings.database_url or "")
-    wakeup = RelayWakeup(other.url, HOUR)
+    wakeup = RelayWakeup(other.url, HOUR, relays=False)
     await wakeup.start()
     other.on_commit.append(wakeup.poke)
     async with asyncio.timeout(TEST_SECONDS):
@@ -249,6 +250,96 @@ async def test_several_workers_deliver_every_event_exactly_once_in_order(
             # The relay marks a batch published after handing it over: wait for the marks.
             attempts = await published_attempts(db, str(player.id), 13)
             assert attempts == [1] * 13  # each event relayed by one worker, once
+        finally:
+            for server, task, _ in servers:
+                await stop_server(server, task)
+            for worker_db in dbs:
+                await worker_db.dispose()
+
+
+async def two_workers(settings: Settings, redis_url: str) -> tuple[list[Any], list[Database]]:
+    """Two workers on one events channel, each with its own Database (its own LISTEN)."""
+    channel = f"pms.events.test.{uuid.uuid4().hex[:10]}"
+    worker_settings = slow_poll(settings, redis_url).model_copy(update={"events_channel": channel})
+    dbs = [Database(settings.database_url or "") for _ in range(2)]
+    return [await start_server(worker_settings, worker_db) for worker_db in dbs], dbs
+
+
+async def readyz(live: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        response = await http.get("/readyz")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_one_worker_listens_before_it_is_ready_and_only_its_relay_wakes(
+    settings, db, redis_url, other_replica
+):
+    """The LISTEN connection is up before start-up ends (no waiting here), one worker
+    leads, and another process's NOTIFY wakes only the leader's relay; the event still
+    reaches the other worker's subscribers through the hub."""
+    async with asyncio.timeout(TEST_SECONDS):
+        servers, dbs = await two_workers(settings, redis_url)
+        try:
+            wakeups = [wakeup_of(live) for _, _, live in servers]
+            assert [w.listening for w in wakeups] == [True, True]
+            assert [w.leading for w in wakeups] == [True, False]  # the first one started
+            assert [(await readyz(live))["relay_wakeup"] for _, _, live in servers] == [
+                "leader",
+                "listening",
+            ]
+            player = await create_player(db, settings)
+            sockets = []
+            for _, _, live in servers:
+                sockets.append(await subscriber(live, player))
+                await registered(live, 1)
+            txs = [f"led-{n}" for n in range(3)]
+            for tx in txs:
+                await record_event(other_replica, "wallet.balance_changed", str(player.id),
+                                   balance_data(player.id, tx))  # fmt: skip
+            for ws in sockets:
+                assert await received(ws, 3) == txs
+                await ws.close()
+            assert wakeups[0].notifications >= 1
+            assert wakeups[1].notifications == 0  # never woken by another's commit
+            assert await published_attempts(db, str(player.id), 3) == [1, 1, 1]
+        finally:
+            for server, task, _ in servers:
+                await stop_server(server, task)
+            for worker_db in dbs:
+                await worker_db.dispose()
+
+
+async def test_when_the_leader_goes_the_next_worker_leads_and_catches_up(
+    settings, db, redis_url, other_replica
+):
+    """The leader's LISTEN connection ends (as when its process dies: the advisory lock
+    goes with it) with an undelivered event in the outbox: the other worker takes the
+    lock, delivers that event by its catch-up, and hears the next NOTIFY."""
+    async with asyncio.timeout(TEST_SECONDS):
+        servers, dbs = await two_workers(settings, redis_url)
+        try:
+            leader, follower = (wakeup_of(live) for _, _, live in servers)
+            assert leader.leading and not follower.leading
+            player = await create_player(db, settings)
+            ws = await subscriber(servers[1][2], player)
+            await registered(servers[1][2], 1)
+            silent = Database(settings.database_url or "")  # commits and NOTIFYs nobody
+            try:
+                await record_event(silent, "wallet.balance_changed", str(player.id),
+                                   balance_data(player.id, "leaderless"))  # fmt: skip
+            finally:
+                await silent.dispose()
+            await leader.stop()  # its relay polls once an hour: it delivers nothing now
+            assert await received(ws, 1) == ["leaderless"]
+            assert follower.leading
+            await record_event(other_replica, "wallet.balance_changed", str(player.id),
+                               balance_data(player.id, "after"))  # fmt: skip
+            assert await received(ws, 1) == ["after"]
+            assert follower.notifications >= 1
+            assert await published_attempts(db, str(player.id), 2) == [1, 1]
+            await ws.close()
         finally:
             for server, task, _ in servers:
                 await stop_server(server, task)
