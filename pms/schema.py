@@ -48,7 +48,7 @@ from resolvers.queries.webhooks import WebhookQueries
 from resolvers.subscriptions.alerts import AlertSubscriptions
 from resolvers.subscriptions.players import PlayerSubscriptions
 from resolvers.subscriptions.responsible import ResponsibleSubscriptions
-from schema import field_plans, input_conversion, input_guard
+from schema import field_plans, input_conversion, input_guard, variable_coercion
 from schema.documents import document_checks
 from schema.entities import guarded_entities
 from schema.errors import MaskUnexpected, is_unexpected
@@ -138,4 +138,5 @@ def build_schema(settings: Settings) -> strawberry.federation.Schema:
     field_plans.install(schema)  # before the guard: it wraps the planned resolvers
     input_guard.install(schema)  # every string argument and input field, one check
     input_conversion.install(schema)
+    variable_coercion.install(schema)  # variables of input types coerced by a plan
     return schema

@@ -11,10 +11,10 @@ the built schema with the same steps resolved once per field:
 * a plain attribute field reads its attribute (Strawberry's default resolver is
   ``getattr``, kept);
 * a resolver field gets its argument converters (leaves pass through as graphql-core
-  coerced them; input objects and the rest through Strawberry's ``convert_argument``,
-  so their own plans of schema/input_conversion.py apply), its reserved parameters
-  (self, root/parent, info) and its extension chain (permission rules) built once, in
-  Strawberry's order: the last extension outermost.
+  coerced them; input objects and lists of them through their own plans of
+  schema/input_conversion.py, the rest through Strawberry's ``convert_argument``), its
+  reserved parameters (self, root/parent, info) and its extension chain (permission
+  rules) built once, in Strawberry's order: the last extension outermost.
 
 Fields this does not cover keep Strawberry's resolver: subscriptions, fields with
 exception handlers, extensions that reshape arguments (``map_arguments``) or mix sync
@@ -31,10 +31,10 @@ from typing import Any, cast
 import strawberry
 from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo
 from strawberry.extensions.field_extension import FieldExtension
-from strawberry.types.arguments import convert_argument
+from strawberry.types.arguments import InputContext
 from strawberry.types.field import StrawberryField
 
-from schema.input_conversion import leaf_type
+from schema.input_conversion import converter, leaf_type
 
 Resolve = Callable[..., Any]
 
@@ -61,8 +61,12 @@ def _converters(
             steps.append((name, argument.python_name, None))
             continue
 
-        def convert(value: Any, info: Any, type_: Any = argument.type, path: str = name) -> Any:
-            return convert_argument(value, type_, registry, config, info, path=(path,))
+        def convert(
+            value: Any, info: Any, plan: Any = converter(argument.type, registry),
+            path: tuple[str] = (name,),
+        ) -> Any:  # fmt: skip
+            return plan(value, InputContext(info=info, config=config, scalar_registry=registry,
+                                            path=()), path)  # fmt: skip
 
         steps.append((name, argument.python_name, convert))
     return tuple(steps)

@@ -13,15 +13,21 @@ null check for them is skipped for types with a ``from_input``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import strawberry
 from strawberry.relay import GlobalID
 from strawberry.schema.compat import is_scalar
 from strawberry.types.arguments import InputContext, convert_argument
-from strawberry.types.base import StrawberryMaybe, StrawberryObjectDefinition, StrawberryOptional
+from strawberry.types.base import (
+    StrawberryList,
+    StrawberryMaybe,
+    StrawberryObjectDefinition,
+    StrawberryOptional,
+)
 from strawberry.types.enum import has_enum_definition
+from strawberry.types.unset import UNSET
 
 Convert = Callable[[object, InputContext, tuple[str | int, ...]], object]
 
@@ -43,6 +49,9 @@ def leaf_type(type_: Any, scalar_registry: Mapping[object, Any]) -> bool:
 def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert:
     if leaf_type(type_, scalar_registry):
         return _passthrough  # None and UNSET stay what they are, as in convert_argument
+    planned = _nested(type_, scalar_registry)
+    if planned is not None:
+        return planned
 
     def convert(value: object, context: InputContext, path: tuple[str | int, ...]) -> object:
         return convert_argument(
@@ -50,6 +59,56 @@ def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert:
         )
 
     return convert
+
+
+def converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert:
+    """The conversion of a value of ``type_`` (an argument's, say): ``convert_argument``'s
+    steps, with input objects and lists of them resolved once (``_nested``)."""
+    return _converter(type_, scalar_registry)
+
+
+def _nested(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert | None:
+    """An input object or a list of them (optional or not) converted as ``convert_argument``
+    does, without its per-value dispatch: None/UNSET as they are, an input object through
+    its ``from_input`` (looked up per call: it is installed after this plan is made), a
+    list item by item with its index in the path. None for any other type."""
+    if isinstance(type_, StrawberryMaybe):
+        return None
+    inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
+    if isinstance(inner, StrawberryList):
+        if leaf_type(inner.of_type, scalar_registry):
+            return None  # convert_argument copies such a list: its own path
+        item = _converter(inner.of_type, scalar_registry)
+
+        def convert_list(
+            value: object, context: InputContext, path: tuple[str | int, ...]
+        ) -> object:
+            if value is None or value is UNSET:
+                return value
+            items = cast("Iterable[object]", value)
+            return [item(x, context, (*path, i)) for i, x in enumerate(items)]
+
+        return convert_list
+    if not isinstance(inner, type):  # a LazyType and the like: convert_argument's path
+        return None
+    definition = getattr(inner, "__strawberry_definition__", None)
+    if not isinstance(definition, StrawberryObjectDefinition) or not definition.is_input:
+        return None
+
+    def convert_input(value: object, context: InputContext, path: tuple[str | int, ...]) -> object:
+        if value is None or value is UNSET:
+            return value
+        from_input = definition.from_input
+        if from_input is None:
+            return convert_argument(
+                value, inner, context.scalar_registry, context.config, context.info, path=path
+            )
+        return from_input(inner, value, InputContext(  # type: ignore[arg-type]
+            info=context.info, config=context.config, scalar_registry=context.scalar_registry,
+            path=path,
+        ))  # fmt: skip
+
+    return convert_input
 
 
 def _plan(

@@ -24,7 +24,7 @@ import orjson
 
 from app.core.logging import client_ip_var, request_id_var, user_agent_var
 from app.ledger.repository import LoadParts
-from app.ledger.write_repository import ApplyParts, Writes, compose_apply
+from app.ledger.write_repository import ApplyParts, Family, Writes, compose_apply, renumbered
 
 # $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
 # $7 transaction ids to look up, $8 hold ids to allocate, $9 holds named by id, $10 rounds
@@ -123,7 +123,10 @@ def compose_batch_load(parts: Sequence[LoadParts]) -> str:
 # in order over the same rows): rounds and holds the batch creates are inserted as the
 # batch leaves them (a bet settled in the same batch: its hold POSTED, its round SETTLED),
 # so no row is written twice by one statement. $1 scope (= client = actor).
-BATCH_APPLY_CTES = """
+BATCH_APPLY_PARTS: tuple[tuple[str, str], ...] = (
+    (
+        "wal",
+        """
 WITH wal AS (
     UPDATE wallets w
     SET balance = v.balance, held = v.held, turnover = w.turnover + v.turnover,
@@ -132,13 +135,23 @@ WITH wal AS (
          AS v(id, balance, held, turnover)
     WHERE w.id = v.id AND w.id = ANY($2::bigint[])
     RETURNING w.id
-), house AS (
+)""",
+    ),
+    (
+        "house",
+        """
+, house AS (
     INSERT INTO house_accounts (currency, kind)
     SELECT DISTINCT t.currency, t.house FROM unnest($7::text[], $8::text[]) AS t(house, currency)
     WHERE NOT EXISTS (SELECT 1 FROM house_accounts a
                       WHERE a.currency = t.currency AND a.kind = t.house)
     ON CONFLICT DO NOTHING
-), tr AS (
+)""",
+    ),
+    (
+        "tr",
+        """
+, tr AS (
     INSERT INTO ledger_transfers (operation_id, player_id, wallet_id, house_account, currency,
                                   amount, kind, balance_after, reference, idempotency_key, actor)
     SELECT t.operation_id, t.player_id, t.wallet_id, t.house, t.currency, t.amount, t.kind,
@@ -147,7 +160,12 @@ WITH wal AS (
                 $12::uuid[], $13::uuid[], $14::text[], $15::text[])
          AS t(wallet_id, house, currency, amount, kind, balance_after, operation_id, player_id,
               reference, key)
-), rnd AS (
+)""",
+    ),
+    (
+        "rnd",
+        """
+, rnd AS (
     -- New rounds, ids allocated by LOAD; a round created since LOAD's snapshot conflicts
     -- (fewer rows: the batch runs one by one, where the single path decides).
     INSERT INTO game_rounds (id, client, round_ref, player_id, currency, status, stake_real,
@@ -160,7 +178,12 @@ WITH wal AS (
               win_bonus, derived)
     ON CONFLICT DO NOTHING
     RETURNING id
-), rup AS (
+)""",
+    ),
+    (
+        "rup",
+        """
+, rup AS (
     -- Rounds LOAD locked: their final figures (a bet into an open round: unchanged ones).
     UPDATE game_rounds g
     SET status = v.status, stake_real = v.stake_real, stake_bonus = v.stake_bonus,
@@ -171,7 +194,12 @@ WITH wal AS (
          AS v(id, status, stake_real, stake_bonus, win_real, win_bonus, derived)
     WHERE g.id = v.id AND g.id = ANY($26::bigint[])
     RETURNING g.id
-), hin AS (
+)""",
+    ),
+    (
+        "hin",
+        """
+, hin AS (
     INSERT INTO ledger_holds (id, player_id, purpose, client, game_round_id, transaction_id,
                               reference, currency, real_wallet_id, bonus_wallet_id,
                               real_amount, bonus_amount, expires_at, status, finalized_at)
@@ -185,23 +213,43 @@ WITH wal AS (
          AS h(id, player_id, purpose, round_id, transaction_id, reference, currency,
               real_wallet_id, bonus_wallet_id, real_amount, bonus_amount, expires, status)
     RETURNING id
-), hup AS (
+)""",
+    ),
+    (
+        "hup",
+        """
+, hup AS (
     UPDATE ledger_holds h SET status = v.status, finalized_at = now()
     FROM unnest($46::bigint[], $47::text[]) AS v(id, status)
     WHERE h.id = v.id AND h.id = ANY($46::bigint[])
     RETURNING h.id
-), gtx AS (
+)""",
+    ),
+    (
+        "gtx",
+        """
+, gtx AS (
     INSERT INTO game_transactions (client, transaction_id, kind, game_round_id, hold_id)
     SELECT $1::text, g.transaction_id, g.kind, g.round_id, g.hold_id
     FROM unnest($48::text[], $49::text[], $50::bigint[], $51::bigint[])
          AS g(transaction_id, kind, round_id, hold_id)
     ON CONFLICT DO NOTHING
     RETURNING 1
-), ev AS (
+)""",
+    ),
+    (
+        "ev",
+        """
+, ev AS (
     INSERT INTO outbox_events (event_id, type, source, subject, data)
     SELECT gen_random_uuid(), e.type, 'urn:pms', e.subject, e.data::jsonb
     FROM unnest($52::text[], $53::text[], $54::text[]) AS e(type, subject, data)
-), idem AS (
+)""",
+    ),
+    (
+        "idem",
+        """
+, idem AS (
     -- The hash too: a key whose first use in the batch was refused (claim given back)
     -- is stored with the operation that used it next, as a single call would store it.
     UPDATE idempotency_keys k SET request_hash = v.hash, response = v.response
@@ -210,37 +258,135 @@ WITH wal AS (
     -- ``= ANY``: primary-key probes (as ``wal``'s), not a scan of every key.
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
       AND k.key = ANY($56::text[])
-), unclaim AS (
+)""",
+    ),
+    (
+        "unclaim",
+        """
+, unclaim AS (
     -- Keys claimed by LOAD whose every operation was refused: given back, as a single
     -- call's rollback gives them back.
     DELETE FROM idempotency_keys k
     USING unnest($59::text[], $60::text[]) AS v(operation, key)
     WHERE k.scope = $1::text AND k.operation = v.operation AND k.key = v.key
       AND k.key = ANY($60::text[])
-), aud AS (
+)""",
+    ),
+    (
+        "aud",
+        """
+, aud AS (
     INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
                            user_agent, details)
     SELECT $1::text, split_part($1::text, ':', 1), a.action, a.target, a.outcome, $64::text,
            $65::text, $66::text, a.details::jsonb
     FROM unnest($61::text[], $62::text[], $63::text[], $67::text[])
          AS a(action, target, outcome, details)
-)"""
+)""",
+    ),
+)
 BATCH_APPLY_CORE_PARAMETERS = 67
+_PART_BIT = {name: 1 << i for i, (name, _) in enumerate(BATCH_APPLY_PARTS)}
+_EXT_SHIFT = len(BATCH_APPLY_PARTS)
+BATCH_CORE_PARTS = (1 << _EXT_SHIFT) - 1  # every core part: the whole statement's family
 
-BATCH_APPLY_COLUMNS = """
-SELECT (SELECT count(*) FROM wal) AS wallets,
-       (SELECT count(*) FROM rnd) AS rounds_inserted,
-       (SELECT count(*) FROM rup) AS rounds_updated,
-       (SELECT count(*) FROM hin) AS holds_inserted,
-       (SELECT count(*) FROM hup) AS holds_updated,
-       (SELECT count(*) FROM gtx) AS game_transactions"""
+# Result columns by the part they count (0 when the family leaves the part out).
+_COUNTED = (("wallets", "wal"), ("rounds_inserted", "rnd"), ("rounds_updated", "rup"),
+            ("holds_inserted", "hin"), ("holds_updated", "hup"),
+            ("game_transactions", "gtx"))  # fmt: skip
+
+
+def _core_ctes(names: set[str]) -> str:
+    text = "".join(sql for name, sql in BATCH_APPLY_PARTS if name in names)
+    return "\nWITH" + text.removeprefix("\nWITH").removeprefix("\n,")
+
+
+def _core_columns(names: set[str]) -> str:
+    counts = ",\n       ".join(  # constant names only
+        f"(SELECT count(*) FROM {part}) AS {column}" if part in names  # noqa: S608
+        else f"0::bigint AS {column}"
+        for column, part in _COUNTED
+    )  # fmt: skip
+    return f"\nSELECT {counts}"
+
+
+_ALL = {name for name, _ in BATCH_APPLY_PARTS}
+BATCH_APPLY_CTES = _core_ctes(_ALL)
+BATCH_APPLY_COLUMNS = _core_columns(_ALL)
 
 
 def compose_batch_apply(parts: Sequence[ApplyParts]) -> str:
+    """The whole statement: every core part and every extension's."""
     return compose_apply(
         parts, core_ctes=BATCH_APPLY_CTES, core_columns=BATCH_APPLY_COLUMNS,
         core_parameters=BATCH_APPLY_CORE_PARAMETERS,
     )  # fmt: skip
+
+
+class BatchApplyStatements:
+    """The batched APPLY by family, as ``write_repository.ApplyStatements`` for single
+    operations: only the parts the batch writes (a left-out part would have got empty
+    arrays and written nothing), a text per family composed on first use and kept, its
+    parameters renumbered (asyncpg prepares each text once per connection)."""
+
+    def __init__(self, parts: Sequence[ApplyParts]) -> None:
+        self.parts = tuple(parts)
+        self.whole = compose_batch_apply(self.parts)  # every part (tools, tests)
+        self.whole_key = (1 << (_EXT_SHIFT + len(self.parts))) - 1  # its family
+        self._families: dict[int, Family] = {}
+
+    def family(self, key: int) -> Family:
+        found = self._families.get(key)
+        if found is None:
+            found = self._families[key] = self._compose(key)
+        return found
+
+    def _compose(self, key: int) -> Family:
+        names = {name for name, bit in _PART_BIT.items() if key & bit}
+        joined = [p for j, p in enumerate(self.parts) if key >> (_EXT_SHIFT + j) & 1]
+        idle = "".join(p.idle_columns for j, p in enumerate(self.parts)
+                       if not key >> (_EXT_SHIFT + j) & 1)  # fmt: skip
+        text = compose_apply(
+            joined, core_ctes=_core_ctes(names), core_columns=_core_columns(names) + idle,
+            core_parameters=BATCH_APPLY_CORE_PARAMETERS,
+        )  # fmt: skip
+        return renumbered(text)
+
+    def key(self, b: BatchWrites) -> int:
+        """The family of ``b``: a part whose arrays would all be empty is left out."""
+        present = (
+            ("wal", b.wallets), ("house", b.operations and any(w.transfers for w in b.operations)),
+            ("rnd", b.new_rounds), ("rup", b.round_updates), ("hin", b.new_holds),
+            ("hup", b.hold_updates), ("gtx", b.game_transactions),
+            ("ev", any(w.events for w in b.operations)), ("idem", b.answers),
+            ("unclaim", b.unclaimed), ("aud", b.audits),
+        )  # fmt: skip
+        key = 0
+        for name, rows in present:
+            if rows:
+                key |= _PART_BIT[name]
+        if key & _PART_BIT["house"]:
+            key |= _PART_BIT["tr"]
+        offset = 0
+        for j, p in enumerate(self.parts):
+            args = b.extension_args[offset : offset + p.parameters]
+            offset += p.parameters
+            # An extension's arrays all empty: its part writes nothing (``always``: SQL
+            # that writes from the core's arguments).
+            if p.always or any(not isinstance(a, list) or a for a in args):
+                key |= 1 << (_EXT_SHIFT + j)
+        return key
+
+    def joined_args(self, key: int, extension_args: Sequence[Any]) -> list[Any]:
+        """The arguments of the extensions ``key`` joins (numbered after the core's in
+        that order, as ``compose_apply`` numbers their parts)."""
+        args: list[Any] = []
+        offset = 0
+        for j, p in enumerate(self.parts):
+            if key >> (_EXT_SHIFT + j) & 1:
+                args.extend(extension_args[offset : offset + p.parameters])
+            offset += p.parameters
+        return args
 
 
 # --- LOAD -----------------------------------------------------------------------------------
@@ -367,7 +513,23 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-async def apply(conn: asyncpg.Connection, sql: str, scope: str, b: BatchWrites) -> BatchApplied:
+async def apply(
+    conn: asyncpg.Connection, statements: BatchApplyStatements, scope: str, b: BatchWrites
+) -> BatchApplied:
+    """Run ``b``'s family of the batched APPLY."""
+    key = statements.key(b)
+    family = statements.family(key)
+    args = _args(scope, b) + statements.joined_args(key, b.extension_args)
+    row = await conn.fetchrow(family.sql, *[args[i] for i in family.picks])
+    assert row is not None
+    return BatchApplied(
+        row["wallets"], row["rounds_inserted"], row["rounds_updated"], row["holds_inserted"],
+        row["holds_updated"], row["game_transactions"],
+    )  # fmt: skip
+
+
+def _args(scope: str, b: BatchWrites) -> list[Any]:
+    """The core's arguments ($1..$67): a family takes the ones its parts use."""
     ops = b.operations
     ids = sorted(b.wallets)
     transfers = _columns([
@@ -377,8 +539,8 @@ async def apply(conn: asyncpg.Connection, sql: str, scope: str, b: BatchWrites) 
     ], 10)  # fmt: skip
     events = _columns([(t, str(w.player_id), d) for w in ops for t, d in w.events], 3)
     audits = _columns([(a, str(p), o, d) for a, p, o, d in b.audits], 4)
-    row = await conn.fetchrow(
-        sql, scope,
+    return [
+        scope,
         ids, [b.wallets[i][0] for i in ids], [b.wallets[i][1] for i in ids],
         [b.wallets[i][2] for i in ids],
         *transfers, *_columns(b.new_rounds, 10), *_columns(b.round_updates, 7),
@@ -386,10 +548,4 @@ async def apply(conn: asyncpg.Connection, sql: str, scope: str, b: BatchWrites) 
         *_columns(b.game_transactions, 4), *events, *_columns(b.answers, 4),
         *_columns(b.unclaimed, 2), audits[0], audits[1], audits[2],
         client_ip_var.get(), request_id_var.get(), user_agent_var.get(), audits[3],
-        *b.extension_args,
-    )  # fmt: skip
-    assert row is not None
-    return BatchApplied(
-        row["wallets"], row["rounds_inserted"], row["rounds_updated"], row["holds_inserted"],
-        row["holds_updated"], row["game_transactions"],
-    )  # fmt: skip
+    ]  # fmt: skip

@@ -57,7 +57,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.settings import Settings
-from app.ledger.batch_repository import compose_batch_apply, compose_batch_load
+from app.ledger.batch_repository import BatchApplyStatements, compose_batch_load
 from app.ledger.operation import Operation
 from app.ledger.repository import LoadParts, compose_load, compose_system_load
 from app.ledger.write_repository import ApplyParts, ApplyStatements
@@ -229,7 +229,7 @@ class BatchStatements:
     """The set-based walletBatch's LOAD and APPLY with the extensions' batched parts."""
 
     load: str
-    apply: str
+    apply: BatchApplyStatements  # by family (``.whole``: every part)
     extensions: tuple[LedgerExtension, ...]
 
 
@@ -288,7 +288,7 @@ def batch_statements() -> BatchStatements | None:
             return None
         _batch_statements = BatchStatements(
             compose_batch_load([p for p in parts if p is not None]),
-            compose_batch_apply([e.batch_apply_parts for e in exts]),
+            BatchApplyStatements([e.batch_apply_parts for e in exts]),
             exts,
         )
     return _batch_statements

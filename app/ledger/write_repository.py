@@ -262,6 +262,14 @@ _EXT_SHIFT = len(APPLY_PARTS)
 CORE_PARTS = (1 << _EXT_SHIFT) - 1  # every core part: the whole statement's family
 
 
+def renumbered(text: str) -> Family:
+    """``text`` with the parameters it uses renumbered $1.. in order, and their indexes in
+    the whole statement's arguments."""
+    used = sorted({int(n) for n in _PARAM.findall(text)})
+    new = {old: f"${i + 1}" for i, old in enumerate(used)}
+    return Family(_PARAM.sub(lambda m: new[int(m.group(1))], text), tuple(n - 1 for n in used))
+
+
 class ApplyStatements:
     """APPLY by family: the parts an operation writes (a bit each: the core's, then one per
     extension), composed on first use and kept (asyncpg prepares each text once per
@@ -285,10 +293,7 @@ class ApplyStatements:
                        if not key >> (_EXT_SHIFT + j) & 1)  # fmt: skip
         text = compose_apply(joined, core_ctes=core_ctes(names) if names else "",
                              core_columns=core_columns(names) + idle)  # fmt: skip
-        used = sorted({int(n) for n in _PARAM.findall(text)})
-        new = {old: f"${i + 1}" for i, old in enumerate(used)}
-        return Family(_PARAM.sub(lambda m: new[int(m.group(1))], text),
-                      tuple(n - 1 for n in used))  # fmt: skip
+        return renumbered(text)
 
     def key(self, w: Writes, claim: IdempotencyClaim | None,
             extension_args: Sequence[Sequence[Any] | None]) -> int:  # fmt: skip
