@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 import orjson
 
-from app.core.logging import client_ip_var, request_id_var, user_agent_var
+from app.core.logging import client_ip_var, user_agent_var
 from app.ledger.repository import LoadParts
 from app.ledger.write_repository import ApplyParts, Family, Writes, compose_apply, renumbered
 
@@ -279,9 +279,9 @@ WITH wal AS (
     INSERT INTO audit_log (actor, principal_kind, action, target, outcome, ip, request_id,
                            user_agent, details)
     SELECT $1::text, split_part($1::text, ':', 1), a.action, a.target, a.outcome, $64::text,
-           $65::text, $66::text, a.details::jsonb
-    FROM unnest($61::text[], $62::text[], $63::text[], $67::text[])
-         AS a(action, target, outcome, details)
+           a.request_id, $66::text, a.details::jsonb
+    FROM unnest($61::text[], $62::text[], $63::text[], $67::text[], $65::text[])
+         AS a(action, target, outcome, details, request_id)
 )""",
     ),
 )
@@ -495,7 +495,8 @@ class BatchWrites:
     )  # transaction id, kind, round id, hold id
     answers: list[tuple[str, str, str, str]] = field(default_factory=list)  # op, key, hash, text
     unclaimed: list[tuple[str, str]] = field(default_factory=list)
-    audits: list[tuple[str, uuid.UUID, str, str]] = field(default_factory=list)
+    # action, player, outcome, details, request id (each operation's caller's)
+    audits: list[tuple[str, uuid.UUID, str, str, str | None]] = field(default_factory=list)
     extension_args: list[Any] = field(default_factory=list)
 
 
@@ -538,7 +539,7 @@ def _args(scope: str, b: BatchWrites) -> list[Any]:
         for w in ops for t in w.transfers
     ], 10)  # fmt: skip
     events = _columns([(t, str(w.player_id), d) for w in ops for t, d in w.events], 3)
-    audits = _columns([(a, str(p), o, d) for a, p, o, d in b.audits], 4)
+    audits = _columns([(a, str(p), o, d, q) for a, p, o, d, q in b.audits], 5)
     return [
         scope,
         ids, [b.wallets[i][0] for i in ids], [b.wallets[i][1] for i in ids],
@@ -547,5 +548,5 @@ def _args(scope: str, b: BatchWrites) -> list[Any]:
         *_columns(b.new_holds, 13), *_columns(b.hold_updates, 2),
         *_columns(b.game_transactions, 4), *events, *_columns(b.answers, 4),
         *_columns(b.unclaimed, 2), audits[0], audits[1], audits[2],
-        client_ip_var.get(), request_id_var.get(), user_agent_var.get(), audits[3],
+        client_ip_var.get(), audits[4], user_agent_var.get(), audits[3],
     ]  # fmt: skip

@@ -21,9 +21,8 @@ answer as two single calls in a row: the first's answer, then its replay.
 A caller cancelled while queued (client gone) is dropped from the queue, nothing run;
 once its batch has started, it commits as a single call would have (a retry replays it).
 
-What a batch cannot keep per operation: the audit rows' request id (set_batch writes the
-batch's one, the request whose task started the batch); IP and user agent are equal
-within a group.
+Each operation's plan runs in its caller's context, so its audit row carries its own
+request's id; IP and user agent are equal within a group.
 """
 
 from __future__ import annotations
@@ -201,7 +200,11 @@ class Coalescer:
                 items.append(exc)
         async with self._transaction() as tx:
             conn = await repository.driver(tx)
-            return await set_batch.run(conn, group.settings, group.caller, items, atomic=False)
+            # Each plan in a copy of its caller's context (the batch's task runs in the first
+            # one's): its audit row carries its own request's id.
+            contexts = [op.context.copy() for op in ops]
+            return await set_batch.run(conn, group.settings, group.caller, items, atomic=False,
+                                       contexts=contexts)  # fmt: skip
 
 
 async def _answer(op: _Op, run: Awaitable[Outcome]) -> None:

@@ -26,6 +26,7 @@ transaction id created since LOAD's snapshot), or an overflowing counter.
 
 from __future__ import annotations
 
+import contextvars
 import time
 import uuid
 from collections import defaultdict
@@ -220,8 +221,11 @@ class _Run:
 async def run(
     conn: asyncpg.Connection, settings: Settings, caller: Principal,
     items: Sequence[Item], *, atomic: bool,
+    contexts: Sequence[contextvars.Context] | None = None,
 ) -> list[Answer]:  # fmt: skip
-    """Every item's answer, in order (a DomainError item is that item's refusal)."""
+    """Every item's answer, in order (a DomainError item is that item's refusal).
+    ``contexts``: each item's caller's (the group commit's requests), so its plan, and
+    its audit row, see that request's id; by default the batch's own."""
     statements = hooks.batch_statements()
     if statements is None:
         raise Fallback("an extension cannot run batched")
@@ -243,7 +247,10 @@ async def run(
             answer: Answer = item
         else:
             assert r is not None
-            answer = _plan_item(r, item)
+            if contexts is None:
+                answer = _plan_item(r, item)
+            else:
+                answer = contexts[index].run(_plan_item, r, item)
         answers.append(answer)
         if atomic and _refused(answer):
             raise Abort(index, answer)
@@ -364,8 +371,8 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
     text = kernel.conclude(spec, op, body)
     r.undo.put(r.answered, key, (h, text))
     assert op.writes.audit is not None
-    action, outcome, _ip, _request, details = op.writes.audit
-    r.undo.append(r.writes.audits, (action, spec.player_id, outcome, details))
+    action, outcome, _ip, request_id, details = op.writes.audit
+    r.undo.append(r.writes.audits, (action, spec.player_id, outcome, details, request_id))
     if body["status"] == "OK":
         _accept(r, player, op)
     else:

@@ -50,10 +50,13 @@ class App:
         self.gql = gql
         self.coalescer: Coalescer | None = app.state.pms.coalescer
 
-    async def send(self, op: Op) -> dict[str, Any]:
+    async def send(self, op: Op, request_id: str | None = None) -> dict[str, Any]:
         name, fields = op
         query = PLAY_ROUND if name == "playRound" else MUTATIONS[name]
-        body = await self.gql.raw(query, {"input": fields}, as_=GAME_ENGINE)
+        headers = await self.gql.headers(GAME_ENGINE)
+        if request_id is not None:
+            headers = {**headers, "x-request-id": request_id}
+        body = await self.gql.gql(query, {"input": fields}, **headers)
         assert "errors" not in body, body
         return body["data"][name]
 
@@ -107,8 +110,9 @@ async def until(check: Callable[[], bool]) -> None:
 
 
 async def one_batch(
-    app: App, db: Database, blocker: str, ops: list[Op], ref: str | None = None
-) -> list[dict[str, Any]]:
+    app: App, db: Database, blocker: str, ops: list[Op], ref: str | None = None,
+    request_ids: list[str] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     """``ops`` queued in this order behind a run held up on ``blocker``'s wallet locks,
     so they make one batch (concurrency 1): the blocker's bet runs alone first."""
     co = app.coalescer
@@ -120,8 +124,9 @@ async def one_batch(
         first = asyncio.create_task(app.send(blocked))
         await until(lambda: co.in_flight() == 1)
         tasks = []
-        for op in ops:  # one at a time: the queue keeps this order
-            tasks.append(asyncio.create_task(app.send(op)))
+        for i, op in enumerate(ops):  # one at a time: the queue keeps this order
+            rid = request_ids[i] if request_ids else None
+            tasks.append(asyncio.create_task(app.send(op, rid)))
             await until(lambda n=len(tasks): co.queued() == n)
     assert (await first)["__typename"] == "WalletOperation"
     return list(await asyncio.gather(*tasks))
@@ -198,6 +203,33 @@ async def test_one_batch_commits_the_accepted_and_refuses_the_others_alone(
                               "WHERE key LIKE 'k-%' AND key NOT LIKE 'k-blk%'")  # fmt: skip
     assert stored == "k-a1,k-a3,k-b1,k-b2"
     await assert_ledger_consistent(db)
+
+
+async def test_each_call_of_a_batch_audits_its_own_request_id(settings, db, player_factory):
+    alice, bob, blocker = [await player_factory() for _ in range(3)]
+    async with app_with(settings, db) as app:
+        await fund(app, alice, "10.00")
+        await fund(app, bob, "1.00")
+        await fund(app, blocker, "1.00")
+        batches = Batches()
+        refs = ["ra1", "rb1", "ra2", "rb2"]
+        results = await one_batch(app, db, blocker, [
+            bet(alice, "1.00", "ra1"), bet(bob, "5.00", "rb1"),  # rb1: a stored refusal
+            bet(alice, "2.00", "ra2"), bet(bob, "0.50", "rb2"),
+        ], request_ids=[f"req-{r}" for r in refs])  # fmt: skip
+    assert batches.since()[:2] == (2, 5)  # the blocker alone, then the four as one batch
+    assert kinds(results) == ["WalletOperation", "InsufficientFunds", "WalletOperation",
+                              "WalletOperation"]  # fmt: skip
+    async with db.read_session() as session:
+        rows = (await session.execute(text(
+            "SELECT a.request_id, a.outcome, a.target FROM audit_log a"
+            " WHERE a.action = 'ledger.reserveBet' AND a.request_id LIKE 'req-%'"
+            " ORDER BY a.id"
+        ))).all()  # fmt: skip
+    assert [(r.request_id, r.outcome, r.target) for r in rows] == [
+        ("req-ra1", "success", alice), ("req-rb1", "failure", bob),
+        ("req-ra2", "success", alice), ("req-rb2", "success", bob),
+    ]  # fmt: skip
 
 
 # --- equality with single calls ------------------------------------------------------------
