@@ -151,6 +151,28 @@ async def session(_database: Database) -> AsyncIterator[AsyncSession]:
         await outer.rollback()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_schema_per_settings() -> Iterator[None]:
+    """In-process apps of equal settings share one built schema: building it costs ~0.15 s
+    and about a thousand tests make an app (a served process builds one schema, once).
+    The key is every setting plus the tracing switch, the other input of ``build_schema``."""
+    import pms.asgi
+    from app.observability import tracing
+
+    built: dict[tuple[str, bool], Any] = {}
+    build = pms.asgi.build_schema
+
+    def shared(settings: Settings) -> Any:
+        key = (repr(sorted(vars(settings).items())), bool(tracing._enabled))
+        if key not in built:
+            built[key] = build(settings)
+        return built[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pms.asgi, "build_schema", shared)
+        yield
+
+
 @pytest.fixture
 def app(settings: Settings, db: Database) -> Any:
     return create_app(settings, database=db)

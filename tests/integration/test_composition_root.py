@@ -65,6 +65,8 @@ EVERY_REPLICA = {
     "retention.partitions": "retention_partition_interval_seconds",
     "retention.purge": "retention_purge_interval_seconds",
 }
+# Fixed intervals: the subscriptions' GC settle looks every second (app/events/gc_settle.py).
+FIXED = {"subscriptions-gc-settle": 1.0}
 
 
 async def test_registry_lists_every_task_with_its_interval(
@@ -73,7 +75,7 @@ async def test_registry_lists_every_task_with_its_interval(
     tasks = {task.name: task.interval_seconds for task in registered_tasks(settings, events)}
     expected = {name: getattr(settings, key) for name, key in EVERY_REPLICA.items()}
     # Without Redis the session state lives in PostgreSQL and needs purging.
-    assert tasks == {**expected, "identity.purge_session_state": 300.0}
+    assert tasks == {**expected, **FIXED, "identity.purge_session_state": 300.0}
 
 
 async def test_with_redis_session_state_is_not_purged_by_a_task(
@@ -81,7 +83,7 @@ async def test_with_redis_session_state_is_not_purged_by_a_task(
 ) -> None:
     with_redis = settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
     names = [task.name for task in registered_tasks(with_redis, events)]
-    assert sorted(names) == sorted(EVERY_REPLICA)
+    assert sorted(names) == sorted([*EVERY_REPLICA, *FIXED])
 
 
 def test_python_dash_m_pms_is_the_cli() -> None:
