@@ -24,7 +24,7 @@ import orjson
 
 from app.core.logging import client_ip_var, user_agent_var
 from app.ledger.repository import LoadParts
-from app.ledger.write_repository import ApplyParts, Family, Writes, compose_apply, renumbered
+from app.ledger.write_repository import ApplyFamilies, Writes
 
 # $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
 # $7 transaction ids to look up, $8 hold ids to allocate, $9 holds named by id, $10 rounds
@@ -286,9 +286,7 @@ WITH wal AS (
     ),
 )
 BATCH_APPLY_CORE_PARAMETERS = 67
-_PART_BIT = {name: 1 << i for i, (name, _) in enumerate(BATCH_APPLY_PARTS)}
-_EXT_SHIFT = len(BATCH_APPLY_PARTS)
-BATCH_CORE_PARTS = (1 << _EXT_SHIFT) - 1  # every core part: the whole statement's family
+BATCH_CORE_PARTS = (1 << len(BATCH_APPLY_PARTS)) - 1  # every core part
 
 # Result columns by the part they count (0 when the family leaves the part out).
 _COUNTED = (("wallets", "wal"), ("rounds_inserted", "rnd"), ("rounds_updated", "rup"),
@@ -296,12 +294,12 @@ _COUNTED = (("wallets", "wal"), ("rounds_inserted", "rnd"), ("rounds_updated", "
             ("game_transactions", "gtx"))  # fmt: skip
 
 
-def _core_ctes(names: set[str]) -> str:
+def _core_ctes(names: Sequence[str]) -> str:
     text = "".join(sql for name, sql in BATCH_APPLY_PARTS if name in names)
     return "\nWITH" + text.removeprefix("\nWITH").removeprefix("\n,")
 
 
-def _core_columns(names: set[str]) -> str:
+def _core_columns(names: Sequence[str]) -> str:
     counts = ",\n       ".join(  # constant names only
         f"(SELECT count(*) FROM {part}) AS {column}" if part in names  # noqa: S608
         else f"0::bigint AS {column}"
@@ -310,47 +308,19 @@ def _core_columns(names: set[str]) -> str:
     return f"\nSELECT {counts}"
 
 
-_ALL = {name for name, _ in BATCH_APPLY_PARTS}
-BATCH_APPLY_CTES = _core_ctes(_ALL)
-BATCH_APPLY_COLUMNS = _core_columns(_ALL)
-
-
-def compose_batch_apply(parts: Sequence[ApplyParts]) -> str:
-    """The whole statement: every core part and every extension's."""
-    return compose_apply(
-        parts, core_ctes=BATCH_APPLY_CTES, core_columns=BATCH_APPLY_COLUMNS,
-        core_parameters=BATCH_APPLY_CORE_PARAMETERS,
-    )  # fmt: skip
-
-
-class BatchApplyStatements:
+class BatchApplyStatements(ApplyFamilies):
     """The batched APPLY by family, as ``write_repository.ApplyStatements`` for single
     operations: only the parts the batch writes (a left-out part would have got empty
-    arrays and written nothing), a text per family composed on first use and kept, its
-    parameters renumbered (asyncpg prepares each text once per connection)."""
+    arrays and written nothing), its parameters renumbered."""
 
-    def __init__(self, parts: Sequence[ApplyParts]) -> None:
-        self.parts = tuple(parts)
-        self.whole = compose_batch_apply(self.parts)  # every part (tools, tests)
-        self.whole_key = (1 << (_EXT_SHIFT + len(self.parts))) - 1  # its family
-        self._families: dict[int, Family] = {}
+    core_parts = BATCH_APPLY_PARTS
+    core_parameters = BATCH_APPLY_CORE_PARAMETERS
 
-    def family(self, key: int) -> Family:
-        found = self._families.get(key)
-        if found is None:
-            found = self._families[key] = self._compose(key)
-        return found
+    def ctes(self, names: Sequence[str]) -> str:
+        return _core_ctes(names)
 
-    def _compose(self, key: int) -> Family:
-        names = {name for name, bit in _PART_BIT.items() if key & bit}
-        joined = [p for j, p in enumerate(self.parts) if key >> (_EXT_SHIFT + j) & 1]
-        idle = "".join(p.idle_columns for j, p in enumerate(self.parts)
-                       if not key >> (_EXT_SHIFT + j) & 1)  # fmt: skip
-        text = compose_apply(
-            joined, core_ctes=_core_ctes(names), core_columns=_core_columns(names) + idle,
-            core_parameters=BATCH_APPLY_CORE_PARAMETERS,
-        )  # fmt: skip
-        return renumbered(text)
+    def columns(self, names: Sequence[str]) -> str:
+        return _core_columns(names)
 
     def key(self, b: BatchWrites) -> int:
         """The family of ``b``: a part whose arrays would all be empty is left out."""
@@ -364,9 +334,9 @@ class BatchApplyStatements:
         key = 0
         for name, rows in present:
             if rows:
-                key |= _PART_BIT[name]
-        if key & _PART_BIT["house"]:
-            key |= _PART_BIT["tr"]
+                key |= self.bit[name]
+        if key & self.bit["house"]:
+            key |= self.bit["tr"]
         offset = 0
         for j, p in enumerate(self.parts):
             args = b.extension_args[offset : offset + p.parameters]
@@ -374,7 +344,7 @@ class BatchApplyStatements:
             # An extension's arrays all empty: its part writes nothing (``always``: SQL
             # that writes from the core's arguments).
             if p.always or any(not isinstance(a, list) or a for a in args):
-                key |= 1 << (_EXT_SHIFT + j)
+                key |= 1 << (self.shift + j)
         return key
 
     def joined_args(self, key: int, extension_args: Sequence[Any]) -> list[Any]:
@@ -383,7 +353,7 @@ class BatchApplyStatements:
         args: list[Any] = []
         offset = 0
         for j, p in enumerate(self.parts):
-            if key >> (_EXT_SHIFT + j) & 1:
+            if self.joins(key, j):
                 args.extend(extension_args[offset : offset + p.parameters])
             offset += p.parameters
         return args
