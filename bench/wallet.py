@@ -502,6 +502,10 @@ ORDER BY total_exec_time DESC
 
 def statement_label(query: str) -> str:
     text = " ".join(query.split())
+    if "AS rounds_inserted" in text:  # every family of the batched APPLY (batch_repository)
+        return "BAPPLY"
+    if text.startswith(BATCH_LOAD_PREFIX):
+        return "BLOAD"
     if "AS holds_inserted" in text:  # every family of APPLY (write_repository.ApplyStatements)
         return "APPLY"
     for prefix, label in STATEMENT_LABELS:
@@ -510,6 +514,10 @@ def statement_label(query: str) -> str:
     return text[:30]
 
 
+BATCH_LOAD_PREFIX = (
+    "WITH claim AS ( INSERT INTO idempotency_keys (scope, operation, key, request_hash) SELECT"
+)
+LABELS = ("DEBIT", "LOAD", "APPLY", "BLOAD", "BAPPLY", "BEGIN", "COMMIT")
 STATEMENT_LABELS = (
     ("WITH claim AS ( INSERT INTO idempotency_keys", "LOAD"),
     ("WITH wal AS (", "APPLY"),
@@ -531,14 +539,20 @@ async def breakdown(
         if not await has_pg_stat_statements(conn):
             print("pg_stat_statements is not loaded on this server: no breakdown")
             return rows
+    co = Coalescer(pool_transaction(pool), size=settings.ledger_coalesce_size,
+                   concurrency=settings.ledger_coalesce_concurrency)  # fmt: skip
     for hot, clients in cells:
-        for path in (LIMIT, DIRECT):
+        for path in (LIMIT, DIRECT, COALESCED):
             meter = CpuMeter() if clients == 1 and path == DIRECT else None
             ops = 1 if path == LIMIT else 2
+            calls = [0]  # operations done: a batch's LOAD serves many
 
-            def call(i: int, hot=hot, path=path, meter=meter):
+            def call(i: int, hot=hot, path=path, meter=meter, calls=calls, ops=ops):
+                calls[0] += ops
                 if path == LIMIT:
                     return limit_debit(pool, hot)
+                if path == COALESCED:
+                    return coalesced_pair(co, settings, pick(players, hot))
                 return direct_pair(pool, settings, pick(players, hot), meter)
 
             async with pool.acquire() as conn:
@@ -546,12 +560,22 @@ async def breakdown(
             rate, _, _, cpu = await measure(clients, seconds, call)
             async with pool.acquire() as conn:
                 stats = await conn.fetch(PGSS_SQL)
-            done = sum(s["calls"] for s in stats if statement_label(s["query"]) in
-                       ("DEBIT", "LOAD"))  # fmt: skip
+            done = calls[0]
+            batches = sum(s["calls"] for s in stats if statement_label(s["query"]) == "BLOAD")
+            if batches:
+                for st in stats[:6]:  # where a batch's database time goes
+                    print(
+                        f"  {st['calls']:>7} calls {st['total_exec_time'] / st['calls']:7.3f} ms"
+                        f" {' '.join(st['query'].split())[:70]}"
+                    )
+                print(
+                    f"{path}, {'hot' if hot else 'spread'}/{clients}: {batches} batches, "
+                    f"{done / batches:.1f} operations per batch LOAD (single-path ones too)"
+                )
             per: dict[str, tuple[float, float]] = {}
             for s in stats:
                 label = statement_label(s["query"])
-                if label in ("DEBIT", "LOAD", "APPLY", "BEGIN", "COMMIT"):  # summed: families
+                if label in LABELS:  # summed: families
                     exec_ms, plan_ms = per.get(label, (0.0, 0.0))
                     per[label] = (exec_ms + s["total_exec_time"] / done,
                                   plan_ms + s["total_plan_time"] / done)  # fmt: skip
@@ -566,7 +590,8 @@ def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
           "Python CPU ms\n(1 client: our code / the driver's share; more: the whole bench "
           "process per op)")  # fmt: skip
     head = (f"{'scenario':<8} {'clients':>7} {'path':<15} {'ops/s':>7} {'ratio':>6} | "
-            f"{'DEBIT':>11} {'LOAD':>11} {'APPLY':>11} {'BEGIN':>6} {'COMMIT':>6} "
+            f"{'DEBIT':>11} {'LOAD':>11} {'APPLY':>11} {'BLOAD':>11} {'BAPPLY':>11} "
+            f"{'BEGIN':>6} {'COMMIT':>6} "
             f"{'DB sum':>6} | {'Python':>13}")  # fmt: skip
     print(head)
     for hot, clients, path, rate, per, python in rows:
@@ -578,6 +603,7 @@ def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
         ratio = f"{rate / limit:6.0%}" if limit else f"{'-':>6}"
         print(f"{'hot' if hot else 'spread':<8} {clients:>7} {path:<15} {rate:7.0f} {ratio} | "
               f"{_stat(per, 'DEBIT')} {_stat(per, 'LOAD')} {_stat(per, 'APPLY')} "
+              f"{_stat(per, 'BLOAD')} {_stat(per, 'BAPPLY')} "
               f"{_stat(per, 'BEGIN', 6)} {_stat(per, 'COMMIT', 6)} {total:6.3f} "
               f"| {py:>13}")  # fmt: skip
 

@@ -40,18 +40,20 @@ LEDGER_LOAD_PARTS = LoadParts(
        (SELECT to_jsonb(lo) FROM lo)::text AS loyalty""",
 )
 
-# The same rows for every player of a set-based walletBatch (app/ledger/batch_repository.py).
+# The same rows for every player of a set-based walletBatch (app/ledger/batch_repository.py;
+# the players as ``(SELECT $5::uuid[])``, as its LOAD reads them: the generic plan kept).
 LEDGER_BATCH_LOAD_PARTS = LoadParts(
     ctes="""
 , pb AS (
     SELECT id, player_id, campaign_id, kind, currency, amount, wagering_required, wagered,
            max_bet, max_conversion, contributions, forfeit_on_withdrawal, status
     FROM player_bonuses
-    WHERE player_id = ANY($5::uuid[]) AND status = 'ACTIVE' AND (SELECT c FROM n) > 0
+    WHERE player_id = ANY((SELECT $5::uuid[])::uuid[]) AND status = 'ACTIVE'
+      AND (SELECT c FROM n) > 0
     ORDER BY id FOR UPDATE
 ), lo AS (
     SELECT player_id, points, tier FROM loyalty_accounts
-    WHERE player_id = ANY($5::uuid[]) AND (SELECT c FROM n) > 0
+    WHERE player_id = ANY((SELECT $5::uuid[])::uuid[]) AND (SELECT c FROM n) > 0
     ORDER BY player_id FOR UPDATE
 )""",
     columns=""",

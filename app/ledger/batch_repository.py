@@ -24,40 +24,49 @@ import orjson
 
 from app.core.logging import client_ip_var, user_agent_var
 from app.ledger.repository import LoadParts
-from app.ledger.write_repository import ApplyParts, Family, Writes, compose_apply, renumbered
+from app.ledger.write_repository import ApplyFamilies, Writes
 
 # $1 scope, $2/$3/$4 operations/keys/request hashes, $5 players, $6 client,
 # $7 transaction ids to look up, $8 hold ids to allocate, $9 holds named by id, $10 rounds
 # named by reference, $11 the rounds bets name (of $10), $12 bets named by transaction id.
 # Extension CTEs may use $5 (the players, uuid[]) and ``n``; their columns and joins use
-# ``q.id`` (the row's player).
+# ``q.id`` (the row's player). Arrays and counts are read as ``(SELECT $n::t[])`` (an
+# InitPlan value; ``::t[]`` after it for ``= ANY``, else ANY takes it for a subquery), and
+# extensions name the players so too: a custom plan then cannot see a one-player batch's
+# lengths and costs what the generic plan costs, so PostgreSQL keeps the generic plan (it
+# planned every hot-wallet LOAD again, ~1 ms a batch) without a round trip to force it.
 BATCH_LOAD_CTES = """
 WITH claim AS (
     INSERT INTO idempotency_keys (scope, operation, key, request_hash)
     SELECT $1::text, c.operation, c.key, c.hash
-    FROM unnest($2::text[], $3::text[], $4::text[]) AS c(operation, key, hash)
+    FROM unnest((SELECT $2::text[]), (SELECT $3::text[]), (SELECT $4::text[]))
+         AS c(operation, key, hash)
     ON CONFLICT DO NOTHING
     RETURNING operation, key
 ), w AS (
     SELECT id, player_id, kind, currency, balance, held FROM wallets
-    WHERE player_id = ANY($5::uuid[]) AND (SELECT count(*) FROM claim) >= 0
+    WHERE player_id = ANY((SELECT $5::uuid[])::uuid[]) AND (SELECT count(*) FROM claim) >= 0
     ORDER BY id FOR UPDATE
 ), n AS (
     SELECT count(*) AS c FROM w
+), rr AS MATERIALIZED (
+    -- The rounds named by reference: one probe per reference, used by ``hid`` and ``r``.
+    SELECT id FROM game_rounds
+    WHERE client = $6 AND round_ref = ANY((SELECT $10::text[])::text[])
 ), hid AS (
     -- The holds and rounds the settles and cancels name (by reservation id, by round
     -- reference) and the rounds the bets name, as the single LOAD finds them; locked
     -- after every wallet (holds by id, then rounds by id: the single order).
-    SELECT id FROM ledger_holds WHERE id = ANY($9::bigint[])
+    SELECT id FROM ledger_holds WHERE id = ANY((SELECT $9::bigint[])::bigint[])
     UNION
     SELECT id FROM ledger_holds WHERE game_round_id = ANY(ARRAY(
         SELECT game_round_id FROM ledger_holds
-        WHERE id = ANY($9::bigint[]) AND purpose = 'BET'
+        WHERE id = ANY((SELECT $9::bigint[])::bigint[]) AND purpose = 'BET'
         UNION ALL
-        SELECT id FROM game_rounds WHERE client = $6 AND round_ref = ANY($10::text[])))
+        SELECT id FROM rr))
     UNION
     SELECT id FROM ledger_holds
-    WHERE client = $6 AND transaction_id = ANY($12::text[]) AND purpose = 'BET'
+    WHERE client = $6 AND transaction_id = ANY((SELECT $12::text[])::text[]) AND purpose = 'BET'
 ), h AS (
     SELECT id, player_id, purpose, game_round_id, transaction_id, currency, real_wallet_id,
            bonus_wallet_id, real_amount, bonus_amount, status, created_at,
@@ -70,10 +79,8 @@ WITH claim AS (
     SELECT id, player_id, round_ref, currency, status, stake_real, stake_bonus, win_real,
            win_bonus, derived
     FROM game_rounds
-    WHERE (SELECT c FROM n) >= 0 AND id = ANY(ARRAY(
-        SELECT id FROM game_rounds WHERE client = $6 AND round_ref = ANY($10::text[])
-        UNION ALL
-        SELECT game_round_id FROM h))
+    WHERE (SELECT c FROM n) >= 0 AND id = ANY(ARRAY(SELECT id FROM rr UNION ALL
+                                                  SELECT game_round_id FROM h))
     ORDER BY id FOR UPDATE
 )"""
 
@@ -84,13 +91,13 @@ SELECT q.id AS player_id, p.status AS player_status, p.confirm_status,
            AS wallets,
        CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(jsonb_build_array(operation, key))
                                FROM claim)::text END AS claimed,
-       CASE WHEN q.i = 1 THEN (SELECT jsonb_object_agg(transaction_id, kind)
-                               FROM game_transactions
-                               WHERE client = $6 AND transaction_id = ANY($7::text[]))::text
+       CASE WHEN q.i = 1 THEN (
+           SELECT jsonb_object_agg(transaction_id, kind) FROM game_transactions
+           WHERE client = $6 AND transaction_id = ANY((SELECT $7::text[])::text[]))::text
            END AS seen,
        CASE WHEN q.i = 1 AND (SELECT c FROM n) >= 0 THEN ARRAY(
            SELECT nextval(pg_get_serial_sequence('ledger_holds', 'id'))
-           FROM generate_series(1, $8::int)) END AS hold_ids,
+           FROM generate_series(1, (SELECT $8::int))) END AS hold_ids,
        CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(to_jsonb(h) ORDER BY id) FROM h)::text END
            AS holds,
        CASE WHEN q.i = 1 THEN (SELECT jsonb_agg(to_jsonb(r) ORDER BY id) FROM r)::text END
@@ -98,11 +105,20 @@ SELECT q.id AS player_id, p.status AS player_status, p.confirm_status,
        -- An id for each round a bet names that does not exist yet (APPLY inserts it).
        CASE WHEN q.i = 1 THEN ARRAY(
            SELECT nextval(pg_get_serial_sequence('game_rounds', 'id'))
-           FROM unnest($11::text[]) AS b(ref)
-           WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.round_ref = b.ref)) END AS round_ids"""
+           FROM unnest((SELECT $11::text[])) AS b(ref)
+           WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.round_ref = b.ref)) END AS round_ids,
+       -- APPLY runs its generic plan: a one-player batch's custom plans looked cheaper, so
+       -- PostgreSQL planned APPLY again on every execution, under the wallet locks. Set for
+       -- the rest of this transaction; APPLY restores the mode saved here (no round trip).
+       CASE WHEN q.i = 1 THEN (
+           SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+           FROM (SELECT set_config('pms.batch_plan_cache_mode',
+                                   current_setting('plan_cache_mode'), true) AS saved
+                 OFFSET 0) s
+           WHERE s.saved IS NOT NULL) END AS plan_cache_mode"""
 
 BATCH_LOAD_FROM = """
-FROM unnest($5::uuid[]) WITH ORDINALITY AS q(id, i)
+FROM unnest((SELECT $5::uuid[])) WITH ORDINALITY AS q(id, i)
 LEFT JOIN players p ON p.id = q.id"""
 
 
@@ -286,9 +302,7 @@ WITH wal AS (
     ),
 )
 BATCH_APPLY_CORE_PARAMETERS = 67
-_PART_BIT = {name: 1 << i for i, (name, _) in enumerate(BATCH_APPLY_PARTS)}
-_EXT_SHIFT = len(BATCH_APPLY_PARTS)
-BATCH_CORE_PARTS = (1 << _EXT_SHIFT) - 1  # every core part: the whole statement's family
+BATCH_CORE_PARTS = (1 << len(BATCH_APPLY_PARTS)) - 1  # every core part
 
 # Result columns by the part they count (0 when the family leaves the part out).
 _COUNTED = (("wallets", "wal"), ("rounds_inserted", "rnd"), ("rounds_updated", "rup"),
@@ -296,61 +310,38 @@ _COUNTED = (("wallets", "wal"), ("rounds_inserted", "rnd"), ("rounds_updated", "
             ("game_transactions", "gtx"))  # fmt: skip
 
 
-def _core_ctes(names: set[str]) -> str:
+def _core_ctes(names: Sequence[str]) -> str:
     text = "".join(sql for name, sql in BATCH_APPLY_PARTS if name in names)
     return "\nWITH" + text.removeprefix("\nWITH").removeprefix("\n,")
 
 
-def _core_columns(names: set[str]) -> str:
+def _core_columns(names: Sequence[str]) -> str:
     counts = ",\n       ".join(  # constant names only
         f"(SELECT count(*) FROM {part}) AS {column}" if part in names  # noqa: S608
         else f"0::bigint AS {column}"
         for column, part in _COUNTED
     )  # fmt: skip
-    return f"\nSELECT {counts}"
+    return f"""
+SELECT {counts},
+       -- Restores what LOAD changed (BATCH_LOAD_COLUMNS).
+       set_config('plan_cache_mode', coalesce(
+           nullif(current_setting('pms.batch_plan_cache_mode', true), ''),
+           current_setting('plan_cache_mode')), true) AS plan_cache_mode"""
 
 
-_ALL = {name for name, _ in BATCH_APPLY_PARTS}
-BATCH_APPLY_CTES = _core_ctes(_ALL)
-BATCH_APPLY_COLUMNS = _core_columns(_ALL)
-
-
-def compose_batch_apply(parts: Sequence[ApplyParts]) -> str:
-    """The whole statement: every core part and every extension's."""
-    return compose_apply(
-        parts, core_ctes=BATCH_APPLY_CTES, core_columns=BATCH_APPLY_COLUMNS,
-        core_parameters=BATCH_APPLY_CORE_PARAMETERS,
-    )  # fmt: skip
-
-
-class BatchApplyStatements:
+class BatchApplyStatements(ApplyFamilies):
     """The batched APPLY by family, as ``write_repository.ApplyStatements`` for single
     operations: only the parts the batch writes (a left-out part would have got empty
-    arrays and written nothing), a text per family composed on first use and kept, its
-    parameters renumbered (asyncpg prepares each text once per connection)."""
+    arrays and written nothing), its parameters renumbered."""
 
-    def __init__(self, parts: Sequence[ApplyParts]) -> None:
-        self.parts = tuple(parts)
-        self.whole = compose_batch_apply(self.parts)  # every part (tools, tests)
-        self.whole_key = (1 << (_EXT_SHIFT + len(self.parts))) - 1  # its family
-        self._families: dict[int, Family] = {}
+    core_parts = BATCH_APPLY_PARTS
+    core_parameters = BATCH_APPLY_CORE_PARAMETERS
 
-    def family(self, key: int) -> Family:
-        found = self._families.get(key)
-        if found is None:
-            found = self._families[key] = self._compose(key)
-        return found
+    def ctes(self, names: Sequence[str]) -> str:
+        return _core_ctes(names)
 
-    def _compose(self, key: int) -> Family:
-        names = {name for name, bit in _PART_BIT.items() if key & bit}
-        joined = [p for j, p in enumerate(self.parts) if key >> (_EXT_SHIFT + j) & 1]
-        idle = "".join(p.idle_columns for j, p in enumerate(self.parts)
-                       if not key >> (_EXT_SHIFT + j) & 1)  # fmt: skip
-        text = compose_apply(
-            joined, core_ctes=_core_ctes(names), core_columns=_core_columns(names) + idle,
-            core_parameters=BATCH_APPLY_CORE_PARAMETERS,
-        )  # fmt: skip
-        return renumbered(text)
+    def columns(self, names: Sequence[str]) -> str:
+        return _core_columns(names)
 
     def key(self, b: BatchWrites) -> int:
         """The family of ``b``: a part whose arrays would all be empty is left out."""
@@ -364,9 +355,9 @@ class BatchApplyStatements:
         key = 0
         for name, rows in present:
             if rows:
-                key |= _PART_BIT[name]
-        if key & _PART_BIT["house"]:
-            key |= _PART_BIT["tr"]
+                key |= self.bit[name]
+        if key & self.bit["house"]:
+            key |= self.bit["tr"]
         offset = 0
         for j, p in enumerate(self.parts):
             args = b.extension_args[offset : offset + p.parameters]
@@ -374,7 +365,7 @@ class BatchApplyStatements:
             # An extension's arrays all empty: its part writes nothing (``always``: SQL
             # that writes from the core's arguments).
             if p.always or any(not isinstance(a, list) or a for a in args):
-                key |= 1 << (_EXT_SHIFT + j)
+                key |= 1 << (self.shift + j)
         return key
 
     def joined_args(self, key: int, extension_args: Sequence[Any]) -> list[Any]:
@@ -383,7 +374,7 @@ class BatchApplyStatements:
         args: list[Any] = []
         offset = 0
         for j, p in enumerate(self.parts):
-            if key >> (_EXT_SHIFT + j) & 1:
+            if self.joins(key, j):
                 args.extend(extension_args[offset : offset + p.parameters])
             offset += p.parameters
         return args

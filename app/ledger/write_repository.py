@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 
@@ -270,30 +270,52 @@ def renumbered(text: str) -> Family:
     return Family(_PARAM.sub(lambda m: new[int(m.group(1))], text), tuple(n - 1 for n in used))
 
 
-class ApplyStatements:
-    """APPLY by family: the parts an operation writes (a bit each: the core's, then one per
-    extension), composed on first use and kept (asyncpg prepares each text once per
-    connection; a service sees a dozen families: reserve, settle, cancel, deposit, ...)."""
+class ApplyFamilies:
+    """A statement by family: the parts an operation (or a batch) writes, a bit each (the
+    core's, then one per extension), composed on first use and kept (asyncpg prepares
+    each text once per connection; a service sees a dozen families: reserve, settle,
+    cancel, deposit, ...). Subclasses name the core (``core_parts``, ``core_parameters``,
+    ``ctes``, ``columns``) and say which family a write is (``key``)."""
+
+    core_parts: ClassVar[tuple[tuple[str, str], ...]] = APPLY_PARTS
+    core_parameters: ClassVar[int] = APPLY_CORE_PARAMETERS
 
     def __init__(self, parts: Sequence[ApplyParts]) -> None:
         self.parts = tuple(parts)
-        self.whole = compose_apply(self.parts)  # every part (tools, tests)
+        self.bit = {name: 1 << i for i, (name, _) in enumerate(self.core_parts)}
+        self.shift = len(self.core_parts)  # the extensions' bits come after the core's
+        self.whole_key = (1 << (self.shift + len(self.parts))) - 1  # every part's family
+        self.whole = self._text(self.whole_key)  # every part (tools, tests)
         self._families: dict[int, Family] = {}
+
+    def ctes(self, names: Sequence[str]) -> str:
+        return core_ctes(names)
+
+    def columns(self, names: Sequence[str]) -> str:
+        return core_columns(names)
 
     def family(self, key: int) -> Family:
         found = self._families.get(key)
         if found is None:
-            found = self._families[key] = self._compose(key)
+            found = self._families[key] = renumbered(self._text(key))
         return found
 
-    def _compose(self, key: int) -> Family:
-        names = [name for name, _ in APPLY_PARTS if key & _PART_BIT[name]]
-        joined = [p for j, p in enumerate(self.parts) if key >> (_EXT_SHIFT + j) & 1]
+    def joins(self, key: int, extension: int) -> bool:
+        return bool(key >> (self.shift + extension) & 1)
+
+    def _text(self, key: int) -> str:
+        names = [name for name, _ in self.core_parts if key & self.bit[name]]
+        joined = [p for j, p in enumerate(self.parts) if self.joins(key, j)]
         idle = "".join(p.idle_columns for j, p in enumerate(self.parts)
-                       if not key >> (_EXT_SHIFT + j) & 1)  # fmt: skip
-        text = compose_apply(joined, core_ctes=core_ctes(names) if names else "",
-                             core_columns=core_columns(names) + idle)  # fmt: skip
-        return renumbered(text)
+                       if not self.joins(key, j))  # fmt: skip
+        return compose_apply(
+            joined, core_ctes=self.ctes(names) if names else "",
+            core_columns=self.columns(names) + idle, core_parameters=self.core_parameters,
+        )  # fmt: skip
+
+
+class ApplyStatements(ApplyFamilies):
+    """APPLY of single operations by family."""
 
     def key(self, w: Writes, claim: IdempotencyClaim | None,
             extension_args: Sequence[Sequence[Any] | None]) -> int:  # fmt: skip
