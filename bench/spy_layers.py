@@ -26,7 +26,7 @@ LAYERS = (
      r"app/observability|prometheus_client|app/core/metrics|app/core/counters"),
     ("auth gate (app/identity)", r"app/identity/"),
     ("edge (request id, body limit, headers, HTTP metrics)",
-     r"app/core/edge|app/core/http|uuid\.py"),
+     r"app/core/edge|app/core/http"),
     ("HTTP glue (json_post, the view, media types, shortcut, JSON)",
      r"pms/json_post|pms/asgi|app/core/graphql_http|app/core/route_shortcut|app/core/json_codec"),
     # uvloop is C: a sample with no Python frame below the loop's runner is the loop itself
