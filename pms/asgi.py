@@ -64,6 +64,7 @@ from schema.persisted_queries import PersistedQueries, PersistedQueryError
 
 log = logging.getLogger(__name__)
 GOING_AWAY = "Server shutting down"
+_ACCEPT_CACHE_MAX = 256  # distinct Accept values remembered (a bound, not a tuning knob)
 
 
 class AppState:
@@ -141,6 +142,7 @@ class PMSGraphQL(GraphQL):
         # POST application/json without Strawberry's generic view (pms/json_post.py);
         # off only where a test compares the two paths.
         self.json_fast_path = not schema.config.enable_experimental_incremental_execution
+        self._stream_accept_cache: dict[str, bool] = {}
 
     def decode_json(self, data: str | bytes) -> object:
         return json_codec.decode(data)
@@ -158,7 +160,15 @@ class PMSGraphQL(GraphQL):
             await super().__call__(scope, receive, send)
 
     def _stream_accepts(self, accept: str) -> bool:
-        return any(t.accepts(accept) for t in self._stream_transport_map.values())
+        """Whether ``accept`` asks for a streamed answer, kept per Accept value (clients
+        send a handful; Strawberry parses the header for each transport, per request)."""
+        known = self._stream_accept_cache.get(accept)
+        if known is None:
+            if len(self._stream_accept_cache) >= _ACCEPT_CACHE_MAX:
+                self._stream_accept_cache.clear()
+            known = any(t.accepts(accept) for t in self._stream_transport_map.values())
+            self._stream_accept_cache[accept] = known
+        return known
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         is_socket = isinstance(request, WebSocket)

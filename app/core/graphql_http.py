@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import lru_cache
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +55,7 @@ def _accepted(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
+@lru_cache(maxsize=256)  # clients send a handful of distinct Accept values, every request
 def negotiate(accept: str | None) -> str | None:
     """The response media type for ``accept``; None when nothing we speak is acceptable."""
     if not accept:
@@ -65,9 +67,16 @@ def negotiate(accept: str | None) -> str | None:
     return GRAPHQL_RESPONSE if best[0] == GRAPHQL_RESPONSE else "application/json"
 
 
+# How an executed result's body starts (the view's ``{"data": ..., "errors": ...}`` as
+# orjson writes it): no need to parse it again to know it is not a request error.
+_EXECUTED = b'{"data":{'
+
+
 def _request_error_status(status: int, body: bytes) -> tuple[int, bytes]:
     """A request error (no data, errors without a path) is 400, without a ``data`` entry;
     a non-JSON error body is wrapped in the GraphQL error shape."""
+    if body.startswith(_EXECUTED):
+        return status, body  # data is an object: executed, whatever else it carries
     try:
         parsed = json.loads(body) if body else None
     except ValueError:
@@ -86,6 +95,16 @@ def _request_error_status(status: int, body: bytes) -> tuple[int, bytes]:
     return status, body
 
 
+def _accept(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The last Accept header's value, as a dict of the headers held it (none built per
+    request); None for none or an empty one."""
+    found = b""
+    for name, value in headers:
+        if name == b"accept":
+            found = value
+    return found.decode("latin-1") or None
+
+
 class GraphQLMediaTypes:
     """Wraps the GraphQL HTTP endpoint (outside the gate, so its 401/415 are covered)."""
 
@@ -96,8 +115,7 @@ class GraphQLMediaTypes:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        media = negotiate(headers.get(b"accept", b"").decode("latin-1") or None)
+        media = negotiate(_accept(scope["headers"]))
         if media is None:
             await _send_406(send)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -142,117 +143,109 @@ def _optional_int(raw: strawberry.ID | None, field: str) -> int | None:
 Call = Callable[[Unit], Awaitable[Outcome]]
 
 
-def reserve_bet_call(ctx: Any, input: inputs.ReserveBetInput) -> Call:
-    return lambda s: service.reserve_bet(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        amount=input.amount, currency=input.currency, game_round_id=input.game_round_id,
-        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Operation:
+    """One money operation: one reading of its input (``arguments``, the service's keyword
+    arguments) for both of its service forms, ``run`` (the call in a unit of work) and,
+    for the bet operations set_batch covers, ``prepare`` (the checked plan a set-based
+    batch runs). The ids are parsed when the call or the plan is made, inside the
+    runner, so a bad id is the typed ValidationFailed answer."""
+
+    run: Callable[..., Awaitable[Outcome]]
+    arguments: Callable[[Any], dict[str, Any]]
+    prepare: Callable[..., Any] | None = None
+    prepare_settings: bool = True  # the cancel and rollback plans need no settings
+
+    def call(self, ctx: Any, input: Any) -> Call:
+        return lambda s: self.run(s, ctx.settings, ctx.principal, **self.arguments(input))
+
+    def prepared(self, ctx: Any, input: Any) -> Any:
+        assert self.prepare is not None
+        head = (ctx.settings,) if self.prepare_settings else ()
+        return self.prepare(*head, **self.arguments(input))
+
+    async def execute(self, info: Info, spec: MutationSpec, input: Any) -> Any:
+        ctx = info.context
+        prepare = None if self.prepare is None else partial(self.prepared, ctx, input)
+        return await _execute(info, spec, self.call(ctx, input), prepare=prepare)
 
 
-def reserve_bet_prepare(ctx: Any, input: inputs.ReserveBetInput) -> Any:
-    """The checked reserveBet, for walletBatch's set-based path (app/ledger/set_batch.py)."""
-    return service.prepare_reserve_bet(
-        ctx.settings, player_id=_player(input.player_id), amount=input.amount,
-        currency=input.currency, game_round_id=input.game_round_id,
-        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-    )  # fmt: skip
+def _game(input: Any) -> dict[str, Any]:
+    """The game a win is credited for (bonus wagering contributions)."""
+    return {"game_category": input.game_category, "game_id": input.game_id,
+            "game_provider": input.game_provider}  # fmt: skip
 
 
-def settle_bet_prepare(ctx: Any, input: inputs.SettleBetInput) -> Any:
-    return service.prepare_settle_bet(
-        ctx.settings, player_id=_player(input.player_id),
-        reservation_id=_optional_int(input.reservation_id, "reservationId"),
-        game_round_id=input.game_round_id, win_amount=input.win_amount,
-        currency=input.currency, transaction_id=input.transaction_id,
-        idempotency_key=input.idempotency_key, game_category=input.game_category,
-        game_id=input.game_id, game_provider=input.game_provider,
-    )  # fmt: skip
+RESERVE_BET_OP = _Operation(
+    service.reserve_bet,
+    lambda i: {
+        "player_id": _player(i.player_id), "amount": i.amount, "currency": i.currency,
+        "game_round_id": i.game_round_id, "transaction_id": i.transaction_id,
+        "idempotency_key": i.idempotency_key,
+    },
+    service.prepare_reserve_bet,
+)  # fmt: skip
+SETTLE_BET_OP = _Operation(
+    service.settle_bet,
+    lambda i: {
+        "player_id": _player(i.player_id),
+        "reservation_id": _optional_int(i.reservation_id, "reservationId"),
+        "game_round_id": i.game_round_id, "win_amount": i.win_amount, "currency": i.currency,
+        "transaction_id": i.transaction_id, "idempotency_key": i.idempotency_key, **_game(i),
+    },
+    service.prepare_settle_bet,
+)  # fmt: skip
+CANCEL_BET_OP = _Operation(
+    service.cancel_bet,
+    lambda i: {
+        "player_id": _player(i.player_id),
+        "reservation_id": parse_int_id(i.reservation_id, "reservationId"),
+        "idempotency_key": i.idempotency_key,
+    },
+    service.prepare_cancel_bet, prepare_settings=False,
+)  # fmt: skip
+ROLLBACK_BET_OP = _Operation(
+    service.rollback_bet,
+    lambda i: {
+        "player_id": _player(i.player_id), "transaction_id": i.transaction_id,
+        "idempotency_key": i.idempotency_key,
+    },
+    service.prepare_rollback_bet, prepare_settings=False,
+)  # fmt: skip
+ROLLBACK_ROUND_OP = _Operation(
+    service.rollback_round,
+    lambda i: {
+        "player_id": _player(i.player_id), "game_round_id": i.game_round_id,
+        "transaction_id": i.transaction_id, "idempotency_key": i.idempotency_key,
+    },
+    service.prepare_rollback_round, prepare_settings=False,
+)  # fmt: skip
+PLAY_ROUND_OP = _Operation(
+    service.play_round,
+    lambda i: {
+        "player_id": _player(i.player_id), "game_round_id": i.game_round_id,
+        "stake": i.stake, "win_amount": i.win_amount, "currency": i.currency,
+        "transaction_id": i.transaction_id, "idempotency_key": i.idempotency_key, **_game(i),
+    },
+    service.prepare_play_round,
+)  # fmt: skip
+DEPOSIT_OP = _Operation(
+    service.deposit,
+    lambda i: {
+        "player_id": _player(i.player_id), "amount": i.amount, "currency": i.currency,
+        "payment_reference": i.payment_reference, "idempotency_key": i.idempotency_key,
+        "promo_code": i.promo_code,
+    },
+)  # fmt: skip
 
-
-def cancel_bet_prepare(ctx: Any, input: inputs.CancelBetInput) -> Any:
-    return service.prepare_cancel_bet(
-        player_id=_player(input.player_id),
-        reservation_id=parse_int_id(input.reservation_id, "reservationId"),
-        idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def rollback_bet_prepare(ctx: Any, input: inputs.RollbackBetInput) -> Any:
-    return service.prepare_rollback_bet(
-        player_id=_player(input.player_id), transaction_id=input.transaction_id,
-        idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def rollback_round_prepare(ctx: Any, input: inputs.RollbackRoundInput) -> Any:
-    return service.prepare_rollback_round(
-        player_id=_player(input.player_id), game_round_id=input.game_round_id,
-        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def play_round_prepare(ctx: Any, input: inputs.PlayRoundInput) -> Any:
-    return service.prepare_play_round(
-        ctx.settings, player_id=_player(input.player_id), game_round_id=input.game_round_id,
-        stake=input.stake, win_amount=input.win_amount, currency=input.currency,
-        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-        game_category=input.game_category, game_id=input.game_id,
-        game_provider=input.game_provider,
-    )  # fmt: skip
-
-
-def settle_bet_call(ctx: Any, input: inputs.SettleBetInput) -> Call:
-    return lambda s: service.settle_bet(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        reservation_id=_optional_int(input.reservation_id, "reservationId"),
-        game_round_id=input.game_round_id, win_amount=input.win_amount,
-        currency=input.currency, transaction_id=input.transaction_id,
-        idempotency_key=input.idempotency_key, game_category=input.game_category,
-        game_id=input.game_id, game_provider=input.game_provider,
-    )  # fmt: skip
-
-
-def cancel_bet_call(ctx: Any, input: inputs.CancelBetInput) -> Call:
-    return lambda s: service.cancel_bet(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        reservation_id=parse_int_id(input.reservation_id, "reservationId"),
-        idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def rollback_bet_call(ctx: Any, input: inputs.RollbackBetInput) -> Call:
-    return lambda s: service.rollback_bet(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        transaction_id=input.transaction_id, idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def rollback_round_call(ctx: Any, input: inputs.RollbackRoundInput) -> Call:
-    return lambda s: service.rollback_round(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        game_round_id=input.game_round_id, transaction_id=input.transaction_id,
-        idempotency_key=input.idempotency_key,
-    )  # fmt: skip
-
-
-def deposit_call(ctx: Any, input: inputs.DepositInput) -> Call:
-    return lambda s: service.deposit(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        amount=input.amount, currency=input.currency,
-        payment_reference=input.payment_reference, idempotency_key=input.idempotency_key,
-        promo_code=input.promo_code,
-    )  # fmt: skip
-
-
-def play_round_call(ctx: Any, input: inputs.PlayRoundInput) -> Call:
-    return lambda s: service.play_round(
-        s, ctx.settings, ctx.principal, player_id=_player(input.player_id),
-        game_round_id=input.game_round_id, stake=input.stake, win_amount=input.win_amount,
-        currency=input.currency, transaction_id=input.transaction_id,
-        idempotency_key=input.idempotency_key, game_category=input.game_category,
-        game_id=input.game_id, game_provider=input.game_provider,
-    )  # fmt: skip
+# What walletBatch (resolvers/mutations/ledger_batch.py) builds its operations from.
+reserve_bet_call, reserve_bet_prepare = RESERVE_BET_OP.call, RESERVE_BET_OP.prepared
+settle_bet_call, settle_bet_prepare = SETTLE_BET_OP.call, SETTLE_BET_OP.prepared
+cancel_bet_call, cancel_bet_prepare = CANCEL_BET_OP.call, CANCEL_BET_OP.prepared
+rollback_bet_call, rollback_bet_prepare = ROLLBACK_BET_OP.call, ROLLBACK_BET_OP.prepared
+rollback_round_call, rollback_round_prepare = ROLLBACK_ROUND_OP.call, ROLLBACK_ROUND_OP.prepared
+play_round_call, play_round_prepare = PLAY_ROUND_OP.call, PLAY_ROUND_OP.prepared
+deposit_call = DEPOSIT_OP.call
 
 
 @strawberry.type
@@ -263,9 +256,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def reserve_bet(self, info: Info, input: inputs.ReserveBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, RESERVE_BET, reserve_bet_call(ctx, input),
-                              prepare=partial(reserve_bet_prepare, ctx, input))  # fmt: skip
+        return await RESERVE_BET_OP.execute(info, RESERVE_BET, input)
 
     @strawberry.mutation(
         graphql_type=SETTLE_BET.union,
@@ -273,9 +264,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def settle_bet(self, info: Info, input: inputs.SettleBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, SETTLE_BET, settle_bet_call(ctx, input),
-                              prepare=partial(settle_bet_prepare, ctx, input))  # fmt: skip
+        return await SETTLE_BET_OP.execute(info, SETTLE_BET, input)
 
     @strawberry.mutation(
         graphql_type=CANCEL_BET.union,
@@ -283,9 +272,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def cancel_bet(self, info: Info, input: inputs.CancelBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, CANCEL_BET, cancel_bet_call(ctx, input),
-                              prepare=partial(cancel_bet_prepare, ctx, input))  # fmt: skip
+        return await CANCEL_BET_OP.execute(info, CANCEL_BET, input)
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_BET.union,
@@ -293,9 +280,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_bet(self, info: Info, input: inputs.RollbackBetInput) -> object:
-        ctx = info.context
-        return await _execute(info, ROLLBACK_BET, rollback_bet_call(ctx, input),
-                              prepare=partial(rollback_bet_prepare, ctx, input))  # fmt: skip
+        return await ROLLBACK_BET_OP.execute(info, ROLLBACK_BET, input)
 
     @strawberry.mutation(
         graphql_type=ROLLBACK_ROUND.union,
@@ -303,9 +288,7 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def rollback_round(self, info: Info, input: inputs.RollbackRoundInput) -> object:
-        ctx = info.context
-        return await _execute(info, ROLLBACK_ROUND, rollback_round_call(ctx, input),
-                              prepare=partial(rollback_round_prepare, ctx, input))  # fmt: skip
+        return await ROLLBACK_ROUND_OP.execute(info, ROLLBACK_ROUND, input)
 
     @strawberry.mutation(
         graphql_type=DEPOSIT.union,
