@@ -27,6 +27,7 @@ transaction id created since LOAD's snapshot), or an overflowing counter.
 from __future__ import annotations
 
 import contextvars
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -86,44 +87,59 @@ def _steps(item: kernel.Prepared | kernel.Chain) -> Sequence[Step]:
 
 class _Undo:
     """Changes to the batch's state that a refused chain takes back, newest first. Logged
-    only while a chain runs (``active``): a lone operation refuses before it changes any."""
+    only while a chain runs (``active``): a lone operation refuses before it changes any.
+    Not logging, ``put``/``add``/``append``/``pop`` are the containers' own operations
+    (C calls: no Python frame for the ~16 changes an operation makes)."""
+
+    put: Callable[[dict[Any, Any], Any, Any], None]
+    add: Callable[[set[Any], Any], None]
+    append: Callable[[list[Any], Any], None]
+    pop: Callable[[list[Any]], Any]
 
     def __init__(self) -> None:
         self.log: list[Callable[[], None]] = []
-        self.active = False
+        self.active = True
+        self.logging(False)
+
+    def logging(self, on: bool) -> None:
+        if on == self.active:
+            return
+        self.active = on
+        if on:
+            self.put, self.add = self._put, self._add
+            self.append, self.pop = self._append, self._pop
+        else:
+            self.put, self.add = operator.setitem, set.add
+            self.append, self.pop = list.append, list.pop
 
     def call(self, undo: Callable[[], None]) -> None:
         if self.active:
             self.log.append(undo)
 
-    def put(self, d: dict[Any, Any], key: Any, value: Any) -> None:
-        if self.active:
-            if key in d:
-                self.log.append(partial(d.__setitem__, key, d[key]))
-            else:
-                self.log.append(partial(d.pop, key))
+    def _put(self, d: dict[Any, Any], key: Any, value: Any) -> None:
+        if key in d:
+            self.log.append(partial(d.__setitem__, key, d[key]))
+        else:
+            self.log.append(partial(d.pop, key))
         d[key] = value
 
-    def add(self, s: set[Any], value: Any) -> None:
+    def _add(self, s: set[Any], value: Any) -> None:
         if value not in s:
             s.add(value)
-            if self.active:
-                self.log.append(partial(s.discard, value))
+            self.log.append(partial(s.discard, value))
 
-    def append(self, items: list[Any], value: Any) -> None:
+    def _append(self, items: list[Any], value: Any) -> None:
         items.append(value)
-        if self.active:
-            self.log.append(items.pop)
+        self.log.append(items.pop)
 
-    def pop(self, items: list[Any]) -> Any:
+    def _pop(self, items: list[Any]) -> Any:
         value = items.pop()
-        if self.active:
-            self.log.append(partial(items.append, value))
+        self.log.append(partial(items.append, value))
         return value
 
     def begin(self, logged: bool) -> None:
         """A new item: what earlier items changed stays."""
-        self.active = logged
+        self.logging(logged)
         self.log.clear()
 
     def back(self) -> None:
@@ -304,7 +320,7 @@ def _plan_item(r: _Run, item: kernel.Prepared | kernel.Chain) -> Answer:
         if step is last:
             # The last step refuses before it changes anything, and nothing runs after it:
             # what it changes is never taken back, so it is not logged (half a playRound's).
-            r.undo.active = False
+            r.undo.logging(False)
         answer = step if isinstance(step, DomainError) else _plan(r, step)
         if isinstance(answer, DomainError):
             r.undo.back()
@@ -378,7 +394,8 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
         _restore(saved)
         raise
     # From here on every change is logged: a chain refused by a later step takes it back.
-    r.undo.call(partial(_restore, saved))
+    if r.undo.active:
+        r.undo.call(partial(_restore, saved))
     if args.allocate_hold:
         r.undo.pop(r.hold_ids)  # a refused plan raised above and left its id for the next one
     text = kernel.conclude(spec, op, body)
@@ -425,7 +442,8 @@ def _accept(r: _Run, player: _Player, op: Operation) -> None:
         undo.add(r.transactions, gtx[0])
         hold_id = w.new_hold.id if w.new_hold is not None else None
         undo.append(r.writes.game_transactions, (gtx[0], gtx[1], round_id, hold_id))
-    undo.call(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
+    if undo.active:
+        undo.call(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
     player.loaded.extensions = op.loaded.extensions
     for wallet_id in w.wallets:
         undo.add(player.changed, wallet_id)
