@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from app.core.currencies import CURRENCY_EXPONENTS, exponent
 from app.core.errors import ValidationFailed
@@ -39,12 +38,18 @@ def parse_minor_units(
     match = _AMOUNT.match(text) if isinstance(text, str) and len(text) <= 40 else None
     if match is None:
         raise ValidationFailed.single(field, "must be a decimal number such as 10.50")
-    places = match.group(1) or ""
+    places: str = match.group(1) or ""
     if len(places) > exponent(currency):
         raise ValidationFailed.single(
             field, f"{currency} allows at most {exponent(currency)} decimal places"
         )
-    minor = int(Decimal(text).scaleb(exponent(currency)))
+    # Integer arithmetic on the matched digits (no Decimal per amount): the format has
+    # already bounded them and the places fit the exponent, so this is exact.
+    places_n = exponent(currency)
+    magnitude: int = abs(int(text.partition(".")[0])) * 10**places_n
+    if places:
+        magnitude += int(places.ljust(places_n, "0"))
+    minor = -magnitude if text[0] == "-" else magnitude
     if minor < 0 or (minor == 0 and not allow_zero):
         raise ValidationFailed.single(field, "must be greater than zero")
     return minor

@@ -170,7 +170,7 @@ def _settle_target(req: SettleBet, op: Operation) -> tuple[dict[str, Any], dict[
         rnd = rounds.get(target["game_round_id"])
     else:
         rnd = next((r for r in rounds.values() if r["round_ref"] == req.game_round_id), None)
-    if rnd is None or rnd["player_id"] != str(req.player_id):
+    if rnd is None or rnd["player_id"] != op.ids[0]:
         raise RoundNotFound(f"no game round {req.game_round_id!r} for this player")
     return rnd, target
 
@@ -409,7 +409,7 @@ def plan_rollback_bet(req: RollbackBet, op: Operation) -> Body:
         elif seen != GameTransactionKind.TOMBSTONE:
             raise DuplicateTransaction("this transaction id is not a bet")
         return op.finish()
-    if hold["player_id"] != str(req.player_id):
+    if hold["player_id"] != op.ids[0]:
         raise ReservationNotFound("no bet with this transaction id for this player")
     if hold["status"] == HoldStatus.POSTED:
         raise HoldNotPending("the bet's round is settled; roll back the round instead")
@@ -456,7 +456,7 @@ class RollbackRound:
 
 def plan_rollback_round(req: RollbackRound, op: Operation) -> Body:
     rnd = next((r for r in op.loaded.rounds if r["round_ref"] == req.game_round_id), None)
-    if rnd is None or rnd["player_id"] != str(req.player_id):
+    if rnd is None or rnd["player_id"] != op.ids[0]:
         raise RoundNotFound(f"no game round {req.game_round_id!r} for this player")
     op.extra.update(gameRoundId=req.game_round_id)
     if rnd["status"] == RoundStatus.ROLLED_BACK:

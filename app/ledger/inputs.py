@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from decimal import Decimal
 from typing import Any
 
 from app.core.currencies import CURRENCY_EXPONENTS, exponent
@@ -34,11 +36,17 @@ def within_maximum(minor: int, currency: str, settings: Settings | None, *, fiel
         major = settings.max_operation_amount_by_currency.get(
             currency, settings.max_operation_amount
         )
-        limit = min(limit, int(major.scaleb(exponent(currency))))
+        limit = _minor_limit(major, currency)
     if minor > limit:
         shown = format_amount(limit, currency) if currency in CURRENCY_EXPONENTS else str(limit)
         raise AmountTooLarge(f"{field} is above the maximum of {shown} {currency} per operation")
     return minor
+
+
+@functools.lru_cache(maxsize=256)
+def _minor_limit(major: Decimal, currency: str) -> int:
+    """A configured maximum in minor units (the same few per process: cached)."""
+    return min(MAX_MINOR_UNITS, int(major.scaleb(exponent(currency))))
 
 
 def spins(count: int) -> int:
@@ -66,8 +74,9 @@ def check_settle_input(
 
 
 def find_hold(op: Operation, hold_id: int, purpose: HoldPurpose) -> dict[str, Any]:
+    player = op.ids[0]
     for h in op.loaded.holds:
-        if h["id"] == hold_id and h["purpose"] == purpose and h["player_id"] == str(op.player_id):
+        if h["id"] == hold_id and h["purpose"] == purpose and h["player_id"] == player:
             return h
     raise ReservationNotFound(f"no {purpose.lower()} reservation {hold_id} for this player")
 

@@ -149,21 +149,26 @@ def claim_of(caller: Principal, spec: OperationSpec) -> IdempotencyClaim:
 
 def begin(
     spec: OperationSpec, caller: Principal, loaded: Loaded, wallets: dict[str, Wallet],
-    settings: Settings | None, extensions: Sequence[Any],
+    settings: Settings | None, extensions: Sequence[Any], *, player_text: str | None = None,
 ) -> Operation:  # fmt: skip
-    """The operation's working state over its locked rows (single and batched alike)."""
+    """The operation's working state over its locked rows (single and batched alike);
+    ``player_text``: the player's id as text, when the caller has it (a batch's player)."""
+    operation_id = uuid.uuid4()
     writes = Writes(
-        operation_id=uuid.uuid4(),
+        operation_id=operation_id,
         player_id=spec.player_id,
         actor=caller.key,
         reference=spec.reference,
         idempotency_key=spec.idempotency_key,
         client=caller.key,
     )
-    return Operation(
+    op = Operation(
         spec.name, spec.player_id, loaded, writes, wallets, settings=settings,
         extensions=extensions,
     )  # fmt: skip
+    if player_text is not None:
+        op.ids = (player_text, str(operation_id))
+    return op
 
 
 def conclude(spec: OperationSpec, op: Operation, body: Body) -> str:

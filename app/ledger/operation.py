@@ -161,6 +161,10 @@ class Operation:
             self._ids = (str(self.player_id), str(self.writes.operation_id))
         return self._ids
 
+    @ids.setter
+    def ids(self, texts: tuple[str, str]) -> None:
+        self._ids = texts
+
     def event(self, type: str, data: dict[str, Any]) -> None:
         player, operation = self.ids
         payload = {"playerId": player, "operationId": operation}
@@ -212,6 +216,6 @@ class Operation:
             "code": error.code,
             "message": message,
             "operation": self.name,
-            "playerId": str(self.player_id),
+            "playerId": self.ids[0],
             "wallets": self.snapshot(),
         }

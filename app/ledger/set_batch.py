@@ -27,6 +27,7 @@ transaction id created since LOAD's snapshot), or an overflowing counter.
 from __future__ import annotations
 
 import contextvars
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -75,6 +76,7 @@ class _Player:
 
     loaded: Loaded
     wallets: dict[str, Wallet]
+    text: str  # the player's id as the rows and documents spell it
     changed: set[int] = field(default_factory=set)  # wallet ids any operation changed
     last_writes: dict[str, Any] = field(default_factory=dict)  # extension -> its writes
 
@@ -85,44 +87,59 @@ def _steps(item: kernel.Prepared | kernel.Chain) -> Sequence[Step]:
 
 class _Undo:
     """Changes to the batch's state that a refused chain takes back, newest first. Logged
-    only while a chain runs (``active``): a lone operation refuses before it changes any."""
+    only while a chain runs (``active``): a lone operation refuses before it changes any.
+    Not logging, ``put``/``add``/``append``/``pop`` are the containers' own operations
+    (C calls: no Python frame for the ~16 changes an operation makes)."""
+
+    put: Callable[[dict[Any, Any], Any, Any], None]
+    add: Callable[[set[Any], Any], None]
+    append: Callable[[list[Any], Any], None]
+    pop: Callable[[list[Any]], Any]
 
     def __init__(self) -> None:
         self.log: list[Callable[[], None]] = []
-        self.active = False
+        self.active = True
+        self.logging(False)
+
+    def logging(self, on: bool) -> None:
+        if on == self.active:
+            return
+        self.active = on
+        if on:
+            self.put, self.add = self._put, self._add
+            self.append, self.pop = self._append, self._pop
+        else:
+            self.put, self.add = operator.setitem, set.add
+            self.append, self.pop = list.append, list.pop
 
     def call(self, undo: Callable[[], None]) -> None:
         if self.active:
             self.log.append(undo)
 
-    def put(self, d: dict[Any, Any], key: Any, value: Any) -> None:
-        if self.active:
-            if key in d:
-                self.log.append(partial(d.__setitem__, key, d[key]))
-            else:
-                self.log.append(partial(d.pop, key))
+    def _put(self, d: dict[Any, Any], key: Any, value: Any) -> None:
+        if key in d:
+            self.log.append(partial(d.__setitem__, key, d[key]))
+        else:
+            self.log.append(partial(d.pop, key))
         d[key] = value
 
-    def add(self, s: set[Any], value: Any) -> None:
+    def _add(self, s: set[Any], value: Any) -> None:
         if value not in s:
             s.add(value)
-            if self.active:
-                self.log.append(partial(s.discard, value))
+            self.log.append(partial(s.discard, value))
 
-    def append(self, items: list[Any], value: Any) -> None:
+    def _append(self, items: list[Any], value: Any) -> None:
         items.append(value)
-        if self.active:
-            self.log.append(items.pop)
+        self.log.append(items.pop)
 
-    def pop(self, items: list[Any]) -> Any:
+    def _pop(self, items: list[Any]) -> Any:
         value = items.pop()
-        if self.active:
-            self.log.append(partial(items.append, value))
+        self.log.append(partial(items.append, value))
         return value
 
     def begin(self, logged: bool) -> None:
         """A new item: what earlier items changed stays."""
-        self.active = logged
+        self.logging(logged)
         self.log.clear()
 
     def back(self) -> None:
@@ -202,6 +219,10 @@ class _Run:
     transactions: set[str] = field(default_factory=set)
     undo: _Undo = field(default_factory=_Undo)
     ran: list[tuple[str, Answer]] = field(default_factory=list)  # for the observers
+    merges: dict[str, Any] = field(init=False)  # extension name -> its batch_merge or None
+
+    def __post_init__(self) -> None:
+        self.merges = {e.name: getattr(e, "batch_merge", None) for e in self.statements.extensions}
 
     def player(self, player_id: uuid.UUID) -> _Player:
         found = self.players.get(player_id)
@@ -214,7 +235,9 @@ class _Run:
                             None, None)  # fmt: skip
             for ext in self.statements.extensions:
                 loaded.extensions[ext.name] = ext.loaded(row)
-            found = self.players[player_id] = _Player(loaded, wallets_by_kind(wallets))
+            found = self.players[player_id] = _Player(
+                loaded, wallets_by_kind(wallets), str(player_id)
+            )
         return found
 
 
@@ -289,9 +312,15 @@ async def _load(
 
 def _plan_item(r: _Run, item: kernel.Prepared | kernel.Chain) -> Answer:
     """The item's answer: its one operation's, or its chain's (see ``kernel.Chain``)."""
-    r.undo.begin(isinstance(item, kernel.Chain))
+    steps = _steps(item)
+    r.undo.begin(len(steps) > 1)
+    last = steps[-1]
     answer: Answer | None = None
-    for step in _steps(item):
+    for step in steps:
+        if step is last:
+            # The last step refuses before it changes anything, and nothing runs after it:
+            # what it changes is never taken back, so it is not logged (half a playRound's).
+            r.undo.logging(False)
         answer = step if isinstance(step, DomainError) else _plan(r, step)
         if isinstance(answer, DomainError):
             r.undo.back()
@@ -356,16 +385,17 @@ def _run_plan(r: _Run, item: kernel.Prepared, key: Key, h: str) -> Answer:
                     r.hold_ids[-1] if args.allocate_hold and r.hold_ids else None,
                     extensions)  # fmt: skip
     op = kernel.begin(spec, r.caller, loaded, player.wallets, r.settings,
-                      r.statements.extensions)  # fmt: skip
+                      r.statements.extensions, player_text=player.text)  # fmt: skip
     try:
         body = item.plan(op)
         if body["status"] == "OK":
-            _check_round(r, op)
+            _check_round(r, op, player.text)
     except DomainError:
         _restore(saved)
         raise
     # From here on every change is logged: a chain refused by a later step takes it back.
-    r.undo.call(partial(_restore, saved))
+    if r.undo.active:
+        r.undo.call(partial(_restore, saved))
     if args.allocate_hold:
         r.undo.pop(r.hold_ids)  # a refused plan raised above and left its id for the next one
     text = kernel.conclude(spec, op, body)
@@ -385,7 +415,7 @@ def _restore(saved: list[tuple[Wallet, int, int, int]]) -> None:
         w.balance, w.held, w.turnover = balance, held, turnover
 
 
-def _check_round(r: _Run, op: Operation) -> None:
+def _check_round(r: _Run, op: Operation, player: str) -> None:
     """What the single bet's APPLY finds out (its round upsert writes no row): a bet into
     a round that is closed, another player's or in another currency is refused."""
     w = op.writes
@@ -397,7 +427,7 @@ def _check_round(r: _Run, op: Operation) -> None:
     if rnd is None:
         if not r.round_ids:
             raise Fallback("no round id left for this bet's round")
-    elif (rnd["status"] != RoundStatus.OPEN or rnd["player_id"] != str(op.player_id)
+    elif (rnd["status"] != RoundStatus.OPEN or rnd["player_id"] != player
           or rnd["currency"] != w.round_currency):  # fmt: skip
         raise HoldNotPending("the game round is closed or belongs to another player")
 
@@ -407,18 +437,18 @@ def _accept(r: _Run, player: _Player, op: Operation) -> None:
     gtx = w.game_transaction
     if gtx and gtx[0] in r.transactions:
         raise Fallback("two operations of the batch name one transaction id")
-    round_id = _accept_rows(r, op)
+    round_id = _accept_rows(r, op, player.text)
     if gtx:
         undo.add(r.transactions, gtx[0])
         hold_id = w.new_hold.id if w.new_hold is not None else None
         undo.append(r.writes.game_transactions, (gtx[0], gtx[1], round_id, hold_id))
-    undo.call(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
+    if undo.active:
+        undo.call(partial(setattr, player.loaded, "extensions", player.loaded.extensions))
     player.loaded.extensions = op.loaded.extensions
     for wallet_id in w.wallets:
         undo.add(player.changed, wallet_id)
-    by_name = {e.name: e for e in r.statements.extensions}
     for name, writes in w.extensions.items():
-        merge = getattr(by_name[name], "batch_merge", None)
+        merge = r.merges[name]
         merged = writes if merge is None else merge(
             op.player_id, player.last_writes.get(name), writes, op.loaded.extensions.get(name)
         )  # fmt: skip
@@ -426,7 +456,7 @@ def _accept(r: _Run, player: _Player, op: Operation) -> None:
     undo.append(r.writes.operations, w)
 
 
-def _accept_rows(r: _Run, op: Operation) -> int | None:
+def _accept_rows(r: _Run, op: Operation, player: str) -> int | None:
     """Puts the operation's hold and round writes into the batch's rows; returns the round
     its game transaction names."""
     w, rows, undo = op.writes, r.rows, r.undo
@@ -435,7 +465,7 @@ def _accept_rows(r: _Run, op: Operation) -> int | None:
         rnd = rows.by_ref.get(w.round_ref)
         if rnd is None:
             rid = undo.pop(r.round_ids)
-            rnd = {"id": rid, "player_id": str(op.player_id), "round_ref": w.round_ref,
+            rnd = {"id": rid, "player_id": player, "round_ref": w.round_ref,
                    "currency": w.round_currency, "status": RoundStatus.OPEN, "stake_real": 0,
                    "stake_bonus": 0, "win_real": 0, "win_bonus": 0, "derived": {}}  # fmt: skip
             undo.put(rows.rounds, rid, rnd)
@@ -446,7 +476,7 @@ def _accept_rows(r: _Run, op: Operation) -> int | None:
         round_id = rnd["id"]
     if (h := w.new_hold) is not None:
         undo.put(rows.holds, h.id, {
-            "id": h.id, "player_id": str(op.player_id), "purpose": h.purpose,
+            "id": h.id, "player_id": player, "purpose": h.purpose,
             "game_round_id": round_id, "transaction_id": h.transaction_id,
             "currency": h.currency, "real_wallet_id": h.real_wallet_id,
             "bonus_wallet_id": h.bonus_wallet_id, "real_amount": h.real_amount,

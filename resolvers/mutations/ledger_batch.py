@@ -104,7 +104,8 @@ class WalletBatchMutations:
         except ValidationFailed as exc:
             return await refused(info, WALLET_BATCH, exc, info.field_name)
         calls = [_gated(info, *OPERATIONS[name], value) for name, value in chosen]
-        players = [p for _, value in chosen if (p := _player_of(value)) is not None]
+        # Read only by the one-by-one path (to lock first): not parsed when set-based.
+        players = (p for _, value in chosen if (p := _player_of(value)) is not None)
         answers = await service.run_batch(ctx.db, calls, atomic=atomic, players=players,
                                           set_based=_set_based(info, chosen))  # fmt: skip
         results: list[Any] = []

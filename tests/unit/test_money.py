@@ -59,3 +59,24 @@ def test_zero_allowed_only_when_asked():
 )  # fmt: skip
 def test_format_amount(minor, currency, text):
     assert format_amount(minor, currency) == text
+
+
+def test_parse_is_the_decimal_value_for_every_accepted_form():
+    """The integer parse gives what Decimal(text).scaleb(exponent) gives, sign included."""
+    from decimal import Decimal
+
+    from app.core.money import parse_minor_units
+
+    texts = ["0", "0.5", "0.05", "1", "1.0", "1.00", "10.5", "999999999999999999",
+             "999999999999999999.99", "123456789012345678.1", "7.123", "-0", "-0.00",
+             "-1.25"]  # fmt: skip
+    for currency in ("EUR", "JPY", "KWD"):
+        for text in texts:
+            try:
+                minor = parse_minor_units(text, currency, allow_zero=True)
+            except ValidationFailed:
+                minor = None
+            expected = int(Decimal(text).scaleb({"EUR": 2, "JPY": 0, "KWD": 3}[currency]))
+            places = len(text.partition(".")[2])
+            fits = places <= {"EUR": 2, "JPY": 0, "KWD": 3}[currency] and expected >= 0
+            assert minor == (expected if fits else None), (text, currency)

@@ -183,6 +183,38 @@ async def test_a_refused_play_round_leaves_nothing_of_its_bet(
     await assert_ledger_consistent(db)
 
 
+async def test_a_play_round_whose_win_its_plan_refuses_leaves_nothing_of_its_bet(
+    wallet_gql, db, player_factory, set_based
+):
+    """The win refused by its plan (its transaction id already used), not by its input:
+    the bet the batch had accepted is taken back, and the next round sees the wallet
+    as if the refused one had not run."""
+    alice = await player_factory()
+    await fund(wallet_gql, alice, "10.00")
+    taken = {"reserveBet": {**bet(alice, "1.00", "other")["reserveBet"],
+                            "transactionId": "p-dup:win"}}  # fmt: skip
+    assert (await run_batch(wallet_gql, [taken]))["applied"] == 1
+    result = await run_batch(wallet_gql, [play(alice, "2.00", "3.00", "dup"),
+                                          play(alice, "1.00", "2.00", "next")])  # fmt: skip
+
+    assert [r["__typename"] for r in result["results"]] == [
+        "DuplicateTransaction", "WalletOperation"]  # fmt: skip
+    real = next(w for w in result["results"][1]["wallets"] if w["kind"] == "REAL")
+    assert real["available"]["amount"] == "10.00"  # 10, 1 held, then 1 staked and 2 won
+    assert (await wallets_of(db, alice))["REAL"] == {"balance": 1100, "held": 100, "turnover": 100}
+    keys = await scalar(db, "SELECT string_agg(key, ',' ORDER BY key) FROM idempotency_keys "
+                        "WHERE key LIKE 'p-%'")  # fmt: skip
+    assert keys == "p-next:bet,p-next:win"
+    assert await scalar(db, "SELECT count(*) FROM game_rounds WHERE round_ref = 'r-dup'") == 0
+    assert (
+        await scalar(
+            db, "SELECT count(*) FROM ledger_holds WHERE player_id = :p", p=uuid.UUID(alice)
+        )
+        == 2
+    )  # the earlier bet's and the next round's
+    await assert_ledger_consistent(db)
+
+
 async def test_rollbacks_in_a_batch_void_its_own_bets_and_tombstone_unknown_ones(
     wallet_gql, db, player_factory, set_based
 ):
