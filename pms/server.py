@@ -111,17 +111,20 @@ def _die_with_parent(parent: int) -> None:
 BACKLOG = 2048  # uvicorn's default
 
 
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+def _bound(host: str, port: int) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT (and SO_REUSEADDR, as uvicorn binds); an IPv6
+    host keeps the system's dual-stack default, as uvicorn's socket had."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
     """The supervisor's socket: bound, never listening (it takes no connection), so the
     port is ours (port 0: chosen) and a port in use fails before any worker starts."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
+    return _bound(host, port)
 
 
 def listen_shared(host: str, port: int) -> socket.socket:
@@ -130,9 +133,9 @@ def listen_shared(host: str, port: int) -> socket.socket:
     workers goes to whichever accepts first (10,000 WebSockets over two workers: 5,490
     and 4,510, bench/README.md "subs5"), and a subscription's fan-out takes as long as
     its busiest worker's."""
-    return socket.create_server(
-        (host, port), family=_family(host), backlog=BACKLOG, reuse_port=True
-    )
+    sock = _bound(host, port)
+    sock.listen(BACKLOG)
+    return sock
 
 
 def _worker(settings: Settings, host: str, port: int, parent: int) -> None:
