@@ -2,8 +2,8 @@
 WebSockets with 1001 (going away), then uvicorn drains HTTP requests for up to
 ``shutdown_timeout_seconds`` and runs the lifespan shutdown (which flushes the relay).
 
-``pms serve --workers N`` runs N such servers in N processes on one listening socket,
-under ``Supervisor``: ours rather than uvicorn's ``Multiprocess``, whose workers are
+``pms serve --workers N`` runs N such servers in N processes on one port, under
+``Supervisor``: ours rather than uvicorn's ``Multiprocess``, whose workers are
 plain ``uvicorn.Server`` objects (no 1001 close, no way to pass our subclass) and which
 needs the app as an import string. Ours starts each worker with the already-resolved
 settings (database URL included), restarts a worker that dies, and on SIGTERM/SIGINT
@@ -108,9 +108,37 @@ def _die_with_parent(parent: int) -> None:
                          name="pms-parent-watch").start()  # fmt: skip
 
 
-def _worker(
-    settings: Settings, host: str, port: int, sockets: list[socket.socket], parent: int
-) -> None:
+BACKLOG = 2048  # uvicorn's default
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A TCP socket bound with SO_REUSEPORT (and SO_REUSEADDR, as uvicorn binds); an IPv6
+    host keeps the system's dual-stack default, as uvicorn's socket had."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """The supervisor's socket: bound, never listening (it takes no connection), so the
+    port is ours (port 0: chosen) and a port in use fails before any worker starts."""
+    return _bound(host, port)
+
+
+def listen_shared(host: str, port: int) -> socket.socket:
+    """A worker's own listening socket on the port. With SO_REUSEPORT the kernel hashes
+    each new connection to one of the workers' sockets, evenly; one socket shared by the
+    workers goes to whichever accepts first (10,000 WebSockets over two workers: 5,490
+    and 4,510, bench/README.md "subs5"), and a subscription's fan-out takes as long as
+    its busiest worker's."""
+    sock = _bound(host, port)
+    sock.listen(BACKLOG)
+    return sock
+
+
+def _worker(settings: Settings, host: str, port: int, parent: int) -> None:
     """A worker process (spawned: nothing of the parent's state but its arguments)."""
     _die_with_parent(parent)
     from app.core.logging import configure_logging
@@ -118,7 +146,7 @@ def _worker(
 
     configure_logging(settings.log_level)
     quiet_library_loggers()
-    started = serve(settings, host, port, sockets)
+    started = serve(settings, host, port, [listen_shared(host, port)])
     _mark_metrics_dead(os.getpid())
     if not started:
         sys.exit(STARTUP_FAILURE)
@@ -133,7 +161,7 @@ def _mark_metrics_dead(pid: int | None) -> None:
 
 
 class Supervisor:
-    """N worker processes sharing one listening socket (the kernel spreads connections)."""
+    """N worker processes, each listening on the port (the kernel spreads connections)."""
 
     def __init__(self, settings: Settings, host: str, port: int, workers: int) -> None:
         self.settings = settings
@@ -142,13 +170,13 @@ class Supervisor:
         self.workers = workers
         self._stop = threading.Event()
         self._spawn = multiprocessing.get_context("spawn")
-        multiprocessing.allow_connection_pickling()  # the socket goes to each worker
 
     def run(self) -> int:
-        sock = uvicorn.Config("pms.asgi:create_app", host=self.host, port=self.port).bind_socket()
+        sock = reserve_port(self.host, self.port)
+        self.port = sock.getsockname()[1]
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
-        processes = [self._start(sock) for _ in range(self.workers)]
+        processes = [self._start() for _ in range(self.workers)]
         failed = False
         while not self._stop.wait(0.5):
             for i, process in enumerate(processes):
@@ -163,7 +191,7 @@ class Supervisor:
                     break
                 log.warning("worker %s exited (%s); starting another", process.pid,
                             process.exitcode)  # fmt: skip
-                processes[i] = self._start(sock)
+                processes[i] = self._start()
         self._stop_all(processes)
         sock.close()
         return 1 if failed else 0
@@ -171,10 +199,10 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop.set()
 
-    def _start(self, sock: socket.socket) -> SpawnProcess:
+    def _start(self) -> SpawnProcess:
         process = self._spawn.Process(
             target=_worker,
-            args=(self.settings, self.host, self.port, [sock], os.getpid()),
+            args=(self.settings, self.host, self.port, os.getpid()),
             name="pms-worker",
         )
         process.start()

@@ -43,6 +43,7 @@ class SharedFrames:
         self.maxsize = maxsize
         self._payloads: OrderedDict[Hashable, str] = OrderedDict()
         self._frames: dict[Hashable, dict[bytes, bytes]] = {}
+        self._fresh: set[Hashable] = set()  # executed, no frame of it written yet
         # Resolved once: a labelled child per call costs a lookup under a lock.
         self._shared = metrics.SUBSCRIPTION_PAYLOADS.labels("shared")
         self._executed = metrics.SUBSCRIPTION_PAYLOADS.labels("executed")
@@ -57,28 +58,35 @@ class SharedFrames:
         """As ``get``, not counted (the hub looks before it writes)."""
         return self._payloads.get(key)
 
-    def frame(
-        self, key: Hashable, prefix: bytes, build: Callable[[bytes], bytes], shared: bool = True
-    ) -> bytes | None:
+    def frame(self, key: Hashable, prefix: bytes, build: Callable[[bytes], bytes]) -> bytes | None:
         """The frame of ``key``'s payload behind ``prefix`` (None: no payload), built by
-        ``build(prefix + payload + "}")`` the first time; ``shared`` counts it."""
+        ``build(prefix + payload + "}")`` the first time."""
         frames = self._frames.get(key)
         if frames is None:
             return None
         found = frames.get(prefix)
         if found is None:
             found = frames[prefix] = build(prefix + self._payloads[key].encode() + b"}")
-        if shared:
-            self._shared.inc()
         return found
+
+    def delivered(self, key: Hashable, count: int) -> None:
+        """``count`` frames of ``key`` were written; the first after its execution is not
+        a shared one. Counted per batch: a labelled child's ``inc`` takes a lock."""
+        if key in self._fresh:
+            self._fresh.discard(key)
+            count -= 1
+        if count > 0:
+            self._shared.inc(count)
 
     def put(self, key: Hashable, payload_json: str) -> None:
         self._executed.inc()
         self._payloads[key] = payload_json
         self._frames[key] = {}
+        self._fresh.add(key)
         if len(self._payloads) > self.maxsize:
             old, _ = self._payloads.popitem(last=False)
             self._frames.pop(old, None)
+            self._fresh.discard(old)
 
     def __len__(self) -> int:
         return len(self._payloads)

@@ -12,6 +12,10 @@ resolvers/subscriptions/shared.py) is served inside the dispatch loop itself: no
 wakes up per subscriber. Its bound is the socket's write buffer instead of the queue; the
 queue still carries what the sink cannot write (a payload with errors), and once one
 envelope is queued the next ones queue behind it, so events stay in order.
+
+Sinks of one ``group`` write the same bytes for every event, so per event the hub asks one
+sink of each group for the frame and counts the group's writes once: what is left per
+subscriber is a type check and the socket write (bench/README.md "subs5").
 """
 
 from __future__ import annotations
@@ -41,15 +45,30 @@ class SlowConsumer(Exception):
 class DirectSink(Protocol):
     """Writes an event's frame to one subscriber's socket without waiting."""
 
+    # Sinks of one group write the same frame for every event (same request, caller and
+    # operation id): the hub builds it and counts it once per group. A string, so its
+    # hash is computed once.
+    group: str
+
     def key_of(self, envelope: dict[str, Any]) -> Hashable:
         """What the frame's payload depends on (sinks of one key share one payload)."""
 
     async def prepare(self, envelope: dict[str, Any]) -> None:
         """Make the payload of this sink's key ready (run once per key and event)."""
 
-    def write(self, envelope: dict[str, Any]) -> bool | None:
+    def frame(self, envelope: dict[str, Any]) -> bytes | None:
+        """The group's frame of the event; None: no payload, the envelope is queued."""
+
+    def send(self, frame: bytes) -> bool:
         """True: written (or nothing to write); False: the socket's buffer is full (a
-        slow consumer); None: no payload to write, the envelope must be queued."""
+        slow consumer)."""
+
+    def delivered(self, envelope: dict[str, Any], count: int) -> None:
+        """``count`` sinks of this one's group were offered the event's frame."""
+
+
+# Per event and sink group: [the group's frame (None: queue), a sink of it, offers].
+Batches = dict[str, list[Any]]
 
 
 class _SafeRedisBackend(RedisBackend):
@@ -92,15 +111,22 @@ class Subscription:
     def wants(self, envelope: dict[str, Any]) -> bool:
         return self.types is None or envelope.get("type") in self.types
 
-    def offer(self, envelope: dict[str, Any]) -> bool:
-        """Deliver the event without waiting; False (and marked overflowed) when full."""
+    def offer(self, envelope: dict[str, Any], batches: Batches | None = None) -> bool:
+        """Deliver the event without waiting; False (and marked overflowed) when full.
+        ``batches``: the frames of this event by sink group so far (see ``Batches``)."""
         types = self.types  # inlined ``wants``: this runs once per subscriber and event
         if types is not None and envelope.get("type") not in types:
             return True
-        if self.sink is not None and self.pending == 0:
-            written = self.sink.write(envelope)
-            if written is not None:
-                return written or self._overflow()
+        sink = self.sink
+        if sink is not None and self.pending == 0:
+            if batches is None:
+                batches = {}
+            batch = batches.get(sink.group)
+            if batch is None:
+                batch = batches[sink.group] = [sink.frame(envelope), sink, 0]
+            if batch[0] is not None:
+                batch[2] += 1
+                return sink.send(batch[0]) or self._overflow()
         try:
             self.queue.put_nowait(envelope)
         except asyncio.QueueFull:
@@ -135,7 +161,10 @@ class EventHub:
         self.broadcast = broadcast
         self.channel = channel
         self.queue_size = queue_size
-        self._routes: dict[str, set[Subscription]] = {}
+        # By routing key, in subscription order (a dict as an ordered set): the dispatch
+        # walks the objects (and sockets) in the order they were made, which costs less
+        # per write than a set's hash order (bench/README.md "subs5").
+        self._routes: dict[str, dict[Subscription, None]] = {}
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -191,26 +220,34 @@ class EventHub:
         return found
 
     async def prepare(self, envelope: dict[str, Any]) -> None:
-        """Ready the shared payload of every distinct key among the direct sinks."""
-        seen: set[Hashable] = set()
+        """Ready the shared payload of every distinct key among the direct sinks (one
+        sink per group is asked: a group's sinks have one key)."""
+        groups: set[str] = set()
+        keys: set[Hashable] = set()
         for sub in self._matching(envelope):
-            if sub.sink is None or not sub.wants(envelope):
+            sink = sub.sink
+            if sink is None or sink.group in groups or not sub.wants(envelope):
                 continue
-            key = sub.sink.key_of(envelope)
-            if key not in seen:
-                seen.add(key)
+            groups.add(sink.group)
+            key = sink.key_of(envelope)
+            if key not in keys:
+                keys.add(key)
                 try:
-                    await sub.sink.prepare(envelope)
+                    await sink.prepare(envelope)
                 except Exception:  # its subscribers take the queue and fail there, alone
                     log.exception("could not prepare a shared payload of %s", envelope.get("type"))
 
     def dispatch(self, envelope: dict[str, Any]) -> None:
         """Hand one event to every matching local subscriber; never waits."""
+        batches: Batches = {}
         for sub in self._matching(envelope):
-            if not sub.offer(envelope):
+            if not sub.offer(envelope, batches):
                 self.dropped += 1
                 metrics.DROPPED_SLOW_CONSUMERS.inc()
                 self._remove(sub)
+        for _, sink, offered in batches.values():
+            if offered:
+                sink.delivered(envelope, offered)
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -223,7 +260,7 @@ class EventHub:
         """Receive events about ``subject`` (None = every subject) of ``types`` (None = all)."""
         sub = Subscription(subject or ALL, types, self.queue_size, on_overflow, sink)
         async with self._lock:
-            self._routes.setdefault(sub.key, set()).add(sub)
+            self._routes.setdefault(sub.key, {})[sub] = None
         metrics.ACTIVE_SUBSCRIPTIONS.inc()
         try:
             yield sub
@@ -235,7 +272,7 @@ class EventHub:
     def _remove(self, sub: Subscription) -> None:
         subs = self._routes.get(sub.key)
         if subs is not None:
-            subs.discard(sub)
+            subs.pop(sub, None)
             if not subs:
                 del self._routes[sub.key]
 

@@ -6,11 +6,14 @@ its key. Over graphql-ws (legacy), with sharing off, or when the execution has e
 
 When the server offers a direct socket (app/events/ws_direct.py), the delivery is also
 the hub's ``DirectSink``: the hub readies each key's payload once per event and writes
-every subscriber's pre-built frame in its dispatch loop, without waking its task."""
+every subscriber's pre-built frame in its dispatch loop, without waking its task. Its
+group names the request, the caller and the operation id: a projection is a function of
+the caller's principal alone, so sinks of one group write the same frame of any event."""
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -41,7 +44,6 @@ class SharedDelivery:
         self._projection = projection
         self._socket = info.context.request
         self.direct: DirectSocket | None = direct_socket(self._socket.scope)
-        self._executed: Hashable | None = None
         self._keyed: dict[str, Any] | None = None  # the envelope ``_key`` is of
         self._key: Hashable = None
         self._context = info.context
@@ -53,6 +55,10 @@ class SharedDelivery:
         # Everything of the request the payload depends on, besides the event and the
         # projection class: the document text (field arguments included) and variables.
         self._request_key = (operation.query, operation.operation_name, fanout.encode(variables))
+        principal = info.context.principal
+        caller = [principal.kind, principal.id, sorted(principal.roles), sorted(principal.scopes)]
+        # Interned: equal groups are one object, a dict finds it by identity.
+        self.group = sys.intern(fanout.encode([*self._request_key, caller, operation.id]))
 
     @classmethod
     def of(cls, info: Info, build: Build | None, projection: Projection) -> SharedDelivery | None:
@@ -74,23 +80,21 @@ class SharedDelivery:
 
     async def prepare(self, envelope: dict[str, Any]) -> None:
         key = self.key_of(envelope)
-        if self._frames.peek(key) is None and await self._payload(key, envelope) is not None:
-            self._executed = key  # its own write is not a shared one
+        if self._frames.peek(key) is None:
+            await self._payload(key, envelope)
 
-    def write(self, envelope: dict[str, Any]) -> bool | None:
-        """The hub's direct write (see ``DirectSink``): None without a ready payload."""
+    def frame(self, envelope: dict[str, Any]) -> bytes | None:
+        """The hub's frame of this sink's group (see ``DirectSink``)."""
+        return self._frames.frame(self.key_of(envelope), self._prefix_bytes, text_frame)
+
+    def send(self, frame: bytes) -> bool:
         if self._operation.completed:  # the client sent ``complete``: nothing to send
             return True
-        if self.direct is None:
-            return None
-        key = self.key_of(envelope)
-        shared = key != self._executed  # its own execution is not a shared payload
-        if not shared:
-            self._executed = None
-        frame = self._frames.frame(key, self._prefix_bytes, text_frame, shared)
-        if frame is None:
-            return None
+        assert self.direct is not None  # only a sink with a direct socket is the hub's
         return self.direct.write(frame)
+
+    def delivered(self, envelope: dict[str, Any], count: int) -> None:
+        self._frames.delivered(self.key_of(envelope), count)
 
     async def deliver(self, envelope: dict[str, Any]) -> bool:
         """Send the event's payload; False when the caller must yield it instead."""

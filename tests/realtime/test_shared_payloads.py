@@ -83,3 +83,29 @@ async def test_owner_and_other_views_of_one_balance_event(live, db, settings):
     assert (executed, shared) == (6, 0)
     await owner.close()
     await finance.close()
+
+
+async def test_sockets_of_one_group_get_one_frame_counted_per_delivery(live, db, settings):
+    """Three sockets of one player with the same operation id are one sink group (one
+    frame per event); a fourth with another id is a second group of the same payload.
+    Every socket gets every event in order, and all but the one execution count shared."""
+    player = await create_player(db, settings)
+    pid = str(player.id)
+    principal = player_principal(player)
+    ids = ("1", "1", "1", "other")
+    clients = [await _subscribed(live, principal, op, BALANCE, {"id": pid}) for op in ids]
+    await asyncio.sleep(0.3)
+    before = payload_counts()
+
+    for n in range(2):
+        await record_event(db, "wallet.balance_changed", pid, balance_data(player.id, f"tx-{n}"))
+
+    for op, client in zip(ids, clients, strict=True):
+        got = [await client.next_payload() for _ in range(2)]
+        assert [g["id"] for g in got] == [op, op]
+        transactions = [g["payload"]["data"]["balanceChanged"]["transactionId"] for g in got]
+        assert transactions == ["tx-0", "tx-1"]
+    executed, shared = (now - then for now, then in zip(payload_counts(), before, strict=True))
+    assert (executed, shared) == (2, 6)  # one execution per event, 3 of 4 sockets shared
+    for client in clients:
+        await client.close()
