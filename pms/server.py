@@ -123,7 +123,15 @@ def _bound(host: str, port: int) -> socket.socket:
 
 def reserve_port(host: str, port: int) -> socket.socket:
     """The supervisor's socket: bound, never listening (it takes no connection), so the
-    port is ours (port 0: chosen) and a port in use fails before any worker starts."""
+    port is ours (port 0: chosen) and a port in use fails before any worker starts.
+
+    First a bind without SO_REUSEPORT: it fails while anything listens on the port, an
+    earlier ``pms serve --workers`` included, whose reuse-port sockets would otherwise
+    let this one bind beside it and silently take half its connections."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
     return _bound(host, port)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import signal
@@ -148,3 +149,23 @@ def test_the_parent_pid_watch_alone_stops_an_orphaned_worker() -> None:
         with contextlib.suppress(psutil.Error):
             psutil.Process(child).kill()
         parent.stdout.close()
+
+
+def test_a_second_supervisor_refuses_a_port_another_serve_listens_on() -> None:
+    # Workers listen with SO_REUSEPORT; a second `pms serve --workers` must not bind
+    # beside them (it would take half of their connections) but fail as a port in use.
+    from pms.server import listen_shared, reserve_port
+
+    held = reserve_port("127.0.0.1", 0)
+    port = held.getsockname()[1]
+    worker = listen_shared("127.0.0.1", port)
+    try:
+        with pytest.raises(OSError) as refused:
+            reserve_port("127.0.0.1", port)
+        assert refused.value.errno == errno.EADDRINUSE
+        # The reservation itself still lets this supervisor's own workers listen.
+        second_worker = listen_shared("127.0.0.1", port)
+        second_worker.close()
+    finally:
+        worker.close()
+        held.close()
