@@ -14,6 +14,7 @@ them committed: a rolled-back change has no outbox row and is never seen.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -29,6 +30,14 @@ from app.events import repository
 from app.events.outbox import envelope
 
 log = logging.getLogger(__name__)
+
+# A pass that finds an older row of a subject claimed by another relay leaves the
+# subject's later rows to keep their order. Nothing would wake this relay for them again
+# (the other relay's commit sends no NOTIFY, and the poll is long while LISTENing: up to
+# ``outbox_listen_poll_seconds`` of delay, forever under a test's hour-long poll), so it
+# tries again every DEFER_RETRY_SECONDS for up to ``defer_seconds``, then leaves them to
+# the next wake-up or poll.
+DEFER_RETRY_SECONDS = 0.02
 
 
 class Sink(Protocol):
@@ -82,13 +91,17 @@ def deliverable(
 
 
 class Relay:
-    def __init__(self, db: Database, sinks: list[Sink], batch_size: int = 200) -> None:
+    def __init__(
+        self, db: Database, sinks: list[Sink], batch_size: int = 200, defer_seconds: float = 1.0
+    ) -> None:
         self.db = db
         self.sinks = sinks
         self.batch_size = batch_size
+        self.defer_seconds = defer_seconds
         self._retry_at = 0.0
         self._failures = 0
         self.delivered = 0
+        self.deferrals = 0  # passes that left rows behind another relay's (diagnostics)
 
     async def run(self) -> int:
         """Deliver until nothing deliverable is left; the number of events delivered.
@@ -98,6 +111,7 @@ class Relay:
         if time.monotonic() < self._retry_at:
             return 0
         total = 0
+        give_up_at = 0.0
         while True:
             try:
                 delivered, claimed = await self.pass_once()
@@ -111,6 +125,12 @@ class Relay:
                 return total
             self._failures = 0
             total += delivered
+            if claimed > delivered:  # rows left behind another relay's older ones
+                self.deferrals += 1
+                give_up_at = give_up_at or time.monotonic() + self.defer_seconds
+                if time.monotonic() < give_up_at:
+                    await asyncio.sleep(DEFER_RETRY_SECONDS)
+                    continue
             if claimed < self.batch_size or delivered == 0:
                 return total
 

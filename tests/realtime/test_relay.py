@@ -7,7 +7,7 @@ import random
 from collections import defaultdict
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.events.models import OutboxEvent
 from app.events.relay import CallableSink, Relay, deliverable
@@ -56,6 +56,36 @@ async def test_concurrent_relays_deliver_everything_once_in_subject_order(db):
         assert ns == sorted(ns)
     assert sum(r.delivered for r in relays) == 240
     assert sum(1 for r in relays if r.delivered) > 1  # the work really was shared
+
+
+async def test_a_relay_delivers_the_rows_it_left_behind_another_relays_once_those_are_out(db):
+    """Another relay holds a subject's older row: this one leaves the later row (order per
+    subject) and, with nothing to wake it again, tries again until it can deliver it."""
+    for n in (1, 2):
+        await record_event(db, "test.seq", "player-1", {"n": n})
+    out: list[int] = []
+
+    async def collect(session, envelopes):
+        out.extend(e["data"]["n"] for e in envelopes)
+
+    relay = Relay(db, [CallableSink("collect", collect)], defer_seconds=30)
+    async with asyncio.timeout(20), db.engine.connect() as other:
+        # The other relay: claims the older row and holds it while "delivering" it.
+        other_tx = await other.begin()
+        older = await other.scalar(text(
+            "SELECT id FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT 1"
+            " FOR UPDATE"))  # fmt: skip
+        running = asyncio.create_task(relay.run())
+        while relay.deferrals == 0:  # noqa: ASYNC110  (a counter, not an event)
+            await asyncio.sleep(0.01)
+        assert not running.done() and out == []  # the later row waits, nothing overtook
+        await other.execute(text("UPDATE outbox_events SET published_at = now() WHERE id = :i"),
+                            {"i": older})  # fmt: skip
+        await other_tx.commit()
+        assert await running == 1
+    assert out == [2]
+    async with db.read_session() as s:
+        assert await s.scalar(select(func.count()).where(OutboxEvent.published_at.is_(None))) == 0
 
 
 async def test_failed_sink_leaves_events_pending_and_they_go_out_later(db):
