@@ -57,12 +57,16 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/pms serve --migrate
 
+# pytest-xdist workers (tests/conftest.py gives each its own database and Redis db; the
+# tests that start servers stay on one worker). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 ifeq ($(LINT_LAYERS),1)
 	$(MAKE) --no-print-directory check-layers
 endif
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

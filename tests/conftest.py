@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -44,15 +44,43 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     register_all()
 
 
+# Under ``--dist loadgroup`` (``make test``): a module whose module-scoped fixture starts a
+# server or a streaming replica runs whole on one worker (the fixture once, not per worker;
+# the replicas' private primary has a fixed data directory), and the tests that start
+# ``pms serve`` processes run on one worker, one after another, so two start-ups never
+# compete for the two cores against their ready timeouts.
+_ONE_WORKER_MODULES = {
+    "tests/integration/test_read_replicas.py": "replicas",
+    "tests/e2e/test_rest_openapi.py": "openapi",
+    "tests/unit/test_layers.py": "layers",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _ONE_WORKER_MODULES.get(item.path.relative_to(ROOT).as_posix())
+        if group is None and item.get_closest_marker("timeout_sensitive"):
+            group = "servers"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A database with a freshly migrated schema (dropped and rebuilt for every run)."""
+    """A database with a freshly migrated schema (dropped and rebuilt for every run); an
+    xdist worker's has the worker id appended (the workers share the embedded server: its
+    start reuses a running one)."""
     embedded = None
     if services.DATABASE_URL:
         url = normalize_url(services.DATABASE_URL)
     else:
         embedded = EmbeddedPostgres(ROOT / ".pms" / "test")
         url = embedded.start()
+    if services.WORKER:
+        parsed = make_url(url)
+        url = parsed.set(database=f"{parsed.database}_{services.WORKER}").render_as_string(
+            hide_password=False
+        )
     asyncio.run(_rebuild_schema(url))
     try:
         yield url
