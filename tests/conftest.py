@@ -11,6 +11,8 @@ resolvers, DataLoaders, race tests), which one outer transaction cannot cover.
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +34,13 @@ from tests import services
 from tests.auth import auth  # noqa: F401  (fixture: real tokens for any principal)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist's workers (started after this, inheriting the environment) must collect the same
+    # tests in the same order, and parametrizations built from sets of strings follow the
+    # hash seed: one random seed per run, shared by the workers.
+    os.environ.setdefault("PYTHONHASHSEED", str(random.randrange(2**32)))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
