@@ -53,31 +53,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     register_all()
 
 
-# Under ``--dist loadgroup`` (``make test``): a module whose module-scoped fixture starts a
-# server or a streaming replica runs whole on one worker (the fixture once, not per worker;
-# the replicas' private primary has a fixed data directory). The tests that burst to many
-# connections (races; ``pms serve`` processes, each with its own pool; several relays) run
-# on one worker, one after another: the server's 100 connections (the CI server's too) are
-# shared by both workers, and two bursts at once exceed them. So do ``pms serve`` start-ups,
-# which never compete for the two cores against their ready timeouts.
-_ONE_WORKER_MODULES = {
-    "tests/integration/test_read_replicas.py": "replicas",
-    "tests/e2e/test_rest_openapi.py": "openapi",
-    "tests/unit/test_layers.py": "layers",
-    "tests/realtime/test_relay_wakeup.py": "heavy",
-}
-_HEAVY_MARKS = ("race", "timeout_sensitive")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = _ONE_WORKER_MODULES.get(item.path.relative_to(ROOT).as_posix())
-        if group is None and any(item.get_closest_marker(m) for m in _HEAVY_MARKS):
-            group = "heavy"
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A database with a freshly migrated schema (dropped and rebuilt for every run); an
@@ -133,8 +108,9 @@ def suite_settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def _database(settings: Settings) -> AsyncIterator[Database]:
-    # Up to 100 at once as before, but only 10 kept open between tests: the other xdist
-    # worker's burst needs the rest of the server's connections.
+    # Up to 100 at once as before, but only 10 kept open between tests: both xdist workers
+    # share the server's 100 connections (the CI server's too), and one's burst (a race,
+    # three `pms serve` pools) needs what the other leaves free.
     database = Database(settings.database_url or "", pool_size=10, max_overflow=90)
     yield database
     await database.dispose()
