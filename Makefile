@@ -57,12 +57,18 @@ $(CHROMIUM):
 run: $(STAMP)
 	$(BIN)/pms serve --migrate
 
+# pytest-xdist workers (tests/conftest.py gives each its own database and Redis db). Whole
+# files go to a worker: a module-scoped server or replica fixture starts once, in one
+# worker (the replicas' private primary has a fixed data directory). PYTEST_WORKERS=0 runs
+# in one process.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 ifeq ($(LINT_LAYERS),1)
 	$(MAKE) --no-print-directory check-layers
 endif
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,8 @@ resolvers, DataLoaders, race tests), which one outer transaction cannot cover.
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -34,6 +36,13 @@ from tests.auth import auth  # noqa: F401  (fixture: real tokens for any princip
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist's workers (started after this, inheriting the environment) must collect the same
+    # tests in the same order, and parametrizations built from sets of strings follow the
+    # hash seed: one random seed per run, shared by the workers.
+    os.environ.setdefault("PYTHONHASHSEED", str(random.randrange(2**32)))
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if services.REQUIRE_SERVICES:
         problems = services.missing_required_services()
@@ -46,13 +55,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A database with a freshly migrated schema (dropped and rebuilt for every run)."""
+    """A database with a freshly migrated schema (dropped and rebuilt for every run); an
+    xdist worker's has the worker id appended (the workers share the embedded server: its
+    start reuses a running one)."""
     embedded = None
     if services.DATABASE_URL:
         url = normalize_url(services.DATABASE_URL)
     else:
         embedded = EmbeddedPostgres(ROOT / ".pms" / "test")
         url = embedded.start()
+    if services.WORKER:
+        parsed = make_url(url)
+        url = parsed.set(database=f"{parsed.database}_{services.WORKER}").render_as_string(
+            hide_password=False
+        )
     asyncio.run(_rebuild_schema(url))
     try:
         yield url
@@ -92,7 +108,10 @@ def suite_settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def _database(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url or "", pool_size=20, max_overflow=80)
+    # Up to 100 at once as before, but only 10 kept open between tests: both xdist workers
+    # share the server's 100 connections (the CI server's too), and one's burst (a race,
+    # three `pms serve` pools) needs what the other leaves free.
+    database = Database(settings.database_url or "", pool_size=10, max_overflow=90)
     yield database
     await database.dispose()
 

@@ -55,7 +55,9 @@ async def test_player_by_id_returns_profile(staff_gql, db, settings):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("player_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize(
+    "player_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown", "malformed"]
+)
 async def test_unknown_player_is_null(staff_gql, db, player_id):
     body = await staff_gql(PLAYER, {"id": player_id})
 

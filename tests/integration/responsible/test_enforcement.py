@@ -327,7 +327,7 @@ async def test_replicas_ending_breaks_at_once_end_each_break_once(money, db, set
             return await rg.end_breaks(s, settings)
 
     waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-               "AND query LIKE '%players%'")  # fmt: skip
+               "AND datname = current_database() AND query LIKE '%players%'")  # fmt: skip
     async with db.transaction() as first:
         assert await rg.end_breaks(first, settings) == 1
         second = asyncio.create_task(other_replica())
