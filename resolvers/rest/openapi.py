@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from app.imports.uploads import IMPORT_ID
 from resolvers.rest.models import RESPONSE_MODELS
 
 _ERROR = {"$ref": "#/components/responses/Error"}
@@ -45,7 +46,9 @@ def component_schemas() -> dict[str, Any]:
 
 
 _IMPORT = {"$ref": "#/components/schemas/MarketingImport"}
-_IMPORT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+# The service's own rule, so a client (and the conformance test) sees what is refused.
+_IMPORT_ID_SCHEMA = {"type": "string", "pattern": f"^{IMPORT_ID.pattern}$"}
+_IMPORT_ID = {"name": "id", "in": "path", "required": True, "schema": _IMPORT_ID_SCHEMA}
 
 
 def _import_op(
@@ -65,7 +68,7 @@ _IMPORT_PATHS: dict[str, Any] = {
         parameters=[
             {"name": "format", "in": "query", "schema": {"enum": ["csv", "jsonl"]},
              "description": "default: from the Content-Type (application/jsonl or text/csv)"},
-            {"name": "importId", "in": "query", "schema": {"type": "string", "maxLength": 64},
+            {"name": "importId", "in": "query", "schema": _IMPORT_ID_SCHEMA,
              "description": "your id for the import (default: generated)"},
         ],
         requestBody={"required": True, "content": {
