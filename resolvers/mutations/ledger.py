@@ -238,15 +238,6 @@ DEPOSIT_OP = _Operation(
     },
 )  # fmt: skip
 
-# What walletBatch (resolvers/mutations/ledger_batch.py) builds its operations from.
-reserve_bet_call, reserve_bet_prepare = RESERVE_BET_OP.call, RESERVE_BET_OP.prepared
-settle_bet_call, settle_bet_prepare = SETTLE_BET_OP.call, SETTLE_BET_OP.prepared
-cancel_bet_call, cancel_bet_prepare = CANCEL_BET_OP.call, CANCEL_BET_OP.prepared
-rollback_bet_call, rollback_bet_prepare = ROLLBACK_BET_OP.call, ROLLBACK_BET_OP.prepared
-rollback_round_call, rollback_round_prepare = ROLLBACK_ROUND_OP.call, ROLLBACK_ROUND_OP.prepared
-play_round_call, play_round_prepare = PLAY_ROUND_OP.call, PLAY_ROUND_OP.prepared
-deposit_call = DEPOSIT_OP.call
-
 
 @strawberry.type
 class LedgerMutations:
@@ -296,7 +287,8 @@ class LedgerMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def deposit(self, info: Info, input: inputs.DepositInput) -> object:
-        call = _execute(info, DEPOSIT, deposit_call(info.context, input), lambda: check_ip(input))
+        deposit = DEPOSIT_OP.call(info.context, input)
+        call = _execute(info, DEPOSIT, deposit, lambda: check_ip(input))
         return await with_telemetry(info, "deposit", input, call)
 
     @strawberry.mutation(

@@ -27,28 +27,28 @@ from schema.types.ledger import InsufficientFunds, WalletOperation, from_documen
 
 # Each batchable operation: its input field, the single mutation's spec, the call builder.
 OPERATIONS: dict[str, tuple[MutationSpec, Callable[[Any, Any], single.Call]]] = {
-    "reserve_bet": (single.RESERVE_BET, single.reserve_bet_call),
-    "settle_bet": (single.SETTLE_BET, single.settle_bet_call),
-    "cancel_bet": (single.CANCEL_BET, single.cancel_bet_call),
-    "rollback_bet": (single.ROLLBACK_BET, single.rollback_bet_call),
-    "rollback_round": (single.ROLLBACK_ROUND, single.rollback_round_call),
-    "deposit": (single.DEPOSIT, single.deposit_call),
+    "reserve_bet": (single.RESERVE_BET, single.RESERVE_BET_OP.call),
+    "settle_bet": (single.SETTLE_BET, single.SETTLE_BET_OP.call),
+    "cancel_bet": (single.CANCEL_BET, single.CANCEL_BET_OP.call),
+    "rollback_bet": (single.ROLLBACK_BET, single.ROLLBACK_BET_OP.call),
+    "rollback_round": (single.ROLLBACK_ROUND, single.ROLLBACK_ROUND_OP.call),
+    "deposit": (single.DEPOSIT, single.DEPOSIT_OP.call),
 }
 PLAY_ROUND = MutationSpec(
     "PlayRoundResult", (WalletOperation, InsufficientFunds),
     single.RESERVE_BET.errors + single.SETTLE_BET.errors, failure_audit="ledger.{field}",
     gambling=True,
 )  # fmt: skip
-OPERATIONS["play_round"] = (PLAY_ROUND, single.play_round_call)
+OPERATIONS["play_round"] = (PLAY_ROUND, single.PLAY_ROUND_OP.call)
 # The operations walletBatch runs set-based (one LOAD and one APPLY for the batch) when
 # every operation of the batch is one of them; any other batch runs one by one.
 PREPARES: dict[str, Callable[[Any, Any], Any]] = {
-    "reserve_bet": single.reserve_bet_prepare,
-    "settle_bet": single.settle_bet_prepare,
-    "cancel_bet": single.cancel_bet_prepare,
-    "rollback_bet": single.rollback_bet_prepare,
-    "rollback_round": single.rollback_round_prepare,
-    "play_round": single.play_round_prepare,
+    "reserve_bet": single.RESERVE_BET_OP.prepared,
+    "settle_bet": single.SETTLE_BET_OP.prepared,
+    "cancel_bet": single.CANCEL_BET_OP.prepared,
+    "rollback_bet": single.ROLLBACK_BET_OP.prepared,
+    "rollback_round": single.ROLLBACK_ROUND_OP.prepared,
+    "play_round": single.PLAY_ROUND_OP.prepared,
 }
 
 _CAMEL = {name: to_camel_case(name) for name in OPERATIONS}  # field -> operation name
@@ -133,8 +133,8 @@ class WalletBatchMutations:
         extensions=[forbidden_result(P.WALLET_OPERATE)],
     )
     async def play_round(self, info: Info, input: inputs.PlayRoundInput) -> object:
-        call = single.play_round_call(info.context, input)
-        prepare = partial(single.play_round_prepare, info.context, input)
+        call = single.PLAY_ROUND_OP.call(info.context, input)
+        prepare = partial(single.PLAY_ROUND_OP.prepared, info.context, input)
         return await single.with_telemetry(info, "playRound", input, single._execute(
             info, PLAY_ROUND, call, lambda: single.check_ip(input), prepare
         ))  # fmt: skip
