@@ -557,10 +557,13 @@ async def breakdown(
 
             async with pool.acquire() as conn:
                 await conn.execute("SELECT pg_stat_statements_reset()")
+                wal_before = await wal_counters(conn)
             rate, _, _, cpu = await measure(clients, seconds, call)
             async with pool.acquire() as conn:
                 stats = await conn.fetch(PGSS_SQL)
+                wal_after = await wal_counters(conn)
             done = calls[0]
+            wal = tuple((b - a) / done for a, b in zip(wal_before, wal_after, strict=True))
             batches = sum(s["calls"] for s in stats if statement_label(s["query"]) == "BLOAD")
             if batches:
                 for st in stats[:6]:  # where a batch's database time goes
@@ -581,8 +584,22 @@ async def breakdown(
                                   plan_ms + s["total_plan_time"] / done)  # fmt: skip
             python = (meter.ours * 1000 / meter.ops, meter.driver * 1000 / meter.ops) \
                 if meter else (cpu / ops, None)  # fmt: skip
-            rows.append((hot, clients, path, rate * ops, per, python))
+            rows.append((hot, clients, path, rate * ops, per, python, wal))
     return rows
+
+
+WAL_SQL = """
+SELECT wal_records, wal_fpi, pg_current_wal_lsn() - '0/0'::pg_lsn AS lsn FROM pg_stat_wal
+"""
+
+
+async def wal_counters(conn: asyncpg.Connection) -> tuple[float, float, float]:
+    """The server's WAL records, full-page images and bytes so far. Backends report their
+    record counts to pg_stat_wal when idle (at most 1 s late): wait that out first. The
+    byte count (the WAL position) is exact; all of it is cluster-wide (autovacuum too)."""
+    await asyncio.sleep(1.1)
+    row = await conn.fetchrow(WAL_SQL)
+    return float(row["wal_records"]), float(row["wal_fpi"]), float(row["lsn"])
 
 
 def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
@@ -594,7 +611,7 @@ def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
             f"{'BEGIN':>6} {'COMMIT':>6} "
             f"{'DB sum':>6} | {'Python':>13}")  # fmt: skip
     print(head)
-    for hot, clients, path, rate, per, python in rows:
+    for hot, clients, path, rate, per, python, _ in rows:
         limit = limit_rates.get((hot, clients))
 
         total = sum(ex + pl for ex, pl in per.values())
@@ -606,6 +623,25 @@ def print_breakdown(rows: list[tuple], limit_rates: dict) -> None:
               f"{_stat(per, 'BLOAD')} {_stat(per, 'BAPPLY')} "
               f"{_stat(per, 'BEGIN', 6)} {_stat(per, 'COMMIT', 6)} {total:6.3f} "
               f"| {py:>13}")  # fmt: skip
+    print_wal(rows)
+
+
+def print_wal(rows: list[tuple]) -> None:
+    """Rows written, as the WAL sees them: records, full-page images and bytes per
+    operation, and their ratio to the one-statement limit's in the same cell."""
+    print("\nWAL per operation (pg_stat_wal, cluster-wide: autovacuum included) and its ratio to"
+          " the one-statement limit's in the same cell")  # fmt: skip
+    print(f"{'scenario':<8} {'clients':>7} {'path':<16} | {'records':>7} {'FPI':>5} {'bytes':>6}"
+          f" | {'records':>7} {'bytes':>6}")  # fmt: skip
+    limit_wal = {(h, c): w for h, c, p, _, _, _, w in rows if p == LIMIT}
+    for hot, clients, path, _, _, _, wal in rows:
+        base = limit_wal.get((hot, clients))
+        ratios = (f"{wal[0] / base[0]:6.1f}x {wal[2] / base[2]:5.1f}x" if base and base[0]
+                  else f"{'-':>7} {'-':>6}")  # fmt: skip
+        print(
+            f"{'hot' if hot else 'spread':<8} {clients:>7} {path:<16} | {wal[0]:7.1f} "
+            f"{wal[1]:5.2f} {wal[2]:6.0f} | {ratios}"
+        )
 
 
 def _stat(per: dict[str, tuple[float, float]], label: str, wide: int = 11) -> str:
@@ -819,7 +855,7 @@ def main() -> None:
             server.wait(timeout=10)
     report(series, graphql, cells)
     if rows:
-        print_breakdown(rows, {(h, c): r for h, c, p, r, _, _ in rows if p == LIMIT})
+        print_breakdown(rows, {(h, c): r for h, c, p, r, _, _, _ in rows if p == LIMIT})
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
