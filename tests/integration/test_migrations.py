@@ -236,3 +236,44 @@ async def test_hold_wallet_keys_validate_existing_holds_and_refuse_another_playe
         )}  # fmt: skip
     finally:
         await conn.close()
+
+
+KEY_WRITES = "0035_idempotency_key_writes"
+KEY_INDEXES = """
+SELECT i.relname, a.amname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_am a ON a.oid = i.relam WHERE x.indrelid = 'idempotency_keys'::regclass"""
+
+
+async def test_idempotency_key_writes_keep_the_keys_and_the_purge_reads_by_brin(scratch_url):
+    """0035 on a populated table: the keys stay, ``created_at`` is BRIN-indexed, the pages
+    keep room for the answer's update, the purge still finds old keys; and it unwinds."""
+    import asyncpg
+
+    await asyncio.to_thread(migrations.upgrade, scratch_url, "0034_hold_wallet_keys")
+    conn = await asyncpg.connect(asyncpg_dsn(scratch_url))
+    try:
+        await conn.execute("""
+            INSERT INTO idempotency_keys (scope, operation, key, request_hash, created_at)
+            SELECT 's', 'o', 'k' || i, 'h', now() - make_interval(days => i, hours => -12)
+            FROM generate_series(1, 200) AS i""")
+        await asyncio.to_thread(migrations.upgrade, scratch_url, KEY_WRITES)
+        assert dict(await conn.fetch(KEY_INDEXES)) == {
+            "pk_idempotency_keys": "btree", "ix_idempotency_keys_created_at_brin": "brin",
+        }  # fmt: skip
+        assert await conn.fetchval(
+            "SELECT reloptions FROM pg_class WHERE oid = 'idempotency_keys'::regclass"
+        ) == ["fillfactor=70"]  # fmt: skip
+        from app.ledger.repository import PURGE_IDEMPOTENCY_KEYS_SQL
+
+        purge = PURGE_IDEMPOTENCY_KEYS_SQL.replace(":days", "$1").replace(":batch", "$2")
+        assert await conn.execute(purge, 100, 1000) == "DELETE 100"  # keys older than 100 days
+        assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 100
+        await asyncio.to_thread(migrations.downgrade, scratch_url, "0034_hold_wallet_keys")
+        assert dict(await conn.fetch(KEY_INDEXES)) == {
+            "pk_idempotency_keys": "btree", "ix_idempotency_keys_created_at": "btree",
+        }  # fmt: skip
+        assert await conn.fetchval(
+            "SELECT reloptions FROM pg_class WHERE oid = 'idempotency_keys'::regclass"
+        ) is None  # fmt: skip
+    finally:
+        await conn.close()
