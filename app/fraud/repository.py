@@ -314,6 +314,11 @@ async def rules(session: AsyncSession, *, all_versions: bool) -> Sequence[FraudR
     return list(latest.values())
 
 
+async def case_player(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:
+    q = select(col(FraudCase.player_id)).where(col(FraudCase.id) == case_id)
+    return (await session.execute(q)).scalar()
+
+
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> FraudCase | None:
     q = select(FraudCase).where(col(FraudCase.id) == case_id).with_for_update()
     return (await session.execute(q)).scalars().first()

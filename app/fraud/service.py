@@ -267,8 +267,14 @@ async def decide_case(
     note = note.strip()
     if not 3 <= len(note) <= NOTE_MAX:
         raise ValidationFailed.single("note", f"say why, in 3 to {NOTE_MAX} characters")
+    # The player row first, then the case: the consumer's order (it opens and touches
+    # cases under the player row lock). The other way round, a decision holding the case
+    # and waiting for the row deadlocked with a round holding the row and touching the case.
+    pid = await repository.case_player(session, case_id)
+    if pid is None:
+        raise NotFound("no such fraud case")
+    await players.lock_player(session, pid)
     case = await _open_case(session, case_id)
-    pid = case.player_id
     reason = f"fraud case {case.id}: {decision.value.lower()}"
     if decision is Decision.CLEAR:
         await repository.clear_flags(session, pid)
