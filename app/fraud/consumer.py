@@ -54,7 +54,11 @@ async def apply_event(
     transaction already read of whose erasure (its player row lock, taken by the first
     read, keeps an erasure out until commit)."""
     ev = _Event(row)
-    if await _erased(session, ev.player_id, erased):
+    rules = rules or service.RuleCache()
+    # A round that may block a player locks the row as the block would, at once (a
+    # FOR SHARE lock upgraded later deadlocks with another transaction doing the same).
+    for_write = await rules.may_block(session)
+    if await _erased(session, ev.player_id, erased, for_write):
         # Read before the erasure stripped it, or naming what it deleted (a payment
         # reference's hash): nothing about an erased player is kept again.
         return []
@@ -66,12 +70,13 @@ async def apply_event(
 
 
 async def _erased(
-    session: AsyncSession, player_id: uuid.UUID, known: dict[uuid.UUID, bool] | None
-) -> bool:
+    session: AsyncSession, player_id: uuid.UUID, known: dict[uuid.UUID, bool] | None,
+    for_write: bool,
+) -> bool:  # fmt: skip
     if known is None:
-        return await is_erased(session, player_id)
+        return await is_erased(session, player_id, for_write=for_write)
     if player_id not in known:
-        known[player_id] = await is_erased(session, player_id)
+        known[player_id] = await is_erased(session, player_id, for_write=for_write)
     return known[player_id]
 
 

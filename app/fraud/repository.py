@@ -171,9 +171,9 @@ ADD_OBSERVATION = """
 INSERT INTO fraud_observations (player_id, signal, value, evidence, event_id, observed_at)
 VALUES (:p, :signal, :value, CAST(:evidence AS JSONB), :e, :at)
 """
-RULES_FOR_SIGNAL = """
+LATEST_RULES = """
 SELECT DISTINCT ON (key) id, key, version, signal, threshold, weight, action, enabled
-FROM fraud_rules WHERE signal = :signal ORDER BY key, version DESC
+FROM fraud_rules ORDER BY key, version DESC
 """
 UPSERT_HIT = """
 INSERT INTO fraud_hits (player_id, rule_id, rule_key, signal, value, weight, action, evidence,
@@ -226,9 +226,9 @@ async def add_observation(
     await session.execute(text(ADD_OBSERVATION), params)
 
 
-async def rules_for_signal(session: AsyncSession, signal: str) -> Sequence[Row[Any]]:
-    """The latest version of each rule on ``signal`` (disabled ones included)."""
-    return (await session.execute(text(RULES_FOR_SIGNAL), {"signal": signal})).all()
+async def latest_rules(session: AsyncSession) -> Sequence[Row[Any]]:
+    """The latest version of each rule (disabled ones included)."""
+    return (await session.execute(text(LATEST_RULES))).all()
 
 
 async def upsert_hit(session: AsyncSession, params: dict[str, Any]) -> tuple[int, bool]:
@@ -312,6 +312,11 @@ async def rules(session: AsyncSession, *, all_versions: bool) -> Sequence[FraudR
     for row in rows:
         latest.setdefault(row.key, row)  # the first of each key is its highest version
     return list(latest.values())
+
+
+async def case_player(session: AsyncSession, case_id: uuid.UUID) -> uuid.UUID | None:
+    q = select(col(FraudCase.player_id)).where(col(FraudCase.id) == case_id)
+    return (await session.execute(q)).scalar()
 
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> FraudCase | None:

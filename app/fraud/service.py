@@ -100,19 +100,30 @@ async def dry_run(
 
 
 class RuleCache:
-    """The latest rule versions per signal, read once per consumer round (a saved rule
-    takes effect on the next round, seconds later) instead of once per observation."""
+    """The latest rule versions, read in one statement once per consumer round (a saved
+    rule takes effect on the next round, seconds later) instead of once per observation."""
 
     def __init__(self) -> None:
-        self._by_signal: dict[str, Sequence[Any]] = {}
+        self._by_signal: dict[str, list[Any]] | None = None
         # Players an AUTO_BLOCK rule blocked this round: their sessions end after it.
         self.blocked: set[uuid.UUID] = set()
 
+    async def _rules(self, session: AsyncSession) -> dict[str, list[Any]]:
+        if self._by_signal is None:
+            self._by_signal = {}
+            for rule in await repository.latest_rules(session):
+                self._by_signal.setdefault(rule.signal, []).append(rule)
+        return self._by_signal
+
     async def for_signal(self, session: AsyncSession, signal: str) -> Sequence[Any]:
-        found = self._by_signal.get(signal)
-        if found is None:
-            found = self._by_signal[signal] = await repository.rules_for_signal(session, signal)
-        return found
+        return (await self._rules(session)).get(signal, [])
+
+    async def may_block(self, session: AsyncSession) -> bool:
+        """Whether a rule of this round can change a player's status (AUTO_BLOCK). Read
+        with the rules the round scores by, so a rule saved meanwhile cannot block a
+        player whose row this round locked for reading only."""
+        rules = (await self._rules(session)).values()
+        return any(r.enabled and r.action == Action.AUTO_BLOCK for by in rules for r in by)
 
 
 # Below these values an observation says nothing (a stake under twice the usual, a win rate
@@ -256,8 +267,14 @@ async def decide_case(
     note = note.strip()
     if not 3 <= len(note) <= NOTE_MAX:
         raise ValidationFailed.single("note", f"say why, in 3 to {NOTE_MAX} characters")
+    # The player row first, then the case: the consumer's order (it opens and touches
+    # cases under the player row lock). The other way round, a decision holding the case
+    # and waiting for the row deadlocked with a round holding the row and touching the case.
+    pid = await repository.case_player(session, case_id)
+    if pid is None:
+        raise NotFound("no such fraud case")
+    await players.lock_player(session, pid)
     case = await _open_case(session, case_id)
-    pid = case.player_id
     reason = f"fraud case {case.id}: {decision.value.lower()}"
     if decision is Decision.CLEAR:
         await repository.clear_flags(session, pid)

@@ -12,16 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # FOR SHARE waits for an erasure under way (it holds FOR NO KEY UPDATE) and is taken
 # before the check, whose own statement then reads after that erasure committed.
 _LOCK = text("SELECT 1 FROM players WHERE id = :p FOR SHARE")
+# For a caller that may change the player row later (a status change): the lock that
+# change takes, taken now. FOR SHARE then NO KEY UPDATE is an upgrade, and two
+# transactions upgrading one row deadlock (each waits for the other's SHARE).
+_LOCK_FOR_WRITE = text("SELECT 1 FROM players WHERE id = :p FOR NO KEY UPDATE")
 _ERASED = text("SELECT EXISTS (SELECT 1 FROM gdpr_erasures WHERE player_id = :p)")
 _LOCK_MANY = text("SELECT 1 FROM players WHERE id = ANY(:ps) ORDER BY id FOR SHARE")
 _ERASED_AMONG = text("SELECT player_id FROM gdpr_erasures WHERE player_id = ANY(:ps)")
 
 
-async def is_erased(session: AsyncSession, player_id: uuid.UUID, *, lock: bool = True) -> bool:
+async def is_erased(
+    session: AsyncSession, player_id: uuid.UUID, *, lock: bool = True, for_write: bool = False
+) -> bool:
     """True once the player was erased. ``lock=False`` when the caller already holds the
-    player row locked (FOR NO KEY UPDATE or stronger)."""
+    player row locked (FOR NO KEY UPDATE or stronger); ``for_write=True`` takes that lock
+    here instead of FOR SHARE, when the player row may be written in this transaction."""
     if lock:
-        await session.execute(_LOCK, {"p": player_id})
+        await session.execute(_LOCK_FOR_WRITE if for_write else _LOCK, {"p": player_id})
     return bool(await session.scalar(_ERASED, {"p": player_id}))
 
 

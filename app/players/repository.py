@@ -73,8 +73,14 @@ async def get(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
 
 
 async def lock(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
-    """The player row, locked for update and read fresh (not the session's copy)."""
-    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    """The player row, locked and read fresh (not the session's copy). NO KEY UPDATE, the
+    lock the status UPDATE takes anyway (the key stays): it orders status changes, profile
+    writes and erasure, while the foreign-key checks (KEY SHARE) of a bet or any other row
+    naming the player do not wait for it. Under FOR UPDATE they did, and a change that then
+    took the wallets (a self-exclusion's bonus forfeit) deadlocked with a bet holding them."""
+    return await session.get(
+        Player, player_id, with_for_update={"key_share": True}, populate_existing=True
+    )
 
 
 # Built once: a statement object keeps its cache key, so a batch skips building the

@@ -89,6 +89,12 @@ async def get_player(session: AsyncSession, player_id: uuid.UUID) -> Player | No
     return await repository.get(session, player_id)
 
 
+async def lock_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
+    """The player row locked as ``set_status`` locks it, for a caller that must take it
+    before other rows it locks (its lock order) and may change the status after."""
+    return await repository.lock(session, player_id)
+
+
 async def list_players(
     session: AsyncSession, flt: PlayerFilter, limit: int, after: PlayerPosition | None
 ) -> tuple[list[Player], bool, int]:
