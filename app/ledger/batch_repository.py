@@ -182,8 +182,10 @@ WITH wal AS (
         "rnd",
         """
 , rnd AS (
-    -- New rounds, ids allocated by LOAD; a round created since LOAD's snapshot conflicts
-    -- (fewer rows: the batch runs one by one, where the single path decides).
+    -- New rounds, ids allocated by LOAD. No ON CONFLICT (a speculative insert costs an
+    -- index probe and a second WAL record per row): a round created since LOAD's snapshot
+    -- is a unique violation, and set_batch runs the batch one by one (the single path
+    -- decides), as it did when ON CONFLICT left the row out.
     INSERT INTO game_rounds (id, client, round_ref, player_id, currency, status, stake_real,
                              stake_bonus, win_real, win_bonus, derived)
     SELECT r.id, $1::text, r.ref, r.player_id, r.currency, r.status, r.stake_real,
@@ -192,7 +194,6 @@ WITH wal AS (
                 $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[])
          AS r(id, ref, player_id, currency, status, stake_real, stake_bonus, win_real,
               win_bonus, derived)
-    ON CONFLICT DO NOTHING
     RETURNING id
 )""",
     ),
@@ -245,11 +246,11 @@ WITH wal AS (
         "gtx",
         """
 , gtx AS (
+    -- A transaction id seen since LOAD's snapshot: a unique violation, as for ``rnd``.
     INSERT INTO game_transactions (client, transaction_id, kind, game_round_id, hold_id)
     SELECT $1::text, g.transaction_id, g.kind, g.round_id, g.hold_id
     FROM unnest($48::text[], $49::text[], $50::bigint[], $51::bigint[])
          AS g(transaction_id, kind, round_id, hold_id)
-    ON CONFLICT DO NOTHING
     RETURNING 1
 )""",
     ),

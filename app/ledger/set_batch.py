@@ -528,13 +528,15 @@ async def _apply(conn: asyncpg.Connection, r: _Run) -> None:
         applied = await batch_repository.apply(conn, r.statements.apply, r.caller.key, b)
     except asyncpg.NumericValueOutOfRangeError as exc:
         raise Fallback("a counter would overflow: the single path says which") from exc
+    except asyncpg.UniqueViolationError as exc:
+        # A round or a transaction id created since LOAD's snapshot (APPLY inserts them
+        # without ON CONFLICT): the single path gives the operation concerned its refusal.
+        raise Fallback(f"APPLY met {exc.constraint_name}: run one by one") from exc
     expected = (len(b.wallets), len(b.new_rounds), len(b.round_updates), len(b.new_holds),
                 len(b.hold_updates), len(b.game_transactions))  # fmt: skip
     got = (applied.wallets, applied.rounds_inserted, applied.rounds_updated,
            applied.holds_inserted, applied.holds_updated, applied.game_transactions)  # fmt: skip
     if got != expected:
-        # A round or a transaction id created since LOAD's snapshot (the unique indexes
-        # decided it): the single path gives the operation concerned its own refusal.
         raise Fallback(f"APPLY wrote {got}, planned {expected}")
 
 

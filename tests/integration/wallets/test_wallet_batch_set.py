@@ -274,3 +274,53 @@ async def test_a_batch_sent_again_answers_what_the_plans_answered(
     assert kinds == ["WalletOperation", "InsufficientFunds", "WalletOperation"]
     assert again["results"] == first["results"]
     assert first["results"][2]["wallets"][0]["available"]["amount"] == "3.50"
+
+
+async def test_a_round_created_after_the_batch_load_began_runs_the_batch_one_by_one(
+    wallet_gql, db, settings, player_factory, caplog
+):
+    """Another transaction holds the player's wallets and creates the round a batch's bet
+    names; the batch's LOAD waits for the wallets and reads from a snapshot older than
+    that round, so APPLY's insert of the round meets its unique key: the batch runs one
+    by one and the bet joins the round (one row, the hold on it), nothing half-written."""
+    import asyncpg
+
+    from app.core.db import asyncpg_dsn
+
+    caplog.set_level(logging.DEBUG, logger="app.ledger.batch")
+    alice = await player_factory()
+    await fund(wallet_gql, alice, "5.00")
+    blocker = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT 1 FROM wallets WHERE player_id = $1 FOR UPDATE",
+                              uuid.UUID(alice))  # fmt: skip
+        await blocker.execute(
+            "INSERT INTO game_rounds (client, round_ref, player_id, currency) "
+            "VALUES ($1, 'r-late', $2, 'EUR')", GAME_ENGINE.key, uuid.UUID(alice),
+        )  # fmt: skip
+        late = bet(alice, "1.00", "late")
+        batch = asyncio.create_task(run_batch(wallet_gql, [late]))
+        for _ in range(500):  # until the batch waits for the wallets
+            if await blocker.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND pid <> pg_backend_pid()"
+            ):  # fmt: skip
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the batch never waited for the wallets")
+        await tx.commit()
+        result = await batch
+    finally:
+        await blocker.close()
+
+    assert [r["__typename"] for r in result["results"]] == ["WalletOperation"]
+    assert result["results"][0]["gameRoundId"] == "r-late"
+    assert [r for r in caplog.records if ONE_BY_ONE in r.getMessage()]
+    assert await scalar(db, "SELECT count(*) FROM game_rounds WHERE round_ref = 'r-late'") == 1
+    assert await scalar(db, "SELECT count(*) FROM ledger_holds h JOIN game_rounds g "
+                        "ON g.id = h.game_round_id WHERE g.round_ref = 'r-late'") == 1  # fmt: skip
+    assert (await wallets_of(db, alice))["REAL"] == {"balance": 500, "held": 100, "turnover": 0}
+    await assert_ledger_consistent(db)
