@@ -41,7 +41,8 @@ class OutboxEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=bigint_pk_column())
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True, nullable=False)
+    # Random (version 4) wherever a row is written: unique without an index (0036).
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, nullable=False)
     type: str = Field(sa_column=Column(String(128), nullable=False))
     source: str = Field(sa_column=Column(String(128), nullable=False))
     subject: str | None = Field(default=None, sa_column=Column(String(128)))

@@ -277,3 +277,24 @@ async def test_idempotency_key_writes_keep_the_keys_and_the_purge_reads_by_brin(
         ) is None  # fmt: skip
     finally:
         await conn.close()
+
+
+async def test_outbox_event_id_index_goes_and_comes_back_with_the_events_kept(scratch_url):
+    import asyncpg
+
+    await asyncio.to_thread(migrations.upgrade, scratch_url, KEY_WRITES)
+    conn = await asyncpg.connect(asyncpg_dsn(scratch_url))
+    unique = ("SELECT count(*) FROM pg_constraint WHERE conrelid = 'outbox_events'::regclass "
+              "AND conname = 'uq_outbox_events_event_id'")  # fmt: skip
+    try:
+        await conn.execute("""
+            INSERT INTO outbox_events (event_id, type, source, subject, data)
+            SELECT gen_random_uuid(), 't', 'urn:pms', 's', '{}' FROM generate_series(1, 3)""")
+        assert await conn.fetchval(unique) == 1
+        await asyncio.to_thread(migrations.upgrade, scratch_url, "0036_outbox_event_id_index")
+        assert await conn.fetchval(unique) == 0
+        assert await conn.fetchval("SELECT count(DISTINCT event_id) FROM outbox_events") == 3
+        await asyncio.to_thread(migrations.downgrade, scratch_url, KEY_WRITES)
+        assert await conn.fetchval(unique) == 1
+    finally:
+        await conn.close()
