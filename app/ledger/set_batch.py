@@ -20,8 +20,9 @@ them). Otherwise ``Fallback`` is raised before or instead of writing (the transa
 rolls back; the caller runs the batch one by one): two accepted operations naming one
 transaction id (a tombstone then its bet, say), an extension
 whose writes cannot be batched or that acts after a settle (a loyalty tier reward), a
-race only the unique indexes saw (APPLY wrote fewer rows than planned: a round or a
-transaction id created since LOAD's snapshot), or an overflowing counter.
+race only the unique indexes saw (a round or a transaction id created since LOAD's
+snapshot: APPLY's insert meets the unique key, or wrote fewer rows than planned), or an
+overflowing counter.
 """
 
 from __future__ import annotations
