@@ -111,9 +111,11 @@ async def _change(
     source: str,
 ) -> bool:  # fmt: skip
     """Write ``value`` for ``purpose``; False (nothing written) when it is already so."""
+    # One change at a time per player: the history's old values chain. NO KEY UPDATE, the
+    # lock the preferences UPDATE takes anyway: a bet's foreign-key checks do not wait.
     await session.execute(
-        text("SELECT 1 FROM players WHERE id = :p FOR UPDATE"), {"p": player_id}
-    )  # one change at a time per player: the history's old values chain
+        text("SELECT 1 FROM players WHERE id = :p FOR NO KEY UPDATE"), {"p": player_id}
+    )
     old = await session.scalar(
         select(col(PlayerConsent.value)).where(
             col(PlayerConsent.player_id) == player_id, col(PlayerConsent.purpose) == purpose
@@ -217,7 +219,9 @@ async def set_marketing_many(
         return set()
     players = sorted({p for p, _, _ in choices})
     await session.execute(
-        text("SELECT 1 FROM players WHERE id = ANY(CAST(:p AS uuid[])) ORDER BY id FOR UPDATE"),
+        text(
+            "SELECT 1 FROM players WHERE id = ANY(CAST(:p AS uuid[])) ORDER BY id FOR NO KEY UPDATE"
+        ),
         {"p": players},
     )  # as in _change: one change at a time per player (ordered: no deadlock)
     rows = await session.execute(text(_SET_MARKETING_MANY), {

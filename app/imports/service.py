@@ -284,8 +284,8 @@ async def _apply_batch(
     """One batch, set-based: consents (opt-outs already won), tags, static segments, one
     audit entry per player; each service writes its own history rows and events. Players
     erased since the plan was validated (a resume, or an erasure during the import) are
-    left out. The players' rows are locked first (FOR UPDATE, in id order: the lock the
-    consent step takes next anyway), so none can be erased while the batch writes."""
+    left out. The players' rows are locked first (FOR NO KEY UPDATE, in id order: the lock
+    the consent step takes next anyway), so none can be erased while the batch writes."""
     await repository.lock_players(session, sorted(changes))
     erased = await erased_among(session, list(changes), lock=False)
     changes = {p: c for p, c in changes.items() if p not in erased}

@@ -16,8 +16,12 @@ from app.players.models import Player
 
 
 async def lock_player(session: AsyncSession, player_id: uuid.UUID) -> Player | None:
-    """The player row, locked and re-read (a concurrent change must not be lost)."""
-    return await session.get(Player, player_id, with_for_update=True, populate_existing=True)
+    """The player row, locked and re-read (a concurrent change must not be lost). NO KEY
+    UPDATE, the lock the confirmStatus/riskLevel UPDATE takes anyway (the key stays): the
+    foreign-key checks (KEY SHARE) of a bet on the player do not wait for a KYC change."""
+    return await session.get(
+        Player, player_id, with_for_update={"key_share": True}, populate_existing=True
+    )
 
 
 async def lock_case(session: AsyncSession, case_id: uuid.UUID) -> KycCase | None:
