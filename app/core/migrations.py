@@ -14,13 +14,16 @@ from alembic import command
 from app.core.db import normalize_url
 
 # alembic.ini sits at the project root: beside app/ in a checkout or an image's /app.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(url: str) -> Config:
-    ini = Path.cwd() / "alembic.ini"
+    """The migrations of the code that runs: the project's own alembic.ini, whatever the
+    working directory (a bench of another source tree, ``pms migrate`` run from elsewhere);
+    the working directory's only when the code has none beside it (an installed package)."""
+    ini = PROJECT_ROOT / "alembic.ini"
     if not ini.exists():
-        ini = PROJECT_ROOT / "alembic.ini"
+        ini = Path.cwd() / "alembic.ini"
     config = Config(str(ini))
     config.set_main_option("script_location", str(ini.parent / "alembic"))
     # ConfigParser interpolation treats "%" specially; URLs may contain escaped chars.
