@@ -21,6 +21,9 @@ from app.events import repository
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+# Runs once a round, before any event is handled, with all of the round's events: a
+# consumer that locks rows per event takes them here in one global order instead.
+Prepare = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 
 CURSOR_LAG_SECONDS = 300.0
 
@@ -34,6 +37,7 @@ async def consume(
     batch: int = 500,
     lag_seconds: float = CURSOR_LAG_SECONDS,
     on_rollback: Callable[[], None] | None = None,
+    prepare: Prepare | None = None,
 ) -> int:
     """Handle the next events of ``types`` once each; returns how many took effect.
 
@@ -43,6 +47,9 @@ async def consume(
     rolled back and the round goes event by event, each in its own savepoint: a failing
     event is logged and retried next round without holding back the events before it.
     ``on_rollback`` resets what a handler keeps in memory when the first try is undone.
+    ``prepare`` runs first, in its own savepoint (should it fail, the round goes on
+    without it); what it locks stays locked until the round commits, whichever way the
+    events are then handled.
     """
     async with db.transaction() as session:
         await repository.ensure_cursor(session, consumer)
@@ -53,6 +60,8 @@ async def consume(
         events = await repository.unconsumed_events(
             session, consumer, types, after, batch, lag_seconds
         )
+        if prepare is not None and events:
+            await _prepared(session, consumer, events, prepare)
         handled = await _all_at_once(session, consumer, events, handle)
         if handled is None:
             if on_rollback is not None:
@@ -65,6 +74,16 @@ async def consume(
         if settled_upto != after:
             await repository.advance_cursor(session, consumer, types, settled_upto)
     return handled
+
+
+async def _prepared(
+    session: AsyncSession, consumer: str, events: Sequence[Any], prepare: Prepare
+) -> None:
+    try:
+        async with session.begin_nested():
+            await prepare(session, events)
+    except Exception:
+        log.warning("consumer %s: preparing a round failed", consumer, exc_info=True)
 
 
 async def _all_at_once(

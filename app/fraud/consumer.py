@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from app.core.settings import Settings
 from app.fraud import repository, service, signals
 from app.fraud.models import Signal
 from app.fraud.signals import Observation
-from app.gdpr.guard import is_erased
+from app.gdpr.guard import erased_among, is_erased
 
 CONSUMER = "fraud"
 LOGIN_SUCCEEDED = "player.login_succeeded"
@@ -44,6 +44,13 @@ class _Event:
         self.player_id = uuid.UUID(str(self.data.get("playerId") or row.subject))
         self.event_id: uuid.UUID | None = row.event_id
         self.at: datetime = row.time
+
+
+def _player_of(row: Any) -> uuid.UUID | None:
+    try:
+        return _Event(row).player_id
+    except (ValueError, TypeError, KeyError):  # the handler logs such an event itself
+        return None
 
 
 async def apply_event(
@@ -238,11 +245,20 @@ async def consume_events(
     async def handle(session: AsyncSession, row: Any) -> None:
         await apply_event(session, row, settings, rules, erased)
 
+    async def lock_players(session: AsyncSession, rows: Sequence[Any]) -> None:
+        """Every player the round's events name, locked in id order (as import and
+        consent batches lock them) before any event takes one: in event order, a round
+        could hold one of a batch's players while waiting for another the batch held."""
+        ids = sorted({pid for row in rows if (pid := _player_of(row)) is not None})
+        found = await erased_among(session, ids, for_write=await rules.may_block(session))
+        erased.update({pid: pid in found for pid in ids})
+
     def rolled_back() -> None:
         rules.blocked.clear()
-        erased.clear()
+        erased.clear()  # the rows stay locked (lock_players' savepoint was released)
 
-    handled = await consume(db, CONSUMER, TYPES, handle, on_rollback=rolled_back)
+    handled = await consume(db, CONSUMER, TYPES, handle, on_rollback=rolled_back,
+                            prepare=lock_players)  # fmt: skip
     if rules.blocked and on_blocked is not None:
         await on_blocked(sorted(rules.blocked))
     return handled

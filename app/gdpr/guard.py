@@ -18,6 +18,9 @@ _LOCK = text("SELECT 1 FROM players WHERE id = :p FOR SHARE")
 _LOCK_FOR_WRITE = text("SELECT 1 FROM players WHERE id = :p FOR NO KEY UPDATE")
 _ERASED = text("SELECT EXISTS (SELECT 1 FROM gdpr_erasures WHERE player_id = :p)")
 _LOCK_MANY = text("SELECT 1 FROM players WHERE id = ANY(:ps) ORDER BY id FOR SHARE")
+_LOCK_MANY_FOR_WRITE = text(
+    "SELECT 1 FROM players WHERE id = ANY(:ps) ORDER BY id FOR NO KEY UPDATE"
+)
 _ERASED_AMONG = text("SELECT player_id FROM gdpr_erasures WHERE player_id = ANY(:ps)")
 
 
@@ -33,13 +36,14 @@ async def is_erased(
 
 
 async def erased_among(
-    session: AsyncSession, player_ids: list[uuid.UUID], *, lock: bool = True
-) -> set[uuid.UUID]:
+    session: AsyncSession, player_ids: list[uuid.UUID], *, lock: bool = True,
+    for_write: bool = False,
+) -> set[uuid.UUID]:  # fmt: skip
     """The erased ones of many players (``is_erased`` of a batch: one lock statement, in id
-    order as every batch writer takes them, and one look-up)."""
+    order as every batch writer takes them, and one look-up; ``for_write`` as there)."""
     if not player_ids:
         return set()
     ids = sorted(player_ids)
     if lock:
-        await session.execute(_LOCK_MANY, {"ps": ids})
+        await session.execute(_LOCK_MANY_FOR_WRITE if for_write else _LOCK_MANY, {"ps": ids})
     return set((await session.execute(_ERASED_AMONG, {"ps": ids})).scalars())

@@ -153,3 +153,51 @@ async def _settle(db: Database, settings: Settings, player: uuid.UUID, i: int) -
 async def _reopen(db: Database, player: uuid.UUID) -> None:
     async with db.transaction() as session:
         await players.set_status(session, player, PlayerStatus.ACTIVE, "reopened", "staff")
+
+
+async def test_a_consumer_round_locks_its_players_in_id_order(db, settings, caplog):
+    """Events of players b then a (a < b) while another transaction holds a and then asks
+    for b, as an import or consents batch locks players (by id): the round takes its
+    players in id order first, so it waits for a holding nothing the other needs; in
+    event order it held b while waiting for a, and PostgreSQL aborted its batch
+    (deadlock) to go event by event."""
+    import logging
+
+    import asyncpg
+
+    from app.core.db import asyncpg_dsn
+    from app.events import outbox
+
+    caplog.set_level(logging.DEBUG, logger="app.events.consumer")
+    a, b = sorted([await _new_player(db, settings), await _new_player(db, settings)])
+    async with db.transaction() as session:
+        for player in (b, a):
+            await outbox.record(session, consumer.LOGIN_FAILED, str(player),
+                                {"playerId": str(player)})  # fmt: skip
+    other = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    lock = "SELECT 1 FROM players WHERE id = $1 FOR NO KEY UPDATE"
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute(lock, a)
+        round_ = asyncio.create_task(consumer.consume_events(db, settings))
+        for _ in range(500):  # until the round waits for a
+            if await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            ):
+                break  # fmt: skip
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the round never waited for the player")
+        await other.execute(lock, b)
+        await tx.commit()
+        handled = await round_
+    finally:
+        await other.close()
+
+    assert handled >= 2
+    assert not [r for r in caplog.records if "going event by event" in r.getMessage()]
+    for player in (a, b):
+        assert await scalar(db, "SELECT count(*) FROM fraud_activity WHERE player_id = :p "
+                            "AND kind = 'login_failed'", p=player) == 1  # fmt: skip
