@@ -6,17 +6,20 @@ not wait for a status change (FOR NO KEY UPDATE leaves its foreign-key checks al
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
 from app.audit.service import Actor
-from app.core.db import Database
+from app.core.db import Database, asyncpg_dsn
 from app.core.settings import Settings
+from app.events import outbox
 from app.fraud import consumer
 from app.fraud import service as fraud
 from app.fraud.models import Decision
@@ -24,7 +27,12 @@ from app.ledger import service as ledger
 from app.players import service as players
 from app.players.models import PlayerStatus
 from tests.factories import create_player
-from tests.integration.wallets.conftest import GAME_ENGINE, new_key, scalar
+from tests.integration.wallets.conftest import (
+    GAME_ENGINE,
+    new_key,
+    scalar,
+    until_another_waits_for_a_lock,
+)
 
 pytestmark = pytest.mark.race
 
@@ -161,13 +169,6 @@ async def test_a_consumer_round_locks_its_players_in_id_order(db, settings, capl
     players in id order first, so it waits for a holding nothing the other needs; in
     event order it held b while waiting for a, and PostgreSQL aborted its batch
     (deadlock) to go event by event."""
-    import logging
-
-    import asyncpg
-
-    from app.core.db import asyncpg_dsn
-    from app.events import outbox
-
     caplog.set_level(logging.DEBUG, logger="app.events.consumer")
     a, b = sorted([await _new_player(db, settings), await _new_player(db, settings)])
     async with db.transaction() as session:
@@ -181,15 +182,7 @@ async def test_a_consumer_round_locks_its_players_in_id_order(db, settings, capl
         await tx.start()
         await other.execute(lock, a)
         round_ = asyncio.create_task(consumer.consume_events(db, settings))
-        for _ in range(500):  # until the round waits for a
-            if await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE "
-                "wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            ):
-                break  # fmt: skip
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the round never waited for the player")
+        await until_another_waits_for_a_lock(other)  # the round, for a
         await other.execute(lock, b)
         await tx.commit()
         handled = await round_

@@ -3,6 +3,7 @@ so access control (a service token with ``wallet:operate``) is added in one plac
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -134,6 +135,19 @@ def player_factory(db: Database, settings: Settings):
         return str(player.id)
 
     return make
+
+
+async def until_another_waits_for_a_lock(conn: Any) -> None:
+    """Polls on ``conn`` (an asyncpg connection holding the lock under test) until some
+    other backend waits for a lock; fails after five seconds."""
+    for _ in range(500):
+        if await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE "
+            "wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        ):
+            return  # fmt: skip
+        await asyncio.sleep(0.01)
+    raise AssertionError("no other transaction waited for the lock")
 
 
 async def scalar(db: Database, sql: str, **params: Any) -> Any:

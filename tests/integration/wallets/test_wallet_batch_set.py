@@ -11,8 +11,10 @@ import random
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
+from app.core.db import asyncpg_dsn
 from app.responsible import service as rg
 from app.responsible.models import LimitKind, LimitPeriod
 from tests.integration.responsible.conftest import player_caller
@@ -22,6 +24,7 @@ from tests.integration.wallets.conftest import (
     assert_ledger_consistent,
     new_key,
     scalar,
+    until_another_waits_for_a_lock,
     wallets_of,
 )
 from tests.integration.wallets.test_wallet_batch import BATCH
@@ -283,10 +286,6 @@ async def test_a_round_created_after_the_batch_load_began_runs_the_batch_one_by_
     names; the batch's LOAD waits for the wallets and reads from a snapshot older than
     that round, so APPLY's insert of the round meets its unique key: the batch runs one
     by one and the bet joins the round (one row, the hold on it), nothing half-written."""
-    import asyncpg
-
-    from app.core.db import asyncpg_dsn
-
     caplog.set_level(logging.DEBUG, logger="app.ledger.batch")
     alice = await player_factory()
     await fund(wallet_gql, alice, "5.00")
@@ -302,15 +301,7 @@ async def test_a_round_created_after_the_batch_load_began_runs_the_batch_one_by_
         )  # fmt: skip
         late = bet(alice, "1.00", "late")
         batch = asyncio.create_task(run_batch(wallet_gql, [late]))
-        for _ in range(500):  # until the batch waits for the wallets
-            if await blocker.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND pid <> pg_backend_pid()"
-            ):  # fmt: skip
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the batch never waited for the wallets")
+        await until_another_waits_for_a_lock(blocker)  # the batch, for the wallets
         await tx.commit()
         result = await batch
     finally:
